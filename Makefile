@@ -1,0 +1,26 @@
+# gvisor-rs developer targets. `make test` is what CI runs (.ci/run).
+
+CARGO ?= cargo
+GVISOR_BIN ?= $(CURDIR)/target/debug/gvisor
+
+.PHONY: all build test bench run clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace
+
+# Integration tests (tests/) run the gvisor binary built above.
+test: build
+	GVISOR_BIN=$(GVISOR_BIN) $(CARGO) test --workspace
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --all -- --check
+
+bench:
+	$(CARGO) run --release -p shim --bin gvisor-bench
+
+run: build
+	$(CURDIR)/target/debug/gvisor do -- /bin/busybox echo hello from the sandbox
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,2 @@
+//! sentry-core
+pub mod loader;
