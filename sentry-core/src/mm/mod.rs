@@ -1,0 +1,668 @@
+//! The memory manager of one address space: VMAs (the truth), the pages
+//! populated from the memory file, demand paging with fault-around, brk, and
+//! copy-in/copy-out through the sentry's own mapping of the memory file.
+//!
+//! The platform's address space is only a cache of what is here: a fault the
+//! VMAs allow is resolved by populating and mapping pages; removing or
+//! reprotecting a range updates the VMAs first, then the cache.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::errno::{Errno, SysResult};
+use crate::platform::{Access, AddressSpace, MemoryFile, Perms, PlatformError};
+
+/// Page size.
+pub const PAGE: u64 = 4096;
+/// End of the app's address range (exclusive).
+pub const USER_END: u64 = 0x7fff_ffff_f000;
+/// Lowest address `mmap` hands out without a hint (like vm.mmap_min_addr).
+pub const MMAP_MIN: u64 = 0x1_0000;
+/// Top of the initial stack.
+pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
+/// Size of the stack VMA (the default RLIMIT_STACK).
+pub const STACK_SIZE: u64 = 8 << 20;
+/// Top of the region searched top-down by `mmap`.
+pub const MMAP_TOP: u64 = 0x7fff_f000_0000;
+/// Default number of pages mapped per fault (a 1 MiB aligned window).
+pub const DEFAULT_FAULT_AROUND: u64 = 256;
+
+fn page_down(v: u64) -> u64 {
+    v & !(PAGE - 1)
+}
+
+fn page_up(v: u64) -> Option<u64> {
+    v.checked_add(PAGE - 1).map(page_down)
+}
+
+/// What a VMA maps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    /// Anonymous memory.
+    Anon,
+    /// The brk heap.
+    Heap,
+    /// The initial stack.
+    Stack,
+    /// A private copy of a file's contents (named for /proc/self/maps later).
+    File(String),
+}
+
+/// A virtual memory area.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vma {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Access rights.
+    pub perms: Perms,
+    /// What it maps.
+    pub kind: VmaKind,
+}
+
+/// Why a fault could not be resolved: the signal's si_code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No VMA there (SEGV_MAPERR).
+    MapErr,
+    /// The VMA forbids the access (SEGV_ACCERR).
+    AccErr,
+    /// The memory file is full.
+    OutOfMemory,
+}
+
+/// Counters for benchmarks and diagnostics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MmStats {
+    /// Faults resolved.
+    pub faults: u64,
+    /// Pages populated.
+    pub pages: u64,
+}
+
+/// The memory of one address space.
+pub struct MemoryManager {
+    space: Arc<dyn AddressSpace>,
+    mem: Arc<MemoryFile>,
+    vmas: BTreeMap<u64, Vma>,
+    pages: BTreeMap<u64, u64>,
+    brk_start: u64,
+    brk: u64,
+    fault_around: u64,
+    /// Counters.
+    pub stats: MmStats,
+}
+
+fn perr(e: PlatformError) -> Errno {
+    tracing::error!(error = %e, "platform mapping failed");
+    Errno::ENOMEM
+}
+
+impl MemoryManager {
+    /// An empty address space; `fault_around` pages are mapped per fault (≥ 1).
+    pub fn new(space: Arc<dyn AddressSpace>, mem: Arc<MemoryFile>, fault_around: u64) -> Self {
+        MemoryManager {
+            space,
+            mem,
+            vmas: BTreeMap::new(),
+            pages: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+            fault_around: fault_around.clamp(1, 512).next_power_of_two(),
+            stats: MmStats::default(),
+        }
+    }
+
+    /// The platform address space.
+    pub fn address_space(&self) -> &Arc<dyn AddressSpace> {
+        &self.space
+    }
+
+    /// The VMAs, in address order.
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// Pages populated.
+    pub fn resident_pages(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// The VMA containing `addr`.
+    pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
+        self.vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
+    }
+
+    fn range_is_free(&self, start: u64, end: u64) -> bool {
+        if let Some((_, v)) = self.vmas.range(..end).next_back() {
+            if v.end > start {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Splits VMAs so that `start` and `end` are VMA boundaries.
+    fn carve(&mut self, start: u64, end: u64) {
+        for at in [start, end] {
+            let split = self
+                .vmas
+                .range(..at)
+                .next_back()
+                .filter(|(_, v)| v.start < at && at < v.end)
+                .map(|(&k, _)| k);
+            if let Some(k) = split {
+                if let Some(v) = self.vmas.get_mut(&k) {
+                    let mut tail = v.clone();
+                    v.end = at;
+                    tail.start = at;
+                    self.vmas.insert(at, tail);
+                }
+            }
+        }
+    }
+
+    /// Inserts a VMA into a free range, merging with equal neighbours.
+    fn insert(&mut self, mut vma: Vma) {
+        if let Some((&k, prev)) = self.vmas.range(..vma.start).next_back() {
+            if prev.end == vma.start && prev.perms == vma.perms && prev.kind == vma.kind {
+                vma.start = k;
+                self.vmas.remove(&k);
+            }
+        }
+        if let Some(next) = self.vmas.get(&vma.end) {
+            if next.perms == vma.perms && next.kind == vma.kind {
+                let end = next.end;
+                self.vmas.remove(&vma.end);
+                vma.end = end;
+            }
+        }
+        self.vmas.insert(vma.start, vma);
+    }
+
+    fn find_free(&self, len: u64, top: u64) -> Option<u64> {
+        let mut hi = top;
+        for (_, v) in self.vmas.range(..top).rev() {
+            if v.end <= hi && hi - v.end >= len {
+                return Some(hi - len);
+            }
+            hi = hi.min(v.start);
+        }
+        (hi >= MMAP_MIN + len).then(|| hi - len)
+    }
+
+    /// Creates an anonymous mapping. `addr` is a hint unless `fixed`.
+    pub fn map_anon(
+        &mut self,
+        addr: u64,
+        len: u64,
+        perms: Perms,
+        fixed: bool,
+        kind: VmaKind,
+    ) -> SysResult<u64> {
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 || len > USER_END {
+            return Err(if len == 0 {
+                Errno::EINVAL
+            } else {
+                Errno::ENOMEM
+            });
+        }
+        let start = if fixed {
+            if !addr.is_multiple_of(PAGE) {
+                return Err(Errno::EINVAL);
+            }
+            let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if end > USER_END || addr < PAGE {
+                return Err(Errno::ENOMEM);
+            }
+            self.unmap(addr, len)?;
+            addr
+        } else {
+            let hint = page_down(addr);
+            if hint >= MMAP_MIN
+                && hint.checked_add(len).is_some_and(|e| e <= USER_END)
+                && self.range_is_free(hint, hint + len)
+            {
+                hint
+            } else {
+                self.find_free(len, MMAP_TOP).ok_or(Errno::ENOMEM)?
+            }
+        };
+        self.insert(Vma {
+            start,
+            end: start + len,
+            perms,
+            kind,
+        });
+        Ok(start)
+    }
+
+    /// Removes mappings in `[addr, addr+len)` and frees their pages.
+    pub fn unmap(&mut self, addr: u64, len: u64) -> SysResult<()> {
+        if !addr.is_multiple_of(PAGE) || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if end > USER_END {
+            return Err(Errno::EINVAL);
+        }
+        self.carve(addr, end);
+        let keys: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for k in keys {
+            self.vmas.remove(&k);
+        }
+        self.release_pages(addr, end);
+        Ok(())
+    }
+
+    fn release_pages(&mut self, start: u64, end: u64) {
+        let gone: Vec<(u64, u64)> = self
+            .pages
+            .range(start..end)
+            .map(|(&a, &p)| (a, p))
+            .collect();
+        if let Err(e) = self.space.unmap(start, end - start) {
+            tracing::error!(error = %e, "platform unmap failed");
+        }
+        for (va, phys) in gone {
+            self.pages.remove(&va);
+            self.mem.free_page(phys);
+        }
+    }
+
+    /// Changes protection; the whole range must be mapped.
+    pub fn protect(&mut self, addr: u64, len: u64, perms: Perms) -> SysResult<()> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // Every byte must be covered.
+        let mut at = addr;
+        while at < end {
+            let v = self.find_vma(at).ok_or(Errno::ENOMEM)?;
+            at = v.end;
+        }
+        self.carve(addr, end);
+        let keys: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            if let Some(v) = self.vmas.remove(&k) {
+                self.insert(Vma { perms, ..v });
+            }
+        }
+        self.space.protect(addr, len, perms).map_err(perr)
+    }
+
+    /// Zero-fills `[addr, addr+len)` by dropping its pages (MADV_DONTNEED).
+    pub fn discard(&mut self, addr: u64, len: u64) -> SysResult<()> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::EINVAL)?;
+        self.release_pages(addr, end);
+        Ok(())
+    }
+
+    /// Sets where the heap starts (end of the loaded image).
+    pub fn set_brk_start(&mut self, addr: u64) {
+        self.brk_start = addr;
+        self.brk = addr;
+    }
+
+    /// brk(2): moves the program break; returns the (possibly unchanged) break.
+    pub fn brk(&mut self, new: u64) -> u64 {
+        if new < self.brk_start || new > USER_END {
+            return self.brk;
+        }
+        let (Some(old_end), Some(new_end)) = (page_up(self.brk), page_up(new)) else {
+            return self.brk;
+        };
+        if new_end > old_end {
+            if !self.range_is_free(old_end, new_end) {
+                return self.brk;
+            }
+            self.insert(Vma {
+                start: old_end,
+                end: new_end,
+                perms: Perms::RW,
+                kind: VmaKind::Heap,
+            });
+        } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
+            return self.brk;
+        }
+        self.brk = new;
+        self.brk
+    }
+
+    fn alloc(&mut self, va: u64) -> Result<u64, FaultError> {
+        let phys = self.mem.alloc_page().map_err(|_| FaultError::OutOfMemory)?;
+        self.pages.insert(va, phys);
+        self.stats.pages += 1;
+        Ok(phys)
+    }
+
+    /// Resolves an app fault at `addr`: checks the VMA, populates and maps a
+    /// window of pages around it.
+    pub fn handle_fault(&mut self, addr: u64, access: Access) -> Result<(), FaultError> {
+        let vma = self.find_vma(addr).ok_or(FaultError::MapErr)?;
+        let allowed = match access {
+            Access::Read => vma.perms.read || vma.perms.write || vma.perms.exec,
+            Access::Write => vma.perms.write,
+            Access::Exec => vma.perms.exec,
+        };
+        if !allowed {
+            return Err(FaultError::AccErr);
+        }
+        let (vstart, vend, perms) = (vma.start, vma.end, vma.perms);
+        let window = self.fault_around * PAGE;
+        let lo = (addr & !(window - 1)).max(vstart);
+        let hi = (addr & !(window - 1)).saturating_add(window).min(vend);
+        let mut batch = Vec::with_capacity(((hi - lo) / PAGE) as usize);
+        let mut va = lo;
+        while va < hi {
+            let phys = match self.pages.get(&va) {
+                Some(&p) => p,
+                None => self.alloc(va)?,
+            };
+            batch.push((va, phys));
+            va += PAGE;
+        }
+        self.stats.faults += 1;
+        self.space.map_pages(&batch, perms).map_err(|e| {
+            tracing::error!(error = %e, "mapping a fault window failed");
+            FaultError::OutOfMemory
+        })
+    }
+
+    /// Walks `[addr, addr+len)` page by page, checking the VMAs allow `access`
+    /// (unless `force`), and calls `f(phys or None for an unpopulated page,
+    /// offset in page, offset in buffer, length)`.
+    fn walk(
+        &mut self,
+        addr: u64,
+        len: usize,
+        access: Access,
+        populate: bool,
+        force: bool,
+        mut f: impl FnMut(&MemoryFile, Option<u64>, usize, usize) -> SysResult<()>,
+    ) -> SysResult<()> {
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        if end > USER_END {
+            return Err(Errno::EFAULT);
+        }
+        let mut at = addr;
+        while at < end {
+            let vma = self.find_vma(at).ok_or(Errno::EFAULT)?;
+            let ok = force
+                || match access {
+                    Access::Write => vma.perms.write,
+                    _ => vma.perms.read || vma.perms.write || vma.perms.exec,
+                };
+            if !ok {
+                return Err(Errno::EFAULT);
+            }
+            let page = page_down(at);
+            let n = ((page + PAGE).min(end) - at) as usize;
+            let phys = match self.pages.get(&page) {
+                Some(&p) => Some(p),
+                None if populate => Some(self.alloc(page).map_err(|_| Errno::ENOMEM)?),
+                None => None,
+            };
+            f(
+                &self.mem,
+                phys.map(|p| p + (at - page)),
+                (at - addr) as usize,
+                n,
+            )?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Checks that every byte of `[addr, addr+len)` may be accessed (VMAs only,
+    /// nothing is populated): lets a read fail with EFAULT before it consumes input.
+    pub fn check_access(&self, addr: u64, len: usize, access: Access) -> SysResult<()> {
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        if end > USER_END {
+            return Err(Errno::EFAULT);
+        }
+        let mut at = addr;
+        while at < end {
+            let v = self.find_vma(at).ok_or(Errno::EFAULT)?;
+            let ok = match access {
+                Access::Write => v.perms.write,
+                _ => v.perms.read || v.perms.write || v.perms.exec,
+            };
+            if !ok {
+                return Err(Errno::EFAULT);
+            }
+            at = v.end;
+        }
+        Ok(())
+    }
+
+    /// Copies app memory at `addr` into `buf`; EFAULT if any byte is not readable.
+    pub fn copy_in(&mut self, addr: u64, buf: &mut [u8]) -> SysResult<()> {
+        let len = buf.len();
+        self.walk(
+            addr,
+            len,
+            Access::Read,
+            false,
+            false,
+            |mem, phys, off, n| match phys {
+                Some(p) => mem
+                    .read(p, &mut buf[off..off + n])
+                    .map_err(|_| Errno::EFAULT),
+                None => {
+                    buf[off..off + n].fill(0);
+                    Ok(())
+                }
+            },
+        )
+    }
+
+    /// Copies `data` to app memory at `addr`; EFAULT if any byte is not writable.
+    pub fn copy_out(&mut self, addr: u64, data: &[u8]) -> SysResult<()> {
+        self.walk(
+            addr,
+            data.len(),
+            Access::Write,
+            true,
+            false,
+            |mem, phys, off, n| {
+                let p = phys.ok_or(Errno::EFAULT)?;
+                mem.write(p, &data[off..off + n]).map_err(|_| Errno::EFAULT)
+            },
+        )
+    }
+
+    /// Writes `data` at `addr` whatever the VMA's protection (the loader).
+    pub fn write_force(&mut self, addr: u64, data: &[u8]) -> SysResult<()> {
+        self.walk(
+            addr,
+            data.len(),
+            Access::Write,
+            true,
+            true,
+            |mem, phys, off, n| {
+                let p = phys.ok_or(Errno::EFAULT)?;
+                mem.write(p, &data[off..off + n]).map_err(|_| Errno::EFAULT)
+            },
+        )
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstring(&mut self, addr: u64, max: usize) -> SysResult<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        loop {
+            let chunk = (PAGE - (at % PAGE)) as usize;
+            let mut buf = vec![0u8; chunk.min(max + 1 - out.len())];
+            self.copy_in(at, &mut buf)?;
+            if let Some(i) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..i]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            at += buf.len() as u64;
+        }
+    }
+
+    /// Reads a plain value of type T (u64, i32, …) from app memory.
+    pub fn read_u64(&mut self, addr: u64) -> SysResult<u64> {
+        let mut b = [0u8; 8];
+        self.copy_in(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        for (_, phys) in std::mem::take(&mut self.pages) {
+            self.mem.free_page(phys);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::fake::{FakeAddressSpace, FakePlatform};
+    use crate::platform::Platform;
+
+    fn mm(fault_around: u64) -> (MemoryManager, Arc<dyn AddressSpace>) {
+        let p = FakePlatform::new(64 << 20);
+        let space = p.new_address_space().unwrap();
+        (
+            MemoryManager::new(space.clone(), p.memory().clone(), fault_around),
+            space,
+        )
+    }
+
+    fn fake(s: &Arc<dyn AddressSpace>) -> &FakeAddressSpace {
+        s.as_any().downcast_ref().unwrap()
+    }
+
+    #[test]
+    fn mmap_fault_copy_unmap() {
+        let (mut m, s) = mm(16);
+        let a = m
+            .map_anon(0, 64 * PAGE, Perms::RW, false, VmaKind::Anon)
+            .unwrap();
+        assert!(a >= MMAP_MIN && a + 64 * PAGE <= MMAP_TOP);
+        m.handle_fault(a + 5 * PAGE + 3, Access::Write).unwrap();
+        // One fault mapped a 16-page window in one platform call.
+        assert_eq!(*fake(&s).map_calls.lock().unwrap(), 1);
+        assert!(fake(&s).lookup(a).is_some());
+        assert!(fake(&s).lookup(a + 15 * PAGE).is_some());
+        assert!(fake(&s).lookup(a + 16 * PAGE).is_none());
+        m.copy_out(a + 100, b"hello").unwrap();
+        let mut b = [0u8; 5];
+        m.copy_in(a + 100, &mut b).unwrap();
+        assert_eq!(&b, b"hello");
+        m.unmap(a, 64 * PAGE).unwrap();
+        assert!(fake(&s).lookup(a).is_none());
+        assert_eq!(m.copy_in(a, &mut b), Err(Errno::EFAULT));
+        assert_eq!(m.handle_fault(a, Access::Read), Err(FaultError::MapErr));
+    }
+
+    #[test]
+    fn protection_is_enforced() {
+        let (mut m, s) = mm(1);
+        let a = m
+            .map_anon(0, 4 * PAGE, Perms::RW, false, VmaKind::Anon)
+            .unwrap();
+        m.handle_fault(a, Access::Write).unwrap();
+        m.protect(a, PAGE, Perms::R).unwrap();
+        assert_eq!(fake(&s).lookup(a).unwrap().1, Perms::R);
+        assert_eq!(m.handle_fault(a, Access::Write), Err(FaultError::AccErr));
+        assert_eq!(m.handle_fault(a, Access::Exec), Err(FaultError::AccErr));
+        assert_eq!(m.copy_out(a, b"x"), Err(Errno::EFAULT));
+        assert!(m.handle_fault(a + PAGE, Access::Write).is_ok());
+        assert_eq!(m.vmas().count(), 2, "split into R and RW");
+        // A hole makes mprotect fail with ENOMEM.
+        m.unmap(a + PAGE, PAGE).unwrap();
+        assert_eq!(m.protect(a, 3 * PAGE, Perms::RW), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn copy_errors_are_efault() {
+        let (mut m, _) = mm(1);
+        let mut b = [0u8; 8];
+        assert_eq!(m.copy_in(0, &mut b), Err(Errno::EFAULT));
+        assert_eq!(m.copy_in(u64::MAX - 3, &mut b), Err(Errno::EFAULT));
+        assert_eq!(m.copy_out(0xffff_8000_0000_0000, &b), Err(Errno::EFAULT));
+        let a = m
+            .map_anon(0, PAGE, Perms::RW, false, VmaKind::Anon)
+            .unwrap();
+        // Straddling the end of the mapping.
+        assert_eq!(m.copy_in(a + PAGE - 4, &mut b), Err(Errno::EFAULT));
+        // Unpopulated pages read as zeros without being allocated.
+        m.copy_in(a, &mut b).unwrap();
+        assert_eq!(b, [0; 8]);
+        assert_eq!(m.resident_pages(), 0);
+    }
+
+    #[test]
+    fn brk_grows_and_shrinks() {
+        let (mut m, _) = mm(4);
+        m.set_brk_start(0x60_1234);
+        assert_eq!(m.brk(0), 0x60_1234);
+        assert_eq!(m.brk(0x60_1234 + 3 * PAGE), 0x60_1234 + 3 * PAGE);
+        m.copy_out(0x60_2000, b"heap").unwrap();
+        assert_eq!(m.brk(0x60_1234 + 10 * PAGE), 0x60_1234 + 10 * PAGE);
+        assert_eq!(m.vmas().count(), 1, "heap pieces merge");
+        assert_eq!(m.brk(0x60_1234), 0x60_1234);
+        let mut b = [0u8; 4];
+        assert_eq!(m.copy_in(0x60_3000, &mut b), Err(Errno::EFAULT));
+        // Cannot grow into another mapping.
+        m.map_anon(0x70_0000, PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        assert_eq!(m.brk(0x80_0000), 0x60_1234);
+    }
+
+    #[test]
+    fn fixed_mappings_replace_and_strings_read() {
+        let (mut m, _) = mm(1);
+        let a = m
+            .map_anon(0x40_0000, 3 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        assert_eq!(a, 0x40_0000);
+        m.copy_out(a + PAGE, b"abc\0").unwrap();
+        assert_eq!(m.read_cstring(a + PAGE, 100).unwrap(), b"abc");
+        m.map_anon(a + PAGE, PAGE, Perms::R, true, VmaKind::Anon)
+            .unwrap();
+        assert_eq!(
+            m.read_cstring(a + PAGE, 100).unwrap(),
+            b"",
+            "replaced by zeros"
+        );
+        assert_eq!(m.vmas().count(), 3);
+        // Unterminated string running off the mapping.
+        m.write_force(a + PAGE, &[b'x'; PAGE as usize]).unwrap();
+        assert!(m.read_cstring(a + PAGE, 10).is_err());
+        assert!(m
+            .map_anon(0x1001, PAGE, Perms::RW, true, VmaKind::Anon)
+            .is_err());
+        assert!(m.map_anon(0, 0, Perms::RW, false, VmaKind::Anon).is_err());
+    }
+}

@@ -1,0 +1,336 @@
+//! The system call table, as data: number → (name, handler, support level,
+//! argument kinds for strace), and the dispatcher. One file per family.
+//!
+//! A number without an entry returns ENOSYS and is logged once per number.
+//! docs/SYSCALLS.md is generated from this table (`gvisor syscalls --markdown`).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+
+pub mod names;
+pub mod sys_file;
+pub mod sys_info;
+pub mod sys_mmap;
+pub mod sys_read;
+pub mod sys_signal;
+pub mod sys_thread;
+pub mod sys_time;
+
+pub use names::{NAMES, NR_SYSCALLS};
+
+/// The six syscall arguments.
+pub type Args = [u64; 6];
+
+/// A syscall handler.
+pub type Handler = fn(&mut Task, &Args) -> SysResult<u64>;
+
+/// How completely a syscall is implemented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// As Linux does it.
+    Full,
+    /// Implemented with the stated limits.
+    Partial(&'static str),
+    /// Deliberately answers ENOSYS (the app copes), without a log line.
+    Enosys(&'static str),
+}
+
+/// How strace prints an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// Signed decimal.
+    Int,
+    /// Hexadecimal.
+    Hex,
+    /// A file descriptor (AT_FDCWD shown by name).
+    Fd,
+    /// A NUL-terminated path.
+    Path,
+    /// A buffer written by the app whose length is argument `n`.
+    InBuf(u8),
+}
+
+/// One row of the table.
+pub struct Syscall {
+    /// Number.
+    pub nr: usize,
+    /// Name.
+    pub name: &'static str,
+    /// Handler.
+    pub handler: Handler,
+    /// Support level.
+    pub support: Support,
+    /// Argument kinds, for strace.
+    pub args: &'static [Arg],
+}
+
+use Arg::*;
+use Support::*;
+
+macro_rules! table {
+    ($($nr:literal $name:ident => $h:path, $sup:expr, [$($a:expr),*];)*) => {
+        /// Every implemented syscall.
+        pub static TABLE: &[Syscall] = &[
+            $(Syscall { nr: $nr, name: stringify!($name), handler: $h, support: $sup, args: &[$($a),*] },)*
+        ];
+    };
+}
+
+table! {
+    0 read => sys_read::read, Full, [Fd, Hex, Int];
+    1 write => sys_read::write, Full, [Fd, InBuf(2), Int];
+    2 open => sys_file::open, Partial("read-only file system"), [Path, Hex, Hex];
+    3 close => sys_file::close, Full, [Fd];
+    4 stat => sys_file::stat, Full, [Path, Hex];
+    5 fstat => sys_file::fstat, Full, [Fd, Hex];
+    6 lstat => sys_file::lstat, Full, [Path, Hex];
+    8 lseek => sys_read::lseek, Full, [Fd, Int, Int];
+    9 mmap => sys_mmap::mmap, Partial("file mappings are private copies; MAP_SHARED anonymous memory is not shared across fork yet"), [Hex, Hex, Hex, Hex, Fd, Hex];
+    10 mprotect => sys_mmap::mprotect, Full, [Hex, Hex, Hex];
+    11 munmap => sys_mmap::munmap, Full, [Hex, Hex];
+    12 brk => sys_mmap::brk, Full, [Hex];
+    13 rt_sigaction => sys_signal::rt_sigaction, Partial("recorded; handlers are not invoked yet"), [Int, Hex, Hex, Int];
+    14 rt_sigprocmask => sys_signal::rt_sigprocmask, Partial("recorded"), [Int, Hex, Hex, Int];
+    16 ioctl => sys_file::ioctl, Partial("TCGETS and TIOCGWINSZ on terminals; ENOTTY otherwise"), [Fd, Hex, Hex];
+    17 pread64 => sys_read::pread64, Full, [Fd, Hex, Int, Int];
+    19 readv => sys_read::readv, Full, [Fd, Hex, Int];
+    20 writev => sys_read::writev, Full, [Fd, Hex, Int];
+    21 access => sys_file::access, Full, [Path, Int];
+    24 sched_yield => sys_thread::sched_yield, Full, [];
+    28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int];
+    32 dup => sys_file::dup, Full, [Fd];
+    33 dup2 => sys_file::dup2, Full, [Fd, Fd];
+    35 nanosleep => sys_time::nanosleep, Full, [Hex, Hex];
+    39 getpid => sys_thread::getpid, Full, [];
+    40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Hex, Int];
+    60 exit => sys_thread::exit, Full, [Int];
+    63 uname => sys_info::uname, Full, [Hex];
+    72 fcntl => sys_file::fcntl, Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL"), [Fd, Int, Hex];
+    79 getcwd => sys_file::getcwd, Full, [Hex, Int];
+    80 chdir => sys_file::chdir, Full, [Path];
+    89 readlink => sys_file::readlink, Full, [Path, Hex, Int];
+    95 umask => sys_thread::umask, Full, [Hex];
+    96 gettimeofday => sys_time::gettimeofday, Full, [Hex, Hex];
+    97 getrlimit => sys_info::getrlimit, Full, [Int, Hex];
+    99 sysinfo => sys_info::sysinfo, Full, [Hex];
+    102 getuid => sys_thread::getuid, Full, [];
+    104 getgid => sys_thread::getgid, Full, [];
+    107 geteuid => sys_thread::getuid, Full, [];
+    108 getegid => sys_thread::getgid, Full, [];
+    110 getppid => sys_thread::getppid, Full, [];
+    111 getpgrp => sys_thread::getpid, Partial("one process: the group is the process"), [];
+    115 getgroups => sys_thread::getgroups, Full, [Int, Hex];
+    118 getresuid => sys_thread::getresuid, Full, [Hex, Hex, Hex];
+    120 getresgid => sys_thread::getresgid, Full, [Hex, Hex, Hex];
+    121 getpgid => sys_thread::getpgid, Partial("one process"), [Int];
+    124 getsid => sys_thread::getpgid, Partial("one process"), [Int];
+    131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Hex, Hex];
+    157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [Int, Hex, Hex, Hex, Hex];
+    158 arch_prctl => sys_thread::arch_prctl, Full, [Hex, Hex];
+    186 gettid => sys_thread::gettid, Full, [];
+    201 time => sys_time::time, Full, [Hex];
+    204 sched_getaffinity => sys_thread::sched_getaffinity, Full, [Int, Int, Hex];
+    217 getdents64 => sys_file::getdents64, Full, [Fd, Hex, Int];
+    218 set_tid_address => sys_thread::set_tid_address, Full, [Hex];
+    228 clock_gettime => sys_time::clock_gettime, Full, [Int, Hex];
+    229 clock_getres => sys_time::clock_getres, Full, [Int, Hex];
+    230 clock_nanosleep => sys_time::clock_nanosleep, Full, [Int, Int, Hex, Hex];
+    231 exit_group => sys_thread::exit_group, Full, [Int];
+    257 openat => sys_file::openat, Partial("read-only file system"), [Fd, Path, Hex, Hex];
+    262 newfstatat => sys_file::newfstatat, Full, [Fd, Path, Hex, Hex];
+    267 readlinkat => sys_file::readlinkat, Full, [Fd, Path, Hex, Int];
+    269 faccessat => sys_file::faccessat, Full, [Fd, Path, Int];
+    273 set_robust_list => sys_thread::set_robust_list, Partial("recorded; used by threads later"), [Hex, Int];
+    292 dup3 => sys_file::dup3, Full, [Fd, Fd, Hex];
+    302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Int, Hex, Hex];
+    318 getrandom => sys_info::getrandom, Full, [Hex, Int, Hex];
+    332 statx => sys_file::statx, Partial("basic fields"), [Fd, Path, Hex, Hex, Hex];
+    334 rseq => sys_thread::rseq, Enosys("restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];
+    439 faccessat2 => sys_file::faccessat2, Full, [Fd, Path, Int, Hex];
+}
+
+fn index() -> &'static [Option<&'static Syscall>] {
+    static INDEX: OnceLock<Vec<Option<&'static Syscall>>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut v = vec![None; NR_SYSCALLS.max(TABLE.iter().map(|s| s.nr + 1).max().unwrap_or(0))];
+        for s in TABLE {
+            v[s.nr] = Some(s);
+        }
+        v
+    })
+}
+
+/// The table entry of `nr`.
+pub fn lookup(nr: u64) -> Option<&'static Syscall> {
+    usize::try_from(nr)
+        .ok()
+        .and_then(|n| index().get(n).copied().flatten())
+}
+
+/// The name of `nr` (empty when unknown).
+pub fn name_of(nr: u64) -> &'static str {
+    match lookup(nr) {
+        Some(s) => s.name,
+        None => usize::try_from(nr)
+            .ok()
+            .and_then(|n| NAMES.get(n).copied())
+            .unwrap_or(""),
+    }
+}
+
+/// Serves the syscall in `task.regs` and writes the result to RAX.
+pub fn dispatch(task: &mut Task) {
+    let nr = task.regs.rax;
+    let r = &task.regs;
+    let args: Args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
+    let entry = lookup(nr);
+    let traced = task.kernel.tracing();
+    let pre = traced.then(|| format_call(task, nr, entry, &args));
+    let started = traced.then(Instant::now);
+    let res = match entry {
+        Some(s) => (s.handler)(task, &args),
+        None => {
+            task.kernel.note_unimplemented(nr, name_of(nr));
+            Err(Errno::ENOSYS)
+        }
+    };
+    task.regs.rax = match res {
+        Ok(v) => v,
+        Err(e) => (-(e.0 as i64)) as u64,
+    };
+    if let (Some(pre), Some(t)) = (pre, started) {
+        let ret = match res {
+            Ok(v) if entry.is_some_and(|s| matches!(s.name, "mmap" | "brk")) => format!("{v:#x}"),
+            Ok(v) => format!("{}", v as i64),
+            Err(e) => format!("-1 {} ({})", e.name(), e.0),
+        };
+        task.kernel.strace_line(&format!(
+            "[{:>4}] {pre} = {ret} <{:.6}>",
+            task.tid,
+            t.elapsed().as_secs_f64()
+        ));
+    }
+}
+
+fn escape(bytes: &[u8], max: usize) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    if bytes.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
+fn format_call(task: &mut Task, nr: u64, entry: Option<&Syscall>, args: &Args) -> String {
+    let Some(s) = entry else {
+        let name = name_of(nr);
+        let name = if name.is_empty() {
+            format!("syscall_{nr}")
+        } else {
+            name.to_string()
+        };
+        return format!(
+            "{name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
+            args[0], args[1], args[2], args[3], args[4], args[5]
+        );
+    };
+    let mut parts = Vec::with_capacity(s.args.len());
+    for (i, kind) in s.args.iter().enumerate() {
+        let v = args[i];
+        parts.push(match kind {
+            Int => format!("{}", v as i64),
+            Hex => format!("{v:#x}"),
+            Fd if v as i64 as i32 == libc::AT_FDCWD => "AT_FDCWD".to_string(),
+            Fd => format!("{}", v as i64 as i32),
+            Path => match task.mm.read_cstring(v, 4095) {
+                Ok(p) => escape(&p, 256),
+                Err(_) => format!("{v:#x}"),
+            },
+            InBuf(n) => {
+                let len = args[*n as usize].min(32) as usize;
+                let mut b = vec![0u8; len];
+                match task.mm.copy_in(v, &mut b) {
+                    Ok(()) => escape(&b, 32) + if args[*n as usize] > 32 { "..." } else { "" },
+                    Err(_) => format!("{v:#x}"),
+                }
+            }
+        });
+    }
+    format!("{}({})", s.name, parts.join(", "))
+}
+
+/// Markdown for docs/SYSCALLS.md, generated from the table.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# System calls\n\nGenerated from `sentry-core/src/syscalls/mod.rs` by \
+         `gvisor syscalls --markdown`; do not edit by hand. Every number not listed \
+         as implemented answers ENOSYS and is logged once per number.\n\n",
+    );
+    let implemented = TABLE.len();
+    out.push_str(&format!(
+        "{implemented} of {} x86-64 system calls have a handler.\n\n",
+        NAMES.iter().filter(|n| !n.is_empty()).count()
+    ));
+    out.push_str("| nr | name | support | notes |\n|---:|---|---|---|\n");
+    for (nr, name) in NAMES.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        let (sup, note) = match lookup(nr as u64).map(|s| s.support) {
+            Some(Full) => ("full", ""),
+            Some(Partial(n)) => ("partial", n),
+            Some(Enosys(n)) => ("ENOSYS (deliberate)", n),
+            None => ("unimplemented (ENOSYS)", ""),
+        };
+        out.push_str(&format!("| {nr} | {name} | {sup} | {note} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        let mut seen = std::collections::HashSet::new();
+        for s in TABLE {
+            assert!(seen.insert(s.nr), "duplicate {}", s.nr);
+            assert!(s.nr < NR_SYSCALLS);
+            assert_eq!(NAMES[s.nr], s.name, "name of {}", s.nr);
+            assert!(s.args.len() <= 6);
+            for a in s.args {
+                if let InBuf(n) = a {
+                    assert!((*n as usize) < s.args.len());
+                }
+            }
+        }
+        assert_eq!(lookup(1).unwrap().name, "write");
+        assert!(lookup(1000).is_none());
+        assert!(lookup(u64::MAX).is_none());
+        assert_eq!(name_of(56), "clone");
+    }
+
+    #[test]
+    fn syscalls_md_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SYSCALLS.md");
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            doc == markdown(),
+            "docs/SYSCALLS.md is stale: run `target/debug/gvisor syscalls --markdown > docs/SYSCALLS.md`"
+        );
+    }
+}

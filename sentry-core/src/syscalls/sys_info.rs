@@ -1,0 +1,113 @@
+//! System information, limits and randomness.
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+
+use super::Args;
+
+/// What uname reports as the kernel release.
+pub const RELEASE: &str = "6.1.0";
+/// What uname reports as the kernel version.
+pub const VERSION: &str = "#1 SMP gvisor-rs";
+
+pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mut b = [0u8; 65 * 6];
+    let fields = [
+        "Linux",
+        t.kernel.config.hostname.as_str(),
+        RELEASE,
+        VERSION,
+        "x86_64",
+        "(none)",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        let n = f.len().min(64);
+        b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
+    }
+    t.mm.copy_out(a[0], &b)?;
+    Ok(0)
+}
+
+pub(crate) fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // SAFETY: a zeroed libc::sysinfo is a valid out-buffer.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: si is a valid, writable struct sysinfo.
+    unsafe { libc::sysinfo(&mut si) };
+    let mut b = [0u8; 112];
+    let up = t.kernel.boot.elapsed().as_secs();
+    b[0..8].copy_from_slice(&up.to_le_bytes());
+    let fields = [
+        si.totalram,
+        si.freeram,
+        si.sharedram,
+        si.bufferram,
+        si.totalswap,
+        si.freeswap,
+    ];
+    for (i, v) in fields.iter().enumerate() {
+        b[32 + i * 8..40 + i * 8].copy_from_slice(&v.to_le_bytes());
+    }
+    b[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
+    b[104..108].copy_from_slice(&si.mem_unit.to_le_bytes());
+    t.mm.copy_out(a[0], &b)?;
+    Ok(0)
+}
+
+fn resource(r: u64) -> SysResult<usize> {
+    if r < 16 {
+        Ok(r as usize)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+pub(crate) fn getrlimit(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (cur, max) = t.rlimits[resource(a[0])?];
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&cur.to_le_bytes());
+    b[8..].copy_from_slice(&max.to_le_bytes());
+    t.mm.copy_out(a[1], &b)?;
+    Ok(0)
+}
+
+pub(crate) fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] != 0 && a[0] as i32 != t.pid {
+        return Err(Errno::ESRCH);
+    }
+    let r = resource(a[1])?;
+    let old = t.rlimits[r];
+    if a[2] != 0 {
+        let mut b = [0u8; 16];
+        t.mm.copy_in(a[2], &mut b)?;
+        let cur = u64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
+        let max = u64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
+        if cur > max {
+            return Err(Errno::EINVAL);
+        }
+        if max > old.1 && t.kernel.config.uid != 0 {
+            return Err(Errno::EPERM);
+        }
+        if r == libc::RLIMIT_NOFILE as usize && max > crate::vfs::MAX_FDS as u64 {
+            return Err(Errno::EPERM);
+        }
+        t.rlimits[r] = (cur, max);
+    }
+    if a[3] != 0 {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&old.0.to_le_bytes());
+        b[8..].copy_from_slice(&old.1.to_le_bytes());
+        t.mm.copy_out(a[3], &b)?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[2] & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = (a[1] as usize).min(1 << 25);
+    let mut buf = vec![0u8; len];
+    crate::kernel::exec::getrandom(&mut buf);
+    t.mm.copy_out(a[0], &buf)?;
+    Ok(len as u64)
+}

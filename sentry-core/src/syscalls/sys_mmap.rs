@@ -1,0 +1,106 @@
+//! brk and the mmap family.
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+use crate::mm::{VmaKind, PAGE};
+use crate::platform::Perms;
+
+use super::Args;
+
+fn prot(p: u64) -> SysResult<Perms> {
+    if p & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Perms {
+        read: p & 1 != 0,
+        write: p & 2 != 0,
+        exec: p & 4 != 0,
+    })
+}
+
+pub(crate) fn brk(t: &mut Task, a: &Args) -> SysResult<u64> {
+    Ok(t.mm.brk(a[0]))
+}
+
+pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (addr, len, flags, fd, off) = (a[0], a[1], a[3] as i32, a[4] as i64, a[5]);
+    let perms = prot(a[2])?;
+    let kind = flags & libc::MAP_TYPE;
+    if !matches!(
+        kind,
+        libc::MAP_SHARED | libc::MAP_PRIVATE | libc::MAP_SHARED_VALIDATE
+    ) {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 || !off.is_multiple_of(PAGE) {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
+    if flags & libc::MAP_FIXED_NOREPLACE != 0 && flags & libc::MAP_FIXED == 0 {
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if t.mm.vmas().any(|v| v.start < end && addr < v.end) {
+            return Err(Errno::EEXIST);
+        }
+    }
+    if flags & libc::MAP_ANONYMOUS != 0 {
+        return t.mm.map_anon(addr, len, perms, fixed, VmaKind::Anon);
+    }
+    let file = t.fds.file(fd)?;
+    let fl = file.status_flags() as i32 & libc::O_ACCMODE;
+    if fl == libc::O_WRONLY {
+        return Err(Errno::EACCES);
+    }
+    if kind != libc::MAP_PRIVATE && perms.write {
+        // Shared writable file mappings need write-back: not in this stage.
+        return Err(Errno::EACCES);
+    }
+    let st = file.stat()?;
+    if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG {
+        return Err(Errno::ENODEV);
+    }
+    let start =
+        t.mm.map_anon(addr, len, perms, fixed, VmaKind::File(String::new()))?;
+    // Copy the file's contents in (a private snapshot).
+    let size = st.size.max(0) as u64;
+    let avail = size.saturating_sub(off).min(len) as usize;
+    let mut buf = vec![0u8; avail.min(1 << 20)];
+    let mut done = 0usize;
+    while done < avail {
+        let want = (avail - done).min(buf.len());
+        let n = file.pread(&mut buf[..want], off + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        t.mm.write_force(start + done as u64, &buf[..n])?;
+        done += n;
+    }
+    Ok(start)
+}
+
+pub(crate) fn munmap(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm.unmap(a[0], a[1])?;
+    Ok(0)
+}
+
+pub(crate) fn mprotect(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let perms = prot(a[2] & 7)?;
+    if a[2] & !(7 | libc::PROT_GROWSDOWN as u64 | libc::PROT_GROWSUP as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    t.mm.protect(a[0], a[1], perms)?;
+    Ok(0)
+}
+
+pub(crate) fn madvise(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if !a[0].is_multiple_of(PAGE) {
+        return Err(Errno::EINVAL);
+    }
+    match a[2] as i32 {
+        libc::MADV_DONTNEED => {
+            t.mm.discard(a[0], a[1])?;
+            Ok(0)
+        }
+        0..=25 | 100..=101 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -1,0 +1,196 @@
+//! Identity, exit and per-thread settings.
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::{ExitStatus, Task};
+use crate::mm::USER_END;
+
+use super::Args;
+
+pub(crate) fn exit(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // One thread per process in this stage: exit ends the process.
+    t.exit = Some(ExitStatus::Exited((a[0] & 0xff) as i32));
+    Ok(0)
+}
+
+pub(crate) fn exit_group(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.exit = Some(ExitStatus::Exited((a[0] & 0xff) as i32));
+    Ok(0)
+}
+
+pub(crate) fn getpid(t: &mut Task, _: &Args) -> SysResult<u64> {
+    Ok(t.pid as u64)
+}
+
+pub(crate) fn gettid(t: &mut Task, _: &Args) -> SysResult<u64> {
+    Ok(t.tid as u64)
+}
+
+pub(crate) fn getppid(t: &mut Task, _: &Args) -> SysResult<u64> {
+    Ok(t.ppid as u64)
+}
+
+pub(crate) fn getpgid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] != 0 && a[0] as i32 != t.pid {
+        return Err(Errno::ESRCH);
+    }
+    Ok(t.pid as u64)
+}
+
+pub(crate) fn getuid(t: &mut Task, _: &Args) -> SysResult<u64> {
+    Ok(t.kernel.config.uid as u64)
+}
+
+pub(crate) fn getgid(t: &mut Task, _: &Args) -> SysResult<u64> {
+    Ok(t.kernel.config.gid as u64)
+}
+
+fn three(t: &mut Task, a: &Args, v: u32) -> SysResult<u64> {
+    for &p in &a[..3] {
+        t.mm.copy_out(p, &v.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn getresuid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let v = t.kernel.config.uid;
+    three(t, a, v)
+}
+
+pub(crate) fn getresgid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let v = t.kernel.config.gid;
+    three(t, a, v)
+}
+
+pub(crate) fn getgroups(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    if (a[0] as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub(crate) fn umask(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let old = t.umask;
+    t.umask = (a[0] & 0o777) as u32;
+    Ok(old as u64)
+}
+
+pub(crate) fn sched_yield(_t: &mut Task, _: &Args) -> SysResult<u64> {
+    std::thread::yield_now();
+    Ok(0)
+}
+
+pub(crate) fn set_tid_address(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.clear_child_tid = a[0];
+    Ok(t.tid as u64)
+}
+
+pub(crate) fn set_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[1] != 24 {
+        return Err(Errno::EINVAL);
+    }
+    t.robust_list = a[0];
+    Ok(0)
+}
+
+pub(crate) fn rseq(_t: &mut Task, _: &Args) -> SysResult<u64> {
+    Err(Errno::ENOSYS)
+}
+
+pub(crate) fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const SET_GS: u64 = 0x1001;
+    const SET_FS: u64 = 0x1002;
+    const GET_FS: u64 = 0x1003;
+    const GET_GS: u64 = 0x1004;
+    match a[0] {
+        SET_FS | SET_GS => {
+            if a[1] >= USER_END {
+                return Err(Errno::EPERM);
+            }
+            if a[0] == SET_FS {
+                t.regs.fs_base = a[1];
+            } else {
+                t.regs.gs_base = a[1];
+            }
+            Ok(0)
+        }
+        GET_FS | GET_GS => {
+            let v = if a[0] == GET_FS {
+                t.regs.fs_base
+            } else {
+                t.regs.gs_base
+            };
+            t.mm.copy_out(a[1], &v.to_le_bytes())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    match a[0] as i32 {
+        libc::PR_SET_NAME => {
+            let mut b = [0u8; 16];
+            let s = t.mm.read_cstring(a[1], 4096)?;
+            let n = s.len().min(15);
+            b[..n].copy_from_slice(&s[..n]);
+            t.comm = b;
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let c = t.comm;
+            t.mm.copy_out(a[1], &c)?;
+            Ok(0)
+        }
+        libc::PR_GET_DUMPABLE => Ok(t.dumpable as u64),
+        libc::PR_SET_DUMPABLE => {
+            if a[1] > 1 {
+                return Err(Errno::EINVAL);
+            }
+            t.dumpable = a[1] == 1;
+            Ok(0)
+        }
+        libc::PR_SET_PDEATHSIG => {
+            if a[1] > 64 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            t.mm.copy_out(a[1], &0i32.to_le_bytes())?;
+            Ok(0)
+        }
+        libc::PR_SET_NO_NEW_PRIVS => {
+            if a[1] != 1 {
+                return Err(Errno::EINVAL);
+            }
+            t.no_new_privs = true;
+            Ok(0)
+        }
+        libc::PR_GET_NO_NEW_PRIVS => Ok(t.no_new_privs as u64),
+        libc::PR_CAPBSET_READ => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(1)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] != 0 && a[0] as i32 != t.tid {
+        return Err(Errno::ESRCH);
+    }
+    let len = a[1] as usize;
+    if len < 8 || !len.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    let cpus = t.kernel.config.cpus.clamp(1, 64);
+    let mask: u64 = if cpus == 64 {
+        u64::MAX
+    } else {
+        (1u64 << cpus) - 1
+    };
+    t.mm.copy_out(a[2], &mask.to_le_bytes())?;
+    Ok(8)
+}

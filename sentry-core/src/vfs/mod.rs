@@ -1,0 +1,295 @@
+//! Files as the app sees them: open file descriptions, the fd table, and the
+//! file-system interface that the gofer client will implement. In this first
+//! stage the only file system is [`host::HostFs`], a read-only view of a host
+//! directory tree read directly by the sentry.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::errno::{Errno, SysResult};
+
+pub mod host;
+
+/// File type bits of `st_mode`.
+pub const S_IFMT: u32 = 0o170000;
+/// Directory.
+pub const S_IFDIR: u32 = 0o040000;
+/// Regular file.
+pub const S_IFREG: u32 = 0o100000;
+/// Symlink.
+pub const S_IFLNK: u32 = 0o120000;
+
+/// What `stat` reports (the fields of Linux's `struct stat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: i64,
+    pub blksize: i64,
+    pub blocks: i64,
+    pub atime: (i64, i64),
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl Stat {
+    /// The x86-64 `struct stat` (144 bytes).
+    pub fn to_bytes(&self) -> [u8; 144] {
+        let mut b = [0u8; 144];
+        let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+        put(0, &self.dev.to_le_bytes());
+        put(8, &self.ino.to_le_bytes());
+        put(16, &self.nlink.to_le_bytes());
+        put(24, &self.mode.to_le_bytes());
+        put(28, &self.uid.to_le_bytes());
+        put(32, &self.gid.to_le_bytes());
+        put(40, &self.rdev.to_le_bytes());
+        put(48, &self.size.to_le_bytes());
+        put(56, &self.blksize.to_le_bytes());
+        put(64, &self.blocks.to_le_bytes());
+        put(72, &self.atime.0.to_le_bytes());
+        put(80, &self.atime.1.to_le_bytes());
+        put(88, &self.mtime.0.to_le_bytes());
+        put(96, &self.mtime.1.to_le_bytes());
+        put(104, &self.ctime.0.to_le_bytes());
+        put(112, &self.ctime.1.to_le_bytes());
+        b
+    }
+
+    /// `struct statx` (256 bytes) with the basic fields filled in.
+    pub fn to_statx(&self) -> [u8; 256] {
+        const STATX_BASIC_STATS: u32 = 0x7ff;
+        let mut b = [0u8; 256];
+        let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+        put(0, &STATX_BASIC_STATS.to_le_bytes());
+        put(4, &(self.blksize as u32).to_le_bytes());
+        put(16, &(self.nlink as u32).to_le_bytes());
+        put(20, &self.uid.to_le_bytes());
+        put(24, &self.gid.to_le_bytes());
+        put(28, &(self.mode as u16).to_le_bytes());
+        put(32, &self.ino.to_le_bytes());
+        put(40, &(self.size as u64).to_le_bytes());
+        put(48, &(self.blocks as u64).to_le_bytes());
+        let ts = |t: (i64, i64)| {
+            let mut x = [0u8; 16];
+            x[..8].copy_from_slice(&t.0.to_le_bytes());
+            x[8..12].copy_from_slice(&(t.1 as u32).to_le_bytes());
+            x
+        };
+        put(64, &ts(self.atime));
+        put(96, &ts(self.ctime));
+        put(112, &ts(self.mtime));
+        put(128, &((self.rdev >> 8) as u32 & 0xfff).to_le_bytes());
+        put(132, &((self.rdev & 0xff) as u32).to_le_bytes());
+        put(136, &((self.dev >> 8) as u32 & 0xfff).to_le_bytes());
+        put(140, &((self.dev & 0xff) as u32).to_le_bytes());
+        b
+    }
+}
+
+/// `lseek` whence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whence {
+    /// SEEK_SET.
+    Set,
+    /// SEEK_CUR.
+    Cur,
+    /// SEEK_END.
+    End,
+}
+
+/// An open file description (what an fd points at).
+pub trait FileDescription: Send + Sync + Any {
+    /// Reads at the current offset.
+    fn read(&self, buf: &mut [u8]) -> SysResult<usize>;
+    /// Writes at the current offset.
+    fn write(&self, buf: &[u8]) -> SysResult<usize>;
+    /// Reads at `offset` without moving the file offset.
+    fn pread(&self, _buf: &mut [u8], _offset: u64) -> SysResult<usize> {
+        Err(Errno::ESPIPE)
+    }
+    /// Moves the offset.
+    fn seek(&self, _offset: i64, _whence: Whence) -> SysResult<u64> {
+        Err(Errno::ESPIPE)
+    }
+    /// File status.
+    fn stat(&self) -> SysResult<Stat>;
+    /// Fills `buf` with `linux_dirent64` records; 0 at the end.
+    fn getdents64(&self, _buf: &mut [u8]) -> SysResult<usize> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Terminal ioctls (TCGETS, TIOCGWINSZ); ENOTTY for anything not a terminal.
+    fn ioctl_tty(&self, _request: u64, _out: &mut [u8]) -> SysResult<()> {
+        Err(Errno::ENOTTY)
+    }
+    /// Open flags (O_ACCMODE | O_APPEND | O_NONBLOCK …) as F_GETFL reports.
+    fn status_flags(&self) -> u32;
+    /// For file systems that need their own type back.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Where a path lookup starts.
+pub enum Start<'a> {
+    /// The task's working directory (a path in the file system).
+    Cwd(&'a str),
+    /// An open directory.
+    Dir(&'a Arc<dyn FileDescription>),
+}
+
+/// A file system the sentry reads files from.
+pub trait FileSystem: Send + Sync {
+    /// Opens `path` (relative to `start` unless absolute) with Linux open flags.
+    fn open(
+        &self,
+        start: Start<'_>,
+        path: &[u8],
+        flags: u32,
+        follow: bool,
+    ) -> SysResult<Arc<dyn FileDescription>>;
+    /// stat of a path; `follow` = resolve a final symlink.
+    fn stat(&self, start: Start<'_>, path: &[u8], follow: bool) -> SysResult<Stat>;
+    /// The target of a symlink.
+    fn readlink(&self, start: Start<'_>, path: &[u8]) -> SysResult<Vec<u8>>;
+    /// Permission check (F_OK, R_OK, W_OK, X_OK).
+    fn access(&self, start: Start<'_>, path: &[u8], mode: u32) -> SysResult<()>;
+    /// Canonical absolute path of a directory (for chdir/getcwd).
+    fn resolve_dir(&self, start: Start<'_>, path: &[u8]) -> SysResult<String>;
+}
+
+/// One slot of the fd table.
+#[derive(Clone)]
+pub struct FdEntry {
+    /// The open file description.
+    pub file: Arc<dyn FileDescription>,
+    /// FD_CLOEXEC.
+    pub cloexec: bool,
+}
+
+/// Most fds a task may hold (RLIMIT_NOFILE).
+pub const MAX_FDS: usize = 1024;
+
+/// A task's descriptor table.
+#[derive(Clone, Default)]
+pub struct FdTable {
+    slots: Vec<Option<FdEntry>>,
+}
+
+impl FdTable {
+    /// The entry of `fd`.
+    pub fn get(&self, fd: i64) -> SysResult<&FdEntry> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .and_then(|s| s.as_ref())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// The file of `fd`.
+    pub fn file(&self, fd: i64) -> SysResult<Arc<dyn FileDescription>> {
+        Ok(self.get(fd)?.file.clone())
+    }
+
+    /// Installs at the lowest free fd ≥ `min`.
+    pub fn install(&mut self, entry: FdEntry, min: usize) -> SysResult<i64> {
+        let free = (min..MAX_FDS).find(|&i| self.slots.get(i).is_none_or(|s| s.is_none()));
+        let i = free.ok_or(Errno::EMFILE)?;
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i] = Some(entry);
+        Ok(i as i64)
+    }
+
+    /// Installs at exactly `fd`, replacing what was there.
+    pub fn install_at(&mut self, fd: usize, entry: FdEntry) -> SysResult<()> {
+        if fd >= MAX_FDS {
+            return Err(Errno::EBADF);
+        }
+        if self.slots.len() <= fd {
+            self.slots.resize(fd + 1, None);
+        }
+        self.slots[fd] = Some(entry);
+        Ok(())
+    }
+
+    /// Closes `fd`.
+    pub fn close(&mut self, fd: i64) -> SysResult<()> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        match self.slots.get_mut(i) {
+            Some(s @ Some(_)) => {
+                *s = None;
+                Ok(())
+            }
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    /// Sets FD_CLOEXEC.
+    pub fn set_cloexec(&mut self, fd: i64, on: bool) -> SysResult<()> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        match self.slots.get_mut(i) {
+            Some(Some(e)) => {
+                e.cloexec = on;
+                Ok(())
+            }
+            _ => Err(Errno::EBADF),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_table_lowest_free() {
+        let fs = host::HostFs::new("/");
+        let f = fs
+            .open(Start::Cwd("/"), b"/", libc::O_RDONLY as u32, true)
+            .unwrap();
+        let mut t = FdTable::default();
+        let e = FdEntry {
+            file: f,
+            cloexec: false,
+        };
+        assert_eq!(t.install(e.clone(), 0).unwrap(), 0);
+        assert_eq!(t.install(e.clone(), 0).unwrap(), 1);
+        assert_eq!(t.install(e.clone(), 5).unwrap(), 5);
+        t.close(0).unwrap();
+        assert_eq!(t.install(e.clone(), 0).unwrap(), 0);
+        assert!(t.close(3).is_err());
+        assert!(t.get(-1).is_err());
+        assert!(t.install_at(MAX_FDS, e).is_err());
+    }
+
+    #[test]
+    fn stat_layout() {
+        let s = Stat {
+            ino: 7,
+            mode: S_IFREG | 0o644,
+            size: 1234,
+            mtime: (5, 6),
+            ..Default::default()
+        };
+        let b = s.to_bytes();
+        assert_eq!(u64::from_le_bytes(b[8..16].try_into().unwrap()), 7);
+        assert_eq!(
+            u32::from_le_bytes(b[24..28].try_into().unwrap()),
+            S_IFREG | 0o644
+        );
+        assert_eq!(i64::from_le_bytes(b[48..56].try_into().unwrap()), 1234);
+        assert_eq!(i64::from_le_bytes(b[88..96].try_into().unwrap()), 5);
+        let x = s.to_statx();
+        assert_eq!(
+            u16::from_le_bytes(x[28..30].try_into().unwrap()),
+            (S_IFREG | 0o644) as u16
+        );
+        assert_eq!(u64::from_le_bytes(x[40..48].try_into().unwrap()), 1234);
+    }
+}

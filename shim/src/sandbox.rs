@@ -1,0 +1,138 @@
+//! `gvisor do`: runs one program from the host file system in a new sandbox,
+//! with the sentry in this process.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context as _, Result};
+use kvm_vcpu::VmConfig;
+use sentry_core::kernel::{ExitStatus, Kernel, KernelConfig, KernelError, Task};
+use sentry_core::platform::kvm::KvmPlatform;
+use sentry_core::platform::Platform;
+use sentry_core::vfs::host::{HostFs, HostStdio};
+use sentry_core::vfs::FileDescription;
+
+/// What `gvisor do` was asked to do.
+#[derive(Debug, Clone)]
+pub struct DoOptions {
+    /// Program (a path, or a name looked up in PATH).
+    pub program: OsString,
+    /// Its arguments (without argv[0]).
+    pub args: Vec<OsString>,
+    /// Trace syscalls.
+    pub strace: bool,
+    /// Debug log directory.
+    pub debug_log: Option<PathBuf>,
+    /// Pages mapped per fault.
+    pub fault_around: u64,
+}
+
+/// A failure of `gvisor do` with the exit code to report.
+#[derive(Debug)]
+pub struct DoError {
+    /// 125: sandbox error, 126: cannot execute, 127: not found.
+    pub code: i32,
+    /// The cause.
+    pub error: anyhow::Error,
+}
+
+impl DoError {
+    fn new(code: i32, error: anyhow::Error) -> Self {
+        DoError { code, error }
+    }
+}
+
+/// Finds `program` as a shell would: a path if it contains '/', else in PATH.
+pub fn resolve_program(program: &std::ffi::OsStr) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "gvisor".into())
+}
+
+/// Runs the program; returns its exit status.
+pub fn run(
+    opts: &DoOptions,
+    strace_out: Option<Box<dyn Write + Send>>,
+) -> Result<ExitStatus, DoError> {
+    let shown = Path::new(&opts.program).display().to_string();
+    let path = resolve_program(&opts.program)
+        .ok_or_else(|| DoError::new(127, anyhow!("{shown}: command not found in PATH")))?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        };
+        DoError::new(code, anyhow!("cannot run {}: {e}", path.display()))
+    })?;
+
+    let platform = KvmPlatform::new(VmConfig::default())
+        .map_err(|e| DoError::new(125, anyhow!(e).context("starting the sandbox")))?;
+    tracing::info!(platform = %platform.describe(), "sandbox starting");
+    let platform: Arc<dyn Platform> = Arc::new(platform);
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let config = KernelConfig {
+        fault_around: opts.fault_around,
+        uid,
+        gid,
+        hostname: hostname(),
+        ..KernelConfig::default()
+    };
+    let kernel = Kernel::new(platform, Arc::new(HostFs::new("/")), config, strace_out);
+
+    let mut argv: Vec<Vec<u8>> = vec![opts.program.clone().into_vec()];
+    argv.extend(opts.args.iter().map(|a| a.clone().into_vec()));
+    let envp: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.into_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            e
+        })
+        .collect();
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| "/".into());
+    let stdio = |fd| -> Result<Arc<dyn FileDescription>, DoError> {
+        Ok(Arc::new(HostStdio::dup(fd).map_err(|e| {
+            DoError::new(125, anyhow!("passing host fd {fd} to the sandbox: {e}"))
+        })?))
+    };
+    let stdio = [stdio(0)?, stdio(1)?, stdio(2)?];
+    let execfn = path.as_os_str().as_bytes().to_vec();
+    let mut task =
+        Task::new_init(kernel, &bytes, &argv, &envp, &execfn, cwd, stdio).map_err(|e| match e {
+            KernelError::Load(l) => {
+                DoError::new(126, anyhow!("cannot run {}: {l}", path.display()))
+            }
+            other => DoError::new(125, anyhow!(other).context("starting the program")),
+        })?;
+    let status = task
+        .run()
+        .with_context(|| format!("sandbox failed while running {}", path.display()))
+        .map_err(|e| DoError::new(125, e))?;
+    tracing::info!(
+        ?status,
+        exits = task.exits(),
+        faults = task.mm.stats.faults,
+        "program finished"
+    );
+    Ok(status)
+}
