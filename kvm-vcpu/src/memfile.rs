@@ -182,6 +182,56 @@ impl MemoryFile {
         a.in_use = a.in_use.saturating_sub(1);
     }
 
+    /// Allocates host memory for `[offset, offset+len)` now (MADV_POPULATE_WRITE),
+    /// so that the guest's first touch does not also take a host page fault.
+    /// Best effort: an error only means the pages are allocated on first touch.
+    pub fn populate(&self, offset: u64, len: u64) {
+        if self.check(offset, len as usize).is_err() {
+            return;
+        }
+        let addr = self.host_base() + offset;
+        // SAFETY: the range lies inside our own shared mapping of the memory
+        // file; MADV_POPULATE_WRITE only faults pages in, it does not change
+        // their contents.
+        unsafe {
+            libc::madvise(
+                addr as *mut libc::c_void,
+                len as usize,
+                libc::MADV_POPULATE_WRITE,
+            );
+        }
+    }
+
+    /// Returns many pages at once, punching contiguous runs with one call each.
+    pub fn free_pages(&self, mut offs: Vec<u64>) {
+        offs.sort_unstable();
+        let mut i = 0;
+        while i < offs.len() {
+            let start = offs[i];
+            let mut j = i + 1;
+            while j < offs.len() && offs[j] == start + (j - i) as u64 * PAGE_SIZE {
+                j += 1;
+            }
+            let len = (j - i) as u64 * PAGE_SIZE;
+            // SAFETY: as in free_page, on a range inside our memfd.
+            let rc = unsafe {
+                libc::fallocate(
+                    self.file.as_raw_fd(),
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    start as libc::off_t,
+                    len as libc::off_t,
+                )
+            };
+            if rc != 0 {
+                let _ = self.zero(start, len as usize);
+            }
+            i = j;
+        }
+        let mut a = self.lock();
+        a.in_use = a.in_use.saturating_sub(offs.len() as u64);
+        a.free.extend(offs);
+    }
+
     /// Pages currently allocated.
     pub fn pages_in_use(&self) -> u64 {
         self.lock().in_use

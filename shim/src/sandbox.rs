@@ -28,6 +28,8 @@ pub struct DoOptions {
     pub debug_log: Option<PathBuf>,
     /// Pages mapped per fault.
     pub fault_around: u64,
+    /// Print run statistics to stderr at the end.
+    pub stats: bool,
 }
 
 /// A failure of `gvisor do` with the exit code to report.
@@ -134,5 +136,13 @@ pub fn run(
         faults = task.mm.stats.faults,
         "program finished"
     );
+    if opts.stats {
+        eprintln!(
+            "gvisor-stats: exits={} faults={} pages={}",
+            task.exits(),
+            task.mm.stats.faults,
+            task.mm.stats.pages
+        );
+    }
     Ok(status)
 }

@@ -89,6 +89,8 @@ pub struct Task {
     pub dumpable: bool,
     /// Set when the task has exited.
     pub exit: Option<ExitStatus>,
+    /// Last fault address and how many times in a row it was seen.
+    repeat_fault: (u64, u32),
     ctx: Box<dyn Context>,
 }
 
@@ -161,6 +163,7 @@ impl Task {
             no_new_privs: false,
             dumpable: true,
             exit: None,
+            repeat_fault: (u64::MAX, 0),
             ctx,
         })
     }
@@ -186,6 +189,19 @@ impl Task {
         self.exit = Some(ExitStatus::Signaled(sig));
     }
 
+    /// Records a resolved fault; true when the same address has faulted too
+    /// many times in a row (a mapping the platform fails to install), so a
+    /// platform bug ends the program instead of spinning forever.
+    fn note_fault(&mut self, addr: u64) -> bool {
+        let page = addr & !0xfff;
+        if self.repeat_fault.0 == page {
+            self.repeat_fault.1 += 1;
+        } else {
+            self.repeat_fault = (page, 1);
+        }
+        self.repeat_fault.1 > 16
+    }
+
     /// Runs the task until it exits.
     pub fn run(&mut self) -> Result<ExitStatus, KernelError> {
         loop {
@@ -195,12 +211,19 @@ impl Task {
             let space = self.mm.address_space().clone();
             let ev = self.ctx.switch(&mut self.regs, &mut self.fpu, &*space)?;
             match ev {
-                Event::Syscall => syscalls::dispatch(self),
+                Event::Syscall => {
+                    self.repeat_fault.1 = 0;
+                    syscalls::dispatch(self)
+                }
                 Event::Fault {
                     addr,
                     access,
                     present: _,
                 } => match self.mm.handle_fault(addr, access) {
+                    Ok(()) if self.note_fault(addr) => self.die(
+                        Signal::SIGBUS,
+                        &format!("fault at {addr:#x} keeps recurring after being resolved (platform error)"),
+                    ),
                     Ok(()) => {}
                     Err(FaultError::OutOfMemory) => {
                         self.die(Signal::SIGKILL, "out of memory in the sandbox")

@@ -274,10 +274,12 @@ impl MemoryManager {
         if let Err(e) = self.space.unmap(start, end - start) {
             tracing::error!(error = %e, "platform unmap failed");
         }
+        let mut freed = Vec::with_capacity(gone.len());
         for (va, phys) in gone {
             self.pages.remove(&va);
-            self.mem.free_page(phys);
+            freed.push(phys);
         }
+        self.mem.free_pages(freed);
     }
 
     /// Changes protection; the whole range must be mapped.
@@ -373,16 +375,36 @@ impl MemoryManager {
         let lo = (addr & !(window - 1)).max(vstart);
         let hi = (addr & !(window - 1)).saturating_add(window).min(vend);
         let mut batch = Vec::with_capacity(((hi - lo) / PAGE) as usize);
+        let mut fresh = Vec::with_capacity(batch.capacity());
         let mut va = lo;
         while va < hi {
             let phys = match self.pages.get(&va) {
                 Some(&p) => p,
-                None => self.alloc(va)?,
+                None => {
+                    let p = self.alloc(va)?;
+                    fresh.push(p);
+                    p
+                }
             };
             batch.push((va, phys));
             va += PAGE;
         }
         self.stats.faults += 1;
+        // Back the new pages with host memory in runs of contiguous offsets.
+        let mut run: Option<(u64, u64)> = None;
+        for &phys in &fresh {
+            run = match run {
+                Some((s, l)) if s + l == phys => Some((s, l + PAGE)),
+                Some((s, l)) => {
+                    self.mem.populate(s, l);
+                    Some((phys, PAGE))
+                }
+                None => Some((phys, PAGE)),
+            };
+        }
+        if let Some((s, l)) = run {
+            self.mem.populate(s, l);
+        }
         self.space.map_pages(&batch, perms).map_err(|e| {
             tracing::error!(error = %e, "mapping a fault window failed");
             FaultError::OutOfMemory
@@ -537,9 +559,8 @@ impl MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
-        for (_, phys) in std::mem::take(&mut self.pages) {
-            self.mem.free_page(phys);
-        }
+        let pages = std::mem::take(&mut self.pages);
+        self.mem.free_pages(pages.into_values().collect());
     }
 }
 

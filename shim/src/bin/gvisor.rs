@@ -34,6 +34,9 @@ enum Cmd {
         /// Pages mapped per page fault (1 disables fault-around).
         #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND, hide = true)]
         fault_around: u64,
+        /// Print exits, faults and syscalls taken to stderr at the end (for benchmarks).
+        #[arg(long, hide = true)]
+        stats: bool,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
             strace,
             debug_log,
             fault_around,
+            stats,
             command,
         } => {
             let log_file = match init_logging(debug_log.as_ref()) {
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
                 strace,
                 debug_log,
                 fault_around,
+                stats,
             };
             match sandbox::run(&opts, strace_out) {
                 Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),

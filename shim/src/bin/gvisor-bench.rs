@@ -1,0 +1,215 @@
+//! `make bench`: a report (not a test) of what the sandbox costs, measured
+//! natively and sandboxed in the same run, with the ratio to native and to
+//! the exit floor (one bare VM exit round trip), and the exits each took.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use kvm_vcpu::{Perms, UserRegs, VcpuExit, Vm, VmConfig, PAGE_SIZE};
+
+/// Runs a guest that only does `syscall` in a loop: one exit per iteration,
+/// nothing served. Returns µs per exit.
+fn exit_floor(iters: u32) -> Result<(f64, String)> {
+    let vm = Vm::new(VmConfig {
+        memory_size: 64 << 20,
+        max_vcpus: 1,
+    })
+    .context("creating a VM for the exit floor")?;
+    let space = vm.new_address_space()?;
+    let page = vm.memory().alloc_page()?;
+    // loop: syscall; jmp loop
+    vm.memory().write(page, &[0x0f, 0x05, 0xeb, 0xfc])?;
+    space.map(0x40_0000, page, PAGE_SIZE, Perms::RX)?;
+    let mut vcpu = vm.acquire_vcpu()?;
+    let mut regs = UserRegs {
+        rip: 0x40_0000,
+        rflags: 0x202,
+        ..Default::default()
+    };
+    for _ in 0..100 {
+        vcpu.run(&mut regs, &space)?;
+    }
+    let t = Instant::now();
+    for _ in 0..iters {
+        match vcpu.run(&mut regs, &space)? {
+            VcpuExit::Syscall => {}
+            other => bail!("exit floor guest gave {other:?}"),
+        }
+    }
+    Ok((
+        t.elapsed().as_secs_f64() * 1e6 / iters as f64,
+        vm.backend().to_string(),
+    ))
+}
+
+fn ns_per_op(out: &std::process::Output) -> Result<f64> {
+    let s = String::from_utf8_lossy(&out.stdout);
+    s.lines()
+        .find_map(|l| l.strip_prefix("ns_per_op="))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| {
+            format!(
+                "no ns_per_op in output {s:?} (stderr {:?})",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+fn exits(out: &std::process::Output) -> Result<u64> {
+    let s = String::from_utf8_lossy(&out.stderr);
+    s.lines()
+        .find_map(|l| l.strip_prefix("gvisor-stats: exits="))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no gvisor-stats in stderr {s:?}"))
+}
+
+fn run(cmd: &mut Command) -> Result<std::process::Output> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out)
+}
+
+fn sandboxed(gvisor: &Path, extra: &[&str], prog: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(gvisor);
+    c.arg("do")
+        .arg("--stats")
+        .args(extra)
+        .arg("--")
+        .arg(prog)
+        .args(args);
+    c
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Row {
+    name: String,
+    unit: &'static str,
+    native: f64,
+    sandbox: f64,
+    exits_per_op: f64,
+}
+
+fn main() -> Result<()> {
+    let dir = std::env::current_exe()?
+        .parent()
+        .context("bench binary has no directory")?
+        .to_path_buf();
+    let gvisor = dir.join("gvisor");
+    if !gvisor.exists() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p shim)",
+            gvisor.display()
+        );
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/bench/bench.c");
+    let prog: PathBuf = dir.join("bench-prog");
+    run(Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&prog)
+        .arg(&src))
+    .context("compiling tests/bench/bench.c (needs gcc and libc6-dev)")?;
+    let busybox = Path::new("/bin/busybox");
+
+    let (floor, backend) = exit_floor(20_000)?;
+    let mut rows = Vec::new();
+
+    // getpid round trip.
+    let n = 20_000;
+    let native = ns_per_op(&run(Command::new(&prog).args(["getpid", "1000000"]))?)?;
+    let out = run(&mut sandboxed(
+        &gvisor,
+        &[],
+        &prog,
+        &["getpid", &n.to_string()],
+    ))?;
+    rows.push(Row {
+        name: "getpid round trip".into(),
+        unit: "µs",
+        native: native / 1000.0,
+        sandbox: ns_per_op(&out)? / 1000.0,
+        exits_per_op: exits(&out)? as f64 / n as f64,
+    });
+
+    // Page faults: touch N fresh pages, with and without fault-around.
+    let pages = 16_384;
+    let native = ns_per_op(&run(
+        Command::new(&prog).args(["touch", &pages.to_string()])
+    )?)?;
+    for (label, fa) in [("fault-around 256", "256"), ("fault-around off", "1")] {
+        let out = run(&mut sandboxed(
+            &gvisor,
+            &["--fault-around", fa],
+            &prog,
+            &["touch", &pages.to_string()],
+        ))?;
+        rows.push(Row {
+            name: format!("page touch, {label}"),
+            unit: "µs/page",
+            native: native / 1000.0,
+            sandbox: ns_per_op(&out)? / 1000.0,
+            exits_per_op: exits(&out)? as f64 / pages as f64,
+        });
+    }
+
+    // Start to exit of busybox true.
+    let reps = 15;
+    let mut nat = Vec::new();
+    let mut sb = Vec::new();
+    let mut ex = 0;
+    for _ in 0..reps {
+        let t = Instant::now();
+        run(Command::new(busybox).arg("true"))?;
+        nat.push(t.elapsed());
+        let t = Instant::now();
+        let out = run(&mut sandboxed(&gvisor, &[], busybox, &["true"]))?;
+        sb.push(t.elapsed());
+        ex = exits(&out)?;
+    }
+    rows.push(Row {
+        name: "start-to-exit busybox true".into(),
+        unit: "ms",
+        native: median(nat).as_secs_f64() * 1e3,
+        sandbox: median(sb).as_secs_f64() * 1e3,
+        exits_per_op: ex as f64,
+    });
+
+    println!("gvisor-rs benchmark ({backend})");
+    println!("exit floor (bare VM exit round trip, no sentry work): {floor:.2} µs per exit\n");
+    println!(
+        "| {:<34} | {:>12} | {:>12} | {:>8} | {:>10} | {:>10} |",
+        "benchmark", "native", "gvisor-rs", "vs native", "vs floor", "exits/op"
+    );
+    println!(
+        "|{:-<36}|{:->14}|{:->14}|{:->10}|{:->12}|{:->12}|",
+        "", "", "", "", "", ""
+    );
+    for r in rows {
+        let sandbox_us = match r.unit {
+            "ms" => r.sandbox * 1000.0,
+            _ => r.sandbox,
+        };
+        println!(
+            "| {:<34} | {:>9.3} {:<2} | {:>9.3} {:<2} | {:>7.1}x | {:>9.1}x | {:>10.3} |",
+            r.name,
+            r.native,
+            if r.unit == "µs/page" { "µs" } else { r.unit },
+            r.sandbox,
+            if r.unit == "µs/page" { "µs" } else { r.unit },
+            r.sandbox / r.native,
+            sandbox_us / floor,
+            r.exits_per_op
+        );
+    }
+    Ok(())
+}
