@@ -97,6 +97,38 @@ enum Mode {
     Sysret,
 }
 
+/// How the next KVM_RUN gets back to the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    /// Already at CPL3: load the registers.
+    Direct,
+    /// At the hardware stub's `sysretq`, app RIP/RFLAGS untouched.
+    Sysret,
+    /// Through an iret frame on the kernel stack, after the PTE snippet when
+    /// stores are queued.
+    Iret {
+        /// Run the snippet first.
+        snippet: bool,
+    },
+}
+
+fn plan_entry(mode: Mode, queued: bool, regs: &UserRegs) -> Entry {
+    match mode {
+        Mode::User if !queued => Entry::Direct,
+        // sysretq loads RIP from RCX and RFLAGS from R11; a non-canonical RCX
+        // would fault at CPL0 with the app's stack (the classic sysret hole).
+        Mode::Sysret
+            if !queued
+                && regs.rcx == regs.rip
+                && regs.r11 == regs.rflags
+                && x86::is_canonical(regs.rip) =>
+        {
+            Entry::Sysret
+        }
+        _ => Entry::Iret { snippet: queued },
+    }
+}
+
 /// Shared between a vCPU and its interrupters.
 #[derive(Debug, Default)]
 struct Kick {
@@ -364,7 +396,9 @@ impl Vcpu {
     }
 
     /// Points LSTAR at the stub for `backend` and sets the SYSCALL MSRs.
-    pub(crate) fn set_backend(&mut self, backend: Backend) -> Result<(), VmError> {
+    /// Only a vCPU of the detected backend can run app code correctly; tests
+    /// use this to check the other backend's construction.
+    pub fn set_backend(&mut self, backend: Backend) -> Result<(), VmError> {
         let lstar = layout::BLOB_VA
             + match backend {
                 Backend::Paravirtual => entry_asm::USER_SYSCALL_STUB,
@@ -392,6 +426,24 @@ impl Vcpu {
         }
         self.backend = backend;
         Ok(())
+    }
+
+    /// Reads back (STAR, LSTAR, SFMASK) (an ioctl; for tests and diagnostics).
+    pub fn syscall_msrs(&self) -> Result<(u64, u64, u64), VcpuError> {
+        let entries = [msr::STAR, msr::LSTAR, msr::SFMASK].map(|index| kvm_msr_entry {
+            index,
+            ..Default::default()
+        });
+        let mut msrs = Msrs::from_entries(&entries).map_err(|e| VcpuError::UnexpectedExit {
+            vcpu: self.index,
+            what: format!("MSR list: {e:?}"),
+            rip: 0,
+        })?;
+        self.fd
+            .get_msrs(&mut msrs)
+            .map_err(|e| self.err("get MSRs", e))?;
+        let v = msrs.as_slice();
+        Ok((v[0].data, v[1].data, v[2].data))
     }
 
     /// The vCPU's index in the VM.
@@ -492,14 +544,10 @@ impl Vcpu {
         }
         regs.store(&mut sync.regs);
 
-        let sysret_ok = self.mode == Mode::Sysret
-            && !queued
-            && regs.rcx == regs.rip
-            && regs.r11 == regs.rflags
-            && x86::is_canonical(regs.rip);
-        if self.mode == Mode::User && !queued {
+        let plan = plan_entry(self.mode, queued, regs);
+        if plan == Entry::Direct {
             sync.regs.rflags = rflags_user;
-        } else if sysret_ok {
+        } else if plan == Entry::Sysret {
             sync.regs.r11 = rflags_user;
             sync.regs.rip = layout::BLOB_VA + entry_asm::SUPERVISOR_SYSRET as u64;
             sync.regs.rflags = rflags::FIXED;
@@ -726,5 +774,48 @@ impl Vcpu {
             error_code,
             cr2: sync.sregs.cr2,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_plans() {
+        let mut r = UserRegs {
+            rip: 0x40_1000,
+            rcx: 0x40_1000,
+            rflags: 0x246,
+            r11: 0x246,
+            ..Default::default()
+        };
+        assert_eq!(plan_entry(Mode::User, false, &r), Entry::Direct);
+        assert_eq!(
+            plan_entry(Mode::User, true, &r),
+            Entry::Iret { snippet: true }
+        );
+        assert_eq!(
+            plan_entry(Mode::Kernel, false, &r),
+            Entry::Iret { snippet: false }
+        );
+        // Hardware: sysretq only when RCX/R11 still hold RIP/RFLAGS …
+        assert_eq!(plan_entry(Mode::Sysret, false, &r), Entry::Sysret);
+        assert_eq!(
+            plan_entry(Mode::Sysret, true, &r),
+            Entry::Iret { snippet: true }
+        );
+        r.rcx = 0;
+        assert_eq!(
+            plan_entry(Mode::Sysret, false, &r),
+            Entry::Iret { snippet: false }
+        );
+        // … and never with a non-canonical return address.
+        r.rip = 0x0000_8000_0000_0000;
+        r.rcx = r.rip;
+        assert_eq!(
+            plan_entry(Mode::Sysret, false, &r),
+            Entry::Iret { snippet: false }
+        );
     }
 }

@@ -188,6 +188,28 @@ fn backend_is_detected() {
 }
 
 #[test]
+fn hardware_backend_msrs() {
+    // The hardware path cannot run here; check its construction: LSTAR at the
+    // supervisor `out; sysretq` stub, Linux's STAR selectors and SFMASK.
+    let mut g = guest(prog!(prog_ud2_start, prog_ud2_end));
+    g.vcpu.set_backend(kvm_vcpu::Backend::Hardware).unwrap();
+    let (star, lstar, sfmask) = g.vcpu.syscall_msrs().unwrap();
+    assert_eq!(
+        lstar,
+        entry_asm::layout::BLOB_VA + entry_asm::SUPERVISOR_SYSCALL_STUB as u64
+    );
+    assert_eq!(star, (0x23u64 << 48) | (0x10u64 << 32));
+    assert_eq!(sfmask, 0x44700, "TF|IF|DF|NT|AC");
+    g.vcpu.set_backend(kvm_vcpu::Backend::Paravirtual).unwrap();
+    let (_, lstar, _) = g.vcpu.syscall_msrs().unwrap();
+    assert_eq!(
+        lstar,
+        entry_asm::layout::BLOB_VA + entry_asm::USER_SYSCALL_STUB as u64
+    );
+    g.vcpu.set_backend(g.vm.backend()).unwrap();
+}
+
+#[test]
 fn syscall_event_and_result() {
     let mut g = guest(prog!(prog_syscall_start, prog_syscall_end));
     let mut r = start();
