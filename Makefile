@@ -3,7 +3,7 @@
 CARGO ?= cargo
 GVISOR_BIN ?= $(CURDIR)/target/debug/gvisor
 
-.PHONY: all build test bench run clean
+.PHONY: all build test test-hw-kvm bench run clean
 
 all: build
 
@@ -15,6 +15,11 @@ test: build
 	GVISOR_BIN=$(GVISOR_BIN) $(CARGO) test --workspace
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
+	$(MAKE) test-hw-kvm
+
+# The hardware-KVM (SVM) path inside a QEMU-emulated AMD machine (tests/hw-kvm/).
+test-hw-kvm:
+	tests/hw-kvm/run.sh
 
 # A report, not a test: native vs sandboxed in the same run.
 bench:

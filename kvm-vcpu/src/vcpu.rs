@@ -460,6 +460,22 @@ impl Vcpu {
         self.exits = 0;
     }
 
+    /// The sync-area registers of the last exit, for error messages.
+    pub fn debug_state(&self) -> String {
+        let s = self.fd.sync_regs();
+        format!(
+            "sync rip {:#x} rsp {:#x} rcx {:#x} cs {:#x} ss {:#x} cr0 {:#x} cr4 {:#x} efer {:#x}",
+            s.regs.rip,
+            s.regs.rsp,
+            s.regs.rcx,
+            s.sregs.cs.selector,
+            s.sregs.ss.selector,
+            s.sregs.cr0,
+            s.sregs.cr4,
+            s.sregs.efer
+        )
+    }
+
     /// CPL at the last exit.
     pub fn last_exit_cpl(&self) -> u8 {
         self.last_cpl
@@ -635,23 +651,23 @@ impl Vcpu {
             let stub = |off: usize| layout::BLOB_VA + off as u64;
             match res {
                 Ok(Exit::Out(port)) if port == entry_asm::PORT_SYSCALL => {
-                    if rip == stub(entry_asm::USER_SYSCALL_STUB + entry_asm::USER_SYSCALL_EXIT_LEN)
-                        && cpl == 3
-                    {
-                        self.mode = Mode::User;
-                    } else if rip == stub(entry_asm::SUPERVISOR_SYSRET) && cpl == 0 {
+                    // An `out` exit leaves RIP at the instruction on hardware
+                    // KVM (which skips it on the next KVM_RUN if RIP is left
+                    // unchanged) and after it on the paravirtual backend.
+                    let at_out = |off: usize| {
+                        rip == stub(off) || rip == stub(off + entry_asm::USER_SYSCALL_EXIT_LEN)
+                    };
+                    if at_out(entry_asm::USER_SYSCALL_STUB) {
+                        // CPL0 here only in the backend probe on hardware.
+                        self.mode = if cpl == 3 { Mode::User } else { Mode::Kernel };
+                    } else if at_out(entry_asm::SUPERVISOR_SYSCALL_STUB) && cpl == 0 {
                         self.mode = Mode::Sysret;
-                    } else if rip
-                        == stub(entry_asm::USER_SYSCALL_STUB + entry_asm::USER_SYSCALL_EXIT_LEN)
-                        && cpl == 0
-                    {
-                        // Only the backend probe gets here: hardware entered the
-                        // user stub at CPL0.
-                        self.mode = Mode::Kernel;
                     } else {
                         // The app wrote the syscall port itself: Linux gives #GP.
                         regs.load(&sync.regs);
-                        regs.rip = rip.wrapping_sub(2);
+                        if self.backend == Backend::Paravirtual {
+                            regs.rip = rip.wrapping_sub(entry_asm::USER_SYSCALL_EXIT_LEN as u64);
+                        }
                         self.mode = if cpl == 3 { Mode::User } else { Mode::Kernel };
                         self.confirm_inflight();
                         return Ok(VcpuExit::Exception {

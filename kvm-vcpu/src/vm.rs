@@ -153,12 +153,20 @@ impl Vm {
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(kvm_err("get supported CPUID"))?;
+        // XCR0: x87 and SSE always, AVX when the vCPU model offers it
+        // (CPUID.(EAX=0DH,ECX=0):EAX lists the XSAVE components).
+        let xsave_components = cpuid
+            .as_slice()
+            .iter()
+            .find(|e| e.function == 0xd && e.index == 0)
+            .map_or(0x3, |e| e.eax as u64);
+        let xcr0 = 0x3 | (xsave_components & 0x4);
         let shared = Arc::new(Shared {
             mem,
             supervisor_pdpt,
             supervisor_pd,
             cpuid,
-            xcr0: 0x7,
+            xcr0,
         });
         let mut vm = Vm {
             _kvm: kvm,
@@ -239,7 +247,14 @@ impl Vm {
         let backend = match exit {
             VcpuExit::Syscall if vcpu.last_exit_cpl() == 3 => Backend::Paravirtual,
             VcpuExit::Syscall => Backend::Hardware,
-            other => return Err(VmError::Probe(format!("a syscall gave {other:?}"))),
+            other => {
+                return Err(VmError::Probe(format!(
+                    "a syscall gave {other:?} (rip {:#x}, cpl {}, {})",
+                    regs.rip,
+                    vcpu.last_exit_cpl(),
+                    vcpu.debug_state()
+                )))
+            }
         };
         self.shared.mem.free_page(code);
         vcpu.set_backend(backend)?;

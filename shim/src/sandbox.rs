@@ -85,6 +85,10 @@ pub fn run(
 
     let platform = KvmPlatform::new(VmConfig::default())
         .map_err(|e| DoError::new(125, anyhow!(e).context("starting the sandbox")))?;
+    let backend = match platform.backend() {
+        kvm_vcpu::Backend::Hardware => "hardware",
+        kvm_vcpu::Backend::Paravirtual => "paravirtual",
+    };
     tracing::info!(platform = %platform.describe(), "sandbox starting");
     let platform: Arc<dyn Platform> = Arc::new(platform);
     // SAFETY: getuid/getgid cannot fail.
@@ -138,7 +142,7 @@ pub fn run(
     );
     if opts.stats {
         eprintln!(
-            "gvisor-stats: exits={} faults={} pages={}",
+            "gvisor-stats: backend={backend} exits={} faults={} pages={}",
             task.exits(),
             task.mm.stats.faults,
             task.mm.stats.pages

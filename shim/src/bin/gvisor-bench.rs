@@ -60,8 +60,9 @@ fn ns_per_op(out: &std::process::Output) -> Result<f64> {
 fn exits(out: &std::process::Output) -> Result<u64> {
     let s = String::from_utf8_lossy(&out.stderr);
     s.lines()
-        .find_map(|l| l.strip_prefix("gvisor-stats: exits="))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .filter(|l| l.starts_with("gvisor-stats:"))
+        .flat_map(|l| l.split_whitespace())
+        .find_map(|w| w.strip_prefix("exits=")?.parse().ok())
         .with_context(|| format!("no gvisor-stats in stderr {s:?}"))
 }
 
