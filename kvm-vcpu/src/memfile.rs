@@ -56,6 +56,9 @@ pub struct MemoryFile {
     mem: GuestMemoryMmap,
     size: u64,
     alloc: Mutex<Alloc>,
+    /// Reference counts of pages with more than one owner (copy-on-write
+    /// after fork, shared memory); absent means one owner.
+    refs: Mutex<std::collections::HashMap<u64, u32>>,
 }
 
 impl std::fmt::Debug for MemoryFile {
@@ -95,6 +98,7 @@ impl MemoryFile {
                 free: Vec::new(),
                 in_use: 0,
             }),
+            refs: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -230,6 +234,36 @@ impl MemoryFile {
         let mut a = self.lock();
         a.in_use = a.in_use.saturating_sub(offs.len() as u64);
         a.free.extend(offs);
+    }
+
+    fn refs(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, u32>> {
+        self.refs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an owner to a page.
+    pub fn incref(&self, off: u64) {
+        *self.refs().entry(off).or_insert(1) += 1;
+    }
+
+    /// Whether a page has more than one owner.
+    pub fn is_shared(&self, off: u64) -> bool {
+        self.refs().contains_key(&off)
+    }
+
+    /// Drops an owner; true when it was the last (the caller frees the page).
+    pub fn decref(&self, off: u64) -> bool {
+        let mut r = self.refs();
+        match r.get_mut(&off) {
+            Some(n) if *n > 2 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                r.remove(&off);
+                false
+            }
+            None => true,
+        }
     }
 
     /// Pages currently allocated.

@@ -82,10 +82,11 @@ pub struct VmConfig {
 
 impl Default for VmConfig {
     fn default() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // One vCPU per live task (a task keeps its vCPU, and with it its
+        // FPU state, for its whole life); idle ones are reused.
         VmConfig {
             memory_size: 8 << 30,
-            max_vcpus: cpus.clamp(1, layout::MAX_VCPUS),
+            max_vcpus: 256,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! KVM virtual machine behind the [`platform`] seam.
 
 pub mod errno;
+pub mod fs;
 pub mod kernel;
 pub mod loader;
 pub mod mm;

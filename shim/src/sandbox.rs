@@ -123,30 +123,29 @@ pub fn run(
     };
     let stdio = [stdio(0)?, stdio(1)?, stdio(2)?];
     let execfn = path.as_os_str().as_bytes().to_vec();
-    let mut task =
-        Task::new_init(kernel, &bytes, &argv, &envp, &execfn, cwd, stdio).map_err(|e| match e {
-            KernelError::Load(l) => {
-                DoError::new(126, anyhow!("cannot run {}: {l}", path.display()))
+    let task =
+        Task::new_init(kernel.clone(), &bytes, &argv, &envp, &execfn, cwd, stdio).map_err(|e| {
+            match e {
+                KernelError::Load(l) => {
+                    DoError::new(126, anyhow!("cannot run {}: {l}", path.display()))
+                }
+                other => DoError::new(125, anyhow!(other).context("starting the program")),
             }
-            other => DoError::new(125, anyhow!(other).context("starting the program")),
         })?;
-    let status = task
-        .run()
+    let status = kernel
+        .run_init(task)
         .with_context(|| format!("sandbox failed while running {}", path.display()))
         .map_err(|e| DoError::new(125, e))?;
-    tracing::info!(
-        ?status,
-        exits = task.exits(),
-        faults = task.mm.stats.faults,
-        "program finished"
+    // Tasks still running when init has gone end with this process.
+    let stats = &kernel.stats;
+    let (exits, faults, pages) = (
+        stats.exits.load(std::sync::atomic::Ordering::Relaxed),
+        stats.faults.load(std::sync::atomic::Ordering::Relaxed),
+        stats.pages.load(std::sync::atomic::Ordering::Relaxed),
     );
+    tracing::info!(?status, exits, faults, "program finished");
     if opts.stats {
-        eprintln!(
-            "gvisor-stats: backend={backend} exits={} faults={} pages={}",
-            task.exits(),
-            task.mm.stats.faults,
-            task.mm.stats.pages
-        );
+        eprintln!("gvisor-stats: backend={backend} exits={exits} faults={faults} pages={pages}");
     }
     Ok(status)
 }

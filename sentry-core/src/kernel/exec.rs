@@ -1,15 +1,21 @@
-//! Loading a static ELF into a fresh memory manager and building the initial
-//! stack (argv, envp, auxv).
+//! Loading a program into a fresh memory manager: `#!` scripts, static ELF,
+//! dynamic ELF with its PT_INTERP loader, and the initial stack.
 
-use crate::errno::Errno;
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Kernel;
 use crate::loader::{self, ElfImage, StackSpec};
 use crate::mm::{self, MemoryManager, VmaKind, PAGE};
 use crate::platform::{Perms, Registers};
+use crate::vfs::Start;
 
 use super::KernelError;
 
-/// Where ET_DYN (static-pie) images are placed, as Linux's ELF_ET_DYN_BASE.
+/// Where ET_DYN (PIE) programs are placed, as Linux's ELF_ET_DYN_BASE.
 pub const DYN_BASE: u64 = 0x5555_5555_4000;
+/// Largest file exec reads.
+const MAX_EXEC_FILE: u64 = 512 << 20;
+/// Most nested `#!` interpreters.
+const MAX_SHEBANG_DEPTH: usize = 4;
 
 /// What a program is started with.
 pub struct ExecArgs<'a> {
@@ -23,6 +29,14 @@ pub struct ExecArgs<'a> {
     pub uid: u32,
     /// Group.
     pub gid: u32,
+}
+
+/// The result of loading.
+pub struct Loaded {
+    /// Registers to start with.
+    pub regs: Registers,
+    /// The path of the executable (for /proc/self/exe).
+    pub exe: Vec<u8>,
 }
 
 fn setup(what: &'static str) -> impl Fn(Errno) -> KernelError {
@@ -43,17 +57,50 @@ fn hwcap() -> u64 {
     r.edx as u64
 }
 
-/// Maps `image` (from `bytes`) into `mm`, builds the stack and returns the
-/// registers to start it with.
-pub fn load(
+/// Reads a whole executable of the sandbox's file system for exec: it must
+/// be a regular file with an execute bit.
+pub fn read_exec_file(kernel: &Kernel, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
+    let st = kernel.fs.stat(Start::Cwd(cwd), path, true)?;
+    if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG || st.mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    read_exec_file_any(kernel, cwd, path)
+}
+
+/// Splits a `#!` line into (interpreter, optional argument).
+fn parse_shebang(bytes: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let rest = bytes.strip_prefix(b"#!")?;
+    let line = &rest[..rest
+        .iter()
+        .take(255)
+        .position(|&b| b == b'\n')
+        .unwrap_or(rest.len().min(255))];
+    let line: &[u8] = {
+        let s = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+        let e = line
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t' && b != b'\r')?;
+        &line[s..=e]
+    };
+    match line.iter().position(|&b| b == b' ' || b == b'\t') {
+        None => Some((line.to_vec(), None)),
+        Some(i) => {
+            let arg = &line[i..];
+            let s = arg.iter().position(|&b| b != b' ' && b != b'\t')?;
+            Some((line[..i].to_vec(), Some(arg[s..].to_vec())))
+        }
+    }
+}
+
+/// Maps the segments of `image` at `bias`; returns the end of the image.
+fn map_image(
     mm: &mut MemoryManager,
     image: &ElfImage,
     bytes: &[u8],
+    bias: u64,
     name: &str,
-    args: &ExecArgs<'_>,
-) -> Result<Registers, KernelError> {
-    let bias = image.load_bias_for(DYN_BASE);
-    let mut brk = 0u64;
+) -> Result<u64, KernelError> {
+    let mut end_max = 0u64;
     for seg in &image.segments {
         let vaddr = seg.vaddr.wrapping_add(bias);
         let start = vaddr & !(PAGE - 1);
@@ -79,10 +126,51 @@ pub fn load(
             mm.write_force(start, data)
                 .map_err(setup("copying an ELF segment"))?;
         }
-        brk = brk.max(end);
+        end_max = end_max.max(end);
     }
-    mm.set_brk_start(brk);
+    Ok(end_max)
+}
 
+/// Loads `bytes` (the file at `args.execfn`) into `mm`, following `#!` and
+/// PT_INTERP, and builds the initial stack.
+pub fn load_program(
+    kernel: &Kernel,
+    mm: &mut MemoryManager,
+    bytes: &[u8],
+    cwd: &str,
+    args: &ExecArgs<'_>,
+) -> Result<Loaded, KernelError> {
+    let mut bytes = std::borrow::Cow::Borrowed(bytes);
+    let mut argv: Vec<Vec<u8>> = args.argv.to_vec();
+    let mut path = args.execfn.to_vec();
+    for depth in 0.. {
+        let Some((interp, arg)) = parse_shebang(&bytes) else {
+            break;
+        };
+        if depth >= MAX_SHEBANG_DEPTH {
+            return Err(KernelError::Setup {
+                what: "too many nested #! interpreters",
+                errno: Errno::ELOOP,
+            });
+        }
+        let mut new_argv = vec![interp.clone()];
+        new_argv.extend(arg);
+        new_argv.push(path.clone());
+        new_argv.extend(argv.iter().skip(1).cloned());
+        argv = new_argv;
+        bytes = std::borrow::Cow::Owned(
+            read_exec_file(kernel, cwd, &interp).map_err(setup("reading the #! interpreter"))?,
+        );
+        path = interp;
+    }
+    let image = loader::parse(&bytes)?;
+    let name = String::from_utf8_lossy(&path).into_owned();
+    let bias = match image.kind {
+        loader::ElfKind::Exec => 0,
+        loader::ElfKind::Dyn => image.load_bias_for(DYN_BASE),
+    };
+    let brk = map_image(mm, &image, &bytes, bias, &name)?;
+    mm.set_brk_start(brk);
     mm.map_anon(
         mm::STACK_TOP - mm::STACK_SIZE,
         mm::STACK_SIZE,
@@ -91,19 +179,42 @@ pub fn load(
         VmaKind::Stack,
     )
     .map_err(setup("mapping the stack"))?;
+
+    let entry = image.entry.wrapping_add(bias);
+    let mut start = entry;
+    let mut interp_base = 0;
+    if let Some(interp) = &image.interp {
+        let ib = read_exec_file_any(kernel, cwd, interp)
+            .map_err(setup("reading the ELF interpreter"))?;
+        let ii = loader::parse(&ib)?;
+        if ii.interp.is_some() {
+            return Err(KernelError::Setup {
+                what: "the ELF interpreter has an interpreter",
+                errno: Errno::ELOOP,
+            });
+        }
+        let (lo, hi) = ii.span();
+        let base = mm
+            .map_anon(0, hi - lo, Perms::default(), false, VmaKind::Anon)
+            .map_err(setup("reserving room for the ELF interpreter"))?;
+        let ibias = base.wrapping_sub(lo);
+        map_image(mm, &ii, &ib, ibias, &String::from_utf8_lossy(interp))?;
+        interp_base = ibias;
+        start = ii.entry.wrapping_add(ibias);
+    }
+
     let mut random = [0u8; 16];
     getrandom(&mut random);
     let phdr = image
         .phdr_vaddr()
         .map(|p| p.wrapping_add(bias))
         .unwrap_or(0);
-    let entry = image.entry.wrapping_add(bias);
     let auxv = vec![
         (loader::AT_PHDR, phdr),
         (loader::AT_PHENT, image.phentsize as u64),
         (loader::AT_PHNUM, image.phnum as u64),
         (loader::AT_PAGESZ, PAGE),
-        (loader::AT_BASE, 0),
+        (loader::AT_BASE, interp_base),
         (loader::AT_FLAGS, 0),
         (loader::AT_ENTRY, entry),
         (loader::AT_UID, args.uid as u64),
@@ -116,7 +227,7 @@ pub fn load(
         (loader::AT_CLKTCK, 100),
     ];
     let spec = StackSpec {
-        argv: args.argv,
+        argv: &argv,
         envp: args.envp,
         execfn: args.execfn,
         random,
@@ -126,12 +237,48 @@ pub fn load(
     let stack = loader::stack::build(mm::STACK_TOP, &spec)?;
     mm.write_force(stack.sp, &stack.bytes)
         .map_err(setup("writing the initial stack"))?;
-    Ok(Registers {
-        rip: entry,
-        rsp: stack.sp,
-        rflags: 0x202,
-        ..Default::default()
+    Ok(Loaded {
+        regs: Registers {
+            rip: start,
+            rsp: stack.sp,
+            rflags: 0x202,
+            ..Default::default()
+        },
+        exe: path,
     })
+}
+
+/// Like [`read_exec_file`] without the execute-permission check (the loader
+/// itself need only be readable, as on Linux).
+fn read_exec_file_any(kernel: &Kernel, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
+    let f = kernel
+        .fs
+        .open(Start::Cwd(cwd), path, libc::O_RDONLY as u32, true)?;
+    let size = f.stat()?.size.max(0) as u64;
+    if size > MAX_EXEC_FILE {
+        return Err(Errno::E2BIG);
+    }
+    let mut buf = vec![0u8; size as usize];
+    let mut done = 0;
+    while done < buf.len() {
+        let n = f.pread(&mut buf[done..], done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+/// The FPU state of a freshly exec'd program (XSAVE layout): FCW 0x37f,
+/// MXCSR 0x1f80, every component in its initial state.
+pub fn initial_fpu() -> Result<Vec<u8>, Errno> {
+    let mut x = vec![0u8; 4096];
+    x[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
+    x[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    x[28..32].copy_from_slice(&0xffffu32.to_le_bytes());
+    Ok(x)
 }
 
 /// Fills `buf` from the host's random source.
@@ -144,5 +291,24 @@ pub fn getrandom(buf: &mut [u8]) {
             break;
         }
         done += n as usize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines() {
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh\necho"),
+            Some((b"/bin/sh".to_vec(), None))
+        );
+        assert_eq!(
+            parse_shebang(b"#! /usr/bin/env  python3 -u \n"),
+            Some((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        assert_eq!(parse_shebang(b"#!\n"), None);
+        assert_eq!(parse_shebang(b"\x7fELF"), None);
     }
 }

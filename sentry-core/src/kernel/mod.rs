@@ -1,18 +1,22 @@
-//! The kernel: shared state of the sandbox and its tasks.
+//! The kernel: shared state of the sandbox, its process table and tasks.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::errno::Errno;
 use crate::platform::Platform;
 use crate::vfs::FileSystem;
 
+pub mod block;
 pub mod exec;
+pub mod futex;
+pub mod process;
 pub mod signal;
 pub mod task;
 
-pub use task::{ExitStatus, Task};
+pub use task::{ExitStatus, Task, TaskHandle, ThreadGroup};
 
 /// Sandbox-wide settings.
 #[derive(Clone, Debug)]
@@ -50,21 +54,50 @@ pub enum KernelError {
     /// The program could not be loaded.
     #[error("{0}")]
     Load(#[from] crate::loader::LoadError),
-    /// Setting up the first task failed.
-    #[error("setting up the program: {what}: {errno}")]
+    /// Setting up a program failed.
+    #[error("{what}: {errno}")]
     Setup {
         /// What.
         what: &'static str,
         /// Why.
-        errno: crate::errno::Errno,
+        errno: Errno,
     },
 }
 
-/// Per-syscall-number counters.
+impl KernelError {
+    /// The errno execve reports for this failure.
+    pub fn errno(&self) -> Errno {
+        match self {
+            KernelError::Platform(_) => Errno::ENOMEM,
+            KernelError::Load(l) => Errno(l.errno()),
+            KernelError::Setup { errno, .. } => *errno,
+        }
+    }
+}
+
+/// Every process and thread of the sandbox.
 #[derive(Default)]
-pub struct SyscallStats {
-    /// calls by number.
-    pub calls: Vec<u64>,
+pub struct ProcTable {
+    /// pid → process.
+    pub tgs: HashMap<i32, Arc<ThreadGroup>>,
+    /// tid → thread.
+    pub tasks: HashMap<i32, Arc<TaskHandle>>,
+    next: i32,
+}
+
+impl ProcTable {
+    fn alloc_id(&mut self) -> i32 {
+        loop {
+            self.next = if self.next >= 4_194_303 {
+                2
+            } else {
+                self.next + 1
+            };
+            if !self.tgs.contains_key(&self.next) && !self.tasks.contains_key(&self.next) {
+                return self.next;
+            }
+        }
+    }
 }
 
 /// The sandbox's kernel.
@@ -81,6 +114,26 @@ pub struct Kernel {
     unimplemented_seen: Mutex<HashSet<u64>>,
     /// When the sandbox started (CLOCK_BOOTTIME-like uptime).
     pub boot: Instant,
+    /// Processes and threads.
+    procs: Mutex<ProcTable>,
+    /// The exit status of init (pid 1), once it has exited.
+    init_exit: Mutex<Option<ExitStatus>>,
+    init_cv: Condvar,
+    /// Counters summed over finished tasks.
+    pub stats: KernelStats,
+    /// futex waiters.
+    pub futexes: Arc<futex::Futexes>,
+}
+
+/// Counters summed over finished tasks.
+#[derive(Default, Debug)]
+pub struct KernelStats {
+    /// VM exits.
+    pub exits: std::sync::atomic::AtomicU64,
+    /// Page faults resolved.
+    pub faults: std::sync::atomic::AtomicU64,
+    /// Pages populated.
+    pub pages: std::sync::atomic::AtomicU64,
 }
 
 impl Kernel {
@@ -98,7 +151,60 @@ impl Kernel {
             strace: strace.map(Mutex::new),
             unimplemented_seen: Mutex::new(HashSet::new()),
             boot: Instant::now(),
+            procs: Mutex::new(ProcTable::default()),
+            init_exit: Mutex::new(None),
+            init_cv: Condvar::new(),
+            stats: KernelStats::default(),
+            futexes: Arc::new(futex::Futexes::default()),
         })
+    }
+
+    /// The process table, locked.
+    pub fn procs(&self) -> MutexGuard<'_, ProcTable> {
+        self.procs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates a process with one thread and registers both.
+    pub fn new_process(
+        &self,
+        ppid: i32,
+        pgid: i32,
+        sid: i32,
+    ) -> (Arc<ThreadGroup>, Arc<TaskHandle>) {
+        let mut procs = self.procs();
+        let pid = procs.alloc_id();
+        let pgid = if pgid == 0 { pid } else { pgid };
+        let sid = if sid == 0 { pid } else { sid };
+        let tg = Arc::new(ThreadGroup {
+            pid,
+            state: Mutex::new(task::TgState {
+                ppid,
+                pgid,
+                sid,
+                children: Vec::new(),
+                threads: Vec::new(),
+                group_exit: None,
+                zombie: None,
+                pending: 0,
+                exit_signal: libc::SIGCHLD as u32,
+                vfork_released: false,
+            }),
+            actions: Mutex::new([signal::SigAction::default(); 64]),
+            child_wq: block::WaitQueue::default(),
+            infos: Mutex::new(HashMap::new()),
+        });
+        let h = Arc::new(TaskHandle {
+            tid: pid,
+            tg: tg.clone(),
+            waker: Arc::new(block::Waker::default()),
+            interrupter: Mutex::new(None),
+            sig: Mutex::new(task::TaskSig::default()),
+            killed: Default::default(),
+        });
+        tg.lock().threads.push(h.clone());
+        procs.tgs.insert(pid, tg.clone());
+        procs.tasks.insert(pid, h.clone());
+        (tg, h)
     }
 
     /// Whether syscalls are traced.
@@ -125,5 +231,38 @@ impl Kernel {
             let name = if name.is_empty() { "unknown" } else { name };
             tracing::warn!("unimplemented syscall {nr} ({name}): returning ENOSYS");
         }
+    }
+
+    /// Runs `task` on a new host thread.
+    pub fn spawn(self: &Arc<Kernel>, task: Task) -> std::io::Result<()> {
+        let tid = task.tid;
+        std::thread::Builder::new()
+            .name(format!("task-{tid}"))
+            .spawn(move || {
+                if let Err(e) = task.run() {
+                    tracing::error!(tid, error = %e, "task failed");
+                }
+            })
+            .map(|_| ())
+    }
+
+    /// Records init's exit (the sandbox ends with it).
+    pub(crate) fn init_exited(&self, st: ExitStatus) {
+        let mut e = self.init_exit.lock().unwrap_or_else(|p| p.into_inner());
+        *e = Some(st);
+        self.init_cv.notify_all();
+    }
+
+    /// Starts init and waits until it exits.
+    pub fn run_init(self: &Arc<Kernel>, init: Task) -> Result<ExitStatus, KernelError> {
+        self.spawn(init).map_err(|e| KernelError::Setup {
+            what: "starting the init task thread",
+            errno: Errno::from_io(&e),
+        })?;
+        let mut e = self.init_exit.lock().unwrap_or_else(|p| p.into_inner());
+        while e.is_none() {
+            e = self.init_cv.wait(e).unwrap_or_else(|p| p.into_inner());
+        }
+        Ok(e.unwrap_or(ExitStatus::Signaled(signal::Signal::SIGKILL)))
     }
 }

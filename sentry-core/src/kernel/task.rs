@@ -1,15 +1,20 @@
-//! A task (thread of the app) and its run loop: switch into app code, serve
-//! the syscall or fault that comes back, repeat until the task exits.
+//! Tasks (threads of the app), thread groups (processes), and the run loop:
+//! switch into app code, serve the syscall or fault that comes back, deliver
+//! pending signals, repeat until the task exits. Each task runs on its own
+//! host thread with its own platform context (vCPU).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::errno::Errno;
+#[allow(unused_imports)]
+use crate::kernel::block::current as _current;
+use crate::kernel::block::{self, WaitQueue, Waker};
 use crate::kernel::exec::{self, ExecArgs};
-use crate::kernel::signal::{Signal, SignalState};
+use crate::kernel::signal::{self, SigAction, Signal};
 use crate::kernel::{Kernel, KernelError};
-use crate::loader;
 use crate::mm::{FaultError, MemoryManager};
-use crate::platform::{Context, Event, FpuState, Registers};
+use crate::platform::{Context, Event, FpuState, Interrupter, Registers};
 use crate::syscalls;
 use crate::vfs::{FdEntry, FdTable, FileDescription};
 
@@ -28,6 +33,14 @@ impl ExitStatus {
         match self {
             ExitStatus::Exited(c) => c,
             ExitStatus::Signaled(s) => 128 + s.0 as i32,
+        }
+    }
+
+    /// The wait(2) status word.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => (c & 0xff) << 8,
+            ExitStatus::Signaled(s) => s.0 as i32 | if s.dumps_core() { 0x80 } else { 0 },
         }
     }
 }
@@ -49,28 +62,151 @@ pub fn default_rlimits() -> Rlimits {
     r
 }
 
-/// A thread of the app.
+/// Process-wide state of a thread group.
+#[derive(Debug)]
+pub struct TgState {
+    /// Parent's pid (0 for the sandbox's init).
+    pub ppid: i32,
+    /// Process group.
+    pub pgid: i32,
+    /// Session.
+    pub sid: i32,
+    /// Live children's pids (zombies included until reaped).
+    pub children: Vec<i32>,
+    /// Live threads.
+    pub threads: Vec<Arc<TaskHandle>>,
+    /// Set by exit_group or a fatal signal: every thread exits with it.
+    pub group_exit: Option<ExitStatus>,
+    /// Set when the last thread has exited: the process is a zombie.
+    pub zombie: Option<ExitStatus>,
+    /// Process-directed pending signals.
+    pub pending: u64,
+    /// Signal sent to the parent on exit (SIGCHLD for fork).
+    pub exit_signal: u32,
+    /// A vfork parent waits for this to become true (exec or exit of the child).
+    pub vfork_released: bool,
+}
+
+/// A process: what its threads share.
+#[derive(Debug)]
+pub struct ThreadGroup {
+    /// Process id (= the leader's tid).
+    pub pid: i32,
+    /// Mutable state.
+    pub state: Mutex<TgState>,
+    /// Signal actions (shared by CLONE_SIGHAND).
+    pub actions: Mutex<[SigAction; 64]>,
+    /// Notified when a child changes state (wait4) or a vfork child releases us.
+    pub child_wq: WaitQueue,
+    /// siginfo of process-directed pending signals.
+    pub infos: Mutex<std::collections::HashMap<u32, signal::SigInfo>>,
+}
+
+impl ThreadGroup {
+    /// Locks the state.
+    pub fn lock(&self) -> MutexGuard<'_, TgState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The action for `sig`.
+    pub fn action(&self, sig: u32) -> SigAction {
+        let a = self.actions.lock().unwrap_or_else(|p| p.into_inner());
+        a.get(sig.wrapping_sub(1) as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// Per-thread signal state.
+#[derive(Debug, Default)]
+pub struct TaskSig {
+    /// Thread-directed pending signals.
+    pub pending: u64,
+    /// Their siginfo.
+    pub infos: std::collections::HashMap<u32, signal::SigInfo>,
+    /// Blocked mask.
+    pub blocked: u64,
+}
+
+/// The part of a task other threads can reach.
+#[derive(Debug)]
+pub struct TaskHandle {
+    /// Thread id.
+    pub tid: i32,
+    /// Its process.
+    pub tg: Arc<ThreadGroup>,
+    /// Wakes it from a sentry-side wait.
+    pub waker: Arc<Waker>,
+    /// Kicks it out of app code.
+    pub interrupter: Mutex<Option<Interrupter>>,
+    /// Signal state.
+    pub sig: Mutex<TaskSig>,
+    /// Set when the task must exit (group exit, SIGKILL).
+    pub killed: AtomicBool,
+}
+
+impl TaskHandle {
+    /// Locks the signal state.
+    pub fn sig(&self) -> MutexGuard<'_, TaskSig> {
+        self.sig.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a signal (or a kill) is waiting for this task.
+    pub fn signal_pending(&self) -> bool {
+        if self.killed.load(Ordering::SeqCst) {
+            return true;
+        }
+        let s = self.sig();
+        let tgp = self.tg.lock().pending;
+        (s.pending | tgp) & !s.blocked != 0
+    }
+
+    /// Makes the task notice something: wakes a sentry-side wait and kicks
+    /// app code.
+    pub fn kick(&self) {
+        self.waker.wake();
+        if let Some(i) = self
+            .interrupter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            i.interrupt();
+        }
+    }
+}
+
+/// The working directory and umask (shared by CLONE_FS).
+#[derive(Clone, Debug)]
+pub struct FsContext {
+    /// Absolute path.
+    pub cwd: String,
+    /// umask.
+    pub umask: u32,
+}
+
+/// A thread of the app, owned by the host thread that runs it.
 pub struct Task {
     /// The kernel.
     pub kernel: Arc<Kernel>,
+    /// What other threads see of this task.
+    pub handle: Arc<TaskHandle>,
     /// Thread id (in the sandbox's PID namespace).
     pub tid: i32,
     /// Thread-group id.
     pub pid: i32,
-    /// Parent's pid (0: started from outside the sandbox).
-    pub ppid: i32,
     /// App registers.
     pub regs: Registers,
+    /// RAX at syscall entry (for restarts).
+    pub orig_rax: u64,
     /// FPU state.
     pub fpu: FpuState,
     /// Memory.
-    pub mm: MemoryManager,
+    pub mm: Arc<Mutex<MemoryManager>>,
     /// Descriptors.
-    pub fds: FdTable,
-    /// Working directory (absolute path in the sandbox's file system).
-    pub cwd: String,
-    /// Signal actions and mask.
-    pub signals: SignalState,
+    pub fds: Arc<Mutex<FdTable>>,
+    /// cwd and umask.
+    pub fsctx: Arc<Mutex<FsContext>>,
     /// set_tid_address.
     pub clear_child_tid: u64,
     /// set_robust_list head.
@@ -81,21 +217,26 @@ pub struct Task {
     pub rlimits: Rlimits,
     /// Path of the running program (/proc/self/exe).
     pub exe: Vec<u8>,
-    /// umask.
-    pub umask: u32,
     /// PR_SET_NO_NEW_PRIVS.
     pub no_new_privs: bool,
     /// PR_SET_DUMPABLE.
     pub dumpable: bool,
-    /// Set when the task has exited.
+    /// Set when this task has finished (the run loop stops).
     pub exit: Option<ExitStatus>,
+    /// sigaltstack.
+    pub altstack: signal::AltStack,
+    /// A syscall result that asks for a restart, resolved at signal delivery.
+    pub pending_restart: Option<Errno>,
+    /// The mask to restore after a handler run from rt_sigsuspend.
+    pub saved_mask: Option<u64>,
     /// Last fault address and how many times in a row it was seen.
-    repeat_fault: (u64, u32),
-    ctx: Box<dyn Context>,
+    pub(crate) repeat_fault: (u64, u32),
+    pub(crate) ctx: Box<dyn Context>,
 }
 
 impl Task {
-    /// Creates the first task of the sandbox running `bytes` (an ELF file).
+    /// Creates the first task of the sandbox (pid 1) running `bytes` (an ELF file).
+    #[allow(clippy::too_many_arguments)]
     pub fn new_init(
         kernel: Arc<Kernel>,
         bytes: &[u8],
@@ -105,17 +246,19 @@ impl Task {
         cwd: String,
         stdio: [Arc<dyn FileDescription>; 3],
     ) -> Result<Task, KernelError> {
-        let image = loader::parse(bytes)?;
         let platform = kernel.platform.clone();
         let space = platform.new_address_space()?;
         let mut mm =
             MemoryManager::new(space, platform.memory().clone(), kernel.config.fault_around);
-        let name = String::from_utf8_lossy(execfn).into_owned();
-        let regs = exec::load(
+        let fsctx = FsContext {
+            cwd: cwd.clone(),
+            umask: 0o022,
+        };
+        let loaded = exec::load_program(
+            &kernel,
             &mut mm,
-            &image,
             bytes,
-            &name,
+            &cwd,
             &ExecArgs {
                 argv,
                 envp,
@@ -138,34 +281,67 @@ impl Task {
                 errno,
             })?;
         }
-        let mut comm = [0u8; 16];
-        let base = execfn.rsplit(|&b| b == b'/').next().unwrap_or(execfn);
-        let n = base.len().min(15);
-        comm[..n].copy_from_slice(&base[..n]);
         let ctx = platform.new_context()?;
-        Ok(Task {
+        let (tg, handle) = kernel.new_process(0, 1, 1);
+        let pid = tg.pid;
+        let mut t = Task {
             kernel,
-            tid: 1,
-            pid: 1,
-            ppid: 0,
-            regs,
+            handle,
+            tid: pid,
+            pid,
+            regs: loaded.regs,
+            orig_rax: 0,
             fpu: FpuState::default(),
-            mm,
-            fds,
-            cwd,
-            signals: SignalState::default(),
+            mm: Arc::new(Mutex::new(mm)),
+            fds: Arc::new(Mutex::new(fds)),
+            fsctx: Arc::new(Mutex::new(fsctx)),
             clear_child_tid: 0,
             robust_list: 0,
-            comm,
+            comm: [0; 16],
             rlimits: default_rlimits(),
-            exe: execfn.to_vec(),
-            umask: 0o022,
+            exe: loaded.exe.clone(),
             no_new_privs: false,
             dumpable: true,
             exit: None,
+            altstack: Default::default(),
+            pending_restart: None,
+            saved_mask: None,
             repeat_fault: (u64::MAX, 0),
             ctx,
-        })
+        };
+        t.set_comm(&loaded.exe);
+        *t.handle
+            .interrupter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(t.ctx.interrupter());
+        Ok(t)
+    }
+
+    /// Sets comm from a path's last component.
+    pub fn set_comm(&mut self, path: &[u8]) {
+        let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        let n = base.len().min(15);
+        self.comm = [0; 16];
+        self.comm[..n].copy_from_slice(&base[..n]);
+    }
+
+    /// The memory manager, locked.
+    pub fn mm(&self) -> MutexGuard<'_, MemoryManager> {
+        self.mm.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fd table, locked.
+    pub fn fds(&self) -> MutexGuard<'_, FdTable> {
+        self.fds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The working directory.
+    pub fn cwd(&self) -> String {
+        self.fsctx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cwd
+            .clone()
     }
 
     /// Hardware exits this task's context has taken.
@@ -174,19 +350,114 @@ impl Task {
     }
 
     /// A handle that interrupts this task's run from another thread.
-    pub fn interrupter(&self) -> crate::platform::Interrupter {
+    pub fn interrupter(&self) -> Interrupter {
         self.ctx.interrupter()
     }
 
-    /// Kills the task with `sig`, reporting why.
-    fn die(&mut self, sig: Signal, why: &str) {
+    /// Kills the task's whole process with `sig`, reporting why.
+    pub(crate) fn die(&mut self, sig: Signal, why: &str) {
         tracing::info!(
             tid = self.tid,
             rip = format_args!("{:#x}", self.regs.rip),
             "killed by {}: {why}",
             sig.name()
         );
-        self.exit = Some(ExitStatus::Signaled(sig));
+        self.group_exit(ExitStatus::Signaled(sig));
+    }
+
+    /// Starts the exit of the whole thread group.
+    pub fn group_exit(&mut self, status: ExitStatus) {
+        let tg = self.handle.tg.clone();
+        let others: Vec<Arc<TaskHandle>> = {
+            let mut st = tg.lock();
+            if st.group_exit.is_none() {
+                st.group_exit = Some(status);
+            }
+            st.threads.clone()
+        };
+        for t in others {
+            if t.tid != self.tid {
+                t.killed.store(true, Ordering::SeqCst);
+                t.kick();
+            }
+        }
+        self.exit = Some(tg.lock().group_exit.unwrap_or(status));
+    }
+
+    /// Runs the task until it exits; then tears it down.
+    pub fn run(mut self) -> Result<ExitStatus, KernelError> {
+        block::set_current(Some(self.handle.clone()));
+        let r = self.run_loop();
+        let status = self.exit.unwrap_or(ExitStatus::Signaled(Signal::SIGKILL));
+        crate::kernel::process::exit_task(&mut self, status);
+        block::set_current(None);
+        r.map(|()| status)
+    }
+
+    fn run_loop(&mut self) -> Result<(), KernelError> {
+        loop {
+            if self.handle.killed.load(Ordering::SeqCst) && self.exit.is_none() {
+                let st = self.handle.tg.lock().group_exit;
+                self.exit = Some(st.unwrap_or(ExitStatus::Signaled(Signal::SIGKILL)));
+            }
+            if self.exit.is_some() {
+                return Ok(());
+            }
+            signal::deliver(self);
+            if self.exit.is_some() {
+                return Ok(());
+            }
+            let space = self.mm().address_space().clone();
+            let ev = match self.ctx.switch(&mut self.regs, &mut self.fpu, &*space) {
+                Ok(ev) => ev,
+                Err(e) => {
+                    self.group_exit(ExitStatus::Signaled(Signal::SIGKILL));
+                    return Err(e.into());
+                }
+            };
+            match ev {
+                Event::Syscall => {
+                    self.repeat_fault.1 = 0;
+                    syscalls::dispatch(self)
+                }
+                Event::Fault {
+                    addr,
+                    access,
+                    present: _,
+                } => {
+                    let r = self.mm().handle_fault(addr, access);
+                    match r {
+                        Ok(()) if self.note_fault(addr) => self.die(
+                            Signal::SIGBUS,
+                            &format!(
+                                "fault at {addr:#x} keeps recurring after being resolved (platform error)"
+                            ),
+                        ),
+                        Ok(()) => {}
+                        Err(FaultError::OutOfMemory) => {
+                            self.die(Signal::SIGKILL, "out of memory in the sandbox")
+                        }
+                        Err(e) => {
+                            let code = if e == FaultError::MapErr { 1 } else { 2 };
+                            signal::force_fault_signal(self, Signal::SIGSEGV, code, addr);
+                        }
+                    }
+                }
+                Event::Exception { vector, code } => {
+                    let (sig, si_code) = match vector {
+                        0 => (Signal::SIGFPE, 1), // FPE_INTDIV
+                        7 | 16 | 19 => (Signal::SIGFPE, 0),
+                        1 | 3 => (Signal::SIGTRAP, 1), // TRAP_BRKPT
+                        6 => (Signal::SIGILL, 2),      // ILL_ILLOPN
+                        11 | 12 | 17 => (Signal::SIGBUS, 2),
+                        _ => (Signal::SIGSEGV, 0x80), // SI_KERNEL
+                    };
+                    tracing::debug!(vector, code, "CPU exception");
+                    signal::force_fault_signal(self, sig, si_code, 0);
+                }
+                Event::Interrupted => {}
+            }
+        }
     }
 
     /// Records a resolved fault; true when the same address has faulted too
@@ -202,66 +473,9 @@ impl Task {
         self.repeat_fault.1 > 16
     }
 
-    /// Runs the task until it exits.
-    pub fn run(&mut self) -> Result<ExitStatus, KernelError> {
-        loop {
-            if let Some(st) = self.exit {
-                return Ok(st);
-            }
-            let space = self.mm.address_space().clone();
-            let ev = self.ctx.switch(&mut self.regs, &mut self.fpu, &*space)?;
-            match ev {
-                Event::Syscall => {
-                    self.repeat_fault.1 = 0;
-                    syscalls::dispatch(self)
-                }
-                Event::Fault {
-                    addr,
-                    access,
-                    present: _,
-                } => match self.mm.handle_fault(addr, access) {
-                    Ok(()) if self.note_fault(addr) => self.die(
-                        Signal::SIGBUS,
-                        &format!("fault at {addr:#x} keeps recurring after being resolved (platform error)"),
-                    ),
-                    Ok(()) => {}
-                    Err(FaultError::OutOfMemory) => {
-                        self.die(Signal::SIGKILL, "out of memory in the sandbox")
-                    }
-                    Err(e) => {
-                        let why = format!(
-                            "{:?} access to {addr:#x} ({})",
-                            access,
-                            if e == FaultError::MapErr {
-                                "no mapping"
-                            } else {
-                                "not permitted"
-                            }
-                        );
-                        self.die(Signal::SIGSEGV, &why)
-                    }
-                },
-                Event::Exception { vector, code } => {
-                    let sig = match vector {
-                        0 | 7 | 16 | 19 => Signal::SIGFPE,
-                        1 | 3 => Signal::SIGTRAP,
-                        6 => Signal::SIGILL,
-                        11 | 12 | 17 => Signal::SIGBUS,
-                        _ => Signal::SIGSEGV,
-                    };
-                    self.die(
-                        sig,
-                        &format!("CPU exception {vector} (error code {code:#x})"),
-                    );
-                }
-                Event::Interrupted => {}
-            }
-        }
-    }
-
     /// Reads a path argument from app memory.
     pub fn read_path(&mut self, addr: u64) -> Result<Vec<u8>, Errno> {
-        let p = self.mm.read_cstring(addr, 4095)?;
+        let p = self.mm().read_cstring(addr, 4095)?;
         if p.is_empty() {
             return Err(Errno::ENOENT);
         }

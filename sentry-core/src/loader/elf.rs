@@ -118,6 +118,8 @@ pub struct ElfImage {
     pub stack_exec: bool,
     /// `p_vaddr` of `PT_PHDR`, if the binary has one (unbiased).
     pub pt_phdr: Option<u64>,
+    /// The `PT_INTERP` path (the dynamic loader), if any.
+    pub interp: Option<Vec<u8>>,
 }
 
 fn page_down(x: u64) -> u64 {
@@ -292,14 +294,14 @@ pub fn parse(bytes: &[u8]) -> Result<ElfImage, LoadError> {
     let phdrs = ProgramHeader::parse(table, 0, usize::from(hdr.e_phnum), Endian::Little)
         .map_err(|e| malformed(format!("bad program headers: {e}")))?;
 
-    // Report dynamic linking first: it is the most useful diagnosis.
+    let mut interp = None;
     if let Some(ph) = phdrs.iter().find(|p| p.p_type == PT_INTERP) {
         let data = file_range(bytes, ph.p_offset, ph.p_filesz, "PT_INTERP")?;
         let path = data.split(|&b| b == 0).next().unwrap_or(&[]);
-        let path = &path[..path.len().min(MAX_INTERP_REPORT)];
-        return Err(LoadError::Dynamic {
-            interp: String::from_utf8_lossy(path).into_owned(),
-        });
+        if path.is_empty() || path.len() > MAX_INTERP_REPORT {
+            return Err(malformed("PT_INTERP path empty or too long"));
+        }
+        interp = Some(path.to_vec());
     }
 
     let mut segments: Vec<Segment> = Vec::new();
@@ -378,6 +380,7 @@ pub fn parse(bytes: &[u8]) -> Result<ElfImage, LoadError> {
         segments,
         stack_exec,
         pt_phdr,
+        interp,
     })
 }
 
@@ -584,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn interp_is_dynamic() {
+    fn interp_is_reported() {
         let interp = b"/lib64/ld-linux-x86-64.so.2\0";
         let mut phs = valid_phs();
         phs.insert(
@@ -593,17 +596,8 @@ mod tests {
         );
         let mut b = synth(ET_DYN, 0x40_0100, &phs, 0x1100);
         b[0x400..0x400 + interp.len()].copy_from_slice(interp);
-        let e = parse(&b).unwrap_err();
-        assert_eq!(
-            e,
-            LoadError::Dynamic {
-                interp: "/lib64/ld-linux-x86-64.so.2".into()
-            }
-        );
-        assert_eq!(
-            e.to_string(),
-            "dynamically linked ELF (interpreter /lib64/ld-linux-x86-64.so.2) is not supported yet"
-        );
+        let img = parse(&b).unwrap();
+        assert_eq!(img.interp.as_deref(), Some(&interp[..interp.len() - 1]));
         // PT_INTERP pointing outside the file is malformed, not a panic.
         phs[0].off = 0x10_0000;
         expect_malformed(&synth(ET_DYN, 0, &phs, 0x1100), "PT_INTERP");
@@ -877,7 +871,6 @@ mod tests {
             Ok(img) => {
                 check_real(p, img.kind);
             }
-            Err(LoadError::Dynamic { interp }) => eprintln!("busybox is dynamic ({interp})"),
             Err(e) => panic!("busybox: {e}"),
         }
     }
@@ -907,12 +900,8 @@ mod tests {
             return;
         };
         let bytes = std::fs::read(&bin.path).unwrap();
-        match parse(&bytes) {
-            Err(e @ LoadError::Dynamic { .. }) => {
-                assert!(e.to_string().contains("ld-linux-x86-64.so.2"), "{e}");
-                assert_eq!(e.errno(), libc::ENOEXEC);
-            }
-            other => panic!("expected Dynamic, got {other:?}"),
-        }
+        let img = parse(&bytes).unwrap();
+        let interp = String::from_utf8_lossy(img.interp.as_deref().unwrap()).into_owned();
+        assert!(interp.contains("ld-linux-x86-64.so.2"), "{interp}");
     }
 }

@@ -44,6 +44,8 @@ pub enum VmaKind {
     Heap,
     /// The initial stack.
     Stack,
+    /// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): survives fork shared.
+    SharedAnon,
     /// A private copy of a file's contents (named for /proc/self/maps later).
     File(String),
 }
@@ -277,7 +279,9 @@ impl MemoryManager {
         let mut freed = Vec::with_capacity(gone.len());
         for (va, phys) in gone {
             self.pages.remove(&va);
-            freed.push(phys);
+            if self.mem.decref(phys) {
+                freed.push(phys);
+            }
         }
         self.mem.free_pages(freed);
     }
@@ -305,10 +309,32 @@ impl MemoryManager {
                 self.insert(Vma { perms, ..v });
             }
         }
-        self.space.protect(addr, len, perms).map_err(perr)
+        self.space.protect(addr, len, perms).map_err(perr)?;
+        if perms.write {
+            let ro = Perms {
+                write: false,
+                ..perms
+            };
+            let shared: Vec<u64> = self
+                .pages
+                .range(addr..end)
+                .filter(|(_, &p)| self.mem.is_shared(p))
+                .map(|(&va, _)| va)
+                .collect();
+            for va in shared {
+                if self
+                    .find_vma(va)
+                    .is_some_and(|v| v.kind != VmaKind::SharedAnon)
+                {
+                    self.space.protect(va, PAGE, ro).map_err(perr)?;
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// Zero-fills `[addr, addr+len)` by dropping its pages (MADV_DONTNEED).
+    /// Zero-fills `[addr, addr+len)` by dropping its pages (MADV_DONTNEED);
+    /// shared memory keeps its contents.
     pub fn discard(&mut self, addr: u64, len: u64) -> SysResult<()> {
         if !addr.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
@@ -371,6 +397,19 @@ impl MemoryManager {
             return Err(FaultError::AccErr);
         }
         let (vstart, vend, perms) = (vma.start, vma.end, vma.perms);
+        let private = vma.kind != VmaKind::SharedAnon;
+        if access == Access::Write && private {
+            let page = page_down(addr);
+            if self
+                .pages
+                .get(&page)
+                .is_some_and(|&p| self.mem.is_shared(p))
+            {
+                self.break_cow(page, perms)?;
+                self.stats.faults += 1;
+                return Ok(());
+            }
+        }
         let window = self.fault_around * PAGE;
         let lo = (addr & !(window - 1)).max(vstart);
         let hi = (addr & !(window - 1)).saturating_add(window).min(vend);
@@ -405,9 +444,73 @@ impl MemoryManager {
         if let Some((s, l)) = run {
             self.mem.populate(s, l);
         }
-        self.space.map_pages(&batch, perms).map_err(|e| {
+        // Pages still shared copy-on-write are mapped without write access.
+        let ro = Perms {
+            write: false,
+            ..perms
+        };
+        type Pages = Vec<(u64, u64)>;
+        let (cow, own): (Pages, Pages) = if private && perms.write {
+            batch.into_iter().partition(|&(_, p)| self.mem.is_shared(p))
+        } else {
+            (Vec::new(), batch)
+        };
+        let map_err = |e: PlatformError| {
             tracing::error!(error = %e, "mapping a fault window failed");
             FaultError::OutOfMemory
+        };
+        if !cow.is_empty() {
+            self.space.map_pages(&cow, ro).map_err(map_err)?;
+        }
+        self.space.map_pages(&own, perms).map_err(map_err)
+    }
+
+    /// Gives `page` (populated, shared) a private copy and maps it.
+    fn break_cow(&mut self, page: u64, perms: Perms) -> Result<u64, FaultError> {
+        let old = *self.pages.get(&page).ok_or(FaultError::MapErr)?;
+        let new = self.mem.alloc_page().map_err(|_| FaultError::OutOfMemory)?;
+        let mut buf = vec![0u8; PAGE as usize];
+        let copied = self.mem.read(old, &mut buf).is_ok() && self.mem.write(new, &buf).is_ok();
+        if !copied {
+            self.mem.free_page(new);
+            return Err(FaultError::OutOfMemory);
+        }
+        self.pages.insert(page, new);
+        if self.mem.decref(old) {
+            self.mem.free_page(old);
+        }
+        self.stats.pages += 1;
+        self.space.map_pages(&[(page, new)], perms).map_err(|e| {
+            tracing::error!(error = %e, "mapping a copied page failed");
+            FaultError::OutOfMemory
+        })?;
+        Ok(new)
+    }
+
+    /// fork: the child gets a copy-on-write view of every page. Parent and
+    /// child both get fresh platform address spaces, so no present page-table
+    /// entry has to be changed (on the paravirtual backend that would take one
+    /// emulated guest store per page); both refault what they touch, a
+    /// fault-around window at a time.
+    pub fn fork(
+        &mut self,
+        platform: &dyn crate::platform::Platform,
+    ) -> Result<MemoryManager, PlatformError> {
+        let child_space = platform.new_address_space()?;
+        let parent_space = platform.new_address_space()?;
+        self.space = parent_space;
+        for &p in self.pages.values() {
+            self.mem.incref(p);
+        }
+        Ok(MemoryManager {
+            space: child_space,
+            mem: self.mem.clone(),
+            vmas: self.vmas.clone(),
+            pages: self.pages.clone(),
+            brk_start: self.brk_start,
+            brk: self.brk,
+            fault_around: self.fault_around,
+            stats: MmStats::default(),
         })
     }
 
@@ -440,7 +543,12 @@ impl MemoryManager {
             }
             let page = page_down(at);
             let n = ((page + PAGE).min(end) - at) as usize;
+            let cow = access == Access::Write && vma.kind != VmaKind::SharedAnon;
+            let vperms = vma.perms;
             let phys = match self.pages.get(&page) {
+                Some(&p) if cow && self.mem.is_shared(p) => {
+                    Some(self.break_cow(page, vperms).map_err(|_| Errno::ENOMEM)?)
+                }
                 Some(&p) => Some(p),
                 None if populate => Some(self.alloc(page).map_err(|_| Errno::ENOMEM)?),
                 None => None,
@@ -549,6 +657,17 @@ impl MemoryManager {
         }
     }
 
+    /// The memory-file offset backing `addr` (populating the page).
+    pub fn translate(&mut self, addr: u64) -> Option<u64> {
+        let mut out = None;
+        self.walk(addr, 1, Access::Read, true, false, |_, phys, _, _| {
+            out = phys;
+            Ok(())
+        })
+        .ok()?;
+        out
+    }
+
     /// Reads a plain value of type T (u64, i32, …) from app memory.
     pub fn read_u64(&mut self, addr: u64) -> SysResult<u64> {
         let mut b = [0u8; 8];
@@ -560,7 +679,11 @@ impl MemoryManager {
 impl Drop for MemoryManager {
     fn drop(&mut self) {
         let pages = std::mem::take(&mut self.pages);
-        self.mem.free_pages(pages.into_values().collect());
+        let freed = pages
+            .into_values()
+            .filter(|&p| self.mem.decref(p))
+            .collect();
+        self.mem.free_pages(freed);
     }
 }
 

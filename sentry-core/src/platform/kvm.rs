@@ -119,6 +119,29 @@ impl Context for KvmContext {
     fn exits(&self) -> u64 {
         self.vcpu.as_ref().map_or(0, |v| v.exits())
     }
+
+    fn save_fpu(&mut self) -> Result<Vec<u8>, PlatformError> {
+        let v = self
+            .vcpu
+            .as_ref()
+            .ok_or_else(|| PlatformError::Unsupported("context without a vCPU".into()))?;
+        let x = v.get_fpu()?;
+        Ok(x.region.iter().flat_map(|w| w.to_le_bytes()).collect())
+    }
+
+    fn restore_fpu(&mut self, state: &[u8]) -> Result<(), PlatformError> {
+        let v = self
+            .vcpu
+            .as_ref()
+            .ok_or_else(|| PlatformError::Unsupported("context without a vCPU".into()))?;
+        let mut x = v.get_fpu()?;
+        for (i, c) in state.chunks(4).take(x.region.len()).enumerate() {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            x.region[i] = u32::from_le_bytes(w);
+        }
+        Ok(v.set_fpu(&x)?)
+    }
 }
 
 impl Platform for KvmPlatform {

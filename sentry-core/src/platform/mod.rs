@@ -131,4 +131,9 @@ pub trait Context: Send {
     fn interrupter(&self) -> Interrupter;
     /// Hardware exits (VM exits) taken so far, for benchmarks and stats.
     fn exits(&self) -> u64;
+    /// The FPU/SSE/AVX state in XSAVE layout (for signal frames and fork).
+    fn save_fpu(&mut self) -> Result<Vec<u8>, PlatformError>;
+    /// Loads an XSAVE-layout FPU state (at most 4096 bytes; the rest keeps
+    /// its current contents).
+    fn restore_fpu(&mut self, state: &[u8]) -> Result<(), PlatformError>;
 }

@@ -14,6 +14,7 @@ pub mod names;
 pub mod sys_file;
 pub mod sys_info;
 pub mod sys_mmap;
+pub mod sys_process;
 pub mod sys_read;
 pub mod sys_signal;
 pub mod sys_thread;
@@ -92,13 +93,15 @@ table! {
     10 mprotect => sys_mmap::mprotect, Full, [Hex, Hex, Hex];
     11 munmap => sys_mmap::munmap, Full, [Hex, Hex];
     12 brk => sys_mmap::brk, Full, [Hex];
-    13 rt_sigaction => sys_signal::rt_sigaction, Partial("recorded; handlers are not invoked yet"), [Int, Hex, Hex, Int];
-    14 rt_sigprocmask => sys_signal::rt_sigprocmask, Partial("recorded"), [Int, Hex, Hex, Int];
+    13 rt_sigaction => sys_signal::rt_sigaction, Full, [Int, Hex, Hex, Int];
+    14 rt_sigprocmask => sys_signal::rt_sigprocmask, Full, [Int, Hex, Hex, Int];
+    15 rt_sigreturn => sys_signal::rt_sigreturn, Full, [];
     16 ioctl => sys_file::ioctl, Partial("TCGETS and TIOCGWINSZ on terminals; ENOTTY otherwise"), [Fd, Hex, Hex];
     17 pread64 => sys_read::pread64, Full, [Fd, Hex, Int, Int];
     19 readv => sys_read::readv, Full, [Fd, Hex, Int];
     20 writev => sys_read::writev, Full, [Fd, Hex, Int];
     21 access => sys_file::access, Full, [Path, Int];
+    22 pipe => sys_file::pipe, Full, [Hex];
     24 sched_yield => sys_thread::sched_yield, Full, [];
     28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int];
     32 dup => sys_file::dup, Full, [Fd];
@@ -106,7 +109,15 @@ table! {
     35 nanosleep => sys_time::nanosleep, Full, [Hex, Hex];
     39 getpid => sys_thread::getpid, Full, [];
     40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Hex, Int];
+    41 socket => sys_info::no_sockets, Enosys("networking is not implemented yet: EAFNOSUPPORT"), [Int, Int, Int];
+    53 socketpair => sys_info::no_sockets, Enosys("networking is not implemented yet: EAFNOSUPPORT"), [Int, Int, Int, Hex];
+    56 clone => sys_process::clone, Partial("processes (fork/vfork semantics); threads (CLONE_THREAD) and CLONE_VM without CLONE_VFORK are not supported yet"), [Hex, Hex, Hex, Hex, Hex];
+    57 fork => sys_process::fork, Full, [];
+    58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
+    59 execve => sys_process::execve, Partial("single-threaded processes"), [Path, Hex, Hex];
     60 exit => sys_thread::exit, Full, [Int];
+    61 wait4 => sys_process::wait4, Partial("exited and killed children; no stop/continue reports; rusage zeroed"), [Int, Hex, Hex, Hex];
+    62 kill => sys_signal::kill, Full, [Int, Int];
     63 uname => sys_info::uname, Full, [Hex];
     72 fcntl => sys_file::fcntl, Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL"), [Fd, Int, Hex];
     79 getcwd => sys_file::getcwd, Full, [Hex, Int];
@@ -120,35 +131,55 @@ table! {
     104 getgid => sys_thread::getgid, Full, [];
     107 geteuid => sys_thread::getuid, Full, [];
     108 getegid => sys_thread::getgid, Full, [];
+    109 setpgid => sys_thread::setpgid, Full, [Int, Int];
     110 getppid => sys_thread::getppid, Full, [];
-    111 getpgrp => sys_thread::getpid, Partial("one process: the group is the process"), [];
+    111 getpgrp => sys_thread::getpgrp, Full, [];
+    112 setsid => sys_thread::setsid, Full, [];
     115 getgroups => sys_thread::getgroups, Full, [Int, Hex];
     118 getresuid => sys_thread::getresuid, Full, [Hex, Hex, Hex];
     120 getresgid => sys_thread::getresgid, Full, [Hex, Hex, Hex];
-    121 getpgid => sys_thread::getpgid, Partial("one process"), [Int];
-    124 getsid => sys_thread::getpgid, Partial("one process"), [Int];
+    121 getpgid => sys_thread::getpgid, Full, [Int];
+    124 getsid => sys_thread::getsid, Full, [Int];
+    127 rt_sigpending => sys_signal::rt_sigpending, Full, [Hex, Int];
+    130 rt_sigsuspend => sys_signal::rt_sigsuspend, Full, [Hex, Int];
     131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Hex, Hex];
+    137 statfs => sys_info::statfs, Partial("generic figures (tmpfs-like)"), [Path, Hex];
+    138 fstatfs => sys_info::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Hex];
     157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [Int, Hex, Hex, Hex, Hex];
     158 arch_prctl => sys_thread::arch_prctl, Full, [Hex, Hex];
     186 gettid => sys_thread::gettid, Full, [];
+    191 getxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Path, Path, Hex, Int];
+    192 lgetxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Path, Path, Hex, Int];
+    193 fgetxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Fd, Path, Hex, Int];
+    194 listxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Path, Hex, Int];
+    195 llistxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Path, Hex, Int];
+    196 flistxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Fd, Hex, Int];
+    200 tkill => sys_signal::tkill, Full, [Int, Int];
     201 time => sys_time::time, Full, [Hex];
+    202 futex => sys_thread::futex, Full, [Hex, Int, Int, Hex, Hex, Hex];
     204 sched_getaffinity => sys_thread::sched_getaffinity, Full, [Int, Int, Hex];
     217 getdents64 => sys_file::getdents64, Full, [Fd, Hex, Int];
     218 set_tid_address => sys_thread::set_tid_address, Full, [Hex];
+    221 fadvise64 => sys_info::fadvise64, Partial("accepted, no effect"), [Fd, Int, Int, Int];
     228 clock_gettime => sys_time::clock_gettime, Full, [Int, Hex];
     229 clock_getres => sys_time::clock_getres, Full, [Int, Hex];
     230 clock_nanosleep => sys_time::clock_nanosleep, Full, [Int, Int, Hex, Hex];
     231 exit_group => sys_thread::exit_group, Full, [Int];
+    234 tgkill => sys_signal::tgkill, Full, [Int, Int, Int];
+    247 waitid => sys_process::waitid, Partial("WEXITED only"), [Int, Int, Hex, Hex];
     257 openat => sys_file::openat, Partial("read-only file system"), [Fd, Path, Hex, Hex];
     262 newfstatat => sys_file::newfstatat, Full, [Fd, Path, Hex, Hex];
     267 readlinkat => sys_file::readlinkat, Full, [Fd, Path, Hex, Int];
     269 faccessat => sys_file::faccessat, Full, [Fd, Path, Int];
     273 set_robust_list => sys_thread::set_robust_list, Partial("recorded; used by threads later"), [Hex, Int];
     292 dup3 => sys_file::dup3, Full, [Fd, Fd, Hex];
+    293 pipe2 => sys_file::pipe2, Full, [Hex, Hex];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Int, Hex, Hex];
     318 getrandom => sys_info::getrandom, Full, [Hex, Int, Hex];
+    322 execveat => sys_process::execveat, Partial("absolute paths or AT_FDCWD"), [Fd, Path, Hex, Hex, Hex];
     332 statx => sys_file::statx, Partial("basic fields"), [Fd, Path, Hex, Hex, Hex];
     334 rseq => sys_thread::rseq, Enosys("restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];
+    435 clone3 => sys_process::clone3, Partial("as clone"), [Hex, Int];
     439 faccessat2 => sys_file::faccessat2, Full, [Fd, Path, Int, Hex];
 }
 
@@ -184,6 +215,7 @@ pub fn name_of(nr: u64) -> &'static str {
 /// Serves the syscall in `task.regs` and writes the result to RAX.
 pub fn dispatch(task: &mut Task) {
     let nr = task.regs.rax;
+    task.orig_rax = nr;
     let r = &task.regs;
     let args: Args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
     let entry = lookup(nr);
@@ -199,6 +231,11 @@ pub fn dispatch(task: &mut Task) {
     };
     task.regs.rax = match res {
         Ok(v) => v,
+        Err(e) if (512..=516).contains(&e.0) => {
+            // Resolved when signals are delivered: restart or EINTR.
+            task.pending_restart = Some(e);
+            (-(Errno::EINTR.0 as i64)) as u64
+        }
         Err(e) => (-(e.0 as i64)) as u64,
     };
     if let (Some(pre), Some(t)) = (pre, started) {
@@ -255,14 +292,14 @@ fn format_call(task: &mut Task, nr: u64, entry: Option<&Syscall>, args: &Args) -
             Hex => format!("{v:#x}"),
             Fd if v as i64 as i32 == libc::AT_FDCWD => "AT_FDCWD".to_string(),
             Fd => format!("{}", v as i64 as i32),
-            Path => match task.mm.read_cstring(v, 4095) {
+            Path => match task.mm().read_cstring(v, 4095) {
                 Ok(p) => escape(&p, 256),
                 Err(_) => format!("{v:#x}"),
             },
             InBuf(n) => {
                 let len = args[*n as usize].min(32) as usize;
                 let mut b = vec![0u8; len];
-                match task.mm.copy_in(v, &mut b) {
+                match task.mm().copy_in(v, &mut b) {
                     Ok(()) => escape(&b, 32) + if args[*n as usize] > 32 { "..." } else { "" },
                     Err(_) => format!("{v:#x}"),
                 }

@@ -19,7 +19,7 @@ fn prot(p: u64) -> SysResult<Perms> {
 }
 
 pub(crate) fn brk(t: &mut Task, a: &Args) -> SysResult<u64> {
-    Ok(t.mm.brk(a[0]))
+    Ok(t.mm().brk(a[0]))
 }
 
 pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -38,14 +38,14 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
     if flags & libc::MAP_FIXED_NOREPLACE != 0 && flags & libc::MAP_FIXED == 0 {
         let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-        if t.mm.vmas().any(|v| v.start < end && addr < v.end) {
+        if t.mm().vmas().any(|v| v.start < end && addr < v.end) {
             return Err(Errno::EEXIST);
         }
     }
     if flags & libc::MAP_ANONYMOUS != 0 {
-        return t.mm.map_anon(addr, len, perms, fixed, VmaKind::Anon);
+        return t.mm().map_anon(addr, len, perms, fixed, VmaKind::Anon);
     }
-    let file = t.fds.file(fd)?;
+    let file = t.fds().file(fd)?;
     let fl = file.status_flags() as i32 & libc::O_ACCMODE;
     if fl == libc::O_WRONLY {
         return Err(Errno::EACCES);
@@ -58,8 +58,9 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG {
         return Err(Errno::ENODEV);
     }
-    let start =
-        t.mm.map_anon(addr, len, perms, fixed, VmaKind::File(String::new()))?;
+    let start = t
+        .mm()
+        .map_anon(addr, len, perms, fixed, VmaKind::File(String::new()))?;
     // Copy the file's contents in (a private snapshot).
     let size = st.size.max(0) as u64;
     let avail = size.saturating_sub(off).min(len) as usize;
@@ -71,14 +72,14 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         if n == 0 {
             break;
         }
-        t.mm.write_force(start + done as u64, &buf[..n])?;
+        t.mm().write_force(start + done as u64, &buf[..n])?;
         done += n;
     }
     Ok(start)
 }
 
 pub(crate) fn munmap(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.mm.unmap(a[0], a[1])?;
+    t.mm().unmap(a[0], a[1])?;
     Ok(0)
 }
 
@@ -87,7 +88,7 @@ pub(crate) fn mprotect(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a[2] & !(7 | libc::PROT_GROWSDOWN as u64 | libc::PROT_GROWSUP as u64) != 0 {
         return Err(Errno::EINVAL);
     }
-    t.mm.protect(a[0], a[1], perms)?;
+    t.mm().protect(a[0], a[1], perms)?;
     Ok(0)
 }
 
@@ -97,7 +98,7 @@ pub(crate) fn madvise(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     match a[2] as i32 {
         libc::MADV_DONTNEED => {
-            t.mm.discard(a[0], a[1])?;
+            t.mm().discard(a[0], a[1])?;
             Ok(0)
         }
         0..=25 | 100..=101 => Ok(0),

@@ -11,33 +11,33 @@ use super::Args;
 const CHUNK: usize = 1 << 20;
 
 pub(crate) fn read(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds.file(a[0] as i64)?;
+    let file = t.fds().file(a[0] as i64)?;
     let len = (a[2] as usize).min(CHUNK);
-    t.mm.check_access(a[1], len, Access::Write)?;
+    t.mm().check_access(a[1], len, Access::Write)?;
     let mut buf = vec![0u8; len];
     let n = file.read(&mut buf)?;
-    t.mm.copy_out(a[1], &buf[..n])?;
+    t.mm().copy_out(a[1], &buf[..n])?;
     Ok(n as u64)
 }
 
 pub(crate) fn write(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds.file(a[0] as i64)?;
+    let file = t.fds().file(a[0] as i64)?;
     let len = (a[2] as usize).min(CHUNK);
     let mut buf = vec![0u8; len];
-    t.mm.copy_in(a[1], &mut buf)?;
+    t.mm().copy_in(a[1], &mut buf)?;
     Ok(file.write(&buf)? as u64)
 }
 
 pub(crate) fn pread64(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds.file(a[0] as i64)?;
+    let file = t.fds().file(a[0] as i64)?;
     if (a[3] as i64) < 0 {
         return Err(Errno::EINVAL);
     }
     let len = (a[2] as usize).min(CHUNK);
-    t.mm.check_access(a[1], len, Access::Write)?;
+    t.mm().check_access(a[1], len, Access::Write)?;
     let mut buf = vec![0u8; len];
     let n = file.pread(&mut buf, a[3])?;
-    t.mm.copy_out(a[1], &buf[..n])?;
+    t.mm().copy_out(a[1], &buf[..n])?;
     Ok(n as u64)
 }
 
@@ -46,7 +46,7 @@ fn iovecs(t: &mut Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; cnt as usize * 16];
-    t.mm.copy_in(addr, &mut raw)?;
+    t.mm().copy_in(addr, &mut raw)?;
     let mut v = Vec::with_capacity(cnt as usize);
     let mut total: u64 = 0;
     for c in raw.chunks_exact(16) {
@@ -62,7 +62,7 @@ fn iovecs(t: &mut Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
 }
 
 pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds.file(a[0] as i64)?;
+    let file = t.fds().file(a[0] as i64)?;
     let iov = iovecs(t, a[1], a[2])?;
     let mut total = 0usize;
     for (base, len) in iov {
@@ -70,14 +70,14 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
             continue;
         }
         let len = len.min(CHUNK);
-        t.mm.check_access(base, len, Access::Write)?;
+        t.mm().check_access(base, len, Access::Write)?;
         let mut buf = vec![0u8; len];
         let n = match file.read(&mut buf) {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
         };
-        t.mm.copy_out(base, &buf[..n])?;
+        t.mm().copy_out(base, &buf[..n])?;
         total += n;
         if n < len {
             break;
@@ -87,7 +87,7 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds.file(a[0] as i64)?;
+    let file = t.fds().file(a[0] as i64)?;
     let iov = iovecs(t, a[1], a[2])?;
     // Gather into one buffer so a terminal or pipe sees one write.
     let mut buf = Vec::new();
@@ -95,13 +95,13 @@ pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
         let len = len.min(CHUNK.saturating_sub(buf.len()));
         let at = buf.len();
         buf.resize(at + len, 0);
-        t.mm.copy_in(base, &mut buf[at..])?;
+        t.mm().copy_in(base, &mut buf[at..])?;
     }
     Ok(file.write(&buf)? as u64)
 }
 
 pub(crate) fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds.file(a[0] as i64)?;
+    let file = t.fds().file(a[0] as i64)?;
     let whence = match a[2] {
         0 => Whence::Set,
         1 => Whence::Cur,
@@ -112,10 +112,10 @@ pub(crate) fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let out = t.fds.file(a[0] as i64)?;
-    let inp = t.fds.file(a[1] as i64)?;
+    let out = t.fds().file(a[0] as i64)?;
+    let inp = t.fds().file(a[1] as i64)?;
     let mut offset = if a[2] != 0 {
-        let o = t.mm.read_u64(a[2])? as i64;
+        let o = t.mm().read_u64(a[2])? as i64;
         if o < 0 {
             return Err(Errno::EINVAL);
         }
@@ -150,7 +150,7 @@ pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     if let Some(o) = offset.as_mut() {
         *o += done as u64;
-        t.mm.copy_out(a[2], &o.to_le_bytes())?;
+        t.mm().copy_out(a[2], &o.to_le_bytes())?;
     }
     Ok(done as u64)
 }

@@ -7,13 +7,13 @@ use crate::mm::USER_END;
 use super::Args;
 
 pub(crate) fn exit(t: &mut Task, a: &Args) -> SysResult<u64> {
-    // One thread per process in this stage: exit ends the process.
+    // Ends only this thread; the process ends with its last thread.
     t.exit = Some(ExitStatus::Exited((a[0] & 0xff) as i32));
     Ok(0)
 }
 
 pub(crate) fn exit_group(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.exit = Some(ExitStatus::Exited((a[0] & 0xff) as i32));
+    crate::kernel::process::exit_group(t, a[0] as i32);
     Ok(0)
 }
 
@@ -26,14 +26,80 @@ pub(crate) fn gettid(t: &mut Task, _: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn getppid(t: &mut Task, _: &Args) -> SysResult<u64> {
-    Ok(t.ppid as u64)
+    Ok(t.handle.tg.lock().ppid as u64)
+}
+
+fn target_tg(t: &Task, pid: u64) -> SysResult<std::sync::Arc<crate::kernel::ThreadGroup>> {
+    if pid == 0 || pid as i32 == t.pid {
+        return Ok(t.handle.tg.clone());
+    }
+    t.kernel
+        .procs()
+        .tgs
+        .get(&(pid as i32))
+        .cloned()
+        .ok_or(Errno::ESRCH)
 }
 
 pub(crate) fn getpgid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[0] != 0 && a[0] as i32 != t.pid {
+    Ok(target_tg(t, a[0])?.lock().pgid as u64)
+}
+
+pub(crate) fn getpgrp(t: &mut Task, _: &Args) -> SysResult<u64> {
+    Ok(t.handle.tg.lock().pgid as u64)
+}
+
+pub(crate) fn getsid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    Ok(target_tg(t, a[0])?.lock().sid as u64)
+}
+
+pub(crate) fn setpgid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let target = target_tg(t, a[0])?;
+    let pgid = if a[1] == 0 { target.pid } else { a[1] as i32 };
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let my_sid = t.handle.tg.lock().sid;
+    if target.pid != t.pid && target.lock().ppid != t.pid {
         return Err(Errno::ESRCH);
     }
-    Ok(t.pid as u64)
+    let mut st = target.lock();
+    if st.sid != my_sid || st.sid == target.pid {
+        return Err(Errno::EPERM);
+    }
+    if pgid != target.pid {
+        // The group must exist in the same session.
+        drop(st);
+        let ok = t.kernel.procs().tgs.values().any(|g| {
+            g.pid != target.pid && {
+                let s = g.lock();
+                s.pgid == pgid && s.sid == my_sid
+            }
+        });
+        if !ok {
+            return Err(Errno::EPERM);
+        }
+        st = target.lock();
+    }
+    st.pgid = pgid;
+    Ok(0)
+}
+
+pub(crate) fn setsid(t: &mut Task, _: &Args) -> SysResult<u64> {
+    let pid = t.pid;
+    let leader = t
+        .kernel
+        .procs()
+        .tgs
+        .values()
+        .any(|g| g.pid != pid && g.lock().pgid == pid);
+    let mut st = t.handle.tg.lock();
+    if st.pgid == pid || leader {
+        return Err(Errno::EPERM);
+    }
+    st.pgid = pid;
+    st.sid = pid;
+    Ok(pid as u64)
 }
 
 pub(crate) fn getuid(t: &mut Task, _: &Args) -> SysResult<u64> {
@@ -46,7 +112,7 @@ pub(crate) fn getgid(t: &mut Task, _: &Args) -> SysResult<u64> {
 
 fn three(t: &mut Task, a: &Args, v: u32) -> SysResult<u64> {
     for &p in &a[..3] {
-        t.mm.copy_out(p, &v.to_le_bytes())?;
+        t.mm().copy_out(p, &v.to_le_bytes())?;
     }
     Ok(0)
 }
@@ -69,8 +135,9 @@ pub(crate) fn getgroups(_t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn umask(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let old = t.umask;
-    t.umask = (a[0] & 0o777) as u32;
+    let mut fs = t.fsctx.lock().unwrap_or_else(|p| p.into_inner());
+    let old = fs.umask;
+    fs.umask = (a[0] & 0o777) as u32;
     Ok(old as u64)
 }
 
@@ -119,7 +186,7 @@ pub(crate) fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             } else {
                 t.regs.gs_base
             };
-            t.mm.copy_out(a[1], &v.to_le_bytes())?;
+            t.mm().copy_out(a[1], &v.to_le_bytes())?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -130,7 +197,7 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     match a[0] as i32 {
         libc::PR_SET_NAME => {
             let mut b = [0u8; 16];
-            let s = t.mm.read_cstring(a[1], 4096)?;
+            let s = t.mm().read_cstring(a[1], 4096)?;
             let n = s.len().min(15);
             b[..n].copy_from_slice(&s[..n]);
             t.comm = b;
@@ -138,7 +205,7 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         libc::PR_GET_NAME => {
             let c = t.comm;
-            t.mm.copy_out(a[1], &c)?;
+            t.mm().copy_out(a[1], &c)?;
             Ok(0)
         }
         libc::PR_GET_DUMPABLE => Ok(t.dumpable as u64),
@@ -156,7 +223,7 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             Ok(0)
         }
         libc::PR_GET_PDEATHSIG => {
-            t.mm.copy_out(a[1], &0i32.to_le_bytes())?;
+            t.mm().copy_out(a[1], &0i32.to_le_bytes())?;
             Ok(0)
         }
         libc::PR_SET_NO_NEW_PRIVS => {
@@ -191,6 +258,10 @@ pub(crate) fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     } else {
         (1u64 << cpus) - 1
     };
-    t.mm.copy_out(a[2], &mask.to_le_bytes())?;
+    t.mm().copy_out(a[2], &mask.to_le_bytes())?;
     Ok(8)
+}
+
+pub(crate) fn futex(t: &mut Task, a: &Args) -> SysResult<u64> {
+    crate::kernel::futex::futex(t, a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32)
 }

@@ -30,12 +30,12 @@ fn put_timespec(t: &mut Task, addr: u64, v: (i64, i64)) -> SysResult<()> {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&v.0.to_le_bytes());
     b[8..].copy_from_slice(&v.1.to_le_bytes());
-    t.mm.copy_out(addr, &b)
+    t.mm().copy_out(addr, &b)
 }
 
 fn get_timespec(t: &mut Task, addr: u64) -> SysResult<(i64, i64)> {
     let mut b = [0u8; 16];
-    t.mm.copy_in(addr, &mut b)?;
+    t.mm().copy_in(addr, &mut b)?;
     let s = i64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
     let ns = i64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
     if s < 0 || !(0..1_000_000_000).contains(&ns) {
@@ -69,7 +69,7 @@ pub(crate) fn gettimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
         put_timespec(t, a[0], (s, ns / 1000))?;
     }
     if a[1] != 0 {
-        t.mm.copy_out(a[1], &[0u8; 8])?;
+        t.mm().copy_out(a[1], &[0u8; 8])?;
     }
     Ok(0)
 }
@@ -77,7 +77,7 @@ pub(crate) fn gettimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub(crate) fn time(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (s, _) = host_clock(libc::CLOCK_REALTIME)?;
     if a[0] != 0 {
-        t.mm.copy_out(a[0], &s.to_le_bytes())?;
+        t.mm().copy_out(a[0], &s.to_le_bytes())?;
     }
     Ok(s as u64)
 }

@@ -130,6 +130,8 @@ pub trait FileDescription: Send + Sync + Any {
     }
     /// Open flags (O_ACCMODE | O_APPEND | O_NONBLOCK …) as F_GETFL reports.
     fn status_flags(&self) -> u32;
+    /// F_SETFL: O_NONBLOCK (and O_APPEND where it matters).
+    fn set_status_flags(&self, _flags: u32) {}
     /// For file systems that need their own type back.
     fn as_any(&self) -> &dyn Any;
 }
@@ -227,6 +229,15 @@ impl FdTable {
                 Ok(())
             }
             _ => Err(Errno::EBADF),
+        }
+    }
+
+    /// Closes every close-on-exec fd (execve).
+    pub fn close_on_exec(&mut self) {
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|e| e.cloexec) {
+                *s = None;
+            }
         }
     }
 

@@ -74,6 +74,7 @@ fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::F
                     EnvFilter::try_from_env("GVISOR_LOG").unwrap_or_else(|_| "warn".into()),
                 )
                 .with_writer(std::io::stderr)
+                .with_ansi(false)
                 .without_time()
                 .with_target(false)
                 .init();

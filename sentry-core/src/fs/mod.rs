@@ -1,0 +1,3 @@
+//! File systems and special files implemented in the sentry.
+
+pub mod pipe;

@@ -1,0 +1,223 @@
+//! Pipes: a 64 KiB buffer between a read end and a write end. Writes of at
+//! most PIPE_BUF bytes are atomic; reads block while the pipe is empty and a
+//! writer exists; writes block while it is full and a reader exists; writing
+//! with no reader gives EPIPE and SIGPIPE.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::block::{block_until, WaitQueue};
+use crate::vfs::{FileDescription, Stat};
+
+/// Default and maximum capacity.
+pub const PIPE_SIZE: usize = 64 << 10;
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+
+#[derive(Default)]
+struct State {
+    buf: VecDeque<u8>,
+    readers: usize,
+    writers: usize,
+}
+
+/// The shared pipe object.
+#[derive(Default)]
+pub struct Pipe {
+    state: Mutex<State>,
+    wq: WaitQueue,
+    ino: u64,
+}
+
+impl Pipe {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One end of a pipe.
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    write: bool,
+    nonblock: std::sync::atomic::AtomicBool,
+}
+
+/// Creates a pipe: (read end, write end).
+pub fn new_pipe(nonblock: bool) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
+    static INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let pipe = Arc::new(Pipe {
+        ino: INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        ..Default::default()
+    });
+    {
+        let mut s = pipe.lock();
+        s.readers = 1;
+        s.writers = 1;
+    }
+    let end = |write| {
+        Arc::new(PipeEnd {
+            pipe: pipe.clone(),
+            write,
+            nonblock: nonblock.into(),
+        })
+    };
+    (end(false), end(true))
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        {
+            let mut s = self.pipe.lock();
+            if self.write {
+                s.writers -= 1;
+            } else {
+                s.readers -= 1;
+            }
+        }
+        self.pipe.wq.notify_all();
+    }
+}
+
+impl FileDescription for PipeEnd {
+    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+        if self.write {
+            return Err(Errno::EBADF);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let nonblock = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
+        let n = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+            let mut s = self.pipe.lock();
+            if !s.buf.is_empty() {
+                let n = buf.len().min(s.buf.len());
+                for (d, b) in buf.iter_mut().zip(s.buf.drain(..n)) {
+                    *d = b;
+                }
+                return Some(Ok(n));
+            }
+            if s.writers == 0 {
+                return Some(Ok(0));
+            }
+            nonblock.then_some(Err(Errno::EAGAIN))
+        })?;
+        self.pipe.wq.notify_all();
+        Ok(n)
+    }
+
+    fn write(&self, data: &[u8]) -> SysResult<usize> {
+        if !self.write {
+            return Err(Errno::EBADF);
+        }
+        let nonblock = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
+        let mut done = 0;
+        while done < data.len() {
+            let rest = &data[done..];
+            let atomic = data.len() <= PIPE_BUF;
+            let r = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+                let mut s = self.pipe.lock();
+                if s.readers == 0 {
+                    return Some(Err(Errno::EPIPE));
+                }
+                let room = PIPE_SIZE - s.buf.len();
+                let need = if atomic { rest.len() } else { 1 };
+                if room >= need {
+                    let n = rest.len().min(room);
+                    s.buf.extend(&rest[..n]);
+                    return Some(Ok(n));
+                }
+                nonblock.then_some(Err(Errno::EAGAIN))
+            });
+            match r {
+                Ok(n) => {
+                    done += n;
+                    self.pipe.wq.notify_all();
+                }
+                Err(Errno::EPIPE) => {
+                    if let Some(t) = crate::kernel::block::current() {
+                        crate::kernel::signal::send_to_process(
+                            &t.tg,
+                            crate::kernel::signal::Signal::SIGPIPE,
+                            crate::kernel::signal::SigInfo::kernel(13),
+                        );
+                    }
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
+                }
+                Err(e) if done > 0 && e != Errno::ERESTARTSYS => return Ok(done),
+                Err(Errno::ERESTARTSYS) if done > 0 => return Ok(done),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(Stat {
+            ino: self.pipe.ino,
+            nlink: 1,
+            mode: libc::S_IFIFO | 0o600,
+            blksize: PIPE_BUF as i64,
+            dev: 0xc,
+            ..Default::default()
+        })
+    }
+
+    fn status_flags(&self) -> u32 {
+        let acc = if self.write {
+            libc::O_WRONLY
+        } else {
+            libc::O_RDONLY
+        };
+        let nb = if self.nonblock.load(std::sync::atomic::Ordering::Relaxed) {
+            libc::O_NONBLOCK
+        } else {
+            0
+        };
+        (acc | nb) as u32
+    }
+
+    fn set_status_flags(&self, flags: u32) {
+        self.nonblock.store(
+            flags & libc::O_NONBLOCK as u32 != 0,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_write_eof_epipe() {
+        let (r, w) = new_pipe(false);
+        assert_eq!(w.write(b"hello").unwrap(), 5);
+        let mut b = [0u8; 16];
+        assert_eq!(r.read(&mut b).unwrap(), 5);
+        assert_eq!(&b[..5], b"hello");
+        drop(w);
+        assert_eq!(r.read(&mut b).unwrap(), 0, "EOF without writers");
+        let (r, w) = new_pipe(true);
+        assert_eq!(r.read(&mut b), Err(Errno::EAGAIN));
+        drop(r);
+        assert_eq!(w.write(b"x"), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn full_pipe_would_block() {
+        let (_r, w) = new_pipe(true);
+        let big = vec![0u8; PIPE_SIZE];
+        assert_eq!(w.write(&big).unwrap(), PIPE_SIZE);
+        assert_eq!(w.write(b"x"), Err(Errno::EAGAIN));
+    }
+}

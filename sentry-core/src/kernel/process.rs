@@ -1,0 +1,481 @@
+//! The process model: fork/clone, execve, exit, wait, kill.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::block;
+use crate::kernel::exec::{self, ExecArgs};
+use crate::kernel::signal::{self, SigInfo, Signal};
+use crate::kernel::task::{ExitStatus, FsContext, Task, ThreadGroup};
+use crate::kernel::Kernel;
+use crate::mm::MemoryManager;
+use crate::platform::FpuState;
+
+/// clone flags.
+pub mod flags {
+    #![allow(missing_docs)]
+    pub const CSIGNAL: u64 = 0xff;
+    pub const CLONE_VM: u64 = 0x100;
+    pub const CLONE_FS: u64 = 0x200;
+    pub const CLONE_FILES: u64 = 0x400;
+    pub const CLONE_SIGHAND: u64 = 0x800;
+    pub const CLONE_PIDFD: u64 = 0x1000;
+    pub const CLONE_PTRACE: u64 = 0x2000;
+    pub const CLONE_VFORK: u64 = 0x4000;
+    pub const CLONE_PARENT: u64 = 0x8000;
+    pub const CLONE_THREAD: u64 = 0x10000;
+    pub const CLONE_NEWNS: u64 = 0x20000;
+    pub const CLONE_SYSVSEM: u64 = 0x40000;
+    pub const CLONE_SETTLS: u64 = 0x80000;
+    pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+    pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+    pub const CLONE_DETACHED: u64 = 0x400000;
+    pub const CLONE_UNTRACED: u64 = 0x800000;
+    pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+    pub const CLONE_NEWCGROUP: u64 = 0x2000000;
+    pub const CLONE_NEWUTS: u64 = 0x4000000;
+    pub const CLONE_NEWIPC: u64 = 0x8000000;
+    pub const CLONE_NEWUSER: u64 = 0x10000000;
+    pub const CLONE_NEWPID: u64 = 0x20000000;
+    pub const CLONE_NEWNET: u64 = 0x40000000;
+    pub const CLONE_IO: u64 = 0x80000000;
+}
+use flags::*;
+
+/// clone(2) for new processes (fork, vfork, and clone without CLONE_THREAD).
+pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult<u64> {
+    if fl & CLONE_THREAD != 0 {
+        return clone_thread(t, fl, stack, ptid, ctid, tls);
+    }
+    if fl & CLONE_SIGHAND != 0 && fl & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if fl
+        & (CLONE_NEWNS
+            | CLONE_NEWUTS
+            | CLONE_NEWIPC
+            | CLONE_NEWUSER
+            | CLONE_NEWPID
+            | CLONE_NEWNET
+            | CLONE_NEWCGROUP)
+        != 0
+    {
+        return Err(Errno::EPERM);
+    }
+    if fl & CLONE_VM != 0 && fl & CLONE_VFORK == 0 {
+        // A process sharing memory with its parent (not vfork) needs a shared
+        // memory manager across processes: not supported yet.
+        return Err(Errno::ENOSYS);
+    }
+    let kernel = t.kernel.clone();
+    let platform = kernel.platform.clone();
+    // Memory: copy-on-write (vfork too: the child only runs until exec/exit).
+    let child_mm = {
+        let mut mm = t.mm();
+        mm.fork(&*platform).map_err(|_| Errno::ENOMEM)?
+    };
+    let fds = if fl & CLONE_FILES != 0 {
+        t.fds.clone()
+    } else {
+        Arc::new(Mutex::new(t.fds().clone()))
+    };
+    let fsctx = if fl & CLONE_FS != 0 {
+        t.fsctx.clone()
+    } else {
+        let c: FsContext = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Arc::new(Mutex::new(c))
+    };
+    let mut ctx = platform.new_context().map_err(|e| {
+        tracing::warn!(error = %e, "no context for a new process");
+        Errno::EAGAIN
+    })?;
+    // The child starts with the parent's FPU/SSE/AVX state.
+    if let Ok(fp) = t.ctx.save_fpu() {
+        let _ = ctx.restore_fpu(&fp);
+    }
+    let (pgid, sid) = {
+        let st = t.handle.tg.lock();
+        (st.pgid, st.sid)
+    };
+    let parent_pid = if fl & CLONE_PARENT != 0 {
+        t.handle.tg.lock().ppid
+    } else {
+        t.pid
+    };
+    let (tg, handle) = kernel.new_process(parent_pid, pgid, sid);
+    {
+        let actions = *t
+            .handle
+            .tg
+            .actions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *tg.actions.lock().unwrap_or_else(|p| p.into_inner()) = actions;
+        tg.lock().exit_signal = (fl & CSIGNAL) as u32;
+    }
+    handle.sig().blocked = t.handle.sig().blocked;
+    let child_pid = tg.pid;
+    if let Some(parent) = kernel.procs().tgs.get(&parent_pid) {
+        parent.lock().children.push(child_pid);
+    }
+    let mut regs = t.regs;
+    regs.rax = 0;
+    if stack != 0 {
+        regs.rsp = stack;
+    }
+    if fl & CLONE_SETTLS != 0 {
+        regs.fs_base = tls;
+    }
+    let mut child = Task {
+        kernel: kernel.clone(),
+        handle: handle.clone(),
+        tid: child_pid,
+        pid: child_pid,
+        regs,
+        orig_rax: 0,
+        fpu: FpuState::default(),
+        mm: Arc::new(Mutex::new(child_mm)),
+        fds,
+        fsctx,
+        clear_child_tid: 0,
+        robust_list: 0,
+        comm: t.comm,
+        rlimits: t.rlimits,
+        exe: t.exe.clone(),
+        no_new_privs: t.no_new_privs,
+        dumpable: t.dumpable,
+        exit: None,
+        altstack: t.altstack,
+        pending_restart: None,
+        saved_mask: None,
+        repeat_fault: (u64::MAX, 0),
+        ctx,
+    };
+    *handle.interrupter.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.ctx.interrupter());
+    if fl & CLONE_PARENT_SETTID != 0 {
+        t.mm().copy_out(ptid, &child_pid.to_le_bytes())?;
+    }
+    if fl & CLONE_CHILD_SETTID != 0 {
+        child.mm().copy_out(ctid, &child_pid.to_le_bytes())?;
+    }
+    if fl & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = ctid;
+    }
+    kernel.spawn(child).map_err(|_| Errno::EAGAIN)?;
+    if fl & CLONE_VFORK != 0 {
+        // The parent waits until the child has exec'd or exited.
+        let ctg = tg.clone();
+        let _ = block::block_until(&[&t.handle.tg.child_wq], None, Errno::EINTR, || {
+            ctg.lock().vfork_released.then_some(Ok(()))
+        });
+    }
+    Ok(child_pid as u64)
+}
+
+fn clone_thread(
+    _t: &mut Task,
+    _fl: u64,
+    _stack: u64,
+    _ptid: u64,
+    _ctid: u64,
+    _tls: u64,
+) -> SysResult<u64> {
+    Err(Errno::EAGAIN)
+}
+
+/// Lets a vfork parent go on.
+fn release_vfork_parent(t: &Task) {
+    let tg = &t.handle.tg;
+    let ppid = {
+        let mut st = tg.lock();
+        if st.vfork_released {
+            return;
+        }
+        st.vfork_released = true;
+        st.ppid
+    };
+    if let Some(p) = t.kernel.procs().tgs.get(&ppid) {
+        p.child_wq.notify_all();
+    }
+}
+
+/// execve(2): replaces the program of the calling process.
+pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<u64> {
+    let kernel = t.kernel.clone();
+    let cwd = t.cwd();
+    let bytes = exec::read_exec_file(&kernel, &cwd, path)?;
+    let platform = kernel.platform.clone();
+    let space = platform.new_address_space().map_err(|_| Errno::ENOMEM)?;
+    let mut mm = MemoryManager::new(space, platform.memory().clone(), kernel.config.fault_around);
+    let loaded = exec::load_program(
+        &kernel,
+        &mut mm,
+        &bytes,
+        &cwd,
+        &ExecArgs {
+            argv: &argv,
+            envp: &envp,
+            execfn: path,
+            uid: kernel.config.uid,
+            gid: kernel.config.gid,
+        },
+    )
+    .map_err(|e| {
+        tracing::debug!(error = %e, "execve failed");
+        e.errno()
+    })?;
+    // Point of no return.
+    t.mm = Arc::new(Mutex::new(mm));
+    t.regs = loaded.regs;
+    t.exe = loaded.exe.clone();
+    t.set_comm(&loaded.exe);
+    t.clear_child_tid = 0;
+    t.robust_list = 0;
+    t.altstack = Default::default();
+    // The fd table is no longer shared, and close-on-exec fds go.
+    let table = t.fds().clone();
+    t.fds = Arc::new(Mutex::new(table));
+    t.fds().close_on_exec();
+    // Caught signals return to their default action.
+    {
+        let mut a = t
+            .handle
+            .tg
+            .actions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for act in a.iter_mut() {
+            if act.handler > 1 {
+                *act = Default::default();
+            }
+        }
+    }
+    if let Ok(fp) = exec::initial_fpu() {
+        let _ = t.ctx.restore_fpu(&fp);
+    }
+    release_vfork_parent(t);
+    Ok(0)
+}
+
+/// Tears a task down after its run loop ended: the last thread of a process
+/// makes it a zombie, reparents its children and notifies its parent.
+pub fn exit_task(t: &mut Task, status: ExitStatus) {
+    let kernel = t.kernel.clone();
+    kernel.add_stats(t);
+    if t.clear_child_tid != 0
+        && t.mm()
+            .copy_out(t.clear_child_tid, &0u32.to_le_bytes())
+            .is_ok()
+    {
+        let key =
+            crate::kernel::futex::Key::Private(Arc::as_ptr(&t.mm) as usize, t.clear_child_tid);
+        kernel.futexes.wake(key, 1, u32::MAX);
+    }
+    release_vfork_parent(t);
+    *t.handle
+        .interrupter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = None;
+    let tg = t.handle.tg.clone();
+    let mut procs = kernel.procs();
+    procs.tasks.remove(&t.tid);
+    let (last, ppid, children, final_status, exit_signal) = {
+        let mut st = tg.lock();
+        st.threads.retain(|h| h.tid != t.tid);
+        let last = st.threads.is_empty();
+        let fs = st.group_exit.unwrap_or(status);
+        if last {
+            st.zombie = Some(fs);
+        }
+        (
+            last,
+            st.ppid,
+            if last {
+                std::mem::take(&mut st.children)
+            } else {
+                Vec::new()
+            },
+            fs,
+            st.exit_signal,
+        )
+    };
+    if !last {
+        return;
+    }
+    // Reparent children to init (or drop them with init).
+    if tg.pid != 1 {
+        if let Some(init) = procs.tgs.get(&1).cloned() {
+            let mut reaped_zombies = false;
+            for c in &children {
+                if let Some(ctg) = procs.tgs.get(c) {
+                    ctg.lock().ppid = 1;
+                    reaped_zombies |= ctg.lock().zombie.is_some();
+                }
+            }
+            init.lock().children.extend(children.iter().copied());
+            if reaped_zombies {
+                init.child_wq.notify_all();
+            }
+        }
+    }
+    let parent = procs.tgs.get(&ppid).cloned();
+    drop(procs);
+    if tg.pid == 1 {
+        kernel.init_exited(final_status);
+    }
+    if let Some(p) = parent {
+        if exit_signal != 0 {
+            let info = SigInfo::child(tg.pid, kernel.config.uid, final_status);
+            signal::send_to_process(&p, Signal(exit_signal), info);
+        }
+        p.child_wq.notify_all();
+    } else {
+        // No parent to reap it (init's own children at shutdown): drop it.
+        kernel.procs().tgs.remove(&tg.pid);
+    }
+}
+
+/// wait4 options.
+pub const WNOHANG: u64 = 1;
+/// Report stopped children.
+pub const WUNTRACED: u64 = 2;
+/// Report continued children.
+pub const WCONTINUED: u64 = 8;
+/// Wait for all children, clone or not.
+pub const WALL: u64 = 0x4000_0000;
+/// Wait for clone children only.
+pub const WCLONE: u64 = 0x8000_0000;
+/// Leave the child waitable (waitid).
+pub const WNOWAIT: u64 = 0x0100_0000;
+
+/// Which children a wait selects.
+#[derive(Clone, Copy, Debug)]
+pub enum WaitFor {
+    /// Any child.
+    Any,
+    /// This pid.
+    Pid(i32),
+    /// Children in this process group.
+    Pgid(i32),
+}
+
+/// Waits for a child to change state; returns (pid, status) or None with WNOHANG.
+pub fn wait_child(
+    t: &mut Task,
+    which: WaitFor,
+    options: u64,
+) -> SysResult<Option<(i32, ExitStatus)>> {
+    let kernel = t.kernel.clone();
+    let me = t.handle.tg.clone();
+    block::block_until(&[&me.child_wq], None, Errno::EINTR, || {
+        let mut procs = kernel.procs();
+        let children = me.lock().children.clone();
+        let mut any = false;
+        for c in children {
+            let Some(ctg) = procs.tgs.get(&c).cloned() else {
+                continue;
+            };
+            let matches = match which {
+                WaitFor::Any => true,
+                WaitFor::Pid(p) => p == c,
+                WaitFor::Pgid(g) => ctg.lock().pgid == g,
+            };
+            if !matches {
+                continue;
+            }
+            any = true;
+            let z = ctg.lock().zombie;
+            if let Some(st) = z {
+                if options & WNOWAIT == 0 {
+                    procs.tgs.remove(&c);
+                    me.lock().children.retain(|&x| x != c);
+                }
+                return Some(Ok(Some((c, st))));
+            }
+        }
+        if !any {
+            return Some(Err(Errno::ECHILD));
+        }
+        if options & WNOHANG != 0 {
+            return Some(Ok(None));
+        }
+        None
+    })
+}
+
+/// Sends `sig` to the processes `pid` selects, as kill(2).
+pub fn kill(t: &mut Task, pid: i32, sig: u32) -> SysResult<u64> {
+    if sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let kernel = t.kernel.clone();
+    let targets: Vec<Arc<ThreadGroup>> = {
+        let procs = kernel.procs();
+        let my_pgid = t.handle.tg.lock().pgid;
+        let live = |tg: &&Arc<ThreadGroup>| tg.lock().zombie.is_none();
+        match pid {
+            p if p > 0 => procs.tgs.get(&p).into_iter().cloned().collect(),
+            0 => procs
+                .tgs
+                .values()
+                .filter(live)
+                .filter(|tg| tg.lock().pgid == my_pgid)
+                .cloned()
+                .collect(),
+            -1 => procs
+                .tgs
+                .values()
+                .filter(live)
+                .filter(|tg| tg.pid != 1 && tg.pid != t.pid)
+                .cloned()
+                .collect(),
+            p => procs
+                .tgs
+                .values()
+                .filter(live)
+                .filter(|tg| tg.lock().pgid == -p)
+                .cloned()
+                .collect(),
+        }
+    };
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    let info = SigInfo::user(t.pid, kernel.config.uid, sig);
+    for tg in targets {
+        // init ignores signals it has no handler for (as Linux's init).
+        if tg.pid == 1 && sig != 0 && tg.action(sig).handler <= 1 && tg.pid != t.pid {
+            continue;
+        }
+        signal::send_to_process(&tg, Signal(sig), info);
+    }
+    Ok(0)
+}
+
+/// Marks every thread of the current process for exit.
+pub fn exit_group(t: &mut Task, code: i32) {
+    t.group_exit(ExitStatus::Exited(code & 0xff));
+}
+
+/// Whether `t` must stop running app code.
+pub fn must_exit(t: &Task) -> bool {
+    t.handle.killed.load(Ordering::SeqCst)
+}
+
+impl Kernel {
+    /// Folds a finished task's counters into the kernel's.
+    pub(crate) fn add_stats(&self, t: &Task) {
+        let mm = t.mm();
+        self.stats.exits.fetch_add(t.exits(), Ordering::Relaxed);
+        self.stats
+            .faults
+            .fetch_add(mm.stats.faults, Ordering::Relaxed);
+        self.stats
+            .pages
+            .fetch_add(mm.stats.pages, Ordering::Relaxed);
+    }
+}

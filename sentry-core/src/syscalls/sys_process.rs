@@ -1,0 +1,156 @@
+//! Process creation, exec and wait.
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::process::{self, WaitFor, WNOHANG, WNOWAIT};
+use crate::kernel::Task;
+
+use super::Args;
+
+pub(crate) fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+    process::clone(t, a[0], a[1], a[2], a[3], a[4])
+}
+
+pub(crate) fn fork(t: &mut Task, _: &Args) -> SysResult<u64> {
+    process::clone(t, libc::SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+pub(crate) fn vfork(t: &mut Task, _: &Args) -> SysResult<u64> {
+    use process::flags::*;
+    process::clone(t, CLONE_VM | CLONE_VFORK | libc::SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+pub(crate) fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let size = a[1] as usize;
+    if !(64..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = vec![0u8; size];
+    t.mm().copy_in(a[0], &mut b)?;
+    let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
+    // stack, stack_size, tls, set_tid, set_tid_size, cgroup.
+    let (flags, child_tid, parent_tid, exit_signal) = (w(0), w(2), w(3), w(4));
+    let (stack, stack_size, tls) = (w(5), w(6), w(7));
+    if exit_signal > 64 || flags & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if b[64..].iter().any(|&x| x != 0) || (size >= 80 && (w(8) != 0 || w(9) != 0)) {
+        return Err(Errno::EINVAL);
+    }
+    let top = if stack != 0 {
+        stack.wrapping_add(stack_size)
+    } else {
+        0
+    };
+    process::clone(t, flags | exit_signal, top, parent_tid, child_tid, tls)
+}
+
+fn read_strings(t: &mut Task, mut addr: u64) -> SysResult<Vec<Vec<u8>>> {
+    let mut v = Vec::new();
+    if addr == 0 {
+        return Ok(v);
+    }
+    let mut total = 0usize;
+    loop {
+        let p = t.mm().read_u64(addr)?;
+        if p == 0 {
+            return Ok(v);
+        }
+        let s = t.mm().read_cstring(p, 128 * 1024).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        total += s.len() + 1 + 8;
+        if total > 2 * 1024 * 1024 || v.len() >= 1 << 16 {
+            return Err(Errno::E2BIG);
+        }
+        v.push(s);
+        addr += 8;
+    }
+}
+
+pub(crate) fn execve(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let path = t.read_path(a[0])?;
+    let argv = read_strings(t, a[1])?;
+    let envp = read_strings(t, a[2])?;
+    process::execve(t, &path, argv, envp)
+}
+
+pub(crate) fn execveat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let path = t.mm().read_cstring(a[1], 4095)?;
+    let dirfd = a[0] as i32;
+    if path.first() != Some(&b'/') && dirfd != libc::AT_FDCWD {
+        // Relative to a directory fd: not supported by the host view yet.
+        return Err(Errno::ENOSYS);
+    }
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let argv = read_strings(t, a[2])?;
+    let envp = read_strings(t, a[3])?;
+    process::execve(t, &path, argv, envp)
+}
+
+fn which(pid: i32, t: &Task) -> WaitFor {
+    match pid {
+        -1 => WaitFor::Any,
+        0 => WaitFor::Pgid(t.handle.tg.lock().pgid),
+        p if p < -1 => WaitFor::Pgid(-p),
+        p => WaitFor::Pid(p),
+    }
+}
+
+pub(crate) fn wait4(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (pid, status, options) = (a[0] as i32, a[1], a[2]);
+    if options
+        & !(WNOHANG | process::WUNTRACED | process::WCONTINUED | process::WALL | process::WCLONE)
+        != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let w = which(pid, t);
+    match process::wait_child(t, w, options)? {
+        None => Ok(0),
+        Some((pid, st)) => {
+            if status != 0 {
+                t.mm().copy_out(status, &st.wait_status().to_le_bytes())?;
+            }
+            if a[3] != 0 {
+                t.mm().copy_out(a[3], &[0u8; 144])?;
+            }
+            Ok(pid as u64)
+        }
+    }
+}
+
+pub(crate) fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const P_ALL: u64 = 0;
+    const P_PID: u64 = 1;
+    const P_PGID: u64 = 2;
+    const WEXITED: u64 = 4;
+    let (idtype, id, infop, options) = (a[0], a[1] as i32, a[2], a[3]);
+    if options & WEXITED == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let w = match idtype {
+        P_ALL => WaitFor::Any,
+        P_PID => WaitFor::Pid(id),
+        P_PGID => WaitFor::Pgid(if id == 0 { t.handle.tg.lock().pgid } else { id }),
+        _ => return Err(Errno::EINVAL),
+    };
+    let r = process::wait_child(t, w, options & (WNOHANG | WNOWAIT))?;
+    if infop != 0 {
+        let info = match r {
+            Some((pid, st)) => {
+                crate::kernel::signal::SigInfo::child(pid, t.kernel.config.uid, st).to_bytes()
+            }
+            None => [0u8; 128],
+        };
+        t.mm().copy_out(infop, &info)?;
+    }
+    Ok(0)
+}
