@@ -129,6 +129,9 @@ pub fn run(
                 KernelError::Load(l) => {
                     DoError::new(126, anyhow!("cannot run {}: {l}", path.display()))
                 }
+                e @ KernelError::Setup { .. } => {
+                    DoError::new(126, anyhow!("cannot run {}: {e}", path.display()))
+                }
                 other => DoError::new(125, anyhow!(other).context("starting the program")),
             }
         })?;
