@@ -12,8 +12,11 @@ use kvm_vcpu::VmConfig;
 use sentry_core::kernel::{ExitStatus, Kernel, KernelConfig, KernelError, Task};
 use sentry_core::platform::kvm::KvmPlatform;
 use sentry_core::platform::Platform;
+use sentry_core::vfs::devfs::DevFs;
 use sentry_core::vfs::host::{HostFs, HostStdio};
-use sentry_core::vfs::FileDescription;
+use sentry_core::vfs::overlay::OverlayFs;
+use sentry_core::vfs::tmpfs::TmpFs;
+use sentry_core::vfs::{FileDescription, Vfs};
 
 /// What `gvisor do` was asked to do.
 #[derive(Debug, Clone)]
@@ -66,6 +69,17 @@ fn hostname() -> String {
         .unwrap_or_else(|| "gvisor".into())
 }
 
+/// The sandbox's file systems: the host tree at `root` under a tmpfs upper
+/// layer, devfs at /dev with a tmpfs at /dev/shm.
+pub fn build_vfs(root: &str) -> Result<Arc<Vfs>> {
+    let lower =
+        HostFs::new(root).with_context(|| format!("opening the root file system {root}"))?;
+    let mut vfs = Vfs::new(OverlayFs::new(lower));
+    vfs.mount("/dev", Arc::new(DevFs));
+    vfs.mount("/dev/shm", TmpFs::new(0o1777, 0x2b));
+    Ok(Arc::new(vfs))
+}
+
 /// Runs the program; returns its exit status.
 pub fn run(
     opts: &DoOptions,
@@ -100,7 +114,8 @@ pub fn run(
         hostname: hostname(),
         ..KernelConfig::default()
     };
-    let kernel = Kernel::new(platform, Arc::new(HostFs::new("/")), config, strace_out);
+    let fs = build_vfs("/").map_err(|e| DoError::new(125, e))?;
+    let kernel = Kernel::new(platform, fs, config, strace_out);
 
     let mut argv: Vec<Vec<u8>> = vec![opts.program.clone().into_vec()];
     argv.extend(opts.args.iter().map(|a| a.clone().into_vec()));

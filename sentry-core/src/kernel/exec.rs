@@ -60,7 +60,7 @@ fn hwcap() -> u64 {
 /// Reads a whole executable of the sandbox's file system for exec: it must
 /// be a regular file with an execute bit.
 pub fn read_exec_file(kernel: &Kernel, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
-    let st = kernel.fs.stat(Start::Cwd(cwd), path, true)?;
+    let st = kernel.fs.stat(&Start::Cwd(cwd), path, true)?;
     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG || st.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
@@ -253,7 +253,7 @@ pub fn load_program(
 fn read_exec_file_any(kernel: &Kernel, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
     let f = kernel
         .fs
-        .open(Start::Cwd(cwd), path, libc::O_RDONLY as u32, true)?;
+        .open(&Start::Cwd(cwd), path, libc::O_RDONLY as u32, 0)?;
     let size = f.stat()?.size.max(0) as u64;
     if size > MAX_EXEC_FILE {
         return Err(Errno::E2BIG);

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::errno::Errno;
 use crate::platform::Platform;
-use crate::vfs::FileSystem;
+use crate::vfs::Vfs;
 
 pub mod block;
 pub mod exec;
@@ -104,8 +104,8 @@ impl ProcTable {
 pub struct Kernel {
     /// Where app code runs.
     pub platform: Arc<dyn Platform>,
-    /// The root file system.
-    pub fs: Arc<dyn FileSystem>,
+    /// The file systems (mount table and path walk).
+    pub fs: Arc<Vfs>,
     /// Settings.
     pub config: KernelConfig,
     /// Where `--strace` lines go, if enabled.
@@ -140,7 +140,7 @@ impl Kernel {
     /// A kernel over `platform` and `fs`.
     pub fn new(
         platform: Arc<dyn Platform>,
-        fs: Arc<dyn FileSystem>,
+        fs: Arc<Vfs>,
         config: KernelConfig,
         strace: Option<Box<dyn Write + Send>>,
     ) -> Arc<Kernel> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
-use crate::vfs::{FdEntry, FileDescription, FileSystem, Start, Stat};
+use crate::vfs::{FdEntry, FileDescription, SetAttr, Start, Stat, Vfs};
 
 use super::Args;
 
@@ -17,23 +17,24 @@ fn at<T>(
     t: &Task,
     dirfd: u64,
     path: &[u8],
-    f: impl FnOnce(&dyn FileSystem, Start<'_>) -> SysResult<T>,
+    f: impl FnOnce(&Vfs, &Start<'_>) -> SysResult<T>,
 ) -> SysResult<T> {
     let fs = t.kernel.fs.clone();
     let d = dirfd as i32;
     if path.first() == Some(&b'/') || d == AT_FDCWD {
-        f(&*fs, Start::Cwd(&t.cwd()))
+        f(&fs, &Start::Cwd(&t.cwd()))
     } else {
         let dir = t.fds().file(d as i64)?;
-        f(&*fs, Start::Dir(&dir))
+        f(&fs, &Start::Dir(&dir))
     }
 }
 
-fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64) -> SysResult<u64> {
+fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> SysResult<u64> {
     let path = t.read_path(path_addr)?;
     let flags = flags as u32;
-    let follow = flags & libc::O_NOFOLLOW as u32 == 0;
-    let file = at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, follow))?;
+    let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
+    let mode = (mode as u32) & 0o7777 & !umask;
+    let file = at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?;
     let fd = t.fds().install(
         FdEntry {
             file,
@@ -45,11 +46,16 @@ fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64) -> SysResult<u6
 }
 
 pub(crate) fn open(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_open(t, AT_FDCWD as u64, a[0], a[1])
+    do_open(t, AT_FDCWD as u64, a[0], a[1], a[2])
+}
+
+pub(crate) fn creat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let fl = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
+    do_open(t, AT_FDCWD as u64, a[0], fl, a[1])
 }
 
 pub(crate) fn openat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_open(t, a[0], a[1], a[2])
+    do_open(t, a[0], a[1], a[2], a[3])
 }
 
 pub(crate) fn close(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -138,7 +144,10 @@ fn do_access(t: &mut Task, dirfd: u64, path_addr: u64, mode: u64) -> SysResult<u
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
-    at(t, dirfd, &path, |fs, s| fs.access(s, &path, mode as u32))?;
+    let (uid, gid) = (t.kernel.config.uid, t.kernel.config.gid);
+    at(t, dirfd, &path, |fs, s| {
+        fs.access(s, &path, mode as u32, uid, gid)
+    })?;
     Ok(0)
 }
 
@@ -179,6 +188,13 @@ pub(crate) fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a[0])?;
     let dir = at(t, AT_FDCWD as u64, &path, |fs, s| fs.resolve_dir(s, &path))?;
+    t.kernel.fs.access(
+        &Start::Cwd("/"),
+        dir.as_bytes(),
+        1,
+        t.kernel.config.uid,
+        t.kernel.config.gid,
+    )?;
     t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).cwd = dir;
     Ok(0)
 }
@@ -305,4 +321,300 @@ pub(crate) fn pipe2(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn pipe(t: &mut Task, a: &Args) -> SysResult<u64> {
     pipe2(t, &[a[0], 0, 0, 0, 0, 0])
+}
+
+pub(crate) fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds().file(a[0] as i64)?;
+    let p = f.path().ok_or(Errno::ENOTDIR)?;
+    if f.stat()?.mode & crate::vfs::S_IFMT != crate::vfs::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).cwd = p;
+    Ok(0)
+}
+
+fn do_mkdir(t: &mut Task, dirfd: u64, pa: u64, mode: u64) -> SysResult<u64> {
+    let path = t.read_path(pa)?;
+    let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
+    let mode = (mode as u32) & 0o7777 & !umask;
+    at(t, dirfd, &path, |fs, s| fs.mkdir(s, &path, mode))?;
+    Ok(0)
+}
+
+pub(crate) fn mkdir(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_mkdir(t, AT_FDCWD as u64, a[0], a[1])
+}
+
+pub(crate) fn mkdirat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_mkdir(t, a[0], a[1], a[2])
+}
+
+fn do_unlink(t: &mut Task, dirfd: u64, pa: u64, dir: bool) -> SysResult<u64> {
+    let path = t.read_path(pa)?;
+    at(t, dirfd, &path, |fs, s| fs.unlink(s, &path, dir))?;
+    Ok(0)
+}
+
+pub(crate) fn unlink(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_unlink(t, AT_FDCWD as u64, a[0], false)
+}
+
+pub(crate) fn rmdir(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_unlink(t, AT_FDCWD as u64, a[0], true)
+}
+
+pub(crate) fn unlinkat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const AT_REMOVEDIR: u64 = 0x200;
+    if a[2] & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_unlink(t, a[0], a[1], a[2] & AT_REMOVEDIR != 0)
+}
+
+fn do_rename(t: &mut Task, d1: u64, p1: u64, d2: u64, p2: u64, flags: u64) -> SysResult<u64> {
+    if flags & !3 != 0 || flags == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let from = t.read_path(p1)?;
+    let to = t.read_path(p2)?;
+    let fs = t.kernel.fs.clone();
+    let cwd = t.cwd();
+    let start = |d: u64, p: &[u8]| -> SysResult<Option<Arc<dyn FileDescription>>> {
+        if p.first() == Some(&b'/') || d as i32 == AT_FDCWD {
+            Ok(None)
+        } else {
+            Ok(Some(t.fds().file(d as i64)?))
+        }
+    };
+    let (f1, f2) = (start(d1, &from)?, start(d2, &to)?);
+    let s1 = f1.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
+    let s2 = f2.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
+    fs.rename(&s1, &from, &s2, &to, flags as u32)?;
+    Ok(0)
+}
+
+pub(crate) fn rename(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_rename(t, AT_FDCWD as u64, a[0], AT_FDCWD as u64, a[1], 0)
+}
+
+pub(crate) fn renameat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_rename(t, a[0], a[1], a[2], a[3], 0)
+}
+
+pub(crate) fn renameat2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_rename(t, a[0], a[1], a[2], a[3], a[4])
+}
+
+fn do_symlink(t: &mut Task, target: u64, dirfd: u64, pa: u64) -> SysResult<u64> {
+    let target = t.mm().read_cstring(target, 4095)?;
+    let path = t.read_path(pa)?;
+    at(t, dirfd, &path, |fs, s| fs.symlink(&target, s, &path))?;
+    Ok(0)
+}
+
+pub(crate) fn symlink(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_symlink(t, a[0], AT_FDCWD as u64, a[1])
+}
+
+pub(crate) fn symlinkat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_symlink(t, a[0], a[1], a[2])
+}
+
+fn do_link(t: &mut Task, d1: u64, p1: u64, d2: u64, p2: u64, flags: u64) -> SysResult<u64> {
+    const AT_SYMLINK_FOLLOW: u64 = 0x400;
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let from = t.read_path(p1)?;
+    let to = t.read_path(p2)?;
+    let fs = t.kernel.fs.clone();
+    let cwd = t.cwd();
+    let f1 = if from.first() == Some(&b'/') || d1 as i32 == AT_FDCWD {
+        None
+    } else {
+        Some(t.fds().file(d1 as i64)?)
+    };
+    let f2 = if to.first() == Some(&b'/') || d2 as i32 == AT_FDCWD {
+        None
+    } else {
+        Some(t.fds().file(d2 as i64)?)
+    };
+    let s1 = f1.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
+    let s2 = f2.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
+    fs.link(&s1, &from, &s2, &to, flags & AT_SYMLINK_FOLLOW != 0)?;
+    Ok(0)
+}
+
+pub(crate) fn link(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_link(t, AT_FDCWD as u64, a[0], AT_FDCWD as u64, a[1], 0)
+}
+
+pub(crate) fn linkat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_link(t, a[0], a[1], a[2], a[3], a[4])
+}
+
+fn setattr_path(t: &mut Task, dirfd: u64, pa: u64, follow: bool, attr: SetAttr) -> SysResult<u64> {
+    let path = t.read_path(pa)?;
+    at(t, dirfd, &path, |fs, s| fs.setattr(s, &path, follow, &attr))?;
+    Ok(0)
+}
+
+pub(crate) fn chmod(t: &mut Task, a: &Args) -> SysResult<u64> {
+    setattr_path(
+        t,
+        AT_FDCWD as u64,
+        a[0],
+        true,
+        SetAttr {
+            mode: Some(a[1] as u32 & 0o7777),
+            ..Default::default()
+        },
+    )
+}
+
+pub(crate) fn fchmodat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    setattr_path(
+        t,
+        a[0],
+        a[1],
+        true,
+        SetAttr {
+            mode: Some(a[2] as u32 & 0o7777),
+            ..Default::default()
+        },
+    )
+}
+
+pub(crate) fn fchmod(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds().file(a[0] as i64)?;
+    f.setattr(&SetAttr {
+        mode: Some(a[1] as u32 & 0o7777),
+        ..Default::default()
+    })?;
+    Ok(0)
+}
+
+fn owner(uid: u64, gid: u64) -> SetAttr {
+    SetAttr {
+        uid: (uid as u32 != u32::MAX).then_some(uid as u32),
+        gid: (gid as u32 != u32::MAX).then_some(gid as u32),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn chown(t: &mut Task, a: &Args) -> SysResult<u64> {
+    setattr_path(t, AT_FDCWD as u64, a[0], true, owner(a[1], a[2]))
+}
+
+pub(crate) fn lchown(t: &mut Task, a: &Args) -> SysResult<u64> {
+    setattr_path(t, AT_FDCWD as u64, a[0], false, owner(a[1], a[2]))
+}
+
+pub(crate) fn fchownat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[4] & AT_EMPTY_PATH != 0 && t.mm().read_cstring(a[1], 1)?.is_empty() {
+        let f = t.fds().file(a[0] as i64)?;
+        f.setattr(&owner(a[2], a[3]))?;
+        return Ok(0);
+    }
+    setattr_path(
+        t,
+        a[0],
+        a[1],
+        a[4] & AT_SYMLINK_NOFOLLOW == 0,
+        owner(a[2], a[3]),
+    )
+}
+
+pub(crate) fn fchown(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds().file(a[0] as i64)?;
+    f.setattr(&owner(a[1], a[2]))?;
+    Ok(0)
+}
+
+pub(crate) fn truncate(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    setattr_path(
+        t,
+        AT_FDCWD as u64,
+        a[0],
+        true,
+        SetAttr {
+            size: Some(a[1]),
+            ..Default::default()
+        },
+    )
+}
+
+pub(crate) fn ftruncate(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    t.fds().file(a[0] as i64)?.truncate(a[1])?;
+    Ok(0)
+}
+
+fn now_ts() -> (i64, i64) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, d.subsec_nanos() as i64)
+}
+
+pub(crate) fn utimensat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const UTIME_NOW: i64 = (1 << 30) - 1;
+    const UTIME_OMIT: i64 = (1 << 30) - 2;
+    let mut times = [now_ts(), now_ts()];
+    let mut set = [true, true];
+    if a[2] != 0 {
+        let mut b = [0u8; 32];
+        t.mm().copy_in(a[2], &mut b)?;
+        for i in 0..2 {
+            let s = i64::from_le_bytes(
+                b[i * 16..i * 16 + 8]
+                    .try_into()
+                    .map_err(|_| Errno::EFAULT)?,
+            );
+            let ns = i64::from_le_bytes(
+                b[i * 16 + 8..i * 16 + 16]
+                    .try_into()
+                    .map_err(|_| Errno::EFAULT)?,
+            );
+            match ns {
+                UTIME_NOW => {}
+                UTIME_OMIT => set[i] = false,
+                0..=999_999_999 => times[i] = (s, ns),
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+    }
+    let attr = SetAttr {
+        atime: set[0].then_some(times[0]),
+        mtime: set[1].then_some(times[1]),
+        ..Default::default()
+    };
+    if a[1] == 0 {
+        t.fds().file(a[0] as i64)?.setattr(&attr)?;
+        return Ok(0);
+    }
+    setattr_path(t, a[0], a[1], a[3] & AT_SYMLINK_NOFOLLOW == 0, attr)
+}
+
+pub(crate) fn fsync(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.fds().file(a[0] as i64)?;
+    Ok(0)
+}
+
+pub(crate) fn fallocate(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds().file(a[0] as i64)?;
+    if a[1] != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let end = a[2].checked_add(a[3]).ok_or(Errno::EFBIG)?;
+    if f.stat()?.size.max(0) as u64 >= end {
+        return Ok(0);
+    }
+    f.truncate(end)?;
+    Ok(0)
 }

@@ -112,19 +112,11 @@ pub(crate) fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(len as u64)
 }
 
-fn statfs_bytes() -> [u8; 120] {
+fn statfs_bytes(ty: u64) -> [u8; 120] {
     // struct statfs: f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files,
     // f_ffree, f_fsid (2×i32), f_namelen, f_frsize, f_flags, f_spare[4].
     let mut b = [0u8; 120];
-    let vals: [u64; 7] = [
-        0x0102_1994,
-        4096,
-        1 << 24,
-        1 << 23,
-        1 << 23,
-        1 << 20,
-        1 << 19,
-    ];
+    let vals: [u64; 7] = [ty, 4096, 1 << 24, 1 << 23, 1 << 23, 1 << 20, 1 << 19];
     for (i, v) in vals.iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
     }
@@ -136,16 +128,22 @@ fn statfs_bytes() -> [u8; 120] {
 pub(crate) fn statfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a[0])?;
     let cwd = t.cwd();
-    t.kernel
-        .fs
-        .stat(crate::vfs::Start::Cwd(&cwd), &path, true)?;
-    t.mm().copy_out(a[1], &statfs_bytes())?;
+    let ty = t.kernel.fs.fs_type(&crate::vfs::Start::Cwd(&cwd), &path)?;
+    t.mm().copy_out(a[1], &statfs_bytes(ty))?;
     Ok(0)
 }
 
 pub(crate) fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds().file(a[0] as i64)?;
-    t.mm().copy_out(a[1], &statfs_bytes())?;
+    let f = t.fds().file(a[0] as i64)?;
+    let ty = match f.path() {
+        Some(p) => t
+            .kernel
+            .fs
+            .fs_type(&crate::vfs::Start::Cwd("/"), p.as_bytes())
+            .unwrap_or(0x0102_1994),
+        None => 0x5049_5045, // pipefs
+    };
+    t.mm().copy_out(a[1], &statfs_bytes(ty))?;
     Ok(0)
 }
 

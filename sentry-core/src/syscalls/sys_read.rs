@@ -154,3 +154,68 @@ pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     Ok(done as u64)
 }
+
+pub(crate) fn pwrite64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let file = t.fds().file(a[0] as i64)?;
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = (a[2] as usize).min(CHUNK);
+    let mut buf = vec![0u8; len];
+    t.mm().copy_in(a[1], &mut buf)?;
+    Ok(file.pwrite(&buf, a[3])? as u64)
+}
+
+pub(crate) fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[5] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inp = t.fds().file(a[0] as i64)?;
+    let out = t.fds().file(a[2] as i64)?;
+    let read_off = |t: &mut Task, p: u64| -> SysResult<Option<u64>> {
+        if p == 0 {
+            return Ok(None);
+        }
+        let v = t.mm().read_u64(p)? as i64;
+        if v < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Some(v as u64))
+    };
+    let mut off_in = read_off(t, a[1])?;
+    let mut off_out = read_off(t, a[3])?;
+    let count = (a[4] as usize).min(1 << 30);
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    let mut done = 0usize;
+    while done < count {
+        let want = (count - done).min(buf.len());
+        let n = match off_in {
+            Some(o) => inp.pread(&mut buf[..want], o)?,
+            None => inp.read(&mut buf[..want])?,
+        };
+        if n == 0 {
+            break;
+        }
+        let w = match off_out {
+            Some(o) => out.pwrite(&buf[..n], o)?,
+            None => out.write(&buf[..n])?,
+        };
+        done += w;
+        if let Some(o) = off_in.as_mut() {
+            *o += w as u64;
+        }
+        if let Some(o) = off_out.as_mut() {
+            *o += w as u64;
+        }
+        if w < n {
+            break;
+        }
+    }
+    if let Some(o) = off_in {
+        t.mm().copy_out(a[1], &o.to_le_bytes())?;
+    }
+    if let Some(o) = off_out {
+        t.mm().copy_out(a[3], &o.to_le_bytes())?;
+    }
+    Ok(done as u64)
+}

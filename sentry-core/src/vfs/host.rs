@@ -6,10 +6,11 @@
 
 use std::any::Any;
 use std::ffi::CString;
+
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
-use super::{FileDescription, FileSystem, Start, Stat, Whence, S_IFDIR, S_IFMT};
+use super::{FileDescription, Stat, Whence, S_IFDIR, S_IFMT};
 use crate::errno::{Errno, SysResult};
 
 fn check(rc: i64) -> SysResult<i64> {
@@ -54,87 +55,111 @@ fn harmless_device(rdev: u64) -> bool {
     major == 1 && matches!(minor, 3 | 5 | 7 | 8 | 9)
 }
 
-/// The host file tree under `root`, read-only.
+/// The host file tree under `root`, read-only: the lower layer of the root
+/// overlay. Paths arrive canonical (the VFS resolved symlinks), so every open
+/// uses O_NOFOLLOW.
 pub struct HostFs {
-    root: String,
+    root: OwnedFd,
 }
 
 impl HostFs {
     /// A view of the host tree at `root` (the host's `/` by default).
-    pub fn new(root: &str) -> Self {
-        HostFs {
-            root: root.trim_end_matches('/').to_string(),
+    pub fn new(root: &str) -> std::io::Result<Arc<Self>> {
+        let c = CString::new(root).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: open with a valid C string; the result is checked.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: fd is fresh and owned by nothing else.
+        Ok(Arc::new(HostFs {
+            root: unsafe { OwnedFd::from_raw_fd(fd) },
+        }))
     }
 
-    /// Turns an app path into (host dirfd, host path).
-    fn locate(&self, start: Start<'_>, path: &[u8]) -> SysResult<(RawFd, CString)> {
-        self.locate_in(start, path, false)
+    fn c(path: &str) -> SysResult<CString> {
+        CString::new(if path.is_empty() { "." } else { path }).map_err(|_| Errno::EINVAL)
     }
 
-    /// `opening`: the path is being opened (then /proc itself is refused too,
-    /// since a directory fd would reach inside it).
-    fn locate_in(
-        &self,
-        start: Start<'_>,
-        path: &[u8],
-        opening: bool,
-    ) -> SysResult<(RawFd, CString)> {
-        if path.is_empty() {
-            return Err(Errno::ENOENT);
-        }
-        if path.len() >= 4096 {
-            return Err(Errno::ENAMETOOLONG);
-        }
-        // The host's /proc would describe the sentry, not the sandbox: it is
-        // not reachable until the sentry emulates its own procfs.
-        let under_proc = |p: &[u8]| {
-            (opening && p.strip_suffix(b"/").unwrap_or(p) == b"/proc") || p.starts_with(b"/proc/")
-        };
-        if path[0] == b'/' && under_proc(path) {
-            return Err(Errno::EACCES);
-        }
-        if let (b'/'..=b'~', Start::Cwd(cwd)) = (path[0], &start) {
-            if path[0] != b'/' && (cwd == &"/proc" || under_proc(cwd.as_bytes())) {
-                return Err(Errno::EACCES);
+    /// Reads a whole host directory listing.
+    pub fn list(&self, path: &str) -> SysResult<Vec<(String, u64, u32)>> {
+        let f = self.open_dir(path)?;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 32 << 10];
+        loop {
+            let n = f.getdents64(&mut buf)?;
+            if n == 0 {
+                break;
             }
+            out.extend(super::dirent::parse(&buf[..n]));
         }
-        let mut full = Vec::with_capacity(self.root.len() + path.len() + 64);
-        let dirfd = if path[0] == b'/' {
-            full.extend_from_slice(self.root.as_bytes());
-            full.extend_from_slice(path);
-            libc::AT_FDCWD
-        } else {
-            match start {
-                Start::Cwd(cwd) => {
-                    full.extend_from_slice(self.root.as_bytes());
-                    full.extend_from_slice(cwd.as_bytes());
-                    full.push(b'/');
-                    full.extend_from_slice(path);
-                    libc::AT_FDCWD
-                }
-                Start::Dir(f) => {
-                    let h = f
-                        .as_any()
-                        .downcast_ref::<HostFile>()
-                        .ok_or(Errno::ENOTDIR)?;
-                    full.extend_from_slice(path);
-                    h.fd.as_raw_fd()
-                }
-            }
-        };
-        let c = CString::new(full).map_err(|_| Errno::EINVAL)?;
-        Ok((dirfd, c))
+        out.retain(|(n, _, _)| n != "." && n != "..");
+        Ok(out)
+    }
+
+    fn open_dir(&self, path: &str) -> SysResult<HostFile> {
+        let c = Self::c(path)?;
+        // SAFETY: openat relative to our root fd with a valid C string.
+        let fd = check(unsafe {
+            libc::openat(
+                self.root.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        } as i64)? as RawFd;
+        Ok(HostFile {
+            // SAFETY: fresh descriptor.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            flags: libc::O_RDONLY as u32,
+            is_dir: true,
+            path: std::sync::OnceLock::new(),
+        })
     }
 }
 
-impl FileSystem for HostFs {
+impl super::Fs for HostFs {
+    fn lstat(&self, path: &str) -> SysResult<Stat> {
+        let c = Self::c(path)?;
+        // SAFETY: a zeroed libc::stat is a valid out-buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid C string, our root fd, valid out-buffer.
+        check(unsafe {
+            libc::fstatat(
+                self.root.as_raw_fd(),
+                c.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        } as i64)?;
+        Ok(from_host(&st))
+    }
+
+    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+        let c = Self::c(path)?;
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: valid C string and a writable buffer of the given length.
+        let n = check(unsafe {
+            libc::readlinkat(
+                self.root.as_raw_fd(),
+                c.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        } as i64)?;
+        buf.truncate(n as usize);
+        Ok(buf)
+    }
+
     fn open(
-        &self,
-        start: Start<'_>,
-        path: &[u8],
+        self: Arc<Self>,
+        path: &str,
         flags: u32,
-        follow: bool,
+        _mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>> {
         let flags = flags as i32;
         if flags & libc::O_ACCMODE != libc::O_RDONLY
@@ -143,19 +168,20 @@ impl FileSystem for HostFs {
         {
             return Err(Errno::EROFS);
         }
-        let (dirfd, host) = self.locate_in(start, path, true)?;
-        let mut hflags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
-        hflags |= flags & (libc::O_DIRECTORY | libc::O_NOFOLLOW);
-        if !follow {
-            hflags |= libc::O_NOFOLLOW;
-        }
-        // SAFETY: openat with a valid C string and a dirfd we own (or AT_FDCWD).
-        let fd = check(unsafe { libc::openat(dirfd, host.as_ptr(), hflags) } as i64)? as RawFd;
+        let c = Self::c(path)?;
+        let hflags = libc::O_RDONLY
+            | libc::O_CLOEXEC
+            | libc::O_NOCTTY
+            | libc::O_NONBLOCK
+            | libc::O_NOFOLLOW
+            | (flags & libc::O_DIRECTORY);
+        // SAFETY: openat relative to our root fd with a valid C string.
+        let fd = check(unsafe { libc::openat(self.root.as_raw_fd(), c.as_ptr(), hflags) } as i64)?
+            as RawFd;
         // SAFETY: fd was just returned by openat and is owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // Whatever path led here (symlinks such as /dev/fd → /proc/self/fd
-        // included), the file must not be one of the sentry's own: its host
-        // procfs, its memory file, its KVM fds.
+        // Whatever led here, the file must not be one of the sentry's own:
+        // its host procfs, its memory file, its KVM fds.
         let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
             .map_err(|e| Errno::from_io(&e))?;
         let real = real.as_os_str().as_encoded_bytes();
@@ -173,8 +199,6 @@ impl FileSystem for HostFs {
             libc::S_IFCHR | libc::S_IFBLK => return Err(Errno::EACCES),
             _ => return Err(Errno::ENXIO),
         }
-        // Reads of regular files and directories never block; drop O_NONBLOCK
-        // so the host behaves as the app asked.
         // SAFETY: fcntl F_SETFL on our own fd.
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, 0) };
         Ok(Arc::new(HostFile {
@@ -183,62 +207,16 @@ impl FileSystem for HostFs {
                 as u32
                 | libc::O_LARGEFILE as u32,
             is_dir: st.mode & S_IFMT == S_IFDIR,
+            path: std::sync::OnceLock::new(),
         }))
     }
 
-    fn stat(&self, start: Start<'_>, path: &[u8], follow: bool) -> SysResult<Stat> {
-        let (dirfd, host) = self.locate(start, path)?;
-        // SAFETY: a zeroed libc::stat is a valid out-buffer.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        let fl = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-        // SAFETY: valid C string, dirfd we own or AT_FDCWD, valid out-buffer.
-        check(unsafe { libc::fstatat(dirfd, host.as_ptr(), &mut st, fl) } as i64)?;
-        Ok(from_host(&st))
+    fn fs_type(&self) -> u64 {
+        0xef53
     }
 
-    fn readlink(&self, start: Start<'_>, path: &[u8]) -> SysResult<Vec<u8>> {
-        let (dirfd, host) = self.locate(start, path)?;
-        let mut buf = vec![0u8; 4096];
-        // SAFETY: valid C string and a writable buffer of the given length.
-        let n = check(unsafe {
-            libc::readlinkat(dirfd, host.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
-        } as i64)?;
-        buf.truncate(n as usize);
-        Ok(buf)
-    }
-
-    fn access(&self, start: Start<'_>, path: &[u8], mode: u32) -> SysResult<()> {
-        let (dirfd, host) = self.locate(start, path)?;
-        // SAFETY: valid C string and dirfd.
-        check(
-            unsafe { libc::faccessat(dirfd, host.as_ptr(), (mode & 7) as i32 & !libc::W_OK, 0) }
-                as i64,
-        )?;
-        if mode & libc::W_OK as u32 != 0 {
-            return Err(Errno::EROFS);
-        }
-        Ok(())
-    }
-
-    fn resolve_dir(&self, start: Start<'_>, path: &[u8]) -> SysResult<String> {
-        let (dirfd, host) = self.locate(start, path)?;
-        if dirfd != libc::AT_FDCWD {
-            return Err(Errno::ENOSYS);
-        }
-        let p = std::fs::canonicalize(std::ffi::OsStr::new(
-            std::str::from_utf8(host.as_bytes()).map_err(|_| Errno::EINVAL)?,
-        ))
-        .map_err(|e| Errno::from_io(&e))?;
-        if !p.is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
-        let s = p.to_str().ok_or(Errno::EINVAL)?;
-        let inside = s.strip_prefix(self.root.as_str()).unwrap_or(s);
-        Ok(if inside.is_empty() {
-            "/".into()
-        } else {
-            inside.to_string()
-        })
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
@@ -247,6 +225,7 @@ pub struct HostFile {
     fd: OwnedFd,
     flags: u32,
     is_dir: bool,
+    path: std::sync::OnceLock<String>,
 }
 
 impl FileDescription for HostFile {
@@ -300,6 +279,12 @@ impl FileDescription for HostFile {
     }
     fn status_flags(&self) -> u32 {
         self.flags
+    }
+    fn path(&self) -> Option<String> {
+        self.path.get().cloned()
+    }
+    fn set_path(&self, p: &str) {
+        let _ = self.path.set(p.to_string());
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -393,96 +378,54 @@ impl FileDescription for HostStdio {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Fs;
     use super::*;
 
     #[test]
     fn reads_host_files_read_only() {
-        let fs = HostFs::new("/");
-        let f = fs
-            .open(
-                Start::Cwd("/"),
-                b"/etc/hostname",
-                libc::O_RDONLY as u32,
-                true,
-            )
-            .or_else(|_| fs.open(Start::Cwd("/"), b"/etc/passwd", 0, true))
-            .unwrap();
+        let fs = HostFs::new("/").unwrap();
+        let f = fs.clone().open("etc/passwd", 0, 0).unwrap();
         let mut b = [0u8; 4];
         assert!(f.read(&mut b).unwrap() > 0);
         assert_eq!(f.write(b"x"), Err(Errno::EBADF));
         assert_eq!(
-            fs.open(
-                Start::Cwd("/"),
-                b"/tmp/x",
-                (libc::O_WRONLY | libc::O_CREAT) as u32,
-                true
-            )
-            .err(),
+            fs.clone()
+                .open("tmp/x", (libc::O_WRONLY | libc::O_CREAT) as u32, 0)
+                .err(),
             Some(Errno::EROFS)
         );
         assert_eq!(
-            fs.open(Start::Cwd("/"), b"/nonexistent-x", 0, true).err(),
+            fs.clone().open("nonexistent-x", 0, 0).err(),
             Some(Errno::ENOENT)
         );
-        // Relative to a directory fd.
-        let etc = fs
-            .open(Start::Cwd("/"), b"/etc", libc::O_DIRECTORY as u32, true)
-            .unwrap();
-        assert!(fs.stat(Start::Dir(&etc), b"passwd", true).is_ok());
-        let mut d = [0u8; 4096];
-        assert!(etc.getdents64(&mut d).unwrap() > 0);
-        assert_eq!(etc.read(&mut d), Err(Errno::EISDIR));
-        assert_eq!(fs.resolve_dir(Start::Cwd("/"), b"/etc/..").unwrap(), "/");
-        assert_eq!(
-            fs.access(Start::Cwd("/"), b"/etc/passwd", 2),
-            Err(Errno::EROFS)
-        );
+        assert!(fs
+            .list("etc")
+            .unwrap()
+            .iter()
+            .any(|(n, _, _)| n == "passwd"));
+        assert!(fs.lstat("").unwrap().mode & S_IFMT == S_IFDIR);
     }
 
     #[test]
     fn sentry_internals_are_unreachable() {
-        let fs = HostFs::new("/");
-        for p in [
-            &b"/proc/self/mem"[..],
-            b"/proc",
-            b"/dev/fd/../mem",
-            b"/dev/fd/0/../../mem",
-        ] {
-            assert!(
-                fs.open(Start::Cwd("/"), p, 0, true).is_err(),
-                "{}",
-                String::from_utf8_lossy(p)
-            );
-        }
+        let fs = HostFs::new("/").unwrap();
         let mem = kvm_vcpu::MemoryFile::new(4 << 20).unwrap();
-        let p = format!("/dev/fd/{}", mem.raw_fd());
-        assert_eq!(
-            fs.open(Start::Cwd("/"), p.as_bytes(), 0, true).err(),
-            Some(Errno::EACCES)
-        );
-        let p = format!("/proc/self/fd/{}", mem.raw_fd());
-        assert_eq!(
-            fs.open(Start::Cwd("/"), p.as_bytes(), 0, true).err(),
-            Some(Errno::EACCES)
-        );
+        // Canonical paths only reach these through magic links, which
+        // O_NOFOLLOW refuses and the fd check catches.
+        for p in [
+            "proc/self/mem".to_string(),
+            format!("proc/self/fd/{}", mem.raw_fd()),
+        ] {
+            assert!(fs.clone().open(&p, 0, 0).is_err(), "{p}");
+        }
     }
 
     #[test]
     fn devices_are_refused_except_harmless_ones() {
-        let fs = HostFs::new("/");
-        assert!(fs.open(Start::Cwd("/"), b"/dev/null", 0, true).is_ok());
-        assert!(fs.open(Start::Cwd("/"), b"/dev/urandom", 0, true).is_ok());
+        let fs = HostFs::new("/").unwrap();
+        assert!(fs.clone().open("dev/null", 0, 0).is_ok());
         if std::path::Path::new("/dev/kvm").exists() {
-            assert_eq!(
-                fs.open(Start::Cwd("/"), b"/dev/kvm", 0, true).err(),
-                Some(Errno::EACCES)
-            );
-        }
-        if std::path::Path::new("/dev/mem").exists() {
-            assert_eq!(
-                fs.open(Start::Cwd("/"), b"/dev/mem", 0, true).err(),
-                Some(Errno::EACCES)
-            );
+            assert_eq!(fs.clone().open("dev/kvm", 0, 0).err(), Some(Errno::EACCES));
         }
     }
 }

@@ -8,7 +8,14 @@ use std::sync::Arc;
 
 use crate::errno::{Errno, SysResult};
 
+pub mod devfs;
+pub mod dirent;
 pub mod host;
+pub mod overlay;
+pub mod tmpfs;
+pub mod walk;
+
+pub use walk::Vfs;
 
 /// File type bits of `st_mode`.
 pub const S_IFMT: u32 = 0o170000;
@@ -114,6 +121,10 @@ pub trait FileDescription: Send + Sync + Any {
     fn pread(&self, _buf: &mut [u8], _offset: u64) -> SysResult<usize> {
         Err(Errno::ESPIPE)
     }
+    /// Writes at `offset` without moving the file offset.
+    fn pwrite(&self, _buf: &[u8], _offset: u64) -> SysResult<usize> {
+        Err(Errno::ESPIPE)
+    }
     /// Moves the offset.
     fn seek(&self, _offset: i64, _whence: Whence) -> SysResult<u64> {
         Err(Errno::ESPIPE)
@@ -124,6 +135,14 @@ pub trait FileDescription: Send + Sync + Any {
     fn getdents64(&self, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::ENOTDIR)
     }
+    /// ftruncate.
+    fn truncate(&self, _size: u64) -> SysResult<()> {
+        Err(Errno::EINVAL)
+    }
+    /// fchmod/fchown/futimens.
+    fn setattr(&self, _a: &SetAttr) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
     /// Terminal ioctls (TCGETS, TIOCGWINSZ); ENOTTY for anything not a terminal.
     fn ioctl_tty(&self, _request: u64, _out: &mut [u8]) -> SysResult<()> {
         Err(Errno::ENOTTY)
@@ -132,36 +151,92 @@ pub trait FileDescription: Send + Sync + Any {
     fn status_flags(&self) -> u32;
     /// F_SETFL: O_NONBLOCK (and O_APPEND where it matters).
     fn set_status_flags(&self, _flags: u32) {}
+    /// The absolute path it was opened by, for *at() lookups and /proc.
+    fn path(&self) -> Option<String> {
+        None
+    }
+    /// Records the path (set once by the VFS at open).
+    fn set_path(&self, _path: &str) {}
     /// For file systems that need their own type back.
     fn as_any(&self) -> &dyn Any;
 }
 
+/// Changes to a file's attributes (chmod, chown, truncate, utimensat).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SetAttr {
+    /// Permission bits.
+    pub mode: Option<u32>,
+    /// Owner.
+    pub uid: Option<u32>,
+    /// Group.
+    pub gid: Option<u32>,
+    /// Size.
+    pub size: Option<u64>,
+    /// Access time.
+    pub atime: Option<(i64, i64)>,
+    /// Modification time.
+    pub mtime: Option<(i64, i64)>,
+}
+
 /// Where a path lookup starts.
 pub enum Start<'a> {
-    /// The task's working directory (a path in the file system).
+    /// The task's working directory (an absolute path).
     Cwd(&'a str),
     /// An open directory.
     Dir(&'a Arc<dyn FileDescription>),
 }
 
-/// A file system the sentry reads files from.
-pub trait FileSystem: Send + Sync {
-    /// Opens `path` (relative to `start` unless absolute) with Linux open flags.
+/// A mounted file system. Paths are relative to its root, canonical (no
+/// `.`, `..` or symlinks in them; the VFS resolved those) and without a
+/// leading slash; "" is the root.
+pub trait Fs: Send + Sync + Any {
+    /// stat without following a final symlink.
+    fn lstat(&self, path: &str) -> SysResult<Stat>;
+    /// A symlink's target.
+    fn readlink(&self, path: &str) -> SysResult<Vec<u8>>;
+    /// Opens (and with O_CREAT creates) a file; never follows a final symlink.
     fn open(
-        &self,
-        start: Start<'_>,
-        path: &[u8],
+        self: Arc<Self>,
+        path: &str,
         flags: u32,
-        follow: bool,
+        mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>>;
-    /// stat of a path; `follow` = resolve a final symlink.
-    fn stat(&self, start: Start<'_>, path: &[u8], follow: bool) -> SysResult<Stat>;
-    /// The target of a symlink.
-    fn readlink(&self, start: Start<'_>, path: &[u8]) -> SysResult<Vec<u8>>;
-    /// Permission check (F_OK, R_OK, W_OK, X_OK).
-    fn access(&self, start: Start<'_>, path: &[u8], mode: u32) -> SysResult<()>;
-    /// Canonical absolute path of a directory (for chdir/getcwd).
-    fn resolve_dir(&self, start: Start<'_>, path: &[u8]) -> SysResult<String>;
+    /// mkdir.
+    fn mkdir(&self, _path: &str, _mode: u32) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+    /// symlink.
+    fn symlink(&self, _target: &[u8], _path: &str) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+    /// unlink (`dir` = rmdir).
+    fn unlink(&self, _path: &str, _dir: bool) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+    /// rename / renameat2 flags.
+    fn rename(&self, _from: &str, _to: &str, _flags: u32) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+    /// Hard link.
+    fn link(&self, _from: &str, _to: &str) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+    /// chmod, chown, truncate, utimes.
+    fn setattr(&self, _path: &str, _a: &SetAttr) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+    /// statfs f_type.
+    fn fs_type(&self) -> u64;
+    /// For downcasts.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Splits "a/b/c" into ("a/b", "c") and "c" into ("", "c").
+pub fn split_parent(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
 }
 
 /// One slot of the fd table.
@@ -260,10 +335,8 @@ mod tests {
 
     #[test]
     fn fd_table_lowest_free() {
-        let fs = host::HostFs::new("/");
-        let f = fs
-            .open(Start::Cwd("/"), b"/", libc::O_RDONLY as u32, true)
-            .unwrap();
+        let (f, _w) = crate::fs::pipe::new_pipe(false);
+        let f: Arc<dyn FileDescription> = f;
         let mut t = FdTable::default();
         let e = FdEntry {
             file: f,

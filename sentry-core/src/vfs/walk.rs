@@ -1,0 +1,466 @@
+//! The VFS: a mount table and the path walk. Paths are resolved in the
+//! sentry, component by component: `.` and `..`, symlinks (at most 40, then
+//! ELOOP), mount points, trailing slashes, ENAMETOOLONG. File systems below
+//! only ever see canonical paths.
+
+use std::sync::Arc;
+
+use super::{split_parent, FileDescription, Fs, SetAttr, Start, Stat, S_IFDIR, S_IFLNK, S_IFMT};
+use crate::errno::{Errno, SysResult};
+
+/// Most symlinks followed in one lookup.
+const MAX_LINKS: usize = 40;
+/// Longest path accepted.
+const PATH_MAX: usize = 4096;
+
+/// The mount table.
+pub struct Vfs {
+    /// (mount point without trailing slash, "" for the root; file system),
+    /// longest first.
+    mounts: Vec<(String, Arc<dyn Fs>)>,
+}
+
+/// A resolved path: absolute, canonical.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The path ("/" for the root).
+    pub abs: String,
+    /// Whether the original path ended with a slash (must be a directory).
+    pub trailing_slash: bool,
+}
+
+impl Vfs {
+    /// A VFS with `root` mounted at "/".
+    pub fn new(root: Arc<dyn Fs>) -> Self {
+        Vfs {
+            mounts: vec![(String::new(), root)],
+        }
+    }
+
+    /// Mounts `fs` at the absolute path `at` (which need not exist below).
+    pub fn mount(&mut self, at: &str, fs: Arc<dyn Fs>) {
+        let at = at.trim_end_matches('/').to_string();
+        self.mounts.retain(|(m, _)| *m != at);
+        self.mounts.push((at, fs));
+        self.mounts.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
+    }
+
+    /// The mount points, for /proc/mounts.
+    pub fn mount_points(&self) -> Vec<(String, u64)> {
+        self.mounts
+            .iter()
+            .map(|(m, f)| {
+                (
+                    if m.is_empty() { "/".into() } else { m.clone() },
+                    f.fs_type(),
+                )
+            })
+            .collect()
+    }
+
+    /// The file system holding `abs` and the path inside it.
+    fn locate<'a>(&self, abs: &'a str) -> (&Arc<dyn Fs>, &'a str) {
+        for (m, fs) in &self.mounts {
+            if m.is_empty() {
+                return (fs, abs.trim_start_matches('/'));
+            }
+            if let Some(rest) = abs.strip_prefix(m.as_str()) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    return (fs, rest.trim_start_matches('/'));
+                }
+            }
+        }
+        // The root mount always matches.
+        let (_, fs) = &self.mounts[self.mounts.len() - 1];
+        (fs, abs.trim_start_matches('/'))
+    }
+
+    /// lstat of a canonical absolute path.
+    pub fn lstat_abs(&self, abs: &str) -> SysResult<Stat> {
+        let (fs, rel) = self.locate(abs);
+        fs.lstat(rel)
+    }
+
+    fn readlink_abs(&self, abs: &str) -> SysResult<Vec<u8>> {
+        let (fs, rel) = self.locate(abs);
+        fs.readlink(rel)
+    }
+
+    fn start_dir(start: &Start<'_>) -> SysResult<String> {
+        match start {
+            Start::Cwd(c) => Ok(c.to_string()),
+            Start::Dir(f) => {
+                let p = f.path().ok_or(Errno::ENOTDIR)?;
+                let st = f.stat()?;
+                if st.mode & S_IFMT != S_IFDIR {
+                    return Err(Errno::ENOTDIR);
+                }
+                Ok(p)
+            }
+        }
+    }
+
+    /// Resolves `path` from `start`. Every component but the last must
+    /// exist; the last is followed when it is a symlink and `follow`.
+    pub fn resolve(&self, start: &Start<'_>, path: &[u8], follow: bool) -> SysResult<Resolved> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let text = std::str::from_utf8(path).map_err(|_| Errno::EINVAL)?;
+        let trailing_slash = text.ends_with('/');
+        let mut out: Vec<String> = Vec::new();
+        if !text.starts_with('/') {
+            let base = Self::start_dir(start)?;
+            out.extend(base.split('/').filter(|c| !c.is_empty()).map(String::from));
+        }
+        let mut pending: std::collections::VecDeque<String> = text
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
+        let mut links = 0;
+        while let Some(c) = pending.pop_front() {
+            if c.len() > 255 {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            match c.as_str() {
+                "." => continue,
+                ".." => {
+                    out.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let last = pending.is_empty();
+            let candidate = format!("/{}", {
+                let mut v = out.clone();
+                v.push(c.clone());
+                v.join("/")
+            });
+            let st = match self.lstat_abs(&candidate) {
+                Ok(st) => st,
+                Err(Errno::ENOENT) if last => {
+                    out.push(c);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            if st.mode & S_IFMT == S_IFLNK && (!last || follow || trailing_slash) {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = self.readlink_abs(&candidate)?;
+                let target = String::from_utf8(target).map_err(|_| Errno::ENOENT)?;
+                if target.starts_with('/') {
+                    out.clear();
+                }
+                for t in target.split('/').filter(|x| !x.is_empty()).rev() {
+                    pending.push_front(t.to_string());
+                }
+                continue;
+            }
+            if !last && st.mode & S_IFMT != S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            out.push(c);
+        }
+        let abs = format!("/{}", out.join("/"));
+        if abs.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(Resolved {
+            abs,
+            trailing_slash,
+        })
+    }
+
+    /// stat.
+    pub fn stat(&self, start: &Start<'_>, path: &[u8], follow: bool) -> SysResult<Stat> {
+        let r = self.resolve(start, path, follow)?;
+        let st = self.lstat_abs(&r.abs)?;
+        if r.trailing_slash && st.mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(st)
+    }
+
+    /// readlink.
+    pub fn readlink(&self, start: &Start<'_>, path: &[u8]) -> SysResult<Vec<u8>> {
+        let r = self.resolve(start, path, false)?;
+        self.readlink_abs(&r.abs)
+    }
+
+    /// open/openat/creat.
+    pub fn open(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
+        let fl = flags as i32;
+        let follow = fl & libc::O_NOFOLLOW == 0;
+        let r = self.resolve(start, path, follow)?;
+        match self.lstat_abs(&r.abs) {
+            Ok(st) => {
+                if st.mode & S_IFMT == S_IFLNK {
+                    return Err(Errno::ELOOP);
+                }
+                if (r.trailing_slash || fl & libc::O_DIRECTORY != 0) && st.mode & S_IFMT != S_IFDIR
+                {
+                    return Err(Errno::ENOTDIR);
+                }
+                if fl & libc::O_CREAT != 0 && fl & libc::O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+            }
+            Err(Errno::ENOENT) if fl & libc::O_CREAT != 0 => {
+                if r.trailing_slash {
+                    return Err(Errno::EISDIR);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        let (fs, rel) = self.locate(&r.abs);
+        let f = fs.clone().open(rel, flags, mode)?;
+        f.set_path(&r.abs);
+        Ok(f)
+    }
+
+    /// access/faccessat (root passes every check but X on non-executables).
+    pub fn access(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> SysResult<()> {
+        let st = self.stat(start, path, true)?;
+        if mode == 0 {
+            return Ok(());
+        }
+        let bits = if uid == 0 {
+            if mode & 1 != 0 && st.mode & S_IFMT != S_IFDIR && st.mode & 0o111 == 0 {
+                return Err(Errno::EACCES);
+            }
+            return Ok(());
+        } else if st.uid == uid {
+            (st.mode >> 6) & 7
+        } else if st.gid == gid {
+            (st.mode >> 3) & 7
+        } else {
+            st.mode & 7
+        };
+        if bits & mode == mode {
+            Ok(())
+        } else {
+            Err(Errno::EACCES)
+        }
+    }
+
+    /// chdir: the canonical directory path.
+    pub fn resolve_dir(&self, start: &Start<'_>, path: &[u8]) -> SysResult<String> {
+        let r = self.resolve(start, path, true)?;
+        let st = self.lstat_abs(&r.abs)?;
+        if st.mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(r.abs)
+    }
+
+    /// Resolves a path whose last component is to be created or removed:
+    /// (fs, path in fs); EEXIST/ENOENT are the caller's.
+    fn parent_op(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+    ) -> SysResult<(Arc<dyn Fs>, String, String)> {
+        let r = self.resolve(start, path, false)?;
+        if r.abs == "/" {
+            return Err(Errno::EBUSY);
+        }
+        let (parent, _) = split_parent(&r.abs);
+        let pst = self.lstat_abs(if parent.is_empty() { "/" } else { parent })?;
+        if pst.mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let (fs, rel) = self.locate(&r.abs);
+        Ok((fs.clone(), rel.to_string(), r.abs))
+    }
+
+    /// mkdir.
+    pub fn mkdir(&self, start: &Start<'_>, path: &[u8], mode: u32) -> SysResult<()> {
+        let (fs, rel, abs) = self.parent_op(start, path)?;
+        if self.lstat_abs(&abs).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        if rel.is_empty() {
+            return Err(Errno::EEXIST);
+        }
+        fs.mkdir(&rel, mode)
+    }
+
+    /// symlink.
+    pub fn symlink(&self, target: &[u8], start: &Start<'_>, path: &[u8]) -> SysResult<()> {
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let (fs, rel, abs) = self.parent_op(start, path)?;
+        if self.lstat_abs(&abs).is_ok() || rel.is_empty() {
+            return Err(Errno::EEXIST);
+        }
+        fs.symlink(target, &rel)
+    }
+
+    /// unlink / rmdir.
+    pub fn unlink(&self, start: &Start<'_>, path: &[u8], dir: bool) -> SysResult<()> {
+        let (fs, rel, abs) = self.parent_op(start, path)?;
+        if rel.is_empty() {
+            return Err(Errno::EBUSY);
+        }
+        let st = self.lstat_abs(&abs)?;
+        if dir && st.mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        if !dir && st.mode & S_IFMT == S_IFDIR {
+            return Err(Errno::EISDIR);
+        }
+        if dir && path.split(|&b| b == b'/').rfind(|c| !c.is_empty()) == Some(b".") {
+            return Err(Errno::EINVAL);
+        }
+        fs.unlink(&rel, dir)
+    }
+
+    /// rename / renameat2.
+    pub fn rename(
+        &self,
+        s1: &Start<'_>,
+        p1: &[u8],
+        s2: &Start<'_>,
+        p2: &[u8],
+        flags: u32,
+    ) -> SysResult<()> {
+        let (fs1, rel1, abs1) = self.parent_op(s1, p1)?;
+        let (fs2, rel2, abs2) = self.parent_op(s2, p2)?;
+        self.lstat_abs(&abs1)?;
+        if !Arc::ptr_eq(&fs1, &fs2) {
+            return Err(Errno::EXDEV);
+        }
+        if abs1 == abs2 {
+            return Ok(());
+        }
+        fs1.rename(&rel1, &rel2, flags)
+    }
+
+    /// link.
+    pub fn link(
+        &self,
+        s1: &Start<'_>,
+        p1: &[u8],
+        s2: &Start<'_>,
+        p2: &[u8],
+        follow: bool,
+    ) -> SysResult<()> {
+        let r1 = self.resolve(s1, p1, follow)?;
+        self.lstat_abs(&r1.abs)?;
+        let (fs2, rel2, abs2) = self.parent_op(s2, p2)?;
+        if self.lstat_abs(&abs2).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        let (fs1, rel1) = self.locate(&r1.abs);
+        if !Arc::ptr_eq(fs1, &fs2) {
+            return Err(Errno::EXDEV);
+        }
+        fs2.link(rel1, &rel2)
+    }
+
+    /// chmod/chown/truncate/utimensat by path.
+    pub fn setattr(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        follow: bool,
+        a: &SetAttr,
+    ) -> SysResult<()> {
+        let r = self.resolve(start, path, follow)?;
+        self.lstat_abs(&r.abs)?;
+        let (fs, rel) = self.locate(&r.abs);
+        fs.setattr(rel, a)
+    }
+
+    /// statfs f_type of the file system holding `path`.
+    pub fn fs_type(&self, start: &Start<'_>, path: &[u8]) -> SysResult<u64> {
+        let r = self.resolve(start, path, true)?;
+        self.lstat_abs(&r.abs)?;
+        Ok(self.locate(&r.abs).0.fs_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::tmpfs::TmpFs;
+
+    fn vfs() -> Vfs {
+        let root = TmpFs::new(0o755, 1);
+        let v = Vfs::new(root.clone());
+        root.mkdir("a", 0o755).unwrap();
+        root.mkdir("a/b", 0o755).unwrap();
+        root.symlink(b"a/b", "lnk").unwrap();
+        root.symlink(b"/a", "abs").unwrap();
+        root.symlink(b"loop", "loop").unwrap();
+        v
+    }
+
+    #[test]
+    fn walk_dots_symlinks_loops() {
+        let v = vfs();
+        let cwd = Start::Cwd("/a");
+        assert_eq!(v.resolve(&cwd, b"b/../b/./", true).unwrap().abs, "/a/b");
+        assert_eq!(v.resolve(&cwd, b"/lnk", true).unwrap().abs, "/a/b");
+        assert_eq!(v.resolve(&cwd, b"/lnk", false).unwrap().abs, "/lnk");
+        assert_eq!(v.resolve(&cwd, b"/abs/b/..", true).unwrap().abs, "/a");
+        assert_eq!(v.resolve(&cwd, b"/../../a", true).unwrap().abs, "/a");
+        assert_eq!(v.resolve(&cwd, b"/loop", true).err(), Some(Errno::ELOOP));
+        assert_eq!(v.resolve(&cwd, b"/nope/x", true).err(), Some(Errno::ENOENT));
+        assert_eq!(v.resolve(&cwd, b"", true).err(), Some(Errno::ENOENT));
+        let long = vec![b'x'; 300];
+        assert_eq!(
+            v.resolve(&cwd, &long, true).err(),
+            Some(Errno::ENAMETOOLONG)
+        );
+        assert_eq!(
+            v.resolve(&cwd, &vec![b'a'; 5000], true).err(),
+            Some(Errno::ENAMETOOLONG)
+        );
+    }
+
+    #[test]
+    fn create_remove_rename() {
+        let v = vfs();
+        let cwd = Start::Cwd("/");
+        let f = v
+            .open(
+                &cwd,
+                b"/a/f",
+                (libc::O_CREAT | libc::O_WRONLY) as u32,
+                0o644,
+            )
+            .unwrap();
+        assert_eq!(f.write(b"data").unwrap(), 4);
+        assert_eq!(v.stat(&cwd, b"/a/f", true).unwrap().size, 4);
+        assert_eq!(v.stat(&cwd, b"/a/f/", true).err(), Some(Errno::ENOTDIR));
+        assert_eq!(v.mkdir(&cwd, b"/a", 0o755).err(), Some(Errno::EEXIST));
+        v.rename(&cwd, b"/a/f", &cwd, b"/a/b/g", 0).unwrap();
+        assert_eq!(v.stat(&cwd, b"/lnk/g", true).unwrap().size, 4);
+        assert_eq!(v.unlink(&cwd, b"/a/b", true).err(), Some(Errno::ENOTEMPTY));
+        v.unlink(&cwd, b"/a/b/g", false).unwrap();
+        v.unlink(&cwd, b"/a/b", true).unwrap();
+        assert_eq!(v.stat(&cwd, b"/a/b", true).err(), Some(Errno::ENOENT));
+    }
+}
