@@ -1,0 +1,102 @@
+//! The process model and file system: shells, coreutils, dynamic binaries,
+//! fork/exec/wait, pipes, signals, and writes that stay in the sandbox.
+//! Each test compares the sandboxed run with the native one.
+
+use std::path::Path;
+
+use gvisor_tests::*;
+
+const NO_FLAGS: &[&str] = &[];
+
+fn script(name: &str) -> String {
+    workspace_root()
+        .join("tests/scripts")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn ls_sort_wc_pipeline_matches_native() {
+    let args = ["-c", "ls -la /usr/bin | sort | wc -l"];
+    let native = run_native("/bin/sh", &args);
+    let sandboxed = run_sandboxed("/bin/sh", &args, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    let args = ["-c", "ls -la /usr/bin | sort | md5sum"];
+    assert_same(
+        &run_native("/bin/sh", &args),
+        &run_sandboxed("/bin/sh", &args, NO_FLAGS),
+    );
+}
+
+#[test]
+fn dash_script_functions_pipes_jobs_traps() {
+    let s = script("dash-features.sh");
+    let native = run_native("/bin/sh", &[&s]);
+    let sandboxed = run_sandboxed("/bin/sh", &[&s], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    let out = String::from_utf8_lossy(&sandboxed.stdout);
+    for want in ["got USR1", "killed status 143", "bg done 0", "HERE DOC 5"] {
+        assert!(out.contains(want), "missing {want:?} in {out}");
+    }
+}
+
+#[test]
+fn coreutils_and_tar_match_native() {
+    let s = script("coreutils.sh");
+    assert_same(
+        &run_native("/bin/sh", &[&s]),
+        &run_sandboxed("/bin/sh", &[&s], NO_FLAGS),
+    );
+}
+
+#[test]
+fn writes_stay_inside_the_sandbox() {
+    let marker = format!("/tmp/gvisor-escape-check-{}", std::process::id());
+    let cmd = format!("echo inside > {marker} && cat {marker} && mkdir {marker}.d && rm /etc/hostname && echo removed");
+    let out = run_sandboxed("/bin/sh", &["-c", &cmd], NO_FLAGS);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "inside\nremoved\n",
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !Path::new(&marker).exists(),
+        "the sandbox wrote to the host"
+    );
+    assert!(!Path::new(&format!("{marker}.d")).exists());
+    assert!(
+        Path::new("/etc/hostname").exists(),
+        "the sandbox deleted a host file"
+    );
+}
+
+#[test]
+fn c_process_model_battery() {
+    let bin = compile_c("proc");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    let out = String::from_utf8_lossy(&sandboxed.stdout);
+    assert!(!out.contains("FAIL"), "{out}");
+    assert!(
+        out.lines().filter(|l| l.starts_with("ok ")).count() >= 20,
+        "{out}"
+    );
+}
+
+#[test]
+fn dynamic_coreutils_match_native() {
+    for (prog, args) in [
+        ("/bin/ls", vec!["-l", "/etc/hostname"]),
+        ("/usr/bin/sha256sum", vec!["/etc/os-release"]),
+        ("/usr/bin/env", vec!["-i", "A=1", "/usr/bin/printenv", "A"]),
+        ("/usr/bin/expr", vec!["6", "*", "7"]),
+    ] {
+        assert_same(
+            &run_native(prog, &args),
+            &run_sandboxed(prog, &args, NO_FLAGS),
+        );
+    }
+}
