@@ -604,6 +604,92 @@ impl Vcpu {
         Ok(())
     }
 
+    /// Applies the stores queued for `space` now, in guest code, without
+    /// returning to the app (the snippet exits on PORT_SNIPPET_MORE when done):
+    /// used when other vCPUs run the same address space and freed pages must
+    /// not stay reachable. One extra exit.
+    pub fn flush(&mut self, space: &AddressSpace) -> Result<(), VcpuError> {
+        let (mut stores, flush) = space.take_pending();
+        self.inflight.append(&mut stores);
+        self.inflight_flush |= flush;
+        if self.inflight.is_empty() && !self.inflight_flush {
+            return Ok(());
+        }
+        let area_va = self.area_va;
+        let frame_va = area_va + layout::STACK_TOP_OFFSET - 40;
+        {
+            let sync = self.fd.sync_regs_mut();
+            let mut sregs_dirty = false;
+            if sync.sregs.cr3 != space.root() {
+                sync.sregs.cr3 = space.root();
+                sregs_dirty = true;
+            }
+            if self.mode == Mode::User {
+                sync.sregs.cs = kernel_cs();
+                sync.sregs.ss = kernel_ds();
+                sregs_dirty = true;
+            }
+            sync.regs.rsp = frame_va;
+            sync.regs.rflags = rflags::FIXED;
+            sync.regs.rip = layout::BLOB_VA + entry_asm::PTE_SNIPPET as u64;
+            self.fd.set_sync_dirty_reg(SyncReg::Register);
+            if sregs_dirty {
+                self.fd.set_sync_dirty_reg(SyncReg::SystemRegister);
+            }
+        }
+        self.mode = Mode::Kernel;
+        self.batch_pos = 0;
+        self.write_flush_batch()?;
+        loop {
+            let res = self.fd.run().map(|exit| match exit {
+                KvmExit::IoOut(port, _) => Exit::Out(port),
+                other => Exit::Other(format!("{other:?}")),
+            });
+            self.exits += 1;
+            let rip = self.fd.sync_regs().regs.rip;
+            match res {
+                Ok(Exit::Out(port)) if port == entry_asm::PORT_SNIPPET_MORE => {
+                    if self.batch_pos < self.inflight.len() {
+                        self.write_flush_batch()?;
+                        continue;
+                    }
+                    self.confirm_inflight();
+                    return Ok(());
+                }
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                    self.fd.set_kvm_immediate_exit(0);
+                    continue;
+                }
+                Err(e) => return Err(self.err("run (flush)", e)),
+                Ok(Exit::Out(port)) => {
+                    return Err(VcpuError::UnexpectedExit {
+                        vcpu: self.index,
+                        what: format!("write to I/O port {port:#x} while flushing"),
+                        rip,
+                    })
+                }
+                Ok(Exit::Other(what)) => {
+                    return Err(VcpuError::UnexpectedExit {
+                        vcpu: self.index,
+                        what,
+                        rip,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Like `write_queue_batch`, but always asks the snippet to exit after it.
+    fn write_flush_batch(&mut self) -> Result<(), VcpuError> {
+        self.write_queue_batch()?;
+        let q = self.area_phys + layout::QUEUE_OFFSET;
+        self.shared.mem.write_u64(q + queue::MORE as u64, 1)?;
+        self.shared
+            .mem
+            .write_u64(q + queue::FLUSH_ALL as u64, self.inflight_flush as u64)?;
+        Ok(())
+    }
+
     fn confirm_inflight(&mut self) {
         self.inflight.clear();
         self.inflight_flush = false;

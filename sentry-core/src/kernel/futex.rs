@@ -97,16 +97,19 @@ impl Futexes {
     }
 }
 
-fn key_for(t: &Task, addr: u64, private: bool) -> SysResult<Key> {
+/// The key of the futex word at `addr`. As on Linux, a "shared" futex in
+/// private memory is keyed like a private one (address space, address);
+/// only words in shared memory are keyed by the page they live in.
+pub fn key_for(t: &Task, addr: u64, private: bool) -> SysResult<Key> {
     if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
-    if private {
-        Ok(Key::Private(Arc::as_ptr(&t.mm) as usize, addr))
-    } else {
-        let phys = t.mm().translate(addr).ok_or(Errno::EFAULT)?;
-        Ok(Key::Shared(phys))
+    let mut mm = t.mm();
+    if !private && mm.is_shared_memory(addr) {
+        let phys = mm.translate(addr).ok_or(Errno::EFAULT)?;
+        return Ok(Key::Shared(phys));
     }
+    Ok(Key::Private(Arc::as_ptr(&t.mm) as usize, addr))
 }
 
 fn read_u32(t: &Task, addr: u64) -> SysResult<u32> {

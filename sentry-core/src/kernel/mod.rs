@@ -207,6 +207,23 @@ impl Kernel {
         (tg, h)
     }
 
+    /// Adds a thread to `tg` and registers it.
+    pub fn new_thread(&self, tg: &Arc<ThreadGroup>) -> Arc<TaskHandle> {
+        let mut procs = self.procs();
+        let tid = procs.alloc_id();
+        let h = Arc::new(TaskHandle {
+            tid,
+            tg: tg.clone(),
+            waker: Arc::new(block::Waker::default()),
+            interrupter: Mutex::new(None),
+            sig: Mutex::new(task::TaskSig::default()),
+            killed: Default::default(),
+        });
+        tg.lock().threads.push(h.clone());
+        procs.tasks.insert(tid, h.clone());
+        h
+    }
+
     /// Whether syscalls are traced.
     pub fn tracing(&self) -> bool {
         self.strace.is_some()

@@ -174,14 +174,118 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
 }
 
 fn clone_thread(
-    _t: &mut Task,
-    _fl: u64,
-    _stack: u64,
-    _ptid: u64,
-    _ctid: u64,
-    _tls: u64,
+    t: &mut Task,
+    fl: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
 ) -> SysResult<u64> {
-    Err(Errno::EAGAIN)
+    if fl & CLONE_SIGHAND == 0 || fl & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if fl & CLONE_VFORK != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let kernel = t.kernel.clone();
+    let mut ctx = kernel.platform.new_context().map_err(|e| {
+        tracing::warn!(error = %e, "no context for a new thread");
+        Errno::EAGAIN
+    })?;
+    if let Ok(fp) = t.ctx.save_fpu() {
+        let _ = ctx.restore_fpu(&fp);
+    }
+    // From now on unmapped pages wait for a flush: another vCPU runs this space.
+    t.mm().shared = true;
+    let tg = t.handle.tg.clone();
+    if tg.lock().group_exit.is_some() {
+        return Err(Errno::EAGAIN);
+    }
+    let handle = kernel.new_thread(&tg);
+    handle.sig().blocked = t.handle.sig().blocked;
+    let tid = handle.tid;
+    let fds = if fl & CLONE_FILES != 0 {
+        t.fds.clone()
+    } else {
+        Arc::new(Mutex::new(t.fds().clone()))
+    };
+    let fsctx = if fl & CLONE_FS != 0 {
+        t.fsctx.clone()
+    } else {
+        let c: FsContext = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Arc::new(Mutex::new(c))
+    };
+    let mut regs = t.regs;
+    regs.rax = 0;
+    if stack != 0 {
+        regs.rsp = stack;
+    }
+    if fl & CLONE_SETTLS != 0 {
+        regs.fs_base = tls;
+    }
+    let mut child = Task {
+        kernel: kernel.clone(),
+        handle: handle.clone(),
+        tid,
+        pid: t.pid,
+        regs,
+        orig_rax: 0,
+        fpu: FpuState::default(),
+        mm: t.mm.clone(),
+        fds,
+        fsctx,
+        clear_child_tid: 0,
+        robust_list: 0,
+        comm: t.comm,
+        rlimits: t.rlimits,
+        exe: t.exe.clone(),
+        no_new_privs: t.no_new_privs,
+        dumpable: t.dumpable,
+        exit: None,
+        altstack: Default::default(),
+        pending_restart: None,
+        saved_mask: None,
+        repeat_fault: (u64::MAX, 0),
+        ctx,
+    };
+    *handle.interrupter.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.ctx.interrupter());
+    if fl & CLONE_PARENT_SETTID != 0 {
+        t.mm().copy_out(ptid, &tid.to_le_bytes())?;
+    }
+    if fl & CLONE_CHILD_SETTID != 0 {
+        child.mm().copy_out(ctid, &tid.to_le_bytes())?;
+    }
+    if fl & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = ctid;
+    }
+    kernel.spawn(child).map_err(|_| Errno::EAGAIN)?;
+    Ok(tid as u64)
+}
+
+/// After a syscall changed a memory manager shared by several threads:
+/// applies the page-table changes now, frees what they unmapped, and makes
+/// the other threads re-enter (hardware KVM flushes their TLBs on re-entry).
+pub fn flush_shared_mm(t: &mut Task) {
+    let mm_arc = t.mm.clone();
+    let mut mm = mm_arc.lock().unwrap_or_else(|p| p.into_inner());
+    if !mm.needs_flush() {
+        return;
+    }
+    let space = mm.address_space().clone();
+    if let Err(e) = t.ctx.flush(&*space) {
+        tracing::error!(error = %e, "flushing page-table changes failed");
+        drop(mm);
+        t.group_exit(ExitStatus::Signaled(Signal::SIGKILL));
+        return;
+    }
+    mm.finish_flush();
+    drop(mm);
+    let others: Vec<_> = t.handle.tg.lock().threads.clone();
+    for o in others {
+        if o.tid != t.tid {
+            o.kick();
+        }
+    }
 }
 
 /// Lets a vfork parent go on.
@@ -225,7 +329,8 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
         tracing::debug!(error = %e, "execve failed");
         e.errno()
     })?;
-    // Point of no return.
+    // Point of no return: the other threads go.
+    kill_other_threads(t);
     t.mm = Arc::new(Mutex::new(mm));
     t.regs = loaded.regs;
     t.exe = loaded.exe.clone();
@@ -256,6 +361,29 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
     }
     release_vfork_parent(t);
     Ok(0)
+}
+
+/// execve in a multi-threaded process: every other thread exits first.
+fn kill_other_threads(t: &mut Task) {
+    let tg = t.handle.tg.clone();
+    let others: Vec<_> = tg
+        .lock()
+        .threads
+        .iter()
+        .filter(|h| h.tid != t.tid)
+        .cloned()
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    for o in &others {
+        o.killed.store(true, Ordering::SeqCst);
+        o.kick();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while tg.lock().threads.len() > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// Tears a task down after its run loop ended: the last thread of a process

@@ -92,6 +92,12 @@ pub struct MemoryManager {
     brk_start: u64,
     brk: u64,
     fault_around: u64,
+    /// Shared by several threads: freed pages wait for a flush.
+    pub shared: bool,
+    /// Pages unmapped while `shared`, freed by `finish_flush`.
+    deferred: Vec<u64>,
+    /// A mapping was removed or reduced while `shared`.
+    flush_wanted: bool,
     /// Counters.
     pub stats: MmStats,
 }
@@ -112,6 +118,9 @@ impl MemoryManager {
             brk_start: 0,
             brk: 0,
             fault_around: fault_around.clamp(1, 512).next_power_of_two(),
+            shared: false,
+            deferred: Vec::new(),
+            flush_wanted: false,
             stats: MmStats::default(),
         }
     }
@@ -283,7 +292,12 @@ impl MemoryManager {
                 freed.push(phys);
             }
         }
-        self.mem.free_pages(freed);
+        if self.shared {
+            self.deferred.extend(freed);
+            self.flush_wanted = true;
+        } else {
+            self.mem.free_pages(freed);
+        }
     }
 
     /// Changes protection; the whole range must be mapped.
@@ -310,6 +324,9 @@ impl MemoryManager {
             }
         }
         self.space.protect(addr, len, perms).map_err(perr)?;
+        if self.shared {
+            self.flush_wanted = true;
+        }
         if perms.write {
             let ro = Perms {
                 write: false,
@@ -344,6 +361,18 @@ impl MemoryManager {
             .ok_or(Errno::EINVAL)?;
         self.release_pages(addr, end);
         Ok(())
+    }
+
+    /// Whether pages wait for a flush (see `shared`).
+    pub fn needs_flush(&self) -> bool {
+        self.flush_wanted
+    }
+
+    /// Frees the pages unmapped before the platform flush that just ran.
+    pub fn finish_flush(&mut self) {
+        self.flush_wanted = false;
+        let d = std::mem::take(&mut self.deferred);
+        self.mem.free_pages(d);
     }
 
     /// Sets where the heap starts (end of the loaded image).
@@ -510,6 +539,9 @@ impl MemoryManager {
             brk_start: self.brk_start,
             brk: self.brk,
             fault_around: self.fault_around,
+            shared: false,
+            deferred: Vec::new(),
+            flush_wanted: false,
             stats: MmStats::default(),
         })
     }
@@ -657,6 +689,12 @@ impl MemoryManager {
         }
     }
 
+    /// Whether `addr` lies in memory shared between address spaces.
+    pub fn is_shared_memory(&self, addr: u64) -> bool {
+        self.find_vma(addr)
+            .is_some_and(|v| v.kind == VmaKind::SharedAnon)
+    }
+
     /// The memory-file offset backing `addr` (populating the page).
     pub fn translate(&mut self, addr: u64) -> Option<u64> {
         let mut out = None;
@@ -678,11 +716,13 @@ impl MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        let mut freed: Vec<u64> = std::mem::take(&mut self.deferred);
         let pages = std::mem::take(&mut self.pages);
-        let freed = pages
+        let more: Vec<u64> = pages
             .into_values()
             .filter(|&p| self.mem.decref(p))
             .collect();
+        freed.extend(more);
         self.mem.free_pages(freed);
     }
 }

@@ -120,6 +120,18 @@ impl Context for KvmContext {
         self.vcpu.as_ref().map_or(0, |v| v.exits())
     }
 
+    fn flush(&mut self, space: &dyn AddressSpace) -> Result<(), PlatformError> {
+        let space = space
+            .as_any()
+            .downcast_ref::<KvmAddressSpace>()
+            .ok_or_else(|| PlatformError::Unsupported("foreign address space".into()))?;
+        let vcpu = self
+            .vcpu
+            .as_mut()
+            .ok_or_else(|| PlatformError::Unsupported("context without a vCPU".into()))?;
+        Ok(vcpu.flush(&space.0)?)
+    }
+
     fn save_fpu(&mut self) -> Result<Vec<u8>, PlatformError> {
         let v = self
             .vcpu

@@ -131,6 +131,9 @@ pub trait Context: Send {
     fn interrupter(&self) -> Interrupter;
     /// Hardware exits (VM exits) taken so far, for benchmarks and stats.
     fn exits(&self) -> u64;
+    /// Applies queued page-table changes of `space` now (before pages they
+    /// unmapped are reused while other contexts run the same space).
+    fn flush(&mut self, space: &dyn AddressSpace) -> Result<(), PlatformError>;
     /// The FPU/SSE/AVX state in XSAVE layout (for signal frames and fork).
     fn save_fpu(&mut self) -> Result<Vec<u8>, PlatformError>;
     /// Loads an XSAVE-layout FPU state (at most 4096 bytes; the rest keeps

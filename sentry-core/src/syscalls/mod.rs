@@ -112,10 +112,10 @@ table! {
     40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Hex, Int];
     41 socket => sys_info::no_sockets, Enosys("networking is not implemented yet: EAFNOSUPPORT"), [Int, Int, Int];
     53 socketpair => sys_info::no_sockets, Enosys("networking is not implemented yet: EAFNOSUPPORT"), [Int, Int, Int, Hex];
-    56 clone => sys_process::clone, Partial("processes (fork/vfork semantics); threads (CLONE_THREAD) and CLONE_VM without CLONE_VFORK are not supported yet"), [Hex, Hex, Hex, Hex, Hex];
+    56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK, and namespaces, are not supported"), [Hex, Hex, Hex, Hex, Hex];
     57 fork => sys_process::fork, Full, [];
     58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
-    59 execve => sys_process::execve, Partial("single-threaded processes"), [Path, Hex, Hex];
+    59 execve => sys_process::execve, Full, [Path, Hex, Hex];
     60 exit => sys_thread::exit, Full, [Int];
     61 wait4 => sys_process::wait4, Partial("exited and killed children; no stop/continue reports; rusage zeroed"), [Int, Hex, Hex, Hex];
     62 kill => sys_signal::kill, Full, [Int, Int];
@@ -267,6 +267,9 @@ pub fn dispatch(task: &mut Task) {
         }
         Err(e) => (-(e.0 as i64)) as u64,
     };
+    if matches!(nr, 9..=12 | 25 | 28) && task.handle.tg.lock().threads.len() > 1 {
+        crate::kernel::process::flush_shared_mm(task);
+    }
     if let (Some(pre), Some(t)) = (pre, started) {
         let ret = match res {
             Ok(v) if entry.is_some_and(|s| matches!(s.name, "mmap" | "brk")) => format!("{v:#x}"),
