@@ -101,6 +101,11 @@ pub fn scratch_dir() -> &'static Path {
 /// Compiles `tests/c/<name>.c` with `gcc -static -no-pie -O1` into the scratch directory and
 /// returns the executable's path. Each program is compiled at most once per test process.
 pub fn compile_c(name: &str) -> PathBuf {
+    compile_c_with(name, &[])
+}
+
+/// Like [`compile_c`], with extra gcc flags (e.g. `-pthread`).
+pub fn compile_c_with(name: &str, extra: &[&str]) -> PathBuf {
     static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     // Holding the lock while compiling keeps two tests from building the same file at once.
@@ -113,7 +118,9 @@ pub fn compile_c(name: &str) -> PathBuf {
     let out = scratch_dir().join(name);
     let tmp = scratch_dir().join(format!("{name}.partial"));
     let result = Command::new("gcc")
-        .args(["-static", "-no-pie", "-O1", "-Wall", "-o"])
+        .args(["-static", "-no-pie", "-O1", "-Wall"])
+        .args(extra)
+        .arg("-o")
         .arg(&tmp)
         .arg(&src)
         .stdin(Stdio::null())

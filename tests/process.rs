@@ -100,3 +100,42 @@ fn dynamic_coreutils_match_native() {
         );
     }
 }
+
+#[test]
+fn python_threads_subprocess_fork_tempfile_hashlib() {
+    let s = script("python-basics.py");
+    assert_same(
+        &run_native("/usr/bin/python3", &[&s]),
+        &run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS),
+    );
+}
+
+#[test]
+fn python_multiprocessing_pool() {
+    let s = script("python-pool.py");
+    assert_same(
+        &run_native("/usr/bin/python3", &[&s]),
+        &run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS),
+    );
+}
+
+#[test]
+fn c_threads_mutex_and_munmap() {
+    let bin = compile_c_with("threads", &["-pthread"]);
+    assert_same(
+        &run_native(&bin, NO_FLAGS),
+        &run_sandboxed(&bin, NO_FLAGS, NO_FLAGS),
+    );
+}
+
+#[test]
+fn c_shared_memory_semaphore_across_fork() {
+    let bin = compile_c_with("shared_sem", &["-pthread"]);
+    let out = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "count=60000\n",
+        "{}",
+        describe(&out)
+    );
+}

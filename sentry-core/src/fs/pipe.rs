@@ -189,6 +189,34 @@ impl FileDescription for PipeEnd {
         );
     }
 
+    fn readiness(&self) -> u32 {
+        let s = self.pipe.lock();
+        let mut r = 0;
+        if self.write {
+            if s.readers == 0 {
+                r |= libc::POLLERR;
+            } else if PIPE_SIZE - s.buf.len() >= PIPE_BUF {
+                r |= libc::POLLOUT | libc::POLLWRNORM;
+            }
+        } else {
+            if !s.buf.is_empty() {
+                r |= libc::POLLIN | libc::POLLRDNORM;
+            }
+            if s.writers == 0 {
+                r |= libc::POLLHUP;
+            }
+        }
+        r as u32
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.pipe.wq)
+    }
+
+    fn always_ready(&self) -> bool {
+        false
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

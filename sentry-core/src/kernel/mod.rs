@@ -200,6 +200,7 @@ impl Kernel {
             interrupter: Mutex::new(None),
             sig: Mutex::new(task::TaskSig::default()),
             killed: Default::default(),
+            in_guest: Default::default(),
         });
         tg.lock().threads.push(h.clone());
         procs.tgs.insert(pid, tg.clone());
@@ -218,6 +219,7 @@ impl Kernel {
             interrupter: Mutex::new(None),
             sig: Mutex::new(task::TaskSig::default()),
             killed: Default::default(),
+            in_guest: Default::default(),
         });
         tg.lock().threads.push(h.clone());
         procs.tasks.insert(tid, h.clone());

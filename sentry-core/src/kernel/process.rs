@@ -72,7 +72,11 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     let platform = kernel.platform.clone();
     // Memory: copy-on-write (vfork too: the child only runs until exec/exit).
     let child_mm = {
-        let mut mm = t.mm();
+        let mm_arc = t.mm.clone();
+        let mut mm = mm_arc.lock().unwrap_or_else(|p| p.into_inner());
+        // Other threads must not keep running on the old page tables, which
+        // still map now-shared pages writable.
+        t.quiesce_others();
         mm.fork(&*platform).map_err(|_| Errno::ENOMEM)?
     };
     let fds = if fl & CLONE_FILES != 0 {
@@ -272,6 +276,7 @@ pub fn flush_shared_mm(t: &mut Task) {
         return;
     }
     let space = mm.address_space().clone();
+    t.quiesce_others();
     if let Err(e) = t.ctx.flush(&*space) {
         tracing::error!(error = %e, "flushing page-table changes failed");
         drop(mm);

@@ -143,6 +143,9 @@ pub struct TaskHandle {
     pub sig: Mutex<TaskSig>,
     /// Set when the task must exit (group exit, SIGKILL).
     pub killed: AtomicBool,
+    /// True from taking the address space (under the memory manager's lock)
+    /// until app code has stopped: what `quiesce` waits for.
+    pub in_guest: AtomicBool,
 }
 
 impl TaskHandle {
@@ -407,8 +410,14 @@ impl Task {
             if self.exit.is_some() {
                 return Ok(());
             }
-            let space = self.mm().address_space().clone();
-            let ev = match self.ctx.switch(&mut self.regs, &mut self.fpu, &*space) {
+            let space = {
+                let mm = self.mm();
+                self.handle.in_guest.store(true, Ordering::SeqCst);
+                mm.address_space().clone()
+            };
+            let ev = self.ctx.switch(&mut self.regs, &mut self.fpu, &*space);
+            self.handle.in_guest.store(false, Ordering::SeqCst);
+            let ev = match ev {
                 Ok(ev) => ev,
                 Err(e) => {
                     self.group_exit(ExitStatus::Signaled(Signal::SIGKILL));
@@ -471,6 +480,31 @@ impl Task {
             self.repeat_fault = (page, 1);
         }
         self.repeat_fault.1 > 16
+    }
+
+    /// Stops the other threads of this process from running app code: call
+    /// with the memory manager locked; returns once none of them is in the
+    /// guest (they wait for the lock before entering again).
+    pub fn quiesce_others(&self) {
+        let others: Vec<Arc<TaskHandle>> = self
+            .handle
+            .tg
+            .lock()
+            .threads
+            .iter()
+            .filter(|h| h.tid != self.tid)
+            .cloned()
+            .collect();
+        for o in &others {
+            if o.in_guest.load(Ordering::SeqCst) {
+                o.kick();
+            }
+        }
+        for o in &others {
+            while o.in_guest.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+        }
     }
 
     /// Reads a path argument from app memory.

@@ -525,6 +525,23 @@ impl MemoryManager {
         &mut self,
         platform: &dyn crate::platform::Platform,
     ) -> Result<MemoryManager, PlatformError> {
+        // Shared memory must be the same pages in both: populate every page
+        // of it now, so that neither side allocates its own later.
+        let shared: Vec<(u64, u64)> = self
+            .vmas
+            .values()
+            .filter(|v| v.kind == VmaKind::SharedAnon)
+            .map(|v| (v.start, v.end))
+            .collect();
+        for (start, end) in shared {
+            let mut va = start;
+            while va < end {
+                if !self.pages.contains_key(&va) && self.alloc(va).is_err() {
+                    return Err(PlatformError::Unsupported("memory file exhausted".into()));
+                }
+                va += PAGE;
+            }
+        }
         let child_space = platform.new_address_space()?;
         let parent_space = platform.new_address_space()?;
         self.space = parent_space;

@@ -14,6 +14,7 @@ pub mod names;
 pub mod sys_file;
 pub mod sys_info;
 pub mod sys_mmap;
+pub mod sys_poll;
 pub mod sys_process;
 pub mod sys_read;
 pub mod sys_signal;
@@ -88,8 +89,9 @@ table! {
     4 stat => sys_file::stat, Full, [Path, Hex];
     5 fstat => sys_file::fstat, Full, [Fd, Hex];
     6 lstat => sys_file::lstat, Full, [Path, Hex];
+    7 poll => sys_poll::poll, Full, [Hex, Int, Int];
     8 lseek => sys_read::lseek, Full, [Fd, Int, Int];
-    9 mmap => sys_mmap::mmap, Partial("file mappings are private copies; MAP_SHARED anonymous memory is not shared across fork yet"), [Hex, Hex, Hex, Hex, Fd, Hex];
+    9 mmap => sys_mmap::mmap, Partial("file mappings are copies of the file taken at mmap time; MAP_SHARED file mappings are shared with forked children but not written back to the file"), [Hex, Hex, Hex, Hex, Fd, Hex];
     10 mprotect => sys_mmap::mprotect, Full, [Hex, Hex, Hex];
     11 munmap => sys_mmap::munmap, Full, [Hex, Hex];
     12 brk => sys_mmap::brk, Full, [Hex];
@@ -103,6 +105,7 @@ table! {
     20 writev => sys_read::writev, Full, [Fd, Hex, Int];
     21 access => sys_file::access, Full, [Path, Int];
     22 pipe => sys_file::pipe, Full, [Hex];
+    23 select => sys_poll::select, Full, [Int, Hex, Hex, Hex, Hex];
     24 sched_yield => sys_thread::sched_yield, Full, [];
     28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int];
     32 dup => sys_file::dup, Full, [Fd];
@@ -196,6 +199,8 @@ table! {
     267 readlinkat => sys_file::readlinkat, Full, [Fd, Path, Hex, Int];
     268 fchmodat => sys_file::fchmodat, Full, [Fd, Path, Hex];
     269 faccessat => sys_file::faccessat, Full, [Fd, Path, Int];
+    270 pselect6 => sys_poll::pselect6, Full, [Int, Hex, Hex, Hex, Hex, Hex];
+    271 ppoll => sys_poll::ppoll, Full, [Hex, Int, Hex, Hex, Int];
     273 set_robust_list => sys_thread::set_robust_list, Partial("recorded; used by threads later"), [Hex, Int];
     280 utimensat => sys_file::utimensat, Full, [Fd, Path, Hex, Hex];
     285 fallocate => sys_file::fallocate, Partial("mode 0 only"), [Fd, Int, Int, Int];
@@ -209,6 +214,7 @@ table! {
     332 statx => sys_file::statx, Partial("basic fields"), [Fd, Path, Hex, Hex, Hex];
     334 rseq => sys_thread::rseq, Enosys("restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];
     435 clone3 => sys_process::clone3, Partial("as clone"), [Hex, Int];
+    436 close_range => sys_poll::close_range, Full, [Fd, Fd, Hex];
     439 faccessat2 => sys_file::faccessat2, Full, [Fd, Path, Int, Hex];
 }
 

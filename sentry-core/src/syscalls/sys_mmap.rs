@@ -43,24 +43,34 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
     }
     if flags & libc::MAP_ANONYMOUS != 0 {
-        return t.mm().map_anon(addr, len, perms, fixed, VmaKind::Anon);
+        let k = if kind == libc::MAP_PRIVATE {
+            VmaKind::Anon
+        } else {
+            VmaKind::SharedAnon
+        };
+        return t.mm().map_anon(addr, len, perms, fixed, k);
     }
     let file = t.fds().file(fd)?;
     let fl = file.status_flags() as i32 & libc::O_ACCMODE;
     if fl == libc::O_WRONLY {
         return Err(Errno::EACCES);
     }
-    if kind != libc::MAP_PRIVATE && perms.write {
-        // Shared writable file mappings need write-back: not in this stage.
+    if kind != libc::MAP_PRIVATE && perms.write && fl != libc::O_RDWR {
         return Err(Errno::EACCES);
     }
     let st = file.stat()?;
     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG {
         return Err(Errno::ENODEV);
     }
-    let start = t
-        .mm()
-        .map_anon(addr, len, perms, fixed, VmaKind::File(String::new()))?;
+    // A shared file mapping is shared memory initialised from the file: it
+    // is shared with forked children, not written back to the file (no page
+    // cache yet).
+    let vk = if kind == libc::MAP_PRIVATE {
+        VmaKind::File(String::new())
+    } else {
+        VmaKind::SharedAnon
+    };
+    let start = t.mm().map_anon(addr, len, perms, fixed, vk)?;
     // Copy the file's contents in (a private snapshot).
     let size = st.size.max(0) as u64;
     let avail = size.saturating_sub(off).min(len) as usize;

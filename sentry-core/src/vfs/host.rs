@@ -371,6 +371,23 @@ impl FileDescription for HostStdio {
     fn status_flags(&self) -> u32 {
         self.flags
     }
+    fn readiness(&self) -> u32 {
+        let mut p = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        if n < 0 {
+            libc::POLLERR as u32
+        } else {
+            p.revents as u16 as u32
+        }
+    }
+    fn always_ready(&self) -> bool {
+        false
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

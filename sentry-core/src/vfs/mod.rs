@@ -157,6 +157,20 @@ pub trait FileDescription: Send + Sync + Any {
     }
     /// Records the path (set once by the VFS at open).
     fn set_path(&self, _path: &str) {}
+    /// poll(2) readiness (POLLIN | POLLOUT | POLLHUP | POLLERR bits).
+    /// Regular files and directories are always ready.
+    fn readiness(&self) -> u32 {
+        (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32
+    }
+    /// The queue notified when the readiness may have changed; None when the
+    /// readiness is known only by asking (host fds), so waiters poll.
+    fn wait_queue(&self) -> Option<&crate::kernel::block::WaitQueue> {
+        None
+    }
+    /// Whether readiness never changes (regular files): no need to wait.
+    fn always_ready(&self) -> bool {
+        true
+    }
     /// For file systems that need their own type back.
     fn as_any(&self) -> &dyn Any;
 }
@@ -312,6 +326,22 @@ impl FdTable {
         for s in self.slots.iter_mut() {
             if s.as_ref().is_some_and(|e| e.cloexec) {
                 *s = None;
+            }
+        }
+    }
+
+    /// Closes (or marks close-on-exec) every fd in `first..=last`.
+    pub fn close_range(&mut self, first: usize, last: usize, cloexec: bool) {
+        let end = last.min(self.slots.len().saturating_sub(1));
+        for i in first..=end {
+            if let Some(s) = self.slots.get_mut(i) {
+                if cloexec {
+                    if let Some(e) = s.as_mut() {
+                        e.cloexec = true;
+                    }
+                } else {
+                    *s = None;
+                }
             }
         }
     }

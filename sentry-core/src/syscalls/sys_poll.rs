@@ -1,0 +1,294 @@
+//! Waiting on many file descriptors: poll, ppoll, select, pselect6.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::block::block_until;
+use crate::kernel::Task;
+use crate::vfs::FileDescription;
+
+use super::Args;
+
+/// How often readiness of host-backed fds (which have no wait queue) is polled.
+const HOST_POLL: Duration = Duration::from_millis(5);
+
+/// Waits until one of `files` (with their requested events) is ready, the
+/// deadline passes, or a signal arrives. Returns the revents of each.
+fn wait_ready(
+    files: &[Option<(Arc<dyn FileDescription>, u32)>],
+    deadline: Option<Instant>,
+) -> SysResult<Vec<u32>> {
+    let always = (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) as u32;
+    let compute = || -> Vec<u32> {
+        files
+            .iter()
+            .map(|f| match f {
+                None => 0,
+                Some((f, ev)) => f.readiness() & (ev | always),
+            })
+            .collect()
+    };
+    let queues: Vec<&crate::kernel::block::WaitQueue> = files
+        .iter()
+        .flatten()
+        .filter_map(|(f, _)| f.wait_queue())
+        .collect();
+    let polled = files
+        .iter()
+        .flatten()
+        .any(|(f, _)| !f.always_ready() && f.wait_queue().is_none());
+    loop {
+        let step = if polled {
+            let d = Instant::now() + HOST_POLL;
+            Some(deadline.map_or(d, |x| x.min(d)))
+        } else {
+            deadline
+        };
+        let r = block_until(&queues, step, Errno::ETIMEDOUT, || {
+            let rev = compute();
+            rev.iter().any(|&r| r != 0).then_some(Ok(rev))
+        });
+        match r {
+            Err(Errno::ETIMEDOUT) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(compute());
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+fn deadline_ms(ms: i64) -> Option<Instant> {
+    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+}
+
+fn read_timespec(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mut b = [0u8; 16];
+    t.mm().copy_in(addr, &mut b)?;
+    let s = i64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
+    let ns = i64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
+    if s < 0 || !(0..1_000_000_000).contains(&ns) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(Instant::now() + Duration::new(s as u64, ns as u32)))
+}
+
+fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult<u64> {
+    if nfds > crate::vfs::MAX_FDS as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; nfds as usize * 8];
+    t.mm().copy_in(fds_addr, &mut raw)?;
+    let mut files = Vec::with_capacity(nfds as usize);
+    let mut nval = vec![false; nfds as usize];
+    for (i, c) in raw.chunks_exact(8).enumerate() {
+        let fd = i32::from_le_bytes(c[..4].try_into().map_err(|_| Errno::EFAULT)?);
+        let ev = u16::from_le_bytes(c[4..6].try_into().map_err(|_| Errno::EFAULT)?) as u32;
+        if fd < 0 {
+            files.push(None);
+            continue;
+        }
+        match t.fds().file(fd as i64) {
+            Ok(f) => files.push(Some((f, ev))),
+            Err(_) => {
+                nval[i] = true;
+                files.push(None);
+            }
+        }
+    }
+    let rev = if nval.iter().any(|&x| x) {
+        files
+            .iter()
+            .map(|f| f.as_ref().map_or(0, |(f, ev)| f.readiness() & ev))
+            .collect()
+    } else {
+        wait_ready(&files, deadline).map_err(|e| {
+            if e == Errno::ERESTARTSYS {
+                Errno::ERESTARTNOHAND
+            } else {
+                e
+            }
+        })?
+    };
+    let mut n = 0;
+    for (i, c) in raw.chunks_exact_mut(8).enumerate() {
+        let r = if nval[i] {
+            libc::POLLNVAL as u32
+        } else {
+            rev[i]
+        };
+        c[6..8].copy_from_slice(&(r as u16).to_le_bytes());
+        if r != 0 {
+            n += 1;
+        }
+    }
+    t.mm().copy_out(fds_addr, &raw)?;
+    Ok(n)
+}
+
+pub(crate) fn poll(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_poll(t, a[0], a[1], deadline_ms(a[2] as i32 as i64))
+}
+
+/// Runs `f` with the signal mask at `mask_addr` (if any) in place.
+fn with_sigmask(
+    t: &mut Task,
+    mask_addr: u64,
+    size: u64,
+    f: impl FnOnce(&mut Task) -> SysResult<u64>,
+) -> SysResult<u64> {
+    if mask_addr == 0 {
+        return f(t);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = t.mm().read_u64(mask_addr)? & !crate::kernel::signal::UNBLOCKABLE;
+    let old = std::mem::replace(&mut t.handle.sig().blocked, mask);
+    let r = f(t);
+    if matches!(r, Err(Errno::ERESTARTNOHAND) | Err(Errno::EINTR)) {
+        // The handler runs with the temporary mask; sigreturn restores this.
+        t.saved_mask = Some(old);
+    } else {
+        t.handle.sig().blocked = old;
+    }
+    r
+}
+
+pub(crate) fn ppoll(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let deadline = read_timespec(t, a[2])?;
+    let (fds, n) = (a[0], a[1]);
+    with_sigmask(t, a[3], a[4], |t| do_poll(t, fds, n, deadline))
+}
+
+fn do_select(
+    t: &mut Task,
+    nfds: u64,
+    r: u64,
+    w: u64,
+    e: u64,
+    deadline: Option<Instant>,
+) -> SysResult<u64> {
+    if nfds > crate::vfs::MAX_FDS as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = (nfds as usize).div_ceil(64) * 8;
+    let read_set = |t: &Task, addr: u64| -> SysResult<Vec<u8>> {
+        let mut v = vec![0u8; bytes];
+        if addr != 0 {
+            t.mm().copy_in(addr, &mut v)?;
+        }
+        Ok(v)
+    };
+    let (rs, ws, es) = (read_set(t, r)?, read_set(t, w)?, read_set(t, e)?);
+    let bit = |s: &[u8], i: usize| s[i / 8] & (1 << (i % 8)) != 0;
+    let mut files = Vec::new();
+    let mut index = Vec::new();
+    for i in 0..nfds as usize {
+        let mut ev = 0u32;
+        if bit(&rs, i) {
+            ev |= (libc::POLLIN | libc::POLLHUP | libc::POLLERR) as u32;
+        }
+        if bit(&ws, i) {
+            ev |= (libc::POLLOUT | libc::POLLERR) as u32;
+        }
+        if bit(&es, i) {
+            ev |= libc::POLLPRI as u32;
+        }
+        if ev == 0 {
+            continue;
+        }
+        let f = t.fds().file(i as i64)?;
+        files.push(Some((f, ev)));
+        index.push(i);
+    }
+    let rev = wait_ready(&files, deadline).map_err(|e| {
+        if e == Errno::ERESTARTSYS {
+            Errno::ERESTARTNOHAND
+        } else {
+            e
+        }
+    })?;
+    let (mut ro, mut wo, mut eo) = (vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]);
+    let mut n = 0;
+    for (k, &i) in index.iter().enumerate() {
+        let r = rev[k];
+        let set = |s: &mut [u8]| s[i / 8] |= 1 << (i % 8);
+        if bit(&rs, i) && r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) as u32 != 0 {
+            set(&mut ro);
+            n += 1;
+        }
+        if bit(&ws, i) && r & (libc::POLLOUT | libc::POLLERR) as u32 != 0 {
+            set(&mut wo);
+            n += 1;
+        }
+        if bit(&es, i) && r & libc::POLLPRI as u32 != 0 {
+            set(&mut eo);
+            n += 1;
+        }
+    }
+    for (addr, v) in [(r, ro), (w, wo), (e, eo)] {
+        if addr != 0 {
+            t.mm().copy_out(addr, &v)?;
+        }
+    }
+    Ok(n)
+}
+
+pub(crate) fn select(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let deadline = if a[4] == 0 {
+        None
+    } else {
+        let mut b = [0u8; 16];
+        t.mm().copy_in(a[4], &mut b)?;
+        let s = i64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
+        let us = i64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
+        if s < 0 || !(0..1_000_000).contains(&us) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(s as u64, us as u32 * 1000))
+    };
+    let r = do_select(t, a[0], a[1], a[2], a[3], deadline);
+    if let (Some(d), true) = (deadline, a[4] != 0) {
+        let left = d.saturating_duration_since(Instant::now());
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&(left.as_secs() as i64).to_le_bytes());
+        b[8..].copy_from_slice(&(left.subsec_micros() as i64).to_le_bytes());
+        let _ = t.mm().copy_out(a[4], &b);
+    }
+    r
+}
+
+pub(crate) fn pselect6(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let deadline = read_timespec(t, a[4])?;
+    let (mask, size) = if a[5] != 0 {
+        let mut b = [0u8; 16];
+        t.mm().copy_in(a[5], &mut b)?;
+        (
+            u64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?),
+            u64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?),
+        )
+    } else {
+        (0, 8)
+    };
+    let (n, r, w, e) = (a[0], a[1], a[2], a[3]);
+    with_sigmask(t, mask, size, |t| do_select(t, n, r, w, e, deadline))
+}
+
+pub(crate) fn close_range(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const CLOSE_RANGE_CLOEXEC: u64 = 4;
+    const CLOSE_RANGE_UNSHARE: u64 = 2;
+    if a[2] & !(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE) != 0 || a[0] > a[1] {
+        return Err(Errno::EINVAL);
+    }
+    let first = a[0].min(u32::MAX as u64) as usize;
+    let last = a[1].min(u32::MAX as u64) as usize;
+    t.fds()
+        .close_range(first, last, a[2] & CLOSE_RANGE_CLOEXEC != 0);
+    Ok(0)
+}
