@@ -15,6 +15,7 @@ pub mod futex;
 pub mod process;
 pub mod signal;
 pub mod task;
+pub mod timers;
 
 pub use task::{ExitStatus, Task, TaskHandle, ThreadGroup};
 
@@ -123,6 +124,8 @@ pub struct Kernel {
     pub stats: KernelStats,
     /// futex waiters.
     pub futexes: Arc<futex::Futexes>,
+    /// alarm/setitimer deadlines.
+    pub timers: Arc<timers::Timers>,
 }
 
 /// Counters summed over finished tasks.
@@ -156,6 +159,7 @@ impl Kernel {
             init_cv: Condvar::new(),
             stats: KernelStats::default(),
             futexes: Arc::new(futex::Futexes::default()),
+            timers: Arc::new(timers::Timers::default()),
         })
     }
 
@@ -192,6 +196,7 @@ impl Kernel {
             actions: Mutex::new([signal::SigAction::default(); 64]),
             child_wq: block::WaitQueue::default(),
             infos: Mutex::new(HashMap::new()),
+            real_timer: Mutex::new(timers::RealTimer::default()),
         });
         let h = Arc::new(TaskHandle {
             tid: pid,

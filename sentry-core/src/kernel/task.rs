@@ -100,6 +100,8 @@ pub struct ThreadGroup {
     pub child_wq: WaitQueue,
     /// siginfo of process-directed pending signals.
     pub infos: Mutex<std::collections::HashMap<u32, signal::SigInfo>>,
+    /// ITIMER_REAL / alarm.
+    pub real_timer: Mutex<crate::kernel::timers::RealTimer>,
 }
 
 impl ThreadGroup {

@@ -111,6 +111,9 @@ table! {
     32 dup => sys_file::dup, Full, [Fd];
     33 dup2 => sys_file::dup2, Full, [Fd, Fd];
     35 nanosleep => sys_time::nanosleep, Full, [Hex, Hex];
+    36 getitimer => sys_time::getitimer, Partial("ITIMER_REAL; the CPU-time timers read as disarmed"), [Int, Hex];
+    37 alarm => sys_time::alarm, Full, [Int];
+    38 setitimer => sys_time::setitimer, Partial("ITIMER_REAL only"), [Int, Hex, Hex];
     39 getpid => sys_thread::getpid, Full, [];
     40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Hex, Int];
     41 socket => sys_info::no_sockets, Enosys("networking is not implemented yet: EAFNOSUPPORT"), [Int, Int, Int];
@@ -147,7 +150,9 @@ table! {
     95 umask => sys_thread::umask, Full, [Hex];
     96 gettimeofday => sys_time::gettimeofday, Full, [Hex, Hex];
     97 getrlimit => sys_info::getrlimit, Full, [Int, Hex];
+    98 getrusage => sys_time::getrusage, Partial("CPU times of the task's sentry thread; other fields zero"), [Int, Hex];
     99 sysinfo => sys_info::sysinfo, Full, [Hex];
+    100 times => sys_time::times, Partial("CPU times of the task's sentry thread"), [Hex];
     102 getuid => sys_thread::getuid, Full, [];
     104 getgid => sys_thread::getgid, Full, [];
     107 geteuid => sys_thread::getuid, Full, [];
@@ -161,11 +166,15 @@ table! {
     120 getresgid => sys_thread::getresgid, Full, [Hex, Hex, Hex];
     121 getpgid => sys_thread::getpgid, Full, [Int];
     124 getsid => sys_thread::getsid, Full, [Int];
+    125 capget => sys_info::capget, Partial("root has every capability"), [Hex, Hex];
     127 rt_sigpending => sys_signal::rt_sigpending, Full, [Hex, Int];
     130 rt_sigsuspend => sys_signal::rt_sigsuspend, Full, [Hex, Int];
     131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Hex, Hex];
+    135 personality => sys_info::personality, Partial("PER_LINUX only"), [Hex];
     137 statfs => sys_info::statfs, Partial("generic figures (tmpfs-like)"), [Path, Hex];
     138 fstatfs => sys_info::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Hex];
+    140 getpriority => sys_info::getpriority, Partial("always nice 0"), [Int, Int];
+    141 setpriority => sys_info::setpriority, Partial("accepted, no effect"), [Int, Int, Int];
     157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [Int, Hex, Hex, Hex, Hex];
     158 arch_prctl => sys_thread::arch_prctl, Full, [Hex, Hex];
     186 gettid => sys_thread::gettid, Full, [];
@@ -178,6 +187,7 @@ table! {
     200 tkill => sys_signal::tkill, Full, [Int, Int];
     201 time => sys_time::time, Full, [Hex];
     202 futex => sys_thread::futex, Full, [Hex, Int, Int, Hex, Hex, Hex];
+    203 sched_setaffinity => sys_info::sched_setaffinity, Partial("accepted, no effect"), [Int, Int, Hex];
     204 sched_getaffinity => sys_thread::sched_getaffinity, Full, [Int, Int, Hex];
     217 getdents64 => sys_file::getdents64, Full, [Fd, Hex, Int];
     218 set_tid_address => sys_thread::set_tid_address, Full, [Hex];
@@ -207,6 +217,7 @@ table! {
     292 dup3 => sys_file::dup3, Full, [Fd, Fd, Hex];
     293 pipe2 => sys_file::pipe2, Full, [Hex, Hex];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Int, Hex, Hex];
+    309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Hex, Hex, Hex];
     316 renameat2 => sys_file::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];
     318 getrandom => sys_info::getrandom, Full, [Hex, Int, Hex];
     322 execveat => sys_process::execveat, Partial("absolute paths or AT_FDCWD"), [Fd, Path, Hex, Hex, Hex];

@@ -162,3 +162,68 @@ pub(crate) fn no_xattrs(_t: &mut Task, _a: &Args) -> SysResult<u64> {
 pub(crate) fn no_sockets(_t: &mut Task, _a: &Args) -> SysResult<u64> {
     Err(Errno::EAFNOSUPPORT)
 }
+
+pub(crate) fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] != 0 && t.kernel.procs().tasks.get(&(a[0] as i32)).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    let mut b = [0u8; 8];
+    let n = (a[1] as usize).min(8);
+    t.mm().copy_in(a[2], &mut b[..n])?;
+    if u64::from_le_bytes(b) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub(crate) fn getpriority(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(20) // nice 0, as the kernel encodes it (20 - nice)
+}
+
+pub(crate) fn setpriority(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub(crate) fn personality(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] != 0xffff_ffff && a[0] & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub(crate) fn capget(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mut hdr = [0u8; 8];
+    t.mm().copy_in(a[0], &mut hdr)?;
+    if a[1] != 0 {
+        // Full capabilities for root, none otherwise (version 3: two sets).
+        let all: u32 = if t.kernel.config.uid == 0 {
+            u32::MAX
+        } else {
+            0
+        };
+        let mut b = [0u8; 24];
+        for i in 0..2 {
+            let hi = if i == 1 { all & 0x1ff } else { all };
+            b[i * 12..i * 12 + 4].copy_from_slice(&hi.to_le_bytes());
+            b[i * 12 + 4..i * 12 + 8].copy_from_slice(&hi.to_le_bytes());
+        }
+        t.mm().copy_out(a[1], &b)?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn getcpu(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] != 0 {
+        t.mm().copy_out(a[0], &0u32.to_le_bytes())?;
+    }
+    if a[1] != 0 {
+        t.mm().copy_out(a[1], &0u32.to_le_bytes())?;
+    }
+    Ok(0)
+}
