@@ -164,7 +164,7 @@ pub(crate) fn no_sockets(_t: &mut Task, _a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[0] != 0 && t.kernel.procs().tasks.get(&(a[0] as i32)).is_none() {
+    if a[0] != 0 && !t.kernel.procs().tasks.contains_key(&(a[0] as i32)) {
         return Err(Errno::ESRCH);
     }
     let mut b = [0u8; 8];

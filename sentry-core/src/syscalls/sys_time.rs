@@ -232,7 +232,7 @@ fn thread_cpu() -> (u64, u64) {
 
 pub(crate) fn getrusage(t: &mut Task, a: &Args) -> SysResult<u64> {
     let who = a[0] as i64;
-    if !matches!(who, 0 | -1 | 1) {
+    if !(-1..=1).contains(&who) {
         return Err(Errno::EINVAL);
     }
     // The sentry thread's CPU time stands for the task's (app time in the
