@@ -139,3 +139,28 @@ fn c_shared_memory_semaphore_across_fork() {
         describe(&out)
     );
 }
+
+#[test]
+fn procfs_describes_the_sandbox_not_the_host() {
+    let cmd = "readlink /proc/self/exe; cat /proc/1/cmdline | tr '\\0' ' '; echo; \
+               grep -c . /proc/self/maps >/dev/null && echo maps-ok; ps -o pid=,comm= | head -1; \
+               cat /proc/sys/kernel/ostype";
+    let out = run_sandboxed("/bin/sh", &["-c", cmd], NO_FLAGS);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"/usr/bin/readlink"),
+        "{}",
+        describe(&out)
+    );
+    assert!(lines[1].starts_with("/bin/sh -c"), "{text}");
+    assert_eq!(lines[2], "maps-ok");
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["1", "sh"],
+        "{text}"
+    );
+    assert_eq!(lines[4], "Linux");
+    assert!(!text.contains("gvisor"), "the host's /proc leaked: {text}");
+}

@@ -15,6 +15,7 @@ use sentry_core::platform::Platform;
 use sentry_core::vfs::devfs::DevFs;
 use sentry_core::vfs::host::{HostFs, HostStdio};
 use sentry_core::vfs::overlay::OverlayFs;
+use sentry_core::vfs::procfs::ProcFs;
 use sentry_core::vfs::tmpfs::TmpFs;
 use sentry_core::vfs::{FileDescription, Vfs};
 
@@ -70,11 +71,12 @@ fn hostname() -> String {
 }
 
 /// The sandbox's file systems: the host tree at `root` under a tmpfs upper
-/// layer, devfs at /dev with a tmpfs at /dev/shm.
-pub fn build_vfs(root: &str) -> Result<Arc<Vfs>> {
+/// layer, procfs at /proc, devfs at /dev with a tmpfs at /dev/shm.
+pub fn build_vfs(root: &str, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
     let lower =
         HostFs::new(root).with_context(|| format!("opening the root file system {root}"))?;
     let mut vfs = Vfs::new(OverlayFs::new(lower));
+    vfs.mount("/proc", procfs);
     vfs.mount("/dev", Arc::new(DevFs));
     vfs.mount("/dev/shm", TmpFs::new(0o1777, 0x2b));
     Ok(Arc::new(vfs))
@@ -114,8 +116,10 @@ pub fn run(
         hostname: hostname(),
         ..KernelConfig::default()
     };
-    let fs = build_vfs("/").map_err(|e| DoError::new(125, e))?;
+    let procfs = ProcFs::new();
+    let fs = build_vfs("/", procfs.clone()).map_err(|e| DoError::new(125, e))?;
     let kernel = Kernel::new(platform, fs, config, strace_out);
+    procfs.attach(&kernel);
 
     let mut argv: Vec<Vec<u8>> = vec![opts.program.clone().into_vec()];
     argv.extend(opts.args.iter().map(|a| a.clone().into_vec()));

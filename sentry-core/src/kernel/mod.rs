@@ -206,6 +206,7 @@ impl Kernel {
             sig: Mutex::new(task::TaskSig::default()),
             killed: Default::default(),
             in_guest: Default::default(),
+            info: Mutex::new(task::TaskInfo::default()),
         });
         tg.lock().threads.push(h.clone());
         procs.tgs.insert(pid, tg.clone());
@@ -225,6 +226,7 @@ impl Kernel {
             sig: Mutex::new(task::TaskSig::default()),
             killed: Default::default(),
             in_guest: Default::default(),
+            info: Mutex::new(task::TaskInfo::default()),
         });
         tg.lock().threads.push(h.clone());
         procs.tasks.insert(tid, h.clone());

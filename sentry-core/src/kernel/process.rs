@@ -166,6 +166,14 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     if fl & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
     }
+    let cmdline = t
+        .handle
+        .info
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .cmdline
+        .clone();
+    child.publish_info(Some(cmdline));
     kernel.spawn(child).map_err(|_| Errno::EAGAIN)?;
     if fl & CLONE_VFORK != 0 {
         // The parent waits until the child has exec'd or exited.
@@ -262,6 +270,14 @@ fn clone_thread(
     if fl & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
     }
+    let cmdline = t
+        .handle
+        .info
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .cmdline
+        .clone();
+    child.publish_info(Some(cmdline));
     kernel.spawn(child).map_err(|_| Errno::EAGAIN)?;
     Ok(tid as u64)
 }
@@ -364,6 +380,7 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
     if let Ok(fp) = exec::initial_fpu() {
         let _ = t.ctx.restore_fpu(&fp);
     }
+    t.publish_info(Some(argv.join(&0u8)));
     release_vfork_parent(t);
     Ok(0)
 }

@@ -145,6 +145,8 @@ pub struct TaskHandle {
     pub sig: Mutex<TaskSig>,
     /// Set when the task must exit (group exit, SIGKILL).
     pub killed: AtomicBool,
+    /// What /proc shows of this task.
+    pub info: Mutex<TaskInfo>,
     /// True from taking the address space (under the memory manager's lock)
     /// until app code has stopped: what `quiesce` waits for.
     pub in_guest: AtomicBool,
@@ -179,6 +181,23 @@ impl TaskHandle {
             i.interrupt();
         }
     }
+}
+
+/// What /proc shows of a task, published by the task itself.
+#[derive(Default, Debug)]
+pub struct TaskInfo {
+    /// comm.
+    pub comm: [u8; 16],
+    /// The executable.
+    pub exe: Vec<u8>,
+    /// argv joined by NULs.
+    pub cmdline: Vec<u8>,
+    /// Memory.
+    pub mm: std::sync::Weak<Mutex<MemoryManager>>,
+    /// Descriptors.
+    pub fds: std::sync::Weak<Mutex<FdTable>>,
+    /// cwd.
+    pub fsctx: std::sync::Weak<Mutex<FsContext>>,
 }
 
 /// The working directory and umask (shared by CLONE_FS).
@@ -315,11 +334,25 @@ impl Task {
             ctx,
         };
         t.set_comm(&loaded.exe);
+        t.publish_info(Some(argv.join(&0u8)));
         *t.handle
             .interrupter
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(t.ctx.interrupter());
         Ok(t)
+    }
+
+    /// Publishes what /proc shows of this task (`cmdline` None keeps it).
+    pub fn publish_info(&self, cmdline: Option<Vec<u8>>) {
+        let mut i = self.handle.info.lock().unwrap_or_else(|p| p.into_inner());
+        i.comm = self.comm;
+        i.exe = self.exe.clone();
+        if let Some(c) = cmdline {
+            i.cmdline = c;
+        }
+        i.mm = Arc::downgrade(&self.mm);
+        i.fds = Arc::downgrade(&self.fds);
+        i.fsctx = Arc::downgrade(&self.fsctx);
     }
 
     /// Sets comm from a path's last component.

@@ -119,13 +119,7 @@ fn do_readlink(t: &mut Task, dirfd: u64, path_addr: u64, buf: u64, size: u64) ->
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
-    // /proc is not emulated yet (process-model stage); its one link every
-    // libc asks for is answered here rather than from the host's /proc.
-    let target = if path == b"/proc/self/exe" || path == format!("/proc/{}/exe", t.pid).as_bytes() {
-        t.exe.clone()
-    } else {
-        at(t, dirfd, &path, |fs, s| fs.readlink(s, &path))?
-    };
+    let target = at(t, dirfd, &path, |fs, s| fs.readlink(s, &path))?;
     let n = target.len().min(size as usize);
     t.mm().copy_out(buf, &target[..n])?;
     Ok(n as u64)

@@ -12,6 +12,7 @@ pub mod devfs;
 pub mod dirent;
 pub mod host;
 pub mod overlay;
+pub mod procfs;
 pub mod tmpfs;
 pub mod walk;
 
@@ -328,6 +329,16 @@ impl FdTable {
                 *s = None;
             }
         }
+    }
+
+    /// The open fd numbers.
+    pub fn open_fds(&self) -> Vec<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Closes (or marks close-on-exec) every fd in `first..=last`.

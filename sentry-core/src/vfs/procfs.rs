@@ -1,0 +1,441 @@
+//! procfs: the sandbox's /proc, generated from the sentry's own state (never
+//! the host's). Files are snapshots taken at open.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use super::{dirent, FileDescription, Fs, Stat, Whence, S_IFDIR, S_IFLNK, S_IFREG};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::{Kernel, TaskHandle};
+
+/// The /proc file system.
+#[derive(Default)]
+pub struct ProcFs {
+    kernel: OnceLock<Weak<Kernel>>,
+}
+
+enum Node {
+    Dir(Vec<(String, u32)>),
+    File(Vec<u8>),
+    Link(Vec<u8>),
+}
+
+const TOP_FILES: [&str; 9] = [
+    "cpuinfo",
+    "meminfo",
+    "uptime",
+    "loadavg",
+    "version",
+    "filesystems",
+    "mounts",
+    "stat",
+    "cmdline",
+];
+const PID_FILES: [&str; 9] = [
+    "stat", "statm", "status", "cmdline", "comm", "maps", "mounts", "environ", "limits",
+];
+const PID_LINKS: [&str; 3] = ["exe", "cwd", "root"];
+
+impl ProcFs {
+    /// A procfs; `attach` gives it the kernel it describes.
+    pub fn new() -> Arc<Self> {
+        Arc::new(ProcFs::default())
+    }
+
+    /// Connects the kernel (after it is built).
+    pub fn attach(&self, k: &Arc<Kernel>) {
+        let _ = self.kernel.set(Arc::downgrade(k));
+    }
+
+    fn kernel(&self) -> SysResult<Arc<Kernel>> {
+        self.kernel
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or(Errno::ENOENT)
+    }
+
+    fn task(&self, k: &Kernel, pid: &str) -> SysResult<Arc<TaskHandle>> {
+        let pid: i32 = pid.parse().map_err(|_| Errno::ENOENT)?;
+        let procs = k.procs();
+        let tg = procs.tgs.get(&pid).ok_or(Errno::ENOENT)?;
+        let st = tg.lock();
+        st.threads
+            .iter()
+            .find(|h| h.tid == pid)
+            .or(st.threads.first())
+            .cloned()
+            .ok_or(Errno::ENOENT)
+    }
+
+    fn node(&self, path: &str) -> SysResult<Node> {
+        let k = self.kernel()?;
+        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        match parts.as_slice() {
+            [] => {
+                let mut v: Vec<(String, u32)> =
+                    vec![("self".into(), S_IFLNK), ("sys".into(), S_IFDIR)];
+                v.extend(TOP_FILES.iter().map(|f| (f.to_string(), S_IFREG)));
+                let mut pids: Vec<i32> = k.procs().tgs.keys().copied().collect();
+                pids.sort_unstable();
+                v.extend(pids.into_iter().map(|p| (p.to_string(), S_IFDIR)));
+                Ok(Node::Dir(v))
+            }
+            ["self"] => {
+                let cur = crate::kernel::block::current().ok_or(Errno::ENOENT)?;
+                Ok(Node::Link(cur.tg.pid.to_string().into_bytes()))
+            }
+            ["thread-self"] => {
+                let cur = crate::kernel::block::current().ok_or(Errno::ENOENT)?;
+                Ok(Node::Link(
+                    format!("{}/task/{}", cur.tg.pid, cur.tid).into_bytes(),
+                ))
+            }
+            [f] if TOP_FILES.contains(f) => Ok(Node::File(top_file(&k, f))),
+            ["sys"] => Ok(Node::Dir(vec![
+                ("kernel".into(), S_IFDIR),
+                ("vm".into(), S_IFDIR),
+            ])),
+            ["sys", "kernel"] => Ok(Node::Dir(
+                ["hostname", "ostype", "osrelease", "pid_max", "version"]
+                    .iter()
+                    .map(|n| (n.to_string(), S_IFREG))
+                    .collect(),
+            )),
+            ["sys", "vm"] => Ok(Node::Dir(vec![("overcommit_memory".into(), S_IFREG)])),
+            ["sys", "kernel", f] => Ok(Node::File(
+                match *f {
+                    "hostname" => format!("{}\n", k.config.hostname),
+                    "ostype" => "Linux\n".into(),
+                    "osrelease" => format!("{}\n", crate::syscalls::sys_info::RELEASE),
+                    "version" => format!("{}\n", crate::syscalls::sys_info::VERSION),
+                    "pid_max" => "4194304\n".into(),
+                    _ => return Err(Errno::ENOENT),
+                }
+                .into_bytes(),
+            )),
+            ["sys", "vm", "overcommit_memory"] => Ok(Node::File(b"0\n".to_vec())),
+            [pid, rest @ ..] => {
+                let h = self.task(&k, pid)?;
+                pid_node(&k, &h, rest)
+            }
+        }
+    }
+}
+
+fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
+    let host = |p: &str| std::fs::read(p).unwrap_or_default();
+    match name {
+        "cpuinfo" => host("/proc/cpuinfo"),
+        "meminfo" => host("/proc/meminfo"),
+        "loadavg" => host("/proc/loadavg"),
+        "uptime" => {
+            let u = k.boot.elapsed().as_secs_f64();
+            format!("{u:.2} {u:.2}\n").into_bytes()
+        }
+        "version" => format!(
+            "Linux version {} (gvisor-rs) {}\n",
+            crate::syscalls::sys_info::RELEASE,
+            crate::syscalls::sys_info::VERSION
+        )
+        .into_bytes(),
+        "filesystems" => b"nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\toverlay\n".to_vec(),
+        "mounts" => mounts(k),
+        "stat" => {
+            let cpus = k.config.cpus;
+            let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
+            for i in 0..cpus {
+                s.push_str(&format!("cpu{i} 0 0 0 0 0 0 0 0 0 0\n"));
+            }
+            let boot = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs()
+                - k.boot.elapsed().as_secs();
+            s.push_str(&format!(
+                "btime {boot}\nprocesses {}\n",
+                k.procs().tgs.len()
+            ));
+            s.into_bytes()
+        }
+        "cmdline" => b"BOOT_IMAGE=gvisor-rs\n".to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+fn mounts(k: &Kernel) -> Vec<u8> {
+    let mut s = String::new();
+    let mut mp = k.fs.mount_points();
+    mp.sort();
+    for (m, ty) in mp {
+        let name = match ty {
+            0x794c_7630 => "overlay",
+            0x9fa0 => "proc",
+            _ => "tmpfs",
+        };
+        s.push_str(&format!("{name} {m} {name} rw 0 0\n"));
+    }
+    s.into_bytes()
+}
+
+fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
+    let info = h.info.lock().unwrap_or_else(|p| p.into_inner());
+    let comm =
+        String::from_utf8_lossy(&info.comm[..info.comm.iter().position(|&b| b == 0).unwrap_or(16)])
+            .into_owned();
+    let (ppid, pgid, sid, nthreads, zombie) = {
+        let st = h.tg.lock();
+        (
+            st.ppid,
+            st.pgid,
+            st.sid,
+            st.threads.len(),
+            st.zombie.is_some(),
+        )
+    };
+    let pid = h.tg.pid;
+    match rest {
+        [] => {
+            let mut v: Vec<(String, u32)> = PID_FILES.iter().map(|f| (f.to_string(), S_IFREG)).collect();
+            v.extend(PID_LINKS.iter().map(|l| (l.to_string(), S_IFLNK)));
+            v.push(("fd".into(), S_IFDIR));
+            v.push(("task".into(), S_IFDIR));
+            Ok(Node::Dir(v))
+        }
+        ["exe"] => Ok(Node::Link(info.exe.clone())),
+        ["root"] => Ok(Node::Link(b"/".to_vec())),
+        ["cwd"] => {
+            let f = info.fsctx.upgrade().ok_or(Errno::ENOENT)?;
+            let c = f.lock().unwrap_or_else(|p| p.into_inner()).cwd.clone();
+            Ok(Node::Link(c.into_bytes()))
+        }
+        ["cmdline"] => Ok(Node::File({
+            let mut c = info.cmdline.clone();
+            if !c.is_empty() {
+                c.push(0);
+            }
+            c
+        })),
+        ["comm"] => Ok(Node::File(format!("{comm}\n").into_bytes())),
+        ["environ"] => Ok(Node::File(Vec::new())),
+        ["mounts"] => Ok(Node::File(mounts(k))),
+        ["limits"] => Ok(Node::File(
+            b"Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 1024                 files     \n".to_vec(),
+        )),
+        ["stat"] | ["statm"] | ["status"] | ["maps"] => {
+            let (vsz, rss, maps) = match info.mm.upgrade() {
+                Some(mm) => {
+                    let mm = mm.lock().unwrap_or_else(|p| p.into_inner());
+                    let vsz: u64 = mm.vmas().map(|v| v.end - v.start).sum();
+                    let mut m = String::new();
+                    for v in mm.vmas() {
+                        let name = match &v.kind {
+                            crate::mm::VmaKind::File(n) => n.clone(),
+                            crate::mm::VmaKind::Heap => "[heap]".into(),
+                            crate::mm::VmaKind::Stack => "[stack]".into(),
+                            _ => String::new(),
+                        };
+                        m.push_str(&format!(
+                            "{:08x}-{:08x} {}{}{}{} 00000000 00:00 0 {}\n",
+                            v.start,
+                            v.end,
+                            if v.perms.read { 'r' } else { '-' },
+                            if v.perms.write { 'w' } else { '-' },
+                            if v.perms.exec { 'x' } else { '-' },
+                            if v.kind == crate::mm::VmaKind::SharedAnon { 's' } else { 'p' },
+                            name
+                        ));
+                    }
+                    (vsz, mm.resident_pages() as u64, m)
+                }
+                None => (0, 0, String::new()),
+            };
+            let state = if zombie { 'Z' } else { 'S' };
+            let text = match rest[0] {
+                "stat" => format!(
+                    "{pid} ({comm}) {state} {ppid} {pgid} {sid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {nthreads} 0 0 {vsz} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+                ),
+                "statm" => format!("{} {rss} 0 0 0 0 0\n", vsz / 4096),
+                "status" => format!(
+                    "Name:\t{comm}\nState:\t{state}\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{nthreads}\n",
+                    h.tid,
+                    vsz / 1024,
+                    rss * 4,
+                    u = k.config.uid,
+                    g = k.config.gid
+                ),
+                _ => maps,
+            };
+            Ok(Node::File(text.into_bytes()))
+        }
+        ["fd"] => {
+            let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
+            let t = fds.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(Node::Dir(t.open_fds().into_iter().map(|f| (f.to_string(), S_IFLNK)).collect()))
+        }
+        ["fd", n] => {
+            let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
+            let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
+            let f = fds.lock().unwrap_or_else(|p| p.into_inner()).file(fd).map_err(|_| Errno::ENOENT)?;
+            let target = match f.path() {
+                Some(p) => p,
+                None => format!("pipe:[{}]", f.stat().map(|s| s.ino).unwrap_or(0)),
+            };
+            Ok(Node::Link(target.into_bytes()))
+        }
+        ["task"] => {
+            let st = h.tg.lock();
+            Ok(Node::Dir(st.threads.iter().map(|t| (t.tid.to_string(), S_IFDIR)).collect()))
+        }
+        ["task", tid, more @ ..] => {
+            let tid: i32 = tid.parse().map_err(|_| Errno::ENOENT)?;
+            let t = h.tg.lock().threads.iter().find(|t| t.tid == tid).cloned().ok_or(Errno::ENOENT)?;
+            drop(info);
+            pid_node(k, &t, more)
+        }
+        _ => Err(Errno::ENOENT),
+    }
+}
+
+fn stat_of(path: &str, n: &Node) -> Stat {
+    let ino = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    let (mode, size, nlink) = match n {
+        Node::Dir(_) => (S_IFDIR | 0o555, 0, 2),
+        Node::File(_) => (S_IFREG | 0o444, 0, 1),
+        Node::Link(l) => (S_IFLNK | 0o777, l.len() as i64, 1),
+    };
+    Stat {
+        dev: 0x4,
+        ino,
+        nlink,
+        mode,
+        size,
+        blksize: 4096,
+        ..Default::default()
+    }
+}
+
+impl Fs for ProcFs {
+    fn lstat(&self, path: &str) -> SysResult<Stat> {
+        let n = self.node(path)?;
+        Ok(stat_of(path, &n))
+    }
+
+    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+        match self.node(path)? {
+            Node::Link(l) => Ok(l),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn open(
+        self: Arc<Self>,
+        path: &str,
+        flags: u32,
+        _mode: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
+        if flags as i32 & libc::O_ACCMODE != libc::O_RDONLY || flags as i32 & libc::O_CREAT != 0 {
+            return Err(Errno::EACCES);
+        }
+        let n = self.node(path)?;
+        let st = stat_of(path, &n);
+        match n {
+            Node::File(data) => Ok(Arc::new(ProcFile {
+                data,
+                pos: Mutex::new(0),
+                stat: st,
+                dir: None,
+                path: OnceLock::new(),
+            })),
+            Node::Dir(entries) => Ok(Arc::new(ProcFile {
+                data: Vec::new(),
+                pos: Mutex::new(0),
+                stat: st,
+                dir: Some(entries),
+                path: OnceLock::new(),
+            })),
+            Node::Link(_) => Err(Errno::ELOOP),
+        }
+    }
+
+    fn fs_type(&self) -> u64 {
+        0x9fa0
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+struct ProcFile {
+    data: Vec<u8>,
+    pos: Mutex<u64>,
+    stat: Stat,
+    dir: Option<Vec<(String, u32)>>,
+    path: OnceLock<String>,
+}
+
+impl FileDescription for ProcFile {
+    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+        if self.dir.is_some() {
+            return Err(Errno::EISDIR);
+        }
+        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
+        let n = self.pread(buf, *p)?;
+        *p += n as u64;
+        Ok(n)
+    }
+    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn pread(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        let off = (off as usize).min(self.data.len());
+        let n = buf.len().min(self.data.len() - off);
+        buf[..n].copy_from_slice(&self.data[off..off + n]);
+        Ok(n)
+    }
+    fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
+        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
+        let base = match whence {
+            Whence::Set => 0,
+            Whence::Cur => *p as i64,
+            Whence::End => self.data.len() as i64,
+        };
+        let n = base
+            .checked_add(offset)
+            .filter(|&v| v >= 0)
+            .ok_or(Errno::EINVAL)?;
+        *p = n as u64;
+        Ok(*p)
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(self.stat)
+    }
+    fn getdents64(&self, buf: &mut [u8]) -> SysResult<usize> {
+        let d = self.dir.as_ref().ok_or(Errno::ENOTDIR)?;
+        let mut all = vec![
+            (".".to_string(), self.stat.ino, S_IFDIR),
+            ("..".to_string(), 1, S_IFDIR),
+        ];
+        all.extend(
+            d.iter()
+                .enumerate()
+                .map(|(i, (n, m))| (n.clone(), self.stat.ino + i as u64 + 1, *m)),
+        );
+        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
+        dirent::fill(buf, &all, &mut p)
+    }
+    fn status_flags(&self) -> u32 {
+        libc::O_RDONLY as u32
+    }
+    fn path(&self) -> Option<String> {
+        self.path.get().cloned()
+    }
+    fn set_path(&self, p: &str) {
+        let _ = self.path.set(p.to_string());
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
