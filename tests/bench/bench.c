@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static double now_ns(void) {
@@ -17,8 +19,8 @@ static double now_ns(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: bench getpid|touch N\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench getpid|touch|forkexec|fork100m|pipe N | readfile N FILE\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -37,6 +39,72 @@ int main(int argc, char **argv) {
         for (long i = 0; i < n; i++)
             p[i * 4096] = 1;
         printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "forkexec") == 0) {
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            pid_t p = fork();
+            if (p == 0) {
+                execl("/bin/true", "true", (char *)0);
+                _exit(127);
+            }
+            int st;
+            waitpid(p, &st, 0);
+        }
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "fork100m") == 0) {
+        size_t len = 100 << 20;
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        for (size_t i = 0; i < len; i += 4096)
+            p[i] = 1;
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            pid_t c = fork();
+            if (c == 0)
+                _exit(p[4096] == 1 ? 0 : 1);
+            int st;
+            waitpid(c, &st, 0);
+            p[8192] = 2; /* the parent writes again after each fork */
+        }
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "pipe") == 0) {
+        /* n MiB through a pipe from a child; reports ns per MiB. */
+        int fds[2];
+        pipe(fds);
+        static char buf[65536];
+        double t0 = now_ns();
+        pid_t c = fork();
+        if (c == 0) {
+            close(fds[0]);
+            for (long i = 0; i < n * 16; i++)
+                if (write(fds[1], buf, sizeof buf) != sizeof buf)
+                    _exit(1);
+            _exit(0);
+        }
+        close(fds[1]);
+        long total = 0;
+        ssize_t r;
+        while ((r = read(fds[0], buf, sizeof buf)) > 0)
+            total += r;
+        waitpid(c, NULL, 0);
+        if (total != n * 16 * (long)sizeof buf)
+            return 1;
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "readfile") == 0) {
+        /* reads the file argv[3]; n is its size in MiB; ns per MiB. */
+        if (argc < 4)
+            return 2;
+        int fd = open(argv[3], O_RDONLY);
+        if (fd < 0)
+            return 1;
+        static char buf[1 << 16];
+        double t0 = now_ns();
+        long total = 0;
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof buf)) > 0)
+            total += r;
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+        if (total != n << 20)
+            return 1;
     } else {
         fprintf(stderr, "unknown mode %s\n", argv[1]);
         return 2;

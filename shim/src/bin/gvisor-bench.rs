@@ -163,6 +163,47 @@ fn main() -> Result<()> {
         });
     }
 
+    // Process model: fork+exec+wait, fork of a 100 MB process, pipes, files.
+    for (name, unit, mode, n, native_n) in [
+        ("fork+exec+wait /bin/true", "ms", "forkexec", 20u64, 200u64),
+        ("fork+wait, parent touched 100 MB", "ms", "fork100m", 5, 20),
+        ("pipe throughput (per MiB)", "ms", "pipe", 64, 256),
+    ] {
+        let native = ns_per_op(&run(
+            Command::new(&prog).args([mode, &native_n.to_string()])
+        )?)?;
+        let out = run(&mut sandboxed(&gvisor, &[], &prog, &[mode, &n.to_string()]))?;
+        rows.push(Row {
+            name: name.into(),
+            unit,
+            native: native / 1e6,
+            sandbox: ns_per_op(&out)? / 1e6,
+            exits_per_op: exits(&out)? as f64 / n as f64,
+        });
+    }
+    let file = dir.join("bench-100m.bin");
+    if !file.exists() {
+        let data: Vec<u8> = (0..100u32 << 20)
+            .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+            .collect();
+        std::fs::write(&file, data).context("writing the 100 MB benchmark file")?;
+    }
+    let fpath = file.to_string_lossy().into_owned();
+    let native = ns_per_op(&run(Command::new(&prog).args(["readfile", "100", &fpath]))?)?;
+    let out = run(&mut sandboxed(
+        &gvisor,
+        &[],
+        &prog,
+        &["readfile", "100", &fpath],
+    ))?;
+    rows.push(Row {
+        name: "read a 100 MB file (per MiB)".into(),
+        unit: "ms",
+        native: native / 1e6,
+        sandbox: ns_per_op(&out)? / 1e6,
+        exits_per_op: exits(&out)? as f64 / 100.0,
+    });
+
     // Start to exit of busybox true.
     let reps = 15;
     let mut nat = Vec::new();
