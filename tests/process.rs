@@ -164,3 +164,21 @@ fn procfs_describes_the_sandbox_not_the_host() {
     assert_eq!(lines[4], "Linux");
     assert!(!text.contains("gvisor"), "the host's /proc leaked: {text}");
 }
+
+#[test]
+fn python_epoll_and_eventfd() {
+    let s = script("python-epoll.py");
+    assert_same(
+        &run_native("/usr/bin/python3", &[&s]),
+        &run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS),
+    );
+}
+
+#[test]
+fn python_alarm_and_itimer() {
+    let s = script("python-alarm.py");
+    assert_same(
+        &run_native("/usr/bin/python3", &[&s]),
+        &run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS),
+    );
+}

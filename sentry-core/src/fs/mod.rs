@@ -1,3 +1,5 @@
 //! File systems and special files implemented in the sentry.
 
+pub mod epoll;
+pub mod eventfd;
 pub mod pipe;

@@ -189,6 +189,7 @@ table! {
     202 futex => sys_thread::futex, Full, [Hex, Int, Int, Hex, Hex, Hex];
     203 sched_setaffinity => sys_info::sched_setaffinity, Partial("accepted, no effect"), [Int, Int, Hex];
     204 sched_getaffinity => sys_thread::sched_getaffinity, Full, [Int, Int, Hex];
+    213 epoll_create => sys_poll::epoll_create, Full, [Int];
     217 getdents64 => sys_file::getdents64, Full, [Fd, Hex, Int];
     218 set_tid_address => sys_thread::set_tid_address, Full, [Hex];
     221 fadvise64 => sys_info::fadvise64, Partial("accepted, no effect"), [Fd, Int, Int, Int];
@@ -196,6 +197,8 @@ table! {
     229 clock_getres => sys_time::clock_getres, Full, [Int, Hex];
     230 clock_nanosleep => sys_time::clock_nanosleep, Full, [Int, Int, Hex, Hex];
     231 exit_group => sys_thread::exit_group, Full, [Int];
+    232 epoll_wait => sys_poll::epoll_wait, Partial("level-triggered; EPOLLET reported like level-triggered"), [Fd, Hex, Int, Int];
+    233 epoll_ctl => sys_poll::epoll_ctl, Partial("EPOLLEXCLUSIVE accepted, wakes every waiter"), [Fd, Int, Fd, Hex];
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Int];
     247 waitid => sys_process::waitid, Partial("WEXITED only"), [Int, Int, Hex, Hex];
     257 openat => sys_file::openat, Full, [Fd, Path, Hex, Hex];
@@ -213,7 +216,11 @@ table! {
     271 ppoll => sys_poll::ppoll, Full, [Hex, Int, Hex, Hex, Int];
     273 set_robust_list => sys_thread::set_robust_list, Partial("recorded; used by threads later"), [Hex, Int];
     280 utimensat => sys_file::utimensat, Full, [Fd, Path, Hex, Hex];
+    281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, Hex, Int, Int, Hex, Int];
+    284 eventfd => sys_poll::eventfd, Full, [Int];
     285 fallocate => sys_file::fallocate, Partial("mode 0 only"), [Fd, Int, Int, Int];
+    290 eventfd2 => sys_poll::eventfd2, Full, [Int, Hex];
+    291 epoll_create1 => sys_poll::epoll_create1, Full, [Hex];
     292 dup3 => sys_file::dup3, Full, [Fd, Fd, Hex];
     293 pipe2 => sys_file::pipe2, Full, [Hex, Hex];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Int, Hex, Hex];
@@ -227,6 +234,7 @@ table! {
     435 clone3 => sys_process::clone3, Partial("as clone"), [Hex, Int];
     436 close_range => sys_poll::close_range, Full, [Fd, Fd, Hex];
     439 faccessat2 => sys_file::faccessat2, Full, [Fd, Path, Int, Hex];
+    441 epoll_pwait2 => sys_poll::epoll_pwait2, Partial("as epoll_wait"), [Fd, Hex, Int, Hex, Hex, Int];
 }
 
 fn index() -> &'static [Option<&'static Syscall>] {

@@ -292,3 +292,129 @@ pub(crate) fn close_range(t: &mut Task, a: &Args) -> SysResult<u64> {
         .close_range(first, last, a[2] & CLOSE_RANGE_CLOEXEC != 0);
     Ok(0)
 }
+
+pub(crate) fn eventfd2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const EFD_SEMAPHORE: u64 = 1;
+    let ok = EFD_SEMAPHORE | libc::O_NONBLOCK as u64 | libc::O_CLOEXEC as u64;
+    if a[1] & !ok != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = Arc::new(crate::fs::eventfd::EventFd::new(
+        a[0] & 0xffff_ffff,
+        a[1] & EFD_SEMAPHORE != 0,
+        a[1] & libc::O_NONBLOCK as u64 != 0,
+    ));
+    let fd = t.fds().install(
+        crate::vfs::FdEntry {
+            file: f,
+            cloexec: a[1] & libc::O_CLOEXEC as u64 != 0,
+        },
+        0,
+    )?;
+    Ok(fd as u64)
+}
+
+pub(crate) fn eventfd(t: &mut Task, a: &Args) -> SysResult<u64> {
+    eventfd2(t, &[a[0], 0, 0, 0, 0, 0])
+}
+
+pub(crate) fn epoll_create1(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] & !(libc::O_CLOEXEC as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = t.fds().install(
+        crate::vfs::FdEntry {
+            file: Arc::new(crate::fs::epoll::Epoll::default()),
+            cloexec: a[0] != 0,
+        },
+        0,
+    )?;
+    Ok(fd as u64)
+}
+
+pub(crate) fn epoll_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if (a[0] as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    epoll_create1(t, &[0; 6])
+}
+
+fn epoll_of(t: &Task, fd: u64) -> SysResult<Arc<dyn FileDescription>> {
+    let f = t.fds().file(fd as i64)?;
+    if !f.as_any().is::<crate::fs::epoll::Epoll>() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(f)
+}
+
+pub(crate) fn epoll_ctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let ep = epoll_of(t, a[0])?;
+    if a[0] == a[2] {
+        return Err(Errno::EINVAL);
+    }
+    let target = t.fds().file(a[2] as i64)?;
+    let (events, data) = if a[1] as i32 != libc::EPOLL_CTL_DEL {
+        let mut b = [0u8; 12];
+        t.mm().copy_in(a[3], &mut b)?;
+        (
+            u32::from_le_bytes(b[..4].try_into().map_err(|_| Errno::EFAULT)?),
+            u64::from_le_bytes(b[4..].try_into().map_err(|_| Errno::EFAULT)?),
+        )
+    } else {
+        (0, 0)
+    };
+    let e = ep
+        .as_any()
+        .downcast_ref::<crate::fs::epoll::Epoll>()
+        .ok_or(Errno::EINVAL)?;
+    e.ctl(a[1] as i32, a[2] as i64, Some(target), events, data)?;
+    Ok(0)
+}
+
+fn do_epoll_wait(
+    t: &mut Task,
+    epfd: u64,
+    events: u64,
+    max: u64,
+    deadline: Option<Instant>,
+) -> SysResult<u64> {
+    if max == 0 || max > 1 << 20 {
+        return Err(Errno::EINVAL);
+    }
+    let ep = epoll_of(t, epfd)?;
+    let e = ep
+        .as_any()
+        .downcast_ref::<crate::fs::epoll::Epoll>()
+        .ok_or(Errno::EINVAL)?;
+    let ready = e.wait(max as usize, deadline).map_err(|e| {
+        if e == Errno::ERESTARTSYS {
+            Errno::EINTR
+        } else {
+            e
+        }
+    })?;
+    let mut b = Vec::with_capacity(ready.len() * 12);
+    for (ev, data) in &ready {
+        b.extend_from_slice(&ev.to_le_bytes());
+        b.extend_from_slice(&data.to_le_bytes());
+    }
+    t.mm().copy_out(events, &b)?;
+    Ok(ready.len() as u64)
+}
+
+pub(crate) fn epoll_wait(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_epoll_wait(t, a[0], a[1], a[2], deadline_ms(a[3] as i32 as i64))
+}
+
+pub(crate) fn epoll_pwait(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (fd, ev, max, ms) = (a[0], a[1], a[2], a[3] as i32 as i64);
+    with_sigmask(t, a[4], a[5], |t| {
+        do_epoll_wait(t, fd, ev, max, deadline_ms(ms))
+    })
+}
+
+pub(crate) fn epoll_pwait2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let deadline = read_timespec(t, a[3])?;
+    let (fd, ev, max) = (a[0], a[1], a[2]);
+    with_sigmask(t, a[4], a[5], |t| do_epoll_wait(t, fd, ev, max, deadline))
+}
