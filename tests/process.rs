@@ -182,3 +182,24 @@ fn python_alarm_and_itimer() {
         &run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS),
     );
 }
+
+#[test]
+fn c_mremap_mincore_memfd_realloc() {
+    let bin = compile_c("mremap");
+    assert_same(
+        &run_native(&bin, NO_FLAGS),
+        &run_sandboxed(&bin, NO_FLAGS, NO_FLAGS),
+    );
+}
+
+#[test]
+fn sysfs_cpu_lists() {
+    let args = [
+        "/sys/devices/system/cpu/online",
+        "/sys/devices/system/cpu/possible",
+    ];
+    assert_same(
+        &run_native("/bin/cat", &args),
+        &run_sandboxed("/bin/cat", &args, NO_FLAGS),
+    );
+}

@@ -16,6 +16,7 @@ use sentry_core::vfs::devfs::DevFs;
 use sentry_core::vfs::host::{HostFs, HostStdio};
 use sentry_core::vfs::overlay::OverlayFs;
 use sentry_core::vfs::procfs::ProcFs;
+use sentry_core::vfs::sysfs::SysFs;
 use sentry_core::vfs::tmpfs::TmpFs;
 use sentry_core::vfs::{FileDescription, Vfs};
 
@@ -77,6 +78,10 @@ pub fn build_vfs(root: &str, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
         HostFs::new(root).with_context(|| format!("opening the root file system {root}"))?;
     let mut vfs = Vfs::new(OverlayFs::new(lower));
     vfs.mount("/proc", procfs);
+    vfs.mount(
+        "/sys",
+        SysFs::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    );
     vfs.mount("/dev", Arc::new(DevFs));
     vfs.mount("/dev/shm", TmpFs::new(0o1777, 0x2b));
     Ok(Arc::new(vfs))

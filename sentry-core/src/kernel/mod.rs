@@ -126,6 +126,8 @@ pub struct Kernel {
     pub futexes: Arc<futex::Futexes>,
     /// alarm/setitimer deadlines.
     pub timers: Arc<timers::Timers>,
+    /// The UTS host name (sethostname).
+    pub hostname: Mutex<String>,
 }
 
 /// Counters summed over finished tasks.
@@ -147,6 +149,7 @@ impl Kernel {
         config: KernelConfig,
         strace: Option<Box<dyn Write + Send>>,
     ) -> Arc<Kernel> {
+        let hostname = config.hostname.clone();
         Arc::new(Kernel {
             platform,
             fs,
@@ -160,6 +163,7 @@ impl Kernel {
             stats: KernelStats::default(),
             futexes: Arc::new(futex::Futexes::default()),
             timers: Arc::new(timers::Timers::default()),
+            hostname: Mutex::new(hostname),
         })
     }
 

@@ -350,6 +350,118 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// mremap: resizes (and with `may_move` moves) the mapping at `old`.
+    /// Pages move with their contents; nothing is copied.
+    pub fn remap(
+        &mut self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed: Option<u64>,
+    ) -> SysResult<u64> {
+        if !old.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        if new_len == 0 || old_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let vma = self.find_vma(old).cloned().ok_or(Errno::EFAULT)?;
+        if old + old_len > vma.end {
+            return Err(Errno::EFAULT);
+        }
+        if fixed.is_none() && new_len <= old_len {
+            if new_len < old_len {
+                self.unmap(old + new_len, old_len - new_len)?;
+            }
+            return Ok(old);
+        }
+        // Grow in place when the room after it is free.
+        if fixed.is_none()
+            && old + old_len == vma.end
+            && old.checked_add(new_len).is_some_and(|e| e <= USER_END)
+            && self.range_is_free(old + old_len, old + new_len)
+        {
+            self.insert(Vma {
+                start: old + old_len,
+                end: old + new_len,
+                ..vma
+            });
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let dest = match fixed {
+            Some(d) => {
+                if !d.is_multiple_of(PAGE) || d.checked_add(new_len).is_none_or(|e| e > USER_END) {
+                    return Err(Errno::EINVAL);
+                }
+                if d < old + old_len && old < d + new_len {
+                    return Err(Errno::EINVAL);
+                }
+                self.unmap(d, new_len)?;
+                d
+            }
+            None => self.find_free(new_len, MMAP_TOP).ok_or(Errno::ENOMEM)?,
+        };
+        // Move the pages of the old range to the new one.
+        let moved: Vec<(u64, u64)> = self
+            .pages
+            .range(old..old + old_len.min(new_len))
+            .map(|(&va, &p)| (va, p))
+            .collect();
+        for (va, _) in &moved {
+            self.pages.remove(va);
+        }
+        let keep_len = old_len.min(new_len);
+        for (va, p) in moved {
+            self.pages.insert(dest + (va - old), p);
+        }
+        if let Err(e) = self.space.unmap(old, old_len) {
+            tracing::error!(error = %e, "platform unmap failed");
+        }
+        if self.shared {
+            self.flush_wanted = true;
+        }
+        // Pages of the old range past the new length (shrinking moves) go.
+        self.carve(old, old + old_len);
+        let keys: Vec<u64> = self
+            .vmas
+            .range(old..old + old_len)
+            .map(|(&k, _)| k)
+            .collect();
+        for k in keys {
+            self.vmas.remove(&k);
+        }
+        self.release_pages(old, old + old_len);
+        self.insert(Vma {
+            start: dest,
+            end: dest + new_len,
+            ..vma
+        });
+        let _ = keep_len;
+        Ok(dest)
+    }
+
+    /// mincore: one byte per page, 1 when populated.
+    pub fn residency(&self, addr: u64, len: u64) -> SysResult<Vec<u8>> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let mut out = Vec::with_capacity((len / PAGE) as usize);
+        let mut va = addr;
+        while va < addr + len {
+            self.find_vma(va).ok_or(Errno::ENOMEM)?;
+            out.push(u8::from(self.pages.contains_key(&va)));
+            va += PAGE;
+        }
+        Ok(out)
+    }
+
     /// Zero-fills `[addr, addr+len)` by dropping its pages (MADV_DONTNEED);
     /// shared memory keeps its contents.
     pub fn discard(&mut self, addr: u64, len: u64) -> SysResult<()> {

@@ -107,6 +107,9 @@ table! {
     22 pipe => sys_file::pipe, Full, [Hex];
     23 select => sys_poll::select, Full, [Int, Hex, Hex, Hex, Hex];
     24 sched_yield => sys_thread::sched_yield, Full, [];
+    25 mremap => sys_mmap::mremap, Partial("MREMAP_DONTUNMAP not supported"), [Hex, Hex, Hex, Hex, Hex];
+    26 msync => sys_mmap::msync, Partial("nothing to write back: file mappings are copies"), [Hex, Hex, Hex];
+    27 mincore => sys_mmap::mincore, Full, [Hex, Hex, Hex];
     28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int];
     32 dup => sys_file::dup, Full, [Fd];
     33 dup2 => sys_file::dup2, Full, [Fd, Fd];
@@ -175,8 +178,13 @@ table! {
     138 fstatfs => sys_info::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Hex];
     140 getpriority => sys_info::getpriority, Partial("always nice 0"), [Int, Int];
     141 setpriority => sys_info::setpriority, Partial("accepted, no effect"), [Int, Int, Int];
+    149 mlock => sys_mmap::mlock, Partial("accepted: sandbox memory is never swapped"), [Hex, Hex];
+    150 munlock => sys_mmap::mlock, Partial("accepted"), [Hex, Hex];
+    151 mlockall => sys_mmap::mlockall, Partial("accepted"), [Hex];
+    152 munlockall => sys_mmap::munlockall, Partial("accepted"), [];
     157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [Int, Hex, Hex, Hex, Hex];
     158 arch_prctl => sys_thread::arch_prctl, Full, [Hex, Hex];
+    170 sethostname => sys_info::sethostname, Full, [Hex, Int];
     186 gettid => sys_thread::gettid, Full, [];
     191 getxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Path, Path, Hex, Int];
     192 lgetxattr => sys_info::no_xattrs, Enosys("no extended attributes yet: EOPNOTSUPP"), [Path, Path, Hex, Int];
@@ -227,7 +235,9 @@ table! {
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Hex, Hex, Hex];
     316 renameat2 => sys_file::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];
     318 getrandom => sys_info::getrandom, Full, [Hex, Int, Hex];
+    319 memfd_create => sys_mmap::memfd_create, Partial("no sealing"), [Path, Hex];
     322 execveat => sys_process::execveat, Partial("absolute paths or AT_FDCWD"), [Fd, Path, Hex, Hex, Hex];
+    325 mlock2 => sys_mmap::mlock, Partial("accepted"), [Hex, Hex, Hex];
     326 copy_file_range => sys_read::copy_file_range, Full, [Fd, Hex, Fd, Hex, Int, Hex];
     332 statx => sys_file::statx, Partial("basic fields"), [Fd, Path, Hex, Hex, Hex];
     334 rseq => sys_thread::rseq, Enosys("restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];

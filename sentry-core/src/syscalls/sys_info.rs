@@ -12,14 +12,13 @@ pub const VERSION: &str = "#1 SMP gvisor-rs";
 
 pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut b = [0u8; 65 * 6];
-    let fields = [
-        "Linux",
-        t.kernel.config.hostname.as_str(),
-        RELEASE,
-        VERSION,
-        "x86_64",
-        "(none)",
-    ];
+    let host = t
+        .kernel
+        .hostname
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let fields = ["Linux", host.as_str(), RELEASE, VERSION, "x86_64", "(none)"];
     for (i, f) in fields.iter().enumerate() {
         let n = f.len().min(64);
         b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
@@ -225,5 +224,19 @@ pub(crate) fn getcpu(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a[1] != 0 {
         t.mm().copy_out(a[1], &0u32.to_le_bytes())?;
     }
+    Ok(0)
+}
+
+pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[1] > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if t.kernel.config.uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut b = vec![0u8; a[1] as usize];
+    t.mm().copy_in(a[0], &mut b)?;
+    *t.kernel.hostname.lock().unwrap_or_else(|p| p.into_inner()) =
+        String::from_utf8_lossy(&b).into_owned();
     Ok(0)
 }

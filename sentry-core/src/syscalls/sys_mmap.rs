@@ -4,6 +4,7 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
 use crate::mm::{VmaKind, PAGE};
 use crate::platform::Perms;
+use crate::vfs::Fs;
 
 use super::Args;
 
@@ -114,4 +115,79 @@ pub(crate) fn madvise(t: &mut Task, a: &Args) -> SysResult<u64> {
         0..=25 | 100..=101 => Ok(0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+pub(crate) fn mremap(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const MREMAP_MAYMOVE: u64 = 1;
+    const MREMAP_FIXED: u64 = 2;
+    const MREMAP_DONTUNMAP: u64 = 4;
+    let flags = a[3];
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        || flags & MREMAP_DONTUNMAP != 0
+        || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = (flags & MREMAP_FIXED != 0).then_some(a[4]);
+    t.mm()
+        .remap(a[0], a[1], a[2], flags & MREMAP_MAYMOVE != 0, fixed)
+}
+
+pub(crate) fn msync(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if !a[0].is_multiple_of(PAGE) || a[2] & !7 != 0 || a[2] & 5 == 5 {
+        return Err(Errno::EINVAL);
+    }
+    // File mappings are copies (no page cache yet): nothing to write back.
+    t.mm().residency(a[0], a[1]).map_err(|_| Errno::ENOMEM)?;
+    Ok(0)
+}
+
+pub(crate) fn mincore(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let v = t.mm().residency(a[0], a[1])?;
+    t.mm().copy_out(a[2], &v)?;
+    Ok(0)
+}
+
+pub(crate) fn mlock(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // Memory is never swapped; locking is accepted once the range is valid.
+    if a[1] != 0 {
+        let start = a[0] & !(PAGE - 1);
+        t.mm()
+            .residency(start, a[1] + (a[0] - start))
+            .map_err(|_| Errno::ENOMEM)?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn mlockall(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[0] == 0 || a[0] & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub(crate) fn munlockall(_t: &mut Task, _a: &Args) -> SysResult<u64> {
+    Ok(0)
+}
+
+pub(crate) fn memfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const MFD_CLOEXEC: u64 = 1;
+    const MFD_ALLOW_SEALING: u64 = 2;
+    if a[1] & !(MFD_CLOEXEC | MFD_ALLOW_SEALING) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = t.mm().read_cstring(a[0], 249)?;
+    let fs = crate::vfs::tmpfs::TmpFs::new(0o755, 0x2c);
+    let f = fs
+        .clone()
+        .open("memfd", (libc::O_CREAT | libc::O_RDWR) as u32, 0o777)?;
+    f.set_path(&format!("/memfd:{}", String::from_utf8_lossy(&name)));
+    let fd = t.fds().install(
+        crate::vfs::FdEntry {
+            file: f,
+            cloexec: a[1] & MFD_CLOEXEC != 0,
+        },
+        0,
+    )?;
+    Ok(fd as u64)
 }

@@ -85,7 +85,8 @@ impl HostFs {
     fn c(path: &str) -> SysResult<CString> {
         // The host's /proc describes the sentry, not the sandbox: the sandbox
         // has its own procfs mounted over it, and this layer never shows it.
-        if path == "proc" || path.starts_with("proc/") {
+        if path == "proc" || path.starts_with("proc/") || path == "sys" || path.starts_with("sys/")
+        {
             return Err(Errno::EACCES);
         }
         CString::new(if path.is_empty() { "." } else { path }).map_err(|_| Errno::EINVAL)

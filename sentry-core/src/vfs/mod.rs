@@ -13,6 +13,7 @@ pub mod dirent;
 pub mod host;
 pub mod overlay;
 pub mod procfs;
+pub mod sysfs;
 pub mod tmpfs;
 pub mod walk;
 

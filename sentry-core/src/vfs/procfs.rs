@@ -104,7 +104,9 @@ impl ProcFs {
             ["sys", "vm"] => Ok(Node::Dir(vec![("overcommit_memory".into(), S_IFREG)])),
             ["sys", "kernel", f] => Ok(Node::File(
                 match *f {
-                    "hostname" => format!("{}\n", k.config.hostname),
+                    "hostname" => {
+                        format!("{}\n", k.hostname.lock().unwrap_or_else(|p| p.into_inner()))
+                    }
                     "ostype" => "Linux\n".into(),
                     "osrelease" => format!("{}\n", crate::syscalls::sys_info::RELEASE),
                     "version" => format!("{}\n", crate::syscalls::sys_info::VERSION),
