@@ -203,3 +203,35 @@ fn sysfs_cpu_lists() {
         &run_sandboxed("/bin/cat", &args, NO_FLAGS),
     );
 }
+
+#[test]
+fn rootfs_is_a_host_directory_left_untouched() {
+    let root = scratch_dir().join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::copy(busybox(), root.join("bin/busybox")).unwrap();
+    let _ = std::os::unix::fs::symlink("busybox", root.join("bin/sh"));
+    std::fs::write(root.join("etc/motd"), "inside the rootfs\n").unwrap();
+    let out = run_command(sandboxed_command(
+        "/bin/sh",
+        &[
+            "-c",
+            "cat /etc/motd; echo new > /etc/new; cat /etc/new; rm /etc/motd; ls /etc",
+        ],
+        &["--rootfs", root.to_str().unwrap()],
+    ));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "inside the rootfs\nnew\nnew\n",
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        root.join("etc/motd").exists(),
+        "the sandbox deleted a rootfs file on the host"
+    );
+    assert!(
+        !root.join("etc/new").exists(),
+        "the sandbox wrote into the host rootfs"
+    );
+}

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _, Result};
 use kvm_vcpu::VmConfig;
+use sentry_core::errno::Errno;
+use sentry_core::kernel::exec;
 use sentry_core::kernel::{ExitStatus, Kernel, KernelConfig, KernelError, Task};
 use sentry_core::platform::kvm::KvmPlatform;
 use sentry_core::platform::Platform;
@@ -18,7 +20,7 @@ use sentry_core::vfs::overlay::OverlayFs;
 use sentry_core::vfs::procfs::ProcFs;
 use sentry_core::vfs::sysfs::SysFs;
 use sentry_core::vfs::tmpfs::TmpFs;
-use sentry_core::vfs::{FileDescription, Vfs};
+use sentry_core::vfs::{FileDescription, Start, Vfs};
 
 /// What `gvisor do` was asked to do.
 #[derive(Debug, Clone)]
@@ -35,6 +37,8 @@ pub struct DoOptions {
     pub fault_around: u64,
     /// Print run statistics to stderr at the end.
     pub stats: bool,
+    /// The root file system (a host directory; the host's / when None).
+    pub rootfs: Option<PathBuf>,
 }
 
 /// A failure of `gvisor do` with the exit code to report.
@@ -50,17 +54,6 @@ impl DoError {
     fn new(code: i32, error: anyhow::Error) -> Self {
         DoError { code, error }
     }
-}
-
-/// Finds `program` as a shell would: a path if it contains '/', else in PATH.
-pub fn resolve_program(program: &std::ffi::OsStr) -> Option<PathBuf> {
-    if program.as_bytes().contains(&b'/') {
-        return Some(PathBuf::from(program));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
 }
 
 fn hostname() -> String {
@@ -92,18 +85,6 @@ pub fn run(
     opts: &DoOptions,
     strace_out: Option<Box<dyn Write + Send>>,
 ) -> Result<ExitStatus, DoError> {
-    let shown = Path::new(&opts.program).display().to_string();
-    let path = resolve_program(&opts.program)
-        .ok_or_else(|| DoError::new(127, anyhow!("{shown}: command not found in PATH")))?;
-    let bytes = std::fs::read(&path).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        };
-        DoError::new(code, anyhow!("cannot run {}: {e}", path.display()))
-    })?;
-
     let platform = KvmPlatform::new(VmConfig::default())
         .map_err(|e| DoError::new(125, anyhow!(e).context("starting the sandbox")))?;
     let backend = match platform.backend() {
@@ -122,9 +103,48 @@ pub fn run(
         ..KernelConfig::default()
     };
     let procfs = ProcFs::new();
-    let fs = build_vfs("/", procfs.clone()).map_err(|e| DoError::new(125, e))?;
-    let kernel = Kernel::new(platform, fs, config, strace_out);
+    let root = opts
+        .rootfs
+        .as_ref()
+        .map_or_else(|| "/".to_string(), |r| r.to_string_lossy().into_owned());
+    let fs = build_vfs(&root, procfs.clone()).map_err(|e| DoError::new(125, e))?;
+    let kernel = Kernel::new(platform, fs.clone(), config, strace_out);
     procfs.attach(&kernel);
+    let cwd = match &opts.rootfs {
+        Some(_) => "/".to_string(),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_string))
+            .unwrap_or_else(|| "/".into()),
+    };
+
+    // The program is looked up and read inside the sandbox's file system.
+    let shown = Path::new(&opts.program).display().to_string();
+    let prog = opts.program.as_bytes();
+    let path: Vec<u8> = if prog.contains(&b'/') {
+        prog.to_vec()
+    } else {
+        let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        let found = search
+            .as_bytes()
+            .split(|&b| b == b':')
+            .filter(|d| !d.is_empty())
+            .map(|d| [d, b"/", prog].concat())
+            .find(|c| {
+                fs.stat(&Start::Cwd(&cwd), c, true)
+                    .is_ok_and(|st| st.mode & 0o170000 == 0o100000)
+            });
+        found.ok_or_else(|| DoError::new(127, anyhow!("{shown}: command not found in PATH")))?
+    };
+    let path_shown = String::from_utf8_lossy(&path).into_owned();
+    let bytes = exec::read_exec_file(&kernel, &cwd, &path).map_err(|e| {
+        let code = if e == Errno::ENOENT || e == Errno::ENOTDIR {
+            127
+        } else {
+            126
+        };
+        DoError::new(code, anyhow!("cannot run {path_shown}: {e}"))
+    })?;
 
     let mut argv: Vec<Vec<u8>> = vec![opts.program.clone().into_vec()];
     argv.extend(opts.args.iter().map(|a| a.clone().into_vec()));
@@ -136,32 +156,26 @@ pub fn run(
             e
         })
         .collect();
-    let cwd = std::env::current_dir()
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
-        .unwrap_or_else(|| "/".into());
     let stdio = |fd| -> Result<Arc<dyn FileDescription>, DoError> {
         Ok(Arc::new(HostStdio::dup(fd).map_err(|e| {
             DoError::new(125, anyhow!("passing host fd {fd} to the sandbox: {e}"))
         })?))
     };
     let stdio = [stdio(0)?, stdio(1)?, stdio(2)?];
-    let execfn = path.as_os_str().as_bytes().to_vec();
+    let execfn = path.clone();
     let task =
         Task::new_init(kernel.clone(), &bytes, &argv, &envp, &execfn, cwd, stdio).map_err(|e| {
             match e {
-                KernelError::Load(l) => {
-                    DoError::new(126, anyhow!("cannot run {}: {l}", path.display()))
-                }
+                KernelError::Load(l) => DoError::new(126, anyhow!("cannot run {path_shown}: {l}")),
                 e @ KernelError::Setup { .. } => {
-                    DoError::new(126, anyhow!("cannot run {}: {e}", path.display()))
+                    DoError::new(126, anyhow!("cannot run {path_shown}: {e}"))
                 }
                 other => DoError::new(125, anyhow!(other).context("starting the program")),
             }
         })?;
     let status = kernel
         .run_init(task)
-        .with_context(|| format!("sandbox failed while running {}", path.display()))
+        .with_context(|| format!("sandbox failed while running {path_shown}"))
         .map_err(|e| DoError::new(125, e))?;
     // Tasks still running when init has gone end with this process.
     let stats = &kernel.stats;

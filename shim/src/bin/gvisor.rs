@@ -34,6 +34,9 @@ enum Cmd {
         /// Pages mapped per page fault (1 disables fault-around).
         #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND, hide = true)]
         fault_around: u64,
+        /// Use the host directory DIR as the root file system (default: the host's /).
+        #[arg(long, value_name = "DIR")]
+        rootfs: Option<PathBuf>,
         /// Print exits, faults and syscalls taken to stderr at the end (for benchmarks).
         #[arg(long, hide = true)]
         stats: bool,
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             debug_log,
             fault_around,
             stats,
+            rootfs,
             command,
         } => {
             let log_file = match init_logging(debug_log.as_ref()) {
@@ -127,6 +131,7 @@ fn main() -> ExitCode {
                 debug_log,
                 fault_around,
                 stats,
+                rootfs,
             };
             match sandbox::run(&opts, strace_out) {
                 Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),
