@@ -235,3 +235,12 @@ fn rootfs_is_a_host_directory_left_untouched() {
         "the sandbox wrote into the host rootfs"
     );
 }
+
+#[test]
+fn c_job_control_sigtimedwait_sigqueue_signalfd() {
+    let bin = compile_c("jobctl");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
+}

@@ -103,6 +103,7 @@ impl ProcTable {
 
 /// The sandbox's kernel.
 pub struct Kernel {
+    me: std::sync::Weak<Kernel>,
     /// Where app code runs.
     pub platform: Arc<dyn Platform>,
     /// The file systems (mount table and path walk).
@@ -150,7 +151,8 @@ impl Kernel {
         strace: Option<Box<dyn Write + Send>>,
     ) -> Arc<Kernel> {
         let hostname = config.hostname.clone();
-        Arc::new(Kernel {
+        Arc::new_cyclic(|me| Kernel {
+            me: me.clone(),
             platform,
             fs,
             config,
@@ -196,11 +198,15 @@ impl Kernel {
                 pending: 0,
                 exit_signal: libc::SIGCHLD as u32,
                 vfork_released: false,
+                stopped: false,
+                stop_report: None,
+                cont_report: false,
             }),
             actions: Mutex::new([signal::SigAction::default(); 64]),
             child_wq: block::WaitQueue::default(),
             infos: Mutex::new(HashMap::new()),
             real_timer: Mutex::new(timers::RealTimer::default()),
+            kernel: self.me.clone(),
         });
         let h = Arc::new(TaskHandle {
             tid: pid,

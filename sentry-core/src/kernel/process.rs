@@ -510,12 +510,34 @@ pub enum WaitFor {
     Pgid(i32),
 }
 
-/// Waits for a child to change state; returns (pid, status) or None with WNOHANG.
+/// What a wait reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitEvent {
+    /// The child ended.
+    Exited(ExitStatus),
+    /// The child was stopped by this signal.
+    Stopped(u32),
+    /// The child was continued.
+    Continued,
+}
+
+impl WaitEvent {
+    /// The wait(2) status word.
+    pub fn status(self) -> i32 {
+        match self {
+            WaitEvent::Exited(e) => e.wait_status(),
+            WaitEvent::Stopped(sig) => 0x7f | ((sig as i32) << 8),
+            WaitEvent::Continued => 0xffff,
+        }
+    }
+}
+
+/// Waits for a child to change state; returns (pid, event) or None with WNOHANG.
 pub fn wait_child(
     t: &mut Task,
     which: WaitFor,
     options: u64,
-) -> SysResult<Option<(i32, ExitStatus)>> {
+) -> SysResult<Option<(i32, WaitEvent)>> {
     let kernel = t.kernel.clone();
     let me = t.handle.tg.clone();
     block::block_until(&[&me.child_wq], None, Errno::EINTR, || {
@@ -541,7 +563,22 @@ pub fn wait_child(
                     procs.tgs.remove(&c);
                     me.lock().children.retain(|&x| x != c);
                 }
-                return Some(Ok(Some((c, st))));
+                return Some(Ok(Some((c, WaitEvent::Exited(st)))));
+            }
+            let mut cs = ctg.lock();
+            if options & WUNTRACED != 0 {
+                if let Some(sig) = cs.stop_report {
+                    if options & WNOWAIT == 0 {
+                        cs.stop_report = None;
+                    }
+                    return Some(Ok(Some((c, WaitEvent::Stopped(sig)))));
+                }
+            }
+            if options & WCONTINUED != 0 && cs.cont_report {
+                if options & WNOWAIT == 0 {
+                    cs.cont_report = false;
+                }
+                return Some(Ok(Some((c, WaitEvent::Continued))));
             }
         }
         if !any {

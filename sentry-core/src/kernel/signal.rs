@@ -190,6 +190,8 @@ pub struct SigInfo {
     pub status: i32,
     /// Fault address.
     pub addr: u64,
+    /// si_value (sigqueue, timers).
+    pub value: u64,
 }
 
 impl SigInfo {
@@ -225,7 +227,7 @@ impl SigInfo {
             pid,
             uid,
             status,
-            addr: 0,
+            ..Default::default()
         }
     }
 
@@ -241,6 +243,8 @@ impl SigInfo {
                 b[20..24].copy_from_slice(&self.uid.to_le_bytes());
                 if self.signo == 17 {
                     b[24..28].copy_from_slice(&self.status.to_le_bytes());
+                } else {
+                    b[24..32].copy_from_slice(&self.value.to_le_bytes());
                 }
             }
         }
@@ -256,6 +260,27 @@ pub fn send_to_process(tg: &Arc<ThreadGroup>, sig: Signal, info: SigInfo) {
         && sig.0 != 19
         && (action.handler == 1
             || (action.handler == 0 && sig.default_action() == DefaultAction::Ignore));
+    if sig.0 == 18 {
+        // SIGCONT resumes a stopped process whatever its disposition.
+        let (was, threads, ppid) = {
+            let mut st = tg.lock();
+            let was = st.stopped;
+            st.stopped = false;
+            st.pending &=
+                !(Signal(19).mask() | Signal(20).mask() | Signal(21).mask() | Signal(22).mask());
+            if was {
+                st.cont_report = true;
+                st.stop_report = None;
+            }
+            (was, st.threads.clone(), st.ppid)
+        };
+        for t in &threads {
+            t.kick();
+        }
+        if was {
+            notify_parent(tg, ppid, 6);
+        }
+    }
     let threads = {
         let mut st = tg.lock();
         if st.zombie.is_some() {
@@ -359,8 +384,22 @@ pub fn deliver(t: &mut Task) {
             1 => continue,
             0 => match sig.default_action() {
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
-                // Job control is not implemented: stop signals are ignored.
-                DefaultAction::Stop => continue,
+                DefaultAction::Stop => {
+                    let ppid = {
+                        let mut st = t.handle.tg.lock();
+                        st.stopped = true;
+                        st.stop_report = Some(sig.0);
+                        st.cont_report = false;
+                        st.ppid
+                    };
+                    for o in t.handle.tg.lock().threads.iter() {
+                        if o.tid != t.tid {
+                            o.kick();
+                        }
+                    }
+                    notify_parent(&t.handle.tg, ppid, 5);
+                    break;
+                }
                 DefaultAction::Terminate => {
                     t.group_exit(ExitStatus::Signaled(sig));
                     return;
@@ -590,4 +629,72 @@ mod tests {
         assert_eq!(i[16], 5);
         assert_eq!(i[24], 2);
     }
+}
+
+/// Tells the parent of `tg` about a stop (CLD_STOPPED = 5) or continue
+/// (CLD_CONTINUED = 6): SIGCHLD and a wake of its wait queue.
+fn notify_parent(tg: &Arc<ThreadGroup>, ppid: i32, code: i32) {
+    let parent = tg
+        .kernel
+        .upgrade()
+        .and_then(|k| k.procs().tgs.get(&ppid).cloned());
+    if let Some(p) = parent {
+        let info = SigInfo {
+            signo: 17,
+            code,
+            pid: tg.pid,
+            status: 19,
+            ..Default::default()
+        };
+        let flags = p.action(17).flags;
+        if flags & 1 == 0 {
+            // SA_NOCLDSTOP not set.
+            send_to_process(&p, Signal::SIGCHLD, info);
+        }
+        p.child_wq.notify_all();
+    }
+}
+
+/// Blocks a task of a stopped process until SIGCONT or SIGKILL.
+pub fn wait_while_stopped(t: &mut Task) {
+    let w = t.handle.waker.clone();
+    loop {
+        if !t.handle.tg.lock().stopped || t.handle.killed.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        w.wait(Some(
+            std::time::Instant::now() + std::time::Duration::from_millis(100),
+        ));
+    }
+}
+
+/// Takes a pending signal in `set` (blocked or not) for sigtimedwait and
+/// signalfd.
+pub fn dequeue_from(h: &crate::kernel::TaskHandle, set: u64) -> Option<(Signal, SigInfo)> {
+    {
+        let mut ts = h.sig();
+        let avail = ts.pending & set;
+        if avail != 0 {
+            let s = avail.trailing_zeros() + 1;
+            ts.pending &= !Signal(s).mask();
+            let info = ts.infos.remove(&s).unwrap_or(SigInfo::kernel(s));
+            return Some((Signal(s), info));
+        }
+    }
+    let mut st = h.tg.lock();
+    let avail = st.pending & set;
+    if avail == 0 {
+        return None;
+    }
+    let s = avail.trailing_zeros() + 1;
+    st.pending &= !Signal(s).mask();
+    drop(st);
+    let info =
+        h.tg.infos
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&s)
+            .unwrap_or(SigInfo::kernel(s));
+    Some((Signal(s), info))
 }

@@ -85,6 +85,12 @@ pub struct TgState {
     pub exit_signal: u32,
     /// A vfork parent waits for this to become true (exec or exit of the child).
     pub vfork_released: bool,
+    /// Stopped by a job-control signal.
+    pub stopped: bool,
+    /// A stop not yet reported to wait(WUNTRACED): the signal.
+    pub stop_report: Option<u32>,
+    /// A continue not yet reported to wait(WCONTINUED).
+    pub cont_report: bool,
 }
 
 /// A process: what its threads share.
@@ -102,6 +108,8 @@ pub struct ThreadGroup {
     pub infos: Mutex<std::collections::HashMap<u32, signal::SigInfo>>,
     /// ITIMER_REAL / alarm.
     pub real_timer: Mutex<crate::kernel::timers::RealTimer>,
+    /// The kernel it belongs to.
+    pub kernel: std::sync::Weak<Kernel>,
 }
 
 impl ThreadGroup {
@@ -444,6 +452,10 @@ impl Task {
             signal::deliver(self);
             if self.exit.is_some() {
                 return Ok(());
+            }
+            if self.handle.tg.lock().stopped {
+                signal::wait_while_stopped(self);
+                continue;
             }
             let space = {
                 let mm = self.mm();

@@ -126,7 +126,7 @@ table! {
     58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
     59 execve => sys_process::execve, Full, [Path, Hex, Hex];
     60 exit => sys_thread::exit, Full, [Int];
-    61 wait4 => sys_process::wait4, Partial("exited and killed children; no stop/continue reports; rusage zeroed"), [Int, Hex, Hex, Hex];
+    61 wait4 => sys_process::wait4, Partial("rusage zeroed"), [Int, Hex, Hex, Hex];
     62 kill => sys_signal::kill, Full, [Int, Int];
     63 uname => sys_info::uname, Full, [Hex];
     72 fcntl => sys_file::fcntl, Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL"), [Fd, Int, Hex];
@@ -171,6 +171,8 @@ table! {
     124 getsid => sys_thread::getsid, Full, [Int];
     125 capget => sys_info::capget, Partial("root has every capability"), [Hex, Hex];
     127 rt_sigpending => sys_signal::rt_sigpending, Full, [Hex, Int];
+    128 rt_sigtimedwait => sys_signal::rt_sigtimedwait, Full, [Hex, Hex, Hex, Int];
+    129 rt_sigqueueinfo => sys_signal::rt_sigqueueinfo, Full, [Int, Int, Hex];
     130 rt_sigsuspend => sys_signal::rt_sigsuspend, Full, [Hex, Int];
     131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Hex, Hex];
     135 personality => sys_info::personality, Partial("PER_LINUX only"), [Hex];
@@ -208,7 +210,7 @@ table! {
     232 epoll_wait => sys_poll::epoll_wait, Partial("level-triggered; EPOLLET reported like level-triggered"), [Fd, Hex, Int, Int];
     233 epoll_ctl => sys_poll::epoll_ctl, Partial("EPOLLEXCLUSIVE accepted, wakes every waiter"), [Fd, Int, Fd, Hex];
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Int];
-    247 waitid => sys_process::waitid, Partial("WEXITED only"), [Int, Int, Hex, Hex];
+    247 waitid => sys_process::waitid, Full, [Int, Int, Hex, Hex];
     257 openat => sys_file::openat, Full, [Fd, Path, Hex, Hex];
     258 mkdirat => sys_file::mkdirat, Full, [Fd, Path, Hex];
     260 fchownat => sys_file::fchownat, Full, [Fd, Path, Int, Int, Hex];
@@ -225,12 +227,15 @@ table! {
     273 set_robust_list => sys_thread::set_robust_list, Partial("recorded; used by threads later"), [Hex, Int];
     280 utimensat => sys_file::utimensat, Full, [Fd, Path, Hex, Hex];
     281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, Hex, Int, Int, Hex, Int];
+    282 signalfd => sys_signal::signalfd, Full, [Fd, Hex, Int];
     284 eventfd => sys_poll::eventfd, Full, [Int];
     285 fallocate => sys_file::fallocate, Partial("mode 0 only"), [Fd, Int, Int, Int];
+    289 signalfd4 => sys_signal::signalfd4, Full, [Fd, Hex, Int, Hex];
     290 eventfd2 => sys_poll::eventfd2, Full, [Int, Hex];
     291 epoll_create1 => sys_poll::epoll_create1, Full, [Hex];
     292 dup3 => sys_file::dup3, Full, [Fd, Fd, Hex];
     293 pipe2 => sys_file::pipe2, Full, [Hex, Hex];
+    297 rt_tgsigqueueinfo => sys_signal::rt_tgsigqueueinfo, Full, [Int, Int, Int, Hex];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Int, Hex, Hex];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Hex, Hex, Hex];
     316 renameat2 => sys_file::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];

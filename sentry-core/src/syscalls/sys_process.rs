@@ -117,7 +117,7 @@ pub(crate) fn wait4(t: &mut Task, a: &Args) -> SysResult<u64> {
         None => Ok(0),
         Some((pid, st)) => {
             if status != 0 {
-                t.mm().copy_out(status, &st.wait_status().to_le_bytes())?;
+                t.mm().copy_out(status, &st.status().to_le_bytes())?;
             }
             if a[3] != 0 {
                 t.mm().copy_out(a[3], &[0u8; 144])?;
@@ -128,12 +128,15 @@ pub(crate) fn wait4(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::kernel::process::WaitEvent;
+    use crate::kernel::signal::SigInfo;
     const P_ALL: u64 = 0;
     const P_PID: u64 = 1;
     const P_PGID: u64 = 2;
     const WEXITED: u64 = 4;
+    const WSTOPPED: u64 = 2;
     let (idtype, id, infop, options) = (a[0], a[1] as i32, a[2], a[3]);
-    if options & WEXITED == 0 {
+    if options & (WEXITED | WSTOPPED | process::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
     let w = match idtype {
@@ -142,12 +145,33 @@ pub(crate) fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
         P_PGID => WaitFor::Pgid(if id == 0 { t.handle.tg.lock().pgid } else { id }),
         _ => return Err(Errno::EINVAL),
     };
-    let r = process::wait_child(t, w, options & (WNOHANG | WNOWAIT))?;
+    let mut opts = options & (WNOHANG | WNOWAIT | process::WCONTINUED);
+    if options & WSTOPPED != 0 {
+        opts |= process::WUNTRACED;
+    }
+    let r = process::wait_child(t, w, opts)?;
     if infop != 0 {
+        let uid = t.kernel.config.uid;
         let info = match r {
-            Some((pid, st)) => {
-                crate::kernel::signal::SigInfo::child(pid, t.kernel.config.uid, st).to_bytes()
+            Some((pid, WaitEvent::Exited(st))) => SigInfo::child(pid, uid, st).to_bytes(),
+            Some((pid, WaitEvent::Stopped(sig))) => SigInfo {
+                signo: 17,
+                code: 5,
+                pid,
+                uid,
+                status: sig as i32,
+                ..Default::default()
             }
+            .to_bytes(),
+            Some((pid, WaitEvent::Continued)) => SigInfo {
+                signo: 17,
+                code: 6,
+                pid,
+                uid,
+                status: 18,
+                ..Default::default()
+            }
+            .to_bytes(),
             None => [0u8; 128],
         };
         t.mm().copy_out(infop, &info)?;

@@ -192,3 +192,211 @@ fn signal_thread(t: &mut Task, tgid: Option<i32>, tid: i32, sig: u32) -> SysResu
     target.kick();
     Ok(0)
 }
+
+fn read_siginfo(t: &Task, addr: u64, sig: u32) -> SysResult<crate::kernel::signal::SigInfo> {
+    let mut b = [0u8; 128];
+    t.mm().copy_in(addr, &mut b)?;
+    let code = i32::from_le_bytes(b[8..12].try_into().map_err(|_| Errno::EFAULT)?);
+    Ok(crate::kernel::signal::SigInfo {
+        signo: sig,
+        code,
+        pid: i32::from_le_bytes(b[16..20].try_into().map_err(|_| Errno::EFAULT)?),
+        uid: u32::from_le_bytes(b[20..24].try_into().map_err(|_| Errno::EFAULT)?),
+        value: u64::from_le_bytes(b[24..32].try_into().map_err(|_| Errno::EFAULT)?),
+        ..Default::default()
+    })
+}
+
+pub(crate) fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (pid, sig) = (a[0] as i32, a[1] as u32);
+    if !(1..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let info = read_siginfo(t, a[2], sig)?;
+    // Only the kernel may claim si_code >= 0 for another process.
+    if info.code >= 0 && pid != t.pid {
+        return Err(Errno::EPERM);
+    }
+    let tg = t
+        .kernel
+        .procs()
+        .tgs
+        .get(&pid)
+        .cloned()
+        .ok_or(Errno::ESRCH)?;
+    crate::kernel::signal::send_to_process(&tg, crate::kernel::signal::Signal(sig), info);
+    Ok(0)
+}
+
+pub(crate) fn rt_tgsigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (tgid, tid, sig) = (a[0] as i32, a[1] as i32, a[2] as u32);
+    if !(1..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let info = read_siginfo(t, a[3], sig)?;
+    if info.code >= 0 && tgid != t.pid {
+        return Err(Errno::EPERM);
+    }
+    let target = t
+        .kernel
+        .procs()
+        .tasks
+        .get(&tid)
+        .cloned()
+        .ok_or(Errno::ESRCH)?;
+    if target.tg.pid != tgid {
+        return Err(Errno::ESRCH);
+    }
+    {
+        let mut s = target.sig();
+        s.pending |= crate::kernel::signal::Signal(sig).mask();
+        s.infos.insert(sig, info);
+    }
+    target.kick();
+    Ok(0)
+}
+
+pub(crate) fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set = t.mm().read_u64(a[0])? & !UNBLOCKABLE;
+    let deadline = if a[2] != 0 {
+        let mut b = [0u8; 16];
+        t.mm().copy_in(a[2], &mut b)?;
+        let s = i64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
+        let ns = i64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
+        if s < 0 || !(0..1_000_000_000).contains(&ns) {
+            return Err(Errno::EINVAL);
+        }
+        Some(std::time::Instant::now() + std::time::Duration::new(s as u64, ns as u32))
+    } else {
+        None
+    };
+    let h = t.handle.clone();
+    let r = crate::kernel::block::block_until(&[], deadline, Errno::EAGAIN, || {
+        crate::kernel::signal::dequeue_from(&h, set).map(Ok)
+    });
+    let (sig, info) = match r {
+        Ok(v) => v,
+        Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
+        Err(e) => return Err(e),
+    };
+    if a[1] != 0 {
+        t.mm().copy_out(a[1], &info.to_bytes())?;
+    }
+    Ok(sig.0 as u64)
+}
+
+/// A signalfd: reads take the reader's pending signals in its mask.
+pub struct SignalFd {
+    mask: std::sync::Mutex<u64>,
+    nonblock: bool,
+}
+
+impl crate::vfs::FileDescription for SignalFd {
+    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+        if buf.len() < 128 {
+            return Err(Errno::EINVAL);
+        }
+        let h = crate::kernel::block::current().ok_or(Errno::EINVAL)?;
+        let mask = *self.mask.lock().unwrap_or_else(|p| p.into_inner());
+        let max = buf.len() / 128;
+        let mut n = 0;
+        let first = crate::kernel::block::block_until(&[], None, Errno::EAGAIN, || {
+            match crate::kernel::signal::dequeue_from(&h, mask) {
+                Some(v) => Some(Ok(v)),
+                None if self.nonblock => Some(Err(Errno::EAGAIN)),
+                None => None,
+            }
+        })
+        .map_err(|e| {
+            if e == Errno::ERESTARTSYS {
+                Errno::EINTR
+            } else {
+                e
+            }
+        })?;
+        let mut next = Some(first);
+        while let Some((sig, info)) = next {
+            let mut r = [0u8; 128];
+            r[0..4].copy_from_slice(&sig.0.to_le_bytes());
+            r[8..12].copy_from_slice(&info.code.to_le_bytes());
+            r[12..16].copy_from_slice(&(info.pid as u32).to_le_bytes());
+            r[16..20].copy_from_slice(&info.uid.to_le_bytes());
+            r[48..52].copy_from_slice(&(info.status as u32).to_le_bytes());
+            r[72..80].copy_from_slice(&info.addr.to_le_bytes());
+            r[40..48].copy_from_slice(&info.value.to_le_bytes());
+            buf[n * 128..n * 128 + 128].copy_from_slice(&r);
+            n += 1;
+            next = if n < max {
+                crate::kernel::signal::dequeue_from(&h, mask)
+            } else {
+                None
+            };
+        }
+        Ok(n * 128)
+    }
+    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn stat(&self) -> SysResult<crate::vfs::Stat> {
+        Ok(crate::vfs::Stat {
+            mode: 0o600,
+            nlink: 1,
+            ..Default::default()
+        })
+    }
+    fn readiness(&self) -> u32 {
+        let mask = *self.mask.lock().unwrap_or_else(|p| p.into_inner());
+        match crate::kernel::block::current() {
+            Some(h) => {
+                let p = h.sig().pending | h.tg.lock().pending;
+                if p & mask != 0 {
+                    libc::POLLIN as u32
+                } else {
+                    0
+                }
+            }
+            None => 0,
+        }
+    }
+    fn always_ready(&self) -> bool {
+        false
+    }
+    fn status_flags(&self) -> u32 {
+        (libc::O_RDWR | if self.nonblock { libc::O_NONBLOCK } else { 0 }) as u32
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+pub(crate) fn signalfd4(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a[2] != 8 || a[3] & !((libc::O_NONBLOCK | libc::O_CLOEXEC) as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = t.mm().read_u64(a[1])? & !UNBLOCKABLE;
+    if a[0] as i32 != -1 {
+        let f = t.fds().file(a[0] as i64)?;
+        let sfd = f.as_any().downcast_ref::<SignalFd>().ok_or(Errno::EINVAL)?;
+        *sfd.mask.lock().unwrap_or_else(|p| p.into_inner()) = mask;
+        return Ok(a[0]);
+    }
+    let f = std::sync::Arc::new(SignalFd {
+        mask: std::sync::Mutex::new(mask),
+        nonblock: a[3] & libc::O_NONBLOCK as u64 != 0,
+    });
+    let fd = t.fds().install(
+        crate::vfs::FdEntry {
+            file: f,
+            cloexec: a[3] & libc::O_CLOEXEC as u64 != 0,
+        },
+        0,
+    )?;
+    Ok(fd as u64)
+}
+
+pub(crate) fn signalfd(t: &mut Task, a: &Args) -> SysResult<u64> {
+    signalfd4(t, &[a[0], a[1], a[2], 0, 0, 0])
+}
