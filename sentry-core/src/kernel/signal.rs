@@ -601,35 +601,6 @@ pub fn sigreturn(t: &mut Task) -> Result<u64, Errno> {
     Ok(t.regs.rax)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_abi() {
-        assert_eq!(Signal::SIGSEGV.name(), "SIGSEGV");
-        assert_eq!(Signal(34).name(), "SIGRT2");
-        let a = SigAction {
-            handler: 1,
-            flags: 2,
-            restorer: 3,
-            mask: 4,
-        };
-        assert_eq!(SigAction::from_bytes(&a.to_bytes()), a);
-        assert_eq!(Signal::SIGKILL.mask() | Signal::SIGSTOP.mask(), UNBLOCKABLE);
-        assert_eq!(Signal::SIGCHLD.default_action(), DefaultAction::Ignore);
-        assert_eq!(Signal::SIGTERM.default_action(), DefaultAction::Terminate);
-        assert_eq!(
-            ExitStatus::Signaled(Signal::SIGSEGV).wait_status(),
-            11 | 0x80
-        );
-        assert_eq!(ExitStatus::Exited(3).wait_status(), 3 << 8);
-        let i = SigInfo::child(5, 0, ExitStatus::Exited(2)).to_bytes();
-        assert_eq!(i[0], 17);
-        assert_eq!(i[16], 5);
-        assert_eq!(i[24], 2);
-    }
-}
 
 /// Tells the parent of `tg` about a stop (CLD_STOPPED = 5) or continue
 /// (CLD_CONTINUED = 6): SIGCHLD and a wake of its wait queue.
@@ -697,4 +668,34 @@ pub fn dequeue_from(h: &crate::kernel::TaskHandle, set: u64) -> Option<(Signal, 
             .remove(&s)
             .unwrap_or(SigInfo::kernel(s));
     Some((Signal(s), info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_abi() {
+        assert_eq!(Signal::SIGSEGV.name(), "SIGSEGV");
+        assert_eq!(Signal(34).name(), "SIGRT2");
+        let a = SigAction {
+            handler: 1,
+            flags: 2,
+            restorer: 3,
+            mask: 4,
+        };
+        assert_eq!(SigAction::from_bytes(&a.to_bytes()), a);
+        assert_eq!(Signal::SIGKILL.mask() | Signal::SIGSTOP.mask(), UNBLOCKABLE);
+        assert_eq!(Signal::SIGCHLD.default_action(), DefaultAction::Ignore);
+        assert_eq!(Signal::SIGTERM.default_action(), DefaultAction::Terminate);
+        assert_eq!(
+            ExitStatus::Signaled(Signal::SIGSEGV).wait_status(),
+            11 | 0x80
+        );
+        assert_eq!(ExitStatus::Exited(3).wait_status(), 3 << 8);
+        let i = SigInfo::child(5, 0, ExitStatus::Exited(2)).to_bytes();
+        assert_eq!(i[0], 17);
+        assert_eq!(i[16], 5);
+        assert_eq!(i[24], 2);
+    }
 }
