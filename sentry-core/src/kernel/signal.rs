@@ -601,7 +601,6 @@ pub fn sigreturn(t: &mut Task) -> Result<u64, Errno> {
     Ok(t.regs.rax)
 }
 
-
 /// Tells the parent of `tg` about a stop (CLD_STOPPED = 5) or continue
 /// (CLD_CONTINUED = 6): SIGCHLD and a wake of its wait queue.
 fn notify_parent(tg: &Arc<ThreadGroup>, ppid: i32, code: i32) {
