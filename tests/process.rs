@@ -244,3 +244,12 @@ fn c_job_control_sigtimedwait_sigqueue_signalfd() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
 }
+
+#[test]
+fn c_posix_timers_timerfd_itimer() {
+    let bin = compile_c("timers");
+    assert_same(
+        &run_native(&bin, NO_FLAGS),
+        &run_sandboxed(&bin, NO_FLAGS, NO_FLAGS),
+    );
+}

@@ -185,7 +185,9 @@ impl Kernel {
         let pid = procs.alloc_id();
         let pgid = if pgid == 0 { pid } else { pgid };
         let sid = if sid == 0 { pid } else { sid };
-        let tg = Arc::new(ThreadGroup {
+        let tg = Arc::new_cyclic(|me_tg| ThreadGroup {
+            real_timer_target: Arc::new(timers::RealTimerTarget(me_tg.clone())),
+            posix_timers: Mutex::new(HashMap::new()),
             pid,
             state: Mutex::new(task::TgState {
                 ppid,

@@ -108,6 +108,11 @@ pub struct ThreadGroup {
     pub infos: Mutex<std::collections::HashMap<u32, signal::SigInfo>>,
     /// ITIMER_REAL / alarm.
     pub real_timer: Mutex<crate::kernel::timers::RealTimer>,
+    /// What the timer service holds for ITIMER_REAL.
+    pub real_timer_target: Arc<crate::kernel::timers::RealTimerTarget>,
+    /// POSIX timers by id: (timer, clock).
+    pub posix_timers:
+        Mutex<std::collections::HashMap<u64, (Arc<crate::kernel::timers::IntervalTimer>, i32)>>,
     /// The kernel it belongs to.
     pub kernel: std::sync::Weak<Kernel>,
 }

@@ -113,6 +113,7 @@ table! {
     28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int];
     32 dup => sys_file::dup, Full, [Fd];
     33 dup2 => sys_file::dup2, Full, [Fd, Fd];
+    34 pause => sys_signal::pause, Full, [];
     35 nanosleep => sys_time::nanosleep, Full, [Hex, Hex];
     36 getitimer => sys_time::getitimer, Partial("ITIMER_REAL; the CPU-time timers read as disarmed"), [Int, Hex];
     37 alarm => sys_time::alarm, Full, [Int];
@@ -203,6 +204,11 @@ table! {
     217 getdents64 => sys_file::getdents64, Full, [Fd, Hex, Int];
     218 set_tid_address => sys_thread::set_tid_address, Full, [Hex];
     221 fadvise64 => sys_info::fadvise64, Partial("accepted, no effect"), [Fd, Int, Int, Int];
+    222 timer_create => sys_time::timer_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME; SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE"), [Int, Hex, Hex];
+    223 timer_settime => sys_time::timer_settime, Full, [Int, Hex, Hex, Hex];
+    224 timer_gettime => sys_time::timer_gettime, Full, [Int, Hex];
+    225 timer_getoverrun => sys_time::timer_getoverrun, Full, [Int];
+    226 timer_delete => sys_time::timer_delete, Full, [Int];
     228 clock_gettime => sys_time::clock_gettime, Full, [Int, Hex];
     229 clock_getres => sys_time::clock_getres, Full, [Int, Hex];
     230 clock_nanosleep => sys_time::clock_nanosleep, Full, [Int, Int, Hex, Hex];
@@ -228,8 +234,11 @@ table! {
     280 utimensat => sys_file::utimensat, Full, [Fd, Path, Hex, Hex];
     281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, Hex, Int, Int, Hex, Int];
     282 signalfd => sys_signal::signalfd, Full, [Fd, Hex, Int];
+    283 timerfd_create => sys_time::timerfd_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME"), [Int, Hex];
     284 eventfd => sys_poll::eventfd, Full, [Int];
     285 fallocate => sys_file::fallocate, Partial("mode 0 only"), [Fd, Int, Int, Int];
+    286 timerfd_settime => sys_time::timerfd_settime, Full, [Fd, Hex, Hex, Hex];
+    287 timerfd_gettime => sys_time::timerfd_gettime, Full, [Fd, Hex];
     289 signalfd4 => sys_signal::signalfd4, Full, [Fd, Hex, Int, Hex];
     290 eventfd2 => sys_poll::eventfd2, Full, [Int, Hex];
     291 epoll_create1 => sys_poll::epoll_create1, Full, [Hex];

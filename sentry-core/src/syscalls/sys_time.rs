@@ -165,7 +165,10 @@ fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duratio
         (old, rt.gen, rt.deadline)
     };
     if let Some(d) = deadline {
-        t.kernel.timers.schedule(&tg, d, gen);
+        let target = t.handle.tg.real_timer_target.clone();
+        let weak: std::sync::Weak<dyn crate::kernel::timers::TimerTarget> =
+            std::sync::Arc::downgrade(&target) as _;
+        t.kernel.timers.schedule(weak, d, gen);
     }
     old
 }
@@ -260,4 +263,271 @@ pub(crate) fn times(t: &mut Task, a: &Args) -> SysResult<u64> {
         t.mm().copy_out(a[0], &b)?;
     }
     Ok(t.kernel.boot.elapsed().as_millis() as u64 / 10 + 1)
+}
+
+use crate::kernel::timers::IntervalTimer;
+use std::sync::Arc;
+
+fn read_itimerspec(t: &Task, addr: u64) -> SysResult<(Duration, Duration)> {
+    let mut b = [0u8; 32];
+    t.mm().copy_in(addr, &mut b)?;
+    let f = |i: usize| -> SysResult<Duration> {
+        let s = i64::from_le_bytes(b[i..i + 8].try_into().map_err(|_| Errno::EFAULT)?);
+        let ns = i64::from_le_bytes(b[i + 8..i + 16].try_into().map_err(|_| Errno::EFAULT)?);
+        if s < 0 || !(0..1_000_000_000).contains(&ns) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Duration::new(s as u64, ns as u32))
+    };
+    Ok((f(0)?, f(16)?)) // (interval, value)
+}
+
+fn itimerspec(interval: Duration, value: Duration) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (i, d) in [interval, value].iter().enumerate() {
+        b[i * 16..i * 16 + 8].copy_from_slice(&(d.as_secs() as i64).to_le_bytes());
+        b[i * 16 + 8..i * 16 + 16].copy_from_slice(&(d.subsec_nanos() as i64).to_le_bytes());
+    }
+    b
+}
+
+/// TIMER_ABSTIME / TFD_TIMER_ABSTIME: converts an absolute value on `clock`.
+fn relative(clock: i32, value: Duration) -> SysResult<Duration> {
+    let (s, ns) = host_clock(clock)?;
+    let now = Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32);
+    Ok(value.saturating_sub(now).max(Duration::from_nanos(1)))
+}
+
+/// A timerfd.
+pub struct TimerFd {
+    timer: Arc<IntervalTimer>,
+    clock: i32,
+    nonblock: std::sync::atomic::AtomicBool,
+}
+
+impl crate::vfs::FileDescription for TimerFd {
+    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+        if buf.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let nb = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
+        let n = crate::kernel::block::block_until(&[&self.timer.wq], None, Errno::EAGAIN, || {
+            let mut s = self.timer.state.lock().unwrap_or_else(|p| p.into_inner());
+            if s.expirations > 0 {
+                return Some(Ok(std::mem::take(&mut s.expirations)));
+            }
+            nb.then_some(Err(Errno::EAGAIN))
+        })?;
+        buf[..8].copy_from_slice(&n.to_le_bytes());
+        Ok(8)
+    }
+    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn stat(&self) -> SysResult<crate::vfs::Stat> {
+        Ok(crate::vfs::Stat {
+            mode: 0o600,
+            nlink: 1,
+            ..Default::default()
+        })
+    }
+    fn readiness(&self) -> u32 {
+        if self
+            .timer
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .expirations
+            > 0
+        {
+            libc::POLLIN as u32
+        } else {
+            0
+        }
+    }
+    fn wait_queue(&self) -> Option<&crate::kernel::block::WaitQueue> {
+        Some(&self.timer.wq)
+    }
+    fn always_ready(&self) -> bool {
+        false
+    }
+    fn status_flags(&self) -> u32 {
+        let nb = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
+        (libc::O_RDWR | if nb { libc::O_NONBLOCK } else { 0 }) as u32
+    }
+    fn set_status_flags(&self, f: u32) {
+        self.nonblock.store(
+            f & libc::O_NONBLOCK as u32 != 0,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+pub(crate) fn timerfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let clock = a[0] as i32;
+    if !matches!(
+        clock,
+        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME
+    ) {
+        return Err(Errno::EINVAL);
+    }
+    if a[1] & !((libc::O_NONBLOCK | libc::O_CLOEXEC) as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = Arc::new(TimerFd {
+        timer: Arc::new(IntervalTimer {
+            state: Default::default(),
+            notify: None,
+            wq: Default::default(),
+        }),
+        clock,
+        nonblock: (a[1] & libc::O_NONBLOCK as u64 != 0).into(),
+    });
+    let fd = t.fds().install(
+        crate::vfs::FdEntry {
+            file: f,
+            cloexec: a[1] & libc::O_CLOEXEC as u64 != 0,
+        },
+        0,
+    )?;
+    Ok(fd as u64)
+}
+
+fn timerfd_of(t: &Task, fd: u64) -> SysResult<Arc<dyn crate::vfs::FileDescription>> {
+    let f = t.fds().file(fd as i64)?;
+    if !f.as_any().is::<TimerFd>() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(f)
+}
+
+pub(crate) fn timerfd_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = timerfd_of(t, a[0])?;
+    let tf = f.as_any().downcast_ref::<TimerFd>().ok_or(Errno::EINVAL)?;
+    let (interval, mut value) = read_itimerspec(t, a[2])?;
+    if a[1] & 1 != 0 && !value.is_zero() {
+        value = relative(tf.clock, value)?;
+    }
+    let (ov, oi) = tf.timer.set(&t.kernel.timers, value, interval);
+    if a[3] != 0 {
+        t.mm().copy_out(a[3], &itimerspec(oi, ov))?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn timerfd_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = timerfd_of(t, a[0])?;
+    let tf = f.as_any().downcast_ref::<TimerFd>().ok_or(Errno::EINVAL)?;
+    let (v, i) = tf.timer.get();
+    t.mm().copy_out(a[1], &itimerspec(i, v))?;
+    Ok(0)
+}
+
+pub(crate) fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const SIGEV_SIGNAL: i32 = 0;
+    const SIGEV_NONE: i32 = 1;
+    const SIGEV_THREAD_ID: i32 = 4;
+    let clock = a[0] as i32;
+    if !matches!(clock, 0 | 1 | 7) {
+        return Err(Errno::EINVAL);
+    }
+    let (sig, value, notify, tid) = if a[1] == 0 {
+        (libc::SIGALRM as u32, 0u64, SIGEV_SIGNAL, 0)
+    } else {
+        let mut b = [0u8; 64];
+        t.mm().copy_in(a[1], &mut b)?;
+        let value = u64::from_le_bytes(b[0..8].try_into().map_err(|_| Errno::EFAULT)?);
+        let sig = u32::from_le_bytes(b[8..12].try_into().map_err(|_| Errno::EFAULT)?);
+        let notify = i32::from_le_bytes(b[12..16].try_into().map_err(|_| Errno::EFAULT)?);
+        let tid = i32::from_le_bytes(b[16..20].try_into().map_err(|_| Errno::EFAULT)?);
+        (sig, value, notify, tid)
+    };
+    let target = match notify {
+        SIGEV_NONE => None,
+        SIGEV_SIGNAL | SIGEV_THREAD_ID if (1..=64).contains(&sig) => {
+            let tid = (notify == SIGEV_THREAD_ID).then_some(tid);
+            if let Some(tid) = tid {
+                if !t.handle.tg.lock().threads.iter().any(|h| h.tid == tid) {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            Some((Arc::downgrade(&t.handle.tg), tid, sig, value))
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    let timer = Arc::new(IntervalTimer {
+        state: Default::default(),
+        notify: target,
+        wq: Default::default(),
+    });
+    let id = {
+        let mut timers = t
+            .handle
+            .tg
+            .posix_timers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let id = (0..).find(|i| !timers.contains_key(i)).unwrap_or(0);
+        timers.insert(id, (timer, clock));
+        id
+    };
+    t.mm().copy_out(a[2], &(id as i32).to_le_bytes())?;
+    Ok(0)
+}
+
+fn posix_timer(t: &Task, id: u64) -> SysResult<(Arc<IntervalTimer>, i32)> {
+    t.handle
+        .tg
+        .posix_timers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&(id as i32 as i64 as u64))
+        .cloned()
+        .ok_or(Errno::EINVAL)
+}
+
+pub(crate) fn timer_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (timer, clock) = posix_timer(t, a[0])?;
+    let (interval, mut value) = read_itimerspec(t, a[2])?;
+    if a[1] & 1 != 0 && !value.is_zero() {
+        value = relative(clock, value)?;
+    }
+    let (ov, oi) = timer.set(&t.kernel.timers, value, interval);
+    if a[3] != 0 {
+        t.mm().copy_out(a[3], &itimerspec(oi, ov))?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn timer_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (timer, _) = posix_timer(t, a[0])?;
+    let (v, i) = timer.get();
+    t.mm().copy_out(a[1], &itimerspec(i, v))?;
+    Ok(0)
+}
+
+pub(crate) fn timer_getoverrun(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (timer, _) = posix_timer(t, a[0])?;
+    let n = timer
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .expirations;
+    Ok(n.saturating_sub(1).min(i32::MAX as u64))
+}
+
+pub(crate) fn timer_delete(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (timer, _) = t
+        .handle
+        .tg
+        .posix_timers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&(a[0] as i32 as i64 as u64))
+        .ok_or(Errno::EINVAL)?;
+    timer.set(&t.kernel.timers, Duration::ZERO, Duration::ZERO);
+    Ok(0)
 }
