@@ -253,3 +253,12 @@ fn c_posix_timers_timerfd_itimer() {
         &run_sandboxed(&bin, NO_FLAGS, NO_FLAGS),
     );
 }
+
+#[test]
+fn c_credentials_rules() {
+    let bin = compile_c("creds");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
+}

@@ -208,6 +208,7 @@ impl Kernel {
             child_wq: block::WaitQueue::default(),
             infos: Mutex::new(HashMap::new()),
             real_timer: Mutex::new(timers::RealTimer::default()),
+            creds: Mutex::new(task::Creds::new(self.config.uid, self.config.gid)),
             kernel: self.me.clone(),
         });
         let h = Arc::new(TaskHandle {

@@ -109,6 +109,8 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     };
     let (tg, handle) = kernel.new_process(parent_pid, pgid, sid);
     {
+        let creds = t.creds();
+        *tg.creds.lock().unwrap_or_else(|p| p.into_inner()) = creds;
         let actions = *t
             .handle
             .tg
@@ -342,8 +344,8 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
             argv: &argv,
             envp: &envp,
             execfn: path,
-            uid: kernel.config.uid,
-            gid: kernel.config.gid,
+            uid: t.creds().uid[1],
+            gid: t.creds().gid[1],
         },
     )
     .map_err(|e| {
@@ -476,7 +478,11 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
     }
     if let Some(p) = parent {
         if exit_signal != 0 {
-            let info = SigInfo::child(tg.pid, kernel.config.uid, final_status);
+            let info = SigInfo::child(
+                tg.pid,
+                tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid[0],
+                final_status,
+            );
             signal::send_to_process(&p, Signal(exit_signal), info);
         }
         p.child_wq.notify_all();
@@ -632,7 +638,7 @@ pub fn kill(t: &mut Task, pid: i32, sig: u32) -> SysResult<u64> {
     if sig == 0 {
         return Ok(0);
     }
-    let info = SigInfo::user(t.pid, kernel.config.uid, sig);
+    let info = SigInfo::user(t.pid, t.creds().uid[0], sig);
     for tg in targets {
         // init ignores signals it has no handler for (as Linux's init).
         if tg.pid == 1 && sig != 0 && tg.action(sig).handler <= 1 && tg.pid != t.pid {

@@ -106,6 +106,8 @@ pub struct ThreadGroup {
     pub child_wq: WaitQueue,
     /// siginfo of process-directed pending signals.
     pub infos: Mutex<std::collections::HashMap<u32, signal::SigInfo>>,
+    /// Credentials.
+    pub creds: Mutex<Creds>,
     /// ITIMER_REAL / alarm.
     pub real_timer: Mutex<crate::kernel::timers::RealTimer>,
     /// What the timer service holds for ITIMER_REAL.
@@ -129,6 +131,33 @@ impl ThreadGroup {
         a.get(sig.wrapping_sub(1) as usize)
             .copied()
             .unwrap_or_default()
+    }
+}
+
+/// A process's credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Creds {
+    /// Real, effective, saved, file-system user ids.
+    pub uid: [u32; 4],
+    /// Real, effective, saved, file-system group ids.
+    pub gid: [u32; 4],
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl Creds {
+    /// All ids equal.
+    pub fn new(uid: u32, gid: u32) -> Self {
+        Creds {
+            uid: [uid; 4],
+            gid: [gid; 4],
+            groups: Vec::new(),
+        }
+    }
+
+    /// Whether the effective user is root (holds every capability).
+    pub fn privileged(&self) -> bool {
+        self.uid[1] == 0
     }
 }
 
@@ -379,6 +408,16 @@ impl Task {
     /// The memory manager, locked.
     pub fn mm(&self) -> MutexGuard<'_, MemoryManager> {
         self.mm.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The process's credentials (a copy).
+    pub fn creds(&self) -> Creds {
+        self.handle
+            .tg
+            .creds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The fd table, locked.

@@ -138,7 +138,10 @@ fn do_access(t: &mut Task, dirfd: u64, path_addr: u64, mode: u64) -> SysResult<u
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
-    let (uid, gid) = (t.kernel.config.uid, t.kernel.config.gid);
+    let (uid, gid) = {
+        let c = t.creds();
+        (c.uid[3], c.gid[3])
+    };
     at(t, dirfd, &path, |fs, s| {
         fs.access(s, &path, mode as u32, uid, gid)
     })?;
@@ -186,8 +189,8 @@ pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
         &Start::Cwd("/"),
         dir.as_bytes(),
         1,
-        t.kernel.config.uid,
-        t.kernel.config.gid,
+        t.creds().uid[3],
+        t.creds().gid[3],
     )?;
     t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).cwd = dir;
     Ok(0)

@@ -83,7 +83,7 @@ pub(crate) fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
         if cur > max {
             return Err(Errno::EINVAL);
         }
-        if max > old.1 && t.kernel.config.uid != 0 {
+        if max > old.1 && !t.creds().privileged() {
             return Err(Errno::EPERM);
         }
         if r == libc::RLIMIT_NOFILE as usize && max > crate::vfs::MAX_FDS as u64 {
@@ -201,11 +201,7 @@ pub(crate) fn capget(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().copy_in(a[0], &mut hdr)?;
     if a[1] != 0 {
         // Full capabilities for root, none otherwise (version 3: two sets).
-        let all: u32 = if t.kernel.config.uid == 0 {
-            u32::MAX
-        } else {
-            0
-        };
+        let all: u32 = if t.creds().privileged() { u32::MAX } else { 0 };
         let mut b = [0u8; 24];
         for i in 0..2 {
             let hi = if i == 1 { all & 0x1ff } else { all };
@@ -231,7 +227,7 @@ pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a[1] > 64 {
         return Err(Errno::EINVAL);
     }
-    if t.kernel.config.uid != 0 {
+    if !t.creds().privileged() {
         return Err(Errno::EPERM);
     }
     let mut b = vec![0u8; a[1] as usize];

@@ -151,7 +151,7 @@ pub(crate) fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let r = process::wait_child(t, w, opts)?;
     if infop != 0 {
-        let uid = t.kernel.config.uid;
+        let uid = t.creds().uid[0];
         let info = match r {
             Some((pid, WaitEvent::Exited(st))) => SigInfo::child(pid, uid, st).to_bytes(),
             Some((pid, WaitEvent::Stopped(sig))) => SigInfo {

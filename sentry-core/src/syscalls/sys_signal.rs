@@ -170,7 +170,7 @@ fn signal_thread(t: &mut Task, tgid: Option<i32>, tid: i32, sig: u32) -> SysResu
         crate::kernel::signal::send_to_process(
             &target.tg,
             Signal(sig),
-            SigInfo::user(t.pid, t.kernel.config.uid, sig),
+            SigInfo::user(t.pid, t.creds().uid[0], sig),
         );
         return Ok(0);
     }
@@ -185,7 +185,7 @@ fn signal_thread(t: &mut Task, tgid: Option<i32>, tid: i32, sig: u32) -> SysResu
             sig,
             SigInfo {
                 code: -6,
-                ..SigInfo::user(t.pid, t.kernel.config.uid, sig)
+                ..SigInfo::user(t.pid, t.creds().uid[0], sig)
             },
         );
     }
