@@ -262,3 +262,12 @@ fn c_credentials_rules() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
 }
+
+#[test]
+fn c_record_ofd_and_flock_locks() {
+    let bin = compile_c("locks");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
+}

@@ -2,4 +2,5 @@
 
 pub mod epoll;
 pub mod eventfd;
+pub mod locks;
 pub mod pipe;

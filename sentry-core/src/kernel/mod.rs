@@ -129,6 +129,8 @@ pub struct Kernel {
     pub timers: Arc<timers::Timers>,
     /// The UTS host name (sethostname).
     pub hostname: Mutex<String>,
+    /// Advisory file locks.
+    pub locks: crate::fs::locks::Locks,
 }
 
 /// Counters summed over finished tasks.
@@ -166,6 +168,7 @@ impl Kernel {
             futexes: Arc::new(futex::Futexes::default()),
             timers: Arc::new(timers::Timers::default()),
             hostname: Mutex::new(hostname),
+            locks: Default::default(),
         })
     }
 

@@ -430,6 +430,7 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = None;
     let tg = t.handle.tg.clone();
+    kernel.locks.release_all(tg.pid);
     let mut procs = kernel.procs();
     procs.tasks.remove(&t.tid);
     let (last, ppid, children, final_status, exit_signal) = {
