@@ -271,3 +271,12 @@ fn c_record_ofd_and_flock_locks() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
 }
+
+#[test]
+fn c_pdeathsig_pipe_size_nofile_and_info() {
+    let bin = compile_c("misc");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
+}

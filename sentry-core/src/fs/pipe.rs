@@ -21,6 +21,8 @@ struct State {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// Capacity (F_SETPIPE_SZ), PIPE_SIZE by default.
+    cap: usize,
 }
 
 /// The shared pipe object.
@@ -34,6 +36,30 @@ pub struct Pipe {
 impl Pipe {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl PipeEnd {
+    /// F_GETPIPE_SZ.
+    pub fn capacity(&self) -> usize {
+        self.pipe.lock().cap
+    }
+
+    /// F_SETPIPE_SZ: rounds up to a page, at most 1 MiB, never below what
+    /// the pipe holds.
+    pub fn set_capacity(&self, n: usize) -> SysResult<usize> {
+        if n > 1 << 20 {
+            return Err(Errno::EPERM);
+        }
+        let n = n.max(4096).next_power_of_two();
+        let mut s = self.pipe.lock();
+        if n < s.buf.len() {
+            return Err(Errno::EBUSY);
+        }
+        s.cap = n;
+        drop(s);
+        self.pipe.wq.notify_all();
+        Ok(n)
     }
 }
 
@@ -55,6 +81,7 @@ pub fn new_pipe(nonblock: bool) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
         let mut s = pipe.lock();
         s.readers = 1;
         s.writers = 1;
+        s.cap = PIPE_SIZE;
     }
     let end = |write| {
         Arc::new(PipeEnd {
@@ -121,7 +148,7 @@ impl FileDescription for PipeEnd {
                 if s.readers == 0 {
                     return Some(Err(Errno::EPIPE));
                 }
-                let room = PIPE_SIZE - s.buf.len();
+                let room = s.cap.saturating_sub(s.buf.len());
                 let need = if atomic { rest.len() } else { 1 };
                 if room >= need {
                     let n = rest.len().min(room);
@@ -195,7 +222,7 @@ impl FileDescription for PipeEnd {
         if self.write {
             if s.readers == 0 {
                 r |= libc::POLLERR;
-            } else if PIPE_SIZE - s.buf.len() >= PIPE_BUF {
+            } else if s.cap.saturating_sub(s.buf.len()) >= PIPE_BUF {
                 r |= libc::POLLOUT | libc::POLLWRNORM;
             }
         } else {

@@ -203,6 +203,7 @@ impl Kernel {
                 pending: 0,
                 exit_signal: libc::SIGCHLD as u32,
                 vfork_released: false,
+                pdeath_signal: 0,
                 stopped: false,
                 stop_report: None,
                 cont_report: false,

@@ -456,6 +456,15 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
     if !last {
         return;
     }
+    // Children with a parent-death signal get it.
+    for c in &children {
+        if let Some(ctg) = procs.tgs.get(c) {
+            let sig = ctg.lock().pdeath_signal;
+            if sig != 0 {
+                signal::send_to_process(ctg, Signal(sig), SigInfo::kernel(sig));
+            }
+        }
+    }
     // Reparent children to init (or drop them with init).
     if tg.pid != 1 {
         if let Some(init) = procs.tgs.get(&1).cloned() {

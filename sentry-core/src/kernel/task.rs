@@ -85,6 +85,8 @@ pub struct TgState {
     pub exit_signal: u32,
     /// A vfork parent waits for this to become true (exec or exit of the child).
     pub vfork_released: bool,
+    /// PR_SET_PDEATHSIG: sent when the parent exits.
+    pub pdeath_signal: u32,
     /// Stopped by a job-control signal.
     pub stopped: bool,
     /// A stop not yet reported to wait(WUNTRACED): the signal.

@@ -130,7 +130,7 @@ table! {
     61 wait4 => sys_process::wait4, Partial("rusage zeroed"), [Int, Hex, Hex, Hex];
     62 kill => sys_signal::kill, Full, [Int, Int];
     63 uname => sys_info::uname, Full, [Hex];
-    72 fcntl => sys_file::fcntl, Partial("no F_SETPIPE_SZ, leases or notifications"), [Fd, Int, Hex];
+    72 fcntl => sys_file::fcntl, Partial("no leases or notifications"), [Fd, Int, Hex];
     73 flock => sys_file::flock, Full, [Fd, Hex];
     74 fsync => sys_file::fsync, Partial("no-op: files live in memory or are read-only"), [Fd];
     75 fdatasync => sys_file::fsync, Partial("no-op: files live in memory or are read-only"), [Fd];

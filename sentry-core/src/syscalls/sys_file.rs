@@ -361,13 +361,22 @@ pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             drop(entry);
             fcntl_lock(t, fd, a[1] as i32, a[2])
         }
-        libc::F_GETPIPE_SZ => {
-            if entry.file.as_any().is::<crate::fs::pipe::PipeEnd>() {
-                Ok(crate::fs::pipe::PIPE_SIZE as u64)
-            } else {
-                Err(Errno::EBADF)
-            }
-        }
+        libc::F_GETPIPE_SZ => match entry
+            .file
+            .as_any()
+            .downcast_ref::<crate::fs::pipe::PipeEnd>()
+        {
+            Some(p) => Ok(p.capacity() as u64),
+            None => Err(Errno::EBADF),
+        },
+        libc::F_SETPIPE_SZ => match entry
+            .file
+            .as_any()
+            .downcast_ref::<crate::fs::pipe::PipeEnd>()
+        {
+            Some(p) => Ok(p.set_capacity(a[2] as usize)? as u64),
+            None => Err(Errno::EBADF),
+        },
         _ => Err(Errno::EINVAL),
     }
 }

@@ -90,6 +90,9 @@ pub(crate) fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
             return Err(Errno::EPERM);
         }
         t.rlimits[r] = (cur, max);
+        if r == libc::RLIMIT_NOFILE as usize {
+            t.fds().set_limit(cur);
+        }
     }
     if a[3] != 0 {
         let mut b = [0u8; 16];

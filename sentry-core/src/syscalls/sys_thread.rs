@@ -362,10 +362,12 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             if a[1] > 64 {
                 return Err(Errno::EINVAL);
             }
+            t.handle.tg.lock().pdeath_signal = a[1] as u32;
             Ok(0)
         }
         libc::PR_GET_PDEATHSIG => {
-            t.mm().copy_out(a[1], &0i32.to_le_bytes())?;
+            let s = t.handle.tg.lock().pdeath_signal as i32;
+            t.mm().copy_out(a[1], &s.to_le_bytes())?;
             Ok(0)
         }
         libc::PR_SET_NO_NEW_PRIVS => {

@@ -271,6 +271,8 @@ pub const MAX_FDS: usize = 1024;
 #[derive(Clone, Default)]
 pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
+    /// RLIMIT_NOFILE (0 = MAX_FDS).
+    limit: usize,
 }
 
 impl FdTable {
@@ -288,9 +290,22 @@ impl FdTable {
         Ok(self.get(fd)?.file.clone())
     }
 
+    /// Sets RLIMIT_NOFILE: new fds must be below it.
+    pub fn set_limit(&mut self, n: u64) {
+        self.limit = n.min(MAX_FDS as u64) as usize;
+    }
+
+    fn max(&self) -> usize {
+        if self.limit == 0 {
+            MAX_FDS
+        } else {
+            self.limit
+        }
+    }
+
     /// Installs at the lowest free fd ≥ `min`.
     pub fn install(&mut self, entry: FdEntry, min: usize) -> SysResult<i64> {
-        let free = (min..MAX_FDS).find(|&i| self.slots.get(i).is_none_or(|s| s.is_none()));
+        let free = (min..self.max()).find(|&i| self.slots.get(i).is_none_or(|s| s.is_none()));
         let i = free.ok_or(Errno::EMFILE)?;
         if self.slots.len() <= i {
             self.slots.resize(i + 1, None);
@@ -301,7 +316,7 @@ impl FdTable {
 
     /// Installs at exactly `fd`, replacing what was there.
     pub fn install_at(&mut self, fd: usize, entry: FdEntry) -> SysResult<()> {
-        if fd >= MAX_FDS {
+        if fd >= self.max() {
             return Err(Errno::EBADF);
         }
         if self.slots.len() <= fd {
