@@ -280,3 +280,13 @@ fn c_pdeathsig_pipe_size_nofile_and_info() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
 }
+
+#[test]
+fn fifo_between_shell_jobs() {
+    let cmd = "d=$(mktemp -d); mkfifo $d/f; (echo through-fifo > $d/f &); cat $d/f; \
+               ls -l $d/f | cut -c1; rm -r $d";
+    assert_same(
+        &run_native("/bin/sh", &["-c", cmd]),
+        &run_sandboxed("/bin/sh", &["-c", cmd], NO_FLAGS),
+    );
+}

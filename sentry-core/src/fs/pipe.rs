@@ -70,6 +70,95 @@ pub struct PipeEnd {
     nonblock: std::sync::atomic::AtomicBool,
 }
 
+/// A named pipe's shared object (a FIFO in a file system).
+pub fn new_fifo() -> Arc<Pipe> {
+    let pipe = Arc::new(Pipe::default());
+    pipe.lock().cap = PIPE_SIZE;
+    pipe
+}
+
+/// Opens one end of a FIFO as open(2) does: a reader waits for a writer
+/// and a writer for a reader, unless O_NONBLOCK (then a writer without
+/// readers gets ENXIO).
+pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
+    let acc = flags as i32 & libc::O_ACCMODE;
+    let nonblock = flags as i32 & libc::O_NONBLOCK != 0;
+    let make = |write: bool| -> Arc<PipeEnd> {
+        {
+            let mut s = pipe.lock();
+            if write {
+                s.writers += 1;
+            } else {
+                s.readers += 1;
+            }
+        }
+        pipe.wq.notify_all();
+        Arc::new(PipeEnd {
+            pipe: pipe.clone(),
+            write,
+            nonblock: nonblock.into(),
+        })
+    };
+    match acc {
+        libc::O_RDONLY => {
+            let end = make(false);
+            if !nonblock {
+                block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
+                    (pipe.lock().writers > 0).then_some(Ok(()))
+                })?;
+            }
+            Ok(end)
+        }
+        libc::O_WRONLY => {
+            if nonblock && pipe.lock().readers == 0 {
+                return Err(Errno::ENXIO);
+            }
+            let end = make(true);
+            block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
+                (pipe.lock().readers > 0).then_some(Ok(()))
+            })?;
+            Ok(end)
+        }
+        _ => Ok(Arc::new(FifoRw {
+            r: make(false),
+            w: make(true),
+        })),
+    }
+}
+
+/// A FIFO opened O_RDWR: both ends at once (never blocks on open).
+struct FifoRw {
+    r: Arc<PipeEnd>,
+    w: Arc<PipeEnd>,
+}
+
+impl FileDescription for FifoRw {
+    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+        self.r.read(buf)
+    }
+    fn write(&self, buf: &[u8]) -> SysResult<usize> {
+        self.w.write(buf)
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        self.r.stat()
+    }
+    fn readiness(&self) -> u32 {
+        self.r.readiness() | self.w.readiness()
+    }
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        self.r.wait_queue()
+    }
+    fn always_ready(&self) -> bool {
+        false
+    }
+    fn status_flags(&self) -> u32 {
+        libc::O_RDWR as u32
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// Creates a pipe: (read end, write end).
 pub fn new_pipe(nonblock: bool) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
     static INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

@@ -186,6 +186,7 @@ table! {
     129 rt_sigqueueinfo => sys_signal::rt_sigqueueinfo, Full, [Int, Int, Hex];
     130 rt_sigsuspend => sys_signal::rt_sigsuspend, Full, [Hex, Int];
     131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Hex, Hex];
+    133 mknod => sys_file::mknod, Partial("FIFOs and regular files; device nodes are EPERM"), [Path, Hex, Hex];
     135 personality => sys_info::personality, Partial("PER_LINUX only"), [Hex];
     137 statfs => sys_info::statfs, Partial("generic figures (tmpfs-like)"), [Path, Hex];
     138 fstatfs => sys_info::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Hex];
@@ -229,6 +230,7 @@ table! {
     247 waitid => sys_process::waitid, Full, [Int, Int, Hex, Hex];
     257 openat => sys_file::openat, Full, [Fd, Path, Hex, Hex];
     258 mkdirat => sys_file::mkdirat, Full, [Fd, Path, Hex];
+    259 mknodat => sys_file::mknodat, Partial("FIFOs and regular files; device nodes are EPERM"), [Fd, Path, Hex, Hex];
     260 fchownat => sys_file::fchownat, Full, [Fd, Path, Int, Int, Hex];
     262 newfstatat => sys_file::newfstatat, Full, [Fd, Path, Hex, Hex];
     263 unlinkat => sys_file::unlinkat, Full, [Fd, Path, Hex];

@@ -745,3 +745,39 @@ pub(crate) fn fallocate(t: &mut Task, a: &Args) -> SysResult<u64> {
     f.truncate(end)?;
     Ok(0)
 }
+
+fn do_mknod(t: &mut Task, dirfd: u64, pa: u64, mode: u64) -> SysResult<u64> {
+    let path = t.read_path(pa)?;
+    let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
+    let m = mode as u32;
+    match m & crate::vfs::S_IFMT {
+        libc::S_IFIFO => {
+            at(t, dirfd, &path, |fs, s| {
+                fs.mknod_fifo(s, &path, m & 0o7777 & !umask)
+            })?;
+            Ok(0)
+        }
+        0 | libc::S_IFREG => {
+            let f = at(t, dirfd, &path, |fs, s| {
+                fs.open(
+                    s,
+                    &path,
+                    (libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY) as u32,
+                    m & 0o7777 & !umask,
+                )
+            })?;
+            drop(f);
+            Ok(0)
+        }
+        // Device nodes cannot be created in the sandbox.
+        _ => Err(Errno::EPERM),
+    }
+}
+
+pub(crate) fn mknod(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_mknod(t, AT_FDCWD as u64, a[0], a[1])
+}
+
+pub(crate) fn mknodat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_mknod(t, a[0], a[1], a[2])
+}

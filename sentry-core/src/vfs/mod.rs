@@ -221,6 +221,10 @@ pub trait Fs: Send + Sync + Any {
     fn mkdir(&self, _path: &str, _mode: u32) -> SysResult<()> {
         Err(Errno::EROFS)
     }
+    /// mknod of a FIFO.
+    fn mknod_fifo(&self, _path: &str, _mode: u32) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
     /// symlink.
     fn symlink(&self, _target: &[u8], _path: &str) -> SysResult<()> {
         Err(Errno::EROFS)

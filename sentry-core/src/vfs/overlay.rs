@@ -257,6 +257,16 @@ impl Fs for OverlayFs {
         Ok(())
     }
 
+    fn mknod_fifo(&self, path: &str, mode: u32) -> SysResult<()> {
+        if self.lstat(path).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        self.upper_parents(path)?;
+        self.upper.mknod_fifo(path, mode)?;
+        self.marks().whiteouts.remove(path);
+        Ok(())
+    }
+
     fn symlink(&self, target: &[u8], path: &str) -> SysResult<()> {
         if self.lstat(path).is_ok() {
             return Err(Errno::EEXIST);

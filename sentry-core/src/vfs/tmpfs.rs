@@ -24,6 +24,7 @@ enum Data {
     Dir(BTreeMap<String, u64>),
     File(Vec<u8>),
     Link(Vec<u8>),
+    Fifo(Arc<crate::fs::pipe::Pipe>),
 }
 
 struct Node {
@@ -201,6 +202,11 @@ impl Fs for TmpFs {
         let mut i = self.lock();
         let node = i.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
         let acc = fl & libc::O_ACCMODE;
+        if let Data::Fifo(p) = &node.data {
+            let p = p.clone();
+            drop(i);
+            return crate::fs::pipe::open_fifo(&p, flags);
+        }
         match &mut node.data {
             Data::Dir(_) if acc != libc::O_RDONLY => return Err(Errno::EISDIR),
             Data::Link(_) => return Err(Errno::ELOOP),
@@ -232,6 +238,19 @@ impl Fs for TmpFs {
                 name,
                 Data::Dir(BTreeMap::new()),
                 S_IFDIR | (mode & 0o7777),
+                self.dev,
+            )
+            .map(|_| ())
+    }
+
+    fn mknod_fifo(&self, path: &str, mode: u32) -> SysResult<()> {
+        let (parent, name) = split_parent(path);
+        self.lock()
+            .add(
+                parent,
+                name,
+                Data::Fifo(crate::fs::pipe::new_fifo()),
+                libc::S_IFIFO | (mode & 0o7777),
                 self.dev,
             )
             .map(|_| ())
@@ -381,7 +400,7 @@ fn set_node(n: &mut Node, a: &SetAttr) -> SysResult<()> {
                 n.stat.mtime = now();
             }
             Data::Dir(_) => return Err(Errno::EISDIR),
-            Data::Link(_) => return Err(Errno::EINVAL),
+            Data::Link(_) | Data::Fifo(_) => return Err(Errno::EINVAL),
         }
     }
     if let Some(m) = a.mode {
@@ -435,7 +454,7 @@ impl TmpFile {
                 Ok(n)
             }
             Data::Dir(_) => Err(Errno::EISDIR),
-            Data::Link(_) => Err(Errno::EINVAL),
+            Data::Link(_) | Data::Fifo(_) => Err(Errno::EINVAL),
         }
     }
     fn write_at(&self, buf: &[u8], off: u64) -> SysResult<usize> {

@@ -305,6 +305,15 @@ impl Vfs {
         fs.mkdir(&rel, mode)
     }
 
+    /// mknod (FIFOs only).
+    pub fn mknod_fifo(&self, start: &Start<'_>, path: &[u8], mode: u32) -> SysResult<()> {
+        let (fs, rel, abs) = self.parent_op(start, path)?;
+        if self.lstat_abs(&abs).is_ok() || rel.is_empty() {
+            return Err(Errno::EEXIST);
+        }
+        fs.mknod_fifo(&rel, mode)
+    }
+
     /// symlink.
     pub fn symlink(&self, target: &[u8], start: &Start<'_>, path: &[u8]) -> SysResult<()> {
         if target.is_empty() {
