@@ -290,3 +290,14 @@ fn fifo_between_shell_jobs() {
         &run_sandboxed("/bin/sh", &["-c", cmd], NO_FLAGS),
     );
 }
+
+#[test]
+fn c_vfs_battery() {
+    let bin = compile_c("vfs");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    let out = String::from_utf8_lossy(&sandboxed.stdout);
+    assert!(!out.contains("FAIL"), "{out}");
+    assert!(out.lines().count() >= 60);
+}
