@@ -301,3 +301,15 @@ fn c_vfs_battery() {
     assert!(!out.contains("FAIL"), "{out}");
     assert!(out.lines().count() >= 60);
 }
+
+#[test]
+fn c_robust_mutex_owner_died() {
+    let bin = compile_c_with("robust", &["-pthread"]);
+    let out = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "owner died: 1\n",
+        "{}",
+        describe(&out)
+    );
+}

@@ -410,6 +410,56 @@ fn kill_other_threads(t: &mut Task) {
     }
 }
 
+/// Robust futexes: every lock the dying thread still holds is marked
+/// FUTEX_OWNER_DIED and one waiter is woken.
+fn release_robust_list(t: &mut Task) {
+    const OWNER_DIED: u32 = 0x4000_0000;
+    const WAITERS: u32 = 0x8000_0000;
+    const TID_MASK: u32 = 0x3fff_ffff;
+    let head = t.robust_list;
+    if head == 0 {
+        return;
+    }
+    let read = |t: &Task, a: u64| t.mm().read_u64(a).ok();
+    let (Some(mut entry), Some(offset), Some(pending)) =
+        (read(t, head), read(t, head + 8), read(t, head + 16))
+    else {
+        return;
+    };
+    let handle = |t: &Task, e: u64| {
+        let word = e.wrapping_add(offset as i64 as u64);
+        let mut b = [0u8; 4];
+        if t.mm().copy_in(word, &mut b).is_err() {
+            return;
+        }
+        let v = u32::from_le_bytes(b);
+        if v & TID_MASK != t.tid as u32 {
+            return;
+        }
+        let nv = (v & WAITERS) | OWNER_DIED;
+        if t.mm().copy_out(word, &nv.to_le_bytes()).is_ok() && v & WAITERS != 0 {
+            if let Ok(key) = crate::kernel::futex::key_for(t, word, false) {
+                t.kernel.futexes.wake(key, 1, u32::MAX);
+            }
+        }
+    };
+    for _ in 0..2048 {
+        if entry == head || entry == 0 {
+            break;
+        }
+        if entry != pending {
+            handle(t, entry);
+        }
+        match read(t, entry) {
+            Some(n) => entry = n,
+            None => break,
+        }
+    }
+    if pending != 0 {
+        handle(t, pending);
+    }
+}
+
 /// Tears a task down after its run loop ended: the last thread of a process
 /// makes it a zombie, reparents its children and notifies its parent.
 pub fn exit_task(t: &mut Task, status: ExitStatus) {
@@ -424,6 +474,7 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
             crate::kernel::futex::Key::Private(Arc::as_ptr(&t.mm) as usize, t.clear_child_tid);
         kernel.futexes.wake(key, 1, u32::MAX);
     }
+    release_robust_list(t);
     release_vfork_parent(t);
     *t.handle
         .interrupter

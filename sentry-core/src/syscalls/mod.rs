@@ -242,7 +242,7 @@ table! {
     269 faccessat => sys_file::faccessat, Full, [Fd, Path, Int];
     270 pselect6 => sys_poll::pselect6, Full, [Int, Hex, Hex, Hex, Hex, Hex];
     271 ppoll => sys_poll::ppoll, Full, [Hex, Int, Hex, Hex, Int];
-    273 set_robust_list => sys_thread::set_robust_list, Partial("recorded; used by threads later"), [Hex, Int];
+    273 set_robust_list => sys_thread::set_robust_list, Full, [Hex, Int];
     280 utimensat => sys_file::utimensat, Full, [Fd, Path, Hex, Hex];
     281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, Hex, Int, Int, Hex, Int];
     282 signalfd => sys_signal::signalfd, Full, [Fd, Hex, Int];
