@@ -23,6 +23,10 @@ struct State {
     writers: usize,
     /// Capacity (F_SETPIPE_SZ), PIPE_SIZE by default.
     cap: usize,
+    /// Opens of each end so far: a FIFO open waits for the other side to
+    /// have opened, even if it has already closed again (as Linux does).
+    r_opens: u64,
+    w_opens: u64,
 }
 
 /// The shared pipe object.
@@ -83,28 +87,35 @@ pub fn new_fifo() -> Arc<Pipe> {
 pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
     let acc = flags as i32 & libc::O_ACCMODE;
     let nonblock = flags as i32 & libc::O_NONBLOCK != 0;
-    let make = |write: bool| -> Arc<PipeEnd> {
-        {
+    // Opens one end; returns it with whether the other side is open right
+    // now and how many times the other side had been opened.
+    let make = |write: bool| -> (Arc<PipeEnd>, bool, u64) {
+        let (present, opens) = {
             let mut s = pipe.lock();
             if write {
                 s.writers += 1;
+                s.w_opens += 1;
+                (s.readers > 0, s.r_opens)
             } else {
                 s.readers += 1;
+                s.r_opens += 1;
+                (s.writers > 0, s.w_opens)
             }
-        }
+        };
         pipe.wq.notify_all();
-        Arc::new(PipeEnd {
+        let end = Arc::new(PipeEnd {
             pipe: pipe.clone(),
             write,
             nonblock: nonblock.into(),
-        })
+        });
+        (end, present, opens)
     };
     match acc {
         libc::O_RDONLY => {
-            let end = make(false);
-            if !nonblock {
+            let (end, present, seen) = make(false);
+            if !nonblock && !present {
                 block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
-                    (pipe.lock().writers > 0).then_some(Ok(()))
+                    (pipe.lock().w_opens != seen).then_some(Ok(()))
                 })?;
             }
             Ok(end)
@@ -113,15 +124,17 @@ pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> SysResult<Arc<dyn FileDescript
             if nonblock && pipe.lock().readers == 0 {
                 return Err(Errno::ENXIO);
             }
-            let end = make(true);
-            block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
-                (pipe.lock().readers > 0).then_some(Ok(()))
-            })?;
+            let (end, present, seen) = make(true);
+            if !present {
+                block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
+                    (pipe.lock().r_opens != seen).then_some(Ok(()))
+                })?;
+            }
             Ok(end)
         }
         _ => Ok(Arc::new(FifoRw {
-            r: make(false),
-            w: make(true),
+            r: make(false).0,
+            w: make(true).0,
         })),
     }
 }
