@@ -313,3 +313,21 @@ fn c_robust_mutex_owner_died() {
         describe(&out)
     );
 }
+
+#[test]
+fn python_xattrs_on_sandbox_files() {
+    let s = script("python-xattr.py");
+    assert_same(
+        &run_native("/usr/bin/python3", &[&s]),
+        &run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS),
+    );
+}
+
+#[test]
+fn c_splice_file_to_pipe() {
+    let bin = compile_c("splice");
+    assert_same(
+        &run_native(&bin, NO_FLAGS),
+        &run_sandboxed(&bin, NO_FLAGS, NO_FLAGS),
+    );
+}

@@ -157,10 +157,6 @@ pub(crate) fn fadvise64(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-pub(crate) fn no_xattrs(_t: &mut Task, _a: &Args) -> SysResult<u64> {
-    Err(Errno::EOPNOTSUPP)
-}
-
 pub(crate) fn no_sockets(_t: &mut Task, _a: &Args) -> SysResult<u64> {
     Err(Errno::EAFNOSUPPORT)
 }

@@ -219,3 +219,54 @@ pub(crate) fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     Ok(done as u64)
 }
+
+fn read_off(t: &mut Task, p: u64) -> SysResult<Option<u64>> {
+    if p == 0 {
+        return Ok(None);
+    }
+    let v = t.mm().read_u64(p)? as i64;
+    if v < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(v as u64))
+}
+
+/// splice(2): moves data between two fds, at least one a pipe. Implemented
+/// as a copy through the sentry (no page sharing).
+pub(crate) fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::fs::pipe::PipeEnd;
+    let inp = t.fds().file(a[0] as i64)?;
+    let out = t.fds().file(a[2] as i64)?;
+    let in_pipe = inp.as_any().is::<PipeEnd>();
+    let out_pipe = out.as_any().is::<PipeEnd>();
+    if !in_pipe && !out_pipe {
+        return Err(Errno::EINVAL);
+    }
+    if (in_pipe && a[1] != 0) || (out_pipe && a[3] != 0) {
+        return Err(Errno::ESPIPE);
+    }
+    let mut off_in = read_off(t, a[1])?;
+    let mut off_out = read_off(t, a[3])?;
+    let len = (a[4] as usize).min(CHUNK);
+    let mut buf = vec![0u8; len];
+    let n = match off_in {
+        Some(o) => inp.pread(&mut buf, o)?,
+        None => inp.read(&mut buf)?,
+    };
+    if n == 0 {
+        return Ok(0);
+    }
+    let w = match off_out {
+        Some(o) => out.pwrite(&buf[..n], o)?,
+        None => out.write(&buf[..n])?,
+    };
+    if let Some(o) = off_in.as_mut() {
+        *o += w as u64;
+        t.mm().copy_out(a[1], &o.to_le_bytes())?;
+    }
+    if let Some(o) = off_out.as_mut() {
+        *o += w as u64;
+        t.mm().copy_out(a[3], &o.to_le_bytes())?;
+    }
+    Ok(w as u64)
+}

@@ -245,6 +245,22 @@ pub trait Fs: Send + Sync + Any {
     fn setattr(&self, _path: &str, _a: &SetAttr) -> SysResult<()> {
         Err(Errno::EROFS)
     }
+    /// Extended attributes: get (ENODATA when absent).
+    fn getxattr(&self, _path: &str, _name: &str) -> SysResult<Vec<u8>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Set (flags: XATTR_CREATE 1, XATTR_REPLACE 2).
+    fn setxattr(&self, _path: &str, _name: &str, _value: &[u8], _flags: u32) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// List names.
+    fn listxattr(&self, _path: &str) -> SysResult<Vec<String>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Remove.
+    fn removexattr(&self, _path: &str, _name: &str) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// statfs f_type.
     fn fs_type(&self) -> u64;
     /// For downcasts.

@@ -376,6 +376,35 @@ impl Fs for OverlayFs {
         self.upper.setattr(path, a)
     }
 
+    fn getxattr(&self, path: &str, name: &str) -> SysResult<Vec<u8>> {
+        if self.in_upper(path) {
+            self.upper.getxattr(path, name)
+        } else {
+            // Host extended attributes are not shown.
+            self.lower_lstat(path)?;
+            Err(Errno::ENODATA)
+        }
+    }
+
+    fn setxattr(&self, path: &str, name: &str, value: &[u8], flags: u32) -> SysResult<()> {
+        self.copy_up(path)?;
+        self.upper.setxattr(path, name, value, flags)
+    }
+
+    fn listxattr(&self, path: &str) -> SysResult<Vec<String>> {
+        if self.in_upper(path) {
+            self.upper.listxattr(path)
+        } else {
+            self.lower_lstat(path)?;
+            Ok(Vec::new())
+        }
+    }
+
+    fn removexattr(&self, path: &str, name: &str) -> SysResult<()> {
+        self.copy_up(path)?;
+        self.upper.removexattr(path, name)
+    }
+
     fn fs_type(&self) -> u64 {
         0x794c_7630
     }

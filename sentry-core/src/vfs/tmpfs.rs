@@ -30,6 +30,7 @@ enum Data {
 struct Node {
     data: Data,
     stat: Stat,
+    xattrs: BTreeMap<String, Vec<u8>>,
 }
 
 struct Inner {
@@ -54,6 +55,7 @@ impl TmpFs {
             ROOT,
             Node {
                 data: Data::Dir(BTreeMap::new()),
+                xattrs: BTreeMap::new(),
                 stat: Stat {
                     dev,
                     ino: ROOT,
@@ -117,6 +119,7 @@ impl Inner {
             ino,
             Node {
                 data,
+                xattrs: BTreeMap::new(),
                 stat: Stat {
                     dev,
                     ino,
@@ -377,6 +380,48 @@ impl Fs for TmpFs {
         let mut i = self.lock();
         let ino = i.lookup(path)?;
         set_node(i.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?, a)
+    }
+
+    fn getxattr(&self, path: &str, name: &str) -> SysResult<Vec<u8>> {
+        let i = self.lock();
+        let ino = i.lookup(path)?;
+        i.nodes
+            .get(&ino)
+            .and_then(|n| n.xattrs.get(name))
+            .cloned()
+            .ok_or(Errno::ENODATA)
+    }
+
+    fn setxattr(&self, path: &str, name: &str, value: &[u8], flags: u32) -> SysResult<()> {
+        let mut i = self.lock();
+        let ino = i.lookup(path)?;
+        let n = i.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        let exists = n.xattrs.contains_key(name);
+        if flags & 1 != 0 && exists {
+            return Err(Errno::EEXIST);
+        }
+        if flags & 2 != 0 && !exists {
+            return Err(Errno::ENODATA);
+        }
+        n.xattrs.insert(name.to_string(), value.to_vec());
+        n.stat.ctime = now();
+        Ok(())
+    }
+
+    fn listxattr(&self, path: &str) -> SysResult<Vec<String>> {
+        let i = self.lock();
+        let ino = i.lookup(path)?;
+        Ok(i.nodes
+            .get(&ino)
+            .map(|n| n.xattrs.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn removexattr(&self, path: &str, name: &str) -> SysResult<()> {
+        let mut i = self.lock();
+        let ino = i.lookup(path)?;
+        let n = i.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        n.xattrs.remove(name).map(|_| ()).ok_or(Errno::ENODATA)
     }
 
     fn fs_type(&self) -> u64 {

@@ -402,6 +402,19 @@ impl Vfs {
         fs.setattr(rel, a)
     }
 
+    /// The file system and path an xattr call works on.
+    pub fn xattr_target(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        follow: bool,
+    ) -> SysResult<(Arc<dyn Fs>, String)> {
+        let r = self.resolve(start, path, follow)?;
+        self.lstat_abs(&r.abs)?;
+        let (fs, rel) = self.locate(&r.abs);
+        Ok((fs.clone(), rel.to_string()))
+    }
+
     /// statfs f_type of the file system holding `path`.
     pub fn fs_type(&self, start: &Start<'_>, path: &[u8]) -> SysResult<u64> {
         let r = self.resolve(start, path, true)?;
