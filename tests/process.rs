@@ -331,3 +331,12 @@ fn c_splice_file_to_pipe() {
         &run_sandboxed(&bin, NO_FLAGS, NO_FLAGS),
     );
 }
+
+#[test]
+fn hostile_arguments_get_errors_not_crashes() {
+    let bin = compile_c("abuse");
+    let out = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("survived "));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

@@ -131,7 +131,7 @@ fn deadline(t: &Task, timeout: u64, absolute: bool, realtime: bool) -> SysResult
     }
     let d = std::time::Duration::new(s as u64, ns as u32);
     if !absolute {
-        return Ok(Some(Instant::now() + d));
+        return Ok(Instant::now().checked_add(d));
     }
     let clock = if realtime {
         libc::CLOCK_REALTIME
@@ -148,7 +148,7 @@ fn deadline(t: &Task, timeout: u64, absolute: bool, realtime: bool) -> SysResult
         now.tv_sec.max(0) as u64,
         now.tv_nsec.clamp(0, 999_999_999) as u32,
     );
-    Ok(Some(Instant::now() + d.saturating_sub(now)))
+    Ok(Instant::now().checked_add(d.saturating_sub(now)))
 }
 
 fn wait(

@@ -182,7 +182,11 @@ impl IntervalTimer {
             );
             s.gen += 1;
             s.interval = interval;
-            s.deadline = (!value.is_zero()).then(|| now + value);
+            s.deadline = if value.is_zero() {
+                None
+            } else {
+                now.checked_add(value)
+            };
             s.expirations = 0;
             (old, s.gen, s.deadline)
         };

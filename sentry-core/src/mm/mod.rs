@@ -369,7 +369,7 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let vma = self.find_vma(old).cloned().ok_or(Errno::EFAULT)?;
-        if old + old_len > vma.end {
+        if old.checked_add(old_len).is_none_or(|e| e > vma.end) {
             return Err(Errno::EFAULT);
         }
         if fixed.is_none() && new_len <= old_len {
@@ -452,9 +452,13 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let end = addr
+            .checked_add(len)
+            .filter(|&e| e <= USER_END)
+            .ok_or(Errno::ENOMEM)?;
         let mut out = Vec::with_capacity((len / PAGE) as usize);
         let mut va = addr;
-        while va < addr + len {
+        while va < end {
             self.find_vma(va).ok_or(Errno::ENOMEM)?;
             out.push(u8::from(self.pages.contains_key(&va)));
             va += PAGE;

@@ -75,7 +75,7 @@ fn read_timespec(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
     if s < 0 || !(0..1_000_000_000).contains(&ns) {
         return Err(Errno::EINVAL);
     }
-    Ok(Some(Instant::now() + Duration::new(s as u64, ns as u32)))
+    Ok(Instant::now().checked_add(Duration::new(s as u64, ns as u32)))
 }
 
 fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult<u64> {
@@ -251,7 +251,7 @@ pub(crate) fn select(t: &mut Task, a: &Args) -> SysResult<u64> {
         if s < 0 || !(0..1_000_000).contains(&us) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(s as u64, us as u32 * 1000))
+        Instant::now().checked_add(Duration::new(s as u64, us as u32 * 1000))
     };
     let r = do_select(t, a[0], a[1], a[2], a[3], deadline);
     if let (Some(d), true) = (deadline, a[4] != 0) {

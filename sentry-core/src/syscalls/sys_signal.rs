@@ -269,7 +269,7 @@ pub(crate) fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
         if s < 0 || !(0..1_000_000_000).contains(&ns) {
             return Err(Errno::EINVAL);
         }
-        Some(std::time::Instant::now() + std::time::Duration::new(s as u64, ns as u32))
+        std::time::Instant::now().checked_add(std::time::Duration::new(s as u64, ns as u32))
     } else {
         None
     };

@@ -85,11 +85,12 @@ pub(crate) fn time(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// Sleeps for `d`; a signal ends it early with EINTR (writing the time
 /// left to `rem` when given).
 fn sleep(t: &mut Task, d: (i64, i64), rem: u64) -> SysResult<u64> {
-    let until = std::time::Instant::now() + Duration::new(d.0 as u64, d.1 as u32);
-    match crate::kernel::block::block_until::<()>(&[], Some(until), Errno::ETIMEDOUT, || None) {
+    // A sleep too long to represent is a sleep until a signal.
+    let until = std::time::Instant::now().checked_add(Duration::new(d.0 as u64, d.1 as u32));
+    match crate::kernel::block::block_until::<()>(&[], until, Errno::ETIMEDOUT, || None) {
         Err(Errno::ETIMEDOUT) | Ok(()) => Ok(0),
         Err(_) => {
-            if rem != 0 {
+            if let (true, Some(until)) = (rem != 0, until) {
                 let left = until.saturating_duration_since(std::time::Instant::now());
                 put_timespec(t, rem, (left.as_secs() as i64, left.subsec_nanos() as i64))?;
             }
@@ -161,7 +162,11 @@ fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duratio
         );
         rt.gen += 1;
         rt.interval = interval;
-        rt.deadline = (!value.is_zero()).then(|| now + value);
+        rt.deadline = if value.is_zero() {
+            None
+        } else {
+            now.checked_add(value)
+        };
         (old, rt.gen, rt.deadline)
     };
     if let Some(d) = deadline {
