@@ -215,26 +215,13 @@ impl Kernel {
             creds: Mutex::new(task::Creds::new(self.config.uid, self.config.gid)),
             kernel: self.me.clone(),
         });
-        let h = Arc::new(TaskHandle {
-            tid: pid,
-            tg: tg.clone(),
-            waker: Arc::new(block::Waker::default()),
-            interrupter: Mutex::new(None),
-            sig: Mutex::new(task::TaskSig::default()),
-            killed: Default::default(),
-            in_guest: Default::default(),
-            info: Mutex::new(task::TaskInfo::default()),
-        });
-        tg.lock().threads.push(h.clone());
         procs.tgs.insert(pid, tg.clone());
-        procs.tasks.insert(pid, h.clone());
+        let h = Self::add_thread(&mut procs, &tg, pid);
         (tg, h)
     }
 
-    /// Adds a thread to `tg` and registers it.
-    pub fn new_thread(&self, tg: &Arc<ThreadGroup>) -> Arc<TaskHandle> {
-        let mut procs = self.procs();
-        let tid = procs.alloc_id();
+    /// Creates thread `tid` of `tg` and registers it.
+    fn add_thread(procs: &mut ProcTable, tg: &Arc<ThreadGroup>, tid: i32) -> Arc<TaskHandle> {
         let h = Arc::new(TaskHandle {
             tid,
             tg: tg.clone(),
@@ -248,6 +235,13 @@ impl Kernel {
         tg.lock().threads.push(h.clone());
         procs.tasks.insert(tid, h.clone());
         h
+    }
+
+    /// Adds a thread to `tg` and registers it.
+    pub fn new_thread(&self, tg: &Arc<ThreadGroup>) -> Arc<TaskHandle> {
+        let mut procs = self.procs();
+        let tid = procs.alloc_id();
+        Self::add_thread(&mut procs, tg, tid)
     }
 
     /// Whether syscalls are traced.

@@ -7,7 +7,7 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::block;
 use crate::kernel::exec::{self, ExecArgs};
 use crate::kernel::signal::{self, SigInfo, Signal};
-use crate::kernel::task::{ExitStatus, FsContext, Task, ThreadGroup};
+use crate::kernel::task::{ExitStatus, FsContext, Task, TaskHandle, ThreadGroup};
 use crate::kernel::Kernel;
 use crate::mm::MemoryManager;
 use crate::platform::FpuState;
@@ -43,6 +43,109 @@ pub mod flags {
 }
 use flags::*;
 
+/// Builds the task a clone creates: the parent's registers (RAX 0, the new
+/// stack and TLS), its fd table and fs context shared or copied per `fl`.
+fn child_task(
+    t: &Task,
+    handle: Arc<TaskHandle>,
+    mm: Arc<Mutex<MemoryManager>>,
+    fl: u64,
+    stack: u64,
+    tls: u64,
+    ctx: Box<dyn crate::platform::Context>,
+) -> Task {
+    let fds = if fl & CLONE_FILES != 0 {
+        t.fds.clone()
+    } else {
+        Arc::new(Mutex::new(t.fds().clone()))
+    };
+    let fsctx = if fl & CLONE_FS != 0 {
+        t.fsctx.clone()
+    } else {
+        let c: FsContext = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Arc::new(Mutex::new(c))
+    };
+    let mut regs = t.regs;
+    regs.rax = 0;
+    if stack != 0 {
+        regs.rsp = stack;
+    }
+    if fl & CLONE_SETTLS != 0 {
+        regs.fs_base = tls;
+    }
+    let tid = handle.tid;
+    let pid = if fl & CLONE_THREAD != 0 { t.pid } else { tid };
+    Task {
+        kernel: t.kernel.clone(),
+        handle,
+        tid,
+        pid,
+        regs,
+        orig_rax: 0,
+        fpu: FpuState::default(),
+        mm,
+        fds,
+        fsctx,
+        clear_child_tid: 0,
+        robust_list: 0,
+        comm: t.comm,
+        rlimits: t.rlimits,
+        exe: t.exe.clone(),
+        no_new_privs: t.no_new_privs,
+        dumpable: t.dumpable,
+        exit: None,
+        altstack: if fl & CLONE_THREAD != 0 {
+            Default::default()
+        } else {
+            t.altstack
+        },
+        pending_restart: None,
+        saved_mask: None,
+        repeat_fault: (u64::MAX, 0),
+        ctx,
+    }
+}
+
+/// A new context for a child, starting with the parent's FPU state.
+fn child_context(t: &mut Task) -> SysResult<Box<dyn crate::platform::Context>> {
+    let mut ctx = t.kernel.platform.new_context().map_err(|e| {
+        tracing::warn!(error = %e, "no context for a new task");
+        Errno::EAGAIN
+    })?;
+    if let Ok(fp) = t.ctx.save_fpu() {
+        let _ = ctx.restore_fpu(&fp);
+    }
+    Ok(ctx)
+}
+
+/// Finishes a clone: the TID words, /proc's view, and the child's thread.
+fn start_child(t: &Task, mut child: Task, fl: u64, ptid: u64, ctid: u64) -> SysResult<()> {
+    let tid = child.tid;
+    *child
+        .handle
+        .interrupter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(child.ctx.interrupter());
+    if fl & CLONE_PARENT_SETTID != 0 {
+        t.mm().copy_out(ptid, &tid.to_le_bytes())?;
+    }
+    if fl & CLONE_CHILD_SETTID != 0 {
+        child.mm().copy_out(ctid, &tid.to_le_bytes())?;
+    }
+    if fl & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = ctid;
+    }
+    let cmdline = t
+        .handle
+        .info
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .cmdline
+        .clone();
+    child.publish_info(Some(cmdline));
+    t.kernel.spawn(child).map_err(|_| Errno::EAGAIN)
+}
+
 /// clone(2) for new processes (fork, vfork, and clone without CLONE_THREAD).
 pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult<u64> {
     if fl & CLONE_THREAD != 0 {
@@ -51,16 +154,14 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     if fl & CLONE_SIGHAND != 0 && fl & CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    if fl
-        & (CLONE_NEWNS
-            | CLONE_NEWUTS
-            | CLONE_NEWIPC
-            | CLONE_NEWUSER
-            | CLONE_NEWPID
-            | CLONE_NEWNET
-            | CLONE_NEWCGROUP)
-        != 0
-    {
+    let namespaces = CLONE_NEWNS
+        | CLONE_NEWUTS
+        | CLONE_NEWIPC
+        | CLONE_NEWUSER
+        | CLONE_NEWPID
+        | CLONE_NEWNET
+        | CLONE_NEWCGROUP;
+    if fl & namespaces != 0 {
         return Err(Errno::EPERM);
     }
     if fl & CLONE_VM != 0 && fl & CLONE_VFORK == 0 {
@@ -79,25 +180,7 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
         t.quiesce_others();
         mm.fork(&*platform).map_err(|_| Errno::ENOMEM)?
     };
-    let fds = if fl & CLONE_FILES != 0 {
-        t.fds.clone()
-    } else {
-        Arc::new(Mutex::new(t.fds().clone()))
-    };
-    let fsctx = if fl & CLONE_FS != 0 {
-        t.fsctx.clone()
-    } else {
-        let c: FsContext = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        Arc::new(Mutex::new(c))
-    };
-    let mut ctx = platform.new_context().map_err(|e| {
-        tracing::warn!(error = %e, "no context for a new process");
-        Errno::EAGAIN
-    })?;
-    // The child starts with the parent's FPU/SSE/AVX state.
-    if let Ok(fp) = t.ctx.save_fpu() {
-        let _ = ctx.restore_fpu(&fp);
-    }
+    let ctx = child_context(t)?;
     let (pgid, sid) = {
         let st = t.handle.tg.lock();
         (st.pgid, st.sid)
@@ -125,58 +208,16 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     if let Some(parent) = kernel.procs().tgs.get(&parent_pid) {
         parent.lock().children.push(child_pid);
     }
-    let mut regs = t.regs;
-    regs.rax = 0;
-    if stack != 0 {
-        regs.rsp = stack;
-    }
-    if fl & CLONE_SETTLS != 0 {
-        regs.fs_base = tls;
-    }
-    let mut child = Task {
-        kernel: kernel.clone(),
-        handle: handle.clone(),
-        tid: child_pid,
-        pid: child_pid,
-        regs,
-        orig_rax: 0,
-        fpu: FpuState::default(),
-        mm: Arc::new(Mutex::new(child_mm)),
-        fds,
-        fsctx,
-        clear_child_tid: 0,
-        robust_list: 0,
-        comm: t.comm,
-        rlimits: t.rlimits,
-        exe: t.exe.clone(),
-        no_new_privs: t.no_new_privs,
-        dumpable: t.dumpable,
-        exit: None,
-        altstack: t.altstack,
-        pending_restart: None,
-        saved_mask: None,
-        repeat_fault: (u64::MAX, 0),
+    let child = child_task(
+        t,
+        handle,
+        Arc::new(Mutex::new(child_mm)),
+        fl,
+        stack,
+        tls,
         ctx,
-    };
-    *handle.interrupter.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.ctx.interrupter());
-    if fl & CLONE_PARENT_SETTID != 0 {
-        t.mm().copy_out(ptid, &child_pid.to_le_bytes())?;
-    }
-    if fl & CLONE_CHILD_SETTID != 0 {
-        child.mm().copy_out(ctid, &child_pid.to_le_bytes())?;
-    }
-    if fl & CLONE_CHILD_CLEARTID != 0 {
-        child.clear_child_tid = ctid;
-    }
-    let cmdline = t
-        .handle
-        .info
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .cmdline
-        .clone();
-    child.publish_info(Some(cmdline));
-    kernel.spawn(child).map_err(|_| Errno::EAGAIN)?;
+    );
+    start_child(t, child, fl, ptid, ctid)?;
     if fl & CLONE_VFORK != 0 {
         // The parent waits until the child has exec'd or exited.
         let ctg = tg.clone();
@@ -195,20 +236,11 @@ fn clone_thread(
     ctid: u64,
     tls: u64,
 ) -> SysResult<u64> {
-    if fl & CLONE_SIGHAND == 0 || fl & CLONE_VM == 0 {
-        return Err(Errno::EINVAL);
-    }
-    if fl & CLONE_VFORK != 0 {
+    if fl & CLONE_SIGHAND == 0 || fl & CLONE_VM == 0 || fl & CLONE_VFORK != 0 {
         return Err(Errno::EINVAL);
     }
     let kernel = t.kernel.clone();
-    let mut ctx = kernel.platform.new_context().map_err(|e| {
-        tracing::warn!(error = %e, "no context for a new thread");
-        Errno::EAGAIN
-    })?;
-    if let Ok(fp) = t.ctx.save_fpu() {
-        let _ = ctx.restore_fpu(&fp);
-    }
+    let ctx = child_context(t)?;
     // From now on unmapped pages wait for a flush: another vCPU runs this space.
     t.mm().shared = true;
     let tg = t.handle.tg.clone();
@@ -218,69 +250,8 @@ fn clone_thread(
     let handle = kernel.new_thread(&tg);
     handle.sig().blocked = t.handle.sig().blocked;
     let tid = handle.tid;
-    let fds = if fl & CLONE_FILES != 0 {
-        t.fds.clone()
-    } else {
-        Arc::new(Mutex::new(t.fds().clone()))
-    };
-    let fsctx = if fl & CLONE_FS != 0 {
-        t.fsctx.clone()
-    } else {
-        let c: FsContext = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        Arc::new(Mutex::new(c))
-    };
-    let mut regs = t.regs;
-    regs.rax = 0;
-    if stack != 0 {
-        regs.rsp = stack;
-    }
-    if fl & CLONE_SETTLS != 0 {
-        regs.fs_base = tls;
-    }
-    let mut child = Task {
-        kernel: kernel.clone(),
-        handle: handle.clone(),
-        tid,
-        pid: t.pid,
-        regs,
-        orig_rax: 0,
-        fpu: FpuState::default(),
-        mm: t.mm.clone(),
-        fds,
-        fsctx,
-        clear_child_tid: 0,
-        robust_list: 0,
-        comm: t.comm,
-        rlimits: t.rlimits,
-        exe: t.exe.clone(),
-        no_new_privs: t.no_new_privs,
-        dumpable: t.dumpable,
-        exit: None,
-        altstack: Default::default(),
-        pending_restart: None,
-        saved_mask: None,
-        repeat_fault: (u64::MAX, 0),
-        ctx,
-    };
-    *handle.interrupter.lock().unwrap_or_else(|p| p.into_inner()) = Some(child.ctx.interrupter());
-    if fl & CLONE_PARENT_SETTID != 0 {
-        t.mm().copy_out(ptid, &tid.to_le_bytes())?;
-    }
-    if fl & CLONE_CHILD_SETTID != 0 {
-        child.mm().copy_out(ctid, &tid.to_le_bytes())?;
-    }
-    if fl & CLONE_CHILD_CLEARTID != 0 {
-        child.clear_child_tid = ctid;
-    }
-    let cmdline = t
-        .handle
-        .info
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .cmdline
-        .clone();
-    child.publish_info(Some(cmdline));
-    kernel.spawn(child).map_err(|_| Errno::EAGAIN)?;
+    let child = child_task(t, handle, t.mm.clone(), fl, stack, tls, ctx);
+    start_child(t, child, fl, ptid, ctid)?;
     Ok(tid as u64)
 }
 
