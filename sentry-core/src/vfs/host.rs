@@ -21,6 +21,27 @@ fn check(rc: i64) -> SysResult<i64> {
     }
 }
 
+fn host_read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+    Ok(check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as i64)? as usize)
+}
+
+fn host_pread(fd: RawFd, buf: &mut [u8], offset: u64) -> SysResult<usize> {
+    let off = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+    Ok(check(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off) } as i64)? as usize)
+}
+
+fn host_seek(fd: RawFd, offset: i64, whence: Whence) -> SysResult<u64> {
+    let w = match whence {
+        Whence::Set => libc::SEEK_SET,
+        Whence::Cur => libc::SEEK_CUR,
+        Whence::End => libc::SEEK_END,
+    };
+    // SAFETY: lseek on a descriptor we own.
+    Ok(check(unsafe { libc::lseek(fd, offset, w) })? as u64)
+}
+
 fn host_fstat(fd: RawFd) -> SysResult<Stat> {
     // SAFETY: a zeroed libc::stat is a valid out-buffer for fstat.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -239,10 +260,7 @@ impl FileDescription for HostFile {
         if self.is_dir {
             return Err(Errno::EISDIR);
         }
-        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
-        Ok(check(
-            unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as i64,
-        )? as usize)
+        host_read(self.fd.as_raw_fd(), buf)
     }
     fn write(&self, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EBADF)
@@ -251,20 +269,10 @@ impl FileDescription for HostFile {
         if self.is_dir {
             return Err(Errno::EISDIR);
         }
-        let off = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
-        Ok(check(unsafe {
-            libc::pread(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off)
-        } as i64)? as usize)
+        host_pread(self.fd.as_raw_fd(), buf, offset)
     }
     fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
-        let w = match whence {
-            Whence::Set => libc::SEEK_SET,
-            Whence::Cur => libc::SEEK_CUR,
-            Whence::End => libc::SEEK_END,
-        };
-        // SAFETY: lseek on our own fd.
-        Ok(check(unsafe { libc::lseek(self.fd.as_raw_fd(), offset, w) })? as u64)
+        host_seek(self.fd.as_raw_fd(), offset, whence)
     }
     fn stat(&self) -> SysResult<Stat> {
         host_fstat(self.fd.as_raw_fd())
@@ -326,10 +334,7 @@ impl FileDescription for HostStdio {
         if self.flags & libc::O_ACCMODE as u32 == libc::O_WRONLY as u32 {
             return Err(Errno::EBADF);
         }
-        // SAFETY: buf is a valid writable buffer.
-        Ok(check(
-            unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as i64,
-        )? as usize)
+        host_read(self.fd.as_raw_fd(), buf)
     }
     fn write(&self, buf: &[u8]) -> SysResult<usize> {
         if self.flags & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32 {
@@ -341,20 +346,10 @@ impl FileDescription for HostStdio {
         )? as usize)
     }
     fn pread(&self, buf: &mut [u8], offset: u64) -> SysResult<usize> {
-        let off = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: buf is a valid writable buffer.
-        Ok(check(unsafe {
-            libc::pread(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off)
-        } as i64)? as usize)
+        host_pread(self.fd.as_raw_fd(), buf, offset)
     }
     fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
-        let w = match whence {
-            Whence::Set => libc::SEEK_SET,
-            Whence::Cur => libc::SEEK_CUR,
-            Whence::End => libc::SEEK_END,
-        };
-        // SAFETY: lseek on our own fd.
-        Ok(check(unsafe { libc::lseek(self.fd.as_raw_fd(), offset, w) })? as u64)
+        host_seek(self.fd.as_raw_fd(), offset, whence)
     }
     fn stat(&self) -> SysResult<Stat> {
         host_fstat(self.fd.as_raw_fd())
