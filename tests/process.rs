@@ -340,3 +340,12 @@ fn hostile_arguments_get_errors_not_crashes() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("survived "));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn c_cpu_clocks_rusage_times() {
+    let bin = compile_c("cpuclock");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
+}

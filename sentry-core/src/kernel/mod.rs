@@ -204,6 +204,8 @@ impl Kernel {
                 exit_signal: libc::SIGCHLD as u32,
                 vfork_released: false,
                 pdeath_signal: 0,
+                exited_cpu_ns: 0,
+                children_cpu_ns: 0,
                 stopped: false,
                 stop_report: None,
                 cont_report: false,
@@ -231,6 +233,7 @@ impl Kernel {
             killed: Default::default(),
             in_guest: Default::default(),
             info: Mutex::new(task::TaskInfo::default()),
+            host_tid: Default::default(),
         });
         tg.lock().threads.push(h.clone());
         procs.tasks.insert(tid, h.clone());

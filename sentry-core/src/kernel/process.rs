@@ -455,8 +455,10 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
     kernel.locks.release_all(tg.pid);
     let mut procs = kernel.procs();
     procs.tasks.remove(&t.tid);
+    let cpu = t.handle.cpu_ns();
     let (last, ppid, children, final_status, exit_signal) = {
         let mut st = tg.lock();
+        st.exited_cpu_ns += cpu;
         st.threads.retain(|h| h.tid != t.tid);
         let last = st.threads.is_empty();
         let fs = st.group_exit.unwrap_or(status);
@@ -599,7 +601,13 @@ pub fn wait_child(
             if let Some(st) = z {
                 if options & WNOWAIT == 0 {
                     procs.tgs.remove(&c);
-                    me.lock().children.retain(|&x| x != c);
+                    let (own, kids) = {
+                        let cs = ctg.lock();
+                        (cs.exited_cpu_ns, cs.children_cpu_ns)
+                    };
+                    let mut m = me.lock();
+                    m.children.retain(|&x| x != c);
+                    m.children_cpu_ns += own + kids;
                 }
                 return Some(Ok(Some((c, WaitEvent::Exited(st)))));
             }
@@ -703,4 +711,13 @@ impl Kernel {
             .pages
             .fetch_add(mm.stats.pages, Ordering::Relaxed);
     }
+}
+
+/// CPU time of a whole process: its live threads and the exited ones, ns.
+pub fn process_cpu_ns(tg: &ThreadGroup) -> u64 {
+    let (threads, exited) = {
+        let st = tg.lock();
+        (st.threads.clone(), st.exited_cpu_ns)
+    };
+    exited + threads.iter().map(|h| h.cpu_ns()).sum::<u64>()
 }

@@ -85,6 +85,10 @@ pub struct TgState {
     pub exit_signal: u32,
     /// A vfork parent waits for this to become true (exec or exit of the child).
     pub vfork_released: bool,
+    /// CPU time of exited threads, ns.
+    pub exited_cpu_ns: u64,
+    /// CPU time of reaped children, ns.
+    pub children_cpu_ns: u64,
     /// PR_SET_PDEATHSIG: sent when the parent exits.
     pub pdeath_signal: u32,
     /// Stopped by a job-control signal.
@@ -191,12 +195,33 @@ pub struct TaskHandle {
     pub killed: AtomicBool,
     /// What /proc shows of this task.
     pub info: Mutex<TaskInfo>,
+    /// The host thread running it (its CPU clock is the task's).
+    pub host_tid: std::sync::atomic::AtomicI32,
     /// True from taking the address space (under the memory manager's lock)
     /// until app code has stopped: what `quiesce` waits for.
     pub in_guest: AtomicBool,
 }
 
 impl TaskHandle {
+    /// CPU time the task has used, ns (its host thread's CPU clock).
+    pub fn cpu_ns(&self) -> u64 {
+        let tid = self.host_tid.load(Ordering::SeqCst);
+        if tid <= 0 {
+            return 0;
+        }
+        // A thread CPU-time clock id: ~tid << 3 | CPUCLOCK_SCHED | per-thread.
+        let clock = ((!tid) << 3) | 6;
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid out-parameter; a stale tid only fails.
+        if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+            return 0;
+        }
+        ts.tv_sec.max(0) as u64 * 1_000_000_000 + ts.tv_nsec.max(0) as u64
+    }
+
     /// Locks the signal state.
     pub fn sig(&self) -> MutexGuard<'_, TaskSig> {
         self.sig.lock().unwrap_or_else(|p| p.into_inner())
@@ -479,6 +504,9 @@ impl Task {
     /// Runs the task until it exits; then tears it down.
     pub fn run(mut self) -> Result<ExitStatus, KernelError> {
         block::set_current(Some(self.handle.clone()));
+        // SAFETY: gettid has no arguments and cannot fail.
+        let host_tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
+        self.handle.host_tid.store(host_tid, Ordering::SeqCst);
         let r = self.run_loop();
         let status = self.exit.unwrap_or(ExitStatus::Signaled(Signal::SIGKILL));
         crate::kernel::process::exit_task(&mut self, status);

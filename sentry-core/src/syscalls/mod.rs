@@ -155,9 +155,9 @@ table! {
     95 umask => sys_thread::umask, Full, [Hex];
     96 gettimeofday => sys_time::gettimeofday, Full, [Hex, Hex];
     97 getrlimit => sys_info::getrlimit, Full, [Int, Hex];
-    98 getrusage => sys_time::getrusage, Partial("CPU times of the task's sentry thread; other fields zero"), [Int, Hex];
+    98 getrusage => sys_time::getrusage, Partial("CPU time (counted as user time); other fields zero"), [Int, Hex];
     99 sysinfo => sys_info::sysinfo, Full, [Hex];
-    100 times => sys_time::times, Partial("CPU times of the task's sentry thread"), [Hex];
+    100 times => sys_time::times, Partial("CPU time counted as user time"), [Hex];
     102 getuid => sys_thread::getuid, Full, [];
     104 getgid => sys_thread::getgid, Full, [];
     105 setuid => sys_thread::setuid, Full, [Int];

@@ -44,13 +44,63 @@ fn get_timespec(t: &mut Task, addr: u64) -> SysResult<(i64, i64)> {
     Ok((s, ns))
 }
 
+fn ns_to_ts(ns: u64) -> (i64, i64) {
+    ((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64)
+}
+
+/// CPU-time clocks: this process, this thread, or another one encoded in a
+/// negative clock id (~pid << 3 | type, bit 2 = one thread).
+fn cpu_clock(t: &Task, id: i32) -> SysResult<Option<u64>> {
+    use crate::kernel::process::process_cpu_ns;
+    match id {
+        2 => Ok(Some(process_cpu_ns(&t.handle.tg))),
+        3 => Ok(Some(t.handle.cpu_ns())),
+        id if id < 0 => {
+            let pid = !(id >> 3);
+            if id & 3 == 3 {
+                return Err(Errno::EINVAL);
+            }
+            let procs = t.kernel.procs();
+            if id & 4 != 0 {
+                let th = if pid == 0 {
+                    Some(t.handle.clone())
+                } else {
+                    procs.tasks.get(&pid).cloned()
+                };
+                Ok(Some(th.ok_or(Errno::EINVAL)?.cpu_ns()))
+            } else {
+                let tg = if pid == 0 {
+                    Some(t.handle.tg.clone())
+                } else {
+                    procs.tgs.get(&pid).cloned()
+                };
+                let tg = tg.ok_or(Errno::EINVAL)?;
+                drop(procs);
+                Ok(Some(process_cpu_ns(&tg)))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 pub(crate) fn clock_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let v = host_clock(valid_clock(a[0])?)?;
+    let id = a[0] as i32;
+    let v = match cpu_clock(t, id)? {
+        Some(ns) => ns_to_ts(ns),
+        None => host_clock(valid_clock(a[0])?)?,
+    };
     put_timespec(t, a[1], v)?;
     Ok(0)
 }
 
 pub(crate) fn clock_getres(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if (a[0] as i32) < 0 {
+        cpu_clock(t, a[0] as i32)?;
+        if a[1] != 0 {
+            put_timespec(t, a[1], (0, 1))?;
+        }
+        return Ok(0);
+    }
     let id = valid_clock(a[0])?;
     if a[1] != 0 {
         let res = if id == libc::CLOCK_REALTIME_COARSE || id == libc::CLOCK_MONOTONIC_COARSE {
@@ -229,42 +279,33 @@ pub(crate) fn getitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-fn thread_cpu() -> (u64, u64) {
-    // SAFETY: a zeroed rusage is a valid out-buffer.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_THREAD with a valid out-buffer.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    let us = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000 + tv.tv_usec as u64;
-    (us(ru.ru_utime), us(ru.ru_stime))
-}
-
 pub(crate) fn getrusage(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let who = a[0] as i64;
-    if !(-1..=1).contains(&who) {
-        return Err(Errno::EINVAL);
-    }
-    // The sentry thread's CPU time stands for the task's (app time in the
-    // guest is counted as the thread's time by the host).
-    let (u, s) = if who == -1 { (0, 0) } else { thread_cpu() };
-    let mut b = [0u8; 144];
-    let tv = |us: u64| {
-        let mut x = [0u8; 16];
-        x[..8].copy_from_slice(&((us / 1_000_000) as i64).to_le_bytes());
-        x[8..].copy_from_slice(&((us % 1_000_000) as i64).to_le_bytes());
-        x
+    use crate::kernel::process::process_cpu_ns;
+    // Guest time is user time: the sentry's own work on a task's behalf is
+    // counted with it (one host thread runs both).
+    let ns = match a[0] as i64 {
+        0 => process_cpu_ns(&t.handle.tg),
+        1 => t.handle.cpu_ns(),
+        -1 => t.handle.tg.lock().children_cpu_ns,
+        _ => return Err(Errno::EINVAL),
     };
-    b[..16].copy_from_slice(&tv(u));
-    b[16..32].copy_from_slice(&tv(s));
+    let us = ns / 1000;
+    let mut b = [0u8; 144];
+    b[..8].copy_from_slice(&((us / 1_000_000) as i64).to_le_bytes());
+    b[8..16].copy_from_slice(&((us % 1_000_000) as i64).to_le_bytes());
     t.mm().copy_out(a[1], &b)?;
     Ok(0)
 }
 
 pub(crate) fn times(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (u, s) = thread_cpu();
+    use crate::kernel::process::process_cpu_ns;
     if a[0] != 0 {
+        let ticks = |ns: u64| ns / 10_000_000;
+        let own = ticks(process_cpu_ns(&t.handle.tg));
+        let kids = ticks(t.handle.tg.lock().children_cpu_ns);
         let mut b = [0u8; 32];
-        b[..8].copy_from_slice(&(u / 10_000).to_le_bytes());
-        b[8..16].copy_from_slice(&(s / 10_000).to_le_bytes());
+        b[..8].copy_from_slice(&own.to_le_bytes());
+        b[16..24].copy_from_slice(&kids.to_le_bytes());
         t.mm().copy_out(a[0], &b)?;
     }
     Ok(t.kernel.boot.elapsed().as_millis() as u64 / 10 + 1)
