@@ -125,6 +125,7 @@ fn map_image(
                 .ok_or_else(|| loader::LoadError::Malformed("segment outside the file".into()))?;
             mm.write_force(start, data)
                 .map_err(setup("copying an ELF segment"))?;
+            mm.map_populated(start, end);
         }
         end_max = end_max.max(end);
     }
@@ -237,6 +238,7 @@ pub fn load_program(
     let stack = loader::stack::build(mm::STACK_TOP, &spec)?;
     mm.write_force(stack.sp, &stack.bytes)
         .map_err(setup("writing the initial stack"))?;
+    mm.map_populated(stack.sp & !(PAGE - 1), mm::STACK_TOP);
     Ok(Loaded {
         regs: Registers {
             rip: start,

@@ -802,6 +802,39 @@ impl MemoryManager {
         )
     }
 
+    /// Maps every populated page of `[start, end)` into the platform address
+    /// space now (host-side writes of fresh entries, no exits), so that a
+    /// just-loaded image does not fault its way in page window by window.
+    pub fn map_populated(&mut self, start: u64, end: u64) {
+        let Some(vma) = self.find_vma(start).cloned() else {
+            return;
+        };
+        let end = end.min(vma.end);
+        let private = vma.kind != VmaKind::SharedAnon;
+        let ro = Perms {
+            write: false,
+            ..vma.perms
+        };
+        let (mut own, mut cow) = (Vec::new(), Vec::new());
+        for (&va, &p) in self.pages.range(start..end) {
+            if private && vma.perms.write && self.mem.is_shared(p) {
+                cow.push((va, p));
+            } else {
+                own.push((va, p));
+            }
+        }
+        if !vma.perms.any() {
+            return;
+        }
+        for (batch, perms) in [(own, vma.perms), (cow, ro)] {
+            if !batch.is_empty() {
+                if let Err(e) = self.space.map_pages(&batch, perms) {
+                    tracing::debug!(error = %e, "eager mapping skipped");
+                }
+            }
+        }
+    }
+
     /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
     pub fn read_cstring(&mut self, addr: u64, max: usize) -> SysResult<Vec<u8>> {
         let mut out = Vec::new();

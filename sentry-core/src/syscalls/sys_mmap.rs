@@ -86,6 +86,7 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         t.mm().write_force(start + done as u64, &buf[..n])?;
         done += n;
     }
+    t.mm().map_populated(start, start + done as u64);
     Ok(start)
 }
 
