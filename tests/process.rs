@@ -349,3 +349,19 @@ fn c_cpu_clocks_rusage_times() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&sandboxed.stdout).contains("FAIL"));
 }
+
+#[test]
+fn relative_program_path_gives_absolute_proc_self_exe() {
+    // ld.so asserts that /proc/self/exe is absolute ($ORIGIN handling).
+    let out = run_command({
+        let mut c = sandboxed_command("./readlink", &["/proc/self/exe"], NO_FLAGS);
+        c.current_dir("/usr/bin");
+        c
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "/usr/bin/readlink\n",
+        "{}",
+        describe(&out)
+    );
+}

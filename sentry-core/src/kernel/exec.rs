@@ -246,7 +246,12 @@ pub fn load_program(
             rflags: 0x202,
             ..Default::default()
         },
-        exe: path,
+        // /proc/self/exe is absolute and canonical whatever path was run.
+        exe: kernel
+            .fs
+            .resolve(&Start::Cwd(cwd), &path, true)
+            .map(|r| r.abs.into_bytes())
+            .unwrap_or(path),
     })
 }
 
