@@ -328,7 +328,7 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
     t.mm = Arc::new(Mutex::new(mm));
     t.regs = loaded.regs;
     t.exe = loaded.exe.clone();
-    t.set_comm(&loaded.exe);
+    t.set_comm(path);
     t.clear_child_tid = 0;
     t.robust_list = 0;
     t.altstack = Default::default();

@@ -402,7 +402,7 @@ impl Task {
             repeat_fault: (u64::MAX, 0),
             ctx,
         };
-        t.set_comm(&loaded.exe);
+        t.set_comm(execfn);
         t.publish_info(Some(argv.join(&0u8)));
         *t.handle
             .interrupter
