@@ -15,7 +15,8 @@ use sentry_core::kernel::{ExitStatus, Kernel, KernelConfig, KernelError, Task};
 use sentry_core::platform::kvm::KvmPlatform;
 use sentry_core::platform::Platform;
 use sentry_core::vfs::devfs::DevFs;
-use sentry_core::vfs::host::{HostFs, HostStdio};
+use sentry_core::vfs::gofer::GoferFs;
+use sentry_core::vfs::host::HostStdio;
 use sentry_core::vfs::overlay::OverlayFs;
 use sentry_core::vfs::procfs::ProcFs;
 use sentry_core::vfs::sysfs::SysFs;
@@ -67,8 +68,22 @@ fn hostname() -> String {
 /// The sandbox's file systems: the host tree at `root` under a tmpfs upper
 /// layer, procfs at /proc, devfs at /dev with a tmpfs at /dev/shm.
 pub fn build_vfs(root: &str, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
-    let lower =
-        HostFs::new(root).with_context(|| format!("opening the root file system {root}"))?;
+    // The host tree is read through the gofer protocol. The gofer server
+    // still runs as a thread of this process; the isolation stage moves it
+    // into its own confined process.
+    let server = vfs_gofer::server::Server::new(root)
+        .with_context(|| format!("opening the root file system {root}"))?;
+    let (client_sock, server_sock) =
+        vfs_gofer::wire::socketpair().context("creating the gofer socket")?;
+    std::thread::Builder::new()
+        .name("gofer".into())
+        .spawn(move || {
+            if let Err(e) = server.serve(server_sock) {
+                tracing::error!(error = %e, "gofer server stopped");
+            }
+        })
+        .context("starting the gofer")?;
+    let lower = GoferFs::new(vfs_gofer::client::Client::new(client_sock));
     let mut vfs = Vfs::new(OverlayFs::new(lower));
     vfs.mount("/proc", procfs);
     vfs.mount(

@@ -114,7 +114,7 @@ impl HostFs {
     }
 
     /// Reads a whole host directory listing.
-    pub fn list(&self, path: &str) -> SysResult<Vec<(String, u64, u32)>> {
+    pub fn list_dir(&self, path: &str) -> SysResult<Vec<(String, u64, u32)>> {
         let f = self.open_dir(path)?;
         let mut out = Vec::new();
         let mut buf = vec![0u8; 32 << 10];
@@ -150,6 +150,10 @@ impl HostFs {
 }
 
 impl super::Fs for HostFs {
+    fn list(&self, path: &str) -> SysResult<Vec<(String, u64, u32)>> {
+        self.list_dir(path)
+    }
+
     fn lstat(&self, path: &str) -> SysResult<Stat> {
         let c = Self::c(path)?;
         // SAFETY: a zeroed libc::stat is a valid out-buffer.
@@ -244,6 +248,18 @@ impl super::Fs for HostFs {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+impl HostFile {
+    /// Wraps a host fd opened read-only (by the gofer, which donated it).
+    pub fn from_fd(fd: OwnedFd, flags: u32, is_dir: bool) -> Self {
+        HostFile {
+            fd,
+            flags: flags | libc::O_LARGEFILE as u32,
+            is_dir,
+            path: std::sync::OnceLock::new(),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::errno::{Errno, SysResult};
 
 pub mod devfs;
 pub mod dirent;
+pub mod gofer;
 pub mod host;
 pub mod overlay;
 pub mod procfs;
@@ -244,6 +245,11 @@ pub trait Fs: Send + Sync + Any {
     /// chmod, chown, truncate, utimes.
     fn setattr(&self, _path: &str, _a: &SetAttr) -> SysResult<()> {
         Err(Errno::EROFS)
+    }
+    /// A directory's entries (name, inode, mode) without . and .. (the
+    /// overlay merges layers with it).
+    fn list(&self, _path: &str) -> SysResult<Vec<(String, u64, u32)>> {
+        Err(Errno::ENOTDIR)
     }
     /// Extended attributes: get (ENODATA when absent).
     fn getxattr(&self, _path: &str, _name: &str) -> SysResult<Vec<u8>> {

@@ -8,7 +8,6 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::host::HostFs;
 use super::tmpfs::TmpFs;
 use super::{
     dirent, split_parent, FileDescription, Fs, SetAttr, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
@@ -26,7 +25,7 @@ struct Marks {
 /// tmpfs over the host.
 pub struct OverlayFs {
     upper: Arc<TmpFs>,
-    lower: Arc<HostFs>,
+    lower: Arc<dyn Fs>,
     marks: Mutex<Marks>,
 }
 
@@ -38,7 +37,7 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 
 impl OverlayFs {
     /// An overlay of a fresh tmpfs over `lower`.
-    pub fn new(lower: Arc<HostFs>) -> Arc<Self> {
+    pub fn new(lower: Arc<dyn Fs>) -> Arc<Self> {
         let mode = lower.lstat("").map_or(0o755, |s| s.mode & 0o7777);
         Arc::new(OverlayFs {
             upper: TmpFs::new(mode, 0x2a),
@@ -475,7 +474,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gvisor-overlay-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("sub/f"), b"host").unwrap();
-        let ov = OverlayFs::new(HostFs::new(dir.to_str().unwrap()).unwrap());
+        let ov = OverlayFs::new(super::super::host::HostFs::new(dir.to_str().unwrap()).unwrap());
         // Read through, then write: the host file is untouched.
         let f = ov
             .clone()

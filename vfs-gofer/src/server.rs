@@ -1,0 +1,325 @@
+//! The gofer server: serves one root directory, read-only, never following
+//! a symlink on the host.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use prost::Message;
+
+use crate::proto::{id, op, Attr, Entry, Request, Response};
+use crate::{wire, GoferError};
+
+/// A gofer serving `root`.
+pub struct Server {
+    root: OwnedFd,
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// Character devices that are safe to read: null, zero, full, random, urandom.
+fn harmless_device(rdev: u64) -> bool {
+    let major = ((rdev >> 8) & 0xfff) as u32;
+    let minor = (rdev & 0xff) as u32;
+    major == 1 && matches!(minor, 3 | 5 | 7 | 8 | 9)
+}
+
+fn attr(st: &libc::stat) -> Attr {
+    Attr {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev,
+        size: st.st_size,
+        blksize: st.st_blksize,
+        blocks: st.st_blocks,
+        times: vec![
+            st.st_atime,
+            st.st_atime_nsec,
+            st.st_mtime,
+            st.st_mtime_nsec,
+            st.st_ctime,
+            st.st_ctime_nsec,
+        ],
+    }
+}
+
+impl Server {
+    /// A server for the host directory `root`.
+    pub fn new(root: &str) -> std::io::Result<Self> {
+        let c = CString::new(root).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: open with a valid C string; the result is checked.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptor.
+        Ok(Server {
+            root: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Serves requests on `sock` until the client goes away.
+    pub fn serve(&self, sock: OwnedFd) -> Result<(), GoferError> {
+        loop {
+            let Some((mid, payload, _)) = wire::recv(sock.as_raw_fd())? else {
+                return Ok(());
+            };
+            if mid != id::REQUEST {
+                return Err(GoferError::Protocol(format!("unexpected message {mid}")));
+            }
+            let req = Request::decode(payload.as_slice())
+                .map_err(|e| GoferError::Protocol(e.to_string()))?;
+            let (resp, fd) = self.handle(&req);
+            wire::send(
+                sock.as_raw_fd(),
+                id::RESPONSE,
+                &resp.encode_to_vec(),
+                fd.as_ref().map(|f| f.as_raw_fd()),
+            )?;
+        }
+    }
+
+    /// Walks to the directory holding the last component of `path`, one
+    /// component at a time with O_NOFOLLOW: returns (dir fd, last name).
+    fn parent(&self, path: &str) -> Result<(OwnedFd, String), i32> {
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        if comps
+            .iter()
+            .any(|c| *c == "." || *c == ".." || c.len() > 255)
+        {
+            return Err(libc::EINVAL);
+        }
+        // The sandbox has its own /proc and /sys; the host's are never served.
+        if matches!(comps.first(), Some(&"proc") | Some(&"sys")) {
+            return Err(libc::EACCES);
+        }
+        // SAFETY: dup of our own fd; checked.
+        let mut dir = unsafe { libc::fcntl(self.root.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if dir < 0 {
+            return Err(errno());
+        }
+        // SAFETY: fresh descriptor.
+        let mut dir_fd = unsafe { OwnedFd::from_raw_fd(dir) };
+        let Some((last, ancestors)) = comps.split_last() else {
+            return Ok((dir_fd, ".".into()));
+        };
+        for c in ancestors {
+            let name = CString::new(*c).map_err(|_| libc::EINVAL)?;
+            // SAFETY: openat relative to a dir fd we own; O_NOFOLLOW refuses symlinks.
+            dir = unsafe {
+                libc::openat(
+                    dir_fd.as_raw_fd(),
+                    name.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                )
+            };
+            if dir < 0 {
+                return Err(errno());
+            }
+            // SAFETY: fresh descriptor.
+            dir_fd = unsafe { OwnedFd::from_raw_fd(dir) };
+        }
+        Ok((dir_fd, (*last).to_string()))
+    }
+
+    fn lstat(&self, path: &str) -> Result<libc::stat, i32> {
+        let (dir, name) = self.parent(path)?;
+        let c = CString::new(name).map_err(|_| libc::EINVAL)?;
+        // SAFETY: a zeroed stat is a valid out-buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstatat relative to a dir fd we own, never following.
+        if unsafe {
+            libc::fstatat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        } != 0
+        {
+            return Err(errno());
+        }
+        Ok(st)
+    }
+
+    fn open(&self, path: &str, flags: u32) -> Result<(OwnedFd, libc::stat), i32> {
+        let flags = flags as i32;
+        if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0
+        {
+            return Err(libc::EROFS);
+        }
+        let (dir, name) = self.parent(path)?;
+        let c = CString::new(name).map_err(|_| libc::EINVAL)?;
+        let hflags = libc::O_RDONLY
+            | libc::O_CLOEXEC
+            | libc::O_NOCTTY
+            | libc::O_NONBLOCK
+            | libc::O_NOFOLLOW
+            | (flags & libc::O_DIRECTORY);
+        // SAFETY: openat relative to a dir fd we own.
+        let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), hflags) };
+        if fd < 0 {
+            return Err(errno());
+        }
+        // SAFETY: fresh descriptor.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: a zeroed stat is a valid out-buffer; fstat on our fd.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            return Err(errno());
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG | libc::S_IFDIR => {}
+            libc::S_IFCHR if harmless_device(st.st_rdev) => {}
+            libc::S_IFCHR | libc::S_IFBLK => return Err(libc::EACCES),
+            _ => return Err(libc::ENXIO),
+        }
+        // Reads of files and directories never block: clear O_NONBLOCK.
+        // SAFETY: fcntl on our own fd.
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, 0) };
+        Ok((fd, st))
+    }
+
+    fn list(&self, path: &str) -> Result<Vec<Entry>, i32> {
+        let (fd, _) = self.open(path, libc::O_DIRECTORY as u32)?;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 32 << 10];
+        loop {
+            // SAFETY: getdents64 writes at most buf.len() bytes.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    fd.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(errno());
+            }
+            if n == 0 {
+                return Ok(out);
+            }
+            let mut off = 0usize;
+            let n = n as usize;
+            while off + 19 <= n {
+                let ino = u64::from_le_bytes(buf[off..off + 8].try_into().unwrap_or([0; 8]));
+                let reclen = u16::from_le_bytes([buf[off + 16], buf[off + 17]]) as usize;
+                if reclen < 20 || off + reclen > n {
+                    break;
+                }
+                let t = buf[off + 18];
+                let raw = &buf[off + 19..off + reclen];
+                let name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+                let name = String::from_utf8_lossy(name).into_owned();
+                if name != "." && name != ".." {
+                    let mode = match t {
+                        4 => 0o040000,
+                        8 => 0o100000,
+                        10 => 0o120000,
+                        2 => 0o020000,
+                        6 => 0o060000,
+                        1 => 0o010000,
+                        12 => 0o140000,
+                        _ => 0,
+                    };
+                    out.push(Entry { name, ino, mode });
+                }
+                off += reclen;
+            }
+        }
+    }
+
+    fn handle(&self, req: &Request) -> (Response, Option<OwnedFd>) {
+        let fail = |e: i32| {
+            (
+                Response {
+                    errno: e,
+                    ..Default::default()
+                },
+                None,
+            )
+        };
+        match req.op {
+            op::LSTAT => match self.lstat(&req.path) {
+                Ok(st) => (
+                    Response {
+                        attr: Some(attr(&st)),
+                        ..Default::default()
+                    },
+                    None,
+                ),
+                Err(e) => fail(e),
+            },
+            op::READLINK => {
+                let r = self.parent(&req.path).and_then(|(dir, name)| {
+                    let c = CString::new(name).map_err(|_| libc::EINVAL)?;
+                    let mut buf = vec![0u8; 4096];
+                    // SAFETY: readlinkat into a buffer of the given size.
+                    let n = unsafe {
+                        libc::readlinkat(
+                            dir.as_raw_fd(),
+                            c.as_ptr(),
+                            buf.as_mut_ptr().cast(),
+                            buf.len(),
+                        )
+                    };
+                    if n < 0 {
+                        return Err(errno());
+                    }
+                    buf.truncate(n as usize);
+                    Ok(buf)
+                });
+                match r {
+                    Ok(data) => (
+                        Response {
+                            data,
+                            ..Default::default()
+                        },
+                        None,
+                    ),
+                    Err(e) => fail(e),
+                }
+            }
+            op::OPEN => match self.open(&req.path, req.flags) {
+                Ok((fd, st)) => (
+                    Response {
+                        attr: Some(attr(&st)),
+                        ..Default::default()
+                    },
+                    Some(fd),
+                ),
+                Err(e) => fail(e),
+            },
+            op::LIST => match self.list(&req.path) {
+                Ok(entries) => (
+                    Response {
+                        entries,
+                        ..Default::default()
+                    },
+                    None,
+                ),
+                Err(e) => fail(e),
+            },
+            _ => fail(libc::ENOSYS),
+        }
+    }
+}
+
+/// Raw fd helper for tests.
+pub fn raw(fd: &OwnedFd) -> RawFd {
+    fd.as_raw_fd()
+}
