@@ -1,9 +1,17 @@
 //! The gofer client file system: the lower layer of the root overlay, read
 //! through the vfs-gofer protocol. Opens come back as donated host fds, so
 //! reads do not round-trip through the gofer.
+//!
+//! As gVisor does for a root file system by default ("exclusive" file
+//! access), the sandbox is assumed to own its host tree: attributes and link
+//! targets, once fetched, are cached for the sandbox's life, so a path walk
+//! costs one round trip per new component rather than several per lookup.
+//! Changes made to the host tree behind the sandbox's back are therefore not
+//! all seen (an open still goes to the gofer and fails if the file is gone).
 
 use std::any::Any;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use vfs_gofer::client::Client;
 use vfs_gofer::proto::Attr;
@@ -15,12 +23,37 @@ use crate::errno::{Errno, SysResult};
 /// A file system served by a gofer.
 pub struct GoferFs {
     client: Client,
+    attrs: Mutex<HashMap<String, Stat>>,
+    links: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+/// Entries kept per cache before it is emptied and refilled.
+const CACHE_LIMIT: usize = 16384;
+
+fn remember<V>(cache: &Mutex<HashMap<String, V>>, path: &str, v: V) {
+    let mut c = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if c.len() >= CACHE_LIMIT {
+        c.clear();
+    }
+    c.insert(path.to_string(), v);
+}
+
+fn recall<V: Clone>(cache: &Mutex<HashMap<String, V>>, path: &str) -> Option<V> {
+    cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(path)
+        .cloned()
 }
 
 impl GoferFs {
     /// Over a connected client.
     pub fn new(client: Client) -> Arc<Self> {
-        Arc::new(GoferFs { client })
+        Arc::new(GoferFs {
+            client,
+            attrs: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
+        })
     }
 }
 
@@ -55,11 +88,21 @@ impl Fs for GoferFs {
     }
 
     fn lstat(&self, path: &str) -> SysResult<Stat> {
-        Ok(stat(&self.client.lstat(path).map_err(Errno)?))
+        if let Some(st) = recall(&self.attrs, path) {
+            return Ok(st);
+        }
+        let st = stat(&self.client.lstat(path).map_err(Errno)?);
+        remember(&self.attrs, path, st);
+        Ok(st)
     }
 
     fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
-        self.client.readlink(path).map_err(Errno)
+        if let Some(t) = recall(&self.links, path) {
+            return Ok(t);
+        }
+        let t = self.client.readlink(path).map_err(Errno)?;
+        remember(&self.links, path, t.clone());
+        Ok(t)
     }
 
     fn open(
@@ -76,6 +119,7 @@ impl Fs for GoferFs {
             return Err(Errno::EROFS);
         }
         let (fd, attr) = self.client.open(path, flags).map_err(Errno)?;
+        remember(&self.attrs, path, stat(&attr));
         let keep =
             flags & !((libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY) as u32);
         Ok(Arc::new(HostFile::from_fd(
@@ -91,5 +135,38 @@ impl Fs for GoferFs {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_the_host_tree_through_a_gofer() {
+        let dir = std::env::temp_dir().join(format!("gofer-fs-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        std::fs::write(dir.join("d/f"), b"hello").unwrap();
+        let _ = std::os::unix::fs::symlink("d/f", dir.join("l"));
+        let (a, b) = vfs_gofer::wire::socketpair().unwrap();
+        let server = vfs_gofer::server::Server::new(dir.to_str().unwrap()).unwrap();
+        let t = std::thread::spawn(move || server.serve(b));
+        let fs = GoferFs::new(Client::new(a));
+        for _ in 0..2 {
+            // The second round is answered from the cache.
+            assert_eq!(fs.lstat("d/f").unwrap().size, 5);
+            assert_eq!(fs.readlink("l").unwrap(), b"d/f");
+        }
+        assert_eq!(fs.lstat("nope").err(), Some(Errno::ENOENT));
+        let names: Vec<String> = fs.list("d").unwrap().into_iter().map(|e| e.0).collect();
+        assert_eq!(names, vec!["f".to_string()]);
+        assert_eq!(
+            fs.clone().open("d/f", libc::O_WRONLY as u32, 0).err(),
+            Some(Errno::EROFS)
+        );
+        assert!(fs.clone().open("d/f", 0, 0).is_ok());
+        drop(fs);
+        t.join().unwrap().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

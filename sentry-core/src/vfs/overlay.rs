@@ -198,9 +198,10 @@ impl Fs for OverlayFs {
     fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
         if self.in_upper(path) {
             self.upper.readlink(path)
-        } else {
-            self.lower_lstat(path)?;
+        } else if self.lower_visible(path) {
             self.lower.readlink(path)
+        } else {
+            Err(Errno::ENOENT)
         }
     }
 
