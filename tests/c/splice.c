@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 int main(void) {
     int p[2]; pipe(p);
@@ -8,5 +11,19 @@ int main(void) {
     ssize_t n = splice(fd, NULL, p[1], NULL, 4096, 0);
     char b[256] = {0}; read(p[0], b, sizeof b - 1);
     printf("spliced %d %s", n > 0, b);
+
+    /* vmsplice: user memory into the write end, out of the read end. */
+    char x[] = "hello ", y[] = "vmsplice";
+    struct iovec in[2] = {{x, 6}, {y, 8}};
+    printf("vmsplice in %zd\n", vmsplice(p[1], in, 2, 0));
+    char o1[4] = {0}, o2[16] = {0};
+    struct iovec out[2] = {{o1, 3}, {o2, 15}};
+    printf("vmsplice out %zd %s|%s\n", vmsplice(p[0], out, 2, 0), o1, o2);
+    n = vmsplice(fd, in, 1, 0);
+    printf("vmsplice on a file %zd %s\n", n, strerror(errno));
+    n = vmsplice(p[1], in, 1, 0x100);
+    printf("vmsplice bad flags %zd %s\n", n, strerror(errno));
+    n = vmsplice(p[1], (struct iovec *)8, 1, 0);
+    printf("vmsplice bad iov %zd %s\n", n, strerror(errno));
     return 0;
 }

@@ -233,6 +233,25 @@ fn read_off(t: &mut Task, p: u64) -> SysResult<Option<u64>> {
 
 /// splice(2): moves data between two fds, at least one a pipe. Implemented
 /// as a copy through the sentry (no page sharing).
+/// vmsplice: copies user memory into a pipe's write end, or out of its read
+/// end (as readv/writev on the pipe; pages are never gifted).
+pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::fs::pipe::PipeEnd;
+    // SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT.
+    if a[3] & !0xf != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = t.fds().file(a[0] as i64)?;
+    if !file.as_any().is::<PipeEnd>() {
+        return Err(Errno::EBADF);
+    }
+    if file.status_flags() as i32 & libc::O_ACCMODE == libc::O_WRONLY {
+        writev(t, a)
+    } else {
+        readv(t, a)
+    }
+}
+
 pub(crate) fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::fs::pipe::PipeEnd;
     let inp = t.fds().file(a[0] as i64)?;
