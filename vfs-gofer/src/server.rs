@@ -21,7 +21,7 @@ fn errno() -> i32 {
 }
 
 /// Character devices that are safe to read: null, zero, full, random, urandom.
-fn harmless_device(rdev: u64) -> bool {
+pub fn harmless_device(rdev: u64) -> bool {
     let major = ((rdev >> 8) & 0xfff) as u32;
     let minor = (rdev & 0xff) as u32;
     major == 1 && matches!(minor, 3 | 5 | 7 | 8 | 9)

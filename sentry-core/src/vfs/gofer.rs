@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use vfs_gofer::client::Client;
 use vfs_gofer::proto::Attr;
 
-use super::host::HostFile;
+use super::host::{refuse_writes, HostFile};
 use super::{FileDescription, Fs, Stat, S_IFDIR, S_IFMT};
 use crate::errno::{Errno, SysResult};
 
@@ -111,20 +111,12 @@ impl Fs for GoferFs {
         flags: u32,
         _mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>> {
-        let fl = flags as i32;
-        if fl & libc::O_ACCMODE != libc::O_RDONLY
-            || fl & (libc::O_CREAT | libc::O_TRUNC) != 0
-            || fl & libc::O_TMPFILE == libc::O_TMPFILE
-        {
-            return Err(Errno::EROFS);
-        }
+        refuse_writes(flags)?;
         let (fd, attr) = self.client.open(path, flags).map_err(Errno)?;
         remember(&self.attrs, path, stat(&attr));
-        let keep =
-            flags & !((libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY) as u32);
         Ok(Arc::new(HostFile::from_fd(
             fd,
-            keep,
+            flags,
             attr.mode & S_IFMT == S_IFDIR,
         )))
     }

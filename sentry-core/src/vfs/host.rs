@@ -68,12 +68,19 @@ fn from_host(st: &libc::stat) -> Stat {
     }
 }
 
-/// Character devices that are safe to read from the host: null, zero, full,
-/// random, urandom (major 1).
-fn harmless_device(rdev: u64) -> bool {
-    let major = ((rdev >> 8) & 0xfff) as u32;
-    let minor = (rdev & 0xff) as u32;
-    major == 1 && matches!(minor, 3 | 5 | 7 | 8 | 9)
+use vfs_gofer::server::harmless_device;
+
+/// The host tree is read-only: an open that would write, create, truncate
+/// or make a temporary file gets EROFS.
+pub(super) fn refuse_writes(flags: u32) -> SysResult<()> {
+    let fl = flags as i32;
+    if fl & libc::O_ACCMODE != libc::O_RDONLY
+        || fl & (libc::O_CREAT | libc::O_TRUNC) != 0
+        || fl & libc::O_TMPFILE == libc::O_TMPFILE
+    {
+        return Err(Errno::EROFS);
+    }
+    Ok(())
 }
 
 /// The host file tree under `root`, read-only: the lower layer of the root
@@ -192,13 +199,9 @@ impl super::Fs for HostFs {
         flags: u32,
         _mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>> {
+        refuse_writes(flags)?;
+        let open_flags = flags;
         let flags = flags as i32;
-        if flags & libc::O_ACCMODE != libc::O_RDONLY
-            || flags & (libc::O_CREAT | libc::O_TRUNC) != 0
-            || flags & libc::O_TMPFILE == libc::O_TMPFILE
-        {
-            return Err(Errno::EROFS);
-        }
         let c = Self::c(path)?;
         let hflags = libc::O_RDONLY
             | libc::O_CLOEXEC
@@ -232,14 +235,11 @@ impl super::Fs for HostFs {
         }
         // SAFETY: fcntl F_SETFL on our own fd.
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, 0) };
-        Ok(Arc::new(HostFile {
+        Ok(Arc::new(HostFile::from_fd(
             fd,
-            flags: (flags & !(libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY))
-                as u32
-                | libc::O_LARGEFILE as u32,
-            is_dir: st.mode & S_IFMT == S_IFDIR,
-            path: std::sync::OnceLock::new(),
-        }))
+            open_flags,
+            st.mode & S_IFMT == S_IFDIR,
+        )))
     }
 
     fn fs_type(&self) -> u64 {
@@ -252,11 +252,13 @@ impl super::Fs for HostFs {
 }
 
 impl HostFile {
-    /// Wraps a host fd opened read-only (by the gofer, which donated it).
+    /// Wraps a host fd opened read-only with the sandbox's open `flags`
+    /// (those that only matter at open time are dropped).
     pub fn from_fd(fd: OwnedFd, flags: u32, is_dir: bool) -> Self {
+        let once = (libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY) as u32;
         HostFile {
             fd,
-            flags: flags | libc::O_LARGEFILE as u32,
+            flags: (flags & !once) | libc::O_LARGEFILE as u32,
             is_dir,
             path: std::sync::OnceLock::new(),
         }
