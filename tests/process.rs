@@ -365,3 +365,12 @@ fn relative_program_path_gives_absolute_proc_self_exe() {
         describe(&out)
     );
 }
+
+#[test]
+fn c_file_mappings_through_the_page_cache() {
+    let bin = compile_c("mmapfile");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&native.stdout).contains("FAIL"));
+}

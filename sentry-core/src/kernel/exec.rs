@@ -114,7 +114,7 @@ fn map_image(
             end - start,
             perms(seg.prot),
             true,
-            VmaKind::File(name.to_string()),
+            VmaKind::Image(name.to_string()),
         )
         .map_err(setup("mapping an ELF segment"))?;
         if seg.filesz > 0 {

@@ -567,6 +567,10 @@ impl Task {
                         Err(FaultError::OutOfMemory) => {
                             self.die(Signal::SIGKILL, "out of memory in the sandbox")
                         }
+                        Err(FaultError::Bus) => {
+                            // BUS_ADRERR
+                            signal::force_fault_signal(self, Signal::SIGBUS, 2, addr);
+                        }
                         Err(e) => {
                             let code = if e == FaultError::MapErr { 1 } else { 2 };
                             signal::force_fault_signal(self, Signal::SIGSEGV, code, addr);

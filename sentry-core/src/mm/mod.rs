@@ -6,8 +6,12 @@
 //! VMAs allow is resolved by populating and mapping pages; removing or
 //! reprotecting a range updates the VMAs first, then the cache.
 
+pub mod pagecache;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub use pagecache::PageCache;
 
 use crate::errno::{Errno, SysResult};
 use crate::platform::{Access, AddressSpace, MemoryFile, Perms, PlatformError};
@@ -46,9 +50,35 @@ pub enum VmaKind {
     Stack,
     /// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS): survives fork shared.
     SharedAnon,
-    /// A private copy of a file's contents (named for /proc/self/maps later).
-    File(String),
+    /// A private copy of an executable's segment, made by exec (named in
+    /// /proc/self/maps).
+    Image(String),
+    /// A file mapped through its page cache.
+    File(FileMap),
 }
+
+/// What a file VMA maps.
+#[derive(Clone, Debug)]
+pub struct FileMap {
+    /// The file's pages.
+    pub cache: Arc<PageCache>,
+    /// File offset of the VMA's first byte.
+    pub offset: u64,
+    /// MAP_SHARED (stores reach the file) rather than MAP_PRIVATE.
+    pub shared: bool,
+    /// Path shown in /proc/self/maps.
+    pub name: String,
+}
+
+impl PartialEq for FileMap {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.cache, &o.cache)
+            && self.offset == o.offset
+            && self.shared == o.shared
+            && self.name == o.name
+    }
+}
+impl Eq for FileMap {}
 
 /// A virtual memory area.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +93,52 @@ pub struct Vma {
     pub kind: VmaKind,
 }
 
+impl Vma {
+    /// Whether stores are shared with other address spaces (no copy-on-write).
+    pub fn is_shared(&self) -> bool {
+        match &self.kind {
+            VmaKind::SharedAnon => true,
+            VmaKind::File(f) => f.shared,
+            _ => false,
+        }
+    }
+
+    /// The part `[start, end)` of this VMA (file offsets follow).
+    fn slice(&self, start: u64, end: u64) -> Vma {
+        let mut v = self.clone();
+        if let VmaKind::File(f) = &mut v.kind {
+            f.offset += start - self.start;
+        }
+        v.start = start;
+        v.end = end;
+        v
+    }
+
+    /// Whether `next`, which starts where this ends, can be merged into it.
+    fn merges_with(&self, next: &Vma) -> bool {
+        if self.end != next.start || self.perms != next.perms {
+            return false;
+        }
+        match (&self.kind, &next.kind) {
+            (VmaKind::File(a), VmaKind::File(b)) => {
+                Arc::ptr_eq(&a.cache, &b.cache)
+                    && a.shared == b.shared
+                    && a.name == b.name
+                    && a.offset + (self.end - self.start) == b.offset
+            }
+            (a, b) => a == b,
+        }
+    }
+
+    /// The page cache and file page index behind `va`, for a file VMA.
+    fn file_page(&self, va: u64) -> Option<(Arc<PageCache>, u64)> {
+        match &self.kind {
+            VmaKind::File(f) => Some((f.cache.clone(), (f.offset + (va - self.start)) / PAGE)),
+            _ => None,
+        }
+    }
+}
+
 /// Why a fault could not be resolved: the signal's si_code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultError {
@@ -72,6 +148,9 @@ pub enum FaultError {
     AccErr,
     /// The memory file is full.
     OutOfMemory,
+    /// A file mapping past the end of its file, or the file could not be
+    /// read (SIGBUS, BUS_ADRERR).
+    Bus,
 }
 
 /// Counters for benchmarks and diagnostics.
@@ -169,9 +248,8 @@ impl MemoryManager {
                 .map(|(&k, _)| k);
             if let Some(k) = split {
                 if let Some(v) = self.vmas.get_mut(&k) {
-                    let mut tail = v.clone();
+                    let tail = v.slice(at, v.end);
                     v.end = at;
-                    tail.start = at;
                     self.vmas.insert(at, tail);
                 }
             }
@@ -181,13 +259,16 @@ impl MemoryManager {
     /// Inserts a VMA into a free range, merging with equal neighbours.
     fn insert(&mut self, mut vma: Vma) {
         if let Some((&k, prev)) = self.vmas.range(..vma.start).next_back() {
-            if prev.end == vma.start && prev.perms == vma.perms && prev.kind == vma.kind {
-                vma.start = k;
-                self.vmas.remove(&k);
+            if prev.merges_with(&vma) {
+                let prev = self.vmas.remove(&k).unwrap_or_else(|| vma.clone());
+                vma = Vma {
+                    end: vma.end,
+                    ..prev
+                };
             }
         }
         if let Some(next) = self.vmas.get(&vma.end) {
-            if next.perms == vma.perms && next.kind == vma.kind {
+            if vma.merges_with(next) {
                 let end = next.end;
                 self.vmas.remove(&vma.end);
                 vma.end = end;
@@ -339,10 +420,7 @@ impl MemoryManager {
                 .map(|(&va, _)| va)
                 .collect();
             for va in shared {
-                if self
-                    .find_vma(va)
-                    .is_some_and(|v| v.kind != VmaKind::SharedAnon)
-                {
+                if self.find_vma(va).is_some_and(|v| !v.is_shared()) {
                     self.space.protect(va, PAGE, ro).map_err(perr)?;
                 }
             }
@@ -384,11 +462,7 @@ impl MemoryManager {
             && old.checked_add(new_len).is_some_and(|e| e <= USER_END)
             && self.range_is_free(old + old_len, old + new_len)
         {
-            self.insert(Vma {
-                start: old + old_len,
-                end: old + new_len,
-                ..vma
-            });
+            self.insert(vma.slice(old + old_len, old + new_len));
             return Ok(old);
         }
         if !may_move {
@@ -437,10 +511,11 @@ impl MemoryManager {
             self.vmas.remove(&k);
         }
         self.release_pages(old, old + old_len);
+        let moved = vma.slice(old, old + new_len);
         self.insert(Vma {
             start: dest,
             end: dest + new_len,
-            ..vma
+            ..moved
         });
         let _ = keep_len;
         Ok(dest)
@@ -542,7 +617,11 @@ impl MemoryManager {
             return Err(FaultError::AccErr);
         }
         let (vstart, vend, perms) = (vma.start, vma.end, vma.perms);
-        let private = vma.kind != VmaKind::SharedAnon;
+        let private = !vma.is_shared();
+        let file = match &vma.kind {
+            VmaKind::File(f) => Some((f.cache.clone(), f.offset)),
+            _ => None,
+        };
         if access == Access::Write && private {
             let page = page_down(addr);
             if self
@@ -562,12 +641,29 @@ impl MemoryManager {
         let mut fresh = Vec::with_capacity(batch.capacity());
         let mut va = lo;
         while va < hi {
-            let phys = match self.pages.get(&va) {
-                Some(&p) => p,
-                None => {
+            let phys = match (self.pages.get(&va), &file) {
+                (Some(&p), _) => p,
+                (None, None) => {
                     let p = self.alloc(va)?;
                     fresh.push(p);
                     p
+                }
+                (None, Some((cache, off))) => {
+                    let idx = (off + (va - vstart)) / PAGE;
+                    match cache.map_page(idx) {
+                        Ok(Some(p)) => {
+                            self.pages.insert(va, p);
+                            self.stats.pages += 1;
+                            p
+                        }
+                        // Past the end of the file: only the faulting page
+                        // itself is an error.
+                        Ok(None) | Err(_) if va != page_down(addr) => {
+                            va += PAGE;
+                            continue;
+                        }
+                        Ok(None) | Err(_) => return Err(FaultError::Bus),
+                    }
                 }
             };
             batch.push((va, phys));
@@ -607,7 +703,14 @@ impl MemoryManager {
         if !cow.is_empty() {
             self.space.map_pages(&cow, ro).map_err(map_err)?;
         }
-        self.space.map_pages(&own, perms).map_err(map_err)
+        self.space.map_pages(&own, perms).map_err(map_err)?;
+        // A write to a private file page copies it now rather than after a
+        // second fault.
+        let page = page_down(addr);
+        if access == Access::Write && cow.iter().any(|&(va, _)| va == page) {
+            self.break_cow(page, perms)?;
+        }
+        Ok(())
     }
 
     /// Gives `page` (populated, shared) a private copy and maps it.
@@ -708,8 +811,17 @@ impl MemoryManager {
             }
             let page = page_down(at);
             let n = ((page + PAGE).min(end) - at) as usize;
-            let cow = access == Access::Write && vma.kind != VmaKind::SharedAnon;
+            let cow = access == Access::Write && !vma.is_shared();
             let vperms = vma.perms;
+            let file = vma.file_page(page);
+            if let (Some((cache, idx)), std::collections::btree_map::Entry::Vacant(slot)) =
+                (file, self.pages.entry(page))
+            {
+                // File pages come from the page cache, for reads too.
+                let p = cache.map_page(idx).ok().flatten().ok_or(Errno::EFAULT)?;
+                slot.insert(p);
+                self.stats.pages += 1;
+            }
             let phys = match self.pages.get(&page) {
                 Some(&p) if cow && self.mem.is_shared(p) => {
                     Some(self.break_cow(page, vperms).map_err(|_| Errno::ENOMEM)?)
@@ -810,7 +922,7 @@ impl MemoryManager {
             return;
         };
         let end = end.min(vma.end);
-        let private = vma.kind != VmaKind::SharedAnon;
+        let private = !vma.is_shared();
         let ro = Perms {
             write: false,
             ..vma.perms
@@ -857,8 +969,12 @@ impl MemoryManager {
 
     /// Whether `addr` lies in memory shared between address spaces.
     pub fn is_shared_memory(&self, addr: u64) -> bool {
-        self.find_vma(addr)
-            .is_some_and(|v| v.kind == VmaKind::SharedAnon)
+        self.find_vma(addr).is_some_and(Vma::is_shared)
+    }
+
+    /// The memory file pages come from.
+    pub fn memory(&self) -> &Arc<MemoryFile> {
+        &self.mem
     }
 
     /// The memory-file offset backing `addr` (populating the page).

@@ -91,7 +91,7 @@ table! {
     6 lstat => sys_file::lstat, Full, [Path, Hex];
     7 poll => sys_poll::poll, Full, [Hex, Int, Int];
     8 lseek => sys_read::lseek, Full, [Fd, Int, Int];
-    9 mmap => sys_mmap::mmap, Partial("file mappings are copies of the file taken at mmap time; MAP_SHARED file mappings are shared with forked children but not written back to the file"), [Hex, Hex, Hex, Hex, Fd, Hex];
+    9 mmap => sys_mmap::mmap, Partial("regular files map their page cache (tmpfs data, or the host file read on demand); a mapping keeps the pages of a file truncated under it where Linux unmaps them (no SIGBUS after truncate); procfs/sysfs files are mapped as copies; MAP_HUGETLB, MAP_SYNC ignored"), [Hex, Hex, Hex, Hex, Fd, Hex];
     10 mprotect => sys_mmap::mprotect, Full, [Hex, Hex, Hex];
     11 munmap => sys_mmap::munmap, Full, [Hex, Hex];
     12 brk => sys_mmap::brk, Full, [Hex];
@@ -108,7 +108,7 @@ table! {
     23 select => sys_poll::select, Full, [Int, Hex, Hex, Hex, Hex];
     24 sched_yield => sys_thread::sched_yield, Full, [];
     25 mremap => sys_mmap::mremap, Partial("MREMAP_DONTUNMAP not supported"), [Hex, Hex, Hex, Hex, Hex];
-    26 msync => sys_mmap::msync, Partial("nothing to write back: file mappings are copies"), [Hex, Hex, Hex];
+    26 msync => sys_mmap::msync, Full, [Hex, Hex, Hex];
     27 mincore => sys_mmap::mincore, Full, [Hex, Hex, Hex];
     28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int];
     32 dup => sys_file::dup, Full, [Fd];

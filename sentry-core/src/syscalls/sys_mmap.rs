@@ -2,7 +2,7 @@
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
-use crate::mm::{VmaKind, PAGE};
+use crate::mm::{FileMap, VmaKind, PAGE};
 use crate::platform::Perms;
 use crate::vfs::Fs;
 
@@ -60,16 +60,37 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EACCES);
     }
     let st = file.stat()?;
+    if st.mode & crate::vfs::S_IFMT == libc::S_IFCHR && st.rdev == 0x105 {
+        // /dev/zero: anonymous memory (shared among forks when MAP_SHARED).
+        let k = if kind == libc::MAP_PRIVATE {
+            VmaKind::Anon
+        } else {
+            VmaKind::SharedAnon
+        };
+        return t.mm().map_anon(addr, len, perms, fixed, k);
+    }
     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG {
         return Err(Errno::ENODEV);
     }
-    // A shared file mapping is shared memory initialised from the file: it
-    // is shared with forked children, not written back to the file (no page
-    // cache yet).
-    let vk = if kind == libc::MAP_PRIVATE {
-        VmaKind::File(String::new())
-    } else {
+    let shared = kind != libc::MAP_PRIVATE;
+    let mem = t.mm().memory().clone();
+    if let Some(cache) = file.page_cache(&mem)? {
+        // Mapped through the page cache: nothing is copied now; faults map
+        // the file's pages (copy-on-write for a private mapping).
+        let vk = VmaKind::File(FileMap {
+            cache,
+            offset: off,
+            shared,
+            name: file.path().unwrap_or_default(),
+        });
+        return t.mm().map_anon(addr, len, perms, fixed, vk);
+    }
+    // No page cache (files of synthetic file systems): the mapping is a copy
+    // of the contents, shared with forked children when MAP_SHARED.
+    let vk = if shared {
         VmaKind::SharedAnon
+    } else {
+        VmaKind::Anon
     };
     let start = t.mm().map_anon(addr, len, perms, fixed, vk)?;
     // Copy the file's contents in (a private snapshot).
@@ -140,7 +161,8 @@ pub(crate) fn msync(t: &mut Task, a: &Args) -> SysResult<u64> {
     if !a[0].is_multiple_of(PAGE) || a[2] & !7 != 0 || a[2] & 5 == 5 {
         return Err(Errno::EINVAL);
     }
-    // File mappings are copies (no page cache yet): nothing to write back.
+    // Shared mappings map the page cache itself, which is the data of a
+    // tmpfs file (and host files are never written): nothing to write back.
     t.mm().residency(a[0], a[1]).map_err(|_| Errno::ENOMEM)?;
     Ok(0)
 }

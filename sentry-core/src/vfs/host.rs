@@ -318,6 +318,30 @@ impl FileDescription for HostFile {
     fn set_path(&self, p: &str) {
         let _ = self.path.set(p.to_string());
     }
+    fn page_cache(
+        &self,
+        mem: &Arc<crate::platform::MemoryFile>,
+    ) -> SysResult<Option<Arc<crate::mm::PageCache>>> {
+        let st = self.stat()?;
+        if self.is_dir || st.mode & S_IFMT != libc::S_IFREG {
+            return Ok(None);
+        }
+        let cache = crate::mm::pagecache::host_cache(
+            mem,
+            st.dev,
+            st.ino,
+            st.mtime,
+            st.size.max(0) as u64,
+            || {
+                // SAFETY: F_DUPFD_CLOEXEC on our own descriptor; checked.
+                let nfd = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+                check(nfd as i64)?;
+                // SAFETY: nfd is a fresh descriptor owned by nothing else.
+                Ok(unsafe { OwnedFd::from_raw_fd(nfd) })
+            },
+        )?;
+        Ok(Some(cache))
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

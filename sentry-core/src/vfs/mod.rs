@@ -174,6 +174,14 @@ pub trait FileDescription: Send + Sync + Any {
     fn always_ready(&self) -> bool {
         true
     }
+    /// The page cache that `mmap` maps (regular files that have one);
+    /// None: a mapping gets a private copy of the contents.
+    fn page_cache(
+        &self,
+        _mem: &Arc<crate::platform::MemoryFile>,
+    ) -> SysResult<Option<Arc<crate::mm::PageCache>>> {
+        Ok(None)
+    }
     /// For file systems that need their own type back.
     fn as_any(&self) -> &dyn Any;
 }

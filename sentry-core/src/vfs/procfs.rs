@@ -231,7 +231,8 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                     let mut m = String::new();
                     for v in mm.vmas() {
                         let name = match &v.kind {
-                            crate::mm::VmaKind::File(n) => n.clone(),
+                            crate::mm::VmaKind::Image(n) => n.clone(),
+                            crate::mm::VmaKind::File(f) => f.name.clone(),
                             crate::mm::VmaKind::Heap => "[heap]".into(),
                             crate::mm::VmaKind::Stack => "[stack]".into(),
                             _ => String::new(),

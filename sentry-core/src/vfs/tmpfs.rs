@@ -1,6 +1,8 @@
 //! tmpfs: an in-memory file system (directories, regular files, symlinks,
 //! hard links, timestamps). It is the writable upper layer of the root
-//! overlay and backs /tmp-like mounts. File data lives in the sentry's heap.
+//! overlay and backs /tmp-like mounts. File data lives in the sentry's heap
+//! until the file is first mapped; from then on it lives in a page cache in
+//! the memory file, which every mapping and every read and write share.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -8,6 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{dirent, split_parent, Fs, SetAttr, Stat, Whence, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use crate::errno::{Errno, SysResult};
+use crate::mm::PageCache;
+use crate::platform::MemoryFile;
 use crate::vfs::FileDescription;
 
 /// Largest tmpfs file.
@@ -20,9 +24,63 @@ fn now() -> (i64, i64) {
     (d.as_secs() as i64, d.subsec_nanos() as i64)
 }
 
+/// A regular file's contents.
+enum FileData {
+    Heap(Vec<u8>),
+    Cached(Arc<PageCache>),
+}
+
+impl FileData {
+    fn len(&self) -> u64 {
+        match self {
+            FileData::Heap(v) => v.len() as u64,
+            FileData::Cached(c) => c.size(),
+        }
+    }
+    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        match self {
+            FileData::Heap(d) => {
+                let off = off.min(d.len() as u64) as usize;
+                let n = buf.len().min(d.len() - off);
+                buf[..n].copy_from_slice(&d[off..off + n]);
+                Ok(n)
+            }
+            FileData::Cached(c) => c.read(buf, off),
+        }
+    }
+    fn write(&mut self, buf: &[u8], off: u64) -> SysResult<()> {
+        let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE {
+            return Err(Errno::EFBIG);
+        }
+        match self {
+            FileData::Heap(d) => {
+                if d.len() < end as usize {
+                    d.resize(end as usize, 0);
+                }
+                d[off as usize..end as usize].copy_from_slice(buf);
+            }
+            FileData::Cached(c) => {
+                c.write(buf, off)?;
+            }
+        }
+        Ok(())
+    }
+    fn resize(&mut self, size: u64) -> SysResult<()> {
+        if size > MAX_FILE {
+            return Err(Errno::EFBIG);
+        }
+        match self {
+            FileData::Heap(d) => d.resize(size as usize, 0),
+            FileData::Cached(c) => c.truncate(size)?,
+        }
+        Ok(())
+    }
+}
+
 enum Data {
     Dir(BTreeMap<String, u64>),
-    File(Vec<u8>),
+    File(FileData),
     Link(Vec<u8>),
     Fifo(Arc<crate::fs::pipe::Pipe>),
 }
@@ -194,7 +252,7 @@ impl Fs for TmpFs {
                     i.add(
                         parent,
                         name,
-                        Data::File(Vec::new()),
+                        Data::File(FileData::Heap(Vec::new())),
                         S_IFREG | (mode & 0o7777),
                         self.dev,
                     )?
@@ -215,7 +273,7 @@ impl Fs for TmpFs {
             Data::Link(_) => return Err(Errno::ELOOP),
             Data::File(_) if fl & libc::O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
             Data::File(d) if fl & libc::O_TRUNC != 0 && acc != libc::O_RDONLY => {
-                d.clear();
+                d.resize(0)?;
                 node.stat.size = 0;
                 node.stat.mtime = now();
             }
@@ -437,11 +495,9 @@ fn set_node(n: &mut Node, a: &SetAttr) -> SysResult<()> {
     if let Some(size) = a.size {
         match &mut n.data {
             Data::File(d) => {
-                if size > MAX_FILE {
-                    return Err(Errno::EFBIG);
-                }
-                d.resize(size as usize, 0);
+                d.resize(size)?;
                 n.stat.size = size as i64;
+                n.stat.blocks = (size as i64 + 511) / 512;
                 n.stat.mtime = now();
             }
             Data::Dir(_) => return Err(Errno::EISDIR),
@@ -492,12 +548,7 @@ impl TmpFile {
     fn read_at(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
         let i = self.fs.lock();
         match &i.nodes.get(&self.ino).ok_or(Errno::EIO)?.data {
-            Data::File(d) => {
-                let off = off.min(d.len() as u64) as usize;
-                let n = buf.len().min(d.len() - off);
-                buf[..n].copy_from_slice(&d[off..off + n]);
-                Ok(n)
-            }
+            Data::File(d) => d.read(buf, off),
             Data::Dir(_) => Err(Errno::EISDIR),
             Data::Link(_) | Data::Fifo(_) => Err(Errno::EINVAL),
         }
@@ -507,14 +558,7 @@ impl TmpFile {
         let n = i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?;
         match &mut n.data {
             Data::File(d) => {
-                let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
-                if end > MAX_FILE {
-                    return Err(Errno::EFBIG);
-                }
-                if d.len() < end as usize {
-                    d.resize(end as usize, 0);
-                }
-                d[off as usize..end as usize].copy_from_slice(buf);
+                d.write(buf, off)?;
                 n.stat.size = d.len() as i64;
                 n.stat.blocks = (d.len() as i64 + 511) / 512;
                 n.stat.mtime = now();
@@ -632,6 +676,23 @@ impl FileDescription for TmpFile {
         let mut fl = self.flags.lock().unwrap_or_else(|p| p.into_inner());
         let keep = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
         *fl = (*fl & !keep) | (f & keep);
+    }
+    fn page_cache(&self, mem: &Arc<MemoryFile>) -> SysResult<Option<Arc<PageCache>>> {
+        let mut i = self.fs.lock();
+        let n = i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?;
+        match &mut n.data {
+            Data::File(FileData::Cached(c)) => Ok(Some(c.clone())),
+            Data::File(d) => {
+                // First mapping: the data moves into the memory file.
+                let FileData::Heap(v) = d else {
+                    return Err(Errno::EIO);
+                };
+                let c = PageCache::from_bytes(mem.clone(), v)?;
+                *d = FileData::Cached(c.clone());
+                Ok(Some(c))
+            }
+            _ => Ok(None),
+        }
     }
     fn as_any(&self) -> &dyn Any {
         self
