@@ -374,3 +374,21 @@ fn c_file_mappings_through_the_page_cache() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&native.stdout).contains("FAIL"));
 }
+
+#[test]
+fn c_pseudo_terminals_line_discipline_and_ctty() {
+    let bin = compile_c("pty");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&native.stdout).contains("FAIL"));
+}
+
+#[test]
+fn python_pty_fork_matches_native() {
+    let s = script("ptyfork.py");
+    let native = run_native("/usr/bin/python3", &[&s]);
+    let sandboxed = run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(String::from_utf8_lossy(&sandboxed.stdout).contains("got 'typed text'"));
+}

@@ -90,7 +90,7 @@ pub fn build_vfs(root: &str, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
         "/sys",
         SysFs::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
     );
-    vfs.mount("/dev", Arc::new(DevFs));
+    vfs.mount("/dev", Arc::new(DevFs::default()));
     vfs.mount("/dev/shm", TmpFs::new(0o1777, 0x2b));
     Ok(Arc::new(vfs))
 }

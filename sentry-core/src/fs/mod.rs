@@ -4,3 +4,4 @@ pub mod epoll;
 pub mod eventfd;
 pub mod locks;
 pub mod pipe;
+pub mod tty;

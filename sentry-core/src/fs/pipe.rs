@@ -346,6 +346,16 @@ impl FileDescription for PipeEnd {
         false
     }
 
+    fn ioctl(&self, t: &mut crate::kernel::Task, req: u64, arg: u64) -> SysResult<u64> {
+        // FIONREAD: bytes waiting in the pipe.
+        if req != 0x541b {
+            return Err(Errno::ENOTTY);
+        }
+        let n = self.pipe.lock().buf.len() as i32;
+        t.mm().copy_out(arg, &n.to_le_bytes())?;
+        Ok(0)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -689,6 +689,24 @@ pub fn kill(t: &mut Task, pid: i32, sig: u32) -> SysResult<u64> {
     Ok(0)
 }
 
+/// Sends `sig` from the kernel to every live process of group `pgid` (a
+/// terminal's signal characters, hangup, window changes).
+pub fn signal_pgrp(kernel: &Kernel, pgid: i32, sig: u32) {
+    let targets: Vec<Arc<ThreadGroup>> = kernel
+        .procs()
+        .tgs
+        .values()
+        .filter(|tg| {
+            let st = tg.lock();
+            st.zombie.is_none() && st.pgid == pgid
+        })
+        .cloned()
+        .collect();
+    for tg in targets {
+        signal::send_to_process(&tg, Signal(sig), SigInfo::kernel(sig));
+    }
+}
+
 /// Marks every thread of the current process for exit.
 pub fn exit_group(t: &mut Task, code: i32) {
     t.group_exit(ExitStatus::Exited(code & 0xff));

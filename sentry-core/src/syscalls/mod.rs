@@ -98,7 +98,7 @@ table! {
     13 rt_sigaction => sys_signal::rt_sigaction, Full, [Int, Hex, Hex, Int];
     14 rt_sigprocmask => sys_signal::rt_sigprocmask, Full, [Int, Hex, Hex, Int];
     15 rt_sigreturn => sys_signal::rt_sigreturn, Full, [];
-    16 ioctl => sys_file::ioctl, Partial("TCGETS and TIOCGWINSZ on terminals; ENOTTY otherwise"), [Fd, Hex, Hex];
+    16 ioctl => sys_file::ioctl, Partial("FIONBIO, FIOCLEX, FIONCLEX on any fd; pseudo-terminals: termios get/set, window size, FIONREAD, TIOCOUTQ, TCFLSH, TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP/TIOCSPGRP, TIOCGSID; FIONREAD on pipes; TCGETS and TIOCGWINSZ on a host terminal given as stdio; ENOTTY otherwise"), [Fd, Hex, Hex];
     17 pread64 => sys_read::pread64, Full, [Fd, Hex, Int, Int];
     18 pwrite64 => sys_read::pwrite64, Full, [Fd, InBuf(2), Int, Int];
     19 readv => sys_read::readv, Full, [Fd, Hex, Int];

@@ -1,12 +1,14 @@
 //! devfs: the sandbox's /dev. Memory devices (null, zero, full, random,
-//! urandom), the /dev/fd and std{in,out,err} links into /proc/self/fd.
-//! /dev/shm is a tmpfs mounted on top by the kernel set-up.
+//! urandom), the /dev/fd and std{in,out,err} links into /proc/self/fd, and
+//! the terminals: /dev/ptmx, /dev/pts/N (devpts) and /dev/tty (see
+//! `fs::tty`). /dev/shm is a tmpfs mounted on top by the kernel set-up.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use super::{dirent, FileDescription, Fs, Stat, Whence, S_IFDIR, S_IFLNK};
 use crate::errno::{Errno, SysResult};
+use crate::fs::tty::PtyRegistry;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Dev {
@@ -33,9 +35,41 @@ const LINKS: [(&str, &str); 4] = [
 
 const DIRS: [&str; 2] = ["shm", "pts"];
 
+/// Terminal devices: (name, major/minor).
+const TTYS: [(&str, u64); 2] = [("tty", 5 << 8), ("ptmx", (5 << 8) | 2)];
+
 /// The /dev file system.
 #[derive(Default)]
-pub struct DevFs;
+pub struct DevFs {
+    ptys: Arc<PtyRegistry>,
+}
+
+impl DevFs {
+    /// The pseudo-terminals of this /dev.
+    pub fn ptys(&self) -> &Arc<PtyRegistry> {
+        &self.ptys
+    }
+
+    /// stat of `pts/...`.
+    fn pts_lstat(&self, name: &str) -> SysResult<Stat> {
+        if name == "ptmx" {
+            return Ok(Stat {
+                dev: 0x16,
+                ino: 2,
+                nlink: 1,
+                mode: libc::S_IFCHR,
+                rdev: (5 << 8) | 2,
+                ..Default::default()
+            });
+        }
+        let idx: u32 = name.parse().map_err(|_| Errno::ENOENT)?;
+        if name != idx.to_string() {
+            return Err(Errno::ENOENT);
+        }
+        let pty = self.ptys.get(idx).ok_or(Errno::ENOENT)?;
+        Ok(crate::fs::tty::pts_stat(idx, pty.owner()))
+    }
+}
 
 fn stat_for(name: &str) -> SysResult<Stat> {
     let base = Stat {
@@ -60,6 +94,14 @@ fn stat_for(name: &str) -> SysResult<Stat> {
             ..base
         });
     }
+    if let Some(i) = TTYS.iter().position(|d| d.0 == name) {
+        return Ok(Stat {
+            ino: 40 + i as u64,
+            mode: libc::S_IFCHR | 0o666,
+            rdev: TTYS[i].1,
+            ..base
+        });
+    }
     if let Some(i) = LINKS.iter().position(|l| l.0 == name) {
         return Ok(Stat {
             ino: 20 + i as u64,
@@ -81,6 +123,9 @@ fn stat_for(name: &str) -> SysResult<Stat> {
 
 impl Fs for DevFs {
     fn lstat(&self, path: &str) -> SysResult<Stat> {
+        if let Some(rest) = path.strip_prefix("pts/") {
+            return self.pts_lstat(rest);
+        }
         if path.contains('/') {
             let (top, _) = path.split_once('/').unwrap_or((path, ""));
             return if DIRS.contains(&top) {
@@ -121,11 +166,17 @@ impl Fs for DevFs {
                 for n in DEVICES
                     .iter()
                     .map(|d| d.0)
+                    .chain(TTYS.iter().map(|d| d.0))
                     .chain(LINKS.iter().map(|l| l.0))
                     .chain(DIRS)
                 {
                     let s = stat_for(n)?;
                     entries.push((n.to_string(), s.ino, s.mode));
+                }
+            } else if path == "pts" {
+                entries.push(("ptmx".to_string(), 2, libc::S_IFCHR));
+                for i in self.ptys.indices() {
+                    entries.push((i.to_string(), i as u64 + 3, libc::S_IFCHR));
                 }
             }
             return Ok(Arc::new(DevDir {
@@ -134,6 +185,16 @@ impl Fs for DevFs {
                 pos: std::sync::Mutex::new(0),
                 path: std::sync::OnceLock::new(),
             }));
+        }
+        match path {
+            "ptmx" | "pts/ptmx" => return self.ptys.open_master(flags),
+            "tty" => return self.ptys.open_ctty(flags),
+            _ => {}
+        }
+        if let Some(rest) = path.strip_prefix("pts/") {
+            let idx: u32 = rest.parse().map_err(|_| Errno::ENOENT)?;
+            let pty = self.ptys.get(idx).ok_or(Errno::ENOENT)?;
+            return pty.open_slave(flags);
         }
         let dev = DEVICES
             .iter()

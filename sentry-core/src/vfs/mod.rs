@@ -174,6 +174,20 @@ pub trait FileDescription: Send + Sync + Any {
     fn always_ready(&self) -> bool {
         true
     }
+    /// ioctl(2) requests other than the generic ones (FIONBIO, FIOCLEX,
+    /// FIONCLEX). By default: TCGETS and TIOCGWINSZ through `ioctl_tty`
+    /// (host terminals), ENOTTY otherwise.
+    fn ioctl(&self, t: &mut crate::kernel::Task, req: u64, arg: u64) -> SysResult<u64> {
+        let size = match req {
+            r if r == libc::TCGETS => 36,
+            r if r == libc::TIOCGWINSZ => 8,
+            _ => return Err(Errno::ENOTTY),
+        };
+        let mut out = vec![0u8; size];
+        self.ioctl_tty(req, &mut out)?;
+        t.mm().copy_out(arg, &out)?;
+        Ok(0)
+    }
     /// The page cache that `mmap` maps (regular files that have one);
     /// None: a mapping gets a private copy of the contents.
     fn page_cache(
