@@ -392,3 +392,12 @@ fn python_pty_fork_matches_native() {
     assert_same(&native, &sandboxed);
     assert!(String::from_utf8_lossy(&sandboxed.stdout).contains("got 'typed text'"));
 }
+
+#[test]
+fn c_epoll_edge_oneshot_exclusive() {
+    let bin = compile_c("epoll");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&native.stdout).contains("FAIL"));
+}

@@ -38,6 +38,7 @@ int main(void) {
     char buf[256];
     int m = posix_openpt(O_RDWR | O_NOCTTY);
     CHECK("posix_openpt", m >= 0);
+    if (m < 0) return 1;
     CHECK("grantpt", grantpt(m) == 0);
     CHECK("unlockpt", unlockpt(m) == 0);
     char name[64];
@@ -159,7 +160,7 @@ int main(void) {
         int c = open(name, O_RDWR);
         if (c < 0) code |= 2;
         if (tcgetpgrp(c) != getpid()) code |= 4;
-        if (tcgetsid(c) != getpid()) code |= 8;
+        if (tcgetsid(c) != getpid()) code |= 4;
         int tty = open("/dev/tty", O_RDWR);
         if (tty < 0) code |= 16;
         struct stat a, b;
@@ -169,19 +170,21 @@ int main(void) {
         write(sync[1], "r", 1);
         sigset_t none;
         sigemptyset(&none);
-        while (!got_int || !got_winch) {
+        for (int i = 0; i < 500 && (!got_int || !got_winch); i++) {
             struct timespec ts = {0, 10000000};
             nanosleep(&ts, NULL);
         }
+        if (!got_int || !got_winch) code |= 8;
         char l[64];
         int n = read(c, l, sizeof l);
         if (n != 5 || memcmp(l, "line\n", 5) != 0) code |= 64;
         write(sync[1], "s", 1);
         /* Wait for the hangup. */
-        while (!got_hup) {
+        for (int i = 0; i < 500 && !got_hup; i++) {
             struct timespec ts = {0, 10000000};
             nanosleep(&ts, NULL);
         }
+        if (!got_hup) code |= 128;
         n = read(c, l, sizeof l);
         if (n > 0) code |= 128;
         _exit(code);

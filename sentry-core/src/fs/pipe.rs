@@ -44,6 +44,35 @@ impl Pipe {
 }
 
 impl PipeEnd {
+    /// Whether this is the write end.
+    pub fn is_write_end(&self) -> bool {
+        self.write
+    }
+
+    /// Whether both ends belong to one pipe.
+    pub fn same_pipe(&self, other: &PipeEnd) -> bool {
+        Arc::ptr_eq(&self.pipe, &other.pipe)
+    }
+
+    /// Copies queued bytes without consuming them (tee): waits for data
+    /// unless `nonblock` or the pipe has no writers (then 0).
+    pub fn peek(&self, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
+        block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+            let s = self.pipe.lock();
+            if !s.buf.is_empty() {
+                let n = buf.len().min(s.buf.len());
+                for (d, b) in buf.iter_mut().zip(s.buf.iter()) {
+                    *d = *b;
+                }
+                return Some(Ok(n));
+            }
+            if s.writers == 0 {
+                return Some(Ok(0));
+            }
+            nonblock.then_some(Err(Errno::EAGAIN))
+        })
+    }
+
     /// F_GETPIPE_SZ.
     pub fn capacity(&self) -> usize {
         self.pipe.lock().cap

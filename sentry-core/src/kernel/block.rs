@@ -19,6 +19,8 @@ use crate::kernel::task::TaskHandle;
 pub struct Waker {
     woken: Mutex<bool>,
     cv: Condvar,
+    /// Times woken as an exclusive waiter.
+    exclusive: std::sync::atomic::AtomicU64,
 }
 
 impl Waker {
@@ -27,6 +29,11 @@ impl Waker {
         let mut w = self.woken.lock().unwrap_or_else(|p| p.into_inner());
         *w = true;
         self.cv.notify_all();
+    }
+
+    /// Times this waker was chosen as an exclusive waiter.
+    pub fn exclusive_wakes(&self) -> u64 {
+        self.exclusive.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Sleeps until woken or `deadline`; returns false on timeout.
@@ -56,38 +63,68 @@ impl Waker {
 }
 
 /// The tasks waiting for an object's state to change.
+///
+/// A notification wakes every ordinary waiter and one exclusive waiter
+/// (epoll's EPOLLEXCLUSIVE), and advances the queue's generation, which
+/// edge-triggered epoll compares to tell a new event from an old one.
 #[derive(Default, Debug)]
 pub struct WaitQueue {
-    waiters: Mutex<Vec<Arc<Waker>>>,
+    /// (waker, exclusive), in registration order.
+    waiters: Mutex<Vec<(Arc<Waker>, bool)>>,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl WaitQueue {
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Waker>, bool)>> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Registers a waker.
     pub fn add(&self, w: &Arc<Waker>) {
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(w.clone());
+        self.waiters().push((w.clone(), false));
+    }
+
+    /// Registers a waker that shares one wake-up per notification with the
+    /// other exclusive waiters.
+    pub fn add_exclusive(&self, w: &Arc<Waker>) {
+        self.waiters().push((w.clone(), true));
     }
 
     /// Unregisters a waker.
     pub fn remove(&self, w: &Arc<Waker>) {
-        let mut v = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = v.iter().position(|x| Arc::ptr_eq(x, w)) {
-            v.swap_remove(i);
+        let mut v = self.waiters();
+        if let Some(i) = v.iter().position(|x| Arc::ptr_eq(&x.0, w)) {
+            v.remove(i);
         }
     }
 
-    /// Wakes every waiter.
+    /// Wakes every ordinary waiter and the longest-waiting exclusive one.
     pub fn notify_all(&self) {
-        for w in self
-            .waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            w.wake();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut v = self.waiters();
+        let mut woke_exclusive = None;
+        for (i, (w, excl)) in v.iter().enumerate() {
+            if !excl {
+                w.wake();
+            } else if woke_exclusive.is_none() {
+                w.exclusive
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                w.wake();
+                woke_exclusive = Some(i);
+            }
         }
+        // The woken exclusive waiter goes to the back: the next event wakes
+        // another one.
+        if let Some(i) = woke_exclusive {
+            let e = v.remove(i);
+            v.push(e);
+        }
+    }
+
+    /// Notifications so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -112,6 +149,17 @@ pub fn block_until<T>(
     queues: &[&WaitQueue],
     deadline: Option<Instant>,
     timeout_err: Errno,
+    ready: impl FnMut() -> Option<SysResult<T>>,
+) -> SysResult<T> {
+    let qs: Vec<(&WaitQueue, bool)> = queues.iter().map(|&q| (q, false)).collect();
+    block_until_on(&qs, deadline, timeout_err, ready)
+}
+
+/// Like [`block_until`], with each queue waited on exclusively or not.
+pub fn block_until_on<T>(
+    queues: &[(&WaitQueue, bool)],
+    deadline: Option<Instant>,
+    timeout_err: Errno,
     mut ready: impl FnMut() -> Option<SysResult<T>>,
 ) -> SysResult<T> {
     if let Some(r) = ready() {
@@ -130,8 +178,12 @@ pub fn block_until<T>(
         }
     };
     let w = task.waker.clone();
-    for q in queues {
-        q.add(&w);
+    for &(q, exclusive) in queues {
+        if exclusive {
+            q.add_exclusive(&w);
+        } else {
+            q.add(&w);
+        }
     }
     let res = loop {
         if let Some(r) = ready() {
@@ -147,7 +199,7 @@ pub fn block_until<T>(
             };
         }
     };
-    for q in queues {
+    for &(q, _) in queues {
         q.remove(&w);
     }
     res

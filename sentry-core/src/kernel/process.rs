@@ -135,14 +135,17 @@ fn start_child(t: &Task, mut child: Task, fl: u64, ptid: u64, ctid: u64) -> SysR
     if fl & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
     }
-    let cmdline = t
+    let (cmdline, environ) = {
+        let i = t.handle.info.lock().unwrap_or_else(|p| p.into_inner());
+        (i.cmdline.clone(), i.environ.clone())
+    };
+    child.publish_info(Some(cmdline));
+    child
         .handle
         .info
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .cmdline
-        .clone();
-    child.publish_info(Some(cmdline));
+        .environ = environ;
     t.kernel.spawn(child).map_err(|_| Errno::EAGAIN)
 }
 
@@ -354,6 +357,7 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
         let _ = t.ctx.restore_fpu(&fp);
     }
     t.publish_info(Some(argv.join(&0u8)));
+    t.publish_environ(&envp);
     release_vfork_parent(t);
     Ok(0)
 }

@@ -261,6 +261,10 @@ pub struct TaskInfo {
     pub exe: Vec<u8>,
     /// argv joined by NULs.
     pub cmdline: Vec<u8>,
+    /// envp, each NUL-terminated (/proc/[pid]/environ).
+    pub environ: Vec<u8>,
+    /// Resource limits (/proc/[pid]/limits).
+    pub rlimits: Rlimits,
     /// Memory.
     pub mm: std::sync::Weak<Mutex<MemoryManager>>,
     /// Descriptors.
@@ -404,6 +408,7 @@ impl Task {
         };
         t.set_comm(execfn);
         t.publish_info(Some(argv.join(&0u8)));
+        t.publish_environ(envp);
         *t.handle
             .interrupter
             .lock()
@@ -411,10 +416,25 @@ impl Task {
         Ok(t)
     }
 
+    /// Publishes the environment exec gave the program.
+    pub fn publish_environ(&self, envp: &[Vec<u8>]) {
+        let mut env = Vec::new();
+        for e in envp {
+            env.extend_from_slice(e);
+            env.push(0);
+        }
+        self.handle
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .environ = env;
+    }
+
     /// Publishes what /proc shows of this task (`cmdline` None keeps it).
     pub fn publish_info(&self, cmdline: Option<Vec<u8>>) {
         let mut i = self.handle.info.lock().unwrap_or_else(|p| p.into_inner());
         i.comm = self.comm;
+        i.rlimits = self.rlimits;
         i.exe = self.exe.clone();
         if let Some(c) = cmdline {
             i.cmdline = c;

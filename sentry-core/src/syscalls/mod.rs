@@ -250,6 +250,7 @@ table! {
     271 ppoll => sys_poll::ppoll, Full, [Hex, Int, Hex, Hex, Int];
     273 set_robust_list => sys_thread::set_robust_list, Full, [Hex, Int];
     275 splice => sys_read::splice, Partial("a copy through the sentry; SPLICE_F_* flags ignored"), [Fd, Hex, Fd, Hex, Int, Hex];
+    276 tee => sys_read::tee, Full, [Fd, Fd, Int, Hex];
     278 vmsplice => sys_read::vmsplice, Partial("a copy, as writev/readv on the pipe; SPLICE_F_NONBLOCK follows the pipe's O_NONBLOCK"), [Fd, Hex, Int, Hex];
     280 utimensat => sys_file::utimensat, Full, [Fd, Path, Hex, Hex];
     281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, Hex, Int, Int, Hex, Int];

@@ -93,6 +93,7 @@ pub(crate) fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
         if r == libc::RLIMIT_NOFILE as usize {
             t.fds().set_limit(cur);
         }
+        t.publish_info(None);
     }
     if a[3] != 0 {
         let mut b = [0u8; 16];

@@ -252,6 +252,38 @@ pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
 }
 
+/// tee(2): copies bytes queued in one pipe to another without consuming them.
+pub(crate) fn tee(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::fs::pipe::PipeEnd;
+    const SPLICE_F_NONBLOCK: u64 = 2;
+    if a[3] & !0xf != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inp = t.fds().file(a[0] as i64)?;
+    let out = t.fds().file(a[1] as i64)?;
+    let (Some(src), Some(dst)) = (
+        inp.as_any().downcast_ref::<PipeEnd>(),
+        out.as_any().downcast_ref::<PipeEnd>(),
+    ) else {
+        return Err(Errno::EINVAL);
+    };
+    if src.is_write_end() || !dst.is_write_end() {
+        return Err(Errno::EBADF);
+    }
+    if src.same_pipe(dst) {
+        return Err(Errno::EINVAL);
+    }
+    if a[2] == 0 {
+        return Ok(0);
+    }
+    let mut buf = vec![0u8; (a[2] as usize).min(CHUNK)];
+    let n = src.peek(&mut buf, a[3] & SPLICE_F_NONBLOCK != 0)?;
+    if n == 0 {
+        return Ok(0);
+    }
+    Ok(out.write(&buf[..n])? as u64)
+}
+
 pub(crate) fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::fs::pipe::PipeEnd;
     let inp = t.fds().file(a[0] as i64)?;

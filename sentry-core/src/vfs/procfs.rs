@@ -31,8 +31,17 @@ const TOP_FILES: [&str; 9] = [
     "stat",
     "cmdline",
 ];
-const PID_FILES: [&str; 9] = [
-    "stat", "statm", "status", "cmdline", "comm", "maps", "mounts", "environ", "limits",
+const PID_FILES: [&str; 10] = [
+    "stat",
+    "statm",
+    "status",
+    "cmdline",
+    "comm",
+    "maps",
+    "mounts",
+    "mountinfo",
+    "environ",
+    "limits",
 ];
 const PID_LINKS: [&str; 3] = ["exe", "cwd", "root"];
 
@@ -164,17 +173,94 @@ fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
     }
 }
 
+fn fs_name(ty: u64) -> &'static str {
+    match ty {
+        0x794c_7630 => "overlay",
+        0x9fa0 => "proc",
+        0x6265_6572 => "sysfs",
+        0x1cd1 => "devpts",
+        _ => "tmpfs",
+    }
+}
+
 fn mounts(k: &Kernel) -> Vec<u8> {
     let mut s = String::new();
     let mut mp = k.fs.mount_points();
     mp.sort();
     for (m, ty) in mp {
-        let name = match ty {
-            0x794c_7630 => "overlay",
-            0x9fa0 => "proc",
-            _ => "tmpfs",
-        };
+        let name = fs_name(ty);
         s.push_str(&format!("{name} {m} {name} rw 0 0\n"));
+    }
+    s.into_bytes()
+}
+
+/// /proc/[pid]/mountinfo: id, parent id, dev, root, mount point, options,
+/// separator, type, source, super options.
+fn mountinfo(k: &Kernel) -> Vec<u8> {
+    let mut s = String::new();
+    let mut mp = k.fs.mount_points();
+    mp.sort();
+    let ids: Vec<String> = mp.iter().map(|(m, _)| m.clone()).collect();
+    for (i, (m, ty)) in mp.iter().enumerate() {
+        // The parent is the longest other mount point that contains this one.
+        let parent = ids
+            .iter()
+            .enumerate()
+            .filter(|(j, p)| {
+                *j != i
+                    && (p.as_str() == "/" || m.starts_with(&format!("{p}/")))
+                    && m.as_str() != "/"
+            })
+            .max_by_key(|(_, p)| p.len())
+            .map_or(1, |(j, _)| j + 2);
+        let name = fs_name(*ty);
+        s.push_str(&format!(
+            "{} {parent} 0:{} / {m} rw,relatime - {name} {name} rw\n",
+            i + 2,
+            i + 20
+        ));
+    }
+    s.into_bytes()
+}
+
+fn limits(r: &crate::kernel::task::Rlimits) -> Vec<u8> {
+    const NAMES: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let v = |x: u64| {
+        if x == u64::MAX {
+            "unlimited".to_string()
+        } else {
+            x.to_string()
+        }
+    };
+    let mut s = format!(
+        "{:<26}{:<21}{:<21}{:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
+    for (i, (name, unit)) in NAMES.iter().enumerate() {
+        s.push_str(&format!(
+            "{:<26}{:<21}{:<21}{:<10}\n",
+            name,
+            v(r[i].0),
+            v(r[i].1),
+            unit
+        ));
     }
     s.into_bytes()
 }
@@ -197,9 +283,11 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
     let pid = h.tg.pid;
     match rest {
         [] => {
-            let mut v: Vec<(String, u32)> = PID_FILES.iter().map(|f| (f.to_string(), S_IFREG)).collect();
+            let mut v: Vec<(String, u32)> =
+                PID_FILES.iter().map(|f| (f.to_string(), S_IFREG)).collect();
             v.extend(PID_LINKS.iter().map(|l| (l.to_string(), S_IFLNK)));
             v.push(("fd".into(), S_IFDIR));
+            v.push(("fdinfo".into(), S_IFDIR));
             v.push(("task".into(), S_IFDIR));
             Ok(Node::Dir(v))
         }
@@ -218,11 +306,10 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
             c
         })),
         ["comm"] => Ok(Node::File(format!("{comm}\n").into_bytes())),
-        ["environ"] => Ok(Node::File(Vec::new())),
+        ["environ"] => Ok(Node::File(info.environ.clone())),
         ["mounts"] => Ok(Node::File(mounts(k))),
-        ["limits"] => Ok(Node::File(
-            b"Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 1024                 files     \n".to_vec(),
-        )),
+        ["mountinfo"] => Ok(Node::File(mountinfo(k))),
+        ["limits"] => Ok(Node::File(limits(&info.rlimits))),
         ["stat"] | ["statm"] | ["status"] | ["maps"] => {
             let (vsz, rss, maps) = match info.mm.upgrade() {
                 Some(mm) => {
@@ -238,13 +325,17 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                             _ => String::new(),
                         };
                         m.push_str(&format!(
-                            "{:08x}-{:08x} {}{}{}{} 00000000 00:00 0 {}\n",
+                            "{:08x}-{:08x} {}{}{}{} {:08x} 00:00 0 {}\n",
                             v.start,
                             v.end,
                             if v.perms.read { 'r' } else { '-' },
                             if v.perms.write { 'w' } else { '-' },
                             if v.perms.exec { 'x' } else { '-' },
-                            if v.kind == crate::mm::VmaKind::SharedAnon { 's' } else { 'p' },
+                            if v.is_shared() { 's' } else { 'p' },
+                            match &v.kind {
+                                crate::mm::VmaKind::File(f) => f.offset,
+                                _ => 0,
+                            },
                             name
                         ));
                     }
@@ -273,25 +364,74 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
         ["fd"] => {
             let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
             let t = fds.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(Node::Dir(t.open_fds().into_iter().map(|f| (f.to_string(), S_IFLNK)).collect()))
+            Ok(Node::Dir(
+                t.open_fds()
+                    .into_iter()
+                    .map(|f| (f.to_string(), S_IFLNK))
+                    .collect(),
+            ))
         }
         ["fd", n] => {
             let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
             let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
-            let f = fds.lock().unwrap_or_else(|p| p.into_inner()).file(fd).map_err(|_| Errno::ENOENT)?;
+            let f = fds
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .file(fd)
+                .map_err(|_| Errno::ENOENT)?;
             let target = match f.path() {
                 Some(p) => p,
                 None => format!("pipe:[{}]", f.stat().map(|s| s.ino).unwrap_or(0)),
             };
             Ok(Node::Link(target.into_bytes()))
         }
+        ["fdinfo"] => {
+            let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
+            let t = fds.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(Node::Dir(
+                t.open_fds()
+                    .into_iter()
+                    .map(|f| (f.to_string(), S_IFREG))
+                    .collect(),
+            ))
+        }
+        ["fdinfo", n] => {
+            let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
+            let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
+            let e = fds
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(fd)
+                .map_err(|_| Errno::ENOENT)?
+                .clone();
+            let pos = e.file.seek(0, crate::vfs::Whence::Cur).unwrap_or(0);
+            let mut flags = e.file.status_flags() as u64;
+            if e.cloexec {
+                flags |= libc::O_CLOEXEC as u64;
+            }
+            let ino = e.file.stat().map(|s| s.ino).unwrap_or(0);
+            Ok(Node::File(
+                format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t1\nino:\t{ino}\n").into_bytes(),
+            ))
+        }
         ["task"] => {
             let st = h.tg.lock();
-            Ok(Node::Dir(st.threads.iter().map(|t| (t.tid.to_string(), S_IFDIR)).collect()))
+            Ok(Node::Dir(
+                st.threads
+                    .iter()
+                    .map(|t| (t.tid.to_string(), S_IFDIR))
+                    .collect(),
+            ))
         }
         ["task", tid, more @ ..] => {
             let tid: i32 = tid.parse().map_err(|_| Errno::ENOENT)?;
-            let t = h.tg.lock().threads.iter().find(|t| t.tid == tid).cloned().ok_or(Errno::ENOENT)?;
+            let t =
+                h.tg.lock()
+                    .threads
+                    .iter()
+                    .find(|t| t.tid == tid)
+                    .cloned()
+                    .ok_or(Errno::ENOENT)?;
             drop(info);
             pid_node(k, &t, more)
         }
