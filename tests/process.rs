@@ -401,3 +401,12 @@ fn c_epoll_edge_oneshot_exclusive() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&native.stdout).contains("FAIL"));
 }
+
+#[test]
+fn c_signals_futex_misc_battery() {
+    let bin = compile_c("sigfutex");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(!String::from_utf8_lossy(&native.stdout).contains("FAIL"));
+}

@@ -194,6 +194,7 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
         t.pid
     };
     let (tg, handle) = kernel.new_process(parent_pid, pgid, sid);
+    tg.lock().nice = t.handle.tg.lock().nice;
     {
         let creds = t.creds();
         *tg.creds.lock().unwrap_or_else(|p| p.into_inner()) = creds;

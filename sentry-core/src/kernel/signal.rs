@@ -313,6 +313,40 @@ pub fn send_to_process(tg: &Arc<ThreadGroup>, sig: Signal, info: SigInfo) {
     }
 }
 
+/// The siginfo of pending signals: real-time signals (32 and up) queue one
+/// entry per send, in order; a standard signal keeps only its first.
+#[derive(Debug, Default)]
+pub struct PendingInfos(std::collections::HashMap<u32, std::collections::VecDeque<SigInfo>>);
+
+/// Most queued real-time signals per queue (like RLIMIT_SIGPENDING).
+const MAX_QUEUED: usize = 4096;
+
+impl PendingInfos {
+    /// Records a send of `sig`.
+    pub fn insert(&mut self, sig: u32, info: SigInfo) {
+        let total: usize = self.0.values().map(|q| q.len()).sum();
+        let q = self.0.entry(sig).or_default();
+        if q.is_empty() || (sig >= 32 && total < MAX_QUEUED) {
+            q.push_back(info);
+        }
+    }
+
+    /// Takes the oldest siginfo of `sig`.
+    pub fn remove(&mut self, sig: &u32) -> Option<SigInfo> {
+        let q = self.0.get_mut(sig)?;
+        let i = q.pop_front();
+        if q.is_empty() {
+            self.0.remove(sig);
+        }
+        i
+    }
+
+    /// Whether more sends of `sig` are queued.
+    pub fn has(&self, sig: u32) -> bool {
+        self.0.get(&sig).is_some_and(|q| !q.is_empty())
+    }
+}
+
 /// Dequeues the next deliverable signal of `t`.
 fn dequeue(t: &Task) -> Option<(Signal, SigInfo)> {
     let h = &t.handle;
@@ -330,22 +364,16 @@ fn dequeue(t: &Task) -> Option<(Signal, SigInfo)> {
         Some(avail.trailing_zeros() + 1)
     };
     if let Some(s) = pick(ts.pending) {
-        ts.pending &= !Signal(s).mask();
         let info = ts.infos.remove(&s).unwrap_or(SigInfo::kernel(s));
+        if !ts.infos.has(s) {
+            ts.pending &= !Signal(s).mask();
+        }
         return Some((Signal(s), info));
     }
     drop(ts);
     let mut st = h.tg.lock();
     let s = pick(st.pending)?;
-    st.pending &= !Signal(s).mask();
-    drop(st);
-    let info =
-        h.tg.infos
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&s)
-            .unwrap_or(SigInfo::kernel(s));
-    Some((Signal(s), info))
+    Some((Signal(s), take_process_info(h, &mut st, s)))
 }
 
 /// A fault signal the app cannot ignore: if blocked or ignored, it kills;
@@ -647,8 +675,10 @@ pub fn dequeue_from(h: &crate::kernel::TaskHandle, set: u64) -> Option<(Signal, 
         let avail = ts.pending & set;
         if avail != 0 {
             let s = avail.trailing_zeros() + 1;
-            ts.pending &= !Signal(s).mask();
             let info = ts.infos.remove(&s).unwrap_or(SigInfo::kernel(s));
+            if !ts.infos.has(s) {
+                ts.pending &= !Signal(s).mask();
+            }
             return Some((Signal(s), info));
         }
     }
@@ -658,15 +688,22 @@ pub fn dequeue_from(h: &crate::kernel::TaskHandle, set: u64) -> Option<(Signal, 
         return None;
     }
     let s = avail.trailing_zeros() + 1;
-    st.pending &= !Signal(s).mask();
-    drop(st);
-    let info =
-        h.tg.infos
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&s)
-            .unwrap_or(SigInfo::kernel(s));
-    Some((Signal(s), info))
+    Some((Signal(s), take_process_info(h, &mut st, s)))
+}
+
+/// Takes the oldest process-directed siginfo of `s` (the process state is
+/// locked by the caller); the pending bit stays while more are queued.
+fn take_process_info(
+    h: &crate::kernel::TaskHandle,
+    st: &mut crate::kernel::task::TgState,
+    s: u32,
+) -> SigInfo {
+    let mut infos = h.tg.infos.lock().unwrap_or_else(|p| p.into_inner());
+    let info = infos.remove(&s).unwrap_or(SigInfo::kernel(s));
+    if !infos.has(s) {
+        st.pending &= !Signal(s).mask();
+    }
+    info
 }
 
 #[cfg(test)]

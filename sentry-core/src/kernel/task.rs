@@ -91,6 +91,8 @@ pub struct TgState {
     pub children_cpu_ns: u64,
     /// PR_SET_PDEATHSIG: sent when the parent exits.
     pub pdeath_signal: u32,
+    /// Nice value (-20..=19), inherited by children.
+    pub nice: i32,
     /// Stopped by a job-control signal.
     pub stopped: bool,
     /// A stop not yet reported to wait(WUNTRACED): the signal.
@@ -111,7 +113,7 @@ pub struct ThreadGroup {
     /// Notified when a child changes state (wait4) or a vfork child releases us.
     pub child_wq: WaitQueue,
     /// siginfo of process-directed pending signals.
-    pub infos: Mutex<std::collections::HashMap<u32, signal::SigInfo>>,
+    pub infos: Mutex<signal::PendingInfos>,
     /// Credentials.
     pub creds: Mutex<Creds>,
     /// ITIMER_REAL / alarm.
@@ -173,7 +175,7 @@ pub struct TaskSig {
     /// Thread-directed pending signals.
     pub pending: u64,
     /// Their siginfo.
-    pub infos: std::collections::HashMap<u32, signal::SigInfo>,
+    pub infos: signal::PendingInfos,
     /// Blocked mask.
     pub blocked: u64,
 }

@@ -190,8 +190,8 @@ table! {
     135 personality => sys_info::personality, Partial("PER_LINUX only"), [Hex];
     137 statfs => sys_info::statfs, Partial("generic figures (tmpfs-like)"), [Path, Hex];
     138 fstatfs => sys_info::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Hex];
-    140 getpriority => sys_info::getpriority, Partial("always nice 0"), [Int, Int];
-    141 setpriority => sys_info::setpriority, Partial("accepted, no effect"), [Int, Int, Int];
+    140 getpriority => sys_info::getpriority, Partial("per-process nice value, kept and reported; the host scheduler does not see it"), [Int, Int];
+    141 setpriority => sys_info::setpriority, Partial("per-process nice value, kept and reported; the host scheduler does not see it"), [Int, Int, Int];
     149 mlock => sys_mmap::mlock, Partial("accepted: sandbox memory is never swapped"), [Hex, Hex];
     150 munlock => sys_mmap::mlock, Partial("accepted"), [Hex, Hex];
     151 mlockall => sys_mmap::mlockall, Partial("accepted"), [Hex];

@@ -175,16 +175,57 @@ pub(crate) fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-pub(crate) fn getpriority(_t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[0] > 2 {
-        return Err(Errno::EINVAL);
+/// The processes getpriority/setpriority's (which, who) select.
+fn prio_targets(
+    t: &Task,
+    which: u64,
+    who: u64,
+) -> SysResult<Vec<std::sync::Arc<crate::kernel::task::ThreadGroup>>> {
+    let who = who as i32;
+    let me = t.handle.tg.clone();
+    let (my_pgid, my_uid) = (me.lock().pgid, t.creds().uid[0]);
+    let procs = t.kernel.procs();
+    let live = procs.tgs.values().filter(|tg| tg.lock().zombie.is_none());
+    let v: Vec<_> = match which {
+        0 if who == 0 => vec![me.clone()],
+        0 => procs.tgs.get(&who).cloned().into_iter().collect(),
+        1 => {
+            let g = if who == 0 { my_pgid } else { who };
+            live.filter(|tg| tg.lock().pgid == g).cloned().collect()
+        }
+        2 => {
+            let u = if who == 0 { my_uid } else { who as u32 };
+            live.filter(|tg| tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid[0] == u)
+                .cloned()
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if v.is_empty() {
+        return Err(Errno::ESRCH);
     }
-    Ok(20) // nice 0, as the kernel encodes it (20 - nice)
+    Ok(v)
 }
 
-pub(crate) fn setpriority(_t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[0] > 2 {
-        return Err(Errno::EINVAL);
+pub(crate) fn getpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let best = prio_targets(t, a[0], a[1])?
+        .iter()
+        .map(|tg| tg.lock().nice)
+        .min()
+        .unwrap_or(0);
+    Ok((20 - best) as u64) // as the kernel encodes it: 20 - nice
+}
+
+pub(crate) fn setpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let nice = (a[2] as i32).clamp(-20, 19);
+    let targets = prio_targets(t, a[0], a[1])?;
+    let privileged = t.creds().privileged();
+    for tg in &targets {
+        let mut st = tg.lock();
+        if nice < st.nice && !privileged {
+            return Err(Errno::EACCES);
+        }
+        st.nice = nice;
     }
     Ok(0)
 }
@@ -197,8 +238,24 @@ pub(crate) fn personality(_t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn capget(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const V1: u32 = 0x1998_0330;
+    const V2: u32 = 0x2007_1026;
+    const V3: u32 = 0x2008_0522;
     let mut hdr = [0u8; 8];
     t.mm().copy_in(a[0], &mut hdr)?;
+    let version = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+    if ![V1, V2, V3].contains(&version) {
+        // The kernel answers with the version it prefers.
+        t.mm().copy_out(a[0], &V3.to_le_bytes())?;
+        return Err(Errno::EINVAL);
+    }
+    let pid = i32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid != 0 && !t.kernel.procs().tgs.contains_key(&pid) {
+        return Err(Errno::ESRCH);
+    }
     if a[1] != 0 {
         // Full capabilities for root, none otherwise (version 3: two sets).
         let all: u32 = if t.creds().privileged() { u32::MAX } else { 0 };
@@ -208,7 +265,9 @@ pub(crate) fn capget(t: &mut Task, a: &Args) -> SysResult<u64> {
             b[i * 12..i * 12 + 4].copy_from_slice(&hi.to_le_bytes());
             b[i * 12 + 4..i * 12 + 8].copy_from_slice(&hi.to_le_bytes());
         }
-        t.mm().copy_out(a[1], &b)?;
+        // Version 1 has one 32-bit set, later versions two.
+        let n = if version == V1 { 12 } else { 24 };
+        t.mm().copy_out(a[1], &b[..n])?;
     }
     Ok(0)
 }
