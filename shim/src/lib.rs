@@ -1,4 +1,7 @@
-//! Host side of gvisor-rs: the `gvisor` CLI (`do`, `syscalls`) and, later, the
-//! containerd shim, the sandbox launcher and the gofer process.
+//! Host side of gvisor-rs: the `gvisor` CLI (`do`, `boot`, `gofer`,
+//! `syscalls`), the sandbox launcher and the confinement of its processes;
+//! later the containerd shim.
 
+pub mod confine;
+pub mod launch;
 pub mod sandbox;

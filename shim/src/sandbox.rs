@@ -1,8 +1,10 @@
-//! `gvisor do`: runs one program from the host file system in a new sandbox,
-//! with the sentry in this process.
+//! `gvisor boot`: the sentry process. Builds the kernel and its file
+//! systems over the gofer channel, confines itself (see `launch`), then
+//! runs the program.
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,8 +40,10 @@ pub struct DoOptions {
     pub fault_around: u64,
     /// Print run statistics to stderr at the end.
     pub stats: bool,
-    /// The root file system (a host directory; the host's / when None).
-    pub rootfs: Option<PathBuf>,
+    /// Working directory of the program inside the sandbox.
+    pub cwd: String,
+    /// The gofer channel (a descriptor number handed over by the launcher).
+    pub gofer_fd: i32,
 }
 
 /// A failure of `gvisor do` with the exit code to report.
@@ -65,25 +69,11 @@ fn hostname() -> String {
         .unwrap_or_else(|| "gvisor".into())
 }
 
-/// The sandbox's file systems: the host tree at `root` under a tmpfs upper
-/// layer, procfs at /proc, devfs at /dev with a tmpfs at /dev/shm.
-pub fn build_vfs(root: &str, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
-    // The host tree is read through the gofer protocol. The gofer server
-    // still runs as a thread of this process; the isolation stage moves it
-    // into its own confined process.
-    let server = vfs_gofer::server::Server::new(root)
-        .with_context(|| format!("opening the root file system {root}"))?;
-    let (client_sock, server_sock) =
-        vfs_gofer::wire::socketpair().context("creating the gofer socket")?;
-    std::thread::Builder::new()
-        .name("gofer".into())
-        .spawn(move || {
-            if let Err(e) = server.serve(server_sock) {
-                tracing::error!(error = %e, "gofer server stopped");
-            }
-        })
-        .context("starting the gofer")?;
-    let lower = GoferFs::new(vfs_gofer::client::Client::new(client_sock));
+/// The sandbox's file systems: the gofer's tree (the container's root file
+/// system, read-only) under a tmpfs upper layer, procfs at /proc, sysfs at
+/// /sys, devfs at /dev with a tmpfs at /dev/shm.
+pub fn build_vfs(gofer: OwnedFd, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
+    let lower = GoferFs::new(vfs_gofer::client::Client::new(gofer));
     let mut vfs = Vfs::new(OverlayFs::new(lower));
     vfs.mount("/proc", procfs);
     vfs.mount(
@@ -93,6 +83,66 @@ pub fn build_vfs(root: &str, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
     vfs.mount("/dev", Arc::new(DevFs::default()));
     vfs.mount("/dev/shm", TmpFs::new(0o1777, 0x2b));
     Ok(Arc::new(vfs))
+}
+
+/// Write end of the pipe the host-signal handler writes to.
+static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_host_signal(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(std::sync::atomic::Ordering::SeqCst);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write is async-signal-safe; one byte from a local.
+        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    }
+}
+
+/// The sentry is pid 1 of its PID namespace, so host signals it has no
+/// handler for would be dropped: SIGINT, SIGTERM, SIGHUP and SIGQUIT (as the
+/// launcher forwards them) are handed to the sandbox's init process instead.
+/// Returns the pipe's two descriptors (kept through confinement).
+fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<[i32; 2]> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 with a valid two-element array; checked.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(anyhow!(
+            "creating the host signal pipe: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: both descriptors are fresh and owned here.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    SIGNAL_PIPE.store(
+        std::os::fd::IntoRawFd::into_raw_fd(wr),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let k = Arc::downgrade(kernel);
+    std::thread::Builder::new()
+        .name("host-signals".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut f = std::fs::File::from(rd);
+            let mut b = [0u8; 1];
+            while f.read_exact(&mut b).is_ok() {
+                let Some(k) = k.upgrade() else { break };
+                let init = k.procs().tgs.get(&1).cloned();
+                if let Some(tg) = init {
+                    let sig = sentry_core::kernel::signal::Signal(b[0] as u32);
+                    tracing::info!(signal = %sig.name(), "host signal forwarded to init");
+                    sentry_core::kernel::signal::send_to_process(
+                        &tg,
+                        sig,
+                        sentry_core::kernel::signal::SigInfo::user(0, 0, b[0] as u32),
+                    );
+                }
+            }
+        })
+        .context("starting the host-signal thread")?;
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: installs an async-signal-safe handler.
+        unsafe { libc::signal(sig, on_host_signal as *const () as libc::sighandler_t) };
+    }
+    Ok(fds)
 }
 
 /// Runs the program; returns its exit status.
@@ -118,20 +168,20 @@ pub fn run(
         ..KernelConfig::default()
     };
     let procfs = ProcFs::new();
-    let root = opts
-        .rootfs
-        .as_ref()
-        .map_or_else(|| "/".to_string(), |r| r.to_string_lossy().into_owned());
-    let fs = build_vfs(&root, procfs.clone()).map_err(|e| DoError::new(125, e))?;
+    // SAFETY: the launcher handed this descriptor to us; nothing else owns it.
+    let gofer = unsafe { OwnedFd::from_raw_fd(opts.gofer_fd) };
+    let fs = build_vfs(gofer, procfs.clone()).map_err(|e| DoError::new(125, e))?;
     let kernel = Kernel::new(platform, fs.clone(), config, strace_out);
     procfs.attach(&kernel);
-    let cwd = match &opts.rootfs {
-        Some(_) => "/".to_string(),
-        None => std::env::current_dir()
-            .ok()
-            .and_then(|p| p.to_str().map(str::to_string))
-            .unwrap_or_else(|| "/".into()),
-    };
+    let cwd = opts.cwd.clone();
+    let signal_fds = forward_host_signals(&kernel).map_err(|e| DoError::new(125, e))?;
+    crate::launch::confine_sentry(opts.gofer_fd, opts.debug_log.as_deref(), &signal_fds)
+        .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
+    if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_FORBIDDEN_SYSCALL").is_some() {
+        // Debug builds only: prove the allowlist is enforced (tests).
+        // SAFETY: an open the seccomp filter forbids; the process dies here.
+        unsafe { libc::open(c"/etc/passwd".as_ptr(), libc::O_RDONLY) };
+    }
 
     // The program is looked up and read inside the sandbox's file system.
     let shown = Path::new(&opts.program).display().to_string();

@@ -44,11 +44,45 @@ enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
+    /// The sentry process (started by `gvisor do`; not for direct use).
+    #[command(hide = true)]
+    Boot {
+        /// The gofer channel's descriptor.
+        #[arg(long)]
+        gofer_fd: i32,
+        /// The program's working directory in the sandbox.
+        #[arg(long, default_value = "/")]
+        cwd: String,
+        #[arg(long)]
+        strace: bool,
+        #[arg(long, value_name = "DIR")]
+        debug_log: Option<PathBuf>,
+        #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND)]
+        fault_around: u64,
+        #[arg(long)]
+        stats: bool,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
+    },
+    /// A gofer process (started by `gvisor do`; not for direct use).
+    #[command(hide = true)]
+    Gofer {
+        /// The root it serves.
+        #[arg(long)]
+        root: PathBuf,
+        /// The channel's descriptor.
+        #[arg(long)]
+        fd: i32,
+    },
     /// Print the system call table.
     Syscalls {
         /// As the Markdown of docs/SYSCALLS.md.
         #[arg(long)]
         markdown: bool,
+        /// Print the host system calls the sentry and the gofer may make
+        /// (their seccomp allowlists) instead.
+        #[arg(long)]
+        host: bool,
     },
 }
 
@@ -86,18 +120,63 @@ fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::F
     }
 }
 
+/// Writes to stdout; a closed pipe (`| head`) ends quietly, not in a panic.
+fn print_out(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gvisor: writing to stdout: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.cmd, Cmd::Boot { .. } | Cmd::Gofer { .. }) {
+        shim::confine::settle_libc();
+    }
     match cli.cmd {
-        Cmd::Syscalls { markdown } => {
-            if markdown {
-                print!("{}", sentry_core::syscalls::markdown());
-            } else {
-                for s in sentry_core::syscalls::TABLE {
-                    println!("{:>4} {:<20} {:?}", s.nr, s.name, s.support);
+        Cmd::Syscalls {
+            markdown: _,
+            host: true,
+        } => {
+            let s = shim::confine::sentry_allowlist(1);
+            let g = shim::confine::gofer_allowlist();
+            let text = format!(
+                "# sentry (gvisor boot): {} host system calls\n{}# gofer (gvisor gofer): {} host system calls\n{}",
+                s.len(),
+                shim::confine::describe(&s),
+                g.len(),
+                shim::confine::describe(&g)
+            );
+            print_out(&text)
+        }
+        Cmd::Gofer { root, fd } => {
+            let _ = init_logging(None);
+            match shim::launch::gofer_main(&root, fd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gvisor gofer: {e:#}");
+                    ExitCode::from(125)
                 }
             }
-            ExitCode::SUCCESS
+        }
+        Cmd::Syscalls {
+            markdown,
+            host: false,
+        } => {
+            if markdown {
+                print_out(&sentry_core::syscalls::markdown())
+            } else {
+                let mut text = String::new();
+                for s in sentry_core::syscalls::TABLE {
+                    text.push_str(&format!("{:>4} {:<20} {:?}\n", s.nr, s.name, s.support));
+                }
+                print_out(&text)
+            }
         }
         Cmd::Do {
             strace,
@@ -105,6 +184,54 @@ fn main() -> ExitCode {
             fault_around,
             stats,
             rootfs,
+            command,
+        } => {
+            let _ = init_logging(None);
+            let cwd = match &rootfs {
+                Some(_) => "/".to_string(),
+                None => std::env::current_dir()
+                    .ok()
+                    .and_then(|p| p.to_str().map(str::to_string))
+                    .unwrap_or_else(|| "/".into()),
+            };
+            let mut boot_flags: Vec<OsString> = Vec::new();
+            if strace {
+                boot_flags.push("--strace".into());
+            }
+            if let Some(d) = &debug_log {
+                boot_flags.push("--debug-log".into());
+                boot_flags.push(d.clone().into_os_string());
+            }
+            if stats {
+                boot_flags.push("--stats".into());
+            }
+            boot_flags.push("--fault-around".into());
+            boot_flags.push(fault_around.to_string().into());
+            let opts = shim::launch::LaunchOptions {
+                rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
+                cwd,
+                boot_flags,
+                command,
+            };
+            match shim::launch::launch(&opts) {
+                Ok(shim::launch::Outcome::Exited(code)) => ExitCode::from(code as u8),
+                Ok(shim::launch::Outcome::SentryKilled(sig)) => {
+                    eprintln!("gvisor: {}", shim::launch::describe_sentry_death(sig));
+                    ExitCode::from(125)
+                }
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    ExitCode::from(125)
+                }
+            }
+        }
+        Cmd::Boot {
+            gofer_fd,
+            cwd,
+            strace,
+            debug_log,
+            fault_around,
+            stats,
             command,
         } => {
             let log_file = match init_logging(debug_log.as_ref()) {
@@ -131,7 +258,8 @@ fn main() -> ExitCode {
                 debug_log,
                 fault_around,
                 stats,
-                rootfs,
+                cwd,
+                gofer_fd,
             };
             match sandbox::run(&opts, strace_out) {
                 Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),

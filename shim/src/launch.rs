@@ -1,0 +1,257 @@
+//! The sandbox launcher (`gvisor do`) and the entry points of the processes
+//! it starts: the gofer (`gvisor gofer`) and the sentry (`gvisor boot`).
+//!
+//! ```text
+//! gvisor do ──clone(NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET)──► gvisor gofer --root DIR --fd 3
+//!     │                                                       (pivot_root into DIR, 2 capabilities,
+//!     │                                                        seccomp allowlist)
+//!     └────clone(NEWNS|NEWPID|NEWIPC|NEWUTS)──────────────► gvisor boot --gofer-fd 3 -- PROGRAM
+//!                                                             (pivot_root into an empty read-only
+//!                                                              tmpfs, no capabilities, seccomp)
+//! ```
+//!
+//! The launcher waits for the sentry, forwards SIGINT, SIGTERM, SIGHUP and
+//! SIGQUIT to it, then kills and reaps the gofer; it reports how each ended
+//! when that was not a normal exit.
+
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::{anyhow, Context as _, Result};
+
+use crate::confine;
+
+/// The descriptor number the gofer channel gets in both children.
+pub const CHANNEL_FD: RawFd = 3;
+
+/// What the launcher was asked to run.
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    /// Root file system (host directory).
+    pub rootfs: PathBuf,
+    /// Working directory inside the sandbox.
+    pub cwd: String,
+    /// Arguments for `gvisor boot` before `--` (strace, log, …).
+    pub boot_flags: Vec<OsString>,
+    /// Program and arguments.
+    pub command: Vec<OsString>,
+}
+
+/// How the sandbox ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The sentry exited with this code (the program's status, or 125-127).
+    Exited(i32),
+    /// The sentry itself was killed by this signal.
+    SentryKilled(i32),
+}
+
+static SENTRY_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = SENTRY_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    sentry_core::kernel::signal::Signal(sig as u32).name()
+}
+
+fn wait(pid: libc::pid_t, flags: libc::c_int) -> Result<Option<i32>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on our own child with a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if r == pid {
+            return Ok(Some(status));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(anyhow!("waiting for process {pid}: {e}"));
+        }
+    }
+}
+
+fn cstrings(items: &[OsString]) -> Result<Vec<CString>> {
+    items
+        .iter()
+        .map(|s| {
+            CString::new(s.as_bytes()).map_err(|_| anyhow!("argument {s:?} contains a NUL byte"))
+        })
+        .collect()
+}
+
+/// Starts the gofer and the sentry and waits for the sentry.
+pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
+    let exe = c"/proc/self/exe";
+    let (client, server) = vfs_gofer::wire::socketpair().context("creating the gofer channel")?;
+    let rootfs = opts
+        .rootfs
+        .canonicalize()
+        .with_context(|| format!("root file system {}", opts.rootfs.display()))?;
+    if !rootfs.is_dir() {
+        anyhow::bail!("root file system {} is not a directory", rootfs.display());
+    }
+    let gofer_argv = cstrings(&[
+        "gvisor-gofer".into(),
+        "gofer".into(),
+        "--root".into(),
+        rootfs.clone().into_os_string(),
+        "--fd".into(),
+        CHANNEL_FD.to_string().into(),
+    ])?;
+    let log_env: Vec<OsString> = std::env::var_os("GVISOR_LOG")
+        .map(|v| {
+            let mut e = OsString::from("GVISOR_LOG=");
+            e.push(v);
+            vec![e]
+        })
+        .unwrap_or_default();
+    let gofer_env = cstrings(&log_env)?;
+    let gofer = confine::spawn(
+        exe,
+        &gofer_argv,
+        &gofer_env,
+        &[(server.as_raw_fd(), CHANNEL_FD)],
+        confine::GOFER_NAMESPACES,
+    )
+    .context("starting the gofer")?;
+    drop(server);
+
+    let mut boot_args: Vec<OsString> = vec![
+        "gvisor-sentry".into(),
+        "boot".into(),
+        "--gofer-fd".into(),
+        CHANNEL_FD.to_string().into(),
+        "--cwd".into(),
+        opts.cwd.clone().into(),
+    ];
+    boot_args.extend(opts.boot_flags.iter().cloned());
+    boot_args.push("--".into());
+    boot_args.extend(opts.command.iter().cloned());
+    let boot_argv = cstrings(&boot_args)?;
+    let env: Vec<OsString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k;
+            e.push("=");
+            e.push(v);
+            e
+        })
+        .collect();
+    let boot_env = cstrings(&env)?;
+    let sentry = match confine::spawn(
+        exe,
+        &boot_argv,
+        &boot_env,
+        &[(client.as_raw_fd(), CHANNEL_FD)],
+        confine::SENTRY_NAMESPACES,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            // SAFETY: kill and reap our own child.
+            unsafe { libc::kill(gofer, libc::SIGKILL) };
+            let _ = wait(gofer, 0);
+            return Err(e.context("starting the sentry"));
+        }
+    };
+    drop(client);
+    SENTRY_PID.store(sentry, Ordering::SeqCst);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: installs an async-signal-safe handler.
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+    let status = wait(sentry, 0)?.unwrap_or(0);
+    SENTRY_PID.store(0, Ordering::SeqCst);
+    // The gofer serves only this sentry: it goes now.
+    if let Ok(Some(st)) = wait(gofer, libc::WNOHANG) {
+        if libc::WIFSIGNALED(st) {
+            eprintln!(
+                "gvisor: the gofer (pid {gofer}) was killed by {} during the run; file operations in the sandbox failed with EIO from then on",
+                signal_name(libc::WTERMSIG(st))
+            );
+        }
+    } else {
+        // SAFETY: kill and reap our own child.
+        unsafe { libc::kill(gofer, libc::SIGKILL) };
+        let _ = wait(gofer, 0);
+    }
+    if libc::WIFSIGNALED(status) {
+        return Ok(Outcome::SentryKilled(libc::WTERMSIG(status)));
+    }
+    Ok(Outcome::Exited(libc::WEXITSTATUS(status)))
+}
+
+/// Explains a sentry death for the user.
+pub fn describe_sentry_death(sig: i32) -> String {
+    let why = match sig {
+        libc::SIGSYS => " (it made a host system call outside its seccomp allowlist; see `gvisor syscalls --host`)",
+        libc::SIGKILL => " (killed from outside, or out of memory)",
+        libc::SIGSEGV | libc::SIGABRT | libc::SIGBUS => " (a crash of the sentry itself: please report it)",
+        _ => "",
+    };
+    format!("the sentry was killed by {}{why}", signal_name(sig))
+}
+
+/// `gvisor gofer`: confines this process to `root` and serves the gofer
+/// protocol on descriptor `fd` until the sentry closes it.
+pub fn gofer_main(root: &Path, fd: RawFd) -> Result<()> {
+    confine::close_fds_except(&[0, 1, 2, fd]);
+    // SAFETY: fd was handed to us by the launcher and nothing else owns it.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    confine::pivot_into(root).context("confining the gofer to its root")?;
+    let server = vfs_gofer::server::Server::new("/").context("opening the root directory")?;
+    confine::drop_caps(&confine::GOFER_CAPS).context("dropping the gofer's capabilities")?;
+    confine::no_new_privs()?;
+    confine::report_violations()?;
+    confine::install_seccomp(&confine::gofer_allowlist())?;
+    server.serve(sock).context("serving the gofer protocol")?;
+    Ok(())
+}
+
+/// What a descriptor of the sentry is, from its /proc/self/fd link.
+fn sentry_may_keep(target: &str, log_dir: Option<&Path>) -> bool {
+    target == "/dev/kvm"
+        || target.starts_with("anon_inode:kvm-")
+        || target.starts_with("/memfd:gvisor-memory")
+        || log_dir.is_some_and(|d| target.starts_with(&*d.to_string_lossy()))
+}
+
+/// Confines the sentry before it runs any program: every descriptor closed
+/// but stdio, the gofer channel, KVM's and the memory file (and the debug
+/// log); pivot_root into an empty read-only tmpfs; no capabilities;
+/// no_new_privs; the seccomp allowlist.
+pub fn confine_sentry(gofer_fd: RawFd, log_dir: Option<&Path>, extra: &[RawFd]) -> Result<()> {
+    let mut keep = vec![0, 1, 2, gofer_fd];
+    keep.extend_from_slice(extra);
+    let entries = std::fs::read_dir("/proc/self/fd").context("listing /proc/self/fd")?;
+    for e in entries.flatten() {
+        let Ok(n) = e.file_name().to_string_lossy().parse::<RawFd>() else {
+            continue;
+        };
+        if let Ok(t) = std::fs::read_link(e.path()) {
+            if sentry_may_keep(&t.to_string_lossy(), log_dir) {
+                keep.push(n);
+            } else if n > 2 && !keep.contains(&n) {
+                tracing::debug!(fd = n, target = %t.display(), "closing before confinement");
+            }
+        }
+    }
+    confine::close_fds_except(&keep);
+    confine::pivot_into_empty().context("confining the sentry to an empty root")?;
+    confine::drop_caps(&[]).context("dropping the sentry's capabilities")?;
+    confine::no_new_privs()?;
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    confine::report_violations()?;
+    confine::install_seccomp(&confine::sentry_allowlist(pid))?;
+    Ok(())
+}
