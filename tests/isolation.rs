@@ -286,3 +286,18 @@ fn killing_the_sentry_is_reported_and_the_gofer_reaped() {
         "gofer {gofer} left behind"
     );
 }
+
+#[test]
+fn security_md_lists_the_current_allowlists() {
+    let out = run_command({
+        let mut c = Command::new(gvisor_bin());
+        c.args(["syscalls", "--host"]);
+        c
+    });
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let doc = std::fs::read_to_string(workspace_root().join("docs/SECURITY.md")).unwrap();
+    assert!(
+        doc.contains(&listing),
+        "docs/SECURITY.md is stale: paste the output of `gvisor syscalls --host` into it"
+    );
+}
