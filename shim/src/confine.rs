@@ -311,7 +311,7 @@ pub fn gofer_allowlist() -> Vec<Allowed> {
         allow("mremap", SYS_mremap, "heap"),
         allow("madvise", SYS_madvise, "heap"),
         allow("brk", SYS_brk, "heap"),
-        allow("futex", SYS_futex, "locks"),
+        allow("futex", SYS_futex, "locks, joining its threads"),
         allow("rt_sigreturn", SYS_rt_sigreturn, "signal return"),
         allow("rt_sigprocmask", SYS_rt_sigprocmask, "signal masks (std)"),
         allow(
@@ -697,9 +697,11 @@ pub fn pivot_into_empty() -> Result<()> {
     check(rc, "remounting the empty root read-only")
 }
 
-/// pivot_root into a recursive bind of `rootfs`; the host's /proc and /sys
-/// mounted below it are detached (the sandbox has its own).
-pub fn pivot_into(rootfs: &Path) -> Result<()> {
+/// pivot_root into a small read-only tmpfs holding `/root`, a recursive
+/// bind of `rootfs` (the host's /proc and /sys below it detached: the
+/// sandbox has its own), and `/b1`, `/b2`, … read-only binds of `binds`.
+/// Returns the directories to serve, the root first.
+pub fn pivot_into(rootfs: &Path, binds: &[std::path::PathBuf]) -> Result<Vec<String>> {
     make_mounts_private()?;
     if rootfs.starts_with("/proc") {
         bail!("refusing {} as a root file system", rootfs.display());
@@ -707,37 +709,59 @@ pub fn pivot_into(rootfs: &Path) -> Result<()> {
     // The scratch mount goes on /proc, which the gofer hides anyway: it
     // cannot shadow part of the root file system (/tmp could).
     let dir = c"/proc";
-    mount_tmpfs(dir, c"size=4k,nr_inodes=8,mode=0700")?;
-    let target = format!("{}/root", dir.to_string_lossy());
-    let target_c = cstr(&target)?;
-    // SAFETY: mkdir in our private tmpfs; checked.
-    check(
-        unsafe { libc::mkdir(target_c.as_ptr(), 0o700) },
-        "mkdir root",
-    )?;
-    let src = cstr(
-        rootfs
-            .to_str()
-            .ok_or_else(|| anyhow!("rootfs path {} is not UTF-8", rootfs.display()))?,
-    )?;
-    // SAFETY: bind mount between two valid paths; checked.
-    let rc = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target_c.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND | libc::MS_REC,
-            std::ptr::null(),
-        )
-    };
-    check(
-        rc,
-        &format!("binding the root file system {}", rootfs.display()),
-    )?;
-    pivot_here(&target_c)?;
-    // Detach everything stacked on /proc and /sys below the new root (the
-    // host's proc and sys, and the scratch tmpfs when the rootfs is /).
-    for sub in [c"/proc", c"/sys"] {
+    mount_tmpfs(dir, c"size=4k,nr_inodes=64,mode=0700")?;
+    let mut served = Vec::new();
+    let sources = std::iter::once(rootfs.to_path_buf()).chain(binds.iter().cloned());
+    for (i, src_path) in sources.enumerate() {
+        let name = if i == 0 {
+            "/root".to_string()
+        } else {
+            format!("/b{i}")
+        };
+        let target_c = cstr(&format!("/proc{name}"))?;
+        // SAFETY: mkdir in our private tmpfs; checked.
+        check(
+            unsafe { libc::mkdir(target_c.as_ptr(), 0o700) },
+            "mkdir in the scratch root",
+        )?;
+        let src = cstr(
+            src_path
+                .to_str()
+                .ok_or_else(|| anyhow!("path {} is not UTF-8", src_path.display()))?,
+        )?;
+        // SAFETY: bind mount between two valid paths; checked.
+        let rc = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target_c.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            )
+        };
+        check(rc, &format!("binding {}", src_path.display()))?;
+        if i > 0 {
+            // SAFETY: remount of the bind just made; checked.
+            let rc = unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    target_c.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+                    std::ptr::null(),
+                )
+            };
+            check(
+                rc,
+                &format!("making the bind of {} read-only", src_path.display()),
+            )?;
+        }
+        served.push(name);
+    }
+    pivot_here(dir)?;
+    // Detach everything stacked on /proc and /sys below the served root
+    // (the host's proc and sys, and the scratch copy when the rootfs is /).
+    for sub in [c"/root/proc", c"/root/sys"] {
         for _ in 0..8 {
             // SAFETY: detaching a mount below the new root; EINVAL (not a
             // mount point any more) ends the loop.
@@ -746,7 +770,18 @@ pub fn pivot_into(rootfs: &Path) -> Result<()> {
             }
         }
     }
-    Ok(())
+    // SAFETY: remount the scratch root read-only; checked.
+    let rc = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            std::ptr::null(),
+        )
+    };
+    check(rc, "remounting the gofer's root read-only")?;
+    Ok(served)
 }
 
 /// Closes every descriptor not in `keep`.

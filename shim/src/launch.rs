@@ -32,6 +32,9 @@ pub const CHANNEL_FD: RawFd = 3;
 pub struct LaunchOptions {
     /// Root file system (host directory).
     pub rootfs: PathBuf,
+    /// Host directories served read-only besides the root, in order: the
+    /// gofer channel of the n-th is descriptor CHANNEL_FD + n (1-based).
+    pub binds: Vec<PathBuf>,
     /// Working directory inside the sandbox.
     pub cwd: String,
     /// Arguments for `gvisor boot` before `--` (strace, log, …).
@@ -93,7 +96,13 @@ fn cstrings(items: &[OsString]) -> Result<Vec<CString>> {
 /// Starts the gofer and the sentry and waits for the sentry.
 pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
     let exe = c"/proc/self/exe";
-    let (client, server) = vfs_gofer::wire::socketpair().context("creating the gofer channel")?;
+    let mut clients = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..=opts.binds.len() {
+        let (c, s) = vfs_gofer::wire::socketpair().context("creating a gofer channel")?;
+        clients.push(c);
+        servers.push(s);
+    }
     let rootfs = opts
         .rootfs
         .canonicalize()
@@ -101,14 +110,25 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
     if !rootfs.is_dir() {
         anyhow::bail!("root file system {} is not a directory", rootfs.display());
     }
-    let gofer_argv = cstrings(&[
+    let mut gofer_args: Vec<OsString> = vec![
         "gvisor-gofer".into(),
         "gofer".into(),
         "--root".into(),
         rootfs.clone().into_os_string(),
         "--fd".into(),
         CHANNEL_FD.to_string().into(),
-    ])?;
+    ];
+    for b in &opts.binds {
+        gofer_args.push("--bind".into());
+        gofer_args.push(b.clone().into_os_string());
+    }
+    let gofer_argv = cstrings(&gofer_args)?;
+    let channel_fds = |ends: &[OwnedFd]| -> Vec<(RawFd, RawFd)> {
+        ends.iter()
+            .enumerate()
+            .map(|(i, e)| (e.as_raw_fd(), CHANNEL_FD + i as RawFd))
+            .collect()
+    };
     let log_env: Vec<OsString> = std::env::var_os("GVISOR_LOG")
         .map(|v| {
             let mut e = OsString::from("GVISOR_LOG=");
@@ -121,11 +141,11 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         exe,
         &gofer_argv,
         &gofer_env,
-        &[(server.as_raw_fd(), CHANNEL_FD)],
+        &channel_fds(&servers),
         confine::GOFER_NAMESPACES,
     )
     .context("starting the gofer")?;
-    drop(server);
+    drop(servers);
 
     let mut boot_args: Vec<OsString> = vec![
         "gvisor-sentry".into(),
@@ -152,7 +172,7 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         exe,
         &boot_argv,
         &boot_env,
-        &[(client.as_raw_fd(), CHANNEL_FD)],
+        &channel_fds(&clients),
         confine::SENTRY_NAMESPACES,
     ) {
         Ok(p) => p,
@@ -163,7 +183,7 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
             return Err(e.context("starting the sentry"));
         }
     };
-    drop(client);
+    drop(clients);
     SENTRY_PID.store(sentry, Ordering::SeqCst);
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         // SAFETY: installs an async-signal-safe handler.
@@ -201,19 +221,58 @@ pub fn describe_sentry_death(sig: i32) -> String {
     format!("the sentry was killed by {}{why}", signal_name(sig))
 }
 
-/// `gvisor gofer`: confines this process to `root` and serves the gofer
-/// protocol on descriptor `fd` until the sentry closes it.
-pub fn gofer_main(root: &Path, fd: RawFd) -> Result<()> {
-    confine::close_fds_except(&[0, 1, 2, fd]);
-    // SAFETY: fd was handed to us by the launcher and nothing else owns it.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    confine::pivot_into(root).context("confining the gofer to its root")?;
-    let server = vfs_gofer::server::Server::new("/").context("opening the root directory")?;
+/// `gvisor gofer`: confines this process to `root` (and the read-only
+/// `binds`) and serves the gofer protocol, the root on descriptor `fd` and
+/// the n-th bind on `fd + n`, until the sentry closes the channels.
+pub fn gofer_main(root: &Path, binds: &[PathBuf], fd: RawFd) -> Result<()> {
+    let fds: Vec<RawFd> = (0..=binds.len()).map(|i| fd + i as RawFd).collect();
+    let mut keep = vec![0, 1, 2];
+    keep.extend(&fds);
+    confine::close_fds_except(&keep);
+    // SAFETY: the launcher handed us these descriptors; nothing else owns them.
+    let socks: Vec<OwnedFd> = fds
+        .iter()
+        .map(|&f| unsafe { OwnedFd::from_raw_fd(f) })
+        .collect();
+    let dirs = confine::pivot_into(root, binds).context("confining the gofer to its root")?;
+    let mut servers = Vec::new();
+    for d in &dirs {
+        servers.push(
+            vfs_gofer::server::Server::new(d)
+                .with_context(|| format!("opening the served directory {d}"))?,
+        );
+    }
     confine::drop_caps(&confine::GOFER_CAPS).context("dropping the gofer's capabilities")?;
     confine::no_new_privs()?;
+    // One thread per channel, running before the filter goes on (thread
+    // creation and start-up are not on the gofer's allowlist).
+    let mut threads = Vec::new();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    for (server, sock) in servers.into_iter().zip(socks) {
+        let started = started_tx.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("gofer-serve".into())
+                .spawn(move || {
+                    let _ = started.send(());
+                    server.serve(sock)
+                })
+                .context("starting a gofer thread")?,
+        );
+    }
+    for _ in 0..threads.len() {
+        started_rx
+            .recv()
+            .context("waiting for the gofer threads to start")?;
+    }
     confine::report_violations()?;
     confine::install_seccomp(&confine::gofer_allowlist())?;
-    server.serve(sock).context("serving the gofer protocol")?;
+    for t in threads {
+        match t.join() {
+            Ok(r) => r.context("serving the gofer protocol")?,
+            Err(_) => anyhow::bail!("a gofer thread panicked"),
+        }
+    }
     Ok(())
 }
 

@@ -4,4 +4,5 @@
 
 pub mod confine;
 pub mod launch;
+pub mod oci;
 pub mod sandbox;

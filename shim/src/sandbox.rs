@@ -3,6 +3,7 @@
 //! runs the program.
 
 use std::ffi::OsString;
+
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -42,8 +43,13 @@ pub struct DoOptions {
     pub stats: bool,
     /// Working directory of the program inside the sandbox.
     pub cwd: String,
-    /// The gofer channel (a descriptor number handed over by the launcher).
+    /// The gofer channel (a descriptor number handed over by the launcher);
+    /// the channels of a bundle's bind mounts follow it.
     pub gofer_fd: i32,
+    /// An OCI bundle: its config.json replaces program, args, environment
+    /// and working directory, and sets up mounts, user, limits, hostname,
+    /// sysctls and the seccomp profile.
+    pub bundle: Option<PathBuf>,
 }
 
 /// A failure of `gvisor do` with the exit code to report.
@@ -145,6 +151,60 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<[i32; 2]> {
     Ok(fds)
 }
 
+/// The file systems of an OCI bundle: the root (through the gofer channel
+/// `gofer`, under a tmpfs upper layer unless root.readonly), then the
+/// spec's mounts in order, then the masked paths.
+pub fn build_bundle_vfs(
+    b: &crate::oci::Bundle,
+    gofer: OwnedFd,
+    gofer_fd: i32,
+    procfs: Arc<ProcFs>,
+) -> Result<Arc<Vfs>> {
+    use crate::oci::SentryMount;
+    let lower = GoferFs::new(vfs_gofer::client::Client::new(gofer));
+    let mut vfs = if b.root_readonly {
+        Vfs::new(lower)
+    } else {
+        Vfs::new(OverlayFs::new(lower))
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (i, (dest, m)) in b.mounts.iter().enumerate() {
+        let dev = 0x30 + i as u64;
+        match m {
+            SentryMount::Proc => vfs.mount(dest, procfs.clone()),
+            SentryMount::Sys => vfs.mount(dest, SysFs::new(cpus)),
+            SentryMount::Dev => vfs.mount(dest, Arc::new(DevFs::default())),
+            SentryMount::Devpts => {}
+            SentryMount::Tmpfs(mode) => vfs.mount(dest, TmpFs::new(*mode, dev)),
+            SentryMount::Empty => vfs.mount(dest, TmpFs::new(0o555, dev)),
+            SentryMount::Bind(n) => {
+                // SAFETY: the launcher handed this channel over; nothing else owns it.
+                let sock = unsafe { OwnedFd::from_raw_fd(gofer_fd + *n as i32) };
+                vfs.mount(dest, GoferFs::new(vfs_gofer::client::Client::new(sock)));
+            }
+        }
+    }
+    let vfs = Arc::new(vfs);
+    let mut masked = Vec::new();
+    for p in &b.masked {
+        match vfs.stat(&Start::Cwd("/"), p.as_bytes(), false) {
+            Err(_) => {}
+            Ok(st) if st.mode & 0o170000 == 0o040000 => masked.push(p.clone()),
+            Ok(_) => anyhow::bail!(
+                "config.json: linux.maskedPaths: {p}: masking a file is not supported yet (directories are)"
+            ),
+        }
+    }
+    if masked.is_empty() {
+        return Ok(vfs);
+    }
+    let mut vfs = Arc::try_unwrap(vfs).map_err(|_| anyhow!("the file systems are shared early"))?;
+    for p in masked {
+        vfs.mount(&p, TmpFs::new(0o555, 0x2f));
+    }
+    Ok(Arc::new(vfs))
+}
+
 /// Runs the program; returns its exit status.
 pub fn run(
     opts: &DoOptions,
@@ -158,24 +218,77 @@ pub fn run(
     };
     tracing::info!(platform = %platform.describe(), "sandbox starting");
     let platform: Arc<dyn Platform> = Arc::new(platform);
+    let bundle = opts
+        .bundle
+        .as_ref()
+        .map(|d| crate::oci::load(d))
+        .transpose()
+        .map_err(|e| DoError::new(125, e))?;
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let config = KernelConfig {
+    let mut config = KernelConfig {
         fault_around: opts.fault_around,
         uid,
         gid,
         hostname: hostname(),
         ..KernelConfig::default()
     };
+    let (program, prog_args, envp, cwd) = match &bundle {
+        Some(b) => {
+            config.uid = b.uid;
+            config.gid = b.gid;
+            config.groups = b.groups.clone();
+            let mut r = sentry_core::kernel::task::default_rlimits();
+            for &(i, soft, hard) in &b.rlimits {
+                r[i] = (soft, hard);
+            }
+            config.rlimits = Some(r);
+            config.no_new_privs = b.no_new_privs;
+            if let Some(h) = &b.hostname {
+                config.hostname = h.clone();
+            }
+            config.sysctl = b.sysctl.clone();
+            config.app_seccomp = b.seccomp.clone();
+            (
+                OsString::from(&b.args[0]),
+                b.args[1..].iter().map(OsString::from).collect::<Vec<_>>(),
+                b.env
+                    .iter()
+                    .map(|e| e.clone().into_bytes())
+                    .collect::<Vec<_>>(),
+                b.cwd.clone(),
+            )
+        }
+        None => (
+            opts.program.clone(),
+            opts.args.clone(),
+            std::env::vars_os()
+                .map(|(k, v)| {
+                    let mut e = k.into_vec();
+                    e.push(b'=');
+                    e.extend_from_slice(v.as_bytes());
+                    e
+                })
+                .collect(),
+            opts.cwd.clone(),
+        ),
+    };
     let procfs = ProcFs::new();
     // SAFETY: the launcher handed this descriptor to us; nothing else owns it.
     let gofer = unsafe { OwnedFd::from_raw_fd(opts.gofer_fd) };
-    let fs = build_vfs(gofer, procfs.clone()).map_err(|e| DoError::new(125, e))?;
+    let fs = match &bundle {
+        Some(b) => build_bundle_vfs(b, gofer, opts.gofer_fd, procfs.clone()),
+        None => build_vfs(gofer, procfs.clone()),
+    }
+    .map_err(|e| DoError::new(125, e))?;
     let kernel = Kernel::new(platform, fs.clone(), config, strace_out);
     procfs.attach(&kernel);
-    let cwd = opts.cwd.clone();
-    let signal_fds = forward_host_signals(&kernel).map_err(|e| DoError::new(125, e))?;
-    crate::launch::confine_sentry(opts.gofer_fd, opts.debug_log.as_deref(), &signal_fds)
+    let mut keep_fds = forward_host_signals(&kernel)
+        .map_err(|e| DoError::new(125, e))?
+        .to_vec();
+    let binds = bundle.as_ref().map_or(0, |b| b.binds.len());
+    keep_fds.extend((1..=binds).map(|i| opts.gofer_fd + i as i32));
+    crate::launch::confine_sentry(opts.gofer_fd, opts.debug_log.as_deref(), &keep_fds)
         .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
     if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_FORBIDDEN_SYSCALL").is_some() {
         // Debug builds only: prove the allowlist is enforced (tests).
@@ -184,14 +297,17 @@ pub fn run(
     }
 
     // The program is looked up and read inside the sandbox's file system.
-    let shown = Path::new(&opts.program).display().to_string();
-    let prog = opts.program.as_bytes();
+    let shown = Path::new(&program).display().to_string();
+    let prog = program.as_bytes();
     let path: Vec<u8> = if prog.contains(&b'/') {
         prog.to_vec()
     } else {
-        let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        let search = envp
+            .iter()
+            .find_map(|e| e.strip_prefix(b"PATH="))
+            .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .to_vec();
         let found = search
-            .as_bytes()
             .split(|&b| b == b':')
             .filter(|d| !d.is_empty())
             .map(|d| [d, b"/", prog].concat())
@@ -211,16 +327,8 @@ pub fn run(
         DoError::new(code, anyhow!("cannot run {path_shown}: {e}"))
     })?;
 
-    let mut argv: Vec<Vec<u8>> = vec![opts.program.clone().into_vec()];
-    argv.extend(opts.args.iter().map(|a| a.clone().into_vec()));
-    let envp: Vec<Vec<u8>> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut e = k.into_vec();
-            e.push(b'=');
-            e.extend_from_slice(v.as_bytes());
-            e
-        })
-        .collect();
+    let mut argv: Vec<Vec<u8>> = vec![program.clone().into_vec()];
+    argv.extend(prog_args.iter().map(|a| a.clone().into_vec()));
     let stdio = |fd| -> Result<Arc<dyn FileDescription>, DoError> {
         Ok(Arc::new(HostStdio::dup(fd).map_err(|e| {
             DoError::new(125, anyhow!("passing host fd {fd} to the sandbox: {e}"))

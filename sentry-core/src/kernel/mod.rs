@@ -13,6 +13,7 @@ pub mod block;
 pub mod exec;
 pub mod futex;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod task;
 pub mod timers;
@@ -32,6 +33,16 @@ pub struct KernelConfig {
     pub hostname: String,
     /// Number of CPUs the app sees.
     pub cpus: usize,
+    /// Supplementary groups of the first task.
+    pub groups: Vec<u32>,
+    /// Resource limits of the first task (None: the defaults).
+    pub rlimits: Option<task::Rlimits>,
+    /// The first task starts with no_new_privs.
+    pub no_new_privs: bool,
+    /// The container's seccomp profile, applied to every system call.
+    pub app_seccomp: Option<Arc<seccomp::AppFilter>>,
+    /// Emulated sysctls ("kernel.domainname" → value), shown in /proc/sys.
+    pub sysctl: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for KernelConfig {
@@ -42,6 +53,11 @@ impl Default for KernelConfig {
             gid: 0,
             hostname: "gvisor".into(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            groups: Vec::new(),
+            rlimits: None,
+            no_new_privs: false,
+            app_seccomp: None,
+            sysctl: Default::default(),
         }
     }
 }
@@ -215,7 +231,10 @@ impl Kernel {
             child_wq: block::WaitQueue::default(),
             infos: Mutex::new(Default::default()),
             real_timer: Mutex::new(timers::RealTimer::default()),
-            creds: Mutex::new(task::Creds::new(self.config.uid, self.config.gid)),
+            creds: Mutex::new(task::Creds {
+                groups: self.config.groups.clone(),
+                ..task::Creds::new(self.config.uid, self.config.gid)
+            }),
             kernel: self.me.clone(),
         });
         procs.tgs.insert(pid, tg.clone());

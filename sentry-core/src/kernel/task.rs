@@ -381,6 +381,8 @@ impl Task {
             })?;
         }
         let ctx = platform.new_context()?;
+        let kernel_rlimits = kernel.config.rlimits.unwrap_or_else(default_rlimits);
+        let kernel_nnp = kernel.config.no_new_privs;
         let (tg, handle) = kernel.new_process(0, 1, 1);
         let pid = tg.pid;
         let mut t = Task {
@@ -397,9 +399,9 @@ impl Task {
             clear_child_tid: 0,
             robust_list: 0,
             comm: [0; 16],
-            rlimits: default_rlimits(),
+            rlimits: kernel_rlimits,
             exe: loaded.exe.clone(),
-            no_new_privs: false,
+            no_new_privs: kernel_nnp,
             dumpable: true,
             exit: None,
             altstack: Default::default(),

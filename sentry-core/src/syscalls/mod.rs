@@ -321,9 +321,40 @@ pub fn dispatch(task: &mut Task) {
     let traced = task.kernel.tracing();
     let pre = traced.then(|| format_call(task, nr, entry, &args));
     let started = traced.then(Instant::now);
-    let res = match entry {
-        Some(s) => (s.handler)(task, &args),
-        None => {
+    let verdict = task
+        .kernel
+        .config
+        .app_seccomp
+        .as_ref()
+        .map_or(crate::kernel::seccomp::Action::Allow, |f| {
+            f.decide(nr, &args)
+        });
+    let res = match (verdict, entry) {
+        (crate::kernel::seccomp::Action::Errno(e), _) => Err(Errno(e as i32)),
+        (crate::kernel::seccomp::Action::Kill, _) => {
+            task.die(
+                crate::kernel::signal::Signal(31),
+                "system call denied by the container's seccomp profile",
+            );
+            Err(Errno::ENOSYS)
+        }
+        (crate::kernel::seccomp::Action::Trap, _) => {
+            // SYS_SECCOMP (1), as the kernel reports a trapped call.
+            crate::kernel::signal::force_fault_signal(
+                task,
+                crate::kernel::signal::Signal(31),
+                1,
+                task.regs.rip,
+            );
+            Err(Errno::ENOSYS)
+        }
+        (action, Some(s)) => {
+            if action == crate::kernel::seccomp::Action::Log {
+                tracing::info!(nr, name = s.name, "seccomp profile: logged system call");
+            }
+            (s.handler)(task, &args)
+        }
+        (_, None) => {
             task.kernel.note_unimplemented(nr, name_of(nr));
             Err(Errno::ENOSYS)
         }

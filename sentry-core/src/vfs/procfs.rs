@@ -79,6 +79,31 @@ impl ProcFs {
     fn node(&self, path: &str) -> SysResult<Node> {
         let k = self.kernel()?;
         let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        // Emulated sysctls (OCI linux.sysctl): /proc/sys/a/b for "a.b".
+        if let ["sys", rest @ ..] = parts.as_slice() {
+            if !rest.is_empty() {
+                let key = rest.join(".");
+                if let Some(v) = k.config.sysctl.get(&key) {
+                    return Ok(Node::File(format!("{v}\n").into_bytes()));
+                }
+                let prefix = format!("{key}.");
+                let mut children: Vec<(String, u32)> = k
+                    .config
+                    .sysctl
+                    .keys()
+                    .filter_map(|s| s.strip_prefix(&prefix))
+                    .map(|s| match s.split_once('.') {
+                        Some((d, _)) => (d.to_string(), S_IFDIR),
+                        None => (s.to_string(), S_IFREG),
+                    })
+                    .collect();
+                children.dedup();
+                let builtin = matches!(rest, ["kernel"] | ["vm"] | ["kernel", _] | ["vm", _]);
+                if !children.is_empty() && !builtin {
+                    return Ok(Node::Dir(children));
+                }
+            }
+        }
         match parts.as_slice() {
             [] => {
                 let mut v: Vec<(String, u32)> =

@@ -61,8 +61,26 @@ enum Cmd {
         fault_around: u64,
         #[arg(long)]
         stats: bool,
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        /// Run the OCI bundle in DIR (its config.json) instead of COMMAND.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
+    },
+    /// Run the container of the OCI bundle in DIR (its config.json) in a new
+    /// sandbox, as `runsc run`; exits with the container's status.
+    Run {
+        /// The bundle directory.
+        #[arg(long, value_name = "DIR")]
+        bundle: PathBuf,
+        /// Print one line per system call (to stderr, or to the debug log).
+        #[arg(long)]
+        strace: bool,
+        /// Write the sentry's debug log (and strace) into DIR.
+        #[arg(long, value_name = "DIR")]
+        debug_log: Option<PathBuf>,
+        /// The container id.
+        id: String,
     },
     /// A gofer process (started by `gvisor do`; not for direct use).
     #[command(hide = true)]
@@ -73,6 +91,9 @@ enum Cmd {
         /// The channel's descriptor.
         #[arg(long)]
         fd: i32,
+        /// A host directory to serve read-only on the next descriptor.
+        #[arg(long)]
+        bind: Vec<PathBuf>,
     },
     /// Print the system call table.
     Syscalls {
@@ -120,6 +141,21 @@ fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::F
     }
 }
 
+/// Starts a sandbox and turns how it ended into the exit code.
+fn launch_and_report(opts: &shim::launch::LaunchOptions) -> ExitCode {
+    match shim::launch::launch(opts) {
+        Ok(shim::launch::Outcome::Exited(code)) => ExitCode::from(code as u8),
+        Ok(shim::launch::Outcome::SentryKilled(sig)) => {
+            eprintln!("gvisor: {}", shim::launch::describe_sentry_death(sig));
+            ExitCode::from(125)
+        }
+        Err(e) => {
+            eprintln!("gvisor: {e:#}");
+            ExitCode::from(125)
+        }
+    }
+}
+
 /// Writes to stdout; a closed pipe (`| head`) ends quietly, not in a panic.
 fn print_out(text: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();
@@ -154,9 +190,9 @@ fn main() -> ExitCode {
             );
             print_out(&text)
         }
-        Cmd::Gofer { root, fd } => {
+        Cmd::Gofer { root, fd, bind } => {
             let _ = init_logging(None);
-            match shim::launch::gofer_main(&root, fd) {
+            match shim::launch::gofer_main(&root, &bind, fd) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gvisor gofer: {e:#}");
@@ -209,23 +245,49 @@ fn main() -> ExitCode {
             boot_flags.push(fault_around.to_string().into());
             let opts = shim::launch::LaunchOptions {
                 rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
+                binds: Vec::new(),
                 cwd,
                 boot_flags,
                 command,
             };
-            match shim::launch::launch(&opts) {
-                Ok(shim::launch::Outcome::Exited(code)) => ExitCode::from(code as u8),
-                Ok(shim::launch::Outcome::SentryKilled(sig)) => {
-                    eprintln!("gvisor: {}", shim::launch::describe_sentry_death(sig));
-                    ExitCode::from(125)
-                }
+            launch_and_report(&opts)
+        }
+        Cmd::Run {
+            bundle,
+            strace,
+            debug_log,
+            id,
+        } => {
+            let _ = init_logging(None);
+            let loaded = shim::oci::check_id(&id).and_then(|()| shim::oci::load(&bundle));
+            let b = match loaded {
+                Ok(b) => b,
                 Err(e) => {
                     eprintln!("gvisor: {e:#}");
-                    ExitCode::from(125)
+                    return ExitCode::from(125);
                 }
+            };
+            let bundle_abs = bundle.canonicalize().unwrap_or(bundle);
+            let mut boot_flags: Vec<OsString> =
+                vec!["--bundle".into(), bundle_abs.into_os_string()];
+            if strace {
+                boot_flags.push("--strace".into());
             }
+            if let Some(d) = &debug_log {
+                boot_flags.push("--debug-log".into());
+                boot_flags.push(d.clone().into_os_string());
+            }
+            let opts = shim::launch::LaunchOptions {
+                rootfs: b.root.clone(),
+                binds: b.binds.clone(),
+                cwd: b.cwd.clone(),
+                boot_flags,
+                command: Vec::new(),
+            };
+            launch_and_report(&opts)
         }
         Cmd::Boot {
+            bundle,
             gofer_fd,
             cwd,
             strace,
@@ -247,11 +309,16 @@ fn main() -> ExitCode {
                 (true, None) => Some(Box::new(std::io::stderr())),
             };
             let mut it = command.into_iter();
-            let Some(program) = it.next() else {
-                eprintln!("gvisor: no program given");
-                return ExitCode::from(125);
+            let program = match (it.next(), &bundle) {
+                (Some(p), _) => p,
+                (None, Some(_)) => OsString::new(),
+                (None, None) => {
+                    eprintln!("gvisor: no program given");
+                    return ExitCode::from(125);
+                }
             };
             let opts = DoOptions {
+                bundle,
                 program,
                 args: it.collect(),
                 strace,

@@ -1,0 +1,394 @@
+//! OCI bundles: config.json read with oci-spec and turned into what the
+//! launcher, the gofer and the sentry need. Every field is either applied,
+//! emulated in the sentry, or refused with an error that names it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use oci_spec::runtime::{
+    LinuxNamespaceType, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, PosixRlimitType,
+    Spec,
+};
+use sentry_core::kernel::seccomp::{Action, AppFilter, ArgCond, Op, Rule};
+
+/// What the sentry mounts at a destination, in the spec's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SentryMount {
+    /// The sentry's procfs.
+    Proc,
+    /// The sentry's sysfs.
+    Sys,
+    /// A tmpfs with this root mode.
+    Tmpfs(u32),
+    /// The sentry's devfs (a tmpfs on /dev in the spec).
+    Dev,
+    /// devpts (devfs provides /dev/pts): nothing to mount.
+    Devpts,
+    /// An empty read-only directory (mqueue, cgroup: not emulated yet).
+    Empty,
+    /// A host directory served by the gofer through channel `n` (read-only).
+    Bind(usize),
+}
+
+/// A container's bundle, checked.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    /// The root file system (absolute).
+    pub root: PathBuf,
+    /// root.readonly.
+    pub root_readonly: bool,
+    /// Host directories the gofer serves besides the root (read-only), in
+    /// channel order.
+    pub binds: Vec<PathBuf>,
+    /// (destination, what) in the spec's order.
+    pub mounts: Vec<(String, SentryMount)>,
+    /// process.args.
+    pub args: Vec<String>,
+    /// process.env.
+    pub env: Vec<String>,
+    /// process.cwd.
+    pub cwd: String,
+    /// process.user.
+    pub uid: u32,
+    /// process.user.gid.
+    pub gid: u32,
+    /// process.user.additionalGids.
+    pub groups: Vec<u32>,
+    /// process.rlimits as (resource, soft, hard).
+    pub rlimits: Vec<(usize, u64, u64)>,
+    /// process.noNewPrivileges.
+    pub no_new_privs: bool,
+    /// hostname.
+    pub hostname: Option<String>,
+    /// linux.sysctl.
+    pub sysctl: BTreeMap<String, String>,
+    /// linux.maskedPaths.
+    pub masked: Vec<String>,
+    /// linux.seccomp, compiled.
+    pub seccomp: Option<Arc<AppFilter>>,
+}
+
+fn rlimit_index(t: PosixRlimitType) -> usize {
+    use PosixRlimitType::*;
+    match t {
+        RlimitCpu => 0,
+        RlimitFsize => 1,
+        RlimitData => 2,
+        RlimitStack => 3,
+        RlimitCore => 4,
+        RlimitRss => 5,
+        RlimitNproc => 6,
+        RlimitNofile => 7,
+        RlimitMemlock => 8,
+        RlimitAs => 9,
+        RlimitLocks => 10,
+        RlimitSigpending => 11,
+        RlimitMsgqueue => 12,
+        RlimitNice => 13,
+        RlimitRtprio => 14,
+        RlimitRttime => 15,
+    }
+}
+
+/// Checks a container id as runc does.
+pub fn check_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > 1024
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-+".contains(c))
+    {
+        bail!("invalid container id {id:?}: use letters, digits and _ . - +");
+    }
+    Ok(())
+}
+
+fn compile_seccomp(s: &LinuxSeccomp) -> Result<AppFilter> {
+    let action = |a: LinuxSeccompAction, errno: Option<u32>, what: &str| -> Result<Action> {
+        use LinuxSeccompAction::*;
+        Ok(match a {
+            ScmpActAllow => Action::Allow,
+            ScmpActLog => Action::Log,
+            ScmpActErrno => Action::Errno(errno.unwrap_or(libc::EPERM as u32)),
+            ScmpActKill | ScmpActKillThread | ScmpActKillProcess => Action::Kill,
+            ScmpActTrap => Action::Trap,
+            other => bail!("{what}: action {other:?} is not supported"),
+        })
+    };
+    let mut f = AppFilter::new(action(
+        s.default_action(),
+        s.default_errno_ret(),
+        "linux.seccomp.defaultAction",
+    )?);
+    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
+        let what = format!("linux.seccomp.syscalls[{i}]");
+        let act = action(sc.action(), sc.errno_ret(), &what)?;
+        let mut conds = Vec::new();
+        for (j, a) in sc.args().iter().flatten().enumerate() {
+            if a.index() > 5 {
+                bail!(
+                    "{what}.args[{j}].index {} is past the sixth argument",
+                    a.index()
+                );
+            }
+            use LinuxSeccompOperator::*;
+            let op = match a.op() {
+                ScmpCmpNe => Op::Ne,
+                ScmpCmpLt => Op::Lt,
+                ScmpCmpLe => Op::Le,
+                ScmpCmpEq => Op::Eq,
+                ScmpCmpGe => Op::Ge,
+                ScmpCmpGt => Op::Gt,
+                ScmpCmpMaskedEq => Op::MaskedEq(a.value()),
+            };
+            let value = match a.op() {
+                ScmpCmpMaskedEq => a.value_two().unwrap_or(0),
+                _ => a.value(),
+            };
+            conds.push(ArgCond {
+                index: a.index(),
+                value,
+                op,
+            });
+        }
+        for name in sc.names() {
+            // Names of other architectures are skipped, as runc does.
+            if let Some(nr) = sentry_core::syscalls::names::NAMES
+                .iter()
+                .position(|n| n == name)
+            {
+                f.add(
+                    nr as u64,
+                    Rule {
+                        conds: conds.clone(),
+                        action: act,
+                    },
+                );
+            }
+        }
+    }
+    Ok(f)
+}
+
+fn mount_options(opts: &Option<Vec<String>>) -> Vec<String> {
+    opts.clone().unwrap_or_default()
+}
+
+/// Reads and checks `dir/config.json`.
+pub fn load(dir: &Path) -> Result<Bundle> {
+    let path = dir.join("config.json");
+    let spec = Spec::load(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| anyhow!("config.json: root: missing"))?;
+    let root_path = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        dir.join(root.path())
+    };
+    let root_path = root_path
+        .canonicalize()
+        .with_context(|| format!("config.json: root.path {}", root.path().display()))?;
+    if !root_path.is_dir() {
+        bail!(
+            "config.json: root.path {} is not a directory",
+            root_path.display()
+        );
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("config.json: process: missing"))?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        bail!("config.json: process.args: empty");
+    }
+    if process.terminal().unwrap_or(false) {
+        bail!("config.json: process.terminal: true is not supported by gvisor run yet (no console socket)");
+    }
+    let cwd = process.cwd().to_string_lossy().into_owned();
+    if !cwd.starts_with('/') {
+        bail!("config.json: process.cwd {cwd:?}: must be absolute");
+    }
+    let user = process.user();
+    let mut rlimits = Vec::new();
+    for r in process.rlimits().iter().flatten() {
+        if r.soft() > r.hard() {
+            bail!(
+                "config.json: process.rlimits {:?}: soft above hard",
+                r.typ()
+            );
+        }
+        rlimits.push((rlimit_index(r.typ()), r.soft(), r.hard()));
+    }
+    let mut binds = Vec::new();
+    let mut mounts = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let what = format!("config.json: mounts[{i}]");
+        let dest = m.destination().to_string_lossy().into_owned();
+        if !dest.starts_with('/') {
+            bail!("{what}.destination {dest:?}: must be absolute");
+        }
+        let opts = mount_options(m.options());
+        let typ = m.typ().clone().unwrap_or_default();
+        let is_bind = typ == "bind" || opts.iter().any(|o| o == "bind" || o == "rbind");
+        let kind = if is_bind {
+            let src = m
+                .source()
+                .as_ref()
+                .ok_or_else(|| anyhow!("{what}.source: missing for a bind mount"))?;
+            let src = src
+                .canonicalize()
+                .with_context(|| format!("{what}.source {}", src.display()))?;
+            if !src.is_dir() {
+                bail!(
+                    "{what}.source {}: only directories can be bind-mounted yet",
+                    src.display()
+                );
+            }
+            if !opts.iter().any(|o| o == "ro") {
+                bail!(
+                    "{what}: read-write bind mounts are not supported yet (add \"ro\" to options)"
+                );
+            }
+            binds.push(src);
+            SentryMount::Bind(binds.len())
+        } else {
+            match typ.as_str() {
+                "proc" => SentryMount::Proc,
+                "sysfs" => SentryMount::Sys,
+                "tmpfs" if dest == "/dev" => SentryMount::Dev,
+                "tmpfs" => {
+                    let mode = opts
+                        .iter()
+                        .find_map(|o| o.strip_prefix("mode="))
+                        .map(|m| u32::from_str_radix(m, 8))
+                        .transpose()
+                        .map_err(|_| anyhow!("{what}.options: bad mode"))?
+                        .unwrap_or(0o1777);
+                    SentryMount::Tmpfs(mode & 0o7777)
+                }
+                "devpts" => SentryMount::Devpts,
+                "mqueue" | "cgroup" | "cgroup2" => SentryMount::Empty,
+                other => bail!("{what}.type {other:?} is not supported (proc, sysfs, tmpfs, devpts, mqueue, cgroup, bind)"),
+            }
+        };
+        mounts.push((dest, kind));
+    }
+    let mut sysctl = BTreeMap::new();
+    let mut masked = Vec::new();
+    let mut seccomp = None;
+    if let Some(linux) = spec.linux() {
+        for ns in linux.namespaces().iter().flatten() {
+            match ns.typ() {
+                LinuxNamespaceType::User => {
+                    bail!("config.json: linux.namespaces: user namespaces are not supported")
+                }
+                LinuxNamespaceType::Network if ns.path().is_some() => bail!(
+                    "config.json: linux.namespaces: joining a network namespace by path is not supported yet"
+                ),
+                _ => {}
+            }
+        }
+        for (k, v) in linux.sysctl().iter().flatten() {
+            if !(k.starts_with("kernel.")
+                || k.starts_with("net.")
+                || k.starts_with("vm.")
+                || k.starts_with("fs."))
+            {
+                bail!("config.json: linux.sysctl: {k:?} is not a namespaced sysctl");
+            }
+            sysctl.insert(k.clone(), v.clone());
+        }
+        for p in linux.masked_paths().iter().flatten() {
+            masked.push(p.clone());
+        }
+        for p in linux.readonly_paths().iter().flatten() {
+            if !(p.starts_with("/proc") || p.starts_with("/sys")) {
+                bail!("config.json: linux.readonlyPaths: {p:?}: only paths under /proc and /sys (read-only in the sandbox already) are supported");
+            }
+        }
+        if let Some(s) = linux.seccomp() {
+            seccomp = Some(Arc::new(compile_seccomp(s)?));
+        }
+    }
+    Ok(Bundle {
+        root: root_path,
+        root_readonly: root.readonly().unwrap_or(false),
+        binds,
+        mounts,
+        args,
+        env: process.env().clone().unwrap_or_default(),
+        cwd,
+        uid: user.uid(),
+        gid: user.gid(),
+        groups: user.additional_gids().clone().unwrap_or_default(),
+        rlimits,
+        no_new_privs: process.no_new_privileges().unwrap_or(false),
+        hostname: spec.hostname().clone(),
+        sysctl,
+        masked,
+        seccomp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(config: &str) -> Result<Bundle> {
+        let dir =
+            std::env::temp_dir().join(format!("oci-test-{}-{}", std::process::id(), config.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        std::fs::write(dir.join("config.json"), config).unwrap();
+        let r = load(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        r
+    }
+
+    const MIN: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/sh"],"cwd":"/","user":{"uid":0,"gid":0}}"#;
+
+    #[test]
+    fn minimal_and_errors_name_the_field() {
+        let b = bundle(&format!("{MIN}}}")).unwrap();
+        assert_eq!(b.args, ["/bin/sh"]);
+        let e = bundle("{").unwrap_err().to_string();
+        assert!(e.contains("config.json"), "{e}");
+        let e = bundle(r#"{"ociVersion":"1.0.2","root":{"path":"nope"},"process":{"args":["x"],"cwd":"/","user":{"uid":0,"gid":0}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("root.path"), "{e}");
+        let e = bundle(&format!(
+            r#"{MIN},"mounts":[{{"destination":"/x","type":"nfs"}}]}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mounts[0].type"), "{e}");
+        let e = bundle(&format!(
+            r#"{MIN},"linux":{{"namespaces":[{{"type":"user"}}]}}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("user namespaces"), "{e}");
+        let e = bundle(&format!(r#"{MIN},"linux":{{"sysctl":{{"abc":"1"}}}}}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linux.sysctl"), "{e}");
+    }
+
+    #[test]
+    fn seccomp_profile_compiles() {
+        let b = bundle(&format!(
+            r#"{MIN},"linux":{{"seccomp":{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":["mkdir","no_such_call"],"action":"SCMP_ACT_ERRNO","errnoRet":1}},{{"names":["write"],"action":"SCMP_ACT_ERRNO","args":[{{"index":0,"value":99,"op":"SCMP_CMP_EQ"}}]}}]}}}}}}"#
+        ))
+        .unwrap();
+        let f = b.seccomp.unwrap();
+        assert_eq!(f.decide(83, &[0; 6]), Action::Errno(1));
+        assert_eq!(f.decide(1, &[99, 0, 0, 0, 0, 0]), Action::Errno(1));
+        assert_eq!(f.decide(1, &[1, 0, 0, 0, 0, 0]), Action::Allow);
+    }
+}
