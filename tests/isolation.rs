@@ -96,8 +96,8 @@ fn sentry_and_gofer_are_confined() {
     assert_eq!(status_field(sentry, "CapBnd"), "0000000000000000");
     assert_eq!(
         status_field(gofer, "CapEff"),
-        "0000000000000006",
-        "gofer keeps DAC_OVERRIDE and DAC_READ_SEARCH only"
+        "000000000000001f",
+        "gofer keeps CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID only"
     );
     assert_eq!(
         ns(&sentry.to_string(), "net"),
@@ -179,8 +179,8 @@ fn host_allowlists_are_printed() {
 
 /// A root file system with just the escape program, and a host secret
 /// outside it.
-fn escape_setup() -> (PathBuf, PathBuf, String) {
-    let base = std::env::temp_dir().join(format!("gvisor-escape-{}", std::process::id()));
+fn escape_setup(name: &str) -> (PathBuf, PathBuf, String) {
+    let base = std::env::temp_dir().join(format!("gvisor-{name}-{}", std::process::id()));
     let rootfs = base.join("rootfs");
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&rootfs).unwrap();
@@ -193,7 +193,7 @@ fn escape_setup() -> (PathBuf, PathBuf, String) {
 
 #[test]
 fn escape_attempts_all_fail_and_the_host_is_untouched() {
-    let (rootfs, secret_path, secret) = escape_setup();
+    let (rootfs, secret_path, secret) = escape_setup("escape");
     let before = std::fs::metadata(&secret_path).unwrap();
     let out = run_command({
         let mut c = Command::new(gvisor_bin());
@@ -300,4 +300,54 @@ fn security_md_lists_the_current_allowlists() {
         doc.contains(&listing),
         "docs/SECURITY.md is stale: paste the output of `gvisor syscalls --host` into it"
     );
+}
+
+#[test]
+fn bind_mount_escapes_fail() {
+    let (rootfs, secret_path, secret) = escape_setup("escape-binds");
+    let base = rootfs.parent().unwrap().to_path_buf();
+    let rw = base.join("rw");
+    let ro = base.join("ro");
+    std::fs::create_dir_all(&rw).unwrap();
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::write(ro.join("file"), "ro-data").unwrap();
+    let config = format!(
+        r#"{{"ociVersion":"1.0.2","root":{{"path":"{root}"}},"process":{{"args":["/escape","{sp}","{secret}","{pid}","binds"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+"mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},{{"destination":"/rw","type":"bind","source":"{rw}","options":["rbind","rw"]}},{{"destination":"/ro","type":"bind","source":"{ro}","options":["rbind","ro"]}}]}}"#,
+        root = rootfs.display(),
+        sp = secret_path.display(),
+        pid = std::process::id(),
+        rw = rw.display(),
+        ro = ro.display(),
+    );
+    std::fs::write(base.join("config.json"), config).unwrap();
+    let out = run_command({
+        let mut c = Command::new(gvisor_bin());
+        c.arg("run").arg("--bundle").arg(&base).arg("escape-binds");
+        c
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(!text.contains("ESCAPED"), "{text}");
+    assert!(
+        text.contains("blocked absolute symlink planted in a rw bind"),
+        "{text}"
+    );
+    assert!(
+        text.contains("blocked open for writing in a read-only bind"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&secret_path).unwrap(), secret);
+    assert_eq!(std::fs::read_to_string(ro.join("file")).unwrap(), "ro-data");
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 1);
+    // The planted symlinks are on the host (as with any runtime), but
+    // pointing at what they name; the secret's mode is unchanged.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&secret_path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_ne!(mode, 0o777);
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -17,7 +17,9 @@ fn make_bundle(name: &str, config: &str) -> PathBuf {
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(dir.join("rootfs/tmp")).unwrap();
     std::fs::copy(busybox(), bin.join("busybox")).unwrap();
-    for a in ["sh", "echo", "cat", "ls", "id", "hostname", "mkdir", "true"] {
+    for a in [
+        "sh", "echo", "cat", "ls", "id", "hostname", "mkdir", "true", "mv", "rm", "ln",
+    ] {
         std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
     }
     let share = dir.join("share");
@@ -80,11 +82,11 @@ fn bad_configs_are_one_clear_error() {
             "mounts[0].type",
         ),
         (
-            "rwbind",
+            "filebind",
             format!(
-                r#"{base},"mounts":[{{"destination":"/x","type":"bind","source":"/tmp","options":["rbind"]}}]}}"#
+                r#"{base},"mounts":[{{"destination":"/x","type":"bind","source":"/etc/hostname","options":["rbind"]}}]}}"#
             ),
-            "read-write bind",
+            "only directories",
         ),
         (
             "userns",
@@ -110,6 +112,26 @@ fn bad_configs_are_one_clear_error() {
     let out = run_bundle(&dir, "bad/id");
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid container id"));
+}
+
+#[test]
+fn read_write_bind_writes_reach_the_host() {
+    let config = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["sh","-c","echo written > /rw/out && cat /rw/out && mkdir /rw/d && mv /rw/out /rw/d/out2 && rm /rw/file && ln -s /etc/passwd /rw/d/link && ls /rw /rw/d"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}},
+"mounts":[{"destination":"/dev","type":"tmpfs","source":"tmpfs"},{"destination":"/rw","type":"bind","source":"@SHARE@","options":["rbind","rw"]}]}"#;
+    let dir = make_bundle("rw", config);
+    let out = run_bundle(&dir, "c4");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("written\n"));
+    let share = dir.join("share");
+    assert_eq!(
+        std::fs::read_to_string(share.join("d/out2")).unwrap(),
+        "written\n"
+    );
+    assert!(!share.join("file").exists(), "rm reached the host");
+    assert_eq!(
+        std::fs::read_link(share.join("d/link")).unwrap(),
+        Path::new("/etc/passwd")
+    );
 }
 
 #[test]

@@ -111,7 +111,29 @@ pub fn sentry_allowlist(pid: i32) -> Vec<Allowed> {
         allow(
             "pread64",
             SYS_pread64,
-            "donated host files (read-only), page-cache fills",
+            "donated host files, page-cache fills",
+        ),
+        allow("pwrite64", SYS_pwrite64, "files of read-write bind mounts"),
+        allow(
+            "ftruncate",
+            SYS_ftruncate,
+            "files of read-write bind mounts",
+        ),
+        allow(
+            "fchmod",
+            SYS_fchmod,
+            "fchmod of files of read-write bind mounts",
+        ),
+        allow(
+            "fchown",
+            SYS_fchown,
+            "fchown of files of read-write bind mounts",
+        ),
+        allow_if(
+            "utimensat",
+            SYS_utimensat,
+            vec![vec![Cond::Eq64(1, 0)]],
+            "futimens of files of read-write bind mounts (no path)",
         ),
         allow("lseek", SYS_lseek, "donated host files"),
         allow("readv", SYS_readv, "stdio"),
@@ -284,6 +306,41 @@ pub fn gofer_allowlist() -> Vec<Allowed> {
             "readlinkat",
             SYS_readlinkat,
             "symlink targets (never followed)",
+        ),
+        allow("mkdirat", SYS_mkdirat, "mkdir on read-write mounts"),
+        allow(
+            "unlinkat",
+            SYS_unlinkat,
+            "unlink, rmdir on read-write mounts",
+        ),
+        allow("renameat2", SYS_renameat2, "rename on read-write mounts"),
+        allow("symlinkat", SYS_symlinkat, "symlink on read-write mounts"),
+        allow_if(
+            "linkat",
+            SYS_linkat,
+            vec![vec![Cond::Eq(4, 0)]],
+            "hard links on read-write mounts (never following: flags 0)",
+        ),
+        allow(
+            "fchmod",
+            SYS_fchmod,
+            "chmod through an O_NOFOLLOW descriptor",
+        ),
+        allow(
+            "fchown",
+            SYS_fchown,
+            "chown through an O_NOFOLLOW descriptor",
+        ),
+        allow(
+            "ftruncate",
+            SYS_ftruncate,
+            "truncate through an O_NOFOLLOW descriptor",
+        ),
+        allow_if(
+            "utimensat",
+            SYS_utimensat,
+            vec![vec![Cond::Eq64(1, 0)]],
+            "futimens through an O_NOFOLLOW descriptor (no path)",
         ),
         allow("getdents64", SYS_getdents64, "directory listings"),
         allow(
@@ -701,7 +758,7 @@ pub fn pivot_into_empty() -> Result<()> {
 /// bind of `rootfs` (the host's /proc and /sys below it detached: the
 /// sandbox has its own), and `/b1`, `/b2`, … read-only binds of `binds`.
 /// Returns the directories to serve, the root first.
-pub fn pivot_into(rootfs: &Path, binds: &[std::path::PathBuf]) -> Result<Vec<String>> {
+pub fn pivot_into(rootfs: &Path, binds: &[(std::path::PathBuf, bool)]) -> Result<Vec<String>> {
     make_mounts_private()?;
     if rootfs.starts_with("/proc") {
         bail!("refusing {} as a root file system", rootfs.display());
@@ -711,8 +768,10 @@ pub fn pivot_into(rootfs: &Path, binds: &[std::path::PathBuf]) -> Result<Vec<Str
     let dir = c"/proc";
     mount_tmpfs(dir, c"size=4k,nr_inodes=64,mode=0700")?;
     let mut served = Vec::new();
-    let sources = std::iter::once(rootfs.to_path_buf()).chain(binds.iter().cloned());
-    for (i, src_path) in sources.enumerate() {
+    // The root is never written through the gofer (the sentry's overlay
+    // keeps writes): it is bound read-only like the read-only binds.
+    let sources = std::iter::once((rootfs.to_path_buf(), false)).chain(binds.iter().cloned());
+    for (i, (src_path, rw)) in sources.enumerate() {
         let name = if i == 0 {
             "/root".to_string()
         } else {
@@ -740,7 +799,7 @@ pub fn pivot_into(rootfs: &Path, binds: &[std::path::PathBuf]) -> Result<Vec<Str
             )
         };
         check(rc, &format!("binding {}", src_path.display()))?;
-        if i > 0 {
+        if !rw {
             // SAFETY: remount of the bind just made; checked.
             let rc = unsafe {
                 libc::mount(
@@ -880,9 +939,11 @@ pub const SENTRY_NAMESPACES: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
 /// Namespaces of a gofer (it needs no network at all).
 pub const GOFER_NAMESPACES: libc::c_int = SENTRY_NAMESPACES | libc::CLONE_NEWNET;
-/// Capabilities a gofer keeps: reading any file of the rootfs as the
-/// sentry's permission checks allow (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).
-pub const GOFER_CAPS: [u32; 2] = [1, 2];
+/// Capabilities a gofer keeps: reading and writing any file of its mounts
+/// as the sentry's permission checks allow (CAP_DAC_OVERRIDE,
+/// CAP_DAC_READ_SEARCH), and setting owners, modes and times on them for
+/// the sandbox's users (CAP_CHOWN, CAP_FOWNER, CAP_FSETID).
+pub const GOFER_CAPS: [u32; 5] = [0, 1, 2, 3, 4];
 
 #[cfg(test)]
 mod tests {
@@ -915,7 +976,6 @@ mod tests {
             libc::SYS_ptrace,
             libc::SYS_socket,
             libc::SYS_mount,
-            libc::SYS_unlinkat,
             libc::SYS_clone,
         ] {
             assert!(

@@ -32,9 +32,10 @@ pub const CHANNEL_FD: RawFd = 3;
 pub struct LaunchOptions {
     /// Root file system (host directory).
     pub rootfs: PathBuf,
-    /// Host directories served read-only besides the root, in order: the
-    /// gofer channel of the n-th is descriptor CHANNEL_FD + n (1-based).
-    pub binds: Vec<PathBuf>,
+    /// Host directories served besides the root, in order, with whether they
+    /// are writable: the gofer channel of the n-th is descriptor
+    /// CHANNEL_FD + n (1-based).
+    pub binds: Vec<(PathBuf, bool)>,
     /// Working directory inside the sandbox.
     pub cwd: String,
     /// Arguments for `gvisor boot` before `--` (strace, log, …).
@@ -118,9 +119,11 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         "--fd".into(),
         CHANNEL_FD.to_string().into(),
     ];
-    for b in &opts.binds {
+    for (b, rw) in &opts.binds {
+        let mut arg = OsString::from(if *rw { "rw:" } else { "ro:" });
+        arg.push(b);
         gofer_args.push("--bind".into());
-        gofer_args.push(b.clone().into_os_string());
+        gofer_args.push(arg);
     }
     let gofer_argv = cstrings(&gofer_args)?;
     let channel_fds = |ends: &[OwnedFd]| -> Vec<(RawFd, RawFd)> {
@@ -224,7 +227,18 @@ pub fn describe_sentry_death(sig: i32) -> String {
 /// `gvisor gofer`: confines this process to `root` (and the read-only
 /// `binds`) and serves the gofer protocol, the root on descriptor `fd` and
 /// the n-th bind on `fd + n`, until the sentry closes the channels.
-pub fn gofer_main(root: &Path, binds: &[PathBuf], fd: RawFd) -> Result<()> {
+pub fn gofer_main(root: &Path, bind_args: &[PathBuf], fd: RawFd) -> Result<()> {
+    let mut binds = Vec::new();
+    for b in bind_args {
+        let s = b.to_string_lossy();
+        let (rw, path) = match (s.strip_prefix("rw:"), s.strip_prefix("ro:")) {
+            (Some(p), _) => (true, p),
+            (_, Some(p)) => (false, p),
+            _ => anyhow::bail!("--bind {s}: expected ro:PATH or rw:PATH"),
+        };
+        binds.push((PathBuf::from(path), rw));
+    }
+    let binds = &binds;
     let fds: Vec<RawFd> = (0..=binds.len()).map(|i| fd + i as RawFd).collect();
     let mut keep = vec![0, 1, 2];
     keep.extend(&fds);
@@ -236,10 +250,12 @@ pub fn gofer_main(root: &Path, binds: &[PathBuf], fd: RawFd) -> Result<()> {
         .collect();
     let dirs = confine::pivot_into(root, binds).context("confining the gofer to its root")?;
     let mut servers = Vec::new();
-    for d in &dirs {
+    for (i, d) in dirs.iter().enumerate() {
+        let rw = i > 0 && binds[i - 1].1;
         servers.push(
             vfs_gofer::server::Server::new(d)
-                .with_context(|| format!("opening the served directory {d}"))?,
+                .with_context(|| format!("opening the served directory {d}"))?
+                .writable(rw),
         );
     }
     confine::drop_caps(&confine::GOFER_CAPS).context("dropping the gofer's capabilities")?;

@@ -28,8 +28,8 @@ pub enum SentryMount {
     Devpts,
     /// An empty read-only directory (mqueue, cgroup: not emulated yet).
     Empty,
-    /// A host directory served by the gofer through channel `n` (read-only).
-    Bind(usize),
+    /// A host directory served by the gofer through channel `n`; writable.
+    Bind(usize, bool),
 }
 
 /// A container's bundle, checked.
@@ -39,9 +39,9 @@ pub struct Bundle {
     pub root: PathBuf,
     /// root.readonly.
     pub root_readonly: bool,
-    /// Host directories the gofer serves besides the root (read-only), in
-    /// channel order.
-    pub binds: Vec<PathBuf>,
+    /// Host directories the gofer serves besides the root, with whether
+    /// they are writable, in channel order.
+    pub binds: Vec<(PathBuf, bool)>,
     /// (destination, what) in the spec's order.
     pub mounts: Vec<(String, SentryMount)>,
     /// process.args.
@@ -249,13 +249,9 @@ pub fn load(dir: &Path) -> Result<Bundle> {
                     src.display()
                 );
             }
-            if !opts.iter().any(|o| o == "ro") {
-                bail!(
-                    "{what}: read-write bind mounts are not supported yet (add \"ro\" to options)"
-                );
-            }
-            binds.push(src);
-            SentryMount::Bind(binds.len())
+            let rw = !opts.iter().any(|o| o == "ro");
+            binds.push((src, rw));
+            SentryMount::Bind(binds.len(), rw)
         } else {
             match typ.as_str() {
                 "proc" => SentryMount::Proc,

@@ -177,10 +177,16 @@ pub fn build_bundle_vfs(
             SentryMount::Devpts => {}
             SentryMount::Tmpfs(mode) => vfs.mount(dest, TmpFs::new(*mode, dev)),
             SentryMount::Empty => vfs.mount(dest, TmpFs::new(0o555, dev)),
-            SentryMount::Bind(n) => {
+            SentryMount::Bind(n, rw) => {
                 // SAFETY: the launcher handed this channel over; nothing else owns it.
                 let sock = unsafe { OwnedFd::from_raw_fd(gofer_fd + *n as i32) };
-                vfs.mount(dest, GoferFs::new(vfs_gofer::client::Client::new(sock)));
+                let client = vfs_gofer::client::Client::new(sock);
+                let fs = if *rw {
+                    GoferFs::new_writable(client)
+                } else {
+                    GoferFs::new(client)
+                };
+                vfs.mount(dest, fs);
             }
         }
     }

@@ -127,6 +127,29 @@ int main(int argc, char **argv) {
         if (strstr(line, "gvisor") || strstr(line, "[vdso]")) saw_sentry = 1;
     report("sentry mappings in /proc/self/maps", saw_sentry);
 
+    /* Bind mounts (argv[4] == "binds": /rw is a read-write bind, /ro a
+     * read-only one). */
+    if (argc > 4 && strcmp(argv[4], "binds") == 0) {
+        unlink("/rw/abs");
+        symlink(secret_path, "/rw/abs");
+        report("absolute symlink planted in a rw bind", reads_secret("/rw/abs"));
+        snprintf(p, sizeof p, "../../../../../..%s", secret_path);
+        unlink("/rw/rel");
+        symlink(p, "/rw/rel");
+        report("relative symlink planted in a rw bind", reads_secret("/rw/rel"));
+        chmod("/rw/abs", 0777);
+        truncate("/rw/abs", 0);
+        report("hard link out of a rw bind", link(secret_path, "/rw/hl") == 0);
+        report("rename out of a rw bind", rename("/rw/abs", "/tmp/moved") == 0 && reads_secret("/tmp/moved"));
+        int ro = open("/ro/new", O_WRONLY | O_CREAT, 0644);
+        report("create in a read-only bind", ro >= 0);
+        report("mkdir in a read-only bind", mkdir("/ro/d", 0755) == 0);
+        report("unlink in a read-only bind", unlink("/ro/file") == 0);
+        report("chmod in a read-only bind", chmod("/ro/file", 0777) == 0);
+        int rw = open("/ro/file", O_RDWR);
+        report("open for writing in a read-only bind", rw >= 0);
+    }
+
     /* Writes toward the host file (the test checks it is untouched). */
     int w = open(secret_path, O_WRONLY | O_TRUNC | O_CREAT, 0644);
     if (w >= 0) {

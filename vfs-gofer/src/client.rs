@@ -26,12 +26,16 @@ impl Client {
     }
 
     fn call(&self, op: u32, path: &str, flags: u32) -> CallResult<(Response, Option<OwnedFd>)> {
-        let sock = self.sock.lock().unwrap_or_else(|p| p.into_inner());
-        let req = Request {
+        self.send(Request {
             op,
             path: path.to_string(),
             flags,
-        };
+            ..Default::default()
+        })
+    }
+
+    fn send(&self, req: Request) -> CallResult<(Response, Option<OwnedFd>)> {
+        let sock = self.sock.lock().unwrap_or_else(|p| p.into_inner());
         let io = |e: GoferError| {
             eprintln!("gvisor: gofer connection failed: {e}");
             libc::EIO
@@ -67,6 +71,79 @@ impl Client {
     /// A directory's entries.
     pub fn list(&self, path: &str) -> CallResult<Vec<Entry>> {
         Ok(self.call(op::LIST, path, 0)?.0.entries)
+    }
+
+    /// Opens with write or create flags (a writable mount); `mode` for a
+    /// create.
+    pub fn open_write(&self, path: &str, flags: u32, mode: u32) -> CallResult<(OwnedFd, Attr)> {
+        let (resp, fd) = self.send(Request {
+            op: op::OPEN,
+            path: path.into(),
+            flags,
+            mode,
+            ..Default::default()
+        })?;
+        Ok((fd.ok_or(libc::EIO)?, resp.attr.ok_or(libc::EIO)?))
+    }
+
+    /// mkdir.
+    pub fn mkdir(&self, path: &str, mode: u32) -> CallResult<()> {
+        self.send(Request {
+            op: op::MKDIR,
+            path: path.into(),
+            mode,
+            ..Default::default()
+        })
+        .map(drop)
+    }
+
+    /// unlink or rmdir (`dir`).
+    pub fn unlink(&self, path: &str, dir: bool) -> CallResult<()> {
+        let flags = if dir { libc::AT_REMOVEDIR as u32 } else { 0 };
+        self.call(op::UNLINK, path, flags).map(drop)
+    }
+
+    /// rename (renameat2 flags).
+    pub fn rename(&self, from: &str, to: &str, flags: u32) -> CallResult<()> {
+        self.send(Request {
+            op: op::RENAME,
+            path: from.into(),
+            path2: to.into(),
+            flags,
+            ..Default::default()
+        })
+        .map(drop)
+    }
+
+    /// symlink `path` → `target`.
+    pub fn symlink(&self, target: &[u8], path: &str) -> CallResult<()> {
+        self.send(Request {
+            op: op::SYMLINK,
+            path: path.into(),
+            data: target.to_vec(),
+            ..Default::default()
+        })
+        .map(drop)
+    }
+
+    /// Hard link.
+    pub fn link(&self, from: &str, to: &str) -> CallResult<()> {
+        self.send(Request {
+            op: op::LINK,
+            path: from.into(),
+            path2: to.into(),
+            ..Default::default()
+        })
+        .map(drop)
+    }
+
+    /// Attribute changes (see `proto::set`).
+    pub fn setattr(&self, req: Request) -> CallResult<()> {
+        self.send(Request {
+            op: op::SETATTR,
+            ..req
+        })
+        .map(drop)
     }
 }
 
@@ -104,8 +181,63 @@ mod tests {
             c.open("sub/f", libc::O_WRONLY as u32).err(),
             Some(libc::EROFS)
         );
+        assert_eq!(c.mkdir("newdir", 0o755).err(), Some(libc::EROFS));
+        assert_eq!(c.unlink("sub/f", false).err(), Some(libc::EROFS));
         drop(c);
         t.join().unwrap().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writable_mount_operations() {
+        let dir = std::env::temp_dir().join(format!("gofer-w-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let outside = std::env::temp_dir().join(format!("gofer-w-outside-{}", std::process::id()));
+        std::fs::write(&outside, b"keep").unwrap();
+        let (a, b) = wire::socketpair().unwrap();
+        let server = Server::new(dir.to_str().unwrap()).unwrap().writable(true);
+        let t = std::thread::spawn(move || server.serve(b));
+        let c = Client::new(a);
+        c.mkdir("d", 0o750).unwrap();
+        let flags = (libc::O_CREAT | libc::O_WRONLY) as u32;
+        let (fd, _) = c.open_write("d/f", flags, 0o640).unwrap();
+        // SAFETY: writing a local buffer to the donated fd.
+        assert_eq!(
+            unsafe { libc::write(fd.as_raw_fd(), b"abc".as_ptr().cast(), 3) },
+            3
+        );
+        assert_eq!(std::fs::read(dir.join("d/f")).unwrap(), b"abc");
+        c.rename("d/f", "d/g", 0).unwrap();
+        c.link("d/g", "d/h").unwrap();
+        c.symlink(outside.to_str().unwrap().as_bytes(), "d/l")
+            .unwrap();
+        // Attribute changes never follow a symlink out of the mount.
+        let r = c.setattr(Request {
+            path: "d/l".into(),
+            set: crate::proto::set::MODE | crate::proto::set::SIZE,
+            mode: 0o777,
+            size: 0,
+            ..Default::default()
+        });
+        assert_eq!(r.err(), Some(libc::EOPNOTSUPP));
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+        c.setattr(Request {
+            path: "d/g".into(),
+            set: crate::proto::set::SIZE,
+            size: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(dir.join("d/h")).unwrap(), b"a");
+        c.unlink("d/h", false).unwrap();
+        c.unlink("d/g", false).unwrap();
+        c.unlink("d/l", false).unwrap();
+        c.unlink("d", true).unwrap();
+        assert_eq!(c.mkdir("../x", 0o755).err(), Some(libc::EINVAL));
+        drop(c);
+        t.join().unwrap().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_file(&outside).unwrap();
     }
 }

@@ -10,6 +10,30 @@ pub mod op {
     pub const OPEN: u32 = 3;
     /// List a directory.
     pub const LIST: u32 = 4;
+    /// Create a directory (`mode`).
+    pub const MKDIR: u32 = 5;
+    /// Remove a name (`flags`: AT_REMOVEDIR for a directory).
+    pub const UNLINK: u32 = 6;
+    /// Rename `path` to `path2` (`flags`: renameat2's).
+    pub const RENAME: u32 = 7;
+    /// Create a symlink at `path` pointing to `data`.
+    pub const SYMLINK: u32 = 8;
+    /// Hard-link `path` as `path2`.
+    pub const LINK: u32 = 9;
+    /// Change attributes of a regular file or directory (`set` bits).
+    pub const SETATTR: u32 = 10;
+}
+
+/// SETATTR: which attributes to set.
+pub mod set {
+    /// `mode`.
+    pub const MODE: u32 = 1;
+    /// `uid`/`gid` (u32::MAX leaves one unchanged).
+    pub const OWNER: u32 = 2;
+    /// `size`.
+    pub const SIZE: u32 = 4;
+    /// `times` (atime sec, nsec, mtime sec, nsec; UTIME_OMIT/UTIME_NOW).
+    pub const TIMES: u32 = 8;
 }
 
 /// Message ids in the frame header.
@@ -30,9 +54,33 @@ pub struct Request {
     /// Path.
     #[prost(string, tag = "2")]
     pub path: String,
-    /// Open flags.
+    /// Open, unlink or rename flags.
     #[prost(uint32, tag = "3")]
     pub flags: u32,
+    /// Mode for a create, MKDIR, SETATTR.
+    #[prost(uint32, tag = "4")]
+    pub mode: u32,
+    /// Second path (RENAME, LINK).
+    #[prost(string, tag = "5")]
+    pub path2: String,
+    /// Symlink target.
+    #[prost(bytes = "vec", tag = "6")]
+    pub data: Vec<u8>,
+    /// SETATTR: which fields (see [`set`]).
+    #[prost(uint32, tag = "7")]
+    pub set: u32,
+    /// SETATTR owner.
+    #[prost(uint32, tag = "8")]
+    pub uid: u32,
+    /// SETATTR group.
+    #[prost(uint32, tag = "9")]
+    pub gid: u32,
+    /// SETATTR size.
+    #[prost(uint64, tag = "10")]
+    pub size: u64,
+    /// SETATTR times.
+    #[prost(int64, repeated, tag = "11")]
+    pub times: Vec<i64>,
 }
 
 /// A file's attributes.

@@ -75,6 +75,10 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     let shared = kind != libc::MAP_PRIVATE;
     let mem = t.mm().memory().clone();
     if let Some(cache) = file.page_cache(&mem)? {
+        if shared && perms.write && cache.is_host() {
+            // Host page caches are never written back (see mm/pagecache.rs).
+            return Err(Errno::ENODEV);
+        }
         // Mapped through the page cache: nothing is copied now; faults map
         // the file's pages (copy-on-write for a private mapping).
         let vk = VmaKind::File(FileMap {

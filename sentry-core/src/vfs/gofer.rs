@@ -25,6 +25,10 @@ pub struct GoferFs {
     client: Client,
     attrs: Mutex<HashMap<String, Stat>>,
     links: Mutex<HashMap<String, Vec<u8>>>,
+    /// A read-write mount: writes go to the host, nothing is cached (the
+    /// host side may change too, e.g. a directory shared between
+    /// containers).
+    writable: bool,
 }
 
 /// Entries kept per cache before it is emptied and refilled.
@@ -53,7 +57,26 @@ impl GoferFs {
             client,
             attrs: Mutex::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
+            writable: false,
         })
+    }
+
+    /// A read-write mount over a gofer that serves writes.
+    pub fn new_writable(client: Client) -> Arc<Self> {
+        Arc::new(GoferFs {
+            client,
+            attrs: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
+            writable: true,
+        })
+    }
+
+    fn writes(&self) -> SysResult<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(Errno::EROFS)
+        }
     }
 }
 
@@ -88,6 +111,9 @@ impl Fs for GoferFs {
     }
 
     fn lstat(&self, path: &str) -> SysResult<Stat> {
+        if self.writable {
+            return Ok(stat(&self.client.lstat(path).map_err(Errno)?));
+        }
         if let Some(st) = recall(&self.attrs, path) {
             return Ok(st);
         }
@@ -97,6 +123,9 @@ impl Fs for GoferFs {
     }
 
     fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+        if self.writable {
+            return self.client.readlink(path).map_err(Errno);
+        }
         if let Some(t) = recall(&self.links, path) {
             return Ok(t);
         }
@@ -105,15 +134,81 @@ impl Fs for GoferFs {
         Ok(t)
     }
 
+    fn mkdir(&self, path: &str, mode: u32) -> SysResult<()> {
+        self.writes()?;
+        self.client.mkdir(path, mode).map_err(Errno)
+    }
+
+    fn symlink(&self, target: &[u8], path: &str) -> SysResult<()> {
+        self.writes()?;
+        self.client.symlink(target, path).map_err(Errno)
+    }
+
+    fn unlink(&self, path: &str, dir: bool) -> SysResult<()> {
+        self.writes()?;
+        self.client.unlink(path, dir).map_err(Errno)
+    }
+
+    fn rename(&self, from: &str, to: &str, flags: u32) -> SysResult<()> {
+        self.writes()?;
+        self.client.rename(from, to, flags).map_err(Errno)
+    }
+
+    fn link(&self, from: &str, to: &str) -> SysResult<()> {
+        self.writes()?;
+        self.client.link(from, to).map_err(Errno)
+    }
+
+    fn setattr(&self, path: &str, a: &super::SetAttr) -> SysResult<()> {
+        self.writes()?;
+        use vfs_gofer::proto::set;
+        let mut req = vfs_gofer::proto::Request {
+            path: path.to_string(),
+            ..Default::default()
+        };
+        if let Some(m) = a.mode {
+            req.set |= set::MODE;
+            req.mode = m;
+        }
+        if a.uid.is_some() || a.gid.is_some() {
+            req.set |= set::OWNER;
+            req.uid = a.uid.unwrap_or(u32::MAX);
+            req.gid = a.gid.unwrap_or(u32::MAX);
+        }
+        if let Some(s) = a.size {
+            req.set |= set::SIZE;
+            req.size = s;
+        }
+        if a.atime.is_some() || a.mtime.is_some() {
+            req.set |= set::TIMES;
+            let (at, mt) = (
+                a.atime.unwrap_or((0, libc::UTIME_OMIT)),
+                a.mtime.unwrap_or((0, libc::UTIME_OMIT)),
+            );
+            req.times = vec![at.0, at.1, mt.0, mt.1];
+        }
+        self.client.setattr(req).map_err(Errno)
+    }
+
     fn open(
         self: Arc<Self>,
         path: &str,
         flags: u32,
-        _mode: u32,
+        mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>> {
+        if self.writable && refuse_writes(flags).is_err() {
+            let (fd, attr) = self.client.open_write(path, flags, mode).map_err(Errno)?;
+            return Ok(Arc::new(HostFile::from_fd(
+                fd,
+                flags,
+                attr.mode & S_IFMT == S_IFDIR,
+            )));
+        }
         refuse_writes(flags)?;
         let (fd, attr) = self.client.open(path, flags).map_err(Errno)?;
-        remember(&self.attrs, path, stat(&attr));
+        if !self.writable {
+            remember(&self.attrs, path, stat(&attr));
+        }
         Ok(Arc::new(HostFile::from_fd(
             fd,
             flags,

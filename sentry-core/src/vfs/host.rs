@@ -151,6 +151,7 @@ impl HostFs {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             flags: libc::O_RDONLY as u32,
             is_dir: true,
+            writable: false,
             path: std::sync::OnceLock::new(),
         })
     }
@@ -255,22 +256,34 @@ impl HostFile {
     /// Wraps a host fd opened read-only with the sandbox's open `flags`
     /// (those that only matter at open time are dropped).
     pub fn from_fd(fd: OwnedFd, flags: u32, is_dir: bool) -> Self {
-        let once = (libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY) as u32;
+        let once = (libc::O_CLOEXEC | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC)
+            as u32;
         HostFile {
             fd,
             flags: (flags & !once) | libc::O_LARGEFILE as u32,
             is_dir,
+            writable: flags as i32 & libc::O_ACCMODE != libc::O_RDONLY,
             path: std::sync::OnceLock::new(),
         }
     }
 }
 
-/// A host file or directory opened read-only.
+/// A host file or directory: read-only, or opened for writing on a
+/// read-write bind mount (writes go straight to the donated descriptor).
 pub struct HostFile {
     fd: OwnedFd,
     flags: u32,
     is_dir: bool,
+    writable: bool,
     path: std::sync::OnceLock<String>,
+}
+
+fn host_check(r: libc::c_int) -> SysResult<()> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
 }
 
 impl FileDescription for HostFile {
@@ -280,8 +293,65 @@ impl FileDescription for HostFile {
         }
         host_read(self.fd.as_raw_fd(), buf)
     }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EBADF)
+    fn write(&self, buf: &[u8]) -> SysResult<usize> {
+        if !self.writable {
+            return Err(Errno::EBADF);
+        }
+        // SAFETY: buf is a valid readable buffer of buf.len() bytes.
+        Ok(check(
+            unsafe { libc::write(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) } as i64,
+        )? as usize)
+    }
+    fn pwrite(&self, buf: &[u8], offset: u64) -> SysResult<usize> {
+        if !self.writable {
+            return Err(Errno::EBADF);
+        }
+        let off = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: buf is a valid readable buffer of buf.len() bytes.
+        Ok(check(
+            unsafe { libc::pwrite(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off) }
+                as i64,
+        )? as usize)
+    }
+    fn truncate(&self, size: u64) -> SysResult<()> {
+        if !self.writable {
+            return Err(Errno::EINVAL);
+        }
+        let size = i64::try_from(size).map_err(|_| Errno::EFBIG)?;
+        // SAFETY: ftruncate on our own descriptor.
+        host_check(unsafe { libc::ftruncate(self.fd.as_raw_fd(), size) })
+    }
+    fn setattr(&self, a: &super::SetAttr) -> SysResult<()> {
+        let fd = self.fd.as_raw_fd();
+        if let Some(m) = a.mode {
+            // SAFETY: fchmod on our own descriptor (EROFS on read-only mounts).
+            host_check(unsafe { libc::fchmod(fd, m & 0o7777) })?;
+        }
+        if a.uid.is_some() || a.gid.is_some() {
+            // SAFETY: fchown on our own descriptor; u32::MAX leaves one unchanged.
+            host_check(unsafe {
+                libc::fchown(fd, a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))
+            })?;
+        }
+        if let Some(s) = a.size {
+            self.truncate(s)?;
+        }
+        if a.atime.is_some() || a.mtime.is_some() {
+            let ts = |t: Option<(i64, i64)>| match t {
+                Some((s, n)) => libc::timespec {
+                    tv_sec: s,
+                    tv_nsec: n,
+                },
+                None => libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: libc::UTIME_OMIT,
+                },
+            };
+            let times = [ts(a.atime), ts(a.mtime)];
+            // SAFETY: futimens on our own descriptor with two timespecs.
+            host_check(unsafe { libc::futimens(fd, times.as_ptr()) })?;
+        }
+        Ok(())
     }
     fn pread(&self, buf: &mut [u8], offset: u64) -> SysResult<usize> {
         if self.is_dir {
