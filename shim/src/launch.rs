@@ -42,6 +42,41 @@ pub struct LaunchOptions {
     pub boot_flags: Vec<OsString>,
     /// Program and arguments.
     pub command: Vec<OsString>,
+    /// The program gets a terminal: a host terminal on stdin is put in raw
+    /// mode for the run (the sandbox's line discipline does the work).
+    pub terminal: bool,
+}
+
+/// Puts host fd 0 in raw mode while alive, if it is a terminal.
+struct RawMode(Option<libc::termios>);
+
+impl RawMode {
+    fn enter(on: bool) -> RawMode {
+        if !on {
+            return RawMode(None);
+        }
+        // SAFETY: a zeroed termios is a valid out-buffer for tcgetattr.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: tcgetattr on fd 0; fails harmlessly when not a tty.
+        if unsafe { libc::tcgetattr(0, &mut t) } != 0 {
+            return RawMode(None);
+        }
+        let saved = t;
+        // SAFETY: cfmakeraw edits our local copy.
+        unsafe { libc::cfmakeraw(&mut t) };
+        // SAFETY: tcsetattr on fd 0 with a valid termios.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        RawMode(Some(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            // SAFETY: restores the saved settings on fd 0.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        }
+    }
 }
 
 /// How the sandbox ended.
@@ -192,7 +227,9 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         // SAFETY: installs an async-signal-safe handler.
         unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
     }
+    let raw = RawMode::enter(opts.terminal);
     let status = wait(sentry, 0)?.unwrap_or(0);
+    drop(raw);
     SENTRY_PID.store(0, Ordering::SeqCst);
     // The gofer serves only this sentry: it goes now.
     if let Ok(Some(st)) = wait(gofer, libc::WNOHANG) {

@@ -60,6 +60,9 @@ pub struct Bundle {
     pub rlimits: Vec<(usize, u64, u64)>,
     /// process.noNewPrivileges.
     pub no_new_privs: bool,
+    /// process.terminal: the program's stdio is a pseudo-terminal of the
+    /// sentry, bridged to the caller's stdio.
+    pub terminal: bool,
     /// hostname.
     pub hostname: Option<String>,
     /// linux.sysctl.
@@ -206,9 +209,6 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     if args.is_empty() {
         bail!("config.json: process.args: empty");
     }
-    if process.terminal().unwrap_or(false) {
-        bail!("config.json: process.terminal: true is not supported by gvisor run yet (no console socket)");
-    }
     let cwd = process.cwd().to_string_lossy().into_owned();
     if !cwd.starts_with('/') {
         bail!("config.json: process.cwd {cwd:?}: must be absolute");
@@ -324,6 +324,7 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         groups: user.additional_gids().clone().unwrap_or_default(),
         rlimits,
         no_new_privs: process.no_new_privileges().unwrap_or(false),
+        terminal: process.terminal().unwrap_or(false),
         hostname: spec.hostname().clone(),
         sysctl,
         masked,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context as _, Result};
 use kvm_vcpu::VmConfig;
 use sentry_core::errno::Errno;
+use sentry_core::fs::tty::PtyRegistry;
 use sentry_core::kernel::exec;
 use sentry_core::kernel::{ExitStatus, Kernel, KernelConfig, KernelError, Task};
 use sentry_core::platform::kvm::KvmPlatform;
@@ -159,6 +160,7 @@ pub fn build_bundle_vfs(
     gofer: OwnedFd,
     gofer_fd: i32,
     procfs: Arc<ProcFs>,
+    ptys: Arc<PtyRegistry>,
 ) -> Result<Arc<Vfs>> {
     use crate::oci::SentryMount;
     let lower = GoferFs::new(vfs_gofer::client::Client::new(gofer));
@@ -173,7 +175,7 @@ pub fn build_bundle_vfs(
         match m {
             SentryMount::Proc => vfs.mount(dest, procfs.clone()),
             SentryMount::Sys => vfs.mount(dest, SysFs::new(cpus)),
-            SentryMount::Dev => vfs.mount(dest, Arc::new(DevFs::default())),
+            SentryMount::Dev => vfs.mount(dest, Arc::new(DevFs::with_ptys(ptys.clone()))),
             SentryMount::Devpts => {}
             SentryMount::Tmpfs(mode) => vfs.mount(dest, TmpFs::new(*mode, dev)),
             SentryMount::Empty => vfs.mount(dest, TmpFs::new(0o555, dev)),
@@ -209,6 +211,71 @@ pub fn build_bundle_vfs(
         vfs.mount(&p, TmpFs::new(0o555, 0x2f));
     }
     Ok(Arc::new(vfs))
+}
+
+/// The sandbox's console for `process.terminal`: a pseudo-terminal whose
+/// slave is the program's stdio and controlling terminal (session 1), with
+/// the host terminal's window size; two threads copy host stdin to the
+/// master and the master's output to host stdout. Returns (the output
+/// thread, slave).
+fn open_console(
+    kernel: &Arc<Kernel>,
+    ptys: &Arc<PtyRegistry>,
+) -> Result<(std::thread::JoinHandle<()>, Arc<dyn FileDescription>)> {
+    let (master, pty) = ptys
+        .open_console(Arc::downgrade(kernel), kernel.config.uid)
+        .map_err(|e| anyhow!("creating the console: {e}"))?;
+    let slave = pty
+        .open_slave((libc::O_RDWR | libc::O_NOCTTY) as u32)
+        .map_err(|e| anyhow!("opening the console: {e}"))?;
+    pty.set_session(1, 1);
+    let mut ws = [0u8; 8];
+    // SAFETY: TIOCGWINSZ writes 8 bytes into ws; failure (not a tty) is fine.
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, ws.as_mut_ptr()) } == 0 {
+        pty.set_winsize(ws);
+    }
+    let m_in = master.clone();
+    std::thread::Builder::new()
+        .name("console-in".into())
+        .spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                // SAFETY: read into a local buffer from host stdin.
+                let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 || m_in.write(&buf[..n as usize]).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("starting the console input thread")?;
+    let out = std::thread::Builder::new()
+        .name("console-out".into())
+        .spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 || write_all_stdout(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("starting the console output thread")?;
+    Ok((out, slave))
+}
+
+fn write_all_stdout(mut b: &[u8]) -> std::io::Result<()> {
+    while !b.is_empty() {
+        // SAFETY: write of a valid buffer to host stdout.
+        let n = unsafe { libc::write(1, b.as_ptr().cast(), b.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        b = &b[n as usize..];
+    }
+    Ok(())
 }
 
 /// Runs the program; returns its exit status.
@@ -282,8 +349,9 @@ pub fn run(
     let procfs = ProcFs::new();
     // SAFETY: the launcher handed this descriptor to us; nothing else owns it.
     let gofer = unsafe { OwnedFd::from_raw_fd(opts.gofer_fd) };
+    let ptys = Arc::new(PtyRegistry::default());
     let fs = match &bundle {
-        Some(b) => build_bundle_vfs(b, gofer, opts.gofer_fd, procfs.clone()),
+        Some(b) => build_bundle_vfs(b, gofer, opts.gofer_fd, procfs.clone(), ptys.clone()),
         None => build_vfs(gofer, procfs.clone()),
     }
     .map_err(|e| DoError::new(125, e))?;
@@ -340,7 +408,15 @@ pub fn run(
             DoError::new(125, anyhow!("passing host fd {fd} to the sandbox: {e}"))
         })?))
     };
-    let stdio = [stdio(0)?, stdio(1)?, stdio(2)?];
+    let terminal = bundle.as_ref().is_some_and(|b| b.terminal);
+    let mut console_master = None;
+    let stdio = if terminal {
+        let (out, slave) = open_console(&kernel, &ptys).map_err(|e| DoError::new(125, e))?;
+        console_master = Some(out);
+        [slave.clone(), slave.clone(), slave]
+    } else {
+        [stdio(0)?, stdio(1)?, stdio(2)?]
+    };
     let execfn = path.clone();
     let task =
         Task::new_init(kernel.clone(), &bytes, &argv, &envp, &execfn, cwd, stdio).map_err(|e| {
@@ -356,6 +432,14 @@ pub fn run(
         .run_init(task)
         .with_context(|| format!("sandbox failed while running {path_shown}"))
         .map_err(|e| DoError::new(125, e))?;
+    if let Some(out) = console_master {
+        // The output thread ends when the last slave closes (EIO) after
+        // copying everything; give it a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !out.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     // Tasks still running when init has gone end with this process.
     let stats = &kernel.stats;
     let (exits, faults, pages) = (

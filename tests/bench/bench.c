@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <fcntl.h>
@@ -88,6 +89,50 @@ int main(int argc, char **argv) {
         waitpid(c, NULL, 0);
         if (total != n * 16 * (long)sizeof buf)
             return 1;
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "stat") == 0 && argc > 3) {
+        /* stat DIR/f0..f999, n times over. */
+        char p[4096];
+        struct stat st;
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            snprintf(p, sizeof p, "%s/f%ld", argv[3], i % 1000);
+            if (stat(p, &st) != 0) {
+                perror(p);
+                return 1;
+            }
+        }
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "openread") == 0 && argc > 3) {
+        /* open + read + close of DIR/f0..f999 (small files), n in all. */
+        char p[4096], buf[4096];
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            snprintf(p, sizeof p, "%s/f%ld", argv[3], i % 1000);
+            int fd = open(p, O_RDONLY);
+            if (fd < 0 || read(fd, buf, sizeof buf) < 0) {
+                perror(p);
+                return 1;
+            }
+            close(fd);
+        }
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "seqwrite") == 0 && argc > 3) {
+        /* Write n MiB sequentially to FILE in 1 MiB writes: ns per MiB. */
+        static char buf[1 << 20];
+        memset(buf, 0x5a, sizeof buf);
+        int fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) {
+            perror(argv[3]);
+            return 1;
+        }
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++)
+            if (write(fd, buf, sizeof buf) != sizeof buf) {
+                perror("write");
+                return 1;
+            }
+        close(fd);
         printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
     } else if (strcmp(argv[1], "readfile") == 0) {
         /* reads the file argv[3]; n is its size in MiB; ns per MiB. */

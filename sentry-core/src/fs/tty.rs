@@ -201,6 +201,27 @@ impl PtyRegistry {
             Some(t) => (t.tg.kernel.clone(), lock(&t.tg.creds).uid[1]),
             None => (Weak::new(), 0),
         };
+        Ok(self.new_pty(kernel, uid, flags)?.0)
+    }
+
+    /// A new pseudo-terminal for the sandbox's own console (not opened by a
+    /// task): its master, unlocked, and the terminal.
+    pub fn open_console(
+        self: &Arc<Self>,
+        kernel: Weak<Kernel>,
+        uid: u32,
+    ) -> SysResult<(Arc<dyn FileDescription>, Arc<Pty>)> {
+        let (m, pty) = self.new_pty(kernel, uid, libc::O_RDWR as u32)?;
+        pty.lock().locked = false;
+        Ok((m, pty))
+    }
+
+    fn new_pty(
+        self: &Arc<Self>,
+        kernel: Weak<Kernel>,
+        uid: u32,
+        flags: u32,
+    ) -> SysResult<(Arc<dyn FileDescription>, Arc<Pty>)> {
         let mut ptys = lock(&self.ptys);
         ptys.retain(|_, p| p.strong_count() > 0);
         let index = (0..MAX_PTYS)
@@ -228,11 +249,12 @@ impl PtyRegistry {
             uid,
         });
         ptys.insert(index, Arc::downgrade(&pty));
-        Ok(Arc::new(Master {
-            pty,
+        let master = Arc::new(Master {
+            pty: pty.clone(),
             flags: Mutex::new(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC) as u32),
             path: std::sync::OnceLock::new(),
-        }))
+        });
+        Ok((master, pty))
     }
 
     /// The live pseudo-terminal `index` (its master still open).
@@ -476,6 +498,28 @@ impl Pty {
     /// uid owning /dev/pts/N.
     pub fn owner(&self) -> u32 {
         self.uid
+    }
+
+    /// Makes it the controlling terminal of session `sid` with foreground
+    /// group `fg` (the console of the sandbox's init).
+    pub fn set_session(&self, sid: i32, fg: i32) {
+        let mut s = self.lock();
+        s.sid = sid;
+        s.fg = fg;
+    }
+
+    /// Sets the window size (struct winsize bytes), SIGWINCH to the
+    /// foreground group when it changed (the console follows the host's).
+    pub fn set_winsize(&self, w: [u8; 8]) {
+        let (changed, fg) = {
+            let mut s = self.lock();
+            let changed = s.winsize != w;
+            s.winsize = w;
+            (changed, s.fg)
+        };
+        if changed {
+            self.signal_group(fg, libc::SIGWINCH as u32);
+        }
     }
 
     fn signal_group(&self, pgid: i32, sig: u32) {

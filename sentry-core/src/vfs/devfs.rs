@@ -45,6 +45,12 @@ pub struct DevFs {
 }
 
 impl DevFs {
+    /// A /dev whose pseudo-terminals are `ptys` (shared with the sandbox's
+    /// console).
+    pub fn with_ptys(ptys: Arc<PtyRegistry>) -> Self {
+        DevFs { ptys }
+    }
+
     /// The pseudo-terminals of this /dev.
     pub fn ptys(&self) -> &Arc<PtyRegistry> {
         &self.ptys

@@ -204,6 +204,94 @@ fn main() -> Result<()> {
         exits_per_op: exits(&out)? as f64 / 100.0,
     });
 
+    // Files: stat and open+read+close of 1000 small files of the root file
+    // system (read-only, through the gofer), and a 100 MB sequential write
+    // and read on a read-write bind mount (`gvisor run` of a bundle whose
+    // root is the host's /, with the bench directory bound at /data).
+    let small = dir.join("bench-small");
+    if !small.join("f999").exists() {
+        std::fs::create_dir_all(&small)?;
+        for i in 0..1000 {
+            std::fs::write(small.join(format!("f{i}")), vec![b'x'; 1024])?;
+        }
+    }
+    let small_s = small.to_string_lossy().into_owned();
+    for (name, mode, n, unit_scale) in [
+        ("stat() of 1000 files (per stat)", "stat", 5000u64, 1e3),
+        ("open+read+close small file", "openread", 5000, 1e3),
+    ] {
+        let native = ns_per_op(&run(Command::new(&prog).args([
+            mode,
+            &n.to_string(),
+            &small_s,
+        ]))?)?;
+        let out = run(&mut sandboxed(
+            &gvisor,
+            &[],
+            &prog,
+            &[mode, &n.to_string(), &small_s],
+        ))?;
+        rows.push(Row {
+            name: name.into(),
+            unit: "µs",
+            native: native / unit_scale,
+            sandbox: ns_per_op(&out)? / unit_scale,
+            exits_per_op: exits(&out)? as f64 / n as f64,
+        });
+    }
+    let bundle = dir.join("bench-bundle");
+    let data = dir.join("bench-data");
+    std::fs::create_dir_all(&bundle)?;
+    std::fs::create_dir_all(&data)?;
+    let write_bundle = |args: &[&str]| -> Result<()> {
+        let args_json: Vec<String> = std::iter::once(prog.to_string_lossy().into_owned())
+            .chain(args.iter().map(|s| s.to_string()))
+            .map(|a| format!("{a:?}"))
+            .collect();
+        let config = format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"/"}},"process":{{"args":[{}],"cwd":"/","user":{{"uid":0,"gid":0}}}},"mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},{{"destination":"/data","type":"bind","source":{:?},"options":["rbind","rw"]}}]}}"#,
+            args_json.join(","),
+            data.to_string_lossy()
+        );
+        std::fs::write(bundle.join("config.json"), config).context("writing the bench bundle")
+    };
+    let native_file = data.join("native-100m.bin");
+    let native_w = ns_per_op(&run(Command::new(&prog).args([
+        "seqwrite",
+        "100",
+        &native_file.to_string_lossy(),
+    ]))?)?;
+    write_bundle(&["seqwrite", "100", "/data/sandbox-100m.bin"])?;
+    let out = run(Command::new(&gvisor)
+        .args(["run", "--stats", "--bundle"])
+        .arg(&bundle)
+        .arg("bench-write"))?;
+    rows.push(Row {
+        name: "write 100 MB on a bind mount (per MiB)".into(),
+        unit: "ms",
+        native: native_w / 1e6,
+        sandbox: ns_per_op(&out)? / 1e6,
+        exits_per_op: exits(&out)? as f64 / 100.0,
+    });
+    let native_r = ns_per_op(&run(Command::new(&prog).args([
+        "readfile",
+        "100",
+        &native_file.to_string_lossy(),
+    ]))?)?;
+    write_bundle(&["readfile", "100", "/data/sandbox-100m.bin"])?;
+    let out = run(Command::new(&gvisor)
+        .args(["run", "--stats", "--bundle"])
+        .arg(&bundle)
+        .arg("bench-read"))?;
+    rows.push(Row {
+        name: "read 100 MB on a bind mount (per MiB)".into(),
+        unit: "ms",
+        native: native_r / 1e6,
+        sandbox: ns_per_op(&out)? / 1e6,
+        exits_per_op: exits(&out)? as f64 / 100.0,
+    });
+    let _ = std::fs::remove_dir_all(&data);
+
     // Start to exit of busybox true.
     let reps = 15;
     let mut nat = Vec::new();

@@ -79,6 +79,9 @@ enum Cmd {
         /// Write the sentry's debug log (and strace) into DIR.
         #[arg(long, value_name = "DIR")]
         debug_log: Option<PathBuf>,
+        /// Print exits, faults and pages to stderr at the end (benchmarks).
+        #[arg(long, hide = true)]
+        stats: bool,
         /// The container id.
         id: String,
     },
@@ -249,6 +252,7 @@ fn main() -> ExitCode {
                 cwd,
                 boot_flags,
                 command,
+                terminal: false,
             };
             launch_and_report(&opts)
         }
@@ -256,6 +260,7 @@ fn main() -> ExitCode {
             bundle,
             strace,
             debug_log,
+            stats,
             id,
         } => {
             let _ = init_logging(None);
@@ -270,6 +275,9 @@ fn main() -> ExitCode {
             let bundle_abs = bundle.canonicalize().unwrap_or(bundle);
             let mut boot_flags: Vec<OsString> =
                 vec!["--bundle".into(), bundle_abs.into_os_string()];
+            if stats {
+                boot_flags.push("--stats".into());
+            }
             if strace {
                 boot_flags.push("--strace".into());
             }
@@ -283,6 +291,7 @@ fn main() -> ExitCode {
                 cwd: b.cwd.clone(),
                 boot_flags,
                 command: Vec::new(),
+                terminal: b.terminal,
             };
             launch_and_report(&opts)
         }
