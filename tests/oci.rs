@@ -18,7 +18,7 @@ fn make_bundle(name: &str, config: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("rootfs/tmp")).unwrap();
     std::fs::copy(busybox(), bin.join("busybox")).unwrap();
     for a in [
-        "sh", "echo", "cat", "ls", "id", "hostname", "mkdir", "true", "mv", "rm", "ln",
+        "sh", "echo", "cat", "ls", "id", "hostname", "mkdir", "true", "mv", "rm", "ln", "grep",
     ] {
         std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
     }
@@ -55,6 +55,7 @@ fn busybox_bundle_runs_with_its_config() {
         "1024",
         "mkdir denied",
         "bind is read-only",
+        "CapEff:\t0000000000000021",
     ] {
         assert!(
             text.lines().any(|l| l == want),

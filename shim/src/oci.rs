@@ -60,6 +60,8 @@ pub struct Bundle {
     pub rlimits: Vec<(usize, u64, u64)>,
     /// process.noNewPrivileges.
     pub no_new_privs: bool,
+    /// process.capabilities (None: by uid).
+    pub caps: Option<sentry_core::kernel::task::CapSets>,
     /// process.terminal: the program's stdio is a pseudo-terminal of the
     /// sentry, bridged to the caller's stdio.
     pub terminal: bool,
@@ -93,6 +95,55 @@ fn rlimit_index(t: PosixRlimitType) -> usize {
         RlimitRtprio => 14,
         RlimitRttime => 15,
     }
+}
+
+/// Linux's number of capability `name` ("CAP_CHOWN" or "CHOWN").
+fn cap_number(name: &str) -> Option<u32> {
+    const NAMES: [&str; 41] = [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+    let n = name.strip_prefix("CAP_").unwrap_or(name);
+    NAMES.iter().position(|&c| c == n).map(|i| i as u32)
 }
 
 /// Checks a container id as runc does.
@@ -324,6 +375,20 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         groups: user.additional_gids().clone().unwrap_or_default(),
         rlimits,
         no_new_privs: process.no_new_privileges().unwrap_or(false),
+        caps: process.capabilities().as_ref().map(|c| {
+            let set = |s: &Option<oci_spec::runtime::Capabilities>| -> u64 {
+                s.iter()
+                    .flatten()
+                    .filter_map(|cap| cap_number(&cap.to_string()))
+                    .fold(0, |m, n| m | (1 << n))
+            };
+            sentry_core::kernel::task::CapSets {
+                effective: set(c.effective()),
+                permitted: set(c.permitted()),
+                inheritable: set(c.inheritable()),
+                bounding: set(c.bounding()),
+            }
+        }),
         terminal: process.terminal().unwrap_or(false),
         hostname: spec.hostname().clone(),
         sysctl,

@@ -317,6 +317,7 @@ pub fn run(
             }
             config.rlimits = Some(r);
             config.no_new_privs = b.no_new_privs;
+            config.caps = b.caps;
             if let Some(h) = &b.hostname {
                 config.hostname = h.clone();
             }

@@ -39,6 +39,8 @@ pub struct KernelConfig {
     pub rlimits: Option<task::Rlimits>,
     /// The first task starts with no_new_privs.
     pub no_new_privs: bool,
+    /// Capability sets of the first task (None: by uid).
+    pub caps: Option<task::CapSets>,
     /// The container's seccomp profile, applied to every system call.
     pub app_seccomp: Option<Arc<seccomp::AppFilter>>,
     /// Emulated sysctls ("kernel.domainname" → value), shown in /proc/sys.
@@ -56,6 +58,7 @@ impl Default for KernelConfig {
             groups: Vec::new(),
             rlimits: None,
             no_new_privs: false,
+            caps: None,
             app_seccomp: None,
             sysctl: Default::default(),
         }
@@ -233,6 +236,10 @@ impl Kernel {
             real_timer: Mutex::new(timers::RealTimer::default()),
             creds: Mutex::new(task::Creds {
                 groups: self.config.groups.clone(),
+                caps: self
+                    .config
+                    .caps
+                    .unwrap_or_else(|| task::CapSets::for_uid(self.config.uid)),
                 ..task::Creds::new(self.config.uid, self.config.gid)
             }),
             kernel: self.me.clone(),

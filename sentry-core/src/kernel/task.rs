@@ -142,6 +142,35 @@ impl ThreadGroup {
     }
 }
 
+/// Capability sets (bit n = capability n).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapSets {
+    /// Effective.
+    pub effective: u64,
+    /// Permitted.
+    pub permitted: u64,
+    /// Inheritable.
+    pub inheritable: u64,
+    /// Bounding.
+    pub bounding: u64,
+}
+
+/// Every capability Linux knows (0..=40).
+pub const ALL_CAPS: u64 = (1 << 41) - 1;
+
+impl CapSets {
+    /// Root's sets: everything; others: nothing but the bounding set.
+    pub fn for_uid(uid: u32) -> CapSets {
+        let all = if uid == 0 { ALL_CAPS } else { 0 };
+        CapSets {
+            effective: all,
+            permitted: all,
+            inheritable: 0,
+            bounding: ALL_CAPS,
+        }
+    }
+}
+
 /// A process's credentials.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Creds {
@@ -151,6 +180,9 @@ pub struct Creds {
     pub gid: [u32; 4],
     /// Supplementary groups.
     pub groups: Vec<u32>,
+    /// Capability sets, as capget/capset see them. Permission checks in the
+    /// sentry still go by uid (see `privileged`).
+    pub caps: CapSets,
 }
 
 impl Creds {
@@ -160,6 +192,7 @@ impl Creds {
             uid: [uid; 4],
             gid: [gid; 4],
             groups: Vec::new(),
+            caps: CapSets::for_uid(uid),
         }
     }
 

@@ -180,7 +180,8 @@ table! {
     122 setfsuid => sys_thread::setfsuid, Full, [Int];
     123 setfsgid => sys_thread::setfsgid, Full, [Int];
     124 getsid => sys_thread::getsid, Full, [Int];
-    125 capget => sys_info::capget, Partial("root has every capability"), [Hex, Hex];
+    125 capget => sys_info::capget, Partial("reports the process's sets (from the OCI spec, or all for root); permission checks in the sentry go by uid"), [Hex, Hex];
+    126 capset => sys_info::capset, Partial("changes the caller's own sets within Linux's rules; not consulted by permission checks, and exec does not recompute them"), [Hex, Hex];
     127 rt_sigpending => sys_signal::rt_sigpending, Full, [Hex, Int];
     128 rt_sigtimedwait => sys_signal::rt_sigtimedwait, Full, [Hex, Hex, Hex, Int];
     129 rt_sigqueueinfo => sys_signal::rt_sigqueueinfo, Full, [Int, Int, Hex];

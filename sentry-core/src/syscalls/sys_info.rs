@@ -237,38 +237,92 @@ pub(crate) fn personality(_t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-pub(crate) fn capget(t: &mut Task, a: &Args) -> SysResult<u64> {
-    const V1: u32 = 0x1998_0330;
-    const V2: u32 = 0x2007_1026;
-    const V3: u32 = 0x2008_0522;
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// Reads a capget/capset header: (version, pid).
+fn cap_header(t: &mut Task, addr: u64) -> SysResult<(u32, i32)> {
     let mut hdr = [0u8; 8];
-    t.mm().copy_in(a[0], &mut hdr)?;
+    t.mm().copy_in(addr, &mut hdr)?;
     let version = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-    if ![V1, V2, V3].contains(&version) {
+    if ![CAP_V1, CAP_V2, CAP_V3].contains(&version) {
         // The kernel answers with the version it prefers.
-        t.mm().copy_out(a[0], &V3.to_le_bytes())?;
+        t.mm().copy_out(addr, &CAP_V3.to_le_bytes())?;
         return Err(Errno::EINVAL);
     }
     let pid = i32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    if pid != 0 && !t.kernel.procs().tgs.contains_key(&pid) {
-        return Err(Errno::ESRCH);
-    }
+    Ok((version, pid))
+}
+
+pub(crate) fn capget(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (version, pid) = cap_header(t, a[0])?;
+    let caps = if pid == 0 || pid == t.pid {
+        t.creds().caps
+    } else {
+        let tg = t
+            .kernel
+            .procs()
+            .tgs
+            .get(&pid)
+            .cloned()
+            .ok_or(Errno::ESRCH)?;
+        let c = tg.creds.lock().unwrap_or_else(|p| p.into_inner()).caps;
+        c
+    };
     if a[1] != 0 {
-        // Full capabilities for root, none otherwise (version 3: two sets).
-        let all: u32 = if t.creds().privileged() { u32::MAX } else { 0 };
+        // Two 32-bit halves of (effective, permitted, inheritable).
         let mut b = [0u8; 24];
         for i in 0..2 {
-            let hi = if i == 1 { all & 0x1ff } else { all };
-            b[i * 12..i * 12 + 4].copy_from_slice(&hi.to_le_bytes());
-            b[i * 12 + 4..i * 12 + 8].copy_from_slice(&hi.to_le_bytes());
+            let half = |v: u64| ((v >> (32 * i)) & 0xffff_ffff) as u32;
+            b[i * 12..i * 12 + 4].copy_from_slice(&half(caps.effective).to_le_bytes());
+            b[i * 12 + 4..i * 12 + 8].copy_from_slice(&half(caps.permitted).to_le_bytes());
+            b[i * 12 + 8..i * 12 + 12].copy_from_slice(&half(caps.inheritable).to_le_bytes());
         }
         // Version 1 has one 32-bit set, later versions two.
-        let n = if version == V1 { 12 } else { 24 };
+        let n = if version == CAP_V1 { 12 } else { 24 };
         t.mm().copy_out(a[1], &b[..n])?;
     }
+    Ok(0)
+}
+
+/// capset: only the caller's own sets; permitted can only shrink,
+/// effective must stay within permitted, inheritable within the bounding
+/// set and the old inheritable and permitted sets.
+pub(crate) fn capset(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (version, pid) = cap_header(t, a[0])?;
+    if pid != 0 && pid != t.pid {
+        return Err(Errno::EPERM);
+    }
+    let n = if version == CAP_V1 { 12 } else { 24 };
+    let mut b = [0u8; 24];
+    t.mm().copy_in(a[1], &mut b[..n])?;
+    let word = |off: usize| -> u64 {
+        let lo = u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]) as u64;
+        let hi = if n == 24 {
+            u32::from_le_bytes([b[off + 12], b[off + 13], b[off + 14], b[off + 15]]) as u64
+        } else {
+            0
+        };
+        lo | (hi << 32)
+    };
+    let (eff, perm, inh) = (word(0), word(4), word(8));
+    let tg = t.handle.tg.clone();
+    let mut creds = tg.creds.lock().unwrap_or_else(|p| p.into_inner());
+    let old = creds.caps;
+    if perm & !old.permitted != 0
+        || eff & !perm != 0
+        || inh & !(old.inheritable | old.permitted) != 0
+        || inh & !(old.inheritable | old.bounding) != 0
+    {
+        return Err(Errno::EPERM);
+    }
+    creds.caps.effective = eff;
+    creds.caps.permitted = perm;
+    creds.caps.inheritable = inh;
     Ok(0)
 }
 

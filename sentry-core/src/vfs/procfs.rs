@@ -306,6 +306,8 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
         )
     };
     let pid = h.tg.pid;
+    let creds = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let caps = creds.caps;
     match rest {
         [] => {
             let mut v: Vec<(String, u32)> =
@@ -375,12 +377,23 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                 ),
                 "statm" => format!("{} {rss} 0 0 0 0 0\n", vsz / 4096),
                 "status" => format!(
-                    "Name:\t{comm}\nState:\t{state}\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{nthreads}\n",
+                    "Name:\t{comm}\nState:\t{state}\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{nthreads}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nSeccomp:\t{}\n",
                     h.tid,
+                    creds.uid[0],
+                    creds.uid[1],
+                    creds.uid[2],
+                    creds.uid[3],
+                    creds.gid[0],
+                    creds.gid[1],
+                    creds.gid[2],
+                    creds.gid[3],
                     vsz / 1024,
                     rss * 4,
-                    u = k.config.uid,
-                    g = k.config.gid
+                    caps.inheritable,
+                    caps.permitted,
+                    caps.effective,
+                    caps.bounding,
+                    if k.config.app_seccomp.is_some() { 2 } else { 0 }
                 ),
                 _ => maps,
             };
