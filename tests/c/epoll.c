@@ -180,7 +180,8 @@ int main(void) {
     shared_efd = eventfd(0, EFD_NONBLOCK);
     pthread_t th[4];
     for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, exclusive_waiter, NULL);
-    struct timespec ts = {0, 200000000};
+    /* Time for all four to be waiting, even on a loaded machine. */
+    struct timespec ts = {0, 600000000};
     nanosleep(&ts, NULL);
     write(shared_efd, &one, 8);
     for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);

@@ -61,9 +61,10 @@ static long futex(uint32_t *a, int op, uint32_t v, const struct timespec *t, uin
 }
 
 static uint32_t fw;
-static volatile int woke;
+static volatile int woke, ready;
 static void *waiter(void *arg) {
     (void)arg;
+    __sync_fetch_and_add(&ready, 1);
     futex(&fw, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     __sync_fetch_and_add(&woke, 1);
     return NULL;
@@ -198,14 +199,17 @@ int main(void) {
     CHECK("FUTEX_WAKE nobody", futex(&fw, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) == 0);
     pthread_t th[3];
     for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, waiter, NULL);
-    usleep(100000);
+    /* All three about to wait, then time to be asleep (a loaded machine). */
+    for (int i = 0; i < 500 && ready < 3; i++) usleep(10000);
+    usleep(300000);
     long w1 = futex(&fw, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-    usleep(50000);
+    for (int i = 0; i < 500 && woke < 1; i++) usleep(10000);
+    usleep(100000);
     CHECK("FUTEX_WAKE 1 wakes one", w1 == 1 && woke == 1);
     uint32_t other = 0;
     long rq = futex(&fw, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)1, &other, 0);
     CHECK("CMP_REQUEUE wakes 0, moves 1", rq == 1);
-    usleep(50000);
+    usleep(100000);
     CHECK("requeued waiter still asleep", woke == 1);
     CHECK("CMP_REQUEUE value mismatch EAGAIN", futex(&fw, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)1, &other, 5) == -1 && errno == EAGAIN);
     long w2 = futex(&other, FUTEX_WAKE_PRIVATE, 10, NULL, NULL, 0);
