@@ -132,8 +132,8 @@ table! {
     63 uname => sys_info::uname, Full, [Hex];
     72 fcntl => sys_file::fcntl, Partial("no leases or notifications"), [Fd, Int, Hex];
     73 flock => sys_file::flock, Full, [Fd, Hex];
-    74 fsync => sys_file::fsync, Partial("no-op: files live in memory or are read-only"), [Fd];
-    75 fdatasync => sys_file::fsync, Partial("no-op: files live in memory or are read-only"), [Fd];
+    74 fsync => sys_file::fsync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [Fd];
+    75 fdatasync => sys_file::fsync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [Fd];
     76 truncate => sys_file::truncate, Full, [Path, Int];
     77 ftruncate => sys_file::ftruncate, Full, [Fd, Int];
     79 getcwd => sys_file::getcwd, Full, [Hex, Int];
@@ -231,8 +231,8 @@ table! {
     229 clock_getres => sys_time::clock_getres, Full, [Int, Hex];
     230 clock_nanosleep => sys_time::clock_nanosleep, Full, [Int, Int, Hex, Hex];
     231 exit_group => sys_thread::exit_group, Full, [Int];
-    232 epoll_wait => sys_poll::epoll_wait, Partial("level-triggered; EPOLLET reported like level-triggered"), [Fd, Hex, Int, Int];
-    233 epoll_ctl => sys_poll::epoll_ctl, Partial("EPOLLEXCLUSIVE accepted, wakes every waiter"), [Fd, Int, Fd, Hex];
+    232 epoll_wait => sys_poll::epoll_wait, Partial("EPOLLET may report an extra event (any notification of the file counts), never misses one"), [Fd, Hex, Int, Int];
+    233 epoll_ctl => sys_poll::epoll_ctl, Full, [Fd, Int, Fd, Hex];
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Int];
     247 waitid => sys_process::waitid, Full, [Int, Int, Hex, Hex];
     257 openat => sys_file::openat, Full, [Fd, Path, Hex, Hex];
