@@ -351,3 +351,41 @@ fn bind_mount_escapes_fail() {
     assert_ne!(mode, 0o777);
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn killing_the_launcher_takes_the_sandbox_with_it() {
+    let mut child = Command::new(gvisor_bin())
+        .args(["do", "--", "/bin/sleep", "30"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let launcher = child.id();
+    let sentry = wait_child(launcher, "gvisor-sentry");
+    let gofer = wait_child(launcher, "gvisor-gofer");
+    kill(launcher, libc::SIGKILL);
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for pid in [sentry, gofer] {
+        // Gone, or a zombie waiting for init to reap it.
+        while Instant::now() < deadline {
+            let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = st
+                .rsplit_once(") ")
+                .map(|x| x.1.chars().next())
+                .unwrap_or(None);
+            if st.is_empty() || state == Some('Z') {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = st
+            .rsplit_once(") ")
+            .map(|x| x.1.chars().next())
+            .unwrap_or(None);
+        assert!(
+            st.is_empty() || state == Some('Z'),
+            "{pid} still running: {st}"
+        );
+    }
+}

@@ -629,10 +629,22 @@ pub fn spawn(
     if pid > 0 {
         return Ok(pid as libc::pid_t);
     }
-    // Child. Move the sources out of the way first, so that a source equal
+    // Child. It dies with the launcher (nothing is left behind if the
+    // launcher is killed). (In a new PID namespace getppid() is 0, so a
+    // launcher that died before this point cannot be detected here; the
+    // window is the few instructions since clone.)
+    // Then move the sources out of the way first, so that a source equal
     // to another pair's target is not clobbered.
-    // SAFETY: plain descriptor calls on our own table, then exec or _exit.
+    // SAFETY: prctl, then plain descriptor calls on our own table, then
+    // exec or _exit.
     unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
         let base = 1000;
         for (i, &(src, _)) in fds.iter().enumerate() {
             if libc::dup2(src, base + i as RawFd) < 0 {
