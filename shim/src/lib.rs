@@ -6,3 +6,4 @@ pub mod confine;
 pub mod launch;
 pub mod oci;
 pub mod sandbox;
+pub mod task;
