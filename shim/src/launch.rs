@@ -146,6 +146,12 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
     if !rootfs.is_dir() {
         anyhow::bail!("root file system {} is not a directory", rootfs.display());
     }
+    if rootfs.starts_with("/proc") || rootfs.starts_with("/sys") {
+        anyhow::bail!(
+            "root file system {}: the host's /proc and /sys cannot be served",
+            rootfs.display()
+        );
+    }
     let mut gofer_args: Vec<OsString> = vec![
         "gvisor-gofer".into(),
         "gofer".into(),

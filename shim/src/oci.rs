@@ -233,6 +233,9 @@ fn mount_options(opts: &Option<Vec<String>>) -> Vec<String> {
 /// Reads and checks `dir/config.json`.
 pub fn load(dir: &Path) -> Result<Bundle> {
     let path = dir.join("config.json");
+    if let Err(e) = std::fs::metadata(&path) {
+        bail!("bundle {}: cannot read config.json: {e}", dir.display());
+    }
     let spec = Spec::load(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let root = spec
         .root()
