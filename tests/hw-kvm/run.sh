@@ -5,14 +5,14 @@
 #
 # Environment: HWKVM_CACHE (downloads, kept between runs; default
 # target/hw-kvm-cache), HWKVM_TIMEOUT (seconds for the emulated machine,
-# default 300), HWKVM_KEEP=1 (keep the work directory's initramfs tree),
+# default 600), HWKVM_KEEP=1 (keep the work directory's initramfs tree),
 # HWKVM_FILTER=PATTERN (run only the tests whose name matches; for debugging).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${HWKVM_CACHE:-$ROOT/target/hw-kvm-cache}
 WORK=$ROOT/target/hw-kvm
-TIMEOUT=${HWKVM_TIMEOUT:-300}
+TIMEOUT=${HWKVM_TIMEOUT:-600}
 TARGET=x86_64-unknown-linux-gnu
 SERIAL=$WORK/serial.log
 
@@ -63,8 +63,9 @@ rootfs=$WORK/root
 rm -rf "$rootfs"
 mkdir -p "$rootfs"/{bin,lib/modules,tests,proc,sys,dev,tmp}
 cp /bin/busybox "$rootfs/bin/busybox"
-cp "$ROOT/target/$TARGET/debug/gvisor" "$rootfs/bin/gvisor"
-cp "$guest_tests" "$rootfs/bin/kvm-guest-tests"
+# Without debug info: a smaller initramfs boots faster under emulation.
+strip --strip-debug -o "$rootfs/bin/gvisor" "$ROOT/target/$TARGET/debug/gvisor"
+strip --strip-debug -o "$rootfs/bin/kvm-guest-tests" "$guest_tests"
 for c in "$ROOT"/tests/c/*.c; do
     gcc -static -no-pie -O1 -o "$rootfs/tests/$(basename "$c" .c)" "$c" || die "gcc -static $c failed"
 done
