@@ -14,6 +14,7 @@ pub mod gofer;
 pub mod host;
 pub mod overlay;
 pub mod procfs;
+pub mod synthetic;
 pub mod sysfs;
 pub mod tmpfs;
 pub mod walk;

@@ -2,9 +2,10 @@
 //! the host's). Files are snapshots taken at open.
 
 use std::any::Any;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
-use super::{dirent, FileDescription, Fs, Stat, Whence, S_IFDIR, S_IFLNK, S_IFREG};
+use super::synthetic::SyntheticFile;
+use super::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::{Kernel, TaskHandle};
 
@@ -522,20 +523,8 @@ impl Fs for ProcFs {
         let n = self.node(path)?;
         let st = stat_of(path, &n);
         match n {
-            Node::File(data) => Ok(Arc::new(ProcFile {
-                data,
-                pos: Mutex::new(0),
-                stat: st,
-                dir: None,
-                path: OnceLock::new(),
-            })),
-            Node::Dir(entries) => Ok(Arc::new(ProcFile {
-                data: Vec::new(),
-                pos: Mutex::new(0),
-                stat: st,
-                dir: Some(entries),
-                path: OnceLock::new(),
-            })),
+            Node::File(data) => Ok(SyntheticFile::file(data, st)),
+            Node::Dir(entries) => Ok(SyntheticFile::dir(entries, st)),
             Node::Link(_) => Err(Errno::ELOOP),
         }
     }
@@ -549,74 +538,3 @@ impl Fs for ProcFs {
     }
 }
 
-struct ProcFile {
-    data: Vec<u8>,
-    pos: Mutex<u64>,
-    stat: Stat,
-    dir: Option<Vec<(String, u32)>>,
-    path: OnceLock<String>,
-}
-
-impl FileDescription for ProcFile {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        if self.dir.is_some() {
-            return Err(Errno::EISDIR);
-        }
-        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
-        let n = self.pread(buf, *p)?;
-        *p += n as u64;
-        Ok(n)
-    }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EBADF)
-    }
-    fn pread(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        let off = (off as usize).min(self.data.len());
-        let n = buf.len().min(self.data.len() - off);
-        buf[..n].copy_from_slice(&self.data[off..off + n]);
-        Ok(n)
-    }
-    fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
-        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
-        let base = match whence {
-            Whence::Set => 0,
-            Whence::Cur => *p as i64,
-            Whence::End => self.data.len() as i64,
-        };
-        let n = base
-            .checked_add(offset)
-            .filter(|&v| v >= 0)
-            .ok_or(Errno::EINVAL)?;
-        *p = n as u64;
-        Ok(*p)
-    }
-    fn stat(&self) -> SysResult<Stat> {
-        Ok(self.stat)
-    }
-    fn getdents64(&self, buf: &mut [u8]) -> SysResult<usize> {
-        let d = self.dir.as_ref().ok_or(Errno::ENOTDIR)?;
-        let mut all = vec![
-            (".".to_string(), self.stat.ino, S_IFDIR),
-            ("..".to_string(), 1, S_IFDIR),
-        ];
-        all.extend(
-            d.iter()
-                .enumerate()
-                .map(|(i, (n, m))| (n.clone(), self.stat.ino + i as u64 + 1, *m)),
-        );
-        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
-        dirent::fill(buf, &all, &mut p)
-    }
-    fn status_flags(&self) -> u32 {
-        libc::O_RDONLY as u32
-    }
-    fn path(&self) -> Option<String> {
-        self.path.get().cloned()
-    }
-    fn set_path(&self, p: &str) {
-        let _ = self.path.set(p.to_string());
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}

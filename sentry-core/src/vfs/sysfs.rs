@@ -3,7 +3,8 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use super::{dirent, FileDescription, Fs, Stat, S_IFDIR, S_IFREG};
+use super::synthetic::SyntheticFile;
+use super::{FileDescription, Fs, Stat, S_IFDIR, S_IFREG};
 use crate::errno::{Errno, SysResult};
 
 /// The /sys file system.
@@ -89,18 +90,23 @@ impl Fs for SysFs {
             return Err(Errno::EACCES);
         }
         let st = self.lstat(path)?;
-        let (data, entries) = match (self.file(path), self.dir(path)) {
-            (Some(d), _) => (d, None),
-            (None, Some(e)) => (Vec::new(), Some(e.iter().map(|n| n.to_string()).collect())),
-            _ => return Err(Errno::ENOENT),
-        };
-        Ok(Arc::new(SysFile {
-            data,
-            entries,
-            stat: st,
-            pos: std::sync::Mutex::new(0),
-            path: std::sync::OnceLock::new(),
-        }))
+        match (self.file(path), self.dir(path)) {
+            (Some(d), _) => Ok(SyntheticFile::file(d, st)),
+            (None, Some(e)) => {
+                let sep = if path.is_empty() { "" } else { "/" };
+                let entries = e
+                    .iter()
+                    .map(|n| {
+                        let mode = self
+                            .lstat(&format!("{path}{sep}{n}"))
+                            .map_or(S_IFREG, |s| s.mode & super::S_IFMT);
+                        (n.to_string(), mode)
+                    })
+                    .collect();
+                Ok(SyntheticFile::dir(entries, st))
+            }
+            _ => Err(Errno::ENOENT),
+        }
     }
 
     fn fs_type(&self) -> u64 {
@@ -112,60 +118,3 @@ impl Fs for SysFs {
     }
 }
 
-struct SysFile {
-    data: Vec<u8>,
-    entries: Option<Vec<String>>,
-    stat: Stat,
-    pos: std::sync::Mutex<u64>,
-    path: std::sync::OnceLock<String>,
-}
-
-impl FileDescription for SysFile {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        if self.entries.is_some() {
-            return Err(Errno::EISDIR);
-        }
-        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
-        let n = self.pread(buf, *p)?;
-        *p += n as u64;
-        Ok(n)
-    }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EBADF)
-    }
-    fn pread(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        let off = (off as usize).min(self.data.len());
-        let n = buf.len().min(self.data.len() - off);
-        buf[..n].copy_from_slice(&self.data[off..off + n]);
-        Ok(n)
-    }
-    fn stat(&self) -> SysResult<Stat> {
-        Ok(self.stat)
-    }
-    fn getdents64(&self, buf: &mut [u8]) -> SysResult<usize> {
-        let e = self.entries.as_ref().ok_or(Errno::ENOTDIR)?;
-        let mut all = vec![
-            (".".to_string(), self.stat.ino, S_IFDIR),
-            ("..".to_string(), 1, S_IFDIR),
-        ];
-        all.extend(
-            e.iter()
-                .enumerate()
-                .map(|(i, n)| (n.clone(), self.stat.ino + 1 + i as u64, S_IFREG)),
-        );
-        let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
-        dirent::fill(buf, &all, &mut p)
-    }
-    fn status_flags(&self) -> u32 {
-        libc::O_RDONLY as u32
-    }
-    fn path(&self) -> Option<String> {
-        self.path.get().cloned()
-    }
-    fn set_path(&self, p: &str) {
-        let _ = self.path.set(p.to_string());
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
