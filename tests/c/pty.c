@@ -56,6 +56,8 @@ int main(void) {
     struct stat st;
     CHECK("stat pts is a char device", stat(name, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 136);
     CHECK("/dev/pts lists it", access(name, F_OK) == 0);
+    struct stat sm, sd;
+    CHECK("fstat of a master is /dev/ptmx", fstat(m, &sm) == 0 && stat("/dev/ptmx", &sd) == 0 && sm.st_ino == sd.st_ino && sm.st_rdev == sd.st_rdev);
 
     struct termios t;
     CHECK("tcgetattr", tcgetattr(s, &t) == 0);

@@ -251,7 +251,7 @@ impl PtyRegistry {
         ptys.insert(index, Arc::downgrade(&pty));
         let master = Arc::new(Master {
             pty: pty.clone(),
-            flags: Mutex::new(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC) as u32),
+            flags: Flags::new(flags),
             path: std::sync::OnceLock::new(),
         });
         Ok((master, pty))
@@ -567,9 +567,7 @@ impl Pty {
         self.wq.notify_all();
         Ok(Arc::new(Slave {
             pty: self.clone(),
-            flags: Mutex::new(
-                flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC | libc::O_NOCTTY) as u32,
-            ),
+            flags: Flags::new(flags),
             path: if as_tty {
                 "/dev/tty".to_string()
             } else {
@@ -966,17 +964,46 @@ impl Pty {
     }
 }
 
+/// Status flags of an open terminal end (O_NONBLOCK, O_APPEND settable).
+struct Flags(Mutex<u32>);
+
+impl Flags {
+    fn new(open_flags: u32) -> Flags {
+        let once = (libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC | libc::O_NOCTTY) as u32;
+        Flags(Mutex::new(open_flags & !once))
+    }
+    fn get(&self) -> u32 {
+        *lock(&self.0)
+    }
+    fn set(&self, f: u32) {
+        let mut fl = lock(&self.0);
+        let keep = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
+        *fl = (*fl & !keep) | (f & keep);
+    }
+    fn nonblock(&self) -> bool {
+        self.get() & libc::O_NONBLOCK as u32 != 0
+    }
+}
+
+/// stat of /dev/ptmx (`ptmx`) or /dev/tty, as devfs lists them and as their
+/// open files report.
+pub fn dev_stat(ptmx: bool) -> Stat {
+    Stat {
+        dev: 0x5,
+        ino: if ptmx { 41 } else { 40 },
+        nlink: 1,
+        mode: libc::S_IFCHR | 0o666,
+        rdev: if ptmx { (5 << 8) | 2 } else { 5 << 8 },
+        blksize: 4096,
+        ..Default::default()
+    }
+}
+
 /// The master side (/dev/ptmx).
 pub struct Master {
     pty: Arc<Pty>,
-    flags: Mutex<u32>,
+    flags: Flags,
     path: std::sync::OnceLock<String>,
-}
-
-impl Master {
-    fn nonblock(&self) -> bool {
-        *lock(&self.flags) & libc::O_NONBLOCK as u32 != 0
-    }
 }
 
 impl Drop for Master {
@@ -1001,32 +1028,22 @@ impl Drop for Master {
 
 impl FileDescription for Master {
     fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        self.pty.master_read(buf, self.nonblock())
+        self.pty.master_read(buf, self.flags.nonblock())
     }
     fn write(&self, buf: &[u8]) -> SysResult<usize> {
-        self.pty.master_write(buf, self.nonblock())
+        self.pty.master_write(buf, self.flags.nonblock())
     }
     fn stat(&self) -> SysResult<Stat> {
-        Ok(Stat {
-            dev: 0x5,
-            ino: 12,
-            nlink: 1,
-            mode: libc::S_IFCHR | 0o666,
-            rdev: (5 << 8) | 2,
-            blksize: 1024,
-            ..Default::default()
-        })
+        Ok(dev_stat(true))
     }
     fn ioctl(&self, t: &mut Task, req: u64, arg: u64) -> SysResult<u64> {
         self.pty.ioctl(t, true, req, arg)
     }
     fn status_flags(&self) -> u32 {
-        *lock(&self.flags)
+        self.flags.get()
     }
     fn set_status_flags(&self, f: u32) {
-        let mut fl = lock(&self.flags);
-        let keep = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
-        *fl = (*fl & !keep) | (f & keep);
+        self.flags.set(f);
     }
     fn path(&self) -> Option<String> {
         Some(
@@ -1056,16 +1073,10 @@ impl FileDescription for Master {
 /// The slave side (/dev/pts/N, /dev/tty).
 pub struct Slave {
     pty: Arc<Pty>,
-    flags: Mutex<u32>,
+    flags: Flags,
     path: String,
     /// Opened as /dev/tty.
     as_tty: bool,
-}
-
-impl Slave {
-    fn nonblock(&self) -> bool {
-        *lock(&self.flags) & libc::O_NONBLOCK as u32 != 0
-    }
 }
 
 impl Drop for Slave {
@@ -1077,22 +1088,14 @@ impl Drop for Slave {
 
 impl FileDescription for Slave {
     fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        self.pty.slave_read(buf, self.nonblock())
+        self.pty.slave_read(buf, self.flags.nonblock())
     }
     fn write(&self, buf: &[u8]) -> SysResult<usize> {
-        self.pty.slave_write(buf, self.nonblock())
+        self.pty.slave_write(buf, self.flags.nonblock())
     }
     fn stat(&self) -> SysResult<Stat> {
         if self.as_tty {
-            return Ok(Stat {
-                dev: 0x5,
-                ino: 40,
-                nlink: 1,
-                mode: libc::S_IFCHR | 0o666,
-                rdev: 5 << 8,
-                blksize: 1024,
-                ..Default::default()
-            });
+            return Ok(dev_stat(false));
         }
         Ok(pts_stat(self.pty.index, self.pty.uid))
     }
@@ -1100,12 +1103,10 @@ impl FileDescription for Slave {
         self.pty.ioctl(t, false, req, arg)
     }
     fn status_flags(&self) -> u32 {
-        *lock(&self.flags)
+        self.flags.get()
     }
     fn set_status_flags(&self, f: u32) {
-        let mut fl = lock(&self.flags);
-        let keep = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
-        *fl = (*fl & !keep) | (f & keep);
+        self.flags.set(f);
     }
     fn path(&self) -> Option<String> {
         Some(self.path.clone())

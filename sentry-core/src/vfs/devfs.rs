@@ -36,7 +36,7 @@ const LINKS: [(&str, &str); 4] = [
 const DIRS: [&str; 2] = ["shm", "pts"];
 
 /// Terminal devices: (name, major/minor).
-const TTYS: [(&str, u64); 2] = [("tty", 5 << 8), ("ptmx", (5 << 8) | 2)];
+const TTYS: [&str; 2] = ["tty", "ptmx"];
 
 /// The /dev file system.
 #[derive(Default)]
@@ -100,13 +100,8 @@ fn stat_for(name: &str) -> SysResult<Stat> {
             ..base
         });
     }
-    if let Some(i) = TTYS.iter().position(|d| d.0 == name) {
-        return Ok(Stat {
-            ino: 40 + i as u64,
-            mode: libc::S_IFCHR | 0o666,
-            rdev: TTYS[i].1,
-            ..base
-        });
+    if TTYS.contains(&name) {
+        return Ok(crate::fs::tty::dev_stat(name == "ptmx"));
     }
     if let Some(i) = LINKS.iter().position(|l| l.0 == name) {
         return Ok(Stat {
@@ -172,7 +167,7 @@ impl Fs for DevFs {
                 for n in DEVICES
                     .iter()
                     .map(|d| d.0)
-                    .chain(TTYS.iter().map(|d| d.0))
+                    .chain(TTYS)
                     .chain(LINKS.iter().map(|l| l.0))
                     .chain(DIRS)
                 {

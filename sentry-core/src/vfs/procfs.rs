@@ -537,4 +537,3 @@ impl Fs for ProcFs {
         self
     }
 }
-

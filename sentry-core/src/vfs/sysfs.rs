@@ -117,4 +117,3 @@ impl Fs for SysFs {
         self
     }
 }
-
