@@ -10,6 +10,19 @@ use std::time::{Duration, Instant};
 
 use gvisor_tests::*;
 
+/// The fields of /proc/<pid>/stat after "(comm)": state, ppid, ...; None
+/// when the process is gone.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    Some(after.split_whitespace().map(str::to_string).collect())
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn running(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|s| s != "Z"))
+}
+
 /// The direct children of `pid` with their argv[0].
 fn children(pid: u32) -> Vec<(u32, String)> {
     let mut out = Vec::new();
@@ -17,16 +30,10 @@ fn children(pid: u32) -> Vec<(u32, String)> {
         let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+        let Some(fields) = stat_fields(p) else {
             continue;
         };
-        // pid (comm) state ppid ...
-        let after = stat.rsplit_once(") ").map(|x| x.1).unwrap_or("");
-        let ppid: u32 = after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let ppid: u32 = fields.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         if ppid == pid {
             let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
             let argv0 = cmd.split(|&b| b == 0).next().unwrap_or(&[]).to_vec();
@@ -367,25 +374,9 @@ fn killing_the_launcher_takes_the_sandbox_with_it() {
     let deadline = Instant::now() + Duration::from_secs(10);
     for pid in [sentry, gofer] {
         // Gone, or a zombie waiting for init to reap it.
-        while Instant::now() < deadline {
-            let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = st
-                .rsplit_once(") ")
-                .map(|x| x.1.chars().next())
-                .unwrap_or(None);
-            if st.is_empty() || state == Some('Z') {
-                break;
-            }
+        while running(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = st
-            .rsplit_once(") ")
-            .map(|x| x.1.chars().next())
-            .unwrap_or(None);
-        assert!(
-            st.is_empty() || state == Some('Z'),
-            "{pid} still running: {st}"
-        );
+        assert!(!running(pid), "{pid} still running");
     }
 }

@@ -91,6 +91,16 @@ pub const KVM_IOCTLS: [(&str, u64); 12] = [
 
 const AT_EMPTY: u64 = libc::AT_EMPTY_PATH as u64;
 
+/// The fcntl commands both processes use: descriptor and status flags, and
+/// F_DUPFD_CLOEXEC.
+fn fcntl_commands() -> Vec<Vec<Cond>> {
+    use libc::{F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, F_SETFL};
+    [F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC]
+        .iter()
+        .map(|&c| vec![Cond::Eq(1, c as u64)])
+        .collect()
+}
+
 /// The sentry's host system calls once confined. `pid` is its own pid (as
 /// it sees it): signals go only to its own threads.
 pub fn sentry_allowlist(pid: i32) -> Vec<Allowed> {
@@ -142,10 +152,7 @@ pub fn sentry_allowlist(pid: i32) -> Vec<Allowed> {
         allow_if(
             "fcntl",
             SYS_fcntl,
-            [F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC]
-                .iter()
-                .map(|&c| vec![Cond::Eq(1, c as u64)])
-                .collect(),
+            fcntl_commands(),
             "descriptor flags; F_DUPFD_CLOEXEC for page caches of host files",
         ),
         allow_if(
@@ -350,15 +357,7 @@ pub fn gofer_allowlist() -> Vec<Allowed> {
         ),
         allow("lseek", SYS_lseek, "directory listings"),
         allow("close", SYS_close, "descriptors it opened"),
-        allow_if(
-            "fcntl",
-            SYS_fcntl,
-            [F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC]
-                .iter()
-                .map(|&c| vec![Cond::Eq(1, c as u64)])
-                .collect(),
-            "descriptor flags",
-        ),
+        allow_if("fcntl", SYS_fcntl, fcntl_commands(), "descriptor flags"),
         allow("recvmsg", SYS_recvmsg, "requests from the sentry"),
         allow("sendmsg", SYS_sendmsg, "replies and donated descriptors"),
         allow("write", SYS_write, "its log on stderr"),
