@@ -813,13 +813,16 @@ impl MemoryManager {
             let n = ((page + PAGE).min(end) - at) as usize;
             let cow = access == Access::Write && !vma.is_shared();
             let vperms = vma.perms;
-            let file = vma.file_page(page);
-            if let (Some((cache, idx)), std::collections::btree_map::Entry::Vacant(slot)) =
-                (file, self.pages.entry(page))
-            {
-                // File pages come from the page cache, for reads too.
+            // A missing page of a file VMA comes from the page cache, for
+            // reads too (present pages, the common case, cost no lookup).
+            let missing_file_page = if self.pages.contains_key(&page) {
+                None
+            } else {
+                vma.file_page(page)
+            };
+            if let Some((cache, idx)) = missing_file_page {
                 let p = cache.map_page(idx).ok().flatten().ok_or(Errno::EFAULT)?;
-                slot.insert(p);
+                self.pages.insert(page, p);
                 self.stats.pages += 1;
             }
             let phys = match self.pages.get(&page) {
