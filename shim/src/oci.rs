@@ -230,13 +230,88 @@ fn mount_options(opts: &Option<Vec<String>>) -> Vec<String> {
     opts.clone().unwrap_or_default()
 }
 
-/// Reads and checks `dir/config.json`.
+/// Reads and checks `dir/config.json`, host paths included.
 pub fn load(dir: &Path) -> Result<Bundle> {
     let path = dir.join("config.json");
     if let Err(e) = std::fs::metadata(&path) {
         bail!("bundle {}: cannot read config.json: {e}", dir.display());
     }
     let spec = Spec::load(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    from_spec(&spec, dir, true)
+}
+
+/// Parses a config.json the shim has checked already, where the host's
+/// files cannot be seen (in the sentry): host paths are taken as given.
+pub fn parse(config: &[u8]) -> Result<Bundle> {
+    let spec: Spec = serde_json::from_slice(config).map_err(|e| anyhow!("config.json: {e}"))?;
+    from_spec(&spec, Path::new("/"), false)
+}
+
+/// An OCI process (exec) as JSON: (args, env, cwd, uid, gid, groups,
+/// terminal, caps).
+pub fn parse_process(json: &[u8]) -> Result<ExecProcess> {
+    let p: oci_spec::runtime::Process =
+        serde_json::from_slice(json).map_err(|e| anyhow!("process spec: {e}"))?;
+    let args = p.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        bail!("process spec: args: empty");
+    }
+    let cwd = p.cwd().to_string_lossy().into_owned();
+    if !cwd.starts_with('/') {
+        bail!("process spec: cwd {cwd:?}: must be absolute");
+    }
+    Ok(ExecProcess {
+        args,
+        env: p.env().clone().unwrap_or_default(),
+        cwd,
+        uid: p.user().uid(),
+        gid: p.user().gid(),
+        groups: p.user().additional_gids().clone().unwrap_or_default(),
+        terminal: p.terminal().unwrap_or(false),
+        caps: p.capabilities().as_ref().map(cap_sets),
+        no_new_privs: p.no_new_privileges().unwrap_or(false),
+    })
+}
+
+/// A process to run in a container that is already running.
+#[derive(Debug, Clone)]
+pub struct ExecProcess {
+    /// args.
+    pub args: Vec<String>,
+    /// env.
+    pub env: Vec<String>,
+    /// cwd.
+    pub cwd: String,
+    /// user.uid.
+    pub uid: u32,
+    /// user.gid.
+    pub gid: u32,
+    /// user.additionalGids.
+    pub groups: Vec<u32>,
+    /// terminal.
+    pub terminal: bool,
+    /// capabilities (None: by uid).
+    pub caps: Option<sentry_core::kernel::task::CapSets>,
+    /// noNewPrivileges.
+    pub no_new_privs: bool,
+}
+
+fn cap_sets(c: &oci_spec::runtime::LinuxCapabilities) -> sentry_core::kernel::task::CapSets {
+    let set = |s: &Option<oci_spec::runtime::Capabilities>| -> u64 {
+        s.iter()
+            .flatten()
+            .filter_map(|cap| cap_number(&cap.to_string()))
+            .fold(0, |m, n| m | (1 << n))
+    };
+    sentry_core::kernel::task::CapSets {
+        effective: set(c.effective()),
+        permitted: set(c.permitted()),
+        inheritable: set(c.inheritable()),
+        bounding: set(c.bounding()),
+    }
+}
+
+fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
     let root = spec
         .root()
         .as_ref()
@@ -246,10 +321,14 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     } else {
         dir.join(root.path())
     };
-    let root_path = root_path
-        .canonicalize()
-        .with_context(|| format!("config.json: root.path {}", root.path().display()))?;
-    if !root_path.is_dir() {
+    let root_path = if host {
+        root_path
+            .canonicalize()
+            .with_context(|| format!("config.json: root.path {}", root.path().display()))?
+    } else {
+        root_path
+    };
+    if host && !root_path.is_dir() {
         bail!(
             "config.json: root.path {} is not a directory",
             root_path.display()
@@ -294,10 +373,13 @@ pub fn load(dir: &Path) -> Result<Bundle> {
                 .source()
                 .as_ref()
                 .ok_or_else(|| anyhow!("{what}.source: missing for a bind mount"))?;
-            let src = src
-                .canonicalize()
-                .with_context(|| format!("{what}.source {}", src.display()))?;
-            if !src.is_dir() {
+            let src = if host {
+                src.canonicalize()
+                    .with_context(|| format!("{what}.source {}", src.display()))?
+            } else {
+                src.clone()
+            };
+            if host && !src.is_dir() {
                 bail!(
                     "{what}.source {}: only directories can be bind-mounted yet",
                     src.display()
@@ -378,20 +460,7 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         groups: user.additional_gids().clone().unwrap_or_default(),
         rlimits,
         no_new_privs: process.no_new_privileges().unwrap_or(false),
-        caps: process.capabilities().as_ref().map(|c| {
-            let set = |s: &Option<oci_spec::runtime::Capabilities>| -> u64 {
-                s.iter()
-                    .flatten()
-                    .filter_map(|cap| cap_number(&cap.to_string()))
-                    .fold(0, |m, n| m | (1 << n))
-            };
-            sentry_core::kernel::task::CapSets {
-                effective: set(c.effective()),
-                permitted: set(c.permitted()),
-                inheritable: set(c.inheritable()),
-                bounding: set(c.bounding()),
-            }
-        }),
+        caps: process.capabilities().as_ref().map(cap_sets),
         terminal: process.terminal().unwrap_or(false),
         hostname: spec.hostname().clone(),
         sysctl,

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _, Result};
@@ -158,11 +158,12 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<[i32; 2]> {
 pub fn build_bundle_vfs(
     b: &crate::oci::Bundle,
     gofer: OwnedFd,
-    gofer_fd: i32,
+    bind_channels: Vec<OwnedFd>,
     procfs: Arc<ProcFs>,
     ptys: Arc<PtyRegistry>,
 ) -> Result<Arc<Vfs>> {
     use crate::oci::SentryMount;
+    let mut bind_channels: Vec<Option<OwnedFd>> = bind_channels.into_iter().map(Some).collect();
     let lower = GoferFs::new(vfs_gofer::client::Client::new(gofer));
     let mut vfs = if b.root_readonly {
         Vfs::new(lower)
@@ -180,8 +181,10 @@ pub fn build_bundle_vfs(
             SentryMount::Tmpfs(mode) => vfs.mount(dest, TmpFs::new(*mode, dev)),
             SentryMount::Empty => vfs.mount(dest, TmpFs::new(0o555, dev)),
             SentryMount::Bind(n, rw) => {
-                // SAFETY: the launcher handed this channel over; nothing else owns it.
-                let sock = unsafe { OwnedFd::from_raw_fd(gofer_fd + *n as i32) };
+                let sock = bind_channels
+                    .get_mut(*n - 1)
+                    .and_then(|c| c.take())
+                    .ok_or_else(|| anyhow!("no gofer channel for the bind mount at {dest}"))?;
                 let client = vfs_gofer::client::Client::new(sock);
                 let fs = if *rw {
                     GoferFs::new_writable(client)
@@ -213,26 +216,34 @@ pub fn build_bundle_vfs(
     Ok(Arc::new(vfs))
 }
 
-/// The sandbox's console for `process.terminal`: a pseudo-terminal whose
-/// slave is the program's stdio and controlling terminal (session 1), with
-/// the host terminal's window size; two threads copy host stdin to the
-/// master and the master's output to host stdout. Returns (the output
-/// thread, slave).
-fn open_console(
+/// A console for `process.terminal`: a pseudo-terminal whose slave is the
+/// program's stdio and controlling terminal (session `sid`); two threads
+/// copy `input` to the master and the master's output to `output`. The
+/// window size is taken from `winsize_of` when that is a terminal.
+/// Returns the output thread, the slave and the terminal.
+pub fn open_console(
     kernel: &Arc<Kernel>,
     ptys: &Arc<PtyRegistry>,
-) -> Result<(std::thread::JoinHandle<()>, Arc<dyn FileDescription>)> {
+    uid: u32,
+    sid: i32,
+    input: OwnedFd,
+    output: OwnedFd,
+    winsize_of: Option<i32>,
+) -> Result<Console> {
+    use std::os::fd::AsRawFd;
     let (master, pty) = ptys
-        .open_console(Arc::downgrade(kernel), kernel.config.uid)
+        .open_console(Arc::downgrade(kernel), uid)
         .map_err(|e| anyhow!("creating the console: {e}"))?;
     let slave = pty
         .open_slave((libc::O_RDWR | libc::O_NOCTTY) as u32)
         .map_err(|e| anyhow!("opening the console: {e}"))?;
-    pty.set_session(1, 1);
-    let mut ws = [0u8; 8];
-    // SAFETY: TIOCGWINSZ writes 8 bytes into ws; failure (not a tty) is fine.
-    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, ws.as_mut_ptr()) } == 0 {
-        pty.set_winsize(ws);
+    pty.set_session(sid, sid);
+    if let Some(fd) = winsize_of {
+        let mut ws = [0u8; 8];
+        // SAFETY: TIOCGWINSZ writes 8 bytes into ws; failure (not a tty) is fine.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, ws.as_mut_ptr()) } == 0 {
+            pty.set_winsize(ws);
+        }
     }
     let m_in = master.clone();
     std::thread::Builder::new()
@@ -240,8 +251,12 @@ fn open_console(
         .spawn(move || {
             let mut buf = [0u8; 4096];
             loop {
-                // SAFETY: read into a local buffer from host stdin.
-                let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+                // SAFETY: read into a local buffer from a descriptor we own.
+                let n =
+                    unsafe { libc::read(input.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
                 if n <= 0 || m_in.write(&buf[..n as usize]).is_err() {
                     break;
                 }
@@ -253,19 +268,34 @@ fn open_console(
         .spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = master.read(&mut buf) {
-                if n == 0 || write_all_stdout(&buf[..n]).is_err() {
+                if n == 0 || write_all(output.as_raw_fd(), &buf[..n]).is_err() {
                     break;
                 }
             }
         })
         .context("starting the console output thread")?;
-    Ok((out, slave))
+    Ok(Console {
+        output: out,
+        slave,
+        pty,
+    })
 }
 
-fn write_all_stdout(mut b: &[u8]) -> std::io::Result<()> {
+/// A console made by [`open_console`].
+pub struct Console {
+    /// The thread copying the terminal's output; it ends after the last
+    /// slave closes.
+    pub output: std::thread::JoinHandle<()>,
+    /// The program's side.
+    pub slave: Arc<dyn FileDescription>,
+    /// The terminal.
+    pub pty: Arc<sentry_core::fs::tty::Pty>,
+}
+
+fn write_all(fd: i32, mut b: &[u8]) -> std::io::Result<()> {
     while !b.is_empty() {
-        // SAFETY: write of a valid buffer to host stdout.
-        let n = unsafe { libc::write(1, b.as_ptr().cast(), b.len()) };
+        // SAFETY: write of a valid buffer to a descriptor the caller owns.
+        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EINTR) {
@@ -276,6 +306,67 @@ fn write_all_stdout(mut b: &[u8]) -> std::io::Result<()> {
         b = &b[n as usize..];
     }
     Ok(())
+}
+
+/// Finds `program` as exec would with the PATH of `envp` (a name without a
+/// slash is searched for), in `fs` from `cwd`. 127 when nothing is found.
+pub fn resolve_program(
+    fs: &Vfs,
+    cwd: &str,
+    envp: &[Vec<u8>],
+    program: &[u8],
+) -> Result<Vec<u8>, DoError> {
+    if program.contains(&b'/') {
+        return Ok(program.to_vec());
+    }
+    let search = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH="))
+        .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .to_vec();
+    search
+        .split(|&b| b == b':')
+        .filter(|d| !d.is_empty())
+        .map(|d| [d, b"/", program].concat())
+        .find(|c| {
+            fs.stat(&Start::Cwd(cwd), c, true)
+                .is_ok_and(|st| st.mode & 0o170000 == 0o100000)
+        })
+        .ok_or_else(|| {
+            DoError::new(
+                127,
+                anyhow!(
+                    "{}: command not found in PATH",
+                    String::from_utf8_lossy(program)
+                ),
+            )
+        })
+}
+
+/// Reads the executable at `path`: 127 when it does not exist, 126 when it
+/// cannot be run.
+pub fn read_program(fs: &Vfs, cwd: &str, path: &[u8]) -> Result<Vec<u8>, DoError> {
+    exec::read_exec_file(fs, cwd, path).map_err(|e| {
+        let code = if e == Errno::ENOENT || e == Errno::ENOTDIR {
+            127
+        } else {
+            126
+        };
+        DoError::new(
+            code,
+            anyhow!("cannot run {}: {e}", String::from_utf8_lossy(path)),
+        )
+    })
+}
+
+/// Maps a failure to make the first task of a program to an exit code.
+pub fn task_error(path: &[u8], e: KernelError) -> DoError {
+    let shown = String::from_utf8_lossy(path);
+    match e {
+        KernelError::Load(l) => DoError::new(126, anyhow!("cannot run {shown}: {l}")),
+        e @ KernelError::Setup { .. } => DoError::new(126, anyhow!("cannot run {shown}: {e}")),
+        other => DoError::new(125, anyhow!(other).context("starting the program")),
+    }
 }
 
 /// Runs the program; returns its exit status.
@@ -352,7 +443,16 @@ pub fn run(
     let gofer = unsafe { OwnedFd::from_raw_fd(opts.gofer_fd) };
     let ptys = Arc::new(PtyRegistry::default());
     let fs = match &bundle {
-        Some(b) => build_bundle_vfs(b, gofer, opts.gofer_fd, procfs.clone(), ptys.clone()),
+        Some(b) => build_bundle_vfs(
+            b,
+            gofer,
+            (1..=b.binds.len())
+                // SAFETY: the launcher handed these channels over; nothing else owns them.
+                .map(|i| unsafe { OwnedFd::from_raw_fd(opts.gofer_fd + i as i32) })
+                .collect(),
+            procfs.clone(),
+            ptys.clone(),
+        ),
         None => build_vfs(gofer, procfs.clone()),
     }
     .map_err(|e| DoError::new(125, e))?;
@@ -372,35 +472,9 @@ pub fn run(
     }
 
     // The program is looked up and read inside the sandbox's file system.
-    let shown = Path::new(&program).display().to_string();
-    let prog = program.as_bytes();
-    let path: Vec<u8> = if prog.contains(&b'/') {
-        prog.to_vec()
-    } else {
-        let search = envp
-            .iter()
-            .find_map(|e| e.strip_prefix(b"PATH="))
-            .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-            .to_vec();
-        let found = search
-            .split(|&b| b == b':')
-            .filter(|d| !d.is_empty())
-            .map(|d| [d, b"/", prog].concat())
-            .find(|c| {
-                fs.stat(&Start::Cwd(&cwd), c, true)
-                    .is_ok_and(|st| st.mode & 0o170000 == 0o100000)
-            });
-        found.ok_or_else(|| DoError::new(127, anyhow!("{shown}: command not found in PATH")))?
-    };
+    let path = resolve_program(&fs, &cwd, &envp, program.as_bytes())?;
     let path_shown = String::from_utf8_lossy(&path).into_owned();
-    let bytes = exec::read_exec_file(&kernel, &cwd, &path).map_err(|e| {
-        let code = if e == Errno::ENOENT || e == Errno::ENOTDIR {
-            127
-        } else {
-            126
-        };
-        DoError::new(code, anyhow!("cannot run {path_shown}: {e}"))
-    })?;
+    let bytes = read_program(&fs, &cwd, &path)?;
 
     let mut argv: Vec<Vec<u8>> = vec![program.clone().into_vec()];
     argv.extend(prog_args.iter().map(|a| a.clone().into_vec()));
@@ -412,23 +486,33 @@ pub fn run(
     let terminal = bundle.as_ref().is_some_and(|b| b.terminal);
     let mut console_master = None;
     let stdio = if terminal {
-        let (out, slave) = open_console(&kernel, &ptys).map_err(|e| DoError::new(125, e))?;
+        let dup = |fd: i32| {
+            // SAFETY: fd 0 or 1 stays open for the whole run; the borrow is
+            // only duplicated.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .map_err(|e| DoError::new(125, anyhow!("duplicating host fd {fd}: {e}")))
+        };
+        let Console {
+            output: out, slave, ..
+        } = open_console(
+            &kernel,
+            &ptys,
+            kernel.config.uid,
+            1,
+            dup(0)?,
+            dup(1)?,
+            Some(0),
+        )
+        .map_err(|e| DoError::new(125, e))?;
         console_master = Some(out);
         [slave.clone(), slave.clone(), slave]
     } else {
         [stdio(0)?, stdio(1)?, stdio(2)?]
     };
     let execfn = path.clone();
-    let task =
-        Task::new_init(kernel.clone(), &bytes, &argv, &envp, &execfn, cwd, stdio).map_err(|e| {
-            match e {
-                KernelError::Load(l) => DoError::new(126, anyhow!("cannot run {path_shown}: {l}")),
-                e @ KernelError::Setup { .. } => {
-                    DoError::new(126, anyhow!("cannot run {path_shown}: {e}"))
-                }
-                other => DoError::new(125, anyhow!(other).context("starting the program")),
-            }
-        })?;
+    let task = Task::new_init(kernel.clone(), &bytes, &argv, &envp, &execfn, cwd, stdio)
+        .map_err(|e| task_error(&path, e))?;
     let status = kernel
         .run_init(task)
         .with_context(|| format!("sandbox failed while running {path_shown}"))

@@ -27,8 +27,22 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Most fds one frame carries.
+pub const MAX_FDS: usize = 16;
+
 /// Sends one frame (and optionally one fd).
 pub fn send(sock: RawFd, id: u16, payload: &[u8], fd: Option<RawFd>) -> Result<(), GoferError> {
+    send_fds(sock, id, payload, fd.as_slice())
+}
+
+/// Sends one frame with up to [`MAX_FDS`] fds.
+pub fn send_fds(sock: RawFd, id: u16, payload: &[u8], fds: &[RawFd]) -> Result<(), GoferError> {
+    if fds.len() > MAX_FDS {
+        return Err(GoferError::Protocol(format!(
+            "{} fds in one frame (at most {MAX_FDS})",
+            fds.len()
+        )));
+    }
     if payload.len() + 6 > MAX_FRAME {
         return Err(GoferError::Protocol(format!(
             "frame of {} bytes",
@@ -43,25 +57,31 @@ pub fn send(sock: RawFd, id: u16, payload: &[u8], fd: Option<RawFd>) -> Result<(
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    // Room for one fd of control data.
-    let mut cmsg = [0u64; 4];
+    // Room for MAX_FDS fds of control data.
+    let mut cmsg = [0u64; 2 + MAX_FDS / 2];
     // SAFETY: a zeroed msghdr is valid; every pointer set below outlives the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    if let Some(fd) = fd {
+    if !fds.is_empty() {
+        let bytes = std::mem::size_of_val(fds) as u32;
         // SAFETY: CMSG_SPACE/LEN are pure computations.
-        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+        let space = unsafe { libc::CMSG_SPACE(bytes) } as usize;
         msg.msg_control = cmsg.as_mut_ptr().cast();
         msg.msg_controllen = space;
-        // SAFETY: msg_control points at a buffer of `space` bytes (≤ 32), so
-        // the first header and its data fit.
+        // SAFETY: msg_control points at a buffer of at least `space` bytes
+        // (16 + 4 * MAX_FDS rounded up ≤ the array), so the first header and
+        // all the fds fit.
         unsafe {
             let c = libc::CMSG_FIRSTHDR(&msg);
             (*c).cmsg_level = libc::SOL_SOCKET;
             (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
+            (*c).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr().cast::<u8>(),
+                libc::CMSG_DATA(c),
+                bytes as usize,
+            );
         }
     }
     // SAFETY: msg is fully initialised and its buffers are alive.
@@ -72,17 +92,25 @@ pub fn send(sock: RawFd, id: u16, payload: &[u8], fd: Option<RawFd>) -> Result<(
     Ok(())
 }
 
+/// One received frame with all its fds: (message id, payload, fds).
+pub type FdsFrame = (u16, Vec<u8>, Vec<OwnedFd>);
+
 /// One received frame: (message id, payload, donated fd).
 pub type Frame = (u16, Vec<u8>, Option<OwnedFd>);
 
 /// Receives one frame. None at EOF.
 pub fn recv(sock: RawFd) -> Result<Option<Frame>, GoferError> {
+    Ok(recv_fds(sock)?.map(|(id, payload, fds)| (id, payload, fds.into_iter().next())))
+}
+
+/// Receives one frame with every fd it carries. None at EOF.
+pub fn recv_fds(sock: RawFd) -> Result<Option<FdsFrame>, GoferError> {
     let mut buf = vec![0u8; MAX_FRAME];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    let mut cmsg = [0u64; 8];
+    let mut cmsg = [0u64; 4 + MAX_FDS / 2];
     // SAFETY: a zeroed msghdr is valid; the buffers outlive the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -97,17 +125,18 @@ pub fn recv(sock: RawFd) -> Result<Option<Frame>, GoferError> {
     if n == 0 {
         return Ok(None);
     }
-    let mut fd = None;
-    // SAFETY: walking the control headers the kernel wrote into our buffer.
+    let mut fds = Vec::new();
+    // SAFETY: walking the control headers the kernel wrote into our buffer;
+    // each SCM_RIGHTS header holds (cmsg_len - CMSG_LEN(0)) / 4 fresh fds,
+    // which become owned here.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(&msg);
         while !c.is_null() {
             if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>());
-                if fd.is_none() {
-                    fd = Some(OwnedFd::from_raw_fd(raw));
-                } else {
-                    libc::close(raw);
+                let n = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                let data = libc::CMSG_DATA(c).cast::<RawFd>();
+                for i in 0..n {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
                 }
             }
             c = libc::CMSG_NXTHDR(&msg, c);
@@ -128,7 +157,7 @@ pub fn recv(sock: RawFd) -> Result<Option<Frame>, GoferError> {
     let id = u16::from_le_bytes([buf[4], buf[5]]);
     buf.truncate(n);
     buf.drain(..6);
-    Ok(Some((id, buf, fd)))
+    Ok(Some((id, buf, fds)))
 }
 
 /// The raw fd of an owned one (helper for callers holding OwnedFd).

@@ -2,11 +2,10 @@
 //! dynamic ELF with its PT_INTERP loader, and the initial stack.
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::Kernel;
 use crate::loader::{self, ElfImage, StackSpec};
 use crate::mm::{self, MemoryManager, VmaKind, PAGE};
 use crate::platform::{Perms, Registers};
-use crate::vfs::Start;
+use crate::vfs::{Start, Vfs};
 
 use super::KernelError;
 
@@ -59,12 +58,12 @@ fn hwcap() -> u64 {
 
 /// Reads a whole executable of the sandbox's file system for exec: it must
 /// be a regular file with an execute bit.
-pub fn read_exec_file(kernel: &Kernel, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
-    let st = kernel.fs.stat(&Start::Cwd(cwd), path, true)?;
+pub fn read_exec_file(fs: &Vfs, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
+    let st = fs.stat(&Start::Cwd(cwd), path, true)?;
     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG || st.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    read_exec_file_any(kernel, cwd, path)
+    read_exec_file_any(fs, cwd, path)
 }
 
 /// Splits a `#!` line into (interpreter, optional argument).
@@ -135,7 +134,7 @@ fn map_image(
 /// Loads `bytes` (the file at `args.execfn`) into `mm`, following `#!` and
 /// PT_INTERP, and builds the initial stack.
 pub fn load_program(
-    kernel: &Kernel,
+    fs: &Vfs,
     mm: &mut MemoryManager,
     bytes: &[u8],
     cwd: &str,
@@ -160,7 +159,7 @@ pub fn load_program(
         new_argv.extend(argv.iter().skip(1).cloned());
         argv = new_argv;
         bytes = std::borrow::Cow::Owned(
-            read_exec_file(kernel, cwd, &interp).map_err(setup("reading the #! interpreter"))?,
+            read_exec_file(fs, cwd, &interp).map_err(setup("reading the #! interpreter"))?,
         );
         path = interp;
     }
@@ -185,8 +184,8 @@ pub fn load_program(
     let mut start = entry;
     let mut interp_base = 0;
     if let Some(interp) = &image.interp {
-        let ib = read_exec_file_any(kernel, cwd, interp)
-            .map_err(setup("reading the ELF interpreter"))?;
+        let ib =
+            read_exec_file_any(fs, cwd, interp).map_err(setup("reading the ELF interpreter"))?;
         let ii = loader::parse(&ib)?;
         if ii.interp.is_some() {
             return Err(KernelError::Setup {
@@ -247,8 +246,7 @@ pub fn load_program(
             ..Default::default()
         },
         // /proc/self/exe is absolute and canonical whatever path was run.
-        exe: kernel
-            .fs
+        exe: fs
             .resolve(&Start::Cwd(cwd), &path, true)
             .map(|r| r.abs.into_bytes())
             .unwrap_or(path),
@@ -257,10 +255,8 @@ pub fn load_program(
 
 /// Like [`read_exec_file`] without the execute-permission check (the loader
 /// itself need only be readable, as on Linux).
-fn read_exec_file_any(kernel: &Kernel, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
-    let f = kernel
-        .fs
-        .open(&Start::Cwd(cwd), path, libc::O_RDONLY as u32, 0)?;
+fn read_exec_file_any(fs: &Vfs, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
+    let f = fs.open(&Start::Cwd(cwd), path, libc::O_RDONLY as u32, 0)?;
     let size = f.stat()?.size.max(0) as u64;
     if size > MAX_EXEC_FILE {
         return Err(Errno::E2BIG);

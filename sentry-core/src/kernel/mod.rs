@@ -10,6 +10,7 @@ use crate::platform::Platform;
 use crate::vfs::Vfs;
 
 pub mod block;
+pub mod container;
 pub mod exec;
 pub mod futex;
 pub mod process;
@@ -150,7 +151,15 @@ pub struct Kernel {
     pub hostname: Mutex<String>,
     /// Advisory file locks.
     pub locks: crate::fs::locks::Locks,
+    /// The container of a sandbox started with one program (config's
+    /// seccomp profile).
+    pub default_container: Arc<container::Container>,
+    /// Called once when a process (by pid) has exited.
+    exit_watchers: Mutex<HashMap<i32, ExitWatcher>>,
 }
+
+/// What [`Kernel::watch_exit`] calls with a process's final status.
+pub type ExitWatcher = Box<dyn FnOnce(ExitStatus) + Send>;
 
 /// Counters summed over finished tasks.
 #[derive(Default, Debug)]
@@ -172,6 +181,7 @@ impl Kernel {
         strace: Option<Box<dyn Write + Send>>,
     ) -> Arc<Kernel> {
         let hostname = config.hostname.clone();
+        let config_seccomp = config.app_seccomp.clone();
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),
             platform,
@@ -188,6 +198,8 @@ impl Kernel {
             timers: Arc::new(timers::Timers::default()),
             hostname: Mutex::new(hostname),
             locks: Default::default(),
+            default_container: container::Container::new("", config_seccomp),
+            exit_watchers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -202,6 +214,7 @@ impl Kernel {
         ppid: i32,
         pgid: i32,
         sid: i32,
+        container: Arc<container::Container>,
     ) -> (Arc<ThreadGroup>, Arc<TaskHandle>) {
         let mut procs = self.procs();
         let pid = procs.alloc_id();
@@ -243,6 +256,7 @@ impl Kernel {
                 ..task::Creds::new(self.config.uid, self.config.gid)
             }),
             kernel: self.me.clone(),
+            container,
         });
         procs.tgs.insert(pid, tg.clone());
         let h = Self::add_thread(&mut procs, &tg, pid);
@@ -311,6 +325,64 @@ impl Kernel {
                 }
             })
             .map(|_| ())
+    }
+
+    /// Calls `f` with the final status of process `pid` when it exits.
+    /// Register before the process starts running.
+    pub fn watch_exit(&self, pid: i32, f: ExitWatcher) {
+        self.exit_watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pid, f);
+    }
+
+    /// Runs the exit watcher of `pid`, if any.
+    pub(crate) fn process_exited(&self, pid: i32, st: ExitStatus) {
+        let w = self
+            .exit_watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pid);
+        if let Some(f) = w {
+            f(st);
+        }
+    }
+
+    /// The live (not yet exited) processes of container `id`, by pid.
+    pub fn container_processes(&self, id: &str) -> Vec<Arc<ThreadGroup>> {
+        let mut v: Vec<Arc<ThreadGroup>> = self
+            .procs()
+            .tgs
+            .values()
+            .filter(|tg| tg.container.id == id && tg.lock().zombie.is_none())
+            .cloned()
+            .collect();
+        v.sort_by_key(|tg| tg.pid);
+        v
+    }
+
+    /// Every live process of the sandbox.
+    pub fn all_processes(&self) -> Vec<Arc<ThreadGroup>> {
+        self.procs()
+            .tgs
+            .values()
+            .filter(|tg| tg.lock().zombie.is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// Pauses (true) or resumes a container: paused tasks stop at their
+    /// next return to the sentry; running app code is interrupted.
+    pub fn set_paused(&self, c: &Arc<container::Container>, paused: bool) {
+        c.set_paused(paused);
+        if paused {
+            for tg in self.container_processes(&c.id) {
+                let threads = tg.lock().threads.clone();
+                for h in threads {
+                    h.interrupt_guest();
+                }
+            }
+        }
     }
 
     /// Records init's exit (the sandbox ends with it).

@@ -193,7 +193,7 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     } else {
         t.pid
     };
-    let (tg, handle) = kernel.new_process(parent_pid, pgid, sid);
+    let (tg, handle) = kernel.new_process(parent_pid, pgid, sid, t.handle.tg.container.clone());
     tg.lock().nice = t.handle.tg.lock().nice;
     {
         let creds = t.creds();
@@ -306,12 +306,13 @@ fn release_vfork_parent(t: &Task) {
 pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<u64> {
     let kernel = t.kernel.clone();
     let cwd = t.cwd();
-    let bytes = exec::read_exec_file(&kernel, &cwd, path)?;
+    let root = t.root();
+    let bytes = exec::read_exec_file(&root, &cwd, path)?;
     let platform = kernel.platform.clone();
     let space = platform.new_address_space().map_err(|_| Errno::ENOMEM)?;
     let mut mm = MemoryManager::new(space, platform.memory().clone(), kernel.config.fault_around);
     let loaded = exec::load_program(
-        &kernel,
+        &root,
         &mut mm,
         &bytes,
         &cwd,
@@ -515,6 +516,7 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
     if tg.pid == 1 {
         kernel.init_exited(final_status);
     }
+    kernel.process_exited(tg.pid, final_status);
     if let Some(p) = parent {
         if exit_signal != 0 {
             let info = SigInfo::child(

@@ -125,6 +125,8 @@ pub struct ThreadGroup {
         Mutex<std::collections::HashMap<u64, (Arc<crate::kernel::timers::IntervalTimer>, i32)>>,
     /// The kernel it belongs to.
     pub kernel: std::sync::Weak<Kernel>,
+    /// The container it runs in (inherited on fork).
+    pub container: Arc<crate::kernel::container::Container>,
 }
 
 impl ThreadGroup {
@@ -272,6 +274,18 @@ impl TaskHandle {
         (s.pending | tgp) & !s.blocked != 0
     }
 
+    /// Interrupts app code, leaving a sentry-side wait alone.
+    pub fn interrupt_guest(&self) {
+        if let Some(i) = self
+            .interrupter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            i.interrupt();
+        }
+    }
+
     /// Makes the task notice something: wakes a sentry-side wait and kicks
     /// app code.
     pub fn kick(&self) {
@@ -311,10 +325,27 @@ pub struct TaskInfo {
 /// The working directory and umask (shared by CLONE_FS).
 #[derive(Clone, Debug)]
 pub struct FsContext {
+    /// The mount table (the container's file systems).
+    pub root: Arc<crate::vfs::Vfs>,
     /// Absolute path.
     pub cwd: String,
     /// umask.
     pub umask: u32,
+}
+
+/// What a process started from outside the sandbox's programs gets.
+#[derive(Clone, Debug)]
+pub struct ProcessSpec {
+    /// Its container's file systems.
+    pub root: Arc<crate::vfs::Vfs>,
+    /// Its container.
+    pub container: Arc<crate::kernel::container::Container>,
+    /// Credentials.
+    pub creds: Creds,
+    /// Resource limits.
+    pub rlimits: Rlimits,
+    /// Starts with no_new_privs.
+    pub no_new_privs: bool,
 }
 
 /// A thread of the app, owned by the host thread that runs it.
@@ -378,16 +409,47 @@ impl Task {
         cwd: String,
         stdio: [Arc<dyn FileDescription>; 3],
     ) -> Result<Task, KernelError> {
+        let c = &kernel.config;
+        let spec = ProcessSpec {
+            root: kernel.fs.clone(),
+            container: kernel.default_container.clone(),
+            creds: Creds {
+                groups: c.groups.clone(),
+                caps: c.caps.unwrap_or_else(|| CapSets::for_uid(c.uid)),
+                ..Creds::new(c.uid, c.gid)
+            },
+            rlimits: c.rlimits.unwrap_or_else(default_rlimits),
+            no_new_privs: c.no_new_privs,
+        };
+        Task::new_process(kernel, &spec, bytes, argv, envp, execfn, cwd, stdio)
+    }
+
+    /// A process with no parent, not yet running, in `spec`'s container
+    /// (a container's init or a process exec'd into it from outside): it
+    /// leads its own session and process group. The first one made is
+    /// pid 1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_process(
+        kernel: Arc<Kernel>,
+        spec: &ProcessSpec,
+        bytes: &[u8],
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+        execfn: &[u8],
+        cwd: String,
+        stdio: [Arc<dyn FileDescription>; 3],
+    ) -> Result<Task, KernelError> {
         let platform = kernel.platform.clone();
         let space = platform.new_address_space()?;
         let mut mm =
             MemoryManager::new(space, platform.memory().clone(), kernel.config.fault_around);
         let fsctx = FsContext {
+            root: spec.root.clone(),
             cwd: cwd.clone(),
             umask: 0o022,
         };
         let loaded = exec::load_program(
-            &kernel,
+            &spec.root,
             &mut mm,
             bytes,
             &cwd,
@@ -395,8 +457,8 @@ impl Task {
                 argv,
                 envp,
                 execfn,
-                uid: kernel.config.uid,
-                gid: kernel.config.gid,
+                uid: spec.creds.uid[1],
+                gid: spec.creds.gid[1],
             },
         )?;
         let mut fds = FdTable::default();
@@ -414,9 +476,10 @@ impl Task {
             })?;
         }
         let ctx = platform.new_context()?;
-        let kernel_rlimits = kernel.config.rlimits.unwrap_or_else(default_rlimits);
-        let kernel_nnp = kernel.config.no_new_privs;
-        let (tg, handle) = kernel.new_process(0, 1, 1);
+        let kernel_rlimits = spec.rlimits;
+        let kernel_nnp = spec.no_new_privs;
+        let (tg, handle) = kernel.new_process(0, 0, 0, spec.container.clone());
+        *tg.creds.lock().unwrap_or_else(|p| p.into_inner()) = spec.creds.clone();
         let pid = tg.pid;
         let mut t = Task {
             kernel,
@@ -509,6 +572,15 @@ impl Task {
         self.fds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The mount table this task sees (its container's).
+    pub fn root(&self) -> Arc<crate::vfs::Vfs> {
+        self.fsctx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .root
+            .clone()
+    }
+
     /// The working directory.
     pub fn cwd(&self) -> String {
         self.fsctx
@@ -586,6 +658,10 @@ impl Task {
             }
             if self.handle.tg.lock().stopped {
                 signal::wait_while_stopped(self);
+                continue;
+            }
+            if self.handle.tg.container.is_paused() {
+                self.handle.tg.container.wait_while_paused(&self.handle);
                 continue;
             }
             let space = {

@@ -323,9 +323,10 @@ pub fn dispatch(task: &mut Task) {
     let pre = traced.then(|| format_call(task, nr, entry, &args));
     let started = traced.then(Instant::now);
     let verdict = task
-        .kernel
-        .config
-        .app_seccomp
+        .handle
+        .tg
+        .container
+        .seccomp
         .as_ref()
         .map_or(crate::kernel::seccomp::Action::Allow, |f| {
             f.decide(nr, &args)

@@ -19,7 +19,7 @@ fn at<T>(
     path: &[u8],
     f: impl FnOnce(&Vfs, &Start<'_>) -> SysResult<T>,
 ) -> SysResult<T> {
-    let fs = t.kernel.fs.clone();
+    let fs = t.root();
     let d = dirfd as i32;
     if path.first() == Some(&b'/') || d == AT_FDCWD {
         f(&fs, &Start::Cwd(&t.cwd()))
@@ -302,7 +302,7 @@ pub(crate) fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a[0])?;
     let dir = at(t, AT_FDCWD as u64, &path, |fs, s| fs.resolve_dir(s, &path))?;
-    t.kernel.fs.access(
+    t.root().access(
         &Start::Cwd("/"),
         dir.as_bytes(),
         1,
@@ -517,7 +517,7 @@ fn do_rename(t: &mut Task, d1: u64, p1: u64, d2: u64, p2: u64, flags: u64) -> Sy
     }
     let from = t.read_path(p1)?;
     let to = t.read_path(p2)?;
-    let fs = t.kernel.fs.clone();
+    let fs = t.root();
     let cwd = t.cwd();
     let start = |d: u64, p: &[u8]| -> SysResult<Option<Arc<dyn FileDescription>>> {
         if p.first() == Some(&b'/') || d as i32 == AT_FDCWD {
@@ -567,7 +567,7 @@ fn do_link(t: &mut Task, d1: u64, p1: u64, d2: u64, p2: u64, flags: u64) -> SysR
     }
     let from = t.read_path(p1)?;
     let to = t.read_path(p2)?;
-    let fs = t.kernel.fs.clone();
+    let fs = t.root();
     let cwd = t.cwd();
     let f1 = if from.first() == Some(&b'/') || d1 as i32 == AT_FDCWD {
         None
@@ -810,7 +810,7 @@ fn xattr_fs(t: &mut Task, which: XTarget, a0: u64) -> SysResult<(Arc<dyn crate::
         }
         XTarget::Path(follow) => (t.read_path(a0)?, follow),
     };
-    let fs = t.kernel.fs.clone();
+    let fs = t.root();
     let cwd = t.cwd();
     fs.xattr_target(&Start::Cwd(&cwd), &path, follow)
 }

@@ -131,7 +131,7 @@ fn statfs_bytes(ty: u64) -> [u8; 120] {
 pub(crate) fn statfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a[0])?;
     let cwd = t.cwd();
-    let ty = t.kernel.fs.fs_type(&crate::vfs::Start::Cwd(&cwd), &path)?;
+    let ty = t.root().fs_type(&crate::vfs::Start::Cwd(&cwd), &path)?;
     t.mm().copy_out(a[1], &statfs_bytes(ty))?;
     Ok(0)
 }

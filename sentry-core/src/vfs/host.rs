@@ -424,6 +424,17 @@ pub struct HostStdio {
 }
 
 impl HostStdio {
+    /// Takes host fd `fd` (a FIFO, pipe, terminal or file handed over by
+    /// the shim) as a standard stream of the sandbox.
+    pub fn from_owned(fd: OwnedFd) -> Self {
+        // SAFETY: F_GETFL on a descriptor we own.
+        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        HostStdio {
+            fd,
+            flags: fl.max(0) as u32,
+        }
+    }
+
     /// Duplicates host fd `fd` (0, 1 or 2) for the sandbox.
     pub fn dup(fd: RawFd) -> std::io::Result<Self> {
         // SAFETY: F_DUPFD_CLOEXEC on a descriptor number; the result is checked.

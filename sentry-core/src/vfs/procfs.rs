@@ -176,7 +176,7 @@ fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
         )
         .into_bytes(),
         "filesystems" => b"nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\toverlay\n".to_vec(),
-        "mounts" => mounts(k),
+        "mounts" => mounts(&k.fs),
         "stat" => {
             let cpus = k.config.cpus;
             let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
@@ -209,9 +209,9 @@ fn fs_name(ty: u64) -> &'static str {
     }
 }
 
-fn mounts(k: &Kernel) -> Vec<u8> {
+fn mounts(fs: &crate::vfs::Vfs) -> Vec<u8> {
     let mut s = String::new();
-    let mut mp = k.fs.mount_points();
+    let mut mp = fs.mount_points();
     mp.sort();
     for (m, ty) in mp {
         let name = fs_name(ty);
@@ -222,9 +222,9 @@ fn mounts(k: &Kernel) -> Vec<u8> {
 
 /// /proc/[pid]/mountinfo: id, parent id, dev, root, mount point, options,
 /// separator, type, source, super options.
-fn mountinfo(k: &Kernel) -> Vec<u8> {
+fn mountinfo(fs: &crate::vfs::Vfs) -> Vec<u8> {
     let mut s = String::new();
-    let mut mp = k.fs.mount_points();
+    let mut mp = fs.mount_points();
     mp.sort();
     let ids: Vec<String> = mp.iter().map(|(m, _)| m.clone()).collect();
     for (i, (m, ty)) in mp.iter().enumerate() {
@@ -291,6 +291,14 @@ fn limits(r: &crate::kernel::task::Rlimits) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The mount table a process sees: its container's.
+fn root_of(k: &Kernel, info: &crate::kernel::task::TaskInfo) -> Arc<crate::vfs::Vfs> {
+    info.fsctx
+        .upgrade()
+        .map(|f| f.lock().unwrap_or_else(|p| p.into_inner()).root.clone())
+        .unwrap_or_else(|| k.fs.clone())
+}
+
 fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
     let info = h.info.lock().unwrap_or_else(|p| p.into_inner());
     let comm =
@@ -335,8 +343,8 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
         })),
         ["comm"] => Ok(Node::File(format!("{comm}\n").into_bytes())),
         ["environ"] => Ok(Node::File(info.environ.clone())),
-        ["mounts"] => Ok(Node::File(mounts(k))),
-        ["mountinfo"] => Ok(Node::File(mountinfo(k))),
+        ["mounts"] => Ok(Node::File(mounts(&root_of(k, &info)))),
+        ["mountinfo"] => Ok(Node::File(mountinfo(&root_of(k, &info)))),
         ["limits"] => Ok(Node::File(limits(&info.rlimits))),
         ["stat"] | ["statm"] | ["status"] | ["maps"] => {
             let (vsz, rss, maps) = match info.mm.upgrade() {
@@ -372,6 +380,11 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                 None => (0, 0, String::new()),
             };
             let state = if zombie { 'Z' } else { 'S' };
+            let seccomp_mode = if h.tg.container.seccomp.is_some() {
+                2
+            } else {
+                0
+            };
             let text = match rest[0] {
                 "stat" => format!(
                     "{pid} ({comm}) {state} {ppid} {pgid} {sid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {nthreads} 0 0 {vsz} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
@@ -394,7 +407,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                     caps.permitted,
                     caps.effective,
                     caps.bounding,
-                    if k.config.app_seccomp.is_some() { 2 } else { 0 }
+                    seccomp_mode
                 ),
                 _ => maps,
             };

@@ -423,6 +423,14 @@ impl Vfs {
     }
 }
 
+impl std::fmt::Debug for Vfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vfs")
+            .field("mounts", &self.mount_points())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,8 +48,12 @@ enum Cmd {
     #[command(hide = true)]
     Boot {
         /// The gofer channel's descriptor.
-        #[arg(long)]
+        #[arg(long, default_value_t = -1)]
         gofer_fd: i32,
+        /// Serve a pod over this control socket (from the shim) instead of
+        /// running one program.
+        #[arg(long)]
+        control_fd: Option<i32>,
         /// The program's working directory in the sandbox.
         #[arg(long, default_value = "/")]
         cwd: String,
@@ -298,6 +302,7 @@ fn main() -> ExitCode {
         Cmd::Boot {
             bundle,
             gofer_fd,
+            control_fd,
             cwd,
             strace,
             debug_log,
@@ -317,6 +322,20 @@ fn main() -> ExitCode {
                 (true, Some(f)) => Some(Box::new(f)),
                 (true, None) => Some(Box::new(std::io::stderr())),
             };
+            if let Some(control_fd) = control_fd {
+                let opts = shim::serve::ServeOptions {
+                    control_fd,
+                    debug_log,
+                    fault_around,
+                };
+                return match shim::serve::serve(&opts, strace_out) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("gvisor: {e:#}");
+                        ExitCode::from(125)
+                    }
+                };
+            }
             let mut it = command.into_iter();
             let program = match (it.next(), &bundle) {
                 (Some(p), _) => p,

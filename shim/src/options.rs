@@ -1,0 +1,158 @@
+//! Runtime options of the shim, from a TOML file (like gVisor's
+//! runsc.toml). containerd's CRI plugin names the file in the runtime's
+//! `options` table (`ConfigPath = "/etc/containerd/gvisor.toml"`), which
+//! reaches the shim as a `runtimeoptions.v1.Options` message; without one
+//! the shim reads `$GVISOR_CONFIG`, then `/etc/containerd/gvisor.toml` if it
+//! exists. Unknown keys and bad values are errors naming the key.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde::Deserialize;
+
+/// The default options file.
+pub const DEFAULT_PATH: &str = "/etc/containerd/gvisor.toml";
+
+/// Options of one shim (one pod).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RuntimeOptions {
+    /// Platform: "kvm" (the only one).
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Debug logging (shim log at debug level, sentry debug log).
+    #[serde(default)]
+    pub debug: bool,
+    /// Directory for the sentry's debug log and strace output; `%ID%` is
+    /// replaced by the sandbox id.
+    #[serde(default)]
+    pub debug_log: Option<String>,
+    /// Trace every system call of the sandbox into the debug log.
+    #[serde(default)]
+    pub strace: bool,
+    /// Root file system overlay: "memory" (writes go to sandbox memory, the
+    /// default) or "none" (the root is read-only).
+    #[serde(default)]
+    pub overlay: Option<String>,
+    /// Network: "none" (the only one supported yet).
+    #[serde(default)]
+    pub network: Option<String>,
+}
+
+impl RuntimeOptions {
+    /// Parses TOML text; `what` names the file in errors.
+    pub fn parse(text: &str, what: &str) -> Result<RuntimeOptions> {
+        let o: RuntimeOptions = toml::from_str(text).map_err(|e| anyhow!("{what}: {e}"))?;
+        match o.platform.as_deref() {
+            None | Some("kvm") => {}
+            Some(p) => bail!("{what}: platform {p:?} is not supported (only \"kvm\")"),
+        }
+        match o.overlay.as_deref() {
+            None | Some("memory") | Some("none") => {}
+            Some(v) => bail!("{what}: overlay {v:?}: expected \"memory\" or \"none\""),
+        }
+        match o.network.as_deref() {
+            None | Some("none") => {}
+            Some(v) => bail!(
+                "{what}: network {v:?} is not supported yet (only \"none\": the sandbox has no network stack)"
+            ),
+        }
+        Ok(o)
+    }
+
+    /// Reads the options file at `path`.
+    pub fn load(path: &Path) -> Result<RuntimeOptions> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading runtime options {}", path.display()))?;
+        RuntimeOptions::parse(&text, &path.display().to_string())
+    }
+
+    /// The debug log directory for sandbox `id`.
+    pub fn debug_log_dir(&self, id: &str) -> Option<PathBuf> {
+        self.debug_log
+            .as_ref()
+            .map(|d| PathBuf::from(d.replace("%ID%", id)))
+    }
+
+    /// Whether the root file system is read-only (overlay "none").
+    pub fn read_only_root(&self) -> bool {
+        self.overlay.as_deref() == Some("none")
+    }
+}
+
+/// containerd's `runtimeoptions.v1.Options` (type_url = 1, config_path = 2,
+/// config_body = 3), as the CRI plugin sends it for non-runc runtimes.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CriOptions {
+    /// TypeUrl.
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    /// ConfigPath.
+    #[prost(string, tag = "2")]
+    pub config_path: String,
+    /// ConfigBody.
+    #[prost(bytes = "vec", tag = "3")]
+    pub config_body: Vec<u8>,
+}
+
+/// The options for a sandbox: from the Create request's options (an encoded
+/// `runtimeoptions.v1.Options`), else `$GVISOR_CONFIG`, else the default
+/// file if it exists, else the defaults.
+pub fn resolve(create_options: Option<&[u8]>) -> Result<RuntimeOptions> {
+    if let Some(bytes) = create_options.filter(|b| !b.is_empty()) {
+        let o = <CriOptions as prost::Message>::decode(bytes)
+            .map_err(|e| anyhow!("runtime options from containerd: {e}"))?;
+        if !o.config_body.is_empty() {
+            let text = String::from_utf8_lossy(&o.config_body);
+            return RuntimeOptions::parse(&text, "runtime options ConfigBody");
+        }
+        if !o.config_path.is_empty() {
+            return RuntimeOptions::load(Path::new(&o.config_path));
+        }
+    }
+    if let Some(p) = std::env::var_os("GVISOR_CONFIG") {
+        return RuntimeOptions::load(Path::new(&p));
+    }
+    if Path::new(DEFAULT_PATH).exists() {
+        return RuntimeOptions::load(Path::new(DEFAULT_PATH));
+    }
+    Ok(RuntimeOptions::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_unknown_keys() {
+        let o = RuntimeOptions::parse(
+            "platform = \"kvm\"\ndebug = true\ndebug-log = \"/tmp/g/%ID%/\"\nstrace = true\noverlay = \"none\"\nnetwork = \"none\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert!(o.debug && o.strace && o.read_only_root());
+        assert_eq!(o.debug_log_dir("abc"), Some(PathBuf::from("/tmp/g/abc/")));
+        let e = RuntimeOptions::parse("colour = 1\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+        let e = RuntimeOptions::parse("platform = \"ptrace\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("ptrace"), "{e}");
+        let e = RuntimeOptions::parse("network = \"sandbox\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn cri_options_carry_the_path() {
+        let dir = std::env::temp_dir().join(format!("opt-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("g.toml");
+        std::fs::write(&f, "strace = true\n").unwrap();
+        let msg = CriOptions {
+            type_url: "io.containerd.gvisor.v1.options".into(),
+            config_path: f.display().to_string(),
+            config_body: Vec::new(),
+        };
+        let o = resolve(Some(&prost::Message::encode_to_vec(&msg))).unwrap();
+        assert!(o.strace);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,502 @@
+//! `gvisor boot --control-fd N`: the sentry of a pod, driven by the shim
+//! over the control protocol (`control`). The first request (a container)
+//! builds the kernel; later ones add containers, exec processes, signal,
+//! list, pause, resize and report statistics. Every container gets its own
+//! file systems (its gofer channels) and shares the kernel, its PID
+//! namespace and its memory with the others.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context as _, Result};
+use kvm_vcpu::VmConfig;
+use prost::Message;
+use sentry_core::fs::tty::{Pty, PtyRegistry};
+use sentry_core::kernel::container::Container;
+use sentry_core::kernel::signal::{self, SigInfo, Signal};
+use sentry_core::kernel::task::{CapSets, Creds, ProcessSpec};
+use sentry_core::kernel::{Kernel, KernelConfig, Task};
+use sentry_core::platform::kvm::KvmPlatform;
+use sentry_core::platform::Platform;
+use sentry_core::vfs::host::HostStdio;
+use sentry_core::vfs::procfs::ProcFs;
+use sentry_core::vfs::FileDescription;
+
+use crate::control::{self, frame, op, Exited, Request, Response};
+use crate::sandbox::{self, DoError};
+
+/// How `gvisor boot --control-fd` was started.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The control socket.
+    pub control_fd: RawFd,
+    /// Debug log directory (kept open through confinement).
+    pub debug_log: Option<PathBuf>,
+    /// Pages mapped per fault.
+    pub fault_around: u64,
+}
+
+/// A failed request: errno-like code and message.
+struct Failure(i32, String);
+
+impl From<DoError> for Failure {
+    fn from(e: DoError) -> Self {
+        Failure(libc::EINVAL, format!("{:#}", e.error))
+    }
+}
+
+type Answer = std::result::Result<Response, Failure>;
+
+fn not_found(what: String) -> Failure {
+    Failure(libc::ENOENT, what)
+}
+
+struct ContainerState {
+    spec: ProcessSpec,
+}
+
+/// A process made and not yet started.
+struct Prepared {
+    container: String,
+    task: Task,
+}
+
+struct Server {
+    kernel: Arc<Kernel>,
+    procfs: Arc<ProcFs>,
+    ptys: Arc<PtyRegistry>,
+    sock: Arc<OwnedFd>,
+    containers: HashMap<String, ContainerState>,
+    prepared: HashMap<i32, Prepared>,
+    consoles: HashMap<i32, Arc<Pty>>,
+}
+
+fn send(sock: &OwnedFd, id: u16, msg: &impl Message) {
+    if let Err(e) = vfs_gofer::wire::send(sock.as_raw_fd(), id, &msg.encode_to_vec(), None) {
+        tracing::warn!(error = %e, "control channel: sending");
+    }
+}
+
+fn caps_or_uid(caps: Option<CapSets>, uid: u32) -> CapSets {
+    caps.unwrap_or_else(|| CapSets::for_uid(uid))
+}
+
+impl Server {
+    /// Prepares a process in `container`: resolves and loads the program,
+    /// sets up stdio (a console when `terminal`) and watches its exit.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(
+        &mut self,
+        container: &str,
+        spec: &ProcessSpec,
+        args: &[String],
+        env: &[String],
+        cwd: &str,
+        terminal: bool,
+        mut stdio: Vec<OwnedFd>,
+        init: bool,
+    ) -> Answer {
+        if stdio.len() != 3 {
+            return Err(Failure(
+                libc::EINVAL,
+                format!("{} stdio descriptors instead of 3", stdio.len()),
+            ));
+        }
+        let envp: Vec<Vec<u8>> = env.iter().map(|e| e.clone().into_bytes()).collect();
+        let program = args[0].as_bytes();
+        let path = sandbox::resolve_program(&spec.root, cwd, &envp, program)?;
+        let bytes = sandbox::read_program(&spec.root, cwd, &path)?;
+        let argv: Vec<Vec<u8>> = args.iter().map(|a| a.clone().into_bytes()).collect();
+        let stderr = stdio.pop();
+        let stdout = stdio.pop();
+        let stdin = stdio.pop();
+        let (Some(stdin), Some(stdout), Some(stderr)) = (stdin, stdout, stderr) else {
+            return Err(Failure(libc::EINVAL, "missing stdio".into()));
+        };
+        let mut console = None;
+        let files: [Arc<dyn FileDescription>; 3] = if terminal {
+            // The console's session is the process's own (it leads one);
+            // its pid is known only once made, so the session is set below.
+            let sandbox::Console { slave, pty, .. } = sandbox::open_console(
+                &self.kernel,
+                &self.ptys,
+                spec.creds.uid[0],
+                0,
+                stdin,
+                stdout,
+                None,
+            )
+            .map_err(|e| Failure(libc::EIO, format!("{e:#}")))?;
+            drop(stderr);
+            console = Some(pty);
+            [slave.clone(), slave.clone(), slave]
+        } else {
+            [
+                Arc::new(HostStdio::from_owned(stdin)),
+                Arc::new(HostStdio::from_owned(stdout)),
+                Arc::new(HostStdio::from_owned(stderr)),
+            ]
+        };
+        let task = Task::new_process(
+            self.kernel.clone(),
+            spec,
+            &bytes,
+            &argv,
+            &envp,
+            &path,
+            cwd.to_string(),
+            files,
+        )
+        .map_err(|e| Failure::from(sandbox::task_error(&path, e)))?;
+        let pid = task.pid;
+        if let Some(pty) = console {
+            pty.set_session(pid, pid);
+            self.consoles.insert(pid, pty);
+        }
+        let sock = self.sock.clone();
+        let kernel = Arc::downgrade(&self.kernel);
+        let cid = container.to_string();
+        self.kernel.watch_exit(
+            pid,
+            Box::new(move |st| {
+                send(
+                    &sock,
+                    frame::EXITED,
+                    &Exited {
+                        pid,
+                        status: control::exit_code(st),
+                    },
+                );
+                // As when a PID namespace's init dies: the rest of the
+                // container goes (of the whole sandbox, for pid 1).
+                if let (true, Some(k)) = (init, kernel.upgrade()) {
+                    let rest = if pid == 1 {
+                        k.all_processes()
+                    } else {
+                        k.container_processes(&cid)
+                    };
+                    for tg in rest {
+                        signal::send_to_process(&tg, Signal::SIGKILL, SigInfo::kernel(9));
+                    }
+                }
+            }),
+        );
+        self.prepared.insert(
+            pid,
+            Prepared {
+                container: container.to_string(),
+                task,
+            },
+        );
+        Ok(Response {
+            pid,
+            ..Default::default()
+        })
+    }
+
+    fn add_container(&mut self, id: &str, b: &crate::oci::Bundle, mut fds: Vec<OwnedFd>) -> Answer {
+        if self.containers.contains_key(id) {
+            return Err(Failure(libc::EEXIST, format!("container {id} exists")));
+        }
+        let want = 4 + b.binds.len();
+        if fds.len() != want {
+            return Err(Failure(
+                libc::EINVAL,
+                format!("{} descriptors instead of {want}", fds.len()),
+            ));
+        }
+        let channels = fds.split_off(3);
+        let mut channels = channels.into_iter();
+        let root = channels
+            .next()
+            .ok_or_else(|| Failure(libc::EINVAL, "no root gofer channel".into()))?;
+        let vfs = sandbox::build_bundle_vfs(
+            b,
+            root,
+            channels.collect(),
+            self.procfs.clone(),
+            self.ptys.clone(),
+        )
+        .map_err(|e| Failure(libc::EINVAL, format!("{e:#}")))?;
+        let mut rlimits = sentry_core::kernel::task::default_rlimits();
+        for &(i, soft, hard) in &b.rlimits {
+            rlimits[i] = (soft, hard);
+        }
+        let spec = ProcessSpec {
+            root: vfs,
+            container: Container::new(id, b.seccomp.clone()),
+            creds: Creds {
+                groups: b.groups.clone(),
+                caps: caps_or_uid(b.caps, b.uid),
+                ..Creds::new(b.uid, b.gid)
+            },
+            rlimits,
+            no_new_privs: b.no_new_privs,
+        };
+        let r = self.prepare(id, &spec, &b.args, &b.env, &b.cwd, b.terminal, fds, true)?;
+        self.containers
+            .insert(id.to_string(), ContainerState { spec });
+        Ok(r)
+    }
+
+    fn container(&self, id: &str) -> std::result::Result<&ContainerState, Failure> {
+        self.containers
+            .get(id)
+            .ok_or_else(|| not_found(format!("no container {id}")))
+    }
+
+    fn handle(&mut self, req: Request, fds: Vec<OwnedFd>) -> Answer {
+        match req.op {
+            op::ADD_CONTAINER => {
+                let b = crate::oci::parse(&req.config)
+                    .map_err(|e| Failure(libc::EINVAL, format!("{e:#}")))?;
+                self.add_container(&req.container, &b, fds)
+            }
+            op::EXEC => {
+                let p = crate::oci::parse_process(&req.config)
+                    .map_err(|e| Failure(libc::EINVAL, format!("{e:#}")))?;
+                let base = &self.container(&req.container)?.spec;
+                let spec = ProcessSpec {
+                    creds: Creds {
+                        groups: p.groups.clone(),
+                        caps: caps_or_uid(p.caps, p.uid),
+                        ..Creds::new(p.uid, p.gid)
+                    },
+                    no_new_privs: p.no_new_privs || base.no_new_privs,
+                    ..base.clone()
+                };
+                self.prepare(
+                    &req.container,
+                    &spec,
+                    &p.args,
+                    &p.env,
+                    &p.cwd,
+                    p.terminal,
+                    fds,
+                    false,
+                )
+            }
+            op::START => {
+                let p = self
+                    .prepared
+                    .remove(&req.pid)
+                    .ok_or_else(|| not_found(format!("no process {} to start", req.pid)))?;
+                self.kernel
+                    .spawn(p.task)
+                    .map_err(|e| Failure(libc::EAGAIN, format!("starting a task thread: {e}")))?;
+                Ok(Response::default())
+            }
+            op::SIGNAL => {
+                if req.signal == 0 || req.signal > 64 {
+                    return Err(Failure(libc::EINVAL, format!("signal {}", req.signal)));
+                }
+                let sig = Signal(req.signal);
+                let targets = if req.all {
+                    self.container(&req.container)?;
+                    self.kernel.container_processes(&req.container)
+                } else {
+                    let tg = self.kernel.procs().tgs.get(&req.pid).cloned();
+                    match tg {
+                        Some(tg) if tg.lock().zombie.is_none() => vec![tg],
+                        _ => return Err(not_found(format!("no process {}", req.pid))),
+                    }
+                };
+                for tg in targets {
+                    signal::send_to_process(&tg, sig, SigInfo::user(0, 0, req.signal));
+                }
+                Ok(Response::default())
+            }
+            op::PIDS => {
+                self.container(&req.container)?;
+                Ok(Response {
+                    pids: self
+                        .kernel
+                        .container_processes(&req.container)
+                        .iter()
+                        .map(|tg| tg.pid)
+                        .collect(),
+                    ..Default::default()
+                })
+            }
+            op::PAUSE => {
+                let c = self.container(&req.container)?.spec.container.clone();
+                self.kernel.set_paused(&c, req.flag);
+                Ok(Response::default())
+            }
+            op::STATS => {
+                self.container(&req.container)?;
+                let mut cpu_ns = 0;
+                let mut pages = 0u64;
+                let mut seen = std::collections::HashSet::new();
+                for tg in self.kernel.container_processes(&req.container) {
+                    let threads = {
+                        let st = tg.lock();
+                        cpu_ns += st.exited_cpu_ns;
+                        st.threads.clone()
+                    };
+                    for h in threads {
+                        cpu_ns += h.cpu_ns();
+                        let mm = h
+                            .info
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .mm
+                            .upgrade();
+                        if let Some(mm) = mm {
+                            if seen.insert(Arc::as_ptr(&mm) as usize) {
+                                pages += mm
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .resident_pages()
+                                    as u64;
+                            }
+                        }
+                    }
+                }
+                Ok(Response {
+                    cpu_ns,
+                    memory_bytes: pages * 4096,
+                    sandbox_memory_bytes: self.kernel.platform.memory().pages_in_use() * 4096,
+                    ..Default::default()
+                })
+            }
+            op::RESIZE => {
+                let pty = self
+                    .consoles
+                    .get(&req.pid)
+                    .ok_or_else(|| not_found(format!("process {} has no terminal", req.pid)))?;
+                let rows = (req.rows.min(u16::MAX as u32) as u16).to_le_bytes();
+                let cols = (req.cols.min(u16::MAX as u32) as u16).to_le_bytes();
+                pty.set_winsize([rows[0], rows[1], cols[0], cols[1], 0, 0, 0, 0]);
+                Ok(Response::default())
+            }
+            op::REMOVE => {
+                self.prepared.retain(|_, p| p.container != req.container);
+                self.containers.remove(&req.container);
+                Ok(Response::default())
+            }
+            other => Err(Failure(libc::EINVAL, format!("unknown request {other}"))),
+        }
+    }
+}
+
+fn receive(sock: RawFd) -> Result<Option<(Request, Vec<OwnedFd>)>> {
+    loop {
+        match vfs_gofer::wire::recv_fds(sock) {
+            Ok(None) => return Ok(None),
+            Ok(Some((frame::REQUEST, payload, fds))) => {
+                let req = Request::decode(payload.as_slice())
+                    .map_err(|e| anyhow!("undecodable control request: {e}"))?;
+                return Ok(Some((req, fds)));
+            }
+            Ok(Some((id, _, _))) => tracing::warn!(id, "control channel: unexpected frame"),
+            Err(vfs_gofer::GoferError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(anyhow!("control channel: {e}")),
+        }
+    }
+}
+
+/// Runs the sentry of a pod until the shim says SHUTDOWN or goes away.
+pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> Result<()> {
+    // SAFETY: the shim handed this descriptor over; nothing else owns it.
+    let sock: Arc<OwnedFd> =
+        Arc::new(unsafe { std::os::fd::FromRawFd::from_raw_fd(opts.control_fd) });
+    let raw = sock.as_raw_fd();
+    // The first request is the pod's first container: its spec gives the
+    // sandbox's host name and sysctls.
+    let Some((first, fds)) = receive(raw)? else {
+        return Ok(());
+    };
+    let reply_err = |code: i32, msg: String| {
+        send(
+            &sock,
+            frame::RESPONSE,
+            &Response {
+                error: msg,
+                code,
+                ..Default::default()
+            },
+        );
+    };
+    if first.op != op::ADD_CONTAINER {
+        reply_err(
+            libc::EINVAL,
+            "the first request must add a container".into(),
+        );
+        return Err(anyhow!("the first control request was {}", first.op));
+    }
+    let bundle = match crate::oci::parse(&first.config) {
+        Ok(b) => b,
+        Err(e) => {
+            reply_err(libc::EINVAL, format!("{e:#}"));
+            return Err(e);
+        }
+    };
+    let platform = match KvmPlatform::new(VmConfig::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            reply_err(libc::EIO, format!("starting the sandbox: {e}"));
+            return Err(anyhow!(e).context("starting the sandbox"));
+        }
+    };
+    let platform: Arc<dyn Platform> = Arc::new(platform);
+    let config = KernelConfig {
+        fault_around: opts.fault_around,
+        hostname: bundle.hostname.clone().unwrap_or_else(|| "gvisor".into()),
+        sysctl: bundle.sysctl.clone(),
+        ..KernelConfig::default()
+    };
+    let procfs = ProcFs::new();
+    let root = sentry_core::vfs::tmpfs::TmpFs::new(0o555, 0x2e);
+    let kernel = Kernel::new(
+        platform,
+        Arc::new(sentry_core::vfs::Vfs::new(root)),
+        config,
+        strace_out,
+    );
+    procfs.attach(&kernel);
+    let mut server = Server {
+        kernel,
+        procfs,
+        ptys: Arc::new(PtyRegistry::default()),
+        sock: sock.clone(),
+        containers: HashMap::new(),
+        prepared: HashMap::new(),
+        consoles: HashMap::new(),
+    };
+    let keep: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let answer = server.add_container(&first.container, &bundle, fds);
+    // Every descriptor the sentry needs from now on is open (or arrives on
+    // the control socket): confine.
+    crate::launch::confine_sentry(raw, opts.debug_log.as_deref(), &keep)
+        .context("confining the sentry")?;
+    let mut answer = Some(answer);
+    loop {
+        let a = match answer.take() {
+            Some(a) => a,
+            None => {
+                let Some((req, fds)) = receive(raw)? else {
+                    break;
+                };
+                if req.op == op::SHUTDOWN {
+                    send(&sock, frame::RESPONSE, &Response::default());
+                    break;
+                }
+                server.handle(req, fds)
+            }
+        };
+        let r = a.unwrap_or_else(|Failure(code, error)| Response {
+            error,
+            code,
+            ..Default::default()
+        });
+        send(&sock, frame::RESPONSE, &r);
+    }
+    for tg in server.kernel.all_processes() {
+        signal::send_to_process(&tg, Signal::SIGKILL, SigInfo::kernel(9));
+    }
+    Ok(())
+}
