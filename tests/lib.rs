@@ -8,6 +8,8 @@
 //! - [`busybox`]: the static busybox binary from Debian's `busybox-static`.
 //! - [`ElfInfo`]: a tiny ELF64 header / program-header reader.
 
+pub mod ctrd;
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;

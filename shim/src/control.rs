@@ -8,7 +8,8 @@
 //!
 //! Fds carried by a request, in order:
 //! - `ADD_CONTAINER`: stdin, stdout, stderr, the root gofer channel, then one
-//!   gofer channel per bind mount of the bundle, in the bundle's order.
+//!   gofer channel per bind mount of the bundle, in the bundle's order, then
+//!   the host files of single-file binds (read-only), in the bundle's order.
 //! - `EXEC`: stdin, stdout, stderr.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};

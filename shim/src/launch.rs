@@ -36,6 +36,9 @@ pub struct LaunchOptions {
     /// are writable: the gofer channel of the n-th is descriptor
     /// CHANNEL_FD + n (1-based).
     pub binds: Vec<(PathBuf, bool)>,
+    /// Host files the sentry copies in (single-file binds); the sentry gets
+    /// them, opened read-only, after the bind channels.
+    pub files: Vec<PathBuf>,
     /// Working directory inside the sandbox.
     pub cwd: String,
     /// Arguments for `gvisor boot` before `--` (strace, log, …).
@@ -203,6 +206,12 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
     boot_args.push("--".into());
     boot_args.extend(opts.command.iter().cloned());
     let boot_argv = cstrings(&boot_args)?;
+    let mut opened = Vec::new();
+    for f in &opts.files {
+        opened.push(OwnedFd::from(
+            std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?,
+        ));
+    }
     let env: Vec<OsString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut e = k;
@@ -212,11 +221,19 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         })
         .collect();
     let boot_env = cstrings(&env)?;
+    let mut sentry_fds = channel_fds(&clients);
+    let first_file = CHANNEL_FD + clients.len() as RawFd;
+    sentry_fds.extend(
+        opened
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.as_raw_fd(), first_file + i as RawFd)),
+    );
     let sentry = match confine::spawn(
         exe,
         &boot_argv,
         &boot_env,
-        &channel_fds(&clients),
+        &sentry_fds,
         confine::SENTRY_NAMESPACES,
     ) {
         Ok(p) => p,
@@ -228,6 +245,7 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         }
     };
     drop(clients);
+    drop(opened);
     SENTRY_PID.store(sentry, Ordering::SeqCst);
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         // SAFETY: installs an async-signal-safe handler.

@@ -30,7 +30,14 @@ pub enum SentryMount {
     Empty,
     /// A host directory served by the gofer through channel `n`; writable.
     Bind(usize, bool),
+    /// A host file (the n-th of `Bundle::files`, 1-based), copied into the
+    /// sandbox when the container is made: writes stay in the sandbox.
+    File(usize),
 }
+
+/// The mount type the shim gives single-file binds in the config.json it
+/// hands the sentry (which cannot look at host paths itself).
+pub const FILE_MOUNT_TYPE: &str = "gvisor-file-copy";
 
 /// A container's bundle, checked.
 #[derive(Clone, Debug)]
@@ -42,6 +49,9 @@ pub struct Bundle {
     /// Host directories the gofer serves besides the root, with whether
     /// they are writable, in channel order.
     pub binds: Vec<(PathBuf, bool)>,
+    /// Host files bound over single files, copied in (see
+    /// [`SentryMount::File`]).
+    pub files: Vec<PathBuf>,
     /// (destination, what) in the spec's order.
     pub mounts: Vec<(String, SentryMount)>,
     /// process.args.
@@ -358,6 +368,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         rlimits.push((rlimit_index(r.typ()), r.soft(), r.hard()));
     }
     let mut binds = Vec::new();
+    let mut files = Vec::new();
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let what = format!("config.json: mounts[{i}]");
@@ -368,7 +379,19 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         let opts = mount_options(m.options());
         let typ = m.typ().clone().unwrap_or_default();
         let is_bind = typ == "bind" || opts.iter().any(|o| o == "bind" || o == "rbind");
-        let kind = if is_bind {
+        let is_file = if host {
+            is_bind && m.source().as_ref().is_some_and(|s| s.is_file())
+        } else {
+            typ == FILE_MOUNT_TYPE
+        };
+        let kind = if is_file {
+            let src = m
+                .source()
+                .clone()
+                .ok_or_else(|| anyhow!("{what}.source: missing for a bind mount"))?;
+            files.push(src);
+            SentryMount::File(files.len())
+        } else if is_bind {
             let src = m
                 .source()
                 .as_ref()
@@ -381,7 +404,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
             };
             if host && !src.is_dir() {
                 bail!(
-                    "{what}.source {}: only directories can be bind-mounted yet",
+                    "{what}.source {}: only directories and regular files can be bind-mounted",
                     src.display()
                 );
             }
@@ -451,6 +474,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         root: root_path,
         root_readonly: root.readonly().unwrap_or(false),
         binds,
+        files,
         mounts,
         args,
         env: process.env().clone().unwrap_or_default(),

@@ -493,10 +493,32 @@ impl Pod {
                 .map_err(|e| BackendError::Failed(format!("reading config.json: {e}")))?,
         )
         .map_err(|e| BackendError::Invalid(format!("config.json: {e}")))?;
-        // The sentry cannot see host paths: it gets the checked ones.
-        config["root"]["path"] = serde_json::Value::String(b.root.display().to_string());
+        // The sentry cannot see host paths: it gets the checked ones, and
+        // single-file binds marked as such.
+        let root = config
+            .get_mut("root")
+            .and_then(|r| r.as_object_mut())
+            .ok_or_else(|| BackendError::Invalid("config.json: root: missing".into()))?;
+        root.insert(
+            "path".into(),
+            serde_json::Value::String(b.root.display().to_string()),
+        );
         if options.read_only_root() {
-            config["root"]["readonly"] = serde_json::Value::Bool(true);
+            root.insert("readonly".into(), serde_json::Value::Bool(true));
+        }
+        for (i, (_, m)) in b.mounts.iter().enumerate() {
+            if matches!(m, crate::oci::SentryMount::File(_)) {
+                if let Some(obj) = config
+                    .get_mut("mounts")
+                    .and_then(|ms| ms.get_mut(i))
+                    .and_then(|m| m.as_object_mut())
+                {
+                    obj.insert(
+                        "type".into(),
+                        serde_json::Value::String(crate::oci::FILE_MOUNT_TYPE.into()),
+                    );
+                }
+            }
         }
         let config = serde_json::to_vec(&config)
             .map_err(|e| BackendError::Failed(format!("encoding config.json: {e}")))?;
@@ -518,8 +540,15 @@ impl Pod {
                 })
                 .unwrap_or_default()
         };
+        let mut files = Vec::new();
+        for f in &b.files {
+            files.push(OwnedFd::from(std::fs::File::open(f).map_err(|e| {
+                BackendError::Invalid(format!("bind mount source {}: {e}", f.display()))
+            })?));
+        }
         let (gofer_pid, channels) = self.start_gofer(&b, &env).map_err(failed)?;
         fds.extend(channels);
+        fds.extend(files);
         if !is_member {
             let started = self.start_sentry(&req.id, &options, &env);
             let (sentry_pid, client, dead) = match started {

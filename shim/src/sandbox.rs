@@ -154,8 +154,88 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<[i32; 2]> {
 
 /// The file systems of an OCI bundle: the root (through the gofer channel
 /// `gofer`, under a tmpfs upper layer unless root.readonly), then the
-/// spec's mounts in order, then the masked paths.
+/// spec's mounts in order, then the masked paths; single-file binds are
+/// copied in last, from `files` (open host files, in `b.files` order).
 pub fn build_bundle_vfs(
+    b: &crate::oci::Bundle,
+    gofer: OwnedFd,
+    bind_channels: Vec<OwnedFd>,
+    files: Vec<OwnedFd>,
+    procfs: Arc<ProcFs>,
+    ptys: Arc<PtyRegistry>,
+) -> Result<Arc<Vfs>> {
+    let vfs = mount_bundle(b, gofer, bind_channels, procfs, ptys)?;
+    for (dest, m) in &b.mounts {
+        if let crate::oci::SentryMount::File(n) = m {
+            let f = files
+                .get(*n - 1)
+                .ok_or_else(|| anyhow!("no host file for the file mount at {dest}"))?;
+            copy_file_in(&vfs, dest, f)
+                .with_context(|| format!("config.json: copying the file mounted at {dest}"))?;
+        }
+    }
+    Ok(vfs)
+}
+
+/// Largest single file a bind mount copies in.
+const MAX_FILE_MOUNT: u64 = 16 << 20;
+
+/// Writes the contents of host file `f` at `dest` in `vfs`, making the
+/// parent directories.
+fn copy_file_in(vfs: &Vfs, dest: &str, f: &OwnedFd) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        // SAFETY: pread into a local buffer from a descriptor we own.
+        let n = unsafe {
+            libc::pread(
+                f.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                data.len() as i64,
+            )
+        };
+        if n < 0 {
+            return Err(anyhow!("reading: {}", std::io::Error::last_os_error()));
+        }
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n as usize]);
+        if data.len() as u64 > MAX_FILE_MOUNT {
+            anyhow::bail!("larger than {MAX_FILE_MOUNT} bytes");
+        }
+    }
+    let root = Start::Cwd("/");
+    let mut at = String::new();
+    let parent = dest.rsplit_once('/').map_or("", |(p, _)| p);
+    for part in parent.split('/').filter(|p| !p.is_empty()) {
+        at.push('/');
+        at.push_str(part);
+        match vfs.mkdir(&root, at.as_bytes(), 0o755) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => anyhow::bail!("making {at}: {e}"),
+        }
+    }
+    let file = vfs
+        .open(
+            &root,
+            dest.as_bytes(),
+            (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC) as u32,
+            0o644,
+        )
+        .map_err(|e| anyhow!("creating {dest}: {e}"))?;
+    let mut done = 0;
+    while done < data.len() {
+        done += file
+            .write(&data[done..])
+            .map_err(|e| anyhow!("writing {dest}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn mount_bundle(
     b: &crate::oci::Bundle,
     gofer: OwnedFd,
     bind_channels: Vec<OwnedFd>,
@@ -180,6 +260,7 @@ pub fn build_bundle_vfs(
             SentryMount::Devpts => {}
             SentryMount::Tmpfs(mode) => vfs.mount(dest, TmpFs::new(*mode, dev)),
             SentryMount::Empty => vfs.mount(dest, TmpFs::new(0o555, dev)),
+            SentryMount::File(_) => {}
             SentryMount::Bind(n, rw) => {
                 let sock = bind_channels
                     .get_mut(*n - 1)
@@ -449,6 +530,13 @@ pub fn run(
             (1..=b.binds.len())
                 // SAFETY: the launcher handed these channels over; nothing else owns them.
                 .map(|i| unsafe { OwnedFd::from_raw_fd(opts.gofer_fd + i as i32) })
+                .collect(),
+            (1..=b.files.len())
+                // SAFETY: the launcher opened these files for us after the
+                // channels; nothing else owns them.
+                .map(|i| unsafe {
+                    OwnedFd::from_raw_fd(opts.gofer_fd + (b.binds.len() + i) as i32)
+                })
                 .collect(),
             procfs.clone(),
             ptys.clone(),

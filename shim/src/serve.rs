@@ -201,14 +201,15 @@ impl Server {
         if self.containers.contains_key(id) {
             return Err(Failure(libc::EEXIST, format!("container {id} exists")));
         }
-        let want = 4 + b.binds.len();
+        let want = 4 + b.binds.len() + b.files.len();
         if fds.len() != want {
             return Err(Failure(
                 libc::EINVAL,
                 format!("{} descriptors instead of {want}", fds.len()),
             ));
         }
-        let channels = fds.split_off(3);
+        let mut channels = fds.split_off(3);
+        let files = channels.split_off(1 + b.binds.len());
         let mut channels = channels.into_iter();
         let root = channels
             .next()
@@ -217,6 +218,7 @@ impl Server {
             b,
             root,
             channels.collect(),
+            files,
             self.procfs.clone(),
             self.ptys.clone(),
         )

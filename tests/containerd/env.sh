@@ -113,6 +113,18 @@ stop)
         kill -9 "$pid" 2>/dev/null || true
         rm -f "$dir/containerd.pid"
     fi
+    # Shims outlive containerd by design: those of this one go now (their
+    # sandboxes die with them), with their sockets.
+    for p in /proc/[0-9]*; do
+        c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null || true)
+        case "$c" in
+        *containerd-shim-gvisor-v1*"-address $dir/containerd.sock "*)
+            kill -9 "${p#/proc/}" 2>/dev/null || true
+            s=${c##*-socket unix://}
+            rm -f "${s%% *}"
+            ;;
+        esac
+    done
     # Mounts left under the root (snapshots, bundles) go before the files.
     grep -o " $dir/[^ ]*" /proc/mounts | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true

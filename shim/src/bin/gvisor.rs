@@ -253,6 +253,7 @@ fn main() -> ExitCode {
             let opts = shim::launch::LaunchOptions {
                 rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
                 binds: Vec::new(),
+                files: Vec::new(),
                 cwd,
                 boot_flags,
                 command,
@@ -292,6 +293,7 @@ fn main() -> ExitCode {
             let opts = shim::launch::LaunchOptions {
                 rootfs: b.root.clone(),
                 binds: b.binds.clone(),
+                files: b.files.clone(),
                 cwd: b.cwd.clone(),
                 boot_flags,
                 command: Vec::new(),

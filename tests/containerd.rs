@@ -1,0 +1,396 @@
+//! End to end through containerd: `ctr` drives a private containerd (see
+//! `ctrd`) that runs containers with `--runtime io.containerd.gvisor.v1`.
+//!
+//! Requires: root, /dev/kvm, containerd + runc + umoci (Debian packages),
+//! python3 (for the terminal test), and `cargo build -p shim`.
+
+use gvisor_tests::ctrd::{processes_matching, Containerd, RUNTIME};
+
+const IMAGE: &str = "docker.io/library/busybox:latest";
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn run(c: &Containerd, id: &str, extra: &[&str], cmd: &[&str]) -> std::process::Output {
+    let mut args = vec!["run", "--rm", "--runtime", RUNTIME];
+    args.extend_from_slice(extra);
+    args.push(IMAGE);
+    args.push(id);
+    args.extend_from_slice(cmd);
+    c.ctr(&args)
+}
+
+/// Nothing of container `id` is left: no task, container, shim or sandbox.
+fn assert_gone(c: &Containerd, id: &str) {
+    let tasks = c.ctr(&["task", "ls", "-q"]);
+    assert!(
+        !String::from_utf8_lossy(&tasks.stdout)
+            .lines()
+            .any(|l| l == id),
+        "task {id} left: {}",
+        text(&tasks)
+    );
+    let cs = c.ctr(&["containers", "ls", "-q"]);
+    assert!(
+        !String::from_utf8_lossy(&cs.stdout).lines().any(|l| l == id),
+        "container {id} left"
+    );
+    // The shim and its sandbox exit after the last container is deleted.
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = processes_matching(&format!("-id {id} "));
+        left.extend(
+            processes_matching(&c.dir.display().to_string())
+                .into_iter()
+                .filter(|p| p.contains("containerd-shim-gvisor")),
+        );
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(left.is_empty(), "processes left for {id}: {left:?}");
+}
+
+#[test]
+fn run_prints_hello_exit_codes_propagate_and_nothing_is_left() {
+    let c = Containerd::start();
+    let o = run(&c, "hello", &[], &["echo", "hello"]);
+    assert!(o.status.success(), "{}\n{}", text(&o), c.log_tail());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello\n");
+    assert_gone(&c, "hello");
+    let o = run(
+        &c,
+        "seven",
+        &[],
+        &["sh", "-c", "echo out; echo err >&2; exit 7"],
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
+    assert_gone(&c, "seven");
+    // A program that is not there: the task cannot be created.
+    let o = run(&c, "nope", &[], &["/bin/no-such-program"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no-such-program"),
+        "{}",
+        text(&o)
+    );
+    let _ = c.ctr(&["containers", "rm", "nope"]);
+    assert_gone(&c, "nope");
+    // stdin reaches the program and its end is seen.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "echo piped-in | ctr -a {} run --rm --runtime {RUNTIME} {IMAGE} stdin cat",
+        c.socket().display()
+    ));
+    let o = gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(60));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "piped-in\n",
+        "{}",
+        text(&o)
+    );
+    assert_gone(&c, "stdin");
+}
+
+#[test]
+fn terminal_with_window_size() {
+    let c = Containerd::start();
+    let script = format!(
+        r##"
+import fcntl, os, pty, select, struct, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("ctr", ["ctr", "-a", "{sock}", "run", "--rm", "-t", "--runtime", "{RUNTIME}", "{IMAGE}", "tty1", "sh"])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+out = b""
+def drain(t):
+    global out
+    end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+def wait_for(s, t):
+    end = time.time() + t
+    while s not in out and time.time() < end:
+        drain(0.2)
+wait_for(b"# ", 20)
+os.write(fd, b"tty; stty size; echo $((6*7))\r")
+wait_for(b"42", 20)
+os.write(fd, b"exit 3\r")
+drain(5)
+_, st = os.waitpid(pid, 0)
+print(out.decode(errors="replace"))
+print("EXIT", os.WEXITSTATUS(st))
+"##,
+        sock = c.socket().display()
+    );
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg("-c").arg(script);
+    let o = gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(90));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("/dev/pts/0"), "{}\n{}", text(&o), c.log_tail());
+    assert!(
+        out.contains("24 80"),
+        "ResizePty reached the terminal: {out}"
+    );
+    assert!(out.contains("42"), "{out}");
+    assert!(out.contains("EXIT 3"), "{out}");
+    assert_gone(&c, "tty1");
+}
+
+#[test]
+fn exec_kill_ps_pause_resume_metrics_and_events() {
+    let c = Containerd::start();
+    let sock = c.socket().display().to_string();
+    // Record events while the container lives.
+    let events_file = c.dir.join("events.txt");
+    let mut ev = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec ctr -a {sock} events > {}",
+            events_file.display()
+        ))
+        .spawn()
+        .expect("ctr events");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = c.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        IMAGE,
+        "box",
+        "sleep",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}\n{}", text(&o), c.log_tail());
+    let ls = c.ctr(&["task", "ls"]);
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("RUNNING"),
+        "{}",
+        text(&ls)
+    );
+    let ps = c.ctr(&["task", "ps", "box"]);
+    let pids: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert_eq!(pids, ["1"], "{}", text(&ps));
+    // exec without a terminal: its output, its exit code, and the
+    // container's processes seen from inside.
+    let o = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "box",
+        "sh",
+        "-c",
+        "echo in-exec; ps -o pid,args; exit 5",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("in-exec\n"), "{out}");
+    assert!(out.contains("sleep 1000"), "{out}");
+    // An exec that runs on while ps lists it.
+    let o = c.ctr(&[
+        "task",
+        "exec",
+        "-d",
+        "--exec-id",
+        "e2",
+        "box",
+        "sleep",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ps = c.ctr(&["task", "ps", "box"]);
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).lines().count(),
+        3,
+        "{}",
+        text(&ps)
+    );
+    // Pause stops every task of the container; resume restarts them.
+    assert!(c.ctr(&["task", "pause", "box"]).status.success());
+    let ls = c.ctr(&["task", "ls"]);
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("PAUSED"),
+        "{}",
+        text(&ls)
+    );
+    let o = c.ctr(&["task", "exec", "--exec-id", "e3", "box", "true"]);
+    assert!(
+        !o.status.success(),
+        "exec into a paused container: {}",
+        text(&o)
+    );
+    assert!(c.ctr(&["task", "resume", "box"]).status.success());
+    let ls = c.ctr(&["task", "ls"]);
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("RUNNING"),
+        "{}",
+        text(&ls)
+    );
+    let o = c.ctr(&["task", "exec", "--exec-id", "e4", "box", "echo", "resumed"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "resumed\n",
+        "{}",
+        text(&o)
+    );
+    // Metrics: the sandbox cgroup and the container's figures.
+    let m = c.ctr(&["task", "metrics", "box"]);
+    let mt = String::from_utf8_lossy(&m.stdout);
+    assert!(
+        m.status.success() && mt.contains("memory.usage_in_bytes"),
+        "{}",
+        text(&m)
+    );
+    let pids = mt
+        .lines()
+        .find(|l| l.starts_with("pids.current"))
+        .and_then(|l| l.split_whitespace().nth(1));
+    assert_eq!(pids, Some("2"), "two processes: {mt}");
+    // Kill: SIGTERM to the init, 143.
+    assert!(c.ctr(&["task", "kill", "box"]).status.success());
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = String::from_utf8_lossy(&c.ctr(&["task", "ls"]).stdout).into_owned();
+        if status.contains("STOPPED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(status.contains("STOPPED"), "{status}");
+    let d = c.ctr(&["task", "rm", "box"]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert!(c.ctr(&["containers", "rm", "box"]).status.success());
+    assert_gone(&c, "box");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = ev.kill();
+    let _ = ev.wait();
+    let events = std::fs::read_to_string(&events_file).unwrap_or_default();
+    for topic in [
+        "/tasks/create",
+        "/tasks/start",
+        "/tasks/exec-added",
+        "/tasks/exec-started",
+        "/tasks/paused",
+        "/tasks/resumed",
+        "/tasks/exit",
+        "/tasks/delete",
+    ] {
+        assert!(events.contains(topic), "no {topic} event in:\n{events}");
+    }
+}
+
+#[test]
+fn bind_mounts_directory_and_file() {
+    let c = Containerd::start();
+    let host = c.dir.join("shared");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("in"), "from-host\n").unwrap();
+    let file = c.dir.join("motd");
+    std::fs::write(&file, "file-bind\n").unwrap();
+    let m1 = format!(
+        "type=bind,src={},dst=/data,options=rbind:rw",
+        host.display()
+    );
+    let m2 = format!(
+        "type=bind,src={},dst=/etc/motd,options=rbind:ro",
+        file.display()
+    );
+    let o = run(
+        &c,
+        "binds",
+        &["--mount", &m1, "--mount", &m2],
+        &[
+            "sh",
+            "-c",
+            "cat /data/in /etc/motd; echo from-sandbox > /data/out",
+        ],
+    );
+    assert!(o.status.success(), "{}\n{}", text(&o), c.log_tail());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "from-host\nfile-bind\n");
+    assert_eq!(
+        std::fs::read_to_string(host.join("out")).unwrap_or_default(),
+        "from-sandbox\n"
+    );
+    assert_gone(&c, "binds");
+}
+
+#[test]
+fn containerd_restart_keeps_the_shim() {
+    let c = Containerd::start();
+    let o = c.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        IMAGE,
+        "survivor",
+        "sleep",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}\n{}", text(&o), c.log_tail());
+    let mine = format!("-address {} ", c.socket().display());
+    let shims_before = processes_matching(&mine);
+    assert_eq!(shims_before.len(), 1, "{shims_before:?}");
+    c.restart();
+    let ls = c.ctr(&["task", "ls"]);
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("RUNNING"),
+        "{}\n{}",
+        text(&ls),
+        c.log_tail()
+    );
+    assert_eq!(
+        processes_matching(&mine),
+        shims_before,
+        "the same shim serves on"
+    );
+    let o = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "after",
+        "survivor",
+        "echo",
+        "still-here",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "still-here\n",
+        "{}",
+        text(&o)
+    );
+    assert!(c
+        .ctr(&["task", "kill", "-s", "KILL", "survivor"])
+        .status
+        .success());
+    for _ in 0..50 {
+        if String::from_utf8_lossy(&c.ctr(&["task", "ls"]).stdout).contains("STOPPED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let d = c.ctr(&["task", "rm", "survivor"]);
+    assert!(d.status.success(), "{}", text(&d));
+    assert!(c.ctr(&["containers", "rm", "survivor"]).status.success());
+    assert_gone(&c, "survivor");
+}
