@@ -31,8 +31,9 @@ pub enum SentryMount {
     /// A host directory served by the gofer through channel `n`; writable.
     Bind(usize, bool),
     /// A host file (the n-th of `Bundle::files`, 1-based), copied into the
-    /// sandbox when the container is made: writes stay in the sandbox.
-    File(usize),
+    /// sandbox when the container is made and mounted over its path;
+    /// writable (writes stay in the sandbox).
+    File(usize, bool),
 }
 
 /// The mount type the shim gives single-file binds in the config.json it
@@ -390,7 +391,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
                 .clone()
                 .ok_or_else(|| anyhow!("{what}.source: missing for a bind mount"))?;
             files.push(src);
-            SentryMount::File(files.len())
+            SentryMount::File(files.len(), !opts.iter().any(|o| o == "ro"))
         } else if is_bind {
             let src = m
                 .source()
@@ -436,8 +437,16 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
     let mut sysctl = BTreeMap::new();
     let mut masked = Vec::new();
     let mut seccomp = None;
+    // A container added to a running pod shares the pod's sentry, and so
+    // its namespaces: the paths to the pod's namespaces it is given name
+    // what it has already.
+    let pod_member = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get("io.kubernetes.cri.container-type"))
+        .is_some_and(|t| t == "container");
     if let Some(linux) = spec.linux() {
-        for ns in linux.namespaces().iter().flatten() {
+        for ns in linux.namespaces().iter().flatten().filter(|_| !pod_member) {
             match ns.typ() {
                 LinuxNamespaceType::User => {
                     bail!("config.json: linux.namespaces: user namespaces are not supported")

@@ -286,14 +286,29 @@ impl Pod {
         let exe = self.gvisor.clone();
         let argv = cstrings(&argv)?;
         let env = cstrings(&env)?;
+        // Their stderr is the shim log (the bundle's `log` FIFO, which
+        // containerd copies into its own log), when it can be opened.
+        let log: Option<OwnedFd> = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open("log")
+                .ok()
+                .map(OwnedFd::from)
+        };
         self.spawner.run(move || {
-            let pairs: Vec<(RawFd, RawFd)> = fds
+            let mut pairs: Vec<(RawFd, RawFd)> = fds
                 .iter()
                 .enumerate()
                 .map(|(i, f)| (f.as_raw_fd(), first + i as RawFd))
                 .collect();
+            if let Some(l) = &log {
+                pairs.push((l.as_raw_fd(), 2));
+            }
             let r = confine::spawn(&exe, &argv, &env, &pairs, ns);
             drop(fds);
+            drop(log);
             r
         })?
     }
@@ -507,7 +522,7 @@ impl Pod {
             root.insert("readonly".into(), serde_json::Value::Bool(true));
         }
         for (i, (_, m)) in b.mounts.iter().enumerate() {
-            if matches!(m, crate::oci::SentryMount::File(_)) {
+            if matches!(m, crate::oci::SentryMount::File(..)) {
                 if let Some(obj) = config
                     .get_mut("mounts")
                     .and_then(|ms| ms.get_mut(i))

@@ -83,13 +83,17 @@ pub fn build_vfs(gofer: OwnedFd, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
     let lower = GoferFs::new(vfs_gofer::client::Client::new(gofer));
     let mut vfs = Vfs::new(OverlayFs::new(lower));
     vfs.mount("/proc", procfs);
-    vfs.mount(
-        "/sys",
-        SysFs::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
-    );
+    vfs.mount("/sys", SysFs::new(host_cpus()));
     vfs.mount("/dev", Arc::new(DevFs::default()));
     vfs.mount("/dev/shm", TmpFs::new(0o1777, 0x2b));
     Ok(Arc::new(vfs))
+}
+
+/// The host's CPU count, read once: std reads /proc and /sys for it,
+/// which a confined sentry cannot (containers added later reuse it).
+pub fn host_cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Write end of the pipe the host-signal handler writes to.
@@ -164,26 +168,25 @@ pub fn build_bundle_vfs(
     procfs: Arc<ProcFs>,
     ptys: Arc<PtyRegistry>,
 ) -> Result<Arc<Vfs>> {
-    let vfs = mount_bundle(b, gofer, bind_channels, procfs, ptys)?;
-    for (dest, m) in &b.mounts {
-        if let crate::oci::SentryMount::File(n) = m {
-            let f = files
-                .get(*n - 1)
-                .ok_or_else(|| anyhow!("no host file for the file mount at {dest}"))?;
-            copy_file_in(&vfs, dest, f)
-                .with_context(|| format!("config.json: copying the file mounted at {dest}"))?;
-        }
-    }
-    Ok(vfs)
+    mount_bundle(b, gofer, bind_channels, files, procfs, ptys)
 }
 
 /// Largest single file a bind mount copies in.
 const MAX_FILE_MOUNT: u64 = 16 << 20;
 
-/// Writes the contents of host file `f` at `dest` in `vfs`, making the
-/// parent directories.
-fn copy_file_in(vfs: &Vfs, dest: &str, f: &OwnedFd) -> Result<()> {
+/// Reads all of host file `f` (at most [`MAX_FILE_MOUNT`] bytes) and its
+/// permission bits.
+fn read_host_file(f: &OwnedFd) -> Result<(Vec<u8>, u32)> {
     use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed stat is a valid out-buffer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat on a descriptor we own with a valid out-pointer.
+    if unsafe { libc::fstat(f.as_raw_fd(), &mut st) } != 0 {
+        return Err(anyhow!("fstat: {}", std::io::Error::last_os_error()));
+    }
+    if st.st_size as u64 > MAX_FILE_MOUNT {
+        anyhow::bail!("larger than {MAX_FILE_MOUNT} bytes");
+    }
     let mut data = Vec::new();
     let mut buf = vec![0u8; 65536];
     loop {
@@ -207,38 +210,14 @@ fn copy_file_in(vfs: &Vfs, dest: &str, f: &OwnedFd) -> Result<()> {
             anyhow::bail!("larger than {MAX_FILE_MOUNT} bytes");
         }
     }
-    let root = Start::Cwd("/");
-    let mut at = String::new();
-    let parent = dest.rsplit_once('/').map_or("", |(p, _)| p);
-    for part in parent.split('/').filter(|p| !p.is_empty()) {
-        at.push('/');
-        at.push_str(part);
-        match vfs.mkdir(&root, at.as_bytes(), 0o755) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => anyhow::bail!("making {at}: {e}"),
-        }
-    }
-    let file = vfs
-        .open(
-            &root,
-            dest.as_bytes(),
-            (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC) as u32,
-            0o644,
-        )
-        .map_err(|e| anyhow!("creating {dest}: {e}"))?;
-    let mut done = 0;
-    while done < data.len() {
-        done += file
-            .write(&data[done..])
-            .map_err(|e| anyhow!("writing {dest}: {e}"))?;
-    }
-    Ok(())
+    Ok((data, st.st_mode & 0o7777))
 }
 
 fn mount_bundle(
     b: &crate::oci::Bundle,
     gofer: OwnedFd,
     bind_channels: Vec<OwnedFd>,
+    files: Vec<OwnedFd>,
     procfs: Arc<ProcFs>,
     ptys: Arc<PtyRegistry>,
 ) -> Result<Arc<Vfs>> {
@@ -250,7 +229,7 @@ fn mount_bundle(
     } else {
         Vfs::new(OverlayFs::new(lower))
     };
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = host_cpus();
     for (i, (dest, m)) in b.mounts.iter().enumerate() {
         let dev = 0x30 + i as u64;
         match m {
@@ -260,7 +239,16 @@ fn mount_bundle(
             SentryMount::Devpts => {}
             SentryMount::Tmpfs(mode) => vfs.mount(dest, TmpFs::new(*mode, dev)),
             SentryMount::Empty => vfs.mount(dest, TmpFs::new(0o555, dev)),
-            SentryMount::File(_) => {}
+            SentryMount::File(n, rw) => {
+                let f = files
+                    .get(*n - 1)
+                    .ok_or_else(|| anyhow!("no host file for the file mount at {dest}"))?;
+                let (data, mode) = read_host_file(f)
+                    .with_context(|| format!("config.json: the file mounted at {dest}"))?;
+                let fs = sentry_core::vfs::filemount::FileMount::new(&data, mode, *rw, dev)
+                    .map_err(|e| anyhow!("config.json: the file mounted at {dest}: {e}"))?;
+                vfs.mount(dest, fs);
+            }
             SentryMount::Bind(n, rw) => {
                 let sock = bind_channels
                     .get_mut(*n - 1)

@@ -446,6 +446,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     };
     let platform: Arc<dyn Platform> = Arc::new(platform);
     let config = KernelConfig {
+        cpus: sandbox::host_cpus(),
         fault_around: opts.fault_around,
         hostname: bundle.hostname.clone().unwrap_or_else(|| "gvisor".into()),
         sysctl: bundle.sysctl.clone(),

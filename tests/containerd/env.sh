@@ -36,9 +36,10 @@ image() {
     echo "root:x:0:0:root:/root:/bin/sh" > "$r/etc/passwd"
     echo "root:x:0:" > "$r/etc/group"
     umoci repack --image "$work/layout:latest" "$work/bundle" >/dev/null
-    umoci config --image "$work/layout:latest" --config.env PATH=/bin \
-        --config.cmd "$*" >/dev/null 2>&1 || \
-    umoci config --image "$work/layout:latest" --config.env PATH=/bin $(for c in "$@"; do printf -- '--config.cmd %s ' "$c"; done) >/dev/null
+    cmdflags=""
+    for c in "$@"; do cmdflags="$cmdflags --config.cmd $c"; done
+    # shellcheck disable=SC2086 # one flag per word of the command
+    umoci config --image "$work/layout:latest" --config.env PATH=/bin $cmdflags >/dev/null
     tar -C "$work/layout" -cf "$out" .
     rm -rf "$work"
 }

@@ -10,6 +10,7 @@ use crate::errno::{Errno, SysResult};
 
 pub mod devfs;
 pub mod dirent;
+pub mod filemount;
 pub mod gofer;
 pub mod host;
 pub mod overlay;
