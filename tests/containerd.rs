@@ -394,3 +394,55 @@ fn containerd_restart_keeps_the_shim() {
     assert!(c.ctr(&["containers", "rm", "survivor"]).status.success());
     assert_gone(&c, "survivor");
 }
+
+#[test]
+fn make_install_and_uninstall() {
+    let dest = std::env::temp_dir().join(format!("gvisor-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dest);
+    let bindir = gvisor_tests::gvisor_bin().parent().unwrap().to_path_buf();
+    let make = |target: &str| {
+        let mut cmd = std::process::Command::new("make");
+        cmd.current_dir(gvisor_tests::workspace_root())
+            .arg("-s")
+            .arg(target)
+            .arg(format!("DESTDIR={}", dest.display()))
+            .arg(format!("INSTALL_FROM={}", bindir.display()));
+        gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(60))
+    };
+    let o = make("install");
+    assert!(o.status.success(), "{}", text(&o));
+    for f in [
+        "usr/local/bin/gvisor",
+        "usr/local/bin/containerd-shim-gvisor-v1",
+        "etc/containerd/conf.d/gvisor.toml",
+        "etc/containerd/gvisor.toml",
+        "etc/containerd/config.toml",
+    ] {
+        assert!(dest.join(f).is_file(), "{f} not installed");
+    }
+    let dropin = std::fs::read_to_string(dest.join("etc/containerd/conf.d/gvisor.toml")).unwrap();
+    assert!(dropin.contains("runtime_type = \"io.containerd.gvisor.v1\""));
+    // (The shim's unit tests parse deploy/gvisor.toml with its own parser.)
+    assert_eq!(
+        std::fs::read(dest.join("etc/containerd/gvisor.toml")).unwrap(),
+        std::fs::read(gvisor_tests::workspace_root().join("deploy/gvisor.toml")).unwrap()
+    );
+    let o = make("uninstall");
+    assert!(o.status.success(), "{}", text(&o));
+    let left: Vec<_> = walk(&dest);
+    assert!(left.is_empty(), "left after uninstall: {left:?}");
+    let _ = std::fs::remove_dir_all(&dest);
+}
+
+fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            v.extend(walk(&p));
+        } else {
+            v.push(p);
+        }
+    }
+    v
+}

@@ -141,6 +141,17 @@ mod tests {
     }
 
     #[test]
+    fn the_deployed_example_parses() {
+        let o = RuntimeOptions::parse(
+            include_str!("../../deploy/gvisor.toml"),
+            "deploy/gvisor.toml",
+        )
+        .unwrap();
+        assert_eq!(o.platform.as_deref(), Some("kvm"));
+        assert!(!o.read_only_root());
+    }
+
+    #[test]
     fn cri_options_carry_the_path() {
         let dir = std::env::temp_dir().join(format!("opt-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
