@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 # Where `make install` takes the binaries from (the release build by default).
 INSTALL_FROM ?= $(CURDIR)/target/release
 
-.PHONY: all build test test-hw-kvm bench run run-containerd install uninstall clean
+.PHONY: all build test test-hw-kvm bench run run-sandbox install uninstall clean
 
 all: build
 
@@ -30,17 +30,23 @@ bench:
 	$(CARGO) build --release -p shim
 	$(CURDIR)/target/release/gvisor-bench
 
+# The main job: a container through a private containerd (tests/containerd/env.sh),
+# with `ctr run --runtime io.containerd.gvisor.v1`. Installs the containerd, runc and
+# umoci packages first if they are missing.
 run: build
-	$(CURDIR)/target/debug/gvisor do -- /bin/busybox echo hello from the sandbox
-
-# A container through a private containerd (tests/containerd/env.sh): needs the
-# containerd, runc and umoci packages.
-run-containerd: build
+	@for t in containerd:containerd ctr:containerd runc:runc umoci:umoci; do \
+	    command -v $${t%%:*} >/dev/null 2>&1 || need="$$need $${t#*:}"; done; \
+	if [ -n "$$need" ]; then apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$need; fi
 	D=$$(mktemp -d /tmp/gvisor-run.XXXXXX); \
 	tests/containerd/env.sh start $$D $(CURDIR)/target/debug && \
 	ctr -a $$D/containerd.sock run --rm --runtime io.containerd.gvisor.v1 \
 	    docker.io/library/busybox:latest hello echo hello from a gvisor-rs container; \
 	rc=$$?; tests/containerd/env.sh stop $$D; rm -rf $$D; exit $$rc
+
+# One program in a sandbox, without containerd.
+run-sandbox: build
+	$(CURDIR)/target/debug/gvisor do -- /bin/busybox echo hello from the sandbox
 
 # Both binaries to $(PREFIX)/bin, the containerd drop-in and the options file to
 # /etc/containerd (DESTDIR stages elsewhere).

@@ -83,11 +83,11 @@ fn bad_configs_are_one_clear_error() {
             "mounts[0].type",
         ),
         (
-            "filebind",
+            "devbind",
             format!(
-                r#"{base},"mounts":[{{"destination":"/x","type":"bind","source":"/etc/hostname","options":["rbind"]}}]}}"#
+                r#"{base},"mounts":[{{"destination":"/x","type":"bind","source":"/dev/null","options":["rbind"]}}]}}"#
             ),
-            "only directories",
+            "only directories and regular files",
         ),
         (
             "userns",

@@ -48,7 +48,8 @@ pub mod op {
     pub const STATS: u32 = 7;
     /// Set the window size (`rows`, `cols`) of `pid`'s terminal.
     pub const RESIZE: u32 = 8;
-    /// Forget `container`: drops a prepared, never-started init.
+    /// Forget `container`: drops a prepared, never-started init (with
+    /// `pid`: only that prepared process, an exec deleted unstarted).
     pub const REMOVE: u32 = 9;
     /// The sentry ends: every process is killed.
     pub const SHUTDOWN: u32 = 10;

@@ -969,9 +969,23 @@ impl Backend for Pod {
                 .containers
                 .get_mut(id)
                 .ok_or_else(|| BackendError::NotFound(format!("container {id}")))?;
-            c.procs
+            let p = c
+                .procs
                 .remove(exec_id)
                 .ok_or_else(|| BackendError::NotFound(format!("process {exec_id} of {id}")))?;
+            drop(st);
+            // Unstarted, the sentry still holds it (and its stdio).
+            if let Ok(client) = self.client() {
+                let _ = client.call(
+                    &Request {
+                        op: op::REMOVE,
+                        container: id.to_string(),
+                        pid: p.pid,
+                        ..Default::default()
+                    },
+                    &[],
+                );
+            }
             return Ok(());
         }
         let c = self

@@ -375,6 +375,12 @@ impl Server {
                 pty.set_winsize([rows[0], rows[1], cols[0], cols[1], 0, 0, 0, 0]);
                 Ok(Response::default())
             }
+            op::REMOVE if req.pid != 0 => {
+                // An exec process deleted without having run.
+                self.prepared.remove(&req.pid);
+                self.consoles.remove(&req.pid);
+                Ok(Response::default())
+            }
             op::REMOVE => {
                 self.prepared.retain(|_, p| p.container != req.container);
                 self.containers.remove(&req.container);
@@ -385,15 +391,22 @@ impl Server {
     }
 }
 
-fn receive(sock: RawFd) -> Result<Option<(Request, Vec<OwnedFd>)>> {
+fn receive(sock: &OwnedFd) -> Result<Option<(Request, Vec<OwnedFd>)>> {
     loop {
-        match vfs_gofer::wire::recv_fds(sock) {
+        match vfs_gofer::wire::recv_fds(sock.as_raw_fd()) {
             Ok(None) => return Ok(None),
-            Ok(Some((frame::REQUEST, payload, fds))) => {
-                let req = Request::decode(payload.as_slice())
-                    .map_err(|e| anyhow!("undecodable control request: {e}"))?;
-                return Ok(Some((req, fds)));
-            }
+            Ok(Some((frame::REQUEST, payload, fds))) => match Request::decode(payload.as_slice()) {
+                Ok(req) => return Ok(Some((req, fds))),
+                Err(e) => send(
+                    sock,
+                    frame::RESPONSE,
+                    &Response {
+                        error: format!("undecodable control request: {e}"),
+                        code: libc::EINVAL,
+                        ..Default::default()
+                    },
+                ),
+            },
             Ok(Some((id, _, _))) => tracing::warn!(id, "control channel: unexpected frame"),
             Err(vfs_gofer::GoferError::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(anyhow!("control channel: {e}")),
@@ -409,7 +422,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     let raw = sock.as_raw_fd();
     // The first request is the pod's first container: its spec gives the
     // sandbox's host name and sysctls.
-    let Some((first, fds)) = receive(raw)? else {
+    let Some((first, fds)) = receive(&sock)? else {
         return Ok(());
     };
     let reply_err = |code: i32, msg: String| {
@@ -481,7 +494,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         let a = match answer.take() {
             Some(a) => a,
             None => {
-                let Some((req, fds)) = receive(raw)? else {
+                let Some((req, fds)) = receive(&sock)? else {
                     break;
                 };
                 if req.op == op::SHUTDOWN {

@@ -314,6 +314,10 @@ fn main() -> Result<()> {
         exits_per_op: ex as f64,
     });
 
+    let ctr_report = containerd_bench(&gvisor).unwrap_or_else(|e| {
+        format!("containerd benchmarks skipped: {e:#} (needs the containerd, runc and umoci packages)\n")
+    });
+
     println!("gvisor-rs benchmark ({backend})");
     println!("exit floor (bare VM exit round trip, no sentry work): {floor:.2} µs per exit\n");
     println!(
@@ -341,5 +345,174 @@ fn main() -> Result<()> {
             r.exits_per_op
         );
     }
+    println!("\n{ctr_report}");
     Ok(())
+}
+
+/// Proportional set size of a process, KiB (0 if it is gone).
+fn pss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Pss:")
+                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// (pid, ppid, argv0, cmdline) of every process.
+fn processes() -> Vec<(i32, i32, String, String)> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let argv0 =
+            String::from_utf8_lossy(cmd.split(|&b| b == 0).next().unwrap_or_default()).into_owned();
+        let cmdline = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        v.push((pid, ppid, argv0, cmdline));
+    }
+    v
+}
+
+/// PSS (KiB) of the shim serving container `id` and of its children (the
+/// sandbox: sentry and gofer for gvisor-rs; the container's process for
+/// runc), with the children's names.
+fn idle_memory(id: &str) -> Result<(u64, u64, Vec<String>)> {
+    let ps = processes();
+    let needle = format!("-id {id} ");
+    let shim = ps
+        .iter()
+        .find(|p| p.3.contains(&needle) && p.2.contains("containerd-shim"))
+        .with_context(|| format!("no shim for {id}"))?
+        .0;
+    let kids: Vec<&(i32, i32, String, String)> = ps.iter().filter(|p| p.1 == shim).collect();
+    Ok((
+        pss_kib(shim),
+        kids.iter().map(|p| pss_kib(p.0)).sum(),
+        kids.iter().map(|p| p.2.clone()).collect(),
+    ))
+}
+
+/// `ctr run --rm` start-to-exit of busybox `true`, gvisor-rs against runc in
+/// the same private containerd, and the memory of an idle container.
+fn containerd_bench(gvisor: &Path) -> Result<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace root")?
+        .to_path_buf();
+    let env_sh = root.join("tests/containerd/env.sh");
+    let bindir = gvisor.parent().context("the gvisor binary's directory")?;
+    let dir = PathBuf::from(format!("/tmp/gvisor-bench-ctd-{}", std::process::id()));
+    run(Command::new("sh")
+        .arg(&env_sh)
+        .arg("start")
+        .arg(&dir)
+        .arg(bindir))?;
+    let sock = dir.join("containerd.sock");
+    let ctr = |args: &[&str]| -> Result<std::process::Output> {
+        run(Command::new("ctr").arg("-a").arg(&sock).args(args))
+    };
+    let result = (|| -> Result<String> {
+        const IMAGE: &str = "docker.io/library/busybox:latest";
+        let runtimes = [
+            ("runc", "io.containerd.runc.v2"),
+            ("gvisor-rs", "io.containerd.gvisor.v1"),
+        ];
+        // Warm both paths once.
+        for (name, rt) in runtimes {
+            ctr(&[
+                "run",
+                "--rm",
+                "--runtime",
+                rt,
+                IMAGE,
+                &format!("warm-{name}"),
+                "true",
+            ])?;
+        }
+        let reps = 10;
+        let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+        for i in 0..reps {
+            for (k, (name, rt)) in runtimes.iter().enumerate() {
+                let t = Instant::now();
+                ctr(&[
+                    "run",
+                    "--rm",
+                    "--runtime",
+                    rt,
+                    IMAGE,
+                    &format!("t-{name}-{i}"),
+                    "true",
+                ])?;
+                times[k].push(t.elapsed());
+            }
+        }
+        let [runc_t, gv_t] = times;
+        let (runc_ms, gv_ms) = (
+            median(runc_t).as_secs_f64() * 1e3,
+            median(gv_t).as_secs_f64() * 1e3,
+        );
+        let mut out = String::from("containerd (private instance, same run):\n");
+        out.push_str(&format!(
+            "| {:<40} | {:>10} | {:>10} | {:>8} |\n|{:-<42}|{:->12}|{:->12}|{:->10}|\n",
+            "benchmark", "runc", "gvisor-rs", "ratio", "", "", "", ""
+        ));
+        out.push_str(&format!(
+            "| {:<40} | {:>7.1} ms | {:>7.1} ms | {:>7.1}x |\n",
+            "ctr run --rm busybox true (median of 10)",
+            runc_ms,
+            gv_ms,
+            gv_ms / runc_ms
+        ));
+        // Idle memory: a sleeping container under each runtime.
+        let mut mem = Vec::new();
+        for (name, rt) in runtimes {
+            let id = format!("idle-{name}");
+            ctr(&["run", "-d", "--runtime", rt, IMAGE, &id, "sleep", "1000"])?;
+            std::thread::sleep(Duration::from_secs(2));
+            mem.push(idle_memory(&id));
+            let _ = ctr(&["task", "kill", "-s", "KILL", &id]);
+            std::thread::sleep(Duration::from_millis(500));
+            let _ = ctr(&["task", "rm", "-f", &id]);
+            let _ = ctr(&["containers", "rm", &id]);
+        }
+        let (runc_shim, runc_kids, runc_names) = mem.remove(0)?;
+        let (gv_shim, gv_kids, gv_names) = mem.remove(0)?;
+        out.push_str(&format!(
+            "| {:<40} | {:>7.1} MiB | {:>7.1} MiB | {:>7.1}x |\n",
+            "idle container, sandbox/container (PSS)",
+            runc_kids as f64 / 1024.0,
+            gv_kids as f64 / 1024.0,
+            gv_kids as f64 / runc_kids.max(1) as f64
+        ));
+        out.push_str(&format!(
+            "| {:<40} | {:>7.1} MiB | {:>7.1} MiB | {:>7.1}x |\n",
+            "idle container, shim (PSS)",
+            runc_shim as f64 / 1024.0,
+            gv_shim as f64 / 1024.0,
+            gv_shim as f64 / runc_shim.max(1) as f64
+        ));
+        out.push_str(&format!(
+            "(measured processes: runc {runc_names:?}; gvisor-rs {gv_names:?})\n"
+        ));
+        Ok(out)
+    })();
+    let _ = Command::new("sh")
+        .arg(&env_sh)
+        .arg("stop")
+        .arg(&dir)
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
