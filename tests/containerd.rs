@@ -446,3 +446,105 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     v
 }
+
+#[test]
+fn exec_with_a_terminal() {
+    let c = Containerd::start();
+    let o = c.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        IMAGE,
+        "ttyexec",
+        "sleep",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}\n{}", text(&o), c.log_tail());
+    let script = format!(
+        r##"
+import fcntl, os, pty, select, struct, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("ctr", ["ctr", "-a", "{sock}", "task", "exec", "-t", "--exec-id", "t1", "ttyexec", "sh"])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+out = b""
+def drain(t):
+    global out
+    end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+def wait_for(s, t):
+    end = time.time() + t
+    while s not in out and time.time() < end:
+        drain(0.2)
+wait_for(b"# ", 20)
+os.write(fd, b"tty; stty size; echo $((6*7))\r")
+wait_for(b"42", 20)
+os.write(fd, b"exit 4\r")
+drain(5)
+_, st = os.waitpid(pid, 0)
+print(out.decode(errors="replace"))
+print("EXIT", os.WEXITSTATUS(st))
+"##,
+        sock = c.socket().display()
+    );
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg("-c").arg(script);
+    let o = gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(90));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("/dev/pts/"), "{}\n{}", text(&o), c.log_tail());
+    assert!(
+        out.contains("30 100"),
+        "ResizePty reached the exec's terminal: {out}"
+    );
+    assert!(out.contains("EXIT 4"), "{out}");
+    assert!(c
+        .ctr(&["task", "kill", "-s", "KILL", "ttyexec"])
+        .status
+        .success());
+    for _ in 0..50 {
+        if String::from_utf8_lossy(&c.ctr(&["task", "ls"]).stdout).contains("STOPPED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(c.ctr(&["task", "rm", "ttyexec"]).status.success());
+    assert!(c.ctr(&["containers", "rm", "ttyexec"]).status.success());
+    assert_gone(&c, "ttyexec");
+}
+
+#[test]
+fn out_of_memory_in_the_sandbox_cgroup_is_reported() {
+    let c = Containerd::start();
+    let events_file = c.dir.join("oom-events.txt");
+    let mut ev = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec ctr -a {} events > {}",
+            c.socket().display(),
+            events_file.display()
+        ))
+        .spawn()
+        .expect("ctr events");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // sort holds its 300 MB line in memory, under a 100 MB limit.
+    let o = run(
+        &c,
+        "oom",
+        &["--memory-limit", "100000000"],
+        &["sh", "-c", "head -c 300000000 /dev/zero | sort | wc -c"],
+    );
+    assert_eq!(o.status.code(), Some(137), "{}\n{}", text(&o), c.log_tail());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = ev.kill();
+    let _ = ev.wait();
+    let events = std::fs::read_to_string(&events_file).unwrap_or_default();
+    assert!(events.contains("/tasks/oom"), "no OOM event in:\n{events}");
+    assert_gone(&c, "oom");
+}

@@ -13,10 +13,10 @@ use hyper_util::rt::TokioIo;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::{
     ContainerConfig, ContainerMetadata, ContainerState, ContainerStatusRequest,
-    CreateContainerRequest, ExecSyncRequest, ImageSpec, LinuxPodSandboxConfig,
-    LinuxSandboxSecurityContext, Mount, NamespaceMode, NamespaceOption, PodSandboxConfig,
-    PodSandboxMetadata, RemovePodSandboxRequest, RunPodSandboxRequest, StartContainerRequest,
-    StopPodSandboxRequest,
+    CreateContainerRequest, ExecSyncRequest, ImageSpec, LinuxContainerResources,
+    LinuxPodSandboxConfig, LinuxSandboxSecurityContext, Mount, NamespaceMode, NamespaceOption,
+    PodSandboxConfig, PodSandboxMetadata, RemovePodSandboxRequest, RunPodSandboxRequest,
+    StartContainerRequest, StopPodSandboxRequest, UpdateContainerResourcesRequest,
 };
 use tonic::transport::{Channel, Endpoint};
 
@@ -231,6 +231,34 @@ async fn pod_of_two_containers_shares_one_sentry() {
     assert_eq!(
         (r.exit_code, String::from_utf8_lossy(&r.stderr).as_ref()),
         (3, "oops\n")
+    );
+    // The pod's sandbox runs in the cgroup CRI named; an update of a
+    // container's resources reaches it.
+    let v1 = Path::new("/sys/fs/cgroup/memory/gvisor-e2e").join(&pod);
+    let v2 = Path::new("/sys/fs/cgroup/gvisor-e2e").join(&pod);
+    let limit_file = if v1.is_dir() {
+        v1.join("memory.limit_in_bytes")
+    } else {
+        v2.join("memory.max")
+    };
+    assert!(
+        limit_file.exists(),
+        "no sandbox cgroup at {}",
+        limit_file.display()
+    );
+    cri.update_container_resources(UpdateContainerResourcesRequest {
+        container_id: ids[0].clone(),
+        linux: Some(LinuxContainerResources {
+            memory_limit_in_bytes: 256 << 20,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("UpdateContainerResources: {e}\n{}", c.log_tail()));
+    assert_eq!(
+        std::fs::read_to_string(&limit_file).unwrap().trim(),
+        (256u64 << 20).to_string()
     );
     // Stop and remove: nothing of the pod is left.
     cri.stop_pod_sandbox(StopPodSandboxRequest {

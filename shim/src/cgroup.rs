@@ -220,14 +220,31 @@ impl Cgroup {
     }
 }
 
-/// Limits from an OCI `linux.resources`.
+/// Limits from an OCI `linux.resources`; zeros (CRI's "not set") are left
+/// alone, a quota of 0 or less means no quota.
 pub fn limits_of(r: &oci_spec::runtime::LinuxResources) -> Limits {
     Limits {
-        memory: r.memory().as_ref().and_then(|m| m.limit()),
-        cpu_shares: r.cpu().as_ref().and_then(|c| c.shares()),
-        cpu_quota: r.cpu().as_ref().and_then(|c| c.quota()),
-        cpu_period: r.cpu().as_ref().and_then(|c| c.period()),
-        pids: r.pids().as_ref().map(|p| p.limit()),
+        memory: r
+            .memory()
+            .as_ref()
+            .and_then(|m| m.limit())
+            .filter(|&m| m != 0),
+        cpu_shares: r
+            .cpu()
+            .as_ref()
+            .and_then(|c| c.shares())
+            .filter(|&s| s != 0),
+        cpu_quota: r
+            .cpu()
+            .as_ref()
+            .and_then(|c| c.quota())
+            .map(|q| if q <= 0 { -1 } else { q }),
+        cpu_period: r
+            .cpu()
+            .as_ref()
+            .and_then(|c| c.period())
+            .filter(|&p| p != 0),
+        pids: r.pids().as_ref().map(|p| p.limit()).filter(|&p| p != 0),
     }
 }
 

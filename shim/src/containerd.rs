@@ -38,11 +38,17 @@ pub const RUNTIME: &str = "io.containerd.gvisor.v1";
 /// Events go through one queue so they reach containerd in order.
 struct Publisher {
     tx: mpsc::UnboundedSender<(&'static str, Box<dyn MessageDyn>)>,
+    /// Events queued and not yet handed to containerd's publisher.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Events for Publisher {
     fn publish(&self, topic: &'static str, event: Box<dyn MessageDyn>) {
+        self.pending
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self.tx.send((topic, event)).is_err() {
+            self.pending
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             tracing::warn!(topic, "event dropped: the publisher has stopped");
         }
     }
@@ -174,16 +180,25 @@ async fn serve(flags: &Flags) -> Result<()> {
         .map_err(|e| anyhow!("connecting the event publisher to {ttrpc_address}: {e}"))?;
     let (tx, mut rx) = mpsc::unbounded_channel::<(&'static str, Box<dyn MessageDyn>)>();
     let namespace = flags.namespace.clone();
+    let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = pending.clone();
     tokio::spawn(async move {
         while let Some((topic, ev)) = rx.recv().await {
             let ctx = containerd_shim_protos::ttrpc::context::Context::default();
             if let Err(e) = publisher.publish(ctx, topic, &namespace, ev).await {
                 tracing::warn!(topic, error = %e, "publishing an event");
             }
+            done.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    let pod = Pod::new(&gvisor_binary(), Arc::new(Publisher { tx: tx.clone() }))?;
-    let svc = Arc::new(TaskService::new(Arc::new(pod), Arc::new(Publisher { tx })));
+    let events = |tx| {
+        Arc::new(Publisher {
+            tx,
+            pending: pending.clone(),
+        })
+    };
+    let pod = Pod::new(&gvisor_binary(), events(tx.clone()))?;
+    let svc = Arc::new(TaskService::new(Arc::new(pod), events(tx)));
     let mut services = containerd_shim_protos::shim_async::create_task(svc.clone());
     for (name, s) in containerd_shim_protos::shim_async::create_task(svc.clone()) {
         services.insert(name.replace(".v3.", ".v2."), s);
@@ -235,8 +250,15 @@ async fn serve(flags: &Flags) -> Result<()> {
             }
         }
     }
-    // Give the last replies (Shutdown's) a moment to go out.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The last events (TaskDelete, TaskOOM) reach containerd's publisher
+    // queue, and the last replies (Shutdown's) go out, before the exit.
+    for _ in 0..100 {
+        if pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = server.shutdown().await;
     let _ = std::fs::remove_file(&path);
     Ok(())

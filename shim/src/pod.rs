@@ -93,6 +93,8 @@ struct Sandbox {
     cgroup: Option<Cgroup>,
     options: RuntimeOptions,
     dead: Arc<AtomicBool>,
+    /// The OOM watcher: told to stop, it reads the counter a last time.
+    oom_watch: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 #[derive(Default)]
@@ -596,9 +598,9 @@ impl Pod {
                 }
                 None => None,
             };
-            if let Some(cg) = &cgroup {
-                self.watch_oom(&req.id, cg.clone(), dead.clone());
-            }
+            let oom_watch = cgroup
+                .as_ref()
+                .and_then(|cg| self.watch_oom(&req.id, cg.clone()));
             self.lock().sandbox = Some(Sandbox {
                 id: req.id.clone(),
                 sentry_pid,
@@ -606,6 +608,7 @@ impl Pod {
                 cgroup,
                 options,
                 dead,
+                oom_watch,
             });
         } else if let Some(cg) = self.lock().sandbox.as_ref().and_then(|s| s.cgroup.clone()) {
             if let Err(e) = cg.add(gofer_pid) {
@@ -655,16 +658,28 @@ impl Pod {
 
     /// Polls the sandbox cgroup's OOM-kill counter; each new kill publishes
     /// TaskOOM for the sandbox's container.
-    fn watch_oom(&self, id: &str, cg: Cgroup, dead: Arc<AtomicBool>) {
+    fn watch_oom(
+        &self,
+        id: &str,
+        cg: Cgroup,
+    ) -> Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)> {
         let events = self.events.clone();
         let id = id.to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let dead = stop.clone();
         let r = std::thread::Builder::new()
             .name("oom-watch".into())
             .spawn(move || {
                 let mut seen = cg.usage().oom_kills;
-                while !dead.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(500));
+                loop {
+                    // Read once more after the sandbox died: an OOM kill is
+                    // often what killed it.
+                    let last = dead.load(Ordering::SeqCst);
+                    if !last {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
                     let now = cg.usage().oom_kills;
+                    tracing::debug!(now, seen, last, "oom watch");
                     if now > seen {
                         events.publish(
                             topics::TASK_OOM_EVENT_TOPIC,
@@ -675,10 +690,17 @@ impl Pod {
                         );
                         seen = now;
                     }
+                    if last {
+                        break;
+                    }
                 }
             });
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "starting the OOM watcher");
+        match r {
+            Ok(h) => Some((stop, h)),
+            Err(e) => {
+                tracing::warn!(error = %e, "starting the OOM watcher");
+                None
+            }
         }
     }
 
@@ -705,6 +727,12 @@ impl Pod {
             std::thread::sleep(Duration::from_millis(20));
         }
         kill_and_forget(sb.sentry_pid);
+        // The watcher reads the OOM counter a last time (an OOM kill is
+        // often what ended the sandbox) before the cgroup goes.
+        if let Some((stop, h)) = sb.oom_watch {
+            stop.store(true, Ordering::SeqCst);
+            let _ = h.join();
+        }
         if let Some(cg) = &sb.cgroup {
             cg.remove();
         }
