@@ -7,12 +7,17 @@ PREFIX ?= /usr/local
 # Where `make install` takes the binaries from (the release build by default).
 INSTALL_FROM ?= $(CURDIR)/target/release
 
-.PHONY: all build test test-hw-kvm bench run run-sandbox install uninstall clean
+.PHONY: all build build-shim test test-hw-kvm bench run run-sandbox install uninstall clean
 
 all: build
 
 build:
 	$(CARGO) build --workspace
+
+# Only the binaries (gvisor, containerd-shim-gvisor-v1): no test-only
+# dependencies (the CRI client needs protoc).
+build-shim:
+	$(CARGO) build -p shim
 
 # Integration tests (tests/) run the gvisor binary built above.
 test: build
@@ -33,7 +38,7 @@ bench:
 # The main job: a container through a private containerd (tests/containerd/env.sh),
 # with `ctr run --runtime io.containerd.gvisor.v1`. Installs the containerd, runc and
 # umoci packages first if they are missing.
-run: build
+run: build-shim
 	@for t in containerd:containerd ctr:containerd runc:runc umoci:umoci; do \
 	    command -v $${t%%:*} >/dev/null 2>&1 || need="$$need $${t#*:}"; done; \
 	if [ -n "$$need" ]; then apt-get update && \
@@ -45,7 +50,7 @@ run: build
 	rc=$$?; tests/containerd/env.sh stop $$D; rm -rf $$D; exit $$rc
 
 # One program in a sandbox, without containerd.
-run-sandbox: build
+run-sandbox: build-shim
 	$(CURDIR)/target/debug/gvisor do -- /bin/busybox echo hello from the sandbox
 
 # Both binaries to $(PREFIX)/bin, the containerd drop-in and the options file to
