@@ -85,6 +85,9 @@ pub struct Request {
     /// RESIZE.
     #[prost(uint32, tag = "9")]
     pub cols: u32,
+    /// Sequence number, echoed in the response.
+    #[prost(uint64, tag = "10")]
+    pub seq: u64,
 }
 
 /// sentry → shim.
@@ -111,6 +114,9 @@ pub struct Response {
     /// STATS: memory in use in the whole sandbox's memory file, bytes.
     #[prost(uint64, tag = "7")]
     pub sandbox_memory_bytes: u64,
+    /// The request's sequence number.
+    #[prost(uint64, tag = "8")]
+    pub seq: u64,
 }
 
 /// sentry → shim: a process the shim started has ended.
@@ -147,10 +153,14 @@ impl ControlError {
     }
 }
 
+/// How long the shim waits for the sentry to answer one request.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The shim's end: requests go one at a time; exits go to `on_exit`.
 pub struct Client {
     sock: Arc<OwnedFd>,
     calls: Mutex<mpsc::Receiver<Response>>,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl Client {
@@ -196,12 +206,16 @@ impl Client {
         Ok(Client {
             sock,
             calls: Mutex::new(rx),
+            next: std::sync::atomic::AtomicU64::new(1),
         })
     }
 
-    /// Sends `req` with `fds` and waits for the answer.
+    /// Sends `req` with `fds` and waits (at most [`CALL_TIMEOUT`]) for its
+    /// answer; a late answer to an earlier, timed-out request is dropped.
     pub fn call(&self, req: &Request, fds: &[RawFd]) -> Result<Response, ControlError> {
         let rx = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let req = Request { seq, ..req.clone() };
         vfs_gofer::wire::send_fds(
             self.sock.as_raw_fd(),
             frame::REQUEST,
@@ -209,9 +223,24 @@ impl Client {
             fds,
         )
         .map_err(|e| ControlError::Channel(e.to_string()))?;
-        let r = rx
-            .recv()
-            .map_err(|_| ControlError::Channel("the sentry has exited".into()))?;
+        let deadline = std::time::Instant::now() + CALL_TIMEOUT;
+        let r = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(r) if r.seq == seq => break r,
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(ControlError::Channel(format!(
+                        "the sentry did not answer request {} within {} s",
+                        req.op,
+                        CALL_TIMEOUT.as_secs()
+                    )))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(ControlError::Channel("the sentry has exited".into()))
+                }
+            }
+        };
         if r.error.is_empty() {
             Ok(r)
         } else {
@@ -251,8 +280,16 @@ mod tests {
                 status: 137,
             };
             vfs_gofer::wire::send(b.as_raw_fd(), frame::EXITED, &ex.encode_to_vec(), None).unwrap();
+            // A stale answer (another seq) is skipped.
+            let stale = Response {
+                seq: 999,
+                ..Default::default()
+            };
+            vfs_gofer::wire::send(b.as_raw_fd(), frame::RESPONSE, &stale.encode_to_vec(), None)
+                .unwrap();
             let resp = Response {
                 pids: vec![1, 7],
+                seq: req.seq,
                 ..Default::default()
             };
             vfs_gofer::wire::send(b.as_raw_fd(), frame::RESPONSE, &resp.encode_to_vec(), None)
@@ -263,6 +300,7 @@ mod tests {
             let resp = Response {
                 error: "no container nope".into(),
                 code: libc::ENOENT,
+                seq: req.seq,
                 ..Default::default()
             };
             vfs_gofer::wire::send(b.as_raw_fd(), frame::RESPONSE, &resp.encode_to_vec(), None)

@@ -425,6 +425,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     let Some((first, fds)) = receive(&sock)? else {
         return Ok(());
     };
+    let first_seq = first.seq;
     let reply_err = |code: i32, msg: String| {
         send(
             &sock,
@@ -432,6 +433,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
             &Response {
                 error: msg,
                 code,
+                seq: first_seq,
                 ..Default::default()
             },
         );
@@ -489,26 +491,31 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     // the control socket): confine.
     crate::launch::confine_sentry(raw, opts.debug_log.as_deref(), &keep)
         .context("confining the sentry")?;
-    let mut answer = Some(answer);
+    let mut answer = Some((first_seq, answer));
     loop {
-        let a = match answer.take() {
+        let (seq, a) = match answer.take() {
             Some(a) => a,
             None => {
                 let Some((req, fds)) = receive(&sock)? else {
                     break;
                 };
                 if req.op == op::SHUTDOWN {
-                    send(&sock, frame::RESPONSE, &Response::default());
+                    let bye = Response {
+                        seq: req.seq,
+                        ..Default::default()
+                    };
+                    send(&sock, frame::RESPONSE, &bye);
                     break;
                 }
-                server.handle(req, fds)
+                (req.seq, server.handle(req, fds))
             }
         };
-        let r = a.unwrap_or_else(|Failure(code, error)| Response {
+        let mut r = a.unwrap_or_else(|Failure(code, error)| Response {
             error,
             code,
             ..Default::default()
         });
+        r.seq = seq;
         send(&sock, frame::RESPONSE, &r);
     }
     for tg in server.kernel.all_processes() {
