@@ -161,3 +161,26 @@ fn terminal_true_gives_the_program_a_pty() {
     assert!(text.contains("stdin-is-a-tty\r\n"), "{text:?}");
     assert!(text.contains("got:typed\r\n"), "{text:?}");
 }
+
+#[test]
+fn single_file_binds_on_a_read_only_root() {
+    let config = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},
+        "process":{"args":["/bin/sh","-c","cat /etc/shared; echo x > /etc/shared || echo refused; echo y > /tmp/rw; cat /tmp/rw"],"cwd":"/","user":{"uid":0,"gid":0}},
+        "mounts":[
+          {"destination":"/etc/shared","type":"bind","source":"@SHARE@/file","options":["rbind","ro"]},
+          {"destination":"/tmp/rw","type":"bind","source":"@SHARE@/file","options":["rbind","rw"]}]}"#;
+    let dir = make_bundle("filebinds", config);
+    let out = run_bundle(&dir, "fb");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "shared-data\nrefused\ny\n",
+        "{}",
+        describe(&out)
+    );
+    // The writable file mount kept its write in the sandbox.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("share/file")).unwrap(),
+        "shared-data\n"
+    );
+}

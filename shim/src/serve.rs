@@ -72,6 +72,9 @@ struct Server {
     containers: HashMap<String, ContainerState>,
     prepared: HashMap<i32, Prepared>,
     consoles: HashMap<i32, Arc<Pty>>,
+    /// Pids of processes that have exited (their consoles go).
+    exited_tx: std::sync::mpsc::Sender<i32>,
+    exited_rx: std::sync::mpsc::Receiver<i32>,
 }
 
 fn send(sock: &OwnedFd, id: u16, msg: &impl Message) {
@@ -159,9 +162,11 @@ impl Server {
         let sock = self.sock.clone();
         let kernel = Arc::downgrade(&self.kernel);
         let cid = container.to_string();
+        let exited = self.exited_tx.clone();
         self.kernel.watch_exit(
             pid,
             Box::new(move |st| {
+                let _ = exited.send(pid);
                 send(
                     &sock,
                     frame::EXITED,
@@ -251,6 +256,9 @@ impl Server {
     }
 
     fn handle(&mut self, req: Request, fds: Vec<OwnedFd>) -> Answer {
+        while let Ok(pid) = self.exited_rx.try_recv() {
+            self.consoles.remove(&pid);
+        }
         match req.op {
             op::ADD_CONTAINER => {
                 let b = crate::oci::parse(&req.config)
@@ -476,6 +484,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         strace_out,
     );
     procfs.attach(&kernel);
+    let (exited_tx, exited_rx) = std::sync::mpsc::channel();
     let mut server = Server {
         kernel,
         procfs,
@@ -484,6 +493,8 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         containers: HashMap::new(),
         prepared: HashMap::new(),
         consoles: HashMap::new(),
+        exited_tx,
+        exited_rx,
     };
     let keep: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
     let answer = server.add_container(&first.container, &bundle, fds);

@@ -75,10 +75,29 @@ impl Vfs {
         (fs, abs.trim_start_matches('/'))
     }
 
-    /// lstat of a canonical absolute path.
+    /// lstat of a canonical absolute path. A missing directory on the way
+    /// to a mount point (`/etc` of a mount at `/etc/hosts` in a root without
+    /// `/etc`) is a bare directory, as the runtime would have made it.
     pub fn lstat_abs(&self, abs: &str) -> SysResult<Stat> {
         let (fs, rel) = self.locate(abs);
-        fs.lstat(rel)
+        match fs.lstat(rel) {
+            Err(Errno::ENOENT) if self.leads_to_mount(abs) => Ok(Stat {
+                ino: 1,
+                nlink: 2,
+                mode: S_IFDIR | 0o755,
+                blksize: 4096,
+                ..Default::default()
+            }),
+            r => r,
+        }
+    }
+
+    /// Whether a mount point lies strictly below `abs`.
+    fn leads_to_mount(&self, abs: &str) -> bool {
+        let abs = abs.trim_end_matches('/');
+        self.mounts.iter().any(|(m, _)| {
+            m.len() > abs.len() && m.starts_with(abs) && m.as_bytes()[abs.len()] == b'/'
+        })
     }
 
     fn readlink_abs(&self, abs: &str) -> SysResult<Vec<u8>> {
@@ -433,6 +452,19 @@ impl std::fmt::Debug for Vfs {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn missing_directories_above_a_mount_point_are_walked() {
+        use super::super::tmpfs::TmpFs;
+        use super::*;
+        let mut vfs = Vfs::new(TmpFs::new(0o755, 1));
+        vfs.mount("/a/b/c", TmpFs::new(0o700, 2));
+        assert_eq!(vfs.lstat_abs("/a").unwrap().mode & S_IFMT, S_IFDIR);
+        assert_eq!(vfs.lstat_abs("/a/b").unwrap().mode & S_IFMT, S_IFDIR);
+        assert_eq!(vfs.lstat_abs("/a/b/c").unwrap().mode & 0o7777, 0o700);
+        assert_eq!(vfs.lstat_abs("/a/x"), Err(Errno::ENOENT));
+        assert_eq!(vfs.lstat_abs("/ab"), Err(Errno::ENOENT));
+    }
+
     use super::*;
     use crate::vfs::tmpfs::TmpFs;
 
