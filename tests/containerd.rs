@@ -101,16 +101,19 @@ fn run_prints_hello_exit_codes_propagate_and_nothing_is_left() {
     assert_gone(&c, "stdin");
 }
 
-#[test]
-fn terminal_with_window_size() {
-    let c = Containerd::start();
+/// Runs `argv` (a `ctr` command asking for a terminal) on a pseudo-terminal
+/// of `rows`x`cols`, types `tty; stty size; echo $((6*7))` and then
+/// `exit CODE` into its shell, and returns everything it printed followed by
+/// a line `EXIT <status>`.
+fn drive_terminal(argv: &[String], rows: u16, cols: u16, code: u8) -> std::process::Output {
+    let list: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
     let script = format!(
         r##"
 import fcntl, os, pty, select, struct, termios, time
 pid, fd = pty.fork()
 if pid == 0:
-    os.execvp("ctr", ["ctr", "-a", "{sock}", "run", "--rm", "-t", "--runtime", "{RUNTIME}", "{IMAGE}", "tty1", "sh"])
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    os.execvp("ctr", [{list}])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", {rows}, {cols}, 0, 0))
 out = b""
 def drain(t):
     global out
@@ -129,17 +132,38 @@ def wait_for(s, t):
 wait_for(b"# ", 20)
 os.write(fd, b"tty; stty size; echo $((6*7))\r")
 wait_for(b"42", 20)
-os.write(fd, b"exit 3\r")
+os.write(fd, b"exit {code}\r")
 drain(5)
 _, st = os.waitpid(pid, 0)
 print(out.decode(errors="replace"))
 print("EXIT", os.WEXITSTATUS(st))
 "##,
-        sock = c.socket().display()
+        list = list.join(", ")
     );
     let mut cmd = std::process::Command::new("python3");
     cmd.arg("-c").arg(script);
-    let o = gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(90));
+    gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(90))
+}
+
+#[test]
+fn terminal_with_window_size() {
+    let c = Containerd::start();
+    let sock = c.socket().display().to_string();
+    let argv: Vec<String> = [
+        "ctr",
+        "-a",
+        &sock,
+        "run",
+        "--rm",
+        "-t",
+        "--runtime",
+        RUNTIME,
+    ]
+    .iter()
+    .chain(&[IMAGE, "tty1", "sh"])
+    .map(|s| s.to_string())
+    .collect();
+    let o = drive_terminal(&argv, 24, 80, 3);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("/dev/pts/0"), "{}\n{}", text(&o), c.log_tail());
     assert!(
@@ -461,42 +485,23 @@ fn exec_with_a_terminal() {
         "1000",
     ]);
     assert!(o.status.success(), "{}\n{}", text(&o), c.log_tail());
-    let script = format!(
-        r##"
-import fcntl, os, pty, select, struct, termios, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp("ctr", ["ctr", "-a", "{sock}", "task", "exec", "-t", "--exec-id", "t1", "ttyexec", "sh"])
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-out = b""
-def drain(t):
-    global out
-    end = time.time() + t
-    while time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.1)
-        if r:
-            try:
-                out += os.read(fd, 4096)
-            except OSError:
-                return
-def wait_for(s, t):
-    end = time.time() + t
-    while s not in out and time.time() < end:
-        drain(0.2)
-wait_for(b"# ", 20)
-os.write(fd, b"tty; stty size; echo $((6*7))\r")
-wait_for(b"42", 20)
-os.write(fd, b"exit 4\r")
-drain(5)
-_, st = os.waitpid(pid, 0)
-print(out.decode(errors="replace"))
-print("EXIT", os.WEXITSTATUS(st))
-"##,
-        sock = c.socket().display()
-    );
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg("-c").arg(script);
-    let o = gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(90));
+    let sock = c.socket().display().to_string();
+    let argv: Vec<String> = [
+        "ctr",
+        "-a",
+        &sock,
+        "task",
+        "exec",
+        "-t",
+        "--exec-id",
+        "t1",
+        "ttyexec",
+        "sh",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = drive_terminal(&argv, 30, 100, 4);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("/dev/pts/"), "{}\n{}", text(&o), c.log_tail());
     assert!(

@@ -55,27 +55,10 @@ pub struct Bundle {
     pub files: Vec<PathBuf>,
     /// (destination, what) in the spec's order.
     pub mounts: Vec<(String, SentryMount)>,
-    /// process.args.
-    pub args: Vec<String>,
-    /// process.env.
-    pub env: Vec<String>,
-    /// process.cwd.
-    pub cwd: String,
-    /// process.user.
-    pub uid: u32,
-    /// process.user.gid.
-    pub gid: u32,
-    /// process.user.additionalGids.
-    pub groups: Vec<u32>,
+    /// process.
+    pub process: Process,
     /// process.rlimits as (resource, soft, hard).
     pub rlimits: Vec<(usize, u64, u64)>,
-    /// process.noNewPrivileges.
-    pub no_new_privs: bool,
-    /// process.capabilities (None: by uid).
-    pub caps: Option<sentry_core::kernel::task::CapSets>,
-    /// process.terminal: the program's stdio is a pseudo-terminal of the
-    /// sentry, bridged to the caller's stdio.
-    pub terminal: bool,
     /// hostname.
     pub hostname: Option<String>,
     /// linux.sysctl.
@@ -258,20 +241,24 @@ pub fn parse(config: &[u8]) -> Result<Bundle> {
     from_spec(&spec, Path::new("/"), false)
 }
 
-/// An OCI process (exec) as JSON: (args, env, cwd, uid, gid, groups,
-/// terminal, caps).
-pub fn parse_process(json: &[u8]) -> Result<ExecProcess> {
+/// An OCI process (exec) as JSON.
+pub fn parse_process(json: &[u8]) -> Result<Process> {
     let p: oci_spec::runtime::Process =
         serde_json::from_slice(json).map_err(|e| anyhow!("process spec: {e}"))?;
+    process_of(&p, "process spec: ")
+}
+
+/// The checked fields of an OCI process; `what` prefixes errors.
+fn process_of(p: &oci_spec::runtime::Process, what: &str) -> Result<Process> {
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() {
-        bail!("process spec: args: empty");
+        bail!("{what}args: empty");
     }
     let cwd = p.cwd().to_string_lossy().into_owned();
     if !cwd.starts_with('/') {
-        bail!("process spec: cwd {cwd:?}: must be absolute");
+        bail!("{what}cwd {cwd:?}: must be absolute");
     }
-    Ok(ExecProcess {
+    Ok(Process {
         args,
         env: p.env().clone().unwrap_or_default(),
         cwd,
@@ -284,9 +271,10 @@ pub fn parse_process(json: &[u8]) -> Result<ExecProcess> {
     })
 }
 
-/// A process to run in a container that is already running.
+/// A process: a container's init (config.json `process`) or one exec'd
+/// into a running container.
 #[derive(Debug, Clone)]
-pub struct ExecProcess {
+pub struct Process {
     /// args.
     pub args: Vec<String>,
     /// env.
@@ -299,7 +287,7 @@ pub struct ExecProcess {
     pub gid: u32,
     /// user.additionalGids.
     pub groups: Vec<u32>,
-    /// terminal.
+    /// terminal: the program's stdio is a pseudo-terminal of the sentry.
     pub terminal: bool,
     /// capabilities (None: by uid).
     pub caps: Option<sentry_core::kernel::task::CapSets>,
@@ -349,15 +337,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         .process()
         .as_ref()
         .ok_or_else(|| anyhow!("config.json: process: missing"))?;
-    let args = process.args().clone().unwrap_or_default();
-    if args.is_empty() {
-        bail!("config.json: process.args: empty");
-    }
-    let cwd = process.cwd().to_string_lossy().into_owned();
-    if !cwd.starts_with('/') {
-        bail!("config.json: process.cwd {cwd:?}: must be absolute");
-    }
-    let user = process.user();
+    let proc_ = process_of(process, "config.json: process.")?;
     let mut rlimits = Vec::new();
     for r in process.rlimits().iter().flatten() {
         if r.soft() > r.hard() {
@@ -485,16 +465,8 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         binds,
         files,
         mounts,
-        args,
-        env: process.env().clone().unwrap_or_default(),
-        cwd,
-        uid: user.uid(),
-        gid: user.gid(),
-        groups: user.additional_gids().clone().unwrap_or_default(),
+        process: proc_,
         rlimits,
-        no_new_privs: process.no_new_privileges().unwrap_or(false),
-        caps: process.capabilities().as_ref().map(cap_sets),
-        terminal: process.terminal().unwrap_or(false),
         hostname: spec.hostname().clone(),
         sysctl,
         masked,
@@ -522,7 +494,7 @@ mod tests {
     #[test]
     fn minimal_and_errors_name_the_field() {
         let b = bundle(&format!("{MIN}}}")).unwrap();
-        assert_eq!(b.args, ["/bin/sh"]);
+        assert_eq!(b.process.args, ["/bin/sh"]);
         let e = bundle("{").unwrap_err().to_string();
         assert!(e.contains("config.json"), "{e}");
         let e = bundle(r#"{"ociVersion":"1.0.2","root":{"path":"nope"},"process":{"args":["x"],"cwd":"/","user":{"uid":0,"gid":0}}}"#)

@@ -468,29 +468,33 @@ pub fn run(
     };
     let (program, prog_args, envp, cwd) = match &bundle {
         Some(b) => {
-            config.uid = b.uid;
-            config.gid = b.gid;
-            config.groups = b.groups.clone();
+            config.uid = b.process.uid;
+            config.gid = b.process.gid;
+            config.groups = b.process.groups.clone();
             let mut r = sentry_core::kernel::task::default_rlimits();
             for &(i, soft, hard) in &b.rlimits {
                 r[i] = (soft, hard);
             }
             config.rlimits = Some(r);
-            config.no_new_privs = b.no_new_privs;
-            config.caps = b.caps;
+            config.no_new_privs = b.process.no_new_privs;
+            config.caps = b.process.caps;
             if let Some(h) = &b.hostname {
                 config.hostname = h.clone();
             }
             config.sysctl = b.sysctl.clone();
             config.app_seccomp = b.seccomp.clone();
             (
-                OsString::from(&b.args[0]),
-                b.args[1..].iter().map(OsString::from).collect::<Vec<_>>(),
-                b.env
+                OsString::from(&b.process.args[0]),
+                b.process.args[1..]
+                    .iter()
+                    .map(OsString::from)
+                    .collect::<Vec<_>>(),
+                b.process
+                    .env
                     .iter()
                     .map(|e| e.clone().into_bytes())
                     .collect::<Vec<_>>(),
-                b.cwd.clone(),
+                b.process.cwd.clone(),
             )
         }
         None => (
@@ -559,7 +563,7 @@ pub fn run(
             DoError::new(125, anyhow!("passing host fd {fd} to the sandbox: {e}"))
         })?))
     };
-    let terminal = bundle.as_ref().is_some_and(|b| b.terminal);
+    let terminal = bundle.as_ref().is_some_and(|b| b.process.terminal);
     let mut console_master = None;
     let stdio = if terminal {
         let dup = |fd: i32| {

@@ -90,18 +90,15 @@ fn caps_or_uid(caps: Option<CapSets>, uid: u32) -> CapSets {
 impl Server {
     /// Prepares a process in `container`: resolves and loads the program,
     /// sets up stdio (a console when `terminal`) and watches its exit.
-    #[allow(clippy::too_many_arguments)]
     fn prepare(
         &mut self,
         container: &str,
         spec: &ProcessSpec,
-        args: &[String],
-        env: &[String],
-        cwd: &str,
-        terminal: bool,
+        p: &crate::oci::Process,
         mut stdio: Vec<OwnedFd>,
         init: bool,
     ) -> Answer {
+        let (args, env, cwd, terminal) = (&p.args, &p.env, p.cwd.as_str(), p.terminal);
         if stdio.len() != 3 {
             return Err(Failure(
                 libc::EINVAL,
@@ -236,14 +233,14 @@ impl Server {
             root: vfs,
             container: Container::new(id, b.seccomp.clone()),
             creds: Creds {
-                groups: b.groups.clone(),
-                caps: caps_or_uid(b.caps, b.uid),
-                ..Creds::new(b.uid, b.gid)
+                groups: b.process.groups.clone(),
+                caps: caps_or_uid(b.process.caps, b.process.uid),
+                ..Creds::new(b.process.uid, b.process.gid)
             },
             rlimits,
-            no_new_privs: b.no_new_privs,
+            no_new_privs: b.process.no_new_privs,
         };
-        let r = self.prepare(id, &spec, &b.args, &b.env, &b.cwd, b.terminal, fds, true)?;
+        let r = self.prepare(id, &spec, &b.process, fds, true)?;
         self.containers
             .insert(id.to_string(), ContainerState { spec });
         Ok(r)
@@ -278,16 +275,7 @@ impl Server {
                     no_new_privs: p.no_new_privs || base.no_new_privs,
                     ..base.clone()
                 };
-                self.prepare(
-                    &req.container,
-                    &spec,
-                    &p.args,
-                    &p.env,
-                    &p.cwd,
-                    p.terminal,
-                    fds,
-                    false,
-                )
+                self.prepare(&req.container, &spec, &p, fds, false)
             }
             op::START => {
                 let p = self

@@ -290,14 +290,7 @@ impl TaskHandle {
     /// app code.
     pub fn kick(&self) {
         self.waker.wake();
-        if let Some(i) = self
-            .interrupter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            i.interrupt();
-        }
+        self.interrupt_guest();
     }
 }
 

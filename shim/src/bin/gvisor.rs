@@ -294,10 +294,10 @@ fn main() -> ExitCode {
                 rootfs: b.root.clone(),
                 binds: b.binds.clone(),
                 files: b.files.clone(),
-                cwd: b.cwd.clone(),
+                cwd: b.process.cwd.clone(),
                 boot_flags,
                 command: Vec::new(),
-                terminal: b.terminal,
+                terminal: b.process.terminal,
             };
             launch_and_report(&opts)
         }
