@@ -58,6 +58,32 @@ fn assert_gone(c: &Containerd, id: &str) {
     assert!(left.is_empty(), "processes left for {id}: {left:?}");
 }
 
+/// `ctr task kill -s SIG`, wait for STOPPED, check the exit status the
+/// delete reports, remove the container, and check nothing is left.
+fn kill_and_remove(c: &Containerd, id: &str, sig: &str, status: u32) {
+    let k = c.ctr(&["task", "kill", "-s", sig, id]);
+    assert!(k.status.success(), "{}", text(&k));
+    let mut ls = String::new();
+    for _ in 0..50 {
+        ls = String::from_utf8_lossy(&c.ctr(&["task", "ls"]).stdout).into_owned();
+        if ls.contains("STOPPED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ls.contains("STOPPED"), "{ls}");
+    let d = c.ctr(&["task", "rm", id]);
+    assert!(d.status.success(), "{}", text(&d));
+    // ctr prints the status of a task that did not exit 0.
+    assert!(
+        String::from_utf8_lossy(&d.stderr).contains(&format!("exit code {status}")),
+        "{}",
+        text(&d)
+    );
+    assert!(c.ctr(&["containers", "rm", id]).status.success());
+    assert_gone(c, id);
+}
+
 #[test]
 fn run_prints_hello_exit_codes_propagate_and_nothing_is_left() {
     let c = Containerd::start();
@@ -291,20 +317,7 @@ fn exec_kill_ps_pause_resume_metrics_and_events() {
         .and_then(|l| l.split_whitespace().nth(1));
     assert_eq!(pids, Some("2"), "two processes: {mt}");
     // Kill: SIGTERM to the init, 143.
-    assert!(c.ctr(&["task", "kill", "box"]).status.success());
-    let mut status = String::new();
-    for _ in 0..50 {
-        status = String::from_utf8_lossy(&c.ctr(&["task", "ls"]).stdout).into_owned();
-        if status.contains("STOPPED") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(status.contains("STOPPED"), "{status}");
-    let d = c.ctr(&["task", "rm", "box"]);
-    assert!(d.status.success(), "{}", text(&d));
-    assert!(c.ctr(&["containers", "rm", "box"]).status.success());
-    assert_gone(&c, "box");
+    kill_and_remove(&c, "box", "TERM", 143);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let _ = ev.kill();
     let _ = ev.wait();
@@ -403,20 +416,7 @@ fn containerd_restart_keeps_the_shim() {
         "{}",
         text(&o)
     );
-    assert!(c
-        .ctr(&["task", "kill", "-s", "KILL", "survivor"])
-        .status
-        .success());
-    for _ in 0..50 {
-        if String::from_utf8_lossy(&c.ctr(&["task", "ls"]).stdout).contains("STOPPED") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let d = c.ctr(&["task", "rm", "survivor"]);
-    assert!(d.status.success(), "{}", text(&d));
-    assert!(c.ctr(&["containers", "rm", "survivor"]).status.success());
-    assert_gone(&c, "survivor");
+    kill_and_remove(&c, "survivor", "KILL", 137);
 }
 
 #[test]
@@ -509,19 +509,7 @@ fn exec_with_a_terminal() {
         "ResizePty reached the exec's terminal: {out}"
     );
     assert!(out.contains("EXIT 4"), "{out}");
-    assert!(c
-        .ctr(&["task", "kill", "-s", "KILL", "ttyexec"])
-        .status
-        .success());
-    for _ in 0..50 {
-        if String::from_utf8_lossy(&c.ctr(&["task", "ls"]).stdout).contains("STOPPED") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(c.ctr(&["task", "rm", "ttyexec"]).status.success());
-    assert!(c.ctr(&["containers", "rm", "ttyexec"]).status.success());
-    assert_gone(&c, "ttyexec");
+    kill_and_remove(&c, "ttyexec", "KILL", 137);
 }
 
 #[test]
