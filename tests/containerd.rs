@@ -541,3 +541,40 @@ fn out_of_memory_in_the_sandbox_cgroup_is_reported() {
     assert!(events.contains("/tasks/oom"), "no OOM event in:\n{events}");
     assert_gone(&c, "oom");
 }
+
+#[test]
+fn pause_stops_the_programs_until_resume() {
+    let c = Containerd::start();
+    let host = c.dir.join("ticks");
+    std::fs::create_dir_all(&host).unwrap();
+    let m = format!(
+        "type=bind,src={},dst=/data,options=rbind:rw",
+        host.display()
+    );
+    let o = c.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        "--mount",
+        &m,
+        IMAGE,
+        "ticker",
+        "sh",
+        "-c",
+        "while true; do echo t >> /data/ticks; sleep 0.05; done",
+    ]);
+    assert!(o.status.success(), "{}\n{}", text(&o), c.log_tail());
+    let size = || std::fs::metadata(host.join("ticks")).map_or(0, |m| m.len());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(size() > 0, "the ticker runs");
+    assert!(c.ctr(&["task", "pause", "ticker"]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let paused_at = size();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(size(), paused_at, "nothing runs while paused");
+    assert!(c.ctr(&["task", "resume", "ticker"]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert!(size() > paused_at, "it runs again after resume");
+    kill_and_remove(&c, "ticker", "KILL", 137);
+}
