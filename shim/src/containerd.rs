@@ -252,13 +252,14 @@ async fn serve(flags: &Flags) -> Result<()> {
     }
     // The last events (TaskDelete, TaskOOM) reach containerd's publisher
     // queue, and the last replies (Shutdown's) go out, before the exit.
-    for _ in 0..100 {
+    // (containerd waits for the shim's exit in Delete: keep this short.)
+    for _ in 0..200 {
         if pending.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let _ = server.shutdown().await;
     let _ = std::fs::remove_file(&path);
     Ok(())

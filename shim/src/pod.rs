@@ -94,7 +94,7 @@ struct Sandbox {
     options: RuntimeOptions,
     dead: Arc<AtomicBool>,
     /// The OOM watcher: told to stop, it reads the counter a last time.
-    oom_watch: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    oom_watch: Option<OomWatch>,
 }
 
 #[derive(Default)]
@@ -104,6 +104,9 @@ struct State {
 }
 
 type Sinks = Arc<Mutex<HashMap<i32, ExitSink>>>;
+
+/// The OOM watcher thread and what stops it (dropping the sender).
+type OomWatch = (mpsc::Sender<()>, std::thread::JoinHandle<()>);
 
 /// The pod backend.
 pub struct Pod {
@@ -658,26 +661,21 @@ impl Pod {
 
     /// Polls the sandbox cgroup's OOM-kill counter; each new kill publishes
     /// TaskOOM for the sandbox's container.
-    fn watch_oom(
-        &self,
-        id: &str,
-        cg: Cgroup,
-    ) -> Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)> {
+    fn watch_oom(&self, id: &str, cg: Cgroup) -> Option<OomWatch> {
         let events = self.events.clone();
         let id = id.to_string();
-        let stop = Arc::new(AtomicBool::new(false));
-        let dead = stop.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
         let r = std::thread::Builder::new()
             .name("oom-watch".into())
             .spawn(move || {
                 let mut seen = cg.usage().oom_kills;
                 loop {
-                    // Read once more after the sandbox died: an OOM kill is
-                    // often what killed it.
-                    let last = dead.load(Ordering::SeqCst);
-                    if !last {
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
+                    // Every 200 ms, and once more when told to stop (an OOM
+                    // kill is often what ended the sandbox).
+                    let last = !matches!(
+                        stopped.recv_timeout(Duration::from_millis(200)),
+                        Err(mpsc::RecvTimeoutError::Timeout)
+                    );
                     let now = cg.usage().oom_kills;
                     tracing::debug!(now, seen, last, "oom watch");
                     if now > seen {
@@ -730,7 +728,7 @@ impl Pod {
         // The watcher reads the OOM counter a last time (an OOM kill is
         // often what ended the sandbox) before the cgroup goes.
         if let Some((stop, h)) = sb.oom_watch {
-            stop.store(true, Ordering::SeqCst);
+            drop(stop);
             let _ = h.join();
         }
         if let Some(cg) = &sb.cgroup {
