@@ -69,6 +69,16 @@ fn write(p: &Path, v: &str) -> Result<()> {
     std::fs::write(p, v).with_context(|| format!("writing {v:?} to {}", p.display()))
 }
 
+/// Writes a limit; a controller file the hierarchy does not offer (a
+/// controller not enabled for this cgroup) is skipped with a warning.
+fn write_limit(p: &Path, v: &str) -> Result<()> {
+    if !p.exists() {
+        tracing::warn!(file = %p.display(), value = v, "cgroup limit not applied: no such control file");
+        return Ok(());
+    }
+    write(p, v)
+}
+
 impl Cgroup {
     /// Creates (or reuses) the cgroup at `path` (relative to each hierarchy
     /// root) and moves `pids` into it. None when the host has no usable
@@ -93,6 +103,17 @@ impl Cgroup {
         for (_, d) in &dirs {
             std::fs::create_dir_all(d)
                 .with_context(|| format!("creating cgroup {}", d.display()))?;
+        }
+        if v2 {
+            // Limits need the controllers enabled on the way down (best
+            // effort: a parent may not offer one).
+            let mut at = PathBuf::from(ROOT);
+            for part in rel.split('/').filter(|p| !p.is_empty()) {
+                for c in ["+memory", "+cpu", "+pids"] {
+                    let _ = std::fs::write(at.join("cgroup.subtree_control"), c);
+                }
+                at.push(part);
+            }
         }
         let cg = Cgroup { dirs, v2 };
         for &pid in pids {
@@ -153,11 +174,11 @@ impl Cgroup {
     pub fn apply(&self, l: &Limits) -> Result<()> {
         if let Some(m) = l.memory {
             match (self.v2, self.dir("memory")) {
-                (true, Some(d)) => write(
+                (true, Some(d)) => write_limit(
                     &d.join("memory.max"),
                     &if m < 0 { "max".into() } else { m.to_string() },
                 )?,
-                (false, Some(d)) => write(&d.join("memory.limit_in_bytes"), &m.to_string())?,
+                (false, Some(d)) => write_limit(&d.join("memory.limit_in_bytes"), &m.to_string())?,
                 _ => {}
             }
         }
@@ -169,27 +190,27 @@ impl Cgroup {
                         .filter(|q| *q > 0)
                         .map_or("max".to_string(), |q| q.to_string());
                     let p = l.cpu_period.unwrap_or(100_000);
-                    write(&d.join("cpu.max"), &format!("{q} {p}"))?;
+                    write_limit(&d.join("cpu.max"), &format!("{q} {p}"))?;
                 }
                 if let Some(s) = l.cpu_shares {
                     // The usual conversion from shares (2..262144) to weight (1..10000).
                     let w = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
-                    write(&d.join("cpu.weight"), &w.to_string())?;
+                    write_limit(&d.join("cpu.weight"), &w.to_string())?;
                 }
             } else {
                 if let Some(s) = l.cpu_shares {
-                    write(&d.join("cpu.shares"), &s.to_string())?;
+                    write_limit(&d.join("cpu.shares"), &s.to_string())?;
                 }
                 if let Some(p) = l.cpu_period {
-                    write(&d.join("cpu.cfs_period_us"), &p.to_string())?;
+                    write_limit(&d.join("cpu.cfs_period_us"), &p.to_string())?;
                 }
                 if let Some(q) = l.cpu_quota {
-                    write(&d.join("cpu.cfs_quota_us"), &q.to_string())?;
+                    write_limit(&d.join("cpu.cfs_quota_us"), &q.to_string())?;
                 }
             }
         }
         if let (Some(p), Some(d)) = (l.pids, self.dir("pids")) {
-            write(
+            write_limit(
                 &d.join("pids.max"),
                 &if p <= 0 { "max".into() } else { p.to_string() },
             )?;
