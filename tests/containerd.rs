@@ -129,9 +129,9 @@ fn run_prints_hello_exit_codes_propagate_and_nothing_is_left() {
 
 /// Runs `argv` (a `ctr` command asking for a terminal) on a pseudo-terminal
 /// of `rows`x`cols`, types `tty; stty size; echo $((6*7))` and then
-/// `exit CODE` into its shell, and returns everything it printed followed by
-/// a line `EXIT <status>`.
-fn drive_terminal(argv: &[String], rows: u16, cols: u16, code: u8) -> std::process::Output {
+/// `exit CODE` into its shell, and checks that the shell had a pty of that
+/// size and that `ctr` exited with CODE. Returns what it printed.
+fn check_terminal(c: &Containerd, argv: &[String], rows: u16, cols: u16, code: u8) -> String {
     let list: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
     let script = format!(
         r##"
@@ -168,7 +168,16 @@ print("EXIT", os.WEXITSTATUS(st))
     );
     let mut cmd = std::process::Command::new("python3");
     cmd.arg("-c").arg(script);
-    gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(90))
+    let o = gvisor_tests::run_command_timeout(cmd, std::time::Duration::from_secs(90));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("/dev/pts/"), "{}\n{}", text(&o), c.log_tail());
+    assert!(
+        out.contains(&format!("{rows} {cols}")),
+        "ResizePty reached the terminal: {out}"
+    );
+    assert!(out.contains("42"), "{out}");
+    assert!(out.contains(&format!("EXIT {code}")), "{out}");
+    out.into_owned()
 }
 
 #[test]
@@ -189,15 +198,11 @@ fn terminal_with_window_size() {
     .chain(&[IMAGE, "tty1", "sh"])
     .map(|s| s.to_string())
     .collect();
-    let o = drive_terminal(&argv, 24, 80, 3);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("/dev/pts/0"), "{}\n{}", text(&o), c.log_tail());
+    let out = check_terminal(&c, &argv, 24, 80, 3);
     assert!(
-        out.contains("24 80"),
-        "ResizePty reached the terminal: {out}"
+        out.contains("/dev/pts/0"),
+        "the console is the first pty: {out}"
     );
-    assert!(out.contains("42"), "{out}");
-    assert!(out.contains("EXIT 3"), "{out}");
     assert_gone(&c, "tty1");
 }
 
@@ -501,14 +506,7 @@ fn exec_with_a_terminal() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let o = drive_terminal(&argv, 30, 100, 4);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("/dev/pts/"), "{}\n{}", text(&o), c.log_tail());
-    assert!(
-        out.contains("30 100"),
-        "ResizePty reached the exec's terminal: {out}"
-    );
-    assert!(out.contains("EXIT 4"), "{out}");
+    check_terminal(&c, &argv, 30, 100, 4);
     kill_and_remove(&c, "ttyexec", "KILL", 137);
 }
 

@@ -35,41 +35,21 @@ async fn connect(sock: &Path) -> RuntimeServiceClient<Channel> {
     RuntimeServiceClient::new(ch)
 }
 
-/// (pid, ppid, argv0) of every host process.
-fn processes() -> Vec<(i32, i32, String)> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let argv0 = cmd.split(|&b| b == 0).next().unwrap_or_default();
-        v.push((pid, ppid, String::from_utf8_lossy(argv0).into_owned()));
-    }
-    v
-}
-
 /// The shim serving pod `id`, and the argv0 of each of its children.
 fn shim_children(id: &str) -> Option<(i32, Vec<String>)> {
     let needle = format!("-id {id} ");
-    let shim = gvisor_tests::ctrd::processes_matching(&needle)
+    let all = gvisor_tests::ctrd::processes();
+    let shim = all
+        .iter()
+        .find(|p| p.cmdline.contains(&needle) && p.argv0.contains("containerd-shim-gvisor-v1"))?
+        .pid;
+    let mut kids: Vec<String> = all
         .into_iter()
-        .find(|p| p.contains("containerd-shim-gvisor-v1"))?;
-    let pid: i32 = shim.split(':').next()?.parse().ok()?;
-    let mut kids: Vec<String> = processes()
-        .into_iter()
-        .filter(|(_, ppid, _)| *ppid == pid)
-        .map(|(_, _, a)| a)
+        .filter(|p| p.ppid == shim)
+        .map(|p| p.argv0)
         .collect();
     kids.sort();
-    Some((pid, kids))
+    Some((shim, kids))
 }
 
 fn container(name: &str, cmd: &str, data: &Path) -> ContainerConfig {

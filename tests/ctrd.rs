@@ -89,7 +89,13 @@ impl Containerd {
             .expect("containerd.pid")
             .trim()
             .to_string();
-        let _ = Command::new("kill").arg(&pid).status();
+        let pid: i32 = pid.parse().expect("containerd.pid holds a pid");
+        // SAFETY: kill(2) of the containerd this test started.
+        assert_eq!(
+            unsafe { libc::kill(pid, libc::SIGTERM) },
+            0,
+            "stopping containerd"
+        );
         for _ in 0..100 {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 break;
@@ -139,20 +145,56 @@ impl Drop for Containerd {
     }
 }
 
-/// Host processes whose command line mentions `needle` (other than ours).
-pub fn processes_matching(needle: &str) -> Vec<String> {
-    let me = std::process::id().to_string();
+/// A host process: pid, parent pid, argv[0], command line (spaces for NULs).
+pub struct HostProcess {
+    /// Its pid.
+    pub pid: i32,
+    /// Its parent's.
+    pub ppid: i32,
+    /// argv[0].
+    pub argv0: String,
+    /// The whole command line.
+    pub cmdline: String,
+}
+
+/// Every host process but this one.
+pub fn processes() -> Vec<HostProcess> {
+    let me = std::process::id() as i32;
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.chars().all(|c| c.is_ascii_digit()) || name == me {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
             continue;
         }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(needle) {
-            v.push(format!("{name}: {cmd}"));
-        }
+        let argv0 =
+            String::from_utf8_lossy(cmd.split(|&b| b == 0).next().unwrap_or_default()).into_owned();
+        let cmdline = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        v.push(HostProcess {
+            pid,
+            ppid,
+            argv0,
+            cmdline,
+        });
     }
     v
+}
+
+/// Host processes whose command line mentions `needle` (other than ours),
+/// as "pid: command line".
+pub fn processes_matching(needle: &str) -> Vec<String> {
+    processes()
+        .into_iter()
+        .filter(|p| p.cmdline.contains(needle))
+        .map(|p| format!("{}: {}", p.pid, p.cmdline))
+        .collect()
 }

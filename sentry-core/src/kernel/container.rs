@@ -4,6 +4,7 @@
 //! stop at their next return to the sentry and stay there until resumed,
 //! without any signal or wait report the programs could see.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -17,7 +18,10 @@ pub struct Container {
     pub id: String,
     /// The OCI `linux.seccomp` profile its processes run under.
     pub seccomp: Option<Arc<AppFilter>>,
-    paused: Mutex<bool>,
+    /// Read on every return to the sentry (lock-free); the mutex and
+    /// condvar are only for waiting.
+    paused: AtomicBool,
+    lock: Mutex<()>,
     resumed: Condvar,
 }
 
@@ -27,19 +31,21 @@ impl Container {
         Arc::new(Container {
             id: id.to_string(),
             seccomp,
-            paused: Mutex::new(false),
+            paused: AtomicBool::new(false),
+            lock: Mutex::new(()),
             resumed: Condvar::new(),
         })
     }
 
     /// Whether the container is paused.
     pub fn is_paused(&self) -> bool {
-        *self.paused.lock().unwrap_or_else(|p| p.into_inner())
+        self.paused.load(Ordering::SeqCst)
     }
 
     /// Pauses or resumes. The caller interrupts running tasks after pausing.
     pub fn set_paused(&self, paused: bool) {
-        *self.paused.lock().unwrap_or_else(|p| p.into_inner()) = paused;
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.paused.store(paused, Ordering::SeqCst);
         if !paused {
             self.resumed.notify_all();
         }
@@ -48,11 +54,11 @@ impl Container {
     /// Blocks the calling task while the container is paused; a kill ends
     /// the wait (checked every 50 ms, as a kill does not signal this wait).
     pub fn wait_while_paused(&self, h: &TaskHandle) {
-        let mut p = self.paused.lock().unwrap_or_else(|p| p.into_inner());
-        while *p && !h.killed.load(std::sync::atomic::Ordering::SeqCst) {
-            p = self
+        let mut g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        while self.is_paused() && !h.killed.load(Ordering::SeqCst) {
+            g = self
                 .resumed
-                .wait_timeout(p, Duration::from_millis(50))
+                .wait_timeout(g, Duration::from_millis(50))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
