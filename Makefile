@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 # Where `make install` takes the binaries from (the release build by default).
 INSTALL_FROM ?= $(CURDIR)/target/release
 
-.PHONY: all build build-shim test test-hw-kvm bench run run-sandbox install uninstall clean
+.PHONY: all build build-shim test test-hw-kvm fuzz bench run run-sandbox install uninstall clean
 
 all: build
 
@@ -29,6 +29,14 @@ test: build
 # The hardware-KVM (SVM) path inside a QEMU-emulated AMD machine (tests/hw-kvm/).
 test-hw-kvm:
 	tests/hw-kvm/run.sh
+
+# The syscall fuzzer (tests/fuzz.rs, tests/c/fuzz.c) with random seeds for FUZZ_SECONDS
+# (default 300; FUZZ_SEED=N replays one seed, FUZZ_CALLS sets calls per seed). A failure
+# prints the seed, the batch and the command that replays it call by call.
+FUZZ_SECONDS ?= 300
+fuzz: build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) GVISOR_BIN=$(GVISOR_BIN) $(CARGO) test -p gvisor-tests --test fuzz \
+	    -- --ignored --nocapture fuzz_for_a_while
 
 # A report, not a test: native vs sandboxed in the same run.
 bench:

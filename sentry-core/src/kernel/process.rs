@@ -126,11 +126,14 @@ fn start_child(t: &Task, mut child: Task, fl: u64, ptid: u64, ctid: u64) -> SysR
         .interrupter
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = Some(child.ctx.interrupter());
+    // The child exists from here on: as on Linux, a bad TID address is not an
+    // error of the clone (put_user's result is ignored there), so a failed
+    // store must not leave a registered child that never runs.
     if fl & CLONE_PARENT_SETTID != 0 {
-        t.mm().copy_out(ptid, &tid.to_le_bytes())?;
+        let _ = t.mm().copy_out(ptid, &tid.to_le_bytes());
     }
     if fl & CLONE_CHILD_SETTID != 0 {
-        child.mm().copy_out(ctid, &tid.to_le_bytes())?;
+        let _ = child.mm().copy_out(ctid, &tid.to_le_bytes());
     }
     if fl & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
