@@ -330,18 +330,22 @@ impl AddressSpace {
         while a < end {
             let block_end = (a & !(BLOCK - 1)) + BLOCK;
             if a.is_multiple_of(BLOCK) && block_end <= end {
-                // Find the PD entry of this block.
+                // Find the PD entry of this block; an absent upper table skips
+                // its whole span (512 GiB or 1 GiB), so a huge range with little
+                // mapped in it costs a few steps, not one per 2 MiB.
                 let mut table = self.root;
-                let mut found = true;
+                let mut next = block_end;
                 for level in (2..=3).rev() {
                     let e = self.effective(&inner, table + index(a, level) * 8)?;
                     if e & PTE_P == 0 {
-                        found = false;
+                        let span = 1u64 << (12 + 9 * level);
+                        next = (a & !(span - 1)) + span;
+                        table = 0;
                         break;
                     }
                     table = e & PTE_ADDR;
                 }
-                if found {
+                if table != 0 {
                     let pde = table + index(a, 1) * 8;
                     let e = self.effective(&inner, pde)?;
                     if e & PTE_P != 0 {
@@ -350,7 +354,8 @@ impl AddressSpace {
                         inner.retired.push(e & PTE_ADDR);
                     }
                 }
-                a = block_end;
+                // Never past `end`: the tail of a skipped span may be a partial block.
+                a = next.min(end);
                 continue;
             }
             let chunk_end = block_end.min(end);
