@@ -11,7 +11,7 @@
  * signals, ioctls.
  *
  * The harness itself must survive: calls that would reach it (kill(-1), pid 1 as a target,
- * reboot) are pointed at the child instead. A batch that runs past its time is killed with
+ * reboot) are pointed at the child instead. A batch that runs past 2 s is killed with
  * SIGKILL; a child that cannot be reaped after that is a hang and the run fails (exit 3). The
  * sentry dying shows as the whole sandbox ending (the driver, tests/fuzz.rs, checks the exit code,
  * stderr and leftovers).
@@ -192,6 +192,14 @@ static void add_fd(long fd) {
     else pool[below(16)] = (int)fd;
 }
 
+/* Stop signals would only park the batch until its timeout. */
+static uint64_t no_stop(uint64_t sig) {
+    switch (sig & 0xff) {
+    case SIGKILL: case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU: return SIGURG;
+    default: return sig;
+    }
+}
+
 /* Calls whose pid-like argument could reach the harness (pid 1) or every process (-1). */
 static uint64_t safe_pid(uint64_t p) {
     int64_t v = (int64_t)p;
@@ -348,13 +356,11 @@ static long signal_call(void) {
     switch (below(6)) {
     case 0:
         a[0] = chance(50) ? 0 : (uint64_t)getpid();
-        a[1] = below(70);
-        if (a[1] == SIGKILL || a[1] == SIGSTOP) a[1] = SIGCHLD;
+        a[1] = no_stop(below(70));
         return do_call(SYS_kill, a);
     case 1:
         a[0] = (uint64_t)syscall(SYS_gettid);
-        a[1] = below(70);
-        if (a[1] == SIGKILL || a[1] == SIGSTOP) a[1] = SIGURG;
+        a[1] = no_stop(below(70));
         return do_call(SYS_tkill, a);
     case 2: { /* sigaction with random flags and a random handler */
         uint64_t *sa = (uint64_t *)(scratch + 5 * PAGE);
@@ -390,8 +396,7 @@ static long signal_call(void) {
     default:
         a[0] = (uint64_t)getpid();
         a[1] = (uint64_t)syscall(SYS_gettid);
-        a[2] = below(70);
-        if (a[2] == SIGKILL || a[2] == SIGSTOP) a[2] = SIGWINCH;
+        a[2] = no_stop(below(70));
         a[3] = gen_ptr();
         return do_call(SYS_rt_tgsigqueueinfo, a);
     }
@@ -477,12 +482,12 @@ static long noise_call(void) {
         if (nr == SYS_setpriority) a[1] = safe_pid(a[1]);
         else a[0] = safe_pid(a[0]);
         if (nr == SYS_kill || nr == SYS_tkill || nr == SYS_rt_sigqueueinfo)
-            if (a[0] == 0 || (a[1] & 0xff) == SIGKILL || (a[1] & 0xff) == SIGSTOP) a[1] = SIGURG;
+            a[1] = a[0] == 0 ? SIGURG : no_stop(a[1]);
         break;
     case SYS_tgkill: case SYS_rt_tgsigqueueinfo:
         a[0] = safe_pid(a[0]);
         a[1] = safe_pid(a[1]);
-        if ((a[2] & 0xff) == SIGKILL || (a[2] & 0xff) == SIGSTOP) a[2] = SIGURG;
+        a[2] = no_stop(a[2]);
         break;
     case SYS_close: case SYS_dup2: case SYS_dup3:
         if (a[0] == LOG_FD || a[1] == LOG_FD) return -1;
@@ -628,7 +633,7 @@ int main(int argc, char **argv) {
         while (!done) {
             done = reap(c);
             if (done) break;
-            if (!killed && now() - start > 5.0) {
+            if (!killed && now() - start > 2.0) {
                 kill(-c, SIGKILL);
                 kill(c, SIGKILL);
                 killed = 1;
