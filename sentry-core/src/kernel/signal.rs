@@ -252,6 +252,16 @@ impl SigInfo {
     }
 }
 
+/// Whether a signal sent from inside the sandbox (kill, tkill, tgkill,
+/// sigqueue, a child's exit signal) to `tg` is dropped: `tg` is an init (the
+/// sandbox's pid 1, or the first process of a pod's container: no parent in
+/// the sandbox) with no handler for it. SIGKILL and SIGSTOP included, as
+/// Linux does for a pid namespace's init signalled from within. Signals from
+/// the host side (the launcher, the shim's kill) do not go through this.
+pub fn init_ignores(tg: &ThreadGroup, sig: u32) -> bool {
+    sig != 0 && tg.lock().ppid == 0 && tg.action(sig).handler <= 1
+}
+
 /// Sends a process-directed signal: queued on the process, one thread that
 /// does not block it is woken.
 pub fn send_to_process(tg: &Arc<ThreadGroup>, sig: Signal, info: SigInfo) {
