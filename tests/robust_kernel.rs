@@ -62,6 +62,14 @@ fn init_ignores_stop_and_kill_from_inside() {
 }
 
 #[test]
+fn init_blocking_sigchld_and_sigterm_gets_them_through_signalfd() {
+    // Blocked signals are never ignored, not even by an init (tini-style inits rely on it).
+    let prog = compile_c("rk_orphan_signal");
+    let out = same_as_native(&prog, &["signalfd"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SIGCHLD via signalfd: yes"));
+}
+
+#[test]
 fn busybox_kill_stop_and_kill_of_init_do_nothing() {
     let bb = busybox();
     let out = sandboxed(

@@ -2,6 +2,8 @@
  * "reparent SIG": a child clones a grandchild whose exit signal is SIG, then exits; the
  *   grandchild is reparented (to init in the sandbox; to this process, a subreaper, natively)
  *   and exits: the reaper must get SIGCHLD, not SIG (Linux resets the exit signal).
+ * "signalfd": the parent (init in the sandbox) blocks SIGCHLD and SIGTERM and reads them from
+ *   a signalfd: a child's SIGTERM to it and the child's exit SIGCHLD both arrive.
  * "killinit": (run as the sandbox's init) a child sends SIGSTOP/SIGKILL/SIGTERM to pid 1
  *   by kill, tkill and tgkill: init has no handler, so nothing happens to it. */
 #define _GNU_SOURCE
@@ -11,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,10 +83,39 @@ static int killinit(void) {
     return 0;
 }
 
+static int via_signalfd(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, 0);
+    pid_t c = fork();
+    if (c == 0) {
+        kill(getppid(), SIGTERM);
+        _exit(3);
+    }
+    int got_term = 0, got_chld = 0;
+    for (int i = 0; i < 2 && !(got_term && got_chld); i++) {
+        struct pollfd pfd = {sfd, POLLIN, 0};
+        if (poll(&pfd, 1, 5000) != 1) break;
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != sizeof si) break;
+        if (si.ssi_signo == SIGTERM) got_term = 1;
+        if (si.ssi_signo == SIGCHLD) got_chld = 1;
+    }
+    int st;
+    waitpid(c, &st, 0);
+    printf("SIGTERM via signalfd: %s\nSIGCHLD via signalfd: %s\nchild code %d\n",
+           got_term ? "yes" : "no", got_chld ? "yes" : "no", WEXITSTATUS(st));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 3 && strcmp(argv[1], "reparent") == 0) return reparent(atoi(argv[2]));
     if (argc == 2 && strcmp(argv[1], "killinit") == 0) return killinit();
+    if (argc == 2 && strcmp(argv[1], "signalfd") == 0) return via_signalfd();
     fprintf(stderr, "usage\n");
     return 2;
 }
