@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static void show(const char *what, long r) {
@@ -85,6 +86,17 @@ int main(void) {
     show("sendfile file->full pipe nonblock pipe", (fcntl(p[1], F_SETFL, O_NONBLOCK), sendfile(p[1], f, &off, 4096)));
     fcntl(p[1], F_SETFL, 0);
     printf("drained %ld\n", drain(p[0]));
+    /* vmsplice: what fits, then EAGAIN with SPLICE_F_NONBLOCK on a full pipe; out of an
+     * empty pipe, EAGAIN. */
+    char *al = aligned_alloc(4096, 1 << 20);
+    memset(al, 'v', 1 << 20);
+    struct iovec iv = {al, 1 << 20};
+    show("vmsplice 1MiB into a pipe", vmsplice(p[1], &iv, 1, 0));
+    show("vmsplice into a full pipe nonblock", vmsplice(p[1], &iv, 1, SPLICE_F_NONBLOCK));
+    printf("drained %ld\n", drain(p[0]));
+    show("vmsplice from an empty pipe nonblock", vmsplice(p[0], &iv, 1, SPLICE_F_NONBLOCK));
+    write(p[1], big, 100);
+    show("vmsplice from a pipe", vmsplice(p[0], &iv, 1, 0));
     /* No reader. */
     close(q[0]);
     write(p[1], big, 100);

@@ -307,22 +307,57 @@ fn read_off(t: &mut Task, p: u64) -> SysResult<Option<u64>> {
 }
 
 /// vmsplice: copies user memory into a pipe's write end, or out of its read
-/// end (as readv/writev on the pipe; pages are never gifted).
+/// end (pages are never gifted). As Linux, it waits once (for room, or for
+/// data) unless SPLICE_F_NONBLOCK or O_NONBLOCK (then EAGAIN), and then moves
+/// what fits or what is there: it never blocks with data in hand.
 pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::fs::pipe::PipeEnd;
-    // SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT.
-    if a[3] & !0xf != 0 {
+    if a[3] & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }
     let file = t.fds().file(a[0] as i64)?;
-    if !file.as_any().is::<PipeEnd>() {
+    let Some(pipe) = file.as_any().downcast_ref::<PipeEnd>() else {
         return Err(Errno::EBADF);
+    };
+    let iov = iovecs(t, a[1], a[2])?;
+    let total: usize = iov.iter().map(|v| v.1).sum();
+    if total == 0 {
+        return Ok(0);
     }
-    if file.status_flags() as i32 & libc::O_ACCMODE == libc::O_WRONLY {
-        writev(t, a)
-    } else {
-        readv(t, a)
+    let nonblock = a[3] & SPLICE_F_NONBLOCK != 0 || o_nonblock(&file);
+    if pipe.is_write_end() {
+        let want = total.min(pipe.wait_room(nonblock)?).min(CHUNK);
+        let mut buf = vec![0u8; want];
+        let mut at = 0;
+        for (base, len) in iov {
+            if at == want {
+                break;
+            }
+            let n = len.min(want - at);
+            t.mm().copy_in(base, &mut buf[at..at + n])?;
+            at += n;
+        }
+        return Ok(file.write(&buf)? as u64);
     }
+    if pipe.wait_data(nonblock)? == 0 {
+        return Ok(0);
+    }
+    let mut done = 0usize;
+    for (base, len) in iov.into_iter().filter(|v| v.1 > 0) {
+        let len = len.min(CHUNK);
+        t.mm().check_access(base, len, Access::Write)?;
+        let mut buf = vec![0u8; len];
+        let n = match pipe.read_with(&mut buf, true) {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+        t.mm().copy_out(base, &buf[..n])?;
+        done += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(done as u64)
 }
 
 /// SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT.
