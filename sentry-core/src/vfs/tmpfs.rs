@@ -91,6 +91,13 @@ struct Node {
     xattrs: BTreeMap<String, Vec<u8>>,
 }
 
+impl Node {
+    /// No name is left: a file without links, a directory without its own "." link.
+    fn dead(&self) -> bool {
+        self.stat.nlink == 0 || (matches!(self.data, Data::Dir(_)) && self.stat.nlink <= 1)
+    }
+}
+
 struct Inner {
     nodes: HashMap<u64, Node>,
     next_ino: u64,
@@ -213,9 +220,8 @@ impl Inner {
         if let Some(n) = self.nodes.get_mut(&ino) {
             n.stat.nlink = n.stat.nlink.saturating_sub(1);
             n.stat.ctime = now();
-            let dead = n.stat.nlink == 0 || (matches!(n.data, Data::Dir(_)) && n.stat.nlink <= 1);
             // An open file outlives its last name (freed at its last close).
-            if dead && !self.opens.contains_key(&ino) {
+            if n.dead() && !self.opens.contains_key(&ino) {
                 self.nodes.remove(&ino);
             }
         }
@@ -555,11 +561,7 @@ impl Drop for TmpFile {
             }
             None => false,
         };
-        if last
-            && i.nodes
-                .get(&self.ino)
-                .is_some_and(|n| n.stat.nlink == 0 && !matches!(n.data, Data::Dir(_)))
-        {
+        if last && i.nodes.get(&self.ino).is_some_and(Node::dead) {
             i.nodes.remove(&self.ino);
         }
     }
