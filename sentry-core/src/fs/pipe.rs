@@ -29,6 +29,17 @@ struct State {
     w_opens: u64,
 }
 
+/// Sends SIGPIPE to the calling process (a write to a pipe without reader).
+fn sigpipe() {
+    if let Some(t) = crate::kernel::block::current() {
+        crate::kernel::signal::send_to_process(
+            &t.tg,
+            crate::kernel::signal::Signal::SIGPIPE,
+            crate::kernel::signal::SigInfo::kernel(13),
+        );
+    }
+}
+
 /// The shared pipe object.
 #[derive(Default)]
 pub struct Pipe {
@@ -71,6 +82,76 @@ impl PipeEnd {
             }
             nonblock.then_some(Err(Errno::EAGAIN))
         })
+    }
+
+    /// Waits until the pipe holds data (splice and tee from it): the bytes
+    /// queued, 0 at end of file (empty, no writer), EAGAIN if empty and
+    /// `nonblock`.
+    pub fn wait_data(&self, nonblock: bool) -> SysResult<usize> {
+        if self.write {
+            return Err(Errno::EBADF);
+        }
+        block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+            let s = self.pipe.lock();
+            if !s.buf.is_empty() {
+                return Some(Ok(s.buf.len()));
+            }
+            if s.writers == 0 {
+                return Some(Ok(0));
+            }
+            nonblock.then_some(Err(Errno::EAGAIN))
+        })
+    }
+
+    /// Waits until the pipe has room (splice and tee into it): the free
+    /// bytes; EAGAIN if full and `nonblock`; EPIPE, with SIGPIPE, if it has
+    /// no reader. A transfer of at most that many bytes then does not block.
+    pub fn wait_room(&self, nonblock: bool) -> SysResult<usize> {
+        if !self.write {
+            return Err(Errno::EBADF);
+        }
+        let r = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+            let s = self.pipe.lock();
+            if s.readers == 0 {
+                return Some(Err(Errno::EPIPE));
+            }
+            let room = s.cap.saturating_sub(s.buf.len());
+            if room > 0 {
+                return Some(Ok(room));
+            }
+            nonblock.then_some(Err(Errno::EAGAIN))
+        });
+        if r == Err(Errno::EPIPE) {
+            sigpipe();
+        }
+        r
+    }
+
+    /// read(2) on the read end with an explicit non-blocking choice (splice's
+    /// SPLICE_F_NONBLOCK).
+    pub fn read_with(&self, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
+        if self.write {
+            return Err(Errno::EBADF);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+            let mut s = self.pipe.lock();
+            if !s.buf.is_empty() {
+                let n = buf.len().min(s.buf.len());
+                for (d, b) in buf.iter_mut().zip(s.buf.drain(..n)) {
+                    *d = b;
+                }
+                return Some(Ok(n));
+            }
+            if s.writers == 0 {
+                return Some(Ok(0));
+            }
+            nonblock.then_some(Err(Errno::EAGAIN))
+        })?;
+        self.pipe.wq.notify_all();
+        Ok(n)
     }
 
     /// F_GETPIPE_SZ.
@@ -240,29 +321,8 @@ impl Drop for PipeEnd {
 
 impl FileDescription for PipeEnd {
     fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        if self.write {
-            return Err(Errno::EBADF);
-        }
-        if buf.is_empty() {
-            return Ok(0);
-        }
         let nonblock = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
-        let n = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
-            let mut s = self.pipe.lock();
-            if !s.buf.is_empty() {
-                let n = buf.len().min(s.buf.len());
-                for (d, b) in buf.iter_mut().zip(s.buf.drain(..n)) {
-                    *d = b;
-                }
-                return Some(Ok(n));
-            }
-            if s.writers == 0 {
-                return Some(Ok(0));
-            }
-            nonblock.then_some(Err(Errno::EAGAIN))
-        })?;
-        self.pipe.wq.notify_all();
-        Ok(n)
+        self.read_with(buf, nonblock)
     }
 
     fn write(&self, data: &[u8]) -> SysResult<usize> {
@@ -294,13 +354,7 @@ impl FileDescription for PipeEnd {
                     self.pipe.wq.notify_all();
                 }
                 Err(Errno::EPIPE) => {
-                    if let Some(t) = crate::kernel::block::current() {
-                        crate::kernel::signal::send_to_process(
-                            &t.tg,
-                            crate::kernel::signal::Signal::SIGPIPE,
-                            crate::kernel::signal::SigInfo::kernel(13),
-                        );
-                    }
+                    sigpipe();
                     return if done > 0 {
                         Ok(done)
                     } else {

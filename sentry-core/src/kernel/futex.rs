@@ -212,6 +212,14 @@ pub fn futex(
     let private = op & op::PRIVATE != 0;
     let realtime = op & op::CLOCK_REALTIME != 0;
     let cmd = op & !(op::PRIVATE | op::CLOCK_REALTIME);
+    // As Linux: FUTEX_CLOCK_REALTIME only with the waits that take an absolute time.
+    if realtime && cmd != op::WAIT_BITSET {
+        return Err(Errno::ENOSYS);
+    }
+    // Linux's wake counts are ints and a wake wakes at least one waiter: a
+    // count of 0 or a negative one wakes one (FUTEX_WAKE 0 must not strand a
+    // waiter). Requeue counts are exact and must not be negative.
+    let nr_wake = |v: u32| if (v as i32) <= 0 { 1 } else { v };
     let key = key_for(t, addr, private)?;
     let fx = t.kernel.futexes.clone();
     match cmd {
@@ -223,14 +231,17 @@ pub fn futex(
             let until = deadline(t, timeout, true, realtime)?;
             wait(t, key, addr, val, val3, until)
         }
-        op::WAKE => Ok(fx.wake(key, val, u32::MAX) as u64),
+        op::WAKE => Ok(fx.wake(key, nr_wake(val), u32::MAX) as u64),
         op::WAKE_BITSET => {
             if val3 == 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(fx.wake(key, val, val3) as u64)
+            Ok(fx.wake(key, nr_wake(val), val3) as u64)
         }
         op::REQUEUE | op::CMP_REQUEUE => {
+            if (val as i32) < 0 || (timeout as u32 as i32) < 0 {
+                return Err(Errno::EINVAL);
+            }
             let key2 = key_for(t, addr2, private)?;
             if cmd == op::CMP_REQUEUE && read_u32(t, addr)? != val3 {
                 return Err(Errno::EAGAIN);
@@ -257,7 +268,7 @@ pub fn futex(
                 _ => return Err(Errno::ENOSYS),
             };
             t.mm().copy_out(addr2, &new.to_le_bytes())?;
-            let mut n = fx.wake(key, val, u32::MAX);
+            let mut n = fx.wake(key, nr_wake(val), u32::MAX);
             let (o, c) = (old as i32, cmparg as i32);
             let hit = match cmp {
                 0 => o == c,
@@ -269,7 +280,7 @@ pub fn futex(
                 _ => return Err(Errno::ENOSYS),
             };
             if hit {
-                n += fx.wake(key2, timeout as u32, u32::MAX);
+                n += fx.wake(key2, nr_wake(timeout as u32), u32::MAX);
             }
             Ok(n as u64)
         }

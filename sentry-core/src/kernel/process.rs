@@ -40,6 +40,12 @@ pub mod flags {
     pub const CLONE_NEWPID: u64 = 0x20000000;
     pub const CLONE_NEWNET: u64 = 0x40000000;
     pub const CLONE_IO: u64 = 0x80000000;
+    /// clone3 only: a new time namespace (in the byte clone(2) uses for the exit signal).
+    pub const CLONE_NEWTIME: u64 = 0x80;
+    /// clone3 only: the child's caught signals go back to their default.
+    pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
+    /// clone3 only: start the child in the cgroup `cgroup` names.
+    pub const CLONE_INTO_CGROUP: u64 = 1 << 33;
 }
 use flags::*;
 
@@ -154,11 +160,23 @@ fn start_child(t: &Task, mut child: Task, fl: u64, ptid: u64, ctid: u64) -> SysR
 
 /// clone(2) for new processes (fork, vfork, and clone without CLONE_THREAD).
 pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult<u64> {
+    // Linux's copy_process checks, before anything is made.
+    if fl & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
+        || fl & (CLONE_NEWUSER | CLONE_FS) == CLONE_NEWUSER | CLONE_FS
+        || (fl & CLONE_THREAD != 0 && fl & CLONE_SIGHAND == 0)
+        || (fl & CLONE_SIGHAND != 0 && fl & CLONE_VM == 0)
+        || (fl & CLONE_THREAD != 0 && fl & (CLONE_NEWUSER | CLONE_NEWPID) != 0)
+        || (fl & CLONE_PIDFD != 0 && fl & CLONE_DETACHED != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    // An init (the sandbox's or a container's) has no parent to share: as
+    // Linux refuses CLONE_PARENT from an unkillable init.
+    if fl & CLONE_PARENT != 0 && t.handle.tg.lock().ppid == 0 {
+        return Err(Errno::EINVAL);
+    }
     if fl & CLONE_THREAD != 0 {
         return clone_thread(t, fl, stack, ptid, ctid, tls);
-    }
-    if fl & CLONE_SIGHAND != 0 && fl & CLONE_VM == 0 {
-        return Err(Errno::EINVAL);
     }
     let namespaces = CLONE_NEWNS
         | CLONE_NEWUTS
@@ -207,6 +225,13 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
             .actions
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        let mut actions = actions;
+        if fl & CLONE_CLEAR_SIGHAND != 0 {
+            // Caught signals go back to the default; ignored ones stay ignored.
+            for a in actions.iter_mut().filter(|a| a.handler > 1) {
+                *a = Default::default();
+            }
+        }
         *tg.actions.lock().unwrap_or_else(|p| p.into_inner()) = actions;
         tg.lock().exit_signal = (fl & CSIGNAL) as u32;
     }
@@ -504,8 +529,12 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
             let mut reaped_zombies = false;
             for c in &children {
                 if let Some(ctg) = procs.tgs.get(c) {
-                    ctg.lock().ppid = 1;
-                    reaped_zombies |= ctg.lock().zombie.is_some();
+                    let mut cs = ctg.lock();
+                    cs.ppid = 1;
+                    // As Linux: an orphan's exit signal becomes SIGCHLD, so a
+                    // custom one (SIGKILL, SIGSTOP...) never reaches init.
+                    cs.exit_signal = libc::SIGCHLD as u32;
+                    reaped_zombies |= cs.zombie.is_some();
                 }
             }
             init.lock().children.extend(children.iter().copied());
@@ -521,7 +550,7 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
     }
     kernel.process_exited(tg.pid, final_status);
     if let Some(p) = parent {
-        if exit_signal != 0 {
+        if exit_signal != 0 && !signal::init_ignores(&p, exit_signal) {
             let info = SigInfo::child(
                 tg.pid,
                 tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid[0],
@@ -546,6 +575,8 @@ pub const WCONTINUED: u64 = 8;
 pub const WALL: u64 = 0x4000_0000;
 /// Wait for clone children only.
 pub const WCLONE: u64 = 0x8000_0000;
+/// Wait only for children of this thread (accepted; every thread's children are the process's).
+pub const WNOTHREAD: u64 = 0x2000_0000;
 /// Leave the child waitable (waitid).
 pub const WNOWAIT: u64 = 0x0100_0000;
 
@@ -690,8 +721,8 @@ pub fn kill(t: &mut Task, pid: i32, sig: u32) -> SysResult<u64> {
     }
     let info = SigInfo::user(t.pid, t.creds().uid[0], sig);
     for tg in targets {
-        // init ignores signals it has no handler for (as Linux's init).
-        if tg.pid == 1 && sig != 0 && tg.action(sig).handler <= 1 && tg.pid != t.pid {
+        // An init ignores signals it has no handler for (as Linux's init).
+        if tg.pid != t.pid && signal::init_ignores(&tg, sig) {
             continue;
         }
         signal::send_to_process(&tg, Signal(sig), info);

@@ -252,14 +252,43 @@ impl SigInfo {
     }
 }
 
+/// Whether a signal sent from inside the sandbox (kill, tkill, tgkill,
+/// sigqueue, a child's exit signal) to `tg` is dropped: `tg` is an init (the
+/// sandbox's pid 1, or the first process of a pod's container: no parent in
+/// the sandbox) with no handler for it. SIGKILL and SIGSTOP included, as
+/// Linux does for a pid namespace's init signalled from within. Signals from
+/// the host side (the launcher, the shim's kill) do not go through this.
+pub fn init_ignores(tg: &ThreadGroup, sig: u32) -> bool {
+    // A blocked signal is never ignored (an init waiting with signalfd or
+    // sigwaitinfo gets it), as Linux's sig_ignored.
+    sig != 0 && tg.lock().ppid == 0 && tg.action(sig).handler <= 1 && !blocked_by_all(tg, sig)
+}
+
+/// Whether every thread of `tg` blocks `sig` (SIGKILL and SIGSTOP never are).
+fn blocked_by_all(tg: &ThreadGroup, sig: u32) -> bool {
+    if sig == 9 || sig == 19 || sig == 0 || sig > 64 {
+        return false;
+    }
+    // Threads are read under the process lock, masks after it is released
+    // (a task takes its mask lock before the process lock).
+    let threads = tg.lock().threads.clone();
+    !threads.is_empty()
+        && threads
+            .iter()
+            .all(|h| h.sig().blocked & Signal(sig).mask() != 0)
+}
+
 /// Sends a process-directed signal: queued on the process, one thread that
 /// does not block it is woken.
 pub fn send_to_process(tg: &Arc<ThreadGroup>, sig: Signal, info: SigInfo) {
     let action = tg.action(sig.0);
+    // Blocked signals are never ignored at send time (a program waiting
+    // for SIGCHLD with signalfd or sigwaitinfo blocks it), as Linux.
     let ignored = sig.0 != 9
         && sig.0 != 19
         && (action.handler == 1
-            || (action.handler == 0 && sig.default_action() == DefaultAction::Ignore));
+            || (action.handler == 0 && sig.default_action() == DefaultAction::Ignore))
+        && !blocked_by_all(tg, sig.0);
     if sig.0 == 18 {
         // SIGCONT resumes a stopped process whatever its disposition.
         let (was, threads, ppid) = {

@@ -34,7 +34,11 @@ fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> S
     let flags = flags as u32;
     let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
     let mode = (mode as u32) & 0o7777 & !umask;
-    let file = at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?;
+    let file = if flags & O_TMPFILE == O_TMPFILE {
+        open_tmpfile(t, dirfd, &path, flags, mode)?
+    } else {
+        at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?
+    };
     let fd = t.fds().install(
         FdEntry {
             file,
@@ -43,6 +47,48 @@ fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> S
         0,
     )?;
     Ok(fd as u64)
+}
+
+/// O_TMPFILE (with its O_DIRECTORY bit).
+const O_TMPFILE: u32 = 0o20200000;
+
+/// O_TMPFILE: an unnamed regular file in directory `dir`, made as a file
+/// with a fresh unique name that is unlinked at once (it lives until its last
+/// close, as an unlinked open file does). Unlike Linux's, it cannot be given
+/// a name later with linkat(AT_EMPTY_PATH).
+fn open_tmpfile(
+    t: &mut Task,
+    dirfd: u64,
+    dir: &[u8],
+    flags: u32,
+    mode: u32,
+) -> SysResult<Arc<dyn FileDescription>> {
+    let acc = flags & libc::O_ACCMODE as u32;
+    if acc != libc::O_WRONLY as u32 && acc != libc::O_RDWR as u32
+        || flags & libc::O_CREAT as u32 != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let st = at(t, dirfd, dir, |fs, s| fs.stat(s, dir, true))?;
+    if st.mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    let fl = (flags & !O_TMPFILE) | (libc::O_CREAT | libc::O_EXCL) as u32;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    for _ in 0..16 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut path = dir.to_vec();
+        path.extend_from_slice(format!("/.#tmpfile.{}.{n}", t.tid).as_bytes());
+        match at(t, dirfd, &path, |fs, s| fs.open(s, &path, fl, mode)) {
+            Ok(file) => {
+                at(t, dirfd, &path, |fs, s| fs.unlink(s, &path, false))?;
+                return Ok(file);
+            }
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::EEXIST)
 }
 
 pub(crate) fn open(t: &mut Task, a: &Args) -> SysResult<u64> {

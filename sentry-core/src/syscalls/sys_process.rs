@@ -7,8 +7,10 @@ use crate::kernel::Task;
 use super::Args;
 
 pub(crate) fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
-    // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
-    process::clone(t, a[0], a[1], a[2], a[3], a[4])
+    // x86-64 argument order: flags, stack, parent_tid, child_tid, tls. As
+    // Linux, clone(2) takes only the low 32 bits of the flags (the flags that
+    // need more exist only in clone3).
+    process::clone(t, a[0] & 0xffff_ffff, a[1], a[2], a[3], a[4])
 }
 
 pub(crate) fn fork(t: &mut Task, _: &Args) -> SysResult<u64> {
@@ -20,22 +22,65 @@ pub(crate) fn vfork(t: &mut Task, _: &Args) -> SysResult<u64> {
     process::clone(t, CLONE_VM | CLONE_VFORK | libc::SIGCHLD as u64, 0, 0, 0, 0)
 }
 
+/// clone3(2): `struct clone_args` checked as Linux checks it (size, unknown
+/// flags, exit signal, set_tid, stack, cgroup) before any child is made.
 pub(crate) fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use process::flags::*;
+    /// struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+    const KNOWN: usize = 88;
     let size = a[1] as usize;
-    if !(64..=4096).contains(&size) {
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if size < 64 {
         return Err(Errno::EINVAL);
     }
     let mut b = vec![0u8; size];
     t.mm().copy_in(a[0], &mut b)?;
+    // A newer, larger struct is fine if what we do not know is zero.
+    if b.len() > KNOWN && b[KNOWN..].iter().any(|&x| x != 0) {
+        return Err(Errno::E2BIG);
+    }
+    b.resize(KNOWN, 0);
     let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
     // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
     // stack, stack_size, tls, set_tid, set_tid_size, cgroup.
     let (flags, child_tid, parent_tid, exit_signal) = (w(0), w(2), w(3), w(4));
     let (stack, stack_size, tls) = (w(5), w(6), w(7));
-    if exit_signal > 64 || flags & 0xff != 0 {
+    let (set_tid, set_tid_size, cgroup) = (w(8), w(9), w(10));
+    if flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
         return Err(Errno::EINVAL);
     }
-    if b[64..].iter().any(|&x| x != 0) || (size >= 80 && (w(8) != 0 || w(9) != 0)) {
+    // MAX_PID_NS_LEVEL is 32.
+    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    if exit_signal & !CSIGNAL != 0 || exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || size < KNOWN) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_CLEAR_SIGHAND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The low byte is the exit signal in clone(2); in clone3 only
+    // CLONE_NEWTIME may be there.
+    if flags & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (CLONE_THREAD | CLONE_PARENT) != 0 && exit_signal != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_NEWTIME != 0 {
+        // New namespaces are not available in the sandbox.
+        return Err(Errno::EPERM);
+    }
+    if set_tid != 0 || flags & CLONE_INTO_CGROUP != 0 {
+        // Choosing the child's pid or cgroup is not supported.
         return Err(Errno::EINVAL);
     }
     let top = if stack != 0 {
@@ -107,7 +152,12 @@ fn which(pid: i32, t: &Task) -> WaitFor {
 pub(crate) fn wait4(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (pid, status, options) = (a[0] as i32, a[1], a[2]);
     if options
-        & !(WNOHANG | process::WUNTRACED | process::WCONTINUED | process::WALL | process::WCLONE)
+        & !(WNOHANG
+            | process::WUNTRACED
+            | process::WCONTINUED
+            | process::WNOTHREAD
+            | process::WALL
+            | process::WCLONE)
         != 0
     {
         return Err(Errno::EINVAL);
@@ -136,7 +186,15 @@ pub(crate) fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
     const WEXITED: u64 = 4;
     const WSTOPPED: u64 = 2;
     let (idtype, id, infop, options) = (a[0], a[1] as i32, a[2], a[3]);
-    if options & (WEXITED | WSTOPPED | process::WCONTINUED) == 0 {
+    let known = WNOHANG
+        | WNOWAIT
+        | WEXITED
+        | WSTOPPED
+        | process::WCONTINUED
+        | process::WNOTHREAD
+        | process::WALL
+        | process::WCLONE;
+    if options & !known != 0 || options & (WEXITED | WSTOPPED | process::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
     let w = match idtype {

@@ -20,12 +20,44 @@ pub(crate) fn read(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(n as u64)
 }
 
+/// Writes `len` bytes of app memory at `addr` in chunks of at most [`CHUNK`] (the staging buffer
+/// is bounded whatever the length): a blocking write of any size writes everything, as on Linux.
+/// It stops at the first short write (a full non-blocking pipe, a signal, a full disk) or error;
+/// an error after some bytes were written gives the count written so far.
+fn write_chunked(
+    t: &mut Task,
+    addr: u64,
+    len: usize,
+    mut put: impl FnMut(&[u8], u64) -> SysResult<usize>,
+) -> SysResult<u64> {
+    let len = len.min(isize::MAX as usize);
+    let mut buf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0usize;
+    loop {
+        let n = (len - done).min(CHUNK);
+        let r = t
+            .mm()
+            .copy_in(addr.wrapping_add(done as u64), &mut buf[..n])
+            .and_then(|()| put(&buf[..n], done as u64));
+        match r {
+            Ok(w) => {
+                done += w;
+                if w < n || done >= len {
+                    return Ok(done as u64);
+                }
+            }
+            Err(_) if done > 0 => return Ok(done as u64),
+            Err(e) => return Err(e),
+        }
+        if crate::kernel::process::must_exit(t) {
+            return Ok(done as u64);
+        }
+    }
+}
+
 pub(crate) fn write(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
-    let len = (a[2] as usize).min(CHUNK);
-    let mut buf = vec![0u8; len];
-    t.mm().copy_in(a[1], &mut buf)?;
-    Ok(file.write(&buf)? as u64)
+    write_chunked(t, a[1], a[2] as usize, |b, _| file.write(b))
 }
 
 pub(crate) fn pread64(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -89,15 +121,53 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
     let iov = iovecs(t, a[1], a[2])?;
-    // Gather into one buffer so a terminal or pipe sees one write.
-    let mut buf = Vec::new();
-    for (base, len) in iov {
-        let len = len.min(CHUNK.saturating_sub(buf.len()));
-        let at = buf.len();
-        buf.resize(at + len, 0);
-        t.mm().copy_in(base, &mut buf[at..])?;
+    // Gather up to CHUNK bytes into one buffer so a terminal or pipe sees one write; larger
+    // vectors go out in CHUNK-sized writes until one is short (as `write_chunked`).
+    let mut buf = Vec::with_capacity(CHUNK.min(iov.iter().map(|v| v.1).sum()));
+    let mut done = 0u64;
+    let mut segs = iov.into_iter().filter(|v| v.1 > 0).peekable();
+    let mut cur: Option<(u64, usize)> = None;
+    loop {
+        // Fill the buffer from the segments.
+        let mut fault = None;
+        while buf.len() < CHUNK {
+            let (base, len) = match cur.take().or_else(|| segs.next()) {
+                Some(v) => v,
+                None => break,
+            };
+            let n = len.min(CHUNK - buf.len());
+            let at = buf.len();
+            buf.resize(at + n, 0);
+            if let Err(e) = t.mm().copy_in(base, &mut buf[at..]) {
+                buf.truncate(at);
+                fault = Some(e);
+                break;
+            }
+            if n < len {
+                cur = Some((base + n as u64, len - n));
+            }
+        }
+        if buf.is_empty() {
+            return match fault {
+                Some(e) if done == 0 => Err(e),
+                _ => Ok(done),
+            };
+        }
+        let w = match file.write(&buf) {
+            Ok(w) => w,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+        };
+        done += w as u64;
+        let more = cur.is_some() || segs.peek().is_some();
+        if w < buf.len() || fault.is_some() || !more {
+            return Ok(done);
+        }
+        if crate::kernel::process::must_exit(t) {
+            return Ok(done);
+        }
+        buf.clear();
     }
-    Ok(file.write(&buf)? as u64)
 }
 
 pub(crate) fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -123,7 +193,14 @@ pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
     } else {
         None
     };
-    let count = (a[3] as usize).min(1 << 30);
+    let mut count = (a[3] as usize).min(1 << 30);
+    if let Some(p) = out.as_any().downcast_ref::<crate::fs::pipe::PipeEnd>() {
+        // Into a pipe, as splice: at most what fits (waiting only while it
+        // is full), so data read is never held while the pipe stays full.
+        if count > 0 {
+            count = count.min(p.wait_room(o_nonblock(&out))?);
+        }
+    }
     let mut done = 0usize;
     let mut buf = vec![0u8; count.min(CHUNK)];
     while done < count {
@@ -160,10 +237,8 @@ pub(crate) fn pwrite64(t: &mut Task, a: &Args) -> SysResult<u64> {
     if (a[3] as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    let len = (a[2] as usize).min(CHUNK);
-    let mut buf = vec![0u8; len];
-    t.mm().copy_in(a[1], &mut buf)?;
-    Ok(file.pwrite(&buf, a[3])? as u64)
+    let off = a[3];
+    write_chunked(t, a[1], a[2] as usize, |b, done| file.pwrite(b, off + done))
 }
 
 pub(crate) fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -231,32 +306,75 @@ fn read_off(t: &mut Task, p: u64) -> SysResult<Option<u64>> {
     Ok(Some(v as u64))
 }
 
-/// splice(2): moves data between two fds, at least one a pipe. Implemented
-/// as a copy through the sentry (no page sharing).
 /// vmsplice: copies user memory into a pipe's write end, or out of its read
-/// end (as readv/writev on the pipe; pages are never gifted).
+/// end (pages are never gifted). As Linux, it waits once (for room, or for
+/// data) unless SPLICE_F_NONBLOCK or O_NONBLOCK (then EAGAIN), and then moves
+/// what fits or what is there: it never blocks with data in hand.
 pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::fs::pipe::PipeEnd;
-    // SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT.
-    if a[3] & !0xf != 0 {
+    if a[3] & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }
     let file = t.fds().file(a[0] as i64)?;
-    if !file.as_any().is::<PipeEnd>() {
+    let Some(pipe) = file.as_any().downcast_ref::<PipeEnd>() else {
         return Err(Errno::EBADF);
+    };
+    let iov = iovecs(t, a[1], a[2])?;
+    let total: usize = iov.iter().map(|v| v.1).sum();
+    if total == 0 {
+        return Ok(0);
     }
-    if file.status_flags() as i32 & libc::O_ACCMODE == libc::O_WRONLY {
-        writev(t, a)
-    } else {
-        readv(t, a)
+    let nonblock = a[3] & SPLICE_F_NONBLOCK != 0 || o_nonblock(&file);
+    if pipe.is_write_end() {
+        let want = total.min(pipe.wait_room(nonblock)?).min(CHUNK);
+        let mut buf = vec![0u8; want];
+        let mut at = 0;
+        for (base, len) in iov {
+            if at == want {
+                break;
+            }
+            let n = len.min(want - at);
+            t.mm().copy_in(base, &mut buf[at..at + n])?;
+            at += n;
+        }
+        return Ok(file.write(&buf)? as u64);
     }
+    if pipe.wait_data(nonblock)? == 0 {
+        return Ok(0);
+    }
+    let mut done = 0usize;
+    for (base, len) in iov.into_iter().filter(|v| v.1 > 0) {
+        let len = len.min(CHUNK);
+        t.mm().check_access(base, len, Access::Write)?;
+        let mut buf = vec![0u8; len];
+        let n = match pipe.read_with(&mut buf, true) {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+        t.mm().copy_out(base, &buf[..n])?;
+        done += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(done as u64)
+}
+
+/// SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT.
+const SPLICE_F_ALL: u64 = 0xf;
+const SPLICE_F_NONBLOCK: u64 = 2;
+
+fn o_nonblock(f: &std::sync::Arc<dyn crate::vfs::FileDescription>) -> bool {
+    f.status_flags() & libc::O_NONBLOCK as u32 != 0
 }
 
 /// tee(2): copies bytes queued in one pipe to another without consuming them.
+/// As Linux: waits for data in the source, then for room in the target, and
+/// copies at most what fits (never blocks with data in hand); SPLICE_F_NONBLOCK
+/// or O_NONBLOCK on either end gives EAGAIN instead of waiting.
 pub(crate) fn tee(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::fs::pipe::PipeEnd;
-    const SPLICE_F_NONBLOCK: u64 = 2;
-    if a[3] & !0xf != 0 {
+    if a[3] & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }
     let inp = t.fds().file(a[0] as i64)?;
@@ -276,33 +394,68 @@ pub(crate) fn tee(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a[2] == 0 {
         return Ok(0);
     }
-    let mut buf = vec![0u8; (a[2] as usize).min(CHUNK)];
-    let n = src.peek(&mut buf, a[3] & SPLICE_F_NONBLOCK != 0)?;
+    let nonblock = a[3] & SPLICE_F_NONBLOCK != 0 || o_nonblock(&inp) || o_nonblock(&out);
+    if src.wait_data(nonblock)? == 0 {
+        return Ok(0);
+    }
+    let room = dst.wait_room(nonblock)?;
+    let mut buf = vec![0u8; (a[2] as usize).min(CHUNK).min(room)];
+    let n = src.peek(&mut buf, true)?;
     if n == 0 {
         return Ok(0);
     }
     Ok(out.write(&buf[..n])? as u64)
 }
 
+/// splice(2): moves data between two fds, at least one a pipe, as a copy
+/// through the sentry. As Linux, it never holds data it cannot place: into a
+/// pipe it moves at most the pipe's free room (a partial transfer when the
+/// pipe fills), waiting only while the pipe is full; out of a pipe it waits
+/// only while the pipe is empty with a writer. SPLICE_F_NONBLOCK (or
+/// O_NONBLOCK on a pipe end) gives EAGAIN instead.
 pub(crate) fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::fs::pipe::PipeEnd;
-    let inp = t.fds().file(a[0] as i64)?;
-    let out = t.fds().file(a[2] as i64)?;
-    let in_pipe = inp.as_any().is::<PipeEnd>();
-    let out_pipe = out.as_any().is::<PipeEnd>();
-    if !in_pipe && !out_pipe {
+    if a[5] & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }
-    if (in_pipe && a[1] != 0) || (out_pipe && a[3] != 0) {
+    let inp = t.fds().file(a[0] as i64)?;
+    let out = t.fds().file(a[2] as i64)?;
+    let src = inp.as_any().downcast_ref::<PipeEnd>();
+    let dst = out.as_any().downcast_ref::<PipeEnd>();
+    if src.is_none() && dst.is_none() {
+        return Err(Errno::EINVAL);
+    }
+    if (src.is_some() && a[1] != 0) || (dst.is_some() && a[3] != 0) {
         return Err(Errno::ESPIPE);
+    }
+    if let (Some(s), Some(d)) = (src, dst) {
+        if s.same_pipe(d) {
+            return Err(Errno::EINVAL);
+        }
     }
     let mut off_in = read_off(t, a[1])?;
     let mut off_out = read_off(t, a[3])?;
-    let len = (a[4] as usize).min(CHUNK);
+    if a[4] == 0 {
+        return Ok(0);
+    }
+    let nonblock = a[5] & SPLICE_F_NONBLOCK != 0
+        || (src.is_some() && o_nonblock(&inp))
+        || (dst.is_some() && o_nonblock(&out));
+    let mut len = (a[4] as usize).min(CHUNK);
+    if let Some(s) = src {
+        // Data first (as Linux): end of file or EAGAIN before looking at the target.
+        if s.wait_data(nonblock)? == 0 {
+            return Ok(0);
+        }
+    }
+    if let Some(d) = dst {
+        len = len.min(d.wait_room(nonblock)?);
+    }
     let mut buf = vec![0u8; len];
-    let n = match off_in {
-        Some(o) => inp.pread(&mut buf, o)?,
-        None => inp.read(&mut buf)?,
+    let n = match (src, off_in) {
+        (Some(s), _) => s.read_with(&mut buf, nonblock)?,
+        (None, Some(o)) => inp.pread(&mut buf, o)?,
+        (None, None) => inp.read(&mut buf)?,
     };
     if n == 0 {
         return Ok(0);

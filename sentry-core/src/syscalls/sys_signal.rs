@@ -166,6 +166,9 @@ fn signal_thread(t: &mut Task, tgid: Option<i32>, tid: i32, sig: u32) -> SysResu
     if sig == 0 {
         return Ok(0);
     }
+    if target.tg.pid != t.pid && crate::kernel::signal::init_ignores(&target.tg, sig) {
+        return Ok(0);
+    }
     if sig == 9 {
         crate::kernel::signal::send_to_process(
             &target.tg,
@@ -209,7 +212,7 @@ fn read_siginfo(t: &Task, addr: u64, sig: u32) -> SysResult<crate::kernel::signa
 
 pub(crate) fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (pid, sig) = (a[0] as i32, a[1] as u32);
-    if !(1..=64).contains(&sig) {
+    if sig > 64 {
         return Err(Errno::EINVAL);
     }
     let info = read_siginfo(t, a[2], sig)?;
@@ -224,6 +227,10 @@ pub(crate) fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
         .get(&pid)
         .cloned()
         .ok_or(Errno::ESRCH)?;
+    // Signal 0 only checks that the process exists.
+    if sig == 0 || (tg.pid != t.pid && crate::kernel::signal::init_ignores(&tg, sig)) {
+        return Ok(0);
+    }
     crate::kernel::signal::send_to_process(&tg, crate::kernel::signal::Signal(sig), info);
     Ok(0)
 }
@@ -246,6 +253,9 @@ pub(crate) fn rt_tgsigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
         .ok_or(Errno::ESRCH)?;
     if target.tg.pid != tgid {
         return Err(Errno::ESRCH);
+    }
+    if tgid != t.pid && crate::kernel::signal::init_ignores(&target.tg, sig) {
+        return Ok(0);
     }
     {
         let mut s = target.sig();

@@ -451,6 +451,10 @@ fn timerfd_of(t: &Task, fd: u64) -> SysResult<Arc<dyn crate::vfs::FileDescriptio
 }
 
 pub(crate) fn timerfd_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET.
+    if a[1] & !3 != 0 {
+        return Err(Errno::EINVAL);
+    }
     let f = timerfd_of(t, a[0])?;
     let tf = f.as_any().downcast_ref::<TimerFd>().ok_or(Errno::EINVAL)?;
     let (interval, mut value) = read_itimerspec(t, a[2])?;

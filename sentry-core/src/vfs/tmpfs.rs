@@ -91,9 +91,18 @@ struct Node {
     xattrs: BTreeMap<String, Vec<u8>>,
 }
 
+impl Node {
+    /// No name is left: a file without links, a directory without its own "." link.
+    fn dead(&self) -> bool {
+        self.stat.nlink == 0 || (matches!(self.data, Data::Dir(_)) && self.stat.nlink <= 1)
+    }
+}
+
 struct Inner {
     nodes: HashMap<u64, Node>,
     next_ino: u64,
+    /// Open files per inode: an unlinked file lives until its last close.
+    opens: HashMap<u64, usize>,
 }
 
 /// An in-memory file system.
@@ -128,7 +137,11 @@ impl TmpFs {
             },
         );
         Arc::new(TmpFs {
-            inner: Mutex::new(Inner { nodes, next_ino: 2 }),
+            inner: Mutex::new(Inner {
+                nodes,
+                next_ino: 2,
+                opens: HashMap::new(),
+            }),
             dev,
         })
     }
@@ -207,8 +220,8 @@ impl Inner {
         if let Some(n) = self.nodes.get_mut(&ino) {
             n.stat.nlink = n.stat.nlink.saturating_sub(1);
             n.stat.ctime = now();
-            let dead = n.stat.nlink == 0 || (matches!(n.data, Data::Dir(_)) && n.stat.nlink <= 1);
-            if dead {
+            // An open file outlives its last name (freed at its last close).
+            if n.dead() && !self.opens.contains_key(&ino) {
                 self.nodes.remove(&ino);
             }
         }
@@ -279,6 +292,7 @@ impl Fs for TmpFs {
             }
             _ => {}
         }
+        *i.opens.entry(ino).or_default() += 1;
         drop(i);
         Ok(Arc::new(TmpFile {
             fs: self.clone(),
@@ -530,6 +544,27 @@ pub struct TmpFile {
     pos: Mutex<u64>,
     flags: Mutex<u32>,
     path: std::sync::OnceLock<String>,
+}
+
+impl Drop for TmpFile {
+    /// The last close of a file that has no name left frees it.
+    fn drop(&mut self) {
+        let mut i = self.fs.lock();
+        let last = match i.opens.get_mut(&self.ino) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                i.opens.remove(&self.ino);
+                true
+            }
+            None => false,
+        };
+        if last && i.nodes.get(&self.ino).is_some_and(Node::dead) {
+            i.nodes.remove(&self.ino);
+        }
+    }
 }
 
 impl TmpFile {
