@@ -232,7 +232,8 @@ pub(crate) fn statx(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 fn do_readlink(t: &mut Task, dirfd: u64, path_addr: u64, buf: u64, size: u64) -> SysResult<u64> {
-    if (size as i64) <= 0 {
+    // bufsiz is an int.
+    if (size as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
@@ -282,7 +283,17 @@ pub(crate) fn faccessat2(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
-    let len = (a[2] as usize).min(1 << 16);
+    // The count is an int in Linux: "negative" ones fit no entry. Only
+    // what is mapped behind the buffer is filled (no entry is consumed
+    // that cannot be copied out).
+    let count = a[2] as u32 as i32;
+    if count < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = (count as usize).min(1 << 16);
+    let len = t
+        .mm()
+        .accessible_len(a[1], len, crate::platform::Access::Write)?;
     let mut buf = vec![0u8; len];
     let n = file.getdents64(&mut buf)?;
     t.mm().copy_out(a[1], &buf[..n])?;
