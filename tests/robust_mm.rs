@@ -73,3 +73,36 @@ fn huge_sizes_and_counts_match_native() {
     let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
     assert_same(&native, &sandboxed);
 }
+
+/// open(2) checks the file's mode bits against the caller's ids (it did not
+/// check them at all: a uid-1000 process opened root's files read-write),
+/// including a reopen through /proc/self/fd. Compared with a native run.
+#[test]
+fn open_checks_mode_bits_for_users() {
+    let bin = compile_c("rm_openperm");
+    let native = run_native(&bin, NO_FLAGS);
+    let sandboxed = run_sandboxed(&bin, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(
+        String::from_utf8_lossy(&sandboxed.stdout).contains("0644 read-write: Permission denied"),
+        "{}",
+        describe(&sandboxed)
+    );
+}
+
+/// Reopening through /proc/self/fd/N, /proc/PID/fd/N, /dev/fd/N and
+/// /dev/std{in,out,err} works for pipes (either end), host stdio, regular
+/// files and directories, and is ENXIO for eventfd and epoll, as natively.
+#[test]
+fn reopen_through_proc_fd_and_dev_std() {
+    let script = workspace_root().join("tests/scripts/rm-reopen.sh");
+    let script = script.to_str().unwrap();
+    let cmd = format!("/bin/sh {script} 2>&1");
+    let native = run_native("/bin/sh", &["-c", &cmd]);
+    let sandboxed = run_sandboxed("/bin/sh", &["-c", &cmd], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    let text = String::from_utf8_lossy(&sandboxed.stdout);
+    for want in ["to-stderr", "hi-devfd", "eventfd: ENXIO"] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+}

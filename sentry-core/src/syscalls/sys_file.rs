@@ -29,12 +29,115 @@ fn at<T>(
     }
 }
 
+/// Whether the task's credentials allow `want` (4 read, 2 write, 1
+/// search) on a file with `st`: by the file-system ids and groups; the
+/// file-system root with CAP_DAC_OVERRIDE passes.
+fn permitted(st: &Stat, want: u32, c: &crate::kernel::task::Creds) -> SysResult<()> {
+    const CAP_DAC_OVERRIDE: u64 = 1 << 1;
+    if want == 0 || (c.uid[3] == 0 && c.caps.effective & CAP_DAC_OVERRIDE != 0) {
+        return Ok(());
+    }
+    let bits = if st.uid == c.uid[3] {
+        (st.mode >> 6) & 7
+    } else if st.gid == c.gid[3] || c.groups.contains(&st.gid) {
+        (st.mode >> 3) & 7
+    } else {
+        st.mode & 7
+    };
+    if bits & want == want {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// What open `flags` ask of an existing file: read 4, write 2.
+fn open_access(flags: u32) -> u32 {
+    let fl = flags as i32;
+    if fl & libc::O_PATH != 0 {
+        return 0;
+    }
+    let mut want = match fl & libc::O_ACCMODE {
+        libc::O_RDONLY => 4,
+        libc::O_WRONLY => 2,
+        _ => 6,
+    };
+    if fl & libc::O_TRUNC != 0 {
+        want |= 2;
+    }
+    want
+}
+
+/// open(2) of a /proc/[pid]/fd/N link to `target`: a new description of the
+/// same file, as Linux does: by its path while that still names it, else
+/// through the file itself (a pipe opens the end the mode asks for, a host
+/// stream reopens, a deleted file still opens); anything else (epoll,
+/// eventfd, ...) is ENXIO.
+fn reopen(
+    t: &mut Task,
+    target: Arc<dyn FileDescription>,
+    flags: u32,
+) -> SysResult<Arc<dyn FileDescription>> {
+    let st = target.stat()?;
+    let kind = st.mode & crate::vfs::S_IFMT;
+    if kind == libc::S_IFREG || kind == libc::S_IFDIR {
+        permitted(&st, open_access(flags), &t.creds())?;
+    }
+    let flags = flags & !((libc::O_CREAT | libc::O_EXCL) as u32);
+    if let Some(p) = target.path() {
+        let root = t.root();
+        if let Ok(f) = root.open(&Start::Cwd("/"), p.as_bytes(), flags, 0) {
+            if f.stat().is_ok_and(|s| s.dev == st.dev && s.ino == st.ino) {
+                return Ok(f);
+            }
+        }
+    }
+    match target.reopen(flags) {
+        Some(r) => r,
+        None if target.path().is_some() => Err(Errno::ENOENT),
+        None => Err(Errno::ENXIO),
+    }
+}
+
 fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> SysResult<u64> {
     let path = t.read_path(path_addr)?;
     let flags = flags as u32;
     let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
     let mode = (mode as u32) & 0o7777 & !umask;
-    let file = at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?;
+    let fl = flags as i32;
+    let magic = if fl & libc::O_NOFOLLOW == 0 {
+        at(t, dirfd, &path, |fs, s| fs.fd_link(s, &path))?
+    } else {
+        None
+    };
+    let file = match magic {
+        Some(target) => reopen(t, target, flags)?,
+        None => {
+            // The file's mode bits against the caller's ids (the parent
+            // directory's for a file to be created).
+            let follow = fl & libc::O_NOFOLLOW == 0;
+            let creds = t.creds();
+            match at(t, dirfd, &path, |fs, s| fs.stat(s, &path, follow)) {
+                Ok(st) => {
+                    if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFLNK {
+                        permitted(&st, open_access(flags), &creds)?;
+                    }
+                }
+                Err(Errno::ENOENT) if fl & libc::O_CREAT != 0 => {
+                    let parent = match path.iter().rposition(|&b| b == b'/') {
+                        Some(0) => b"/".to_vec(),
+                        Some(i) => path[..i].to_vec(),
+                        None => b".".to_vec(),
+                    };
+                    if let Ok(st) = at(t, dirfd, &parent, |fs, s| fs.stat(s, &parent, true)) {
+                        permitted(&st, 3, &creds)?;
+                    }
+                }
+                Err(_) => {}
+            }
+            at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?
+        }
+    };
     let fd = t.fds().install(
         FdEntry {
             file,

@@ -200,6 +200,32 @@ impl ProcFs {
             .ok_or(Errno::ENOENT)
     }
 
+    /// The open file a `[pid]/fd/N` (or `[pid]/task/[tid]/fd/N`) link
+    /// names; None for other paths.
+    pub fn fd_file(&self, path: &str) -> SysResult<Option<Arc<dyn FileDescription>>> {
+        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let (pid, n) = match parts.as_slice() {
+            [pid, "fd", n] | [pid, "task", _, "fd", n] => (*pid, *n),
+            _ => return Ok(None),
+        };
+        let k = self.kernel()?;
+        let h = self.task(&k, pid)?;
+        let fds = h
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fds
+            .upgrade()
+            .ok_or(Errno::ENOENT)?;
+        let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
+        let f = fds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .file(fd)
+            .map_err(|_| Errno::ENOENT)?;
+        Ok(Some(f))
+    }
+
     fn node(&self, path: &str) -> SysResult<Node> {
         let k = self.kernel()?;
         let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
