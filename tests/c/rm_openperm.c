@@ -30,6 +30,8 @@ int main(void) {
     chmod(pub, 0644);
     close(open(priv, O_CREAT | O_WRONLY, 0600));
     chmod(priv, 0600);
+    int parent_fd = open(pub, O_RDONLY);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         if (setgid(1000) || setuid(1000))
@@ -45,6 +47,8 @@ int main(void) {
         snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
         show("reopen read-only fd for writing", open(link, O_WRONLY));
         show("reopen read-only fd for reading", open(link, O_RDONLY));
+        snprintf(link, sizeof link, "/proc/%d/fd/%d", parent, parent_fd);
+        show("root process's fd", open(link, O_RDONLY));
         _exit(0);
     }
     int st;

@@ -210,6 +210,23 @@ impl ProcFs {
         };
         let k = self.kernel()?;
         let h = self.task(&k, pid)?;
+        // Another process's descriptors open only for its own user (or
+        // root), as Linux's ptrace-read check.
+        if let Some(cur) = crate::kernel::block::current() {
+            if !Arc::ptr_eq(&cur.tg, &h.tg) {
+                let me = cur
+                    .tg
+                    .creds
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                let them = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let fsuid = me.uid[3];
+                if me.uid[1] != 0 && them.uid[..3].iter().any(|&u| u != fsuid) {
+                    return Err(Errno::EACCES);
+                }
+            }
+        }
         let fds = h
             .info
             .lock()
