@@ -421,8 +421,23 @@ fn set_confined_panic_hook() {
             buf: [0; 1024],
             len: 0,
         };
-        let _ = write!(b, "gvisor: internal error in the sentry: {info}");
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let _ = write!(b, "gvisor: internal error in the sentry: {what}");
+        if let Some(l) = info.location() {
+            let _ = write!(b, " (at {}:{})", l.file(), l.line());
+        }
         let n = b.len.min(b.buf.len() - 1);
+        // One line: the location and the message are on two.
+        for c in &mut b.buf[..n] {
+            if *c == b'\n' {
+                *c = b' ';
+            }
+        }
         b.buf[n] = b'\n';
         // SAFETY: write(2) of our own initialised stack buffer to stderr.
         unsafe { libc::write(2, b.buf.as_ptr().cast(), n + 1) };
