@@ -27,17 +27,19 @@ fn every_proc_and_sys_file_reads_as_root_and_as_a_user() {
     );
 }
 
-/// The tools that read /proc/cpuinfo, /proc/meminfo and /proc/loadavg work.
+/// The tools that read /proc/cpuinfo, /proc/meminfo and /proc/loadavg work,
+/// and sysinfo(2) reports the same memory as /proc/meminfo.
 #[test]
 fn cpu_and_memory_tools_work() {
     let cmd = "cat /proc/cpuinfo /proc/meminfo /proc/loadavg >/dev/null && nproc && \
                free | grep -c '^Mem:' && busybox free | grep -c 'Mem:' && \
-               python3 -c 'import os; print(os.cpu_count())'";
+               python3 -c 'import os; print(os.cpu_count())' && \
+               free -k | awk '/^Mem:/{print $2}' && busybox free | awk '/Mem:/{print $2}'";
     let out = run_sandboxed("/bin/sh", &["-c", cmd], NO_FLAGS);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
     assert_eq!(lines[1], "1", "{text}");
     assert_eq!(lines[2], "1", "{text}");
     assert_eq!(

@@ -86,16 +86,8 @@ fn cpuinfo(host: &HostInfo, cpus: usize) -> Vec<u8> {
 /// /proc/meminfo: the sandbox's memory is its memory file (no bigger than
 /// the host's); what is free is what the sentry has not handed out.
 fn meminfo(k: &Kernel) -> Vec<u8> {
-    let mem = k.platform.memory();
-    let file_kb = mem.size() / 1024;
-    let host_kb = k.config.host.mem_total_kb;
-    let total = if host_kb == 0 {
-        file_kb
-    } else {
-        file_kb.min(host_kb)
-    };
-    let used = (mem.pages_in_use() * crate::mm::PAGE / 1024).min(total);
-    let free = total - used;
+    let (total, free) = memory_kb(k);
+    let used = total - free;
     let mut s = String::new();
     for (name, v) in [
         ("MemTotal", total),
@@ -121,6 +113,22 @@ fn meminfo(k: &Kernel) -> Vec<u8> {
         s.push_str(&format!("{:<16}{v:>8} kB\n", format!("{name}:")));
     }
     s.into_bytes()
+}
+
+/// The sandbox's memory in KiB, (total, free): its memory file (no bigger
+/// than the host's memory) and what the sentry has not handed out of it.
+/// /proc/meminfo and sysinfo(2) both report these.
+pub fn memory_kb(k: &Kernel) -> (u64, u64) {
+    let mem = k.platform.memory();
+    let file_kb = mem.size() / 1024;
+    let host_kb = k.config.host.mem_total_kb;
+    let total = if host_kb == 0 {
+        file_kb
+    } else {
+        file_kb.min(host_kb)
+    };
+    let used = (mem.pages_in_use() * crate::mm::PAGE / 1024).min(total);
+    (total, total - used)
 }
 
 /// /proc/loadavg from the process table: no load history is kept (0.00),
