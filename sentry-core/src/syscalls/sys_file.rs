@@ -105,7 +105,16 @@ fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> S
     let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
     let mode = (mode as u32) & 0o7777 & !umask;
     let fl = flags as i32;
-    let magic = if fl & libc::O_NOFOLLOW == 0 {
+    let follow = fl & libc::O_NOFOLLOW == 0;
+    let stat = at(t, dirfd, &path, |fs, s| fs.stat(s, &path, follow));
+    // A /proc/[pid]/fd/N link (also behind /dev/std*, /dev/fd or a link of
+    // the app's) is looked for only where one can be: a path naming one,
+    // or one that does not resolve as a plain path (a pipe's link target
+    // "pipe:[N]" does not), which spares ordinary opens a second walk.
+    let maybe_magic = stat.is_err()
+        || path.windows(2).any(|w| w == b"fd")
+        || path.windows(3).any(|w| w == b"std");
+    let magic = if follow && maybe_magic {
         at(t, dirfd, &path, |fs, s| fs.fd_link(s, &path))?
     } else {
         None
@@ -115,9 +124,8 @@ fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> S
         None => {
             // The file's mode bits against the caller's ids (the parent
             // directory's for a file to be created).
-            let follow = fl & libc::O_NOFOLLOW == 0;
             let creds = t.creds();
-            match at(t, dirfd, &path, |fs, s| fs.stat(s, &path, follow)) {
+            match stat {
                 Ok(st) => {
                     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFLNK {
                         permitted(&st, open_access(flags), &creds)?;
