@@ -360,7 +360,7 @@ fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs()
-                - k.boot.elapsed().as_secs();
+                .saturating_sub(k.boot.elapsed().as_secs());
             s.push_str(&format!(
                 "btime {boot}\nprocesses {}\n",
                 k.procs().tgs.len()
