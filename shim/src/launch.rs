@@ -388,6 +388,61 @@ pub fn confine_sentry(gofer_fd: RawFd, log_dir: Option<&Path>, extra: &[RawFd]) 
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() };
     confine::report_violations()?;
+    set_confined_panic_hook();
     confine::install_seccomp(&confine::sentry_allowlist(pid))?;
     Ok(())
+}
+
+/// A fixed buffer that formatting fills without allocating (what does not
+/// fit is cut).
+struct StackBuf {
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// After confinement a panic must not reach std's default hook, which may
+/// make host calls outside the allowlist (getcwd for a backtrace) and turn a
+/// bug into a SIGSYS with a misleading report: this hook writes one line to
+/// stderr with write(2), without allocating, and ends the sentry with
+/// exit_group(125).
+fn set_confined_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        use std::fmt::Write as _;
+        let mut b = StackBuf {
+            buf: [0; 1024],
+            len: 0,
+        };
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let _ = write!(b, "gvisor: internal error in the sentry: {what}");
+        if let Some(l) = info.location() {
+            let _ = write!(b, " (at {}:{})", l.file(), l.line());
+        }
+        let n = b.len.min(b.buf.len() - 1);
+        // One line: the location and the message are on two.
+        for c in &mut b.buf[..n] {
+            if *c == b'\n' {
+                *c = b' ';
+            }
+        }
+        b.buf[n] = b'\n';
+        // SAFETY: write(2) of our own initialised stack buffer to stderr.
+        unsafe { libc::write(2, b.buf.as_ptr().cast(), n + 1) };
+        // SAFETY: _exit ends the process (exit_group is allowed); nothing
+        // else runs.
+        unsafe { libc::_exit(125) };
+    }));
 }

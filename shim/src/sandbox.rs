@@ -550,6 +550,10 @@ pub fn run(
         // SAFETY: an open the seccomp filter forbids; the process dies here.
         unsafe { libc::open(c"/etc/passwd".as_ptr(), libc::O_RDONLY) };
     }
+    if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_PANIC").is_some() {
+        // Debug builds only: a bug in the confined sentry (tests).
+        panic!("GVISOR_DEBUG_PANIC after confinement");
+    }
 
     // The program is looked up and read inside the sandbox's file system.
     let path = resolve_program(&fs, &cwd, &envp, program.as_bytes())?;

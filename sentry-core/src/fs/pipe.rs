@@ -195,6 +195,12 @@ pub fn new_fifo() -> Arc<Pipe> {
 /// and a writer for a reader, unless O_NONBLOCK (then a writer without
 /// readers gets ENXIO).
 pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
+    open_ends(pipe, flags, true)
+}
+
+/// Opens one end of a FIFO, or (`fifo` false) of an anonymous pipe reached
+/// through /proc/[pid]/fd, which as in Linux never waits for the other side.
+fn open_ends(pipe: &Arc<Pipe>, flags: u32, fifo: bool) -> SysResult<Arc<dyn FileDescription>> {
     let acc = flags as i32 & libc::O_ACCMODE;
     let nonblock = flags as i32 & libc::O_NONBLOCK != 0;
     // Opens one end; returns it with whether the other side is open right
@@ -223,7 +229,7 @@ pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> SysResult<Arc<dyn FileDescript
     match acc {
         libc::O_RDONLY => {
             let (end, present, seen) = make(false);
-            if !nonblock && !present {
+            if fifo && !nonblock && !present {
                 block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
                     (pipe.lock().w_opens != seen).then_some(Ok(()))
                 })?;
@@ -231,11 +237,11 @@ pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> SysResult<Arc<dyn FileDescript
             Ok(end)
         }
         libc::O_WRONLY => {
-            if nonblock && pipe.lock().readers == 0 {
+            if fifo && nonblock && pipe.lock().readers == 0 {
                 return Err(Errno::ENXIO);
             }
             let (end, present, seen) = make(true);
-            if !present {
+            if fifo && !present {
                 block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
                     (pipe.lock().r_opens != seen).then_some(Ok(()))
                 })?;
@@ -256,6 +262,10 @@ struct FifoRw {
 }
 
 impl FileDescription for FifoRw {
+    fn reopen(&self, flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
+        // A named FIFO: its path normally reopens it; this is the fallback.
+        Some(open_ends(&self.r.pipe, flags, false))
+    }
     fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
         self.r.read(buf)
     }
@@ -320,6 +330,10 @@ impl Drop for PipeEnd {
 }
 
 impl FileDescription for PipeEnd {
+    fn reopen(&self, flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
+        // Linux opens the pipe's inode: the end the mode asks for.
+        Some(open_ends(&self.pipe, flags, false))
+    }
     fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
         let nonblock = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
         self.read_with(buf, nonblock)

@@ -46,6 +46,9 @@ pub struct KernelConfig {
     pub app_seccomp: Option<Arc<seccomp::AppFilter>>,
     /// Emulated sysctls ("kernel.domainname" → value), shown in /proc/sys.
     pub sysctl: std::collections::BTreeMap<String, String>,
+    /// The host's CPU model and memory size for /proc, read before
+    /// confinement.
+    pub host: crate::vfs::procfs::HostInfo,
 }
 
 impl Default for KernelConfig {
@@ -62,6 +65,7 @@ impl Default for KernelConfig {
             caps: None,
             app_seccomp: None,
             sysctl: Default::default(),
+            host: crate::vfs::procfs::HostInfo::probe(),
         }
     }
 }
@@ -107,6 +111,11 @@ pub struct ProcTable {
 }
 
 impl ProcTable {
+    /// The last pid handed out (/proc/loadavg).
+    pub fn last_pid(&self) -> i32 {
+        self.next
+    }
+
     fn alloc_id(&mut self) -> i32 {
         loop {
             self.next = if self.next >= 4_194_303 {

@@ -91,6 +91,9 @@ pub struct Vma {
     pub perms: Perms,
     /// What it maps.
     pub kind: VmaKind,
+    /// Whether it may ever be made writable (Linux's VM_MAYWRITE): false for
+    /// a shared mapping of a file not opened for writing.
+    pub may_write: bool,
 }
 
 impl Vma {
@@ -116,7 +119,7 @@ impl Vma {
 
     /// Whether `next`, which starts where this ends, can be merged into it.
     fn merges_with(&self, next: &Vma) -> bool {
-        if self.end != next.start || self.perms != next.perms {
+        if self.end != next.start || self.perms != next.perms || self.may_write != next.may_write {
             return false;
         }
         match (&self.kind, &next.kind) {
@@ -297,6 +300,23 @@ impl MemoryManager {
         fixed: bool,
         kind: VmaKind,
     ) -> SysResult<u64> {
+        self.map(addr, len, perms, fixed, kind, true)
+    }
+
+    /// Creates a mapping; one that is not `may_write` can never be made
+    /// writable (EACCES now and at mprotect).
+    pub fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        perms: Perms,
+        fixed: bool,
+        kind: VmaKind,
+        may_write: bool,
+    ) -> SysResult<u64> {
+        if perms.write && !may_write {
+            return Err(Errno::EACCES);
+        }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
         if len == 0 || len > USER_END {
             return Err(if len == 0 {
@@ -331,6 +351,7 @@ impl MemoryManager {
             end: start + len,
             perms,
             kind,
+            may_write,
         });
         Ok(start)
     }
@@ -391,11 +412,17 @@ impl MemoryManager {
         if len == 0 {
             return Ok(());
         }
-        // Every byte must be covered.
-        let mut at = addr;
-        while at < end {
-            let v = self.find_vma(at).ok_or(Errno::ENOMEM)?;
-            at = v.end;
+        // Every byte must be covered, by mappings that may take `perms`.
+        self.check_mapped(addr, end)?;
+        if perms.write
+            && self
+                .vmas
+                .range(..end)
+                .rev()
+                .take_while(|(_, v)| v.end > addr)
+                .any(|(_, v)| !v.may_write)
+        {
+            return Err(Errno::EACCES);
         }
         self.carve(addr, end);
         let keys: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
@@ -521,8 +548,21 @@ impl MemoryManager {
         Ok(dest)
     }
 
-    /// mincore: one byte per page, 1 when populated.
-    pub fn residency(&self, addr: u64, len: u64) -> SysResult<Vec<u8>> {
+    /// Whether every byte of `[addr, end)` is mapped (ENOMEM if not);
+    /// allocates nothing, whatever the length.
+    pub fn check_mapped(&self, addr: u64, end: u64) -> SysResult<()> {
+        let mut at = addr;
+        while at < end {
+            let v = self.find_vma(at).ok_or(Errno::ENOMEM)?;
+            at = v.end;
+        }
+        Ok(())
+    }
+
+    /// `[addr, addr+len)` checked for mlock, msync and mincore: page-aligned
+    /// start (EINVAL), inside the user range and mapped throughout (ENOMEM).
+    /// Returns the page-aligned end.
+    pub fn mapped_range(&self, addr: u64, len: u64) -> SysResult<u64> {
         if !addr.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
         }
@@ -531,7 +571,15 @@ impl MemoryManager {
             .checked_add(len)
             .filter(|&e| e <= USER_END)
             .ok_or(Errno::ENOMEM)?;
-        let mut out = Vec::with_capacity((len / PAGE) as usize);
+        self.check_mapped(addr, end)?;
+        Ok(end)
+    }
+
+    /// mincore: one byte per page, 1 when populated. The range is checked
+    /// before anything is allocated; callers pass bounded chunks.
+    pub fn residency(&self, addr: u64, len: u64) -> SysResult<Vec<u8>> {
+        let end = self.mapped_range(addr, len)?;
+        let mut out = Vec::with_capacity(((end - addr) / PAGE).min(1 << 16) as usize);
         let mut va = addr;
         while va < end {
             self.find_vma(va).ok_or(Errno::ENOMEM)?;
@@ -589,6 +637,7 @@ impl MemoryManager {
                 end: new_end,
                 perms: Perms::RW,
                 kind: VmaKind::Heap,
+                may_write: true,
             });
         } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
             return self.brk;
@@ -864,6 +913,33 @@ impl MemoryManager {
             at = v.end;
         }
         Ok(())
+    }
+
+    /// How much of `[addr, addr+len)`, from its start, allows `access`: a
+    /// transfer into a buffer larger than what is mapped behind it moves
+    /// what fits, as Linux's does. EFAULT when not even the first byte does.
+    pub fn accessible_len(&self, addr: u64, len: usize, access: Access) -> SysResult<usize> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let end = addr.saturating_add(len as u64).min(USER_END);
+        let mut at = addr;
+        while at < end {
+            let Some(v) = self.find_vma(at) else { break };
+            let ok = match access {
+                Access::Write => v.perms.write,
+                _ => v.perms.read || v.perms.write || v.perms.exec,
+            };
+            if !ok {
+                break;
+            }
+            at = v.end;
+        }
+        let n = at.min(end).saturating_sub(addr) as usize;
+        if n == 0 {
+            return Err(Errno::EFAULT);
+        }
+        Ok(n)
     }
 
     /// Copies app memory at `addr` into `buf`; EFAULT if any byte is not readable.

@@ -273,7 +273,7 @@ table! {
     318 getrandom => sys_info::getrandom, Full, [Hex, Int, Hex];
     319 memfd_create => sys_mmap::memfd_create, Partial("no sealing"), [Path, Hex];
     322 execveat => sys_process::execveat, Partial("absolute paths or AT_FDCWD"), [Fd, Path, Hex, Hex, Hex];
-    325 mlock2 => sys_mmap::mlock, Partial("accepted"), [Hex, Hex, Hex];
+    325 mlock2 => sys_mmap::mlock2, Partial("accepted"), [Hex, Hex, Hex];
     326 copy_file_range => sys_read::copy_file_range, Full, [Fd, Hex, Fd, Hex, Int, Hex];
     332 statx => sys_file::statx, Partial("basic fields"), [Fd, Path, Hex, Hex, Hex];
     334 rseq => sys_thread::rseq, Enosys("restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];

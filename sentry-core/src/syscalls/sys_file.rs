@@ -29,15 +29,123 @@ fn at<T>(
     }
 }
 
+/// Whether the task's credentials allow `want` (4 read, 2 write, 1
+/// search) on a file with `st`: by the file-system ids and groups; the
+/// file-system root with CAP_DAC_OVERRIDE passes.
+fn permitted(st: &Stat, want: u32, c: &crate::kernel::task::Creds) -> SysResult<()> {
+    const CAP_DAC_OVERRIDE: u64 = 1 << 1;
+    if want == 0 || (c.uid[3] == 0 && c.caps.effective & CAP_DAC_OVERRIDE != 0) {
+        return Ok(());
+    }
+    let bits = if st.uid == c.uid[3] {
+        (st.mode >> 6) & 7
+    } else if st.gid == c.gid[3] || c.groups.contains(&st.gid) {
+        (st.mode >> 3) & 7
+    } else {
+        st.mode & 7
+    };
+    if bits & want == want {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// What open `flags` ask of an existing file: read 4, write 2.
+fn open_access(flags: u32) -> u32 {
+    let fl = flags as i32;
+    if fl & libc::O_PATH != 0 {
+        return 0;
+    }
+    let mut want = match fl & libc::O_ACCMODE {
+        libc::O_RDONLY => 4,
+        libc::O_WRONLY => 2,
+        _ => 6,
+    };
+    if fl & libc::O_TRUNC != 0 {
+        want |= 2;
+    }
+    want
+}
+
+/// open(2) of a /proc/[pid]/fd/N link to `target`: a new description of the
+/// same file, as Linux does: by its path while that still names it, else
+/// through the file itself (a pipe opens the end the mode asks for, a host
+/// stream reopens, a deleted file still opens); anything else (epoll,
+/// eventfd, ...) is ENXIO.
+fn reopen(
+    t: &mut Task,
+    target: Arc<dyn FileDescription>,
+    flags: u32,
+) -> SysResult<Arc<dyn FileDescription>> {
+    let st = target.stat()?;
+    let kind = st.mode & crate::vfs::S_IFMT;
+    if kind == libc::S_IFREG || kind == libc::S_IFDIR {
+        permitted(&st, open_access(flags), &t.creds())?;
+    }
+    let flags = flags & !((libc::O_CREAT | libc::O_EXCL) as u32);
+    if let Some(p) = target.path() {
+        let root = t.root();
+        if let Ok(f) = root.open(&Start::Cwd("/"), p.as_bytes(), flags, 0) {
+            if f.stat().is_ok_and(|s| s.dev == st.dev && s.ino == st.ino) {
+                return Ok(f);
+            }
+        }
+    }
+    match target.reopen(flags) {
+        Some(r) => r,
+        None if target.path().is_some() => Err(Errno::ENOENT),
+        None => Err(Errno::ENXIO),
+    }
+}
+
 fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> SysResult<u64> {
     let path = t.read_path(path_addr)?;
     let flags = flags as u32;
     let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
     let mode = (mode as u32) & 0o7777 & !umask;
-    let file = if flags & O_TMPFILE == O_TMPFILE {
-        open_tmpfile(t, dirfd, &path, flags, mode)?
+    let fl = flags as i32;
+    let follow = fl & libc::O_NOFOLLOW == 0;
+    let stat = at(t, dirfd, &path, |fs, s| fs.stat(s, &path, follow));
+    // A /proc/[pid]/fd/N link (also behind /dev/std*, /dev/fd or a link of
+    // the app's) is looked for only where one can be: a path naming one,
+    // or one that does not resolve as a plain path (a pipe's link target
+    // "pipe:[N]" does not), which spares ordinary opens a second walk.
+    let maybe_magic = stat.is_err()
+        || path.windows(2).any(|w| w == b"fd")
+        || path.windows(3).any(|w| w == b"std");
+    let magic = if follow && maybe_magic {
+        at(t, dirfd, &path, |fs, s| fs.fd_link(s, &path))?
     } else {
-        at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?
+        None
+    };
+    let file = match magic {
+        _ if flags & O_TMPFILE == O_TMPFILE => open_tmpfile(t, dirfd, &path, flags, mode)?,
+        Some(target) => reopen(t, target, flags)?,
+        None => {
+            // The file's mode bits against the caller's ids (the parent
+            // directory's for a file to be created).
+            let creds = t.creds();
+            match stat {
+                Ok(st) => {
+                    if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFLNK {
+                        permitted(&st, open_access(flags), &creds)?;
+                    }
+                }
+                Err(Errno::ENOENT) if fl & libc::O_CREAT != 0 => {
+                    let parent = match path.iter().rposition(|&b| b == b'/') {
+                        Some(0) => b"/".to_vec(),
+                        Some(i) => path[..i].to_vec(),
+                        None => b".".to_vec(),
+                    };
+                    if let Ok(st) = at(t, dirfd, &parent, |fs, s| fs.stat(s, &parent, true)) {
+                        permitted(&st, 3, &creds)?;
+                    }
+                }
+                Err(_) => {}
+            }
+            at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?
+        }
     };
     let fd = t.fds().install(
         FdEntry {
@@ -73,6 +181,8 @@ fn open_tmpfile(
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    // Creating in the directory needs write and search permission there.
+    permitted(&st, 3, &t.creds())?;
     let fl = (flags & !O_TMPFILE) | (libc::O_CREAT | libc::O_EXCL) as u32;
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     for _ in 0..16 {
@@ -278,7 +388,8 @@ pub(crate) fn statx(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 fn do_readlink(t: &mut Task, dirfd: u64, path_addr: u64, buf: u64, size: u64) -> SysResult<u64> {
-    if (size as i64) <= 0 {
+    // bufsiz is an int.
+    if (size as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
@@ -328,7 +439,17 @@ pub(crate) fn faccessat2(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
-    let len = (a[2] as usize).min(1 << 16);
+    // The count is an int in Linux: "negative" ones fit no entry. Only
+    // what is mapped behind the buffer is filled (no entry is consumed
+    // that cannot be copied out).
+    let count = a[2] as u32 as i32;
+    if count < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = (count as usize).min(1 << 16);
+    let len = t
+        .mm()
+        .accessible_len(a[1], len, crate::platform::Access::Write)?;
     let mut buf = vec![0u8; len];
     let n = file.getdents64(&mut buf)?;
     t.mm().copy_out(a[1], &buf[..n])?;

@@ -28,26 +28,19 @@ pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
-    // SAFETY: a zeroed libc::sysinfo is a valid out-buffer.
-    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
-    // SAFETY: si is a valid, writable struct sysinfo.
-    unsafe { libc::sysinfo(&mut si) };
+    // The sandbox's memory, as /proc/meminfo reports it (not the host's).
+    let (total_kb, free_kb) = crate::vfs::procfs::memory_kb(&t.kernel);
     let mut b = [0u8; 112];
     let up = t.kernel.boot.elapsed().as_secs();
     b[0..8].copy_from_slice(&up.to_le_bytes());
-    let fields = [
-        si.totalram,
-        si.freeram,
-        si.sharedram,
-        si.bufferram,
-        si.totalswap,
-        si.freeswap,
-    ];
+    // totalram, freeram, sharedram, bufferram, totalswap, freeswap.
+    let fields = [total_kb * 1024, free_kb * 1024, 0, 0, 0, 0];
     for (i, v) in fields.iter().enumerate() {
         b[32 + i * 8..40 + i * 8].copy_from_slice(&v.to_le_bytes());
     }
-    b[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
-    b[104..108].copy_from_slice(&si.mem_unit.to_le_bytes());
+    let procs = t.kernel.procs().tasks.len().min(u16::MAX as usize) as u16;
+    b[80..82].copy_from_slice(&procs.to_le_bytes());
+    b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
     t.mm().copy_out(a[0], &b)?;
     Ok(0)
 }

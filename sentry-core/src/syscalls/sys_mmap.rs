@@ -19,6 +19,12 @@ fn prot(p: u64) -> SysResult<Perms> {
     })
 }
 
+/// `len` rounded up to pages as Linux does it: wrapping, so that a length
+/// within a page of 2^64 becomes 0.
+fn page_len(len: u64) -> u64 {
+    len.wrapping_add(PAGE - 1) & !(PAGE - 1)
+}
+
 pub(crate) fn brk(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(t.mm().brk(a[0]))
 }
@@ -52,12 +58,22 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         return t.mm().map_anon(addr, len, perms, fixed, k);
     }
     let file = t.fds().file(fd)?;
+    // The open mode bounds the mapping for its whole life (VM_MAYREAD /
+    // VM_MAYWRITE): no mapping of a write-only file; a shared mapping of a
+    // file not open for writing can never become writable, or its stores
+    // would reach a file (and the page cache every process shares) that
+    // this program may not write.
     let fl = file.status_flags() as i32 & libc::O_ACCMODE;
     if fl == libc::O_WRONLY {
         return Err(Errno::EACCES);
     }
-    if kind != libc::MAP_PRIVATE && perms.write && fl != libc::O_RDWR {
+    let may_write = kind == libc::MAP_PRIVATE || fl == libc::O_RDWR;
+    if perms.write && !may_write {
         return Err(Errno::EACCES);
+    }
+    if file.as_any().is::<crate::vfs::synthetic::SyntheticFile>() {
+        // procfs and sysfs files have no mmap (Linux: ENODEV).
+        return Err(Errno::ENODEV);
     }
     let st = file.stat()?;
     if st.mode & crate::vfs::S_IFMT == libc::S_IFCHR && st.rdev == 0x105 {
@@ -67,7 +83,7 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         } else {
             VmaKind::SharedAnon
         };
-        return t.mm().map_anon(addr, len, perms, fixed, k);
+        return t.mm().map(addr, len, perms, fixed, k, may_write);
     }
     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG {
         return Err(Errno::ENODEV);
@@ -79,6 +95,8 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
             // Host page caches are never written back (see mm/pagecache.rs).
             return Err(Errno::ENODEV);
         }
+        // Nor may a shared mapping of one become writable later.
+        let may_write = may_write && !(shared && cache.is_host());
         // Mapped through the page cache: nothing is copied now; faults map
         // the file's pages (copy-on-write for a private mapping).
         let vk = VmaKind::File(FileMap {
@@ -87,7 +105,7 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
             shared,
             name: file.path().unwrap_or_default(),
         });
-        return t.mm().map_anon(addr, len, perms, fixed, vk);
+        return t.mm().map(addr, len, perms, fixed, vk, may_write);
     }
     // No page cache (files of synthetic file systems): the mapping is a copy
     // of the contents, shared with forked children when MAP_SHARED.
@@ -96,7 +114,7 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     } else {
         VmaKind::Anon
     };
-    let start = t.mm().map_anon(addr, len, perms, fixed, vk)?;
+    let start = t.mm().map(addr, len, perms, fixed, vk, may_write)?;
     // Copy the file's contents in (a private snapshot).
     let size = st.size.max(0) as u64;
     let avail = size.saturating_sub(off).min(len) as usize;
@@ -132,17 +150,34 @@ pub(crate) fn mprotect(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn madvise(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if !a[0].is_multiple_of(PAGE) {
+    // Linux's order: the advice, the alignment, the length, then the range.
+    // MADV_HWPOISON and MADV_SOFT_OFFLINE (100, 101) need hardware memory
+    // failure support, which the sandbox has not: EINVAL as on such kernels.
+    let advice = a[2] as i64;
+    if !matches!(advice, 0..=4 | 8..=25) {
         return Err(Errno::EINVAL);
     }
-    match a[2] as i32 {
-        libc::MADV_DONTNEED => {
-            t.mm().discard(a[0], a[1])?;
-            Ok(0)
-        }
-        0..=25 | 100..=101 => Ok(0),
-        _ => Err(Errno::EINVAL),
+    let (start, len) = (a[0], page_len(a[1]));
+    if !start.is_multiple_of(PAGE) || (a[1] != 0 && len == 0) {
+        return Err(Errno::EINVAL);
     }
+    let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+    if end == start {
+        return Ok(0);
+    }
+    // Nothing is mapped at or above the end of the user range (where the
+    // sentry's own stub lives): ENOMEM, as for any hole.
+    if end > crate::mm::USER_END {
+        return Err(Errno::ENOMEM);
+    }
+    let holes = t.mm().check_mapped(start, end).is_err();
+    if advice == libc::MADV_DONTNEED as i64 {
+        t.mm().discard(start, len)?;
+    }
+    if holes {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
 }
 
 pub(crate) fn mremap(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -165,27 +200,65 @@ pub(crate) fn msync(t: &mut Task, a: &Args) -> SysResult<u64> {
     if !a[0].is_multiple_of(PAGE) || a[2] & !7 != 0 || a[2] & 5 == 5 {
         return Err(Errno::EINVAL);
     }
+    let end = a[0].checked_add(page_len(a[1])).ok_or(Errno::ENOMEM)?;
+    if end == a[0] {
+        return Ok(0);
+    }
     // Shared mappings map the page cache itself, which is the data of a
     // tmpfs file (and host files are never written): nothing to write back.
-    t.mm().residency(a[0], a[1]).map_err(|_| Errno::ENOMEM)?;
+    // The range is only checked (nothing is allocated for it).
+    t.mm()
+        .mapped_range(a[0], end - a[0])
+        .map_err(|_| Errno::ENOMEM)?;
     Ok(0)
 }
 
 pub(crate) fn mincore(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let v = t.mm().residency(a[0], a[1])?;
-    t.mm().copy_out(a[2], &v)?;
+    if !a[0].is_multiple_of(PAGE) {
+        return Err(Errno::EINVAL);
+    }
+    let end = a[0]
+        .checked_add(a[1])
+        .filter(|&e| e <= crate::mm::USER_END)
+        .ok_or(Errno::ENOMEM)?;
+    // A bounded chunk at a time, as Linux does: the vector is written as
+    // the range is walked, whatever its length.
+    const CHUNK: u64 = 4096 * PAGE;
+    let mut at = a[0];
+    let mut out = a[2];
+    while at < end {
+        let n = (end - at).min(CHUNK);
+        let v = t.mm().residency(at, n)?;
+        t.mm().copy_out(out, &v)?;
+        out += v.len() as u64;
+        at += n;
+    }
+    Ok(0)
+}
+
+/// The range of mlock/munlock/mlock2: whole pages around `[addr, addr+len)`,
+/// which must all be mapped. Memory is never swapped, so once the range is
+/// valid there is nothing else to do.
+fn lock_range(t: &mut Task, addr: u64, len: u64) -> SysResult<u64> {
+    let start = addr & !(PAGE - 1);
+    let len = page_len(len.wrapping_add(addr - start));
+    if len == 0 {
+        return Ok(0);
+    }
+    t.mm().mapped_range(start, len).map_err(|_| Errno::ENOMEM)?;
     Ok(0)
 }
 
 pub(crate) fn mlock(t: &mut Task, a: &Args) -> SysResult<u64> {
-    // Memory is never swapped; locking is accepted once the range is valid.
-    if a[1] != 0 {
-        let start = a[0] & !(PAGE - 1);
-        t.mm()
-            .residency(start, a[1] + (a[0] - start))
-            .map_err(|_| Errno::ENOMEM)?;
+    lock_range(t, a[0], a[1])
+}
+
+pub(crate) fn mlock2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const MLOCK_ONFAULT: u64 = 1;
+    if a[2] & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
     }
-    Ok(0)
+    lock_range(t, a[0], a[1])
 }
 
 pub(crate) fn mlockall(_t: &mut Task, a: &Args) -> SysResult<u64> {

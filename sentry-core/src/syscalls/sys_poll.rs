@@ -79,6 +79,8 @@ fn read_timespec(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
 }
 
 fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult<u64> {
+    // nfds is an unsigned int.
+    let nfds = nfds as u32 as u64;
     if nfds > crate::vfs::MAX_FDS as u64 {
         return Err(Errno::EINVAL);
     }
@@ -174,9 +176,20 @@ fn do_select(
     e: u64,
     deadline: Option<Instant>,
 ) -> SysResult<u64> {
-    if nfds > crate::vfs::MAX_FDS as u64 {
+    // nfds is an int; Linux cuts it to the size of the descriptor table
+    // (whole words), so a huge one reads no more of the sets than that.
+    if (nfds as i32) < 0 {
         return Err(Errno::EINVAL);
     }
+    let table = t
+        .fds()
+        .open_fds()
+        .into_iter()
+        .max()
+        .map_or(0, |m| m as u64 + 1)
+        .next_multiple_of(64)
+        .min(crate::vfs::MAX_FDS as u64);
+    let nfds = (nfds as i32 as u64).min(table.max(64));
     let bytes = (nfds as usize).div_ceil(64) * 8;
     let read_set = |t: &Task, addr: u64| -> SysResult<Vec<u8>> {
         let mut v = vec![0u8; bytes];

@@ -13,7 +13,7 @@ const CHUNK: usize = 1 << 20;
 pub(crate) fn read(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
     let len = (a[2] as usize).min(CHUNK);
-    t.mm().check_access(a[1], len, Access::Write)?;
+    let len = t.mm().accessible_len(a[1], len, Access::Write)?;
     let mut buf = vec![0u8; len];
     let n = file.read(&mut buf)?;
     t.mm().copy_out(a[1], &buf[..n])?;
@@ -66,7 +66,7 @@ pub(crate) fn pread64(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let len = (a[2] as usize).min(CHUNK);
-    t.mm().check_access(a[1], len, Access::Write)?;
+    let len = t.mm().accessible_len(a[1], len, Access::Write)?;
     let mut buf = vec![0u8; len];
     let n = file.pread(&mut buf, a[3])?;
     t.mm().copy_out(a[1], &buf[..n])?;
@@ -101,8 +101,7 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
         if len == 0 {
             continue;
         }
-        let len = len.min(CHUNK);
-        t.mm().check_access(base, len, Access::Write)?;
+        let len = t.mm().accessible_len(base, len.min(CHUNK), Access::Write)?;
         let mut buf = vec![0u8; len];
         let n = match file.read(&mut buf) {
             Ok(n) => n,

@@ -419,7 +419,7 @@ impl FileDescription for HostFile {
 
 /// One of the sandbox's standard streams: a host fd handed to the sandbox.
 pub struct HostStdio {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     flags: u32,
 }
 
@@ -430,7 +430,7 @@ impl HostStdio {
         // SAFETY: F_GETFL on a descriptor we own.
         let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
         HostStdio {
-            fd,
+            fd: Arc::new(fd),
             flags: fl.max(0) as u32,
         }
     }
@@ -446,13 +446,28 @@ impl HostStdio {
         let fl = unsafe { libc::fcntl(nfd, libc::F_GETFL) };
         Ok(HostStdio {
             // SAFETY: nfd is a fresh descriptor owned by nothing else.
-            fd: unsafe { OwnedFd::from_raw_fd(nfd) },
+            fd: Arc::new(unsafe { OwnedFd::from_raw_fd(nfd) }),
             flags: fl.max(0) as u32,
         })
     }
 }
 
 impl FileDescription for HostStdio {
+    fn reopen(&self, flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
+        // The same host stream (a terminal, pipe or file the sandbox was
+        // given) with the new mode, as far as the host descriptor allows it.
+        let acc = libc::O_ACCMODE as u32;
+        let have = self.flags & acc;
+        let want = flags & acc;
+        if have != libc::O_RDWR as u32 && want != have {
+            return Some(Err(Errno::EACCES));
+        }
+        // Status flags (O_NONBLOCK, O_APPEND) are the host descriptor's.
+        Some(Ok(Arc::new(HostStdio {
+            fd: self.fd.clone(),
+            flags: (self.flags & !acc) | want,
+        })))
+    }
     fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
         if self.flags & libc::O_ACCMODE as u32 == libc::O_WRONLY as u32 {
             return Err(Errno::EBADF);

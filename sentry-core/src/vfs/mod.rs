@@ -162,6 +162,12 @@ pub trait FileDescription: Send + Sync + Any {
     }
     /// Records the path (set once by the VFS at open).
     fn set_path(&self, _path: &str) {}
+    /// open(2) through a /proc/[pid]/fd/N link to this file when its path
+    /// does not reach it (pipes, host stdio, deleted files): a new
+    /// description with `flags`. None: not reopenable that way.
+    fn reopen(&self, _flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
+        None
+    }
     /// poll(2) readiness (POLLIN | POLLOUT | POLLHUP | POLLERR bits).
     /// Regular files and directories are always ready.
     fn readiness(&self) -> u32 {

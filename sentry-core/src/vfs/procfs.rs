@@ -9,6 +9,137 @@ use super::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::{Kernel, TaskHandle};
 
+/// What /proc tells of the host's hardware, read once before the sentry is
+/// confined (afterwards it may open no host file): the fields of the first
+/// CPU of /proc/cpuinfo and the total memory.
+#[derive(Clone, Debug, Default)]
+pub struct HostInfo {
+    /// `key: value` fields of one /proc/cpuinfo entry (model, flags, MHz...).
+    pub cpu: Vec<(String, String)>,
+    /// MemTotal of /proc/meminfo, in KiB.
+    pub mem_total_kb: u64,
+}
+
+impl HostInfo {
+    /// Reads the host's /proc/cpuinfo and /proc/meminfo the first time and
+    /// returns the same values after (so that a call after confinement makes
+    /// no host call). Must first be called before confinement.
+    pub fn probe() -> HostInfo {
+        static HOST: OnceLock<HostInfo> = OnceLock::new();
+        HOST.get_or_init(|| {
+            let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+            let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+            HostInfo::parse(&cpuinfo, &meminfo)
+        })
+        .clone()
+    }
+
+    /// From the text of /proc/cpuinfo and /proc/meminfo.
+    pub fn parse(cpuinfo: &str, meminfo: &str) -> HostInfo {
+        let cpu = cpuinfo
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim_end().to_string(), v.trim().to_string()))
+            .collect();
+        let mem_total_kb = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        HostInfo { cpu, mem_total_kb }
+    }
+}
+
+/// /proc/cpuinfo: the host CPU's description once per sandbox CPU.
+fn cpuinfo(host: &HostInfo, cpus: usize) -> Vec<u8> {
+    let mut s = String::new();
+    let cpus = cpus.max(1);
+    for i in 0..cpus {
+        s.push_str(&format!("processor\t: {i}\n"));
+        if host.cpu.is_empty() {
+            s.push_str("model name\t: unknown\nflags\t\t: \n");
+        }
+        for (k, v) in &host.cpu {
+            let v = match k.as_str() {
+                "processor" => continue,
+                "physical id" => "0".to_string(),
+                "siblings" | "cpu cores" => cpus.to_string(),
+                "core id" | "apicid" | "initial apicid" => i.to_string(),
+                _ => v.clone(),
+            };
+            // The kernel pads keys with tabs to 8-column stops.
+            let tabs = if k.len() < 8 { "\t\t" } else { "\t" };
+            if v.is_empty() {
+                s.push_str(&format!("{k}{tabs}:\n"));
+            } else {
+                s.push_str(&format!("{k}{tabs}: {v}\n"));
+            }
+        }
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+/// /proc/meminfo: the sandbox's memory is its memory file (no bigger than
+/// the host's); what is free is what the sentry has not handed out.
+fn meminfo(k: &Kernel) -> Vec<u8> {
+    let (total, free) = memory_kb(k);
+    let used = total - free;
+    let mut s = String::new();
+    for (name, v) in [
+        ("MemTotal", total),
+        ("MemFree", free),
+        ("MemAvailable", free),
+        ("Buffers", 0),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("Active", used),
+        ("Inactive", 0),
+        ("Unevictable", 0),
+        ("Mlocked", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Dirty", 0),
+        ("Writeback", 0),
+        ("AnonPages", used),
+        ("Mapped", 0),
+        ("Shmem", 0),
+        ("CommitLimit", total),
+        ("Committed_AS", used),
+    ] {
+        s.push_str(&format!("{:<16}{v:>8} kB\n", format!("{name}:")));
+    }
+    s.into_bytes()
+}
+
+/// The sandbox's memory in KiB, (total, free): its memory file (no bigger
+/// than the host's memory) and what the sentry has not handed out of it.
+/// /proc/meminfo and sysinfo(2) both report these.
+pub fn memory_kb(k: &Kernel) -> (u64, u64) {
+    let mem = k.platform.memory();
+    let file_kb = mem.size() / 1024;
+    let host_kb = k.config.host.mem_total_kb;
+    let total = if host_kb == 0 {
+        file_kb
+    } else {
+        file_kb.min(host_kb)
+    };
+    let used = (mem.pages_in_use() * crate::mm::PAGE / 1024).min(total);
+    (total, total - used)
+}
+
+/// /proc/loadavg from the process table: no load history is kept (0.00),
+/// then runnable/total threads and the last pid handed out.
+fn loadavg(k: &Kernel) -> Vec<u8> {
+    let procs = k.procs();
+    let total = procs.tasks.len().max(1);
+    // The reader itself is running; others may be blocked.
+    format!("0.00 0.00 0.00 1/{total} {}\n", procs.last_pid()).into_bytes()
+}
+
 /// The /proc file system.
 #[derive(Default)]
 pub struct ProcFs {
@@ -75,6 +206,49 @@ impl ProcFs {
             .or(st.threads.first())
             .cloned()
             .ok_or(Errno::ENOENT)
+    }
+
+    /// The open file a `[pid]/fd/N` (or `[pid]/task/[tid]/fd/N`) link
+    /// names; None for other paths.
+    pub fn fd_file(&self, path: &str) -> SysResult<Option<Arc<dyn FileDescription>>> {
+        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let (pid, n) = match parts.as_slice() {
+            [pid, "fd", n] | [pid, "task", _, "fd", n] => (*pid, *n),
+            _ => return Ok(None),
+        };
+        let k = self.kernel()?;
+        let h = self.task(&k, pid)?;
+        // Another process's descriptors open only for its own user (or
+        // root), as Linux's ptrace-read check.
+        if let Some(cur) = crate::kernel::block::current() {
+            if !Arc::ptr_eq(&cur.tg, &h.tg) {
+                let me = cur
+                    .tg
+                    .creds
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                let them = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let fsuid = me.uid[3];
+                if me.uid[1] != 0 && them.uid[..3].iter().any(|&u| u != fsuid) {
+                    return Err(Errno::EACCES);
+                }
+            }
+        }
+        let fds = h
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fds
+            .upgrade()
+            .ok_or(Errno::ENOENT)?;
+        let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
+        let f = fds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .file(fd)
+            .map_err(|_| Errno::ENOENT)?;
+        Ok(Some(f))
     }
 
     fn node(&self, path: &str) -> SysResult<Node> {
@@ -160,11 +334,10 @@ impl ProcFs {
 }
 
 fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
-    let host = |p: &str| std::fs::read(p).unwrap_or_default();
     match name {
-        "cpuinfo" => host("/proc/cpuinfo"),
-        "meminfo" => host("/proc/meminfo"),
-        "loadavg" => host("/proc/loadavg"),
+        "cpuinfo" => cpuinfo(&k.config.host, k.config.cpus),
+        "meminfo" => meminfo(k),
+        "loadavg" => loadavg(k),
         "uptime" => {
             let u = k.boot.elapsed().as_secs_f64();
             format!("{u:.2} {u:.2}\n").into_bytes()
@@ -187,7 +360,7 @@ fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs()
-                - k.boot.elapsed().as_secs();
+                .saturating_sub(k.boot.elapsed().as_secs());
             s.push_str(&format!(
                 "btime {boot}\nprocesses {}\n",
                 k.procs().tgs.len()

@@ -707,6 +707,25 @@ impl FileDescription for TmpFile {
     fn set_path(&self, p: &str) {
         let _ = self.path.set(p.to_string());
     }
+    fn reopen(&self, flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
+        // A file no longer reachable by its path (unlinked) still opens.
+        if !self.fs.lock().nodes.contains_key(&self.ino) {
+            return Some(Err(Errno::ENOENT));
+        }
+        let f = Arc::new(TmpFile {
+            fs: self.fs.clone(),
+            ino: self.ino,
+            pos: Mutex::new(0),
+            flags: Mutex::new(
+                flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_CLOEXEC) as u32,
+            ),
+            path: std::sync::OnceLock::new(),
+        });
+        if let Some(p) = self.path.get() {
+            let _ = f.path.set(p.clone());
+        }
+        Some(Ok(f))
+    }
     fn set_status_flags(&self, f: u32) {
         let mut fl = self.flags.lock().unwrap_or_else(|p| p.into_inner());
         let keep = (libc::O_APPEND | libc::O_NONBLOCK) as u32;

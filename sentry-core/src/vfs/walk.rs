@@ -213,6 +213,45 @@ impl Vfs {
         self.readlink_abs(&r.abs)
     }
 
+    /// For open(2): when `path` leads (through any symlinks, /dev/stdin and
+    /// /dev/fd included) to a /proc/[pid]/fd/N link, the open file that
+    /// link names; None for any other path (or an error, left to the
+    /// ordinary open to report).
+    pub fn fd_link(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+    ) -> SysResult<Option<Arc<dyn FileDescription>>> {
+        let mut cur = path.to_vec();
+        let mut base: Option<String> = None;
+        for _ in 0..=MAX_LINKS {
+            let r = match &base {
+                None => self.resolve(start, &cur, false),
+                Some(b) => self.resolve(&Start::Cwd(b), &cur, false),
+            };
+            let Ok(r) = r else { return Ok(None) };
+            let (fs, rel) = self.locate(&r.abs);
+            if let Some(p) = fs.as_any().downcast_ref::<super::procfs::ProcFs>() {
+                if let Some(f) = p.fd_file(rel)? {
+                    return Ok(Some(f));
+                }
+            }
+            match self.lstat_abs(&r.abs) {
+                Ok(st) if st.mode & S_IFMT == S_IFLNK => {
+                    cur = self.readlink_abs(&r.abs)?;
+                    let parent = r.abs.rsplit_once('/').map_or("", |(p, _)| p);
+                    base = Some(if parent.is_empty() {
+                        "/".to_string()
+                    } else {
+                        parent.to_string()
+                    });
+                }
+                _ => return Ok(None),
+            }
+        }
+        Err(Errno::ELOOP)
+    }
+
     /// open/openat/creat.
     pub fn open(
         &self,
