@@ -144,6 +144,20 @@ pub trait FileDescription: Send + Sync + Any {
     fn truncate(&self, _size: u64) -> SysResult<()> {
         Err(Errno::EINVAL)
     }
+    /// fallocate(2) on `[offset, offset+len)` of a regular file opened for
+    /// writing; `mode` is 0, FALLOC_FL_KEEP_SIZE or FALLOC_FL_PUNCH_HOLE |
+    /// FALLOC_FL_KEEP_SIZE (checked by the caller). By default only mode 0,
+    /// by growing the file.
+    fn allocate(&self, mode: u32, offset: u64, len: u64) -> SysResult<()> {
+        if mode != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        if self.stat()?.size.max(0) as u64 >= end {
+            return Ok(());
+        }
+        self.truncate(end)
+    }
     /// fchmod/fchown/futimens.
     fn setattr(&self, _a: &SetAttr) -> SysResult<()> {
         Err(Errno::EROFS)
