@@ -165,3 +165,17 @@ impl StderrOf for std::process::Child {
         s
     }
 }
+
+#[test]
+fn tmpfs_statfs_counts_file_pages() {
+    let bin = compile_c("rt_statfs");
+    let native = run_native(&bin, &["/dev/shm"]);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&bin, &["/dev/shm"], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert_eq!(
+        String::from_utf8_lossy(&sandboxed.stdout),
+        "statfs: 0\ntmpfs: 1 bsize 4096\nsane: 1\n64 MiB file uses >= 63 MiB: 1\n\
+         a hole costs < 1 MiB: 1\nfreed on delete: 1\n"
+    );
+}
