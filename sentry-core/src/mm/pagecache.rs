@@ -237,11 +237,26 @@ impl PageCache {
     /// Writes at `off`, growing the file. When the memory file has no page
     /// left the write is short, or fails with ENOSPC if nothing was written.
     pub fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        self.write_limited(buf, Some(off), u64::MAX).map(|(_, n)| n)
+    }
+
+    /// Writes at `off`, or at the end of the file when None (in one step,
+    /// as O_APPEND needs), stopping at `max` bytes (EFBIG at or past it).
+    /// Returns where it wrote and how much; short or ENOSPC as [`Self::write`].
+    pub fn write_limited(&self, buf: &[u8], off: Option<u64>, max: u64) -> SysResult<(u64, usize)> {
         if self.source.is_some() {
             return Err(Errno::EBADF);
         }
-        off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
         let mut i = self.lock();
+        let off = off.unwrap_or(i.size);
+        if buf.is_empty() {
+            return Ok((off, 0));
+        }
+        if off >= max {
+            return Err(Errno::EFBIG);
+        }
+        let buf = &buf[..(buf.len() as u64).min(max - off) as usize];
+        off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
         let mut done = 0;
         let mut res = Ok(());
         while done < buf.len() {
@@ -267,9 +282,9 @@ impl PageCache {
         }
         if done > 0 {
             i.size = i.size.max(off + done as u64);
-            return Ok(done);
+            return Ok((off, done));
         }
-        res.map(|()| 0)
+        res.map(|()| (off, 0))
     }
 
     /// Allocates the pages of `[off, off+len)` (fallocate): ENOSPC when the

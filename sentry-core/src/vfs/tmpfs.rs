@@ -32,16 +32,6 @@ fn now() -> (i64, i64) {
 /// one (unit tests that use a tmpfs without a platform).
 const OWN_MEMORY: u64 = 64 << 20;
 
-/// Writes `buf` at `off` of a file's data: short at [`MAX_FILE`], EFBIG at
-/// or past it; short or ENOSPC when the memory file is full.
-fn write_data(c: &PageCache, buf: &[u8], off: u64) -> SysResult<usize> {
-    if off >= MAX_FILE {
-        return Err(Errno::EFBIG);
-    }
-    let n = (buf.len() as u64).min(MAX_FILE - off) as usize;
-    c.write(&buf[..n], off)
-}
-
 /// Sets the size of a file's data.
 fn resize_data(c: &PageCache, size: u64) -> SysResult<()> {
     if size > MAX_FILE {
@@ -569,27 +559,35 @@ impl TmpFile {
     fn writable(&self) -> bool {
         self.flags() as i32 & libc::O_ACCMODE != libc::O_RDONLY
     }
-    fn read_at(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+    /// A regular file's data. The copy itself runs without the file
+    /// system's lock, so a large read or write does not stall other
+    /// operations on the tmpfs.
+    fn data(&self) -> SysResult<Arc<PageCache>> {
         let i = self.fs.lock();
         match &i.nodes.get(&self.ino).ok_or(Errno::EIO)?.data {
-            Data::File(d) => d.read(buf, off),
+            Data::File(d) => Ok(d.clone()),
             Data::Dir(_) => Err(Errno::EISDIR),
             Data::Link(_) | Data::Fifo(_) => Err(Errno::EINVAL),
         }
     }
-    fn write_at(&self, buf: &[u8], off: u64) -> SysResult<usize> {
-        let mut i = self.fs.lock();
-        let n = i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?;
-        match &mut n.data {
-            Data::File(d) => {
-                let done = write_data(d, buf, off)?;
-                let t = now();
-                n.stat.mtime = t;
-                n.stat.ctime = t;
-                Ok(done)
-            }
-            _ => Err(Errno::EISDIR),
+    fn read_at(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        self.data()?.read(buf, off)
+    }
+    /// Writes at `off` (None: at the end, in one step); returns where and how
+    /// much. Short at [`MAX_FILE`], EFBIG at or past it; short or ENOSPC
+    /// when the memory file is full.
+    fn write_at(&self, buf: &[u8], off: Option<u64>) -> SysResult<(u64, usize)> {
+        let d = self.data().map_err(|e| match e {
+            Errno::EINVAL => Errno::EISDIR,
+            e => e,
+        })?;
+        let done = d.write_limited(buf, off, MAX_FILE)?;
+        if let Some(n) = self.fs.lock().nodes.get_mut(&self.ino) {
+            let t = now();
+            n.stat.mtime = t;
+            n.stat.ctime = t;
         }
+        Ok(done)
     }
     fn size(&self) -> u64 {
         let i = self.fs.lock();
@@ -617,11 +615,8 @@ impl FileDescription for TmpFile {
             return Err(Errno::EBADF);
         }
         let mut p = self.pos();
-        if self.append() {
-            *p = self.size();
-        }
-        let n = self.write_at(buf, *p)?;
-        *p += n as u64;
+        let (at, n) = self.write_at(buf, (!self.append()).then_some(*p))?;
+        *p = at + n as u64;
         Ok(n)
     }
     fn pread(&self, buf: &mut [u8], offset: u64) -> SysResult<usize> {
@@ -635,8 +630,8 @@ impl FileDescription for TmpFile {
             return Err(Errno::EBADF);
         }
         // As on Linux, pwrite on an O_APPEND file appends.
-        let offset = if self.append() { self.size() } else { offset };
-        self.write_at(buf, offset)
+        let (_, n) = self.write_at(buf, (!self.append()).then_some(offset))?;
+        Ok(n)
     }
     fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
         let mut p = self.pos();
@@ -850,7 +845,31 @@ mod tests {
         let f = fs.clone().open("/m", RW_CREAT, 0o644).unwrap();
         assert_eq!(f.pwrite(b"abcd", MAX_FILE - 2).unwrap(), 2);
         assert_eq!(f.pwrite(b"abcd", MAX_FILE), Err(Errno::EFBIG));
+        assert_eq!(
+            f.pwrite(b"", MAX_FILE).unwrap(),
+            0,
+            "an empty write is no error"
+        );
         assert_eq!(f.truncate(MAX_FILE + 1), Err(Errno::EFBIG));
+    }
+
+    #[test]
+    fn appends_from_two_descriptors_interleave_whole() {
+        let (_mem, fs) = fs_with(4 << 20);
+        let flags = RW_CREAT | libc::O_APPEND as u32;
+        let a = fs.clone().open("/log", flags, 0o644).unwrap();
+        let b = fs.clone().open("/log", flags, 0o644).unwrap();
+        let ta = std::thread::spawn(move || {
+            (0..200).for_each(|_| assert_eq!(a.write(b"aaaa").unwrap(), 4))
+        });
+        (0..200).for_each(|_| assert_eq!(b.pwrite(b"bbbb", 0).unwrap(), 4));
+        ta.join().unwrap();
+        let r = fs.clone().open("/log", libc::O_RDONLY as u32, 0).unwrap();
+        let mut all = vec![0u8; 2000];
+        assert_eq!(r.read(&mut all).unwrap(), 1600);
+        for rec in all[..1600].chunks(4) {
+            assert!(rec == b"aaaa" || rec == b"bbbb", "{rec:?}");
+        }
     }
 
     #[test]
