@@ -271,6 +271,41 @@ static void copies(void) {
     unlink(path("falloc"));
 }
 
+static void seek_data_hole(void) {
+    int fd = open(path("sparse"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    // Data in page 0 and pages 3-4; holes in 1-2 and 5.
+    char pat[2 * PG];
+    memset(pat, 's', sizeof pat);
+    pwrite(fd, pat, 10, 0);
+    pwrite(fd, pat, 2 * PG, 3 * PG);
+    ftruncate(fd, 6 * PG - 100);
+    long long size = size_of(fd);
+    struct {
+        long long off;
+        int whence;
+    } q[] = {{0, SEEK_DATA},       {100, SEEK_DATA},        {PG, SEEK_DATA},
+             {5 * PG, SEEK_DATA},  {size, SEEK_DATA},       {-1, SEEK_DATA},
+             {0, SEEK_HOLE},       {3 * PG + 5, SEEK_HOLE}, {5 * PG + 1, SEEK_HOLE},
+             {size - 1, SEEK_HOLE}, {size, SEEK_HOLE},      {1LL << 40, SEEK_HOLE}};
+    for (unsigned i = 0; i < sizeof q / sizeof q[0]; i++) {
+        errno = 0;
+        long long r = lseek(fd, q[i].off, q[i].whence);
+        int e = errno;
+        printf("%s %lld: %lld %s pos %lld\n", q[i].whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE",
+               q[i].off, r, r < 0 ? strerror(e) : "", (long long)lseek(fd, 0, SEEK_CUR));
+    }
+    close(fd);
+    unlink(path("sparse"));
+    // Not seekable: a pipe.
+    int pp[2];
+    pipe(pp);
+    errno = 0;
+    long long r = lseek(pp[0], 0, SEEK_DATA);
+    printf("pipe SEEK_DATA: %lld %s\n", r, strerror(errno));
+    close(pp[0]);
+    close(pp[1]);
+}
+
 static void many_files(void) {
     static char buf[65536];
     memset(buf, 'm', sizeof buf);
@@ -307,6 +342,7 @@ int main(int argc, char **argv) {
     truncation();
     shared_mappings();
     copies();
+    seek_data_hole();
     many_files();
     rmdir(dir);
     printf("done\n");

@@ -348,6 +348,27 @@ impl PageCache {
         Ok(())
     }
 
+    /// SEEK_DATA (`hole` false) or SEEK_HOLE from `off`, at page
+    /// granularity as tmpfs: held pages are data, the rest holes, the end of
+    /// the file a hole; ENXIO at or past the end (or no data after `off`).
+    pub fn seek_data(&self, off: u64, hole: bool) -> SysResult<u64> {
+        let i = self.lock();
+        if off >= i.size {
+            return Err(Errno::ENXIO);
+        }
+        let mut idx = off / PAGE;
+        if !hole {
+            return match i.frames.range(idx..).next() {
+                Some((&k, _)) if k * PAGE < i.size => Ok((k * PAGE).max(off)),
+                _ => Err(Errno::ENXIO),
+            };
+        }
+        while idx * PAGE < i.size && i.frames.contains_key(&idx) {
+            idx += 1;
+        }
+        Ok((idx * PAGE).max(off).min(i.size))
+    }
+
     /// A copy of this writable cache in another memory file (a file mapped
     /// by an address space of another memory file: only in tests that run
     /// several platforms in one process).

@@ -136,6 +136,17 @@ pub trait FileDescription: Send + Sync + Any {
     }
     /// File status.
     fn stat(&self) -> SysResult<Stat>;
+    /// lseek SEEK_DATA (`hole` false) or SEEK_HOLE from `offset`: moves the
+    /// offset there and returns it. By default, as Linux's generic files:
+    /// all data up to the size, one hole at the end; ENXIO at or past it.
+    fn seek_data(&self, offset: i64, hole: bool) -> SysResult<u64> {
+        self.seek(0, Whence::Cur)?;
+        let size = self.stat()?.size;
+        if offset < 0 || offset >= size {
+            return Err(Errno::ENXIO);
+        }
+        self.seek(if hole { size } else { offset }, Whence::Set)
+    }
     /// Fills `buf` with `linux_dirent64` records; 0 at the end.
     fn getdents64(&self, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::ENOTDIR)

@@ -651,6 +651,17 @@ impl FileDescription for TmpFile {
         let i = self.fs.lock();
         Ok(i.nodes.get(&self.ino).ok_or(Errno::EIO)?.stat())
     }
+    fn seek_data(&self, offset: i64, hole: bool) -> SysResult<u64> {
+        let d = match self.data() {
+            Ok(d) => d,
+            Err(Errno::EISDIR) => return Err(Errno::EINVAL),
+            Err(e) => return Err(e),
+        };
+        let off = u64::try_from(offset).map_err(|_| Errno::ENXIO)?;
+        let at = d.seek_data(off, hole)?;
+        *self.pos() = at;
+        Ok(at)
+    }
     fn getdents64(&self, buf: &mut [u8]) -> SysResult<usize> {
         let entries: Vec<(String, u64, u32)> = {
             let i = self.fs.lock();
