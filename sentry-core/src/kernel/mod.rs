@@ -191,6 +191,8 @@ impl Kernel {
     ) -> Arc<Kernel> {
         let hostname = config.hostname.clone();
         let config_seccomp = config.app_seccomp.clone();
+        // tmpfs file data lives in this kernel's memory file.
+        crate::mm::pagecache::set_file_memory(platform.memory());
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),
             platform,

@@ -9,8 +9,12 @@
 //! page is shared, so the ordinary copy-on-write path applies).
 //!
 //! Two kinds exist:
-//! - tmpfs files, whose cache *is* the file's data once it has been mapped
-//!   (nothing to write back; `msync` has nothing to do);
+//! - tmpfs files, whose cache *is* the file's data from the start: pages are
+//!   allocated from the memory file on write (holes stay unallocated and read
+//!   as zeros), freed on truncation, hole punching and when the file is gone
+//!   (nothing to write back; `msync` has nothing to do). A page the memory
+//!   file cannot give makes a write short, or fail with ENOSPC, as a full
+//!   tmpfs does;
 //! - read-only host files (the gofer's), filled on demand with `pread` from a
 //!   donated descriptor. The sandbox never writes host files (writes copy the
 //!   file up into tmpfs first), so these pages are never dirty. A small
@@ -19,7 +23,8 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::errno::{Errno, SysResult};
 use crate::platform::MemoryFile;
@@ -55,6 +60,34 @@ impl std::fmt::Debug for PageCache {
 
 fn nomem(_: impl std::fmt::Debug) -> Errno {
     Errno::ENOMEM
+}
+
+/// Memory-file pages held by writable (tmpfs) caches, for /proc/meminfo's
+/// Shmem. They are also counted by `MemoryFile::pages_in_use` (they come
+/// from the same allocator), so a memory limit sees them.
+static TMPFS_PAGES: AtomicU64 = AtomicU64::new(0);
+
+/// Memory-file pages that tmpfs files hold now.
+pub fn tmpfs_pages() -> u64 {
+    TMPFS_PAGES.load(Ordering::Relaxed)
+}
+
+/// The memory file that tmpfs file data lives in (the kernel's, set by
+/// `Kernel::new`; one per sentry process).
+static FILE_MEMORY: Mutex<Option<Weak<MemoryFile>>> = Mutex::new(None);
+
+/// Makes `mem` the memory file for tmpfs file data.
+pub fn set_file_memory(mem: &Arc<MemoryFile>) {
+    *FILE_MEMORY.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(mem));
+}
+
+/// The memory file set by [`set_file_memory`], if it still exists.
+pub fn file_memory() -> Option<Arc<MemoryFile>> {
+    FILE_MEMORY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(Weak::upgrade)
 }
 
 impl PageCache {
@@ -109,6 +142,11 @@ impl PageCache {
         self.source.is_some()
     }
 
+    /// The memory file holding the pages.
+    pub fn memory(&self) -> &Arc<MemoryFile> {
+        &self.mem
+    }
+
     /// The page at `idx`, loading it from the source or allocating a zero
     /// page when `create`; None for a hole that is not created.
     fn frame(&self, i: &mut Inner, idx: u64, create: bool) -> SysResult<Option<u64>> {
@@ -155,6 +193,9 @@ impl PageCache {
             }
         }
         i.frames.insert(idx, p);
+        if self.source.is_none() {
+            TMPFS_PAGES.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(Some(p))
     }
 
@@ -193,26 +234,161 @@ impl PageCache {
         Ok(n)
     }
 
-    /// Writes at `off`, growing the file.
+    /// Writes at `off`, growing the file. When the memory file has no page
+    /// left the write is short, or fails with ENOSPC if nothing was written.
     pub fn write(&self, buf: &[u8], off: u64) -> SysResult<usize> {
+        self.write_limited(buf, Some(off), u64::MAX).map(|(_, n)| n)
+    }
+
+    /// Writes at `off`, or at the end of the file when None (in one step,
+    /// as O_APPEND needs), stopping at `max` bytes (EFBIG at or past it).
+    /// Returns where it wrote and how much; short or ENOSPC as [`Self::write`].
+    pub fn write_limited(&self, buf: &[u8], off: Option<u64>, max: u64) -> SysResult<(u64, usize)> {
         if self.source.is_some() {
             return Err(Errno::EBADF);
         }
-        let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
         let mut i = self.lock();
+        let off = off.unwrap_or(i.size);
+        if buf.is_empty() {
+            return Ok((off, 0));
+        }
+        if off >= max {
+            return Err(Errno::EFBIG);
+        }
+        let buf = &buf[..(buf.len() as u64).min(max - off) as usize];
+        off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
         let mut done = 0;
+        let mut res = Ok(());
         while done < buf.len() {
             let at = off + done as u64;
             let in_page = at % PAGE;
             let len = ((PAGE - in_page) as usize).min(buf.len() - done);
-            let p = self.frame(&mut i, at / PAGE, true)?.ok_or(Errno::ENOMEM)?;
-            self.mem
-                .write(p + in_page, &buf[done..done + len])
-                .map_err(|_| Errno::EIO)?;
+            let p = match self.frame(&mut i, at / PAGE, true) {
+                Ok(Some(p)) => p,
+                Ok(None) | Err(Errno::ENOMEM) => {
+                    res = Err(Errno::ENOSPC);
+                    break;
+                }
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+            };
+            if self.mem.write(p + in_page, &buf[done..done + len]).is_err() {
+                res = Err(Errno::EIO);
+                break;
+            }
             done += len;
         }
-        i.size = i.size.max(end);
-        Ok(buf.len())
+        if done > 0 {
+            i.size = i.size.max(off + done as u64);
+            return Ok((off, done));
+        }
+        res.map(|()| (off, 0))
+    }
+
+    /// Allocates the pages of `[off, off+len)` (fallocate): ENOSPC when the
+    /// memory file has none left. With `extend`, the file grows to the end
+    /// of the range.
+    pub fn allocate(&self, off: u64, len: u64, extend: bool) -> SysResult<()> {
+        if self.source.is_some() {
+            return Err(Errno::EBADF);
+        }
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        let mut i = self.lock();
+        let mut idx = off / PAGE;
+        while idx < end.div_ceil(PAGE) {
+            match self.frame(&mut i, idx, true) {
+                Ok(_) => {}
+                Err(Errno::ENOMEM) => return Err(Errno::ENOSPC),
+                Err(e) => return Err(e),
+            }
+            idx += 1;
+        }
+        if extend {
+            i.size = i.size.max(end);
+        }
+        Ok(())
+    }
+
+    /// Punches a hole in `[off, off+len)`: whole pages are freed (mappings
+    /// that hold them keep their copy), partial pages are zeroed. The size
+    /// does not change.
+    pub fn punch_hole(&self, off: u64, len: u64) -> SysResult<()> {
+        if self.source.is_some() {
+            return Err(Errno::EBADF);
+        }
+        let mut i = self.lock();
+        let end = off.saturating_add(len);
+        if off >= end {
+            return Ok(());
+        }
+        let first_whole = off.div_ceil(PAGE);
+        let last_whole = end / PAGE;
+        // Partial pages at either end are zeroed in place.
+        for (from, to) in [
+            (off, end.min(first_whole * PAGE)),
+            ((last_whole * PAGE).max(off), end),
+        ] {
+            if from >= to {
+                continue;
+            }
+            if let Some(&p) = i.frames.get(&(from / PAGE)) {
+                self.mem
+                    .zero(p + from % PAGE, (to - from) as usize)
+                    .map_err(|_| Errno::EIO)?;
+            }
+        }
+        if first_whole < last_whole {
+            let mut gone = i.frames.split_off(&first_whole);
+            let mut rest = gone.split_off(&last_whole);
+            i.frames.append(&mut rest);
+            self.release(gone.into_values().collect());
+        }
+        Ok(())
+    }
+
+    /// SEEK_DATA (`hole` false) or SEEK_HOLE from `off`, at page
+    /// granularity as tmpfs: held pages are data, the rest holes, the end of
+    /// the file a hole; ENXIO at or past the end (or no data after `off`).
+    pub fn seek_data(&self, off: u64, hole: bool) -> SysResult<u64> {
+        let i = self.lock();
+        if off >= i.size {
+            return Err(Errno::ENXIO);
+        }
+        let mut idx = off / PAGE;
+        if !hole {
+            return match i.frames.range(idx..).next() {
+                Some((&k, _)) if k * PAGE < i.size => Ok((k * PAGE).max(off)),
+                _ => Err(Errno::ENXIO),
+            };
+        }
+        while idx * PAGE < i.size && i.frames.contains_key(&idx) {
+            idx += 1;
+        }
+        Ok((idx * PAGE).max(off).min(i.size))
+    }
+
+    /// A copy of this writable cache in another memory file (a file mapped
+    /// by an address space of another memory file: only in tests that run
+    /// several platforms in one process).
+    pub fn copy_to(&self, mem: &Arc<MemoryFile>) -> SysResult<Arc<PageCache>> {
+        if self.source.is_some() {
+            return Err(Errno::EBADF);
+        }
+        let c = PageCache::new(mem.clone());
+        let i = self.lock();
+        let mut page = vec![0u8; PAGE as usize];
+        {
+            let mut ci = c.lock();
+            for (&idx, &p) in &i.frames {
+                self.mem.read(p, &mut page).map_err(|_| Errno::EIO)?;
+                let q = c.frame(&mut ci, idx, true)?.ok_or(Errno::ENOMEM)?;
+                c.mem.write(q, &page).map_err(|_| Errno::EIO)?;
+            }
+            ci.size = i.size;
+        }
+        Ok(c)
     }
 
     /// Sets the size: pages past the end are dropped (mappings that still
@@ -240,6 +416,9 @@ impl PageCache {
     }
 
     fn release(&self, pages: Vec<u64>) {
+        if self.source.is_none() {
+            TMPFS_PAGES.fetch_sub(pages.len() as u64, Ordering::Relaxed);
+        }
         let last: Vec<u64> = pages.into_iter().filter(|&p| self.mem.decref(p)).collect();
         self.mem.free_pages(last);
     }

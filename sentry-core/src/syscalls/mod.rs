@@ -258,7 +258,7 @@ table! {
     282 signalfd => sys_signal::signalfd, Full, [Fd, Hex, Int];
     283 timerfd_create => sys_time::timerfd_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME"), [Int, Hex];
     284 eventfd => sys_poll::eventfd, Full, [Int];
-    285 fallocate => sys_file::fallocate, Partial("mode 0 only"), [Fd, Int, Int, Int];
+    285 fallocate => sys_file::fallocate, Partial("tmpfs: allocate, KEEP_SIZE, PUNCH_HOLE; other files: mode 0 grows the file"), [Fd, Int, Int, Int];
     286 timerfd_settime => sys_time::timerfd_settime, Full, [Fd, Hex, Hex, Hex];
     287 timerfd_gettime => sys_time::timerfd_gettime, Full, [Fd, Hex];
     289 signalfd4 => sys_signal::signalfd4, Full, [Fd, Hex, Int, Hex];

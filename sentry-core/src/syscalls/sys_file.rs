@@ -914,15 +914,33 @@ pub(crate) fn fsync(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn fallocate(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const KEEP_SIZE: u32 = 0x01;
+    const PUNCH_HOLE: u32 = 0x02;
+    // KEEP_SIZE, PUNCH_HOLE, COLLAPSE_RANGE, ZERO_RANGE, INSERT_RANGE, UNSHARE_RANGE.
+    const KNOWN: u32 = 0x7b;
     let f = t.fds().file(a[0] as i64)?;
-    if a[1] != 0 {
+    let (mode, off, len) = (a[1] as u32, a[2] as i64, a[3] as i64);
+    // The order of Linux's vfs_fallocate checks.
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if mode & !KNOWN != 0 || (mode & PUNCH_HOLE != 0 && mode & KEEP_SIZE == 0) {
         return Err(Errno::EOPNOTSUPP);
     }
-    let end = a[2].checked_add(a[3]).ok_or(Errno::EFBIG)?;
-    if f.stat()?.size.max(0) as u64 >= end {
-        return Ok(0);
+    if f.status_flags() as i32 & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(Errno::EBADF);
     }
-    f.truncate(end)?;
+    match f.stat()?.mode & crate::vfs::S_IFMT {
+        libc::S_IFIFO => return Err(Errno::ESPIPE),
+        libc::S_IFDIR => return Err(Errno::EISDIR),
+        libc::S_IFREG => {}
+        _ => return Err(Errno::ENODEV),
+    }
+    off.checked_add(len).ok_or(Errno::EFBIG)?;
+    if mode & !(KEEP_SIZE | PUNCH_HOLE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    f.allocate(mode, off as u64, len as u64)?;
     Ok(0)
 }
 

@@ -108,11 +108,20 @@ pub(crate) fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(len as u64)
 }
 
-fn statfs_bytes(ty: u64) -> [u8; 120] {
+const TMPFS_MAGIC: u64 = 0x0102_1994;
+
+fn statfs_bytes(ty: u64, mem: &crate::platform::MemoryFile) -> [u8; 120] {
     // struct statfs: f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files,
     // f_ffree, f_fsid (2×i32), f_namelen, f_frsize, f_flags, f_spare[4].
     let mut b = [0u8; 120];
-    let vals: [u64; 7] = [ty, 4096, 1 << 24, 1 << 23, 1 << 23, 1 << 20, 1 << 19];
+    let (blocks, free) = if ty == TMPFS_MAGIC {
+        // tmpfs data lives in the memory file: its size and free pages.
+        let total = mem.size() / 4096;
+        (total, total.saturating_sub(mem.pages_in_use()))
+    } else {
+        (1 << 24, 1 << 23)
+    };
+    let vals: [u64; 7] = [ty, 4096, blocks, free, free, 1 << 20, 1 << 19];
     for (i, v) in vals.iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
     }
@@ -125,7 +134,8 @@ pub(crate) fn statfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a[0])?;
     let cwd = t.cwd();
     let ty = t.root().fs_type(&crate::vfs::Start::Cwd(&cwd), &path)?;
-    t.mm().copy_out(a[1], &statfs_bytes(ty))?;
+    let b = statfs_bytes(ty, t.mm().memory());
+    t.mm().copy_out(a[1], &b)?;
     Ok(0)
 }
 
@@ -136,10 +146,11 @@ pub(crate) fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
             .kernel
             .fs
             .fs_type(&crate::vfs::Start::Cwd("/"), p.as_bytes())
-            .unwrap_or(0x0102_1994),
+            .unwrap_or(TMPFS_MAGIC),
         None => 0x5049_5045, // pipefs
     };
-    t.mm().copy_out(a[1], &statfs_bytes(ty))?;
+    let b = statfs_bytes(ty, t.mm().memory());
+    t.mm().copy_out(a[1], &b)?;
     Ok(0)
 }
 

@@ -175,6 +175,7 @@ pub(crate) fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
         0 => Whence::Set,
         1 => Whence::Cur,
         2 => Whence::End,
+        3 | 4 => return file.seek_data(a[1] as i64, a[2] == 4),
         _ => return Err(Errno::EINVAL),
     };
     file.seek(a[1] as i64, whence)

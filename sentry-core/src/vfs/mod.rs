@@ -136,6 +136,17 @@ pub trait FileDescription: Send + Sync + Any {
     }
     /// File status.
     fn stat(&self) -> SysResult<Stat>;
+    /// lseek SEEK_DATA (`hole` false) or SEEK_HOLE from `offset`: moves the
+    /// offset there and returns it. By default, as Linux's generic files:
+    /// all data up to the size, one hole at the end; ENXIO at or past it.
+    fn seek_data(&self, offset: i64, hole: bool) -> SysResult<u64> {
+        self.seek(0, Whence::Cur)?;
+        let size = self.stat()?.size;
+        if offset < 0 || offset >= size {
+            return Err(Errno::ENXIO);
+        }
+        self.seek(if hole { size } else { offset }, Whence::Set)
+    }
     /// Fills `buf` with `linux_dirent64` records; 0 at the end.
     fn getdents64(&self, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::ENOTDIR)
@@ -143,6 +154,20 @@ pub trait FileDescription: Send + Sync + Any {
     /// ftruncate.
     fn truncate(&self, _size: u64) -> SysResult<()> {
         Err(Errno::EINVAL)
+    }
+    /// fallocate(2) on `[offset, offset+len)` of a regular file opened for
+    /// writing; `mode` is 0, FALLOC_FL_KEEP_SIZE or FALLOC_FL_PUNCH_HOLE |
+    /// FALLOC_FL_KEEP_SIZE (checked by the caller). By default only mode 0,
+    /// by growing the file.
+    fn allocate(&self, mode: u32, offset: u64, len: u64) -> SysResult<()> {
+        if mode != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        if self.stat()?.size.max(0) as u64 >= end {
+            return Ok(());
+        }
+        self.truncate(end)
     }
     /// fchmod/fchown/futimens.
     fn setattr(&self, _a: &SetAttr) -> SysResult<()> {

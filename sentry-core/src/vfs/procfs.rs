@@ -88,6 +88,8 @@ fn cpuinfo(host: &HostInfo, cpus: usize) -> Vec<u8> {
 fn meminfo(k: &Kernel) -> Vec<u8> {
     let (total, free) = memory_kb(k);
     let used = total - free;
+    // tmpfs file data (/tmp, /dev/shm) is shared memory, as on Linux.
+    let shmem = (crate::mm::pagecache::tmpfs_pages() * 4).min(used);
     let mut s = String::new();
     for (name, v) in [
         ("MemTotal", total),
@@ -104,9 +106,9 @@ fn meminfo(k: &Kernel) -> Vec<u8> {
         ("SwapFree", 0),
         ("Dirty", 0),
         ("Writeback", 0),
-        ("AnonPages", used),
+        ("AnonPages", used - shmem),
         ("Mapped", 0),
-        ("Shmem", 0),
+        ("Shmem", shmem),
         ("CommitLimit", total),
         ("Committed_AS", used),
     ] {

@@ -1,8 +1,12 @@
 //! tmpfs: an in-memory file system (directories, regular files, symlinks,
 //! hard links, timestamps). It is the writable upper layer of the root
-//! overlay and backs /tmp-like mounts. File data lives in the sentry's heap
-//! until the file is first mapped; from then on it lives in a page cache in
-//! the memory file, which every mapping and every read and write share.
+//! overlay and backs /tmp-like mounts. A regular file's data is a page cache
+//! in the memory file from the start (not the sentry's heap): pages are
+//! allocated on write, holes cost nothing, truncation and hole punching free
+//! pages, and the pages go back to the memory file when the file is gone and
+//! no mapping holds them. `read`/`write` and every `MAP_SHARED` mapping use
+//! the same pages. When the memory file has no page left (its size or the
+//! sandbox's memory limit), writes fail with ENOSPC, as on a full tmpfs.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -24,63 +28,22 @@ fn now() -> (i64, i64) {
     (d.as_secs() as i64, d.subsec_nanos() as i64)
 }
 
-/// A regular file's contents.
-enum FileData {
-    Heap(Vec<u8>),
-    Cached(Arc<PageCache>),
-}
+/// Size of the memory file a tmpfs makes for itself when no kernel has set
+/// one (unit tests that use a tmpfs without a platform).
+const OWN_MEMORY: u64 = 64 << 20;
 
-impl FileData {
-    fn len(&self) -> u64 {
-        match self {
-            FileData::Heap(v) => v.len() as u64,
-            FileData::Cached(c) => c.size(),
-        }
+/// Sets the size of a file's data.
+fn resize_data(c: &PageCache, size: u64) -> SysResult<()> {
+    if size > MAX_FILE {
+        return Err(Errno::EFBIG);
     }
-    fn read(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
-        match self {
-            FileData::Heap(d) => {
-                let off = off.min(d.len() as u64) as usize;
-                let n = buf.len().min(d.len() - off);
-                buf[..n].copy_from_slice(&d[off..off + n]);
-                Ok(n)
-            }
-            FileData::Cached(c) => c.read(buf, off),
-        }
-    }
-    fn write(&mut self, buf: &[u8], off: u64) -> SysResult<()> {
-        let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
-        if end > MAX_FILE {
-            return Err(Errno::EFBIG);
-        }
-        match self {
-            FileData::Heap(d) => {
-                if d.len() < end as usize {
-                    d.resize(end as usize, 0);
-                }
-                d[off as usize..end as usize].copy_from_slice(buf);
-            }
-            FileData::Cached(c) => {
-                c.write(buf, off)?;
-            }
-        }
-        Ok(())
-    }
-    fn resize(&mut self, size: u64) -> SysResult<()> {
-        if size > MAX_FILE {
-            return Err(Errno::EFBIG);
-        }
-        match self {
-            FileData::Heap(d) => d.resize(size as usize, 0),
-            FileData::Cached(c) => c.truncate(size)?,
-        }
-        Ok(())
-    }
+    c.truncate(size)
 }
 
 enum Data {
     Dir(BTreeMap<String, u64>),
-    File(FileData),
+    /// A regular file: its data (in the memory file).
+    File(Arc<PageCache>),
     Link(Vec<u8>),
     Fifo(Arc<crate::fs::pipe::Pipe>),
 }
@@ -96,7 +59,19 @@ impl Node {
     fn dead(&self) -> bool {
         self.stat.nlink == 0 || (matches!(self.data, Data::Dir(_)) && self.stat.nlink <= 1)
     }
+
+    /// The status, with a regular file's size and blocks from its data.
+    fn stat(&self) -> Stat {
+        let mut st = self.stat;
+        if let Data::File(c) = &self.data {
+            st.size = c.size() as i64;
+            st.blocks = c.pages() as i64 * (PAGE_BYTES / 512);
+        }
+        st
+    }
 }
+
+const PAGE_BYTES: i64 = 4096;
 
 struct Inner {
     nodes: HashMap<u64, Node>,
@@ -109,13 +84,26 @@ struct Inner {
 pub struct TmpFs {
     inner: Mutex<Inner>,
     dev: u64,
+    /// The memory file holding file data (the kernel's, found at the first
+    /// file creation unless given).
+    mem: Mutex<Option<Arc<MemoryFile>>>,
 }
 
 const ROOT: u64 = 1;
 
 impl TmpFs {
-    /// An empty tmpfs whose root has `mode`.
+    /// An empty tmpfs whose root has `mode`; file data goes to the kernel's
+    /// memory file.
     pub fn new(mode: u32, dev: u64) -> Arc<TmpFs> {
+        Self::build(mode, dev, None)
+    }
+
+    /// An empty tmpfs whose file data lives in `mem`.
+    pub fn with_memory(mode: u32, dev: u64, mem: Arc<MemoryFile>) -> Arc<TmpFs> {
+        Self::build(mode, dev, Some(mem))
+    }
+
+    fn build(mode: u32, dev: u64, mem: Option<Arc<MemoryFile>>) -> Arc<TmpFs> {
         let t = now();
         let mut nodes = HashMap::new();
         nodes.insert(
@@ -143,7 +131,29 @@ impl TmpFs {
                 opens: HashMap::new(),
             }),
             dev,
+            mem: Mutex::new(mem),
         })
+    }
+
+    /// The memory file for file data: the one given, else the kernel's, else
+    /// (no kernel: unit tests) a small one of its own.
+    fn memory(&self) -> SysResult<Arc<MemoryFile>> {
+        let mut m = self.mem.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mem) = &*m {
+            return Ok(mem.clone());
+        }
+        let mem = match crate::mm::pagecache::file_memory() {
+            Some(mem) => mem,
+            None => {
+                tracing::warn!("tmpfs without a kernel memory file: using its own");
+                Arc::new(MemoryFile::new(OWN_MEMORY).map_err(|e| {
+                    tracing::warn!(error = %e, "tmpfs memory file");
+                    Errno::ENOSPC
+                })?)
+            }
+        };
+        *m = Some(mem.clone());
+        Ok(mem)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -232,7 +242,7 @@ impl Fs for TmpFs {
     fn lstat(&self, path: &str) -> SysResult<Stat> {
         let i = self.lock();
         let ino = i.lookup(path)?;
-        Ok(i.nodes.get(&ino).ok_or(Errno::ENOENT)?.stat)
+        Ok(i.nodes.get(&ino).ok_or(Errno::ENOENT)?.stat())
     }
 
     fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
@@ -262,10 +272,13 @@ impl Fs for TmpFs {
                 }
                 Err(Errno::ENOENT) if fl & libc::O_CREAT != 0 => {
                     let (parent, name) = split_parent(path);
+                    // Checked first so that a failed lookup allocates nothing.
+                    i.lookup(parent)?;
+                    let data = PageCache::new(self.memory()?);
                     i.add(
                         parent,
                         name,
-                        Data::File(FileData::Heap(Vec::new())),
+                        Data::File(data),
                         S_IFREG | (mode & 0o7777),
                         self.dev,
                     )?
@@ -286,9 +299,10 @@ impl Fs for TmpFs {
             Data::Link(_) => return Err(Errno::ELOOP),
             Data::File(_) if fl & libc::O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
             Data::File(d) if fl & libc::O_TRUNC != 0 && acc != libc::O_RDONLY => {
-                d.resize(0)?;
-                node.stat.size = 0;
-                node.stat.mtime = now();
+                resize_data(d, 0)?;
+                let t = now();
+                node.stat.mtime = t;
+                node.stat.ctime = t;
             }
             _ => {}
         }
@@ -509,9 +523,7 @@ fn set_node(n: &mut Node, a: &SetAttr) -> SysResult<()> {
     if let Some(size) = a.size {
         match &mut n.data {
             Data::File(d) => {
-                d.resize(size)?;
-                n.stat.size = size as i64;
-                n.stat.blocks = (size as i64 + 511) / 512;
+                resize_data(d, size)?;
                 n.stat.mtime = now();
             }
             Data::Dir(_) => return Err(Errno::EISDIR),
@@ -580,33 +592,44 @@ impl TmpFile {
     fn writable(&self) -> bool {
         self.flags() as i32 & libc::O_ACCMODE != libc::O_RDONLY
     }
-    fn read_at(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+    /// A regular file's data. The copy itself runs without the file
+    /// system's lock, so a large read or write does not stall other
+    /// operations on the tmpfs.
+    fn data(&self) -> SysResult<Arc<PageCache>> {
         let i = self.fs.lock();
         match &i.nodes.get(&self.ino).ok_or(Errno::EIO)?.data {
-            Data::File(d) => d.read(buf, off),
+            Data::File(d) => Ok(d.clone()),
             Data::Dir(_) => Err(Errno::EISDIR),
             Data::Link(_) | Data::Fifo(_) => Err(Errno::EINVAL),
         }
     }
-    fn write_at(&self, buf: &[u8], off: u64) -> SysResult<usize> {
-        let mut i = self.fs.lock();
-        let n = i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?;
-        match &mut n.data {
-            Data::File(d) => {
-                d.write(buf, off)?;
-                n.stat.size = d.len() as i64;
-                n.stat.blocks = (d.len() as i64 + 511) / 512;
-                n.stat.mtime = now();
-                Ok(buf.len())
-            }
-            _ => Err(Errno::EISDIR),
+    fn read_at(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {
+        self.data()?.read(buf, off)
+    }
+    /// Writes at `off` (None: at the end, in one step); returns where and how
+    /// much. Short at [`MAX_FILE`], EFBIG at or past it; short or ENOSPC
+    /// when the memory file is full.
+    fn write_at(&self, buf: &[u8], off: Option<u64>) -> SysResult<(u64, usize)> {
+        let d = self.data().map_err(|e| match e {
+            Errno::EINVAL => Errno::EISDIR,
+            e => e,
+        })?;
+        let done = d.write_limited(buf, off, MAX_FILE)?;
+        if let Some(n) = self.fs.lock().nodes.get_mut(&self.ino) {
+            let t = now();
+            n.stat.mtime = t;
+            n.stat.ctime = t;
         }
+        Ok(done)
     }
     fn size(&self) -> u64 {
         let i = self.fs.lock();
         i.nodes
             .get(&self.ino)
-            .map_or(0, |n| n.stat.size.max(0) as u64)
+            .map_or(0, |n| n.stat().size.max(0) as u64)
+    }
+    fn append(&self) -> bool {
+        self.flags() as i32 & libc::O_APPEND != 0
     }
 }
 
@@ -625,11 +648,8 @@ impl FileDescription for TmpFile {
             return Err(Errno::EBADF);
         }
         let mut p = self.pos();
-        if self.flags() as i32 & libc::O_APPEND != 0 {
-            *p = self.size();
-        }
-        let n = self.write_at(buf, *p)?;
-        *p += n as u64;
+        let (at, n) = self.write_at(buf, (!self.append()).then_some(*p))?;
+        *p = at + n as u64;
         Ok(n)
     }
     fn pread(&self, buf: &mut [u8], offset: u64) -> SysResult<usize> {
@@ -642,7 +662,9 @@ impl FileDescription for TmpFile {
         if !self.writable() {
             return Err(Errno::EBADF);
         }
-        self.write_at(buf, offset)
+        // As on Linux, pwrite on an O_APPEND file appends.
+        let (_, n) = self.write_at(buf, (!self.append()).then_some(offset))?;
+        Ok(n)
     }
     fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
         let mut p = self.pos();
@@ -660,7 +682,18 @@ impl FileDescription for TmpFile {
     }
     fn stat(&self) -> SysResult<Stat> {
         let i = self.fs.lock();
-        Ok(i.nodes.get(&self.ino).ok_or(Errno::EIO)?.stat)
+        Ok(i.nodes.get(&self.ino).ok_or(Errno::EIO)?.stat())
+    }
+    fn seek_data(&self, offset: i64, hole: bool) -> SysResult<u64> {
+        let d = match self.data() {
+            Ok(d) => d,
+            Err(Errno::EISDIR) => return Err(Errno::EINVAL),
+            Err(e) => return Err(e),
+        };
+        let off = u64::try_from(offset).map_err(|_| Errno::ENXIO)?;
+        let at = d.seek_data(off, hole)?;
+        *self.pos() = at;
+        Ok(at)
     }
     fn getdents64(&self, buf: &mut [u8]) -> SysResult<usize> {
         let entries: Vec<(String, u64, u32)> = {
@@ -698,6 +731,28 @@ impl FileDescription for TmpFile {
         let mut i = self.fs.lock();
         set_node(i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?, a)
     }
+    fn allocate(&self, mode: u32, offset: u64, len: u64) -> SysResult<()> {
+        const KEEP_SIZE: u32 = 0x01;
+        const PUNCH_HOLE: u32 = 0x02;
+        let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE {
+            return Err(Errno::EFBIG);
+        }
+        let mut i = self.fs.lock();
+        let n = i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?;
+        let Data::File(d) = &n.data else {
+            return Err(Errno::ENODEV);
+        };
+        match mode {
+            0 | KEEP_SIZE => d.allocate(offset, len, mode == 0)?,
+            m if m == PUNCH_HOLE | KEEP_SIZE => d.punch_hole(offset, len)?,
+            _ => return Err(Errno::EOPNOTSUPP),
+        }
+        let t = now();
+        n.stat.mtime = t;
+        n.stat.ctime = t;
+        Ok(())
+    }
     fn status_flags(&self) -> u32 {
         self.flags() | libc::O_LARGEFILE as u32
     }
@@ -708,9 +763,14 @@ impl FileDescription for TmpFile {
         let _ = self.path.set(p.to_string());
     }
     fn reopen(&self, flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
-        // A file no longer reachable by its path (unlinked) still opens.
-        if !self.fs.lock().nodes.contains_key(&self.ino) {
-            return Some(Err(Errno::ENOENT));
+        // A file no longer reachable by its path (unlinked) still opens; the
+        // new description holds the file open too (released by its Drop).
+        {
+            let mut i = self.fs.lock();
+            if !i.nodes.contains_key(&self.ino) {
+                return Some(Err(Errno::ENOENT));
+            }
+            *i.opens.entry(self.ino).or_default() += 1;
         }
         let f = Arc::new(TmpFile {
             fs: self.fs.clone(),
@@ -735,20 +795,172 @@ impl FileDescription for TmpFile {
         let mut i = self.fs.lock();
         let n = i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?;
         match &mut n.data {
-            Data::File(FileData::Cached(c)) => Ok(Some(c.clone())),
-            Data::File(d) => {
-                // First mapping: the data moves into the memory file.
-                let FileData::Heap(v) = d else {
-                    return Err(Errno::EIO);
-                };
-                let c = PageCache::from_bytes(mem.clone(), v)?;
-                *d = FileData::Cached(c.clone());
-                Ok(Some(c))
+            // The file's data is the cache that mappings share.
+            Data::File(c) if Arc::ptr_eq(c.memory(), mem) => Ok(Some(c.clone())),
+            Data::File(c) => {
+                // Mapped by an address space of another memory file (only
+                // when one process runs several platforms: tests): the data
+                // moves there.
+                let moved = c.copy_to(mem)?;
+                *c = moved.clone();
+                Ok(Some(moved))
             }
             _ => Ok(None),
         }
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW_CREAT: u32 = (libc::O_RDWR | libc::O_CREAT) as u32;
+
+    fn fs_with(mem_bytes: u64) -> (Arc<MemoryFile>, Arc<TmpFs>) {
+        let mem = Arc::new(MemoryFile::new(mem_bytes).unwrap());
+        (mem.clone(), TmpFs::with_memory(0o755, 9, mem))
+    }
+
+    #[test]
+    fn file_data_is_memory_file_pages_and_holes_are_free() {
+        let (mem, fs) = fs_with(4 << 20);
+        let base = mem.pages_in_use();
+        let f = fs.clone().open("/f", RW_CREAT, 0o644).unwrap();
+        assert_eq!(mem.pages_in_use(), base, "an empty file has no pages");
+        assert_eq!(f.pwrite(&[7u8; 3 * 4096], 0).unwrap(), 3 * 4096);
+        assert_eq!(mem.pages_in_use(), base + 3);
+        // A byte far away: one more page, the hole between costs nothing.
+        assert_eq!(f.pwrite(b"x", 1 << 30).unwrap(), 1);
+        assert_eq!(mem.pages_in_use(), base + 4);
+        let st = f.stat().unwrap();
+        assert_eq!(st.size, (1 << 30) + 1);
+        assert_eq!(st.blocks, 4 * 8);
+        let mut b = [1u8; 8];
+        assert_eq!(f.pread(&mut b, 1 << 20).unwrap(), 8);
+        assert_eq!(b, [0; 8], "a hole reads as zeros");
+        // Truncation frees whole pages and zeroes the tail of the last one.
+        f.truncate(4096 + 10).unwrap();
+        assert_eq!(mem.pages_in_use(), base + 2);
+        f.truncate(3 * 4096).unwrap();
+        let mut page = [9u8; 4096];
+        assert_eq!(f.pread(&mut page, 4096).unwrap(), 4096);
+        assert!(page[..10].iter().all(|&x| x == 7));
+        assert!(page[10..].iter().all(|&x| x == 0));
+        assert_eq!(fs.lstat("/f").unwrap().size, 3 * 4096);
+        // Deleted and closed: every page goes back.
+        drop(f);
+        fs.unlink("/f", false).unwrap();
+        assert_eq!(mem.pages_in_use(), base);
+    }
+
+    #[test]
+    fn a_full_memory_file_gives_enospc_not_a_crash() {
+        let (mem, fs) = fs_with(2 << 20);
+        let f = fs.clone().open("/big", RW_CREAT, 0o644).unwrap();
+        let chunk = vec![5u8; 1 << 20];
+        let mut total = 0;
+        let err = loop {
+            match f.write(&chunk) {
+                Ok(n) => {
+                    assert!(n > 0);
+                    total += n;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, Errno::ENOSPC);
+        assert!(total > 0 && total <= 2 << 20, "{total}");
+        assert_eq!(f.stat().unwrap().size as usize, total, "short write kept");
+        let g = fs.clone().open("/other", RW_CREAT, 0o644).unwrap();
+        assert_eq!(g.write(b"x"), Err(Errno::ENOSPC));
+        assert_eq!(g.allocate(0, 0, 4096), Err(Errno::ENOSPC));
+        // Freeing space makes writes work again.
+        f.truncate(0).unwrap();
+        assert_eq!(g.write(b"x").unwrap(), 1);
+        assert!(mem.pages_in_use() < 8);
+    }
+
+    #[test]
+    fn fallocate_allocates_and_punches() {
+        let (mem, fs) = fs_with(4 << 20);
+        let base = mem.pages_in_use();
+        let f = fs.clone().open("/a", RW_CREAT, 0o644).unwrap();
+        f.allocate(0, 0, 2 * 4096 + 1).unwrap();
+        assert_eq!(f.stat().unwrap().size, 2 * 4096 + 1);
+        assert_eq!(mem.pages_in_use(), base + 3);
+        f.allocate(1, 0, 8 * 4096).unwrap();
+        assert_eq!(f.stat().unwrap().size, 2 * 4096 + 1, "KEEP_SIZE");
+        assert_eq!(mem.pages_in_use(), base + 8);
+        f.pwrite(&[3u8; 3 * 4096], 0).unwrap();
+        // Punch [100, 2*4096+100): page 1 freed, the ends zeroed.
+        f.allocate(3, 100, 2 * 4096).unwrap();
+        assert_eq!(mem.pages_in_use(), base + 7);
+        let mut b = vec![0u8; 3 * 4096];
+        f.pread(&mut b, 0).unwrap();
+        assert!(b[..100].iter().all(|&x| x == 3));
+        assert!(b[100..2 * 4096 + 100].iter().all(|&x| x == 0));
+        assert!(b[2 * 4096 + 100..].iter().all(|&x| x == 3));
+        assert_eq!(f.allocate(2, 0, 1), Err(Errno::EOPNOTSUPP));
+        assert_eq!(f.allocate(0, MAX_FILE, 1), Err(Errno::EFBIG));
+    }
+
+    #[test]
+    fn writes_stop_at_the_largest_file() {
+        let (_mem, fs) = fs_with(4 << 20);
+        let f = fs.clone().open("/m", RW_CREAT, 0o644).unwrap();
+        assert_eq!(f.pwrite(b"abcd", MAX_FILE - 2).unwrap(), 2);
+        assert_eq!(f.pwrite(b"abcd", MAX_FILE), Err(Errno::EFBIG));
+        assert_eq!(
+            f.pwrite(b"", MAX_FILE).unwrap(),
+            0,
+            "an empty write is no error"
+        );
+        assert_eq!(f.truncate(MAX_FILE + 1), Err(Errno::EFBIG));
+    }
+
+    #[test]
+    fn appends_from_two_descriptors_interleave_whole() {
+        let (_mem, fs) = fs_with(4 << 20);
+        let flags = RW_CREAT | libc::O_APPEND as u32;
+        let a = fs.clone().open("/log", flags, 0o644).unwrap();
+        let b = fs.clone().open("/log", flags, 0o644).unwrap();
+        let ta = std::thread::spawn(move || {
+            (0..200).for_each(|_| assert_eq!(a.write(b"aaaa").unwrap(), 4))
+        });
+        (0..200).for_each(|_| assert_eq!(b.pwrite(b"bbbb", 0).unwrap(), 4));
+        ta.join().unwrap();
+        let r = fs.clone().open("/log", libc::O_RDONLY as u32, 0).unwrap();
+        let mut all = vec![0u8; 2000];
+        assert_eq!(r.read(&mut all).unwrap(), 1600);
+        for rec in all[..1600].chunks(4) {
+            assert!(rec == b"aaaa" || rec == b"bbbb", "{rec:?}");
+        }
+    }
+
+    #[test]
+    fn mapping_shares_the_files_pages() {
+        let (mem, fs) = fs_with(4 << 20);
+        let f = fs.clone().open("/s", RW_CREAT, 0o644).unwrap();
+        f.pwrite(b"hello", 10).unwrap();
+        let used = mem.pages_in_use();
+        let c = f.page_cache(&mem).unwrap().unwrap();
+        assert_eq!(mem.pages_in_use(), used, "mapping copies nothing");
+        let p = c.map_page(0).unwrap().unwrap();
+        mem.write(p + 10, b"J").unwrap();
+        let mut b = [0u8; 5];
+        f.pread(&mut b, 10).unwrap();
+        assert_eq!(&b, b"Jello");
+        assert!(!mem.decref(p));
+        // Another memory file (a second platform in one process): the data
+        // moves there, still one cache for read and mappings.
+        let other = Arc::new(MemoryFile::new(2 << 20).unwrap());
+        let c2 = f.page_cache(&other).unwrap().unwrap();
+        assert!(Arc::ptr_eq(c2.memory(), &other));
+        f.pread(&mut b, 10).unwrap();
+        assert_eq!(&b, b"Jello");
+        assert!(Arc::ptr_eq(&f.page_cache(&other).unwrap().unwrap(), &c2));
     }
 }
