@@ -500,7 +500,8 @@ pub fn run(
         None => (
             opts.program.clone(),
             opts.args.clone(),
-            std::env::vars_os()
+            crate::panic::original_env()
+                .into_iter()
                 .map(|(k, v)| {
                     let mut e = k.into_vec();
                     e.push(b'=');
@@ -550,6 +551,7 @@ pub fn run(
         // SAFETY: an open the seccomp filter forbids; the process dies here.
         unsafe { libc::open(c"/etc/passwd".as_ptr(), libc::O_RDONLY) };
     }
+    crate::panic::debug_trigger();
 
     // The program is looked up and read inside the sandbox's file system.
     let path = resolve_program(&fs, &cwd, &envp, program.as_bytes())?;

@@ -10,6 +10,10 @@ use clap::{Parser, Subcommand};
 use sentry_core::kernel::ExitStatus;
 use shim::sandbox::{self, DoOptions};
 
+/// The system allocator, noting failed sizes for the sentry's last words.
+#[global_allocator]
+static ALLOCATOR: shim::panic::Allocator = shim::panic::Allocator;
+
 #[derive(Parser)]
 #[command(
     name = "gvisor",
@@ -178,6 +182,11 @@ fn print_out(text: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Boot { .. } => shim::panic::install("sentry"),
+        Cmd::Gofer { .. } => shim::panic::install("gofer"),
+        _ => {}
+    }
     if matches!(cli.cmd, Cmd::Boot { .. } | Cmd::Gofer { .. }) {
         shim::confine::settle_libc();
     }
