@@ -134,3 +134,137 @@ fn bad_bundles_are_refused_naming_the_field() {
         "{line}"
     );
 }
+
+/// The sandbox's cgroup directories (one per v1 controller, or the v2 one)
+/// named `name`, anywhere in the first levels of /sys/fs/cgroup.
+fn cgroup_dirs(name: &str) -> Vec<std::path::PathBuf> {
+    fn walk(d: &std::path::Path, name: &str, depth: usize, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if !p.is_dir() || p.is_symlink() {
+                continue;
+            }
+            if e.file_name().to_string_lossy() == name {
+                out.push(p);
+            } else if depth > 0 {
+                walk(&p, name, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(std::path::Path::new("/sys/fs/cgroup"), name, 4, &mut out);
+    out
+}
+
+/// `--memory 64M` and a program that touches 200 MB: the sentry refuses
+/// the pages past the limit and kills the program with SIGKILL (as Linux's
+/// OOM killer would), saying why; the launcher's status is 137. Within the
+/// limit the same program runs.
+#[test]
+fn memory_limit_kills_the_program_not_the_sentry() {
+    let prog = compile_c_with("rs_limits", &["-pthread"]);
+    let out = run_sandboxed(&prog, &["mem", "200"], &["--memory", "64M"]);
+    assert_eq!(out.status.code(), Some(137), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("out of memory"), "{}", describe(&out));
+    assert!(
+        err.contains("program killed by SIGKILL"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!err.contains("sentry was killed"), "{}", describe(&out));
+    let out = run_sandboxed(&prog, &["mem", "200"], &["--memory", "512M"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "touched 200 MB\n",
+        "{}",
+        describe(&out)
+    );
+    for bad in ["1K", "lots", "0", "-5M"] {
+        let out = run_sandboxed("/bin/true", &[] as &[&str], &["--memory", bad]);
+        let line = assert_one_line_error(&out);
+        assert!(line.contains("memory"), "{bad}: {line}");
+    }
+}
+
+/// `--pids 10` and a fork bomb (processes, then threads): fork and
+/// pthread_create get EAGAIN once 10 tasks run, as at a cgroup's pids.max;
+/// the sandbox survives and forks again once they are gone.
+#[test]
+fn pids_limit_gives_eagain() {
+    let prog = compile_c_with("rs_limits", &["-pthread"]);
+    for what in ["fork", "threads"] {
+        let out = run_sandboxed(&prog, &[what, "100"], &["--pids", "10"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "made 9, then Resource temporarily unavailable\nfork after: ok\n",
+            "{what}: {}",
+            describe(&out)
+        );
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", describe(&out));
+    }
+}
+
+/// The sentry and the gofer run in a cgroup of their own (under the
+/// launcher's) carrying the limits, and it is gone when the sandbox ends.
+#[test]
+fn sandbox_cgroup_exists_while_running_and_is_removed() {
+    let mut cmd = sandboxed_command("/bin/sleep", &["3"], &["--pids", "20", "--memory", "100M"]);
+    cmd.stdin(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let name = format!("gvisor-do-{}", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut dirs = Vec::new();
+    while dirs.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        dirs = cgroup_dirs(&name);
+    }
+    assert!(!dirs.is_empty(), "no cgroup {name} while the sandbox runs");
+    let mut saw_pids = false;
+    let mut saw_memory = false;
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        assert_eq!(procs.lines().count(), 2, "{}: {procs}", d.display());
+        if let Ok(v) = std::fs::read_to_string(d.join("pids.max")) {
+            assert_eq!(v.trim(), (20 + 64).to_string());
+            saw_pids = true;
+        }
+        for f in ["memory.limit_in_bytes", "memory.max"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                assert_eq!(v.trim(), ((100u64 << 20) + (256 << 20)).to_string());
+                saw_memory = true;
+            }
+        }
+    }
+    assert!(saw_pids && saw_memory, "{dirs:?}");
+    let st = child.wait().unwrap();
+    assert!(st.success(), "{st:?}");
+    let left = cgroup_dirs(&name);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// `gvisor run` takes linux.resources.pids.limit from the bundle.
+#[test]
+fn run_takes_pids_limit_from_the_spec() {
+    let prog = compile_c_with("rs_limits", &["-pthread"]);
+    let dir = bundle(
+        "pidslimit",
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/limits","fork","100"],"cwd":"/","user":{"uid":0,"gid":0}},"linux":{"resources":{"pids":{"limit":5},"memory":{"limit":268435456}}}}"#,
+    );
+    std::fs::copy(&prog, dir.join("rootfs/limits")).unwrap();
+    let out = gvisor_run(&dir, "rs-pidslimit", &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "made 4, then Resource temporarily unavailable\nfork after: ok\n",
+        "{}",
+        describe(&out)
+    );
+    // A flag overrides the spec.
+    let out = gvisor_run(&dir, "rs-pidslimit2", &["--pids", "8"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("made 7, then"),
+        "{}",
+        describe(&out)
+    );
+}

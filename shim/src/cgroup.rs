@@ -122,6 +122,63 @@ impl Cgroup {
         Ok(Some(cg))
     }
 
+    /// Creates the cgroup `name` under this process's own cgroup in every
+    /// hierarchy (so the caller's limits and accounting still cover the
+    /// sandbox) and moves `pids` into it. None when the host has no usable
+    /// cgroup file system.
+    pub fn create_nested(name: &str, pids: &[i32]) -> Result<Option<Cgroup>> {
+        if name.is_empty() || name.contains('/') || name == ".." || name == "." {
+            anyhow::bail!("cgroup name {name:?}: not a single path component");
+        }
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let v2 = Path::new(ROOT).join("cgroup.controllers").exists();
+        let mut dirs = Vec::new();
+        for line in own.lines() {
+            let mut it = line.splitn(3, ':');
+            let (Some(_), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let rel = path.trim_start_matches('/');
+            if v2 {
+                if ctrls.is_empty() {
+                    dirs.push(("unified".to_string(), Path::new(ROOT).join(rel).join(name)));
+                }
+                continue;
+            }
+            for c in ctrls.split(',') {
+                if V1.contains(&c) && Path::new(ROOT).join(c).join("cgroup.procs").exists() {
+                    dirs.push((c.to_string(), Path::new(ROOT).join(c).join(rel).join(name)));
+                }
+            }
+        }
+        // cpu and cpuacct may share one hierarchy (cpu,cpuacct): once.
+        dirs.dedup_by(|a, b| a.1 == b.1);
+        if dirs.is_empty() {
+            return Ok(None);
+        }
+        for (_, d) in &dirs {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("creating cgroup {}", d.display()))?;
+        }
+        if v2 {
+            if let Some(parent) = dirs[0].1.parent() {
+                for c in ["+memory", "+cpu", "+pids"] {
+                    let _ = std::fs::write(parent.join("cgroup.subtree_control"), c);
+                }
+            }
+        }
+        let cg = Cgroup { dirs, v2 };
+        for &pid in pids {
+            cg.add(pid)?;
+        }
+        Ok(Some(cg))
+    }
+
+    /// The directories of the cgroup (one per v1 controller).
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+    }
+
     /// Moves process `pid` into the cgroup.
     pub fn add(&self, pid: i32) -> Result<()> {
         for (_, d) in &self.dirs {

@@ -67,6 +67,8 @@ pub struct Bundle {
     pub masked: Vec<String>,
     /// linux.seccomp, compiled.
     pub seccomp: Option<Arc<AppFilter>>,
+    /// linux.resources: memory.limit, pids.limit, cpu shares/quota/period.
+    pub limits: crate::launch::SandboxLimits,
 }
 
 fn rlimit_index(t: PosixRlimitType) -> usize {
@@ -552,6 +554,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
     let mut sysctl = BTreeMap::new();
     let mut masked = Vec::new();
     let mut seccomp = None;
+    let mut limits = crate::launch::SandboxLimits::default();
     // A container added to a running pod shares the pod's sentry, and so
     // its namespaces: the paths to the pod's namespaces it is given name
     // what it has already.
@@ -593,6 +596,28 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         if let Some(s) = linux.seccomp() {
             seccomp = Some(Arc::new(compile_seccomp(s)?));
         }
+        if let Some(r) = linux.resources() {
+            let l = crate::cgroup::limits_of(r);
+            limits.memory = match l.memory {
+                Some(m) if m > 0 => Some(m as u64),
+                Some(m) if m < -1 => {
+                    bail!("config.json: linux.resources.memory.limit {m}: negative")
+                }
+                _ => None,
+            };
+            limits.pids = match l.pids {
+                Some(p) if p > 0 => Some(p as u64),
+                Some(p) if p < -1 => bail!("config.json: linux.resources.pids.limit {p}: negative"),
+                _ => None,
+            };
+            limits.cpu_shares = l.cpu_shares;
+            limits.cpu_quota = match l.cpu_quota {
+                Some(q) if q > 0 => Some((q, l.cpu_period.unwrap_or(100_000))),
+                _ => None,
+            };
+            crate::launch::check_limits(&limits)
+                .map_err(|e| anyhow!("config.json: linux.resources: {e}"))?;
+        }
     }
     Ok(Bundle {
         root: root_path,
@@ -606,6 +631,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         sysctl,
         masked,
         seccomp,
+        limits,
     })
 }
 
