@@ -448,6 +448,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
             return Err(e);
         }
     };
+    crate::sandbox::protect_from_oom_killer();
     let platform = match KvmPlatform::new(VmConfig::default()) {
         Ok(p) => p,
         Err(e) => {
