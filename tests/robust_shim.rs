@@ -268,3 +268,35 @@ fn run_takes_pids_limit_from_the_spec() {
         describe(&out)
     );
 }
+
+/// A launcher killed by SIGKILL cannot remove its cgroup; the next sandbox
+/// removes such leftovers (empty, launcher gone).
+#[test]
+fn a_killed_launchers_cgroup_is_cleaned_by_the_next_sandbox() {
+    let mut cmd = sandboxed_command("/bin/sleep", &["30"], &[] as &[&str]);
+    cmd.stdin(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let name = format!("gvisor-do-{}", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while cgroup_dirs(&name).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!cgroup_dirs(&name).is_empty(), "no cgroup {name}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The sentry and the gofer die with the launcher (parent-death signal).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = run_sandboxed("/bin/true", &[] as &[&str], &[] as &[&str]);
+        assert!(out.status.success(), "{}", describe(&out));
+        if cgroup_dirs(&name).is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {:?}",
+            cgroup_dirs(&name)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

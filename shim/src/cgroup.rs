@@ -174,6 +174,35 @@ impl Cgroup {
         Ok(Some(cg))
     }
 
+    /// Removes the empty cgroups `PREFIX<pid>` beside this one whose
+    /// launcher `pid` is gone (a launcher killed by SIGKILL cannot remove
+    /// its own); a cgroup that still has processes cannot be removed.
+    pub fn remove_stale_siblings(&self, prefix: &str) {
+        for (_, d) in &self.dirs {
+            let Some(parent) = d.parent() else { continue };
+            let Ok(rd) = std::fs::read_dir(parent) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix(prefix))
+                    .and_then(|p| p.parse::<i32>().ok())
+                else {
+                    continue;
+                };
+                // SAFETY: kill with signal 0 only checks that the process exists.
+                let gone = pid > 0
+                    && unsafe { libc::kill(pid, 0) } != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+                if gone {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
+    }
+
     /// The directories of the cgroup (one per v1 controller).
     pub fn dirs(&self) -> Vec<PathBuf> {
         self.dirs.iter().map(|(_, d)| d.clone()).collect()

@@ -390,6 +390,9 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
     Ok(Outcome::Exited(libc::WEXITSTATUS(status)))
 }
 
+/// The cgroup name of a `gvisor do` sandbox is this and the launcher's pid.
+pub const STALE_PREFIX: &str = "gvisor-do-";
+
 /// Puts the gofer and the sentry in the sandbox's cgroup with its limits.
 /// Without limits a host with no usable cgroup file system only warns;
 /// with limits that is an error.
@@ -405,6 +408,7 @@ fn sandbox_cgroup(opts: &LaunchOptions, pids: &[i32]) -> Result<Option<crate::cg
         }
         Err(e) => return Err(e.context("creating the sandbox's cgroup")),
     };
+    cg.remove_stale_siblings(STALE_PREFIX);
     if let Err(e) = cg.apply(&opts.limits.host_limits()) {
         for &p in pids {
             // SAFETY: kill and reap our own children (so the cgroup empties).

@@ -331,7 +331,7 @@ fn main() -> ExitCode {
                 command,
                 terminal: false,
                 limits,
-                cgroup_name: format!("gvisor-do-{}", std::process::id()),
+                cgroup_name: format!("{}{}", shim::launch::STALE_PREFIX, std::process::id()),
             };
             launch_and_report(&opts)
         }
