@@ -191,6 +191,9 @@ pub enum Outcome {
     Exited(i32),
     /// The sentry itself was killed by this signal.
     SentryKilled(i32),
+    /// The sentry was killed by the host's OOM killer in the sandbox's
+    /// cgroup (its own memory past the headroom).
+    SentryOutOfMemory,
 }
 
 static SENTRY_PID: AtomicI32 = AtomicI32::new(0);
@@ -381,8 +384,13 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         unsafe { libc::kill(gofer, libc::SIGKILL) };
         let _ = wait(gofer, 0);
     }
+    let mut oom = false;
     if let Some(cg) = cgroup {
+        oom = cg.usage().oom_kills > 0;
         cg.remove();
+    }
+    if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL && oom {
+        return Ok(Outcome::SentryOutOfMemory);
     }
     if libc::WIFSIGNALED(status) {
         return Ok(Outcome::SentryKilled(libc::WTERMSIG(status)));

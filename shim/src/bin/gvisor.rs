@@ -207,6 +207,13 @@ fn limits_from_flags(
 fn launch_and_report(opts: &shim::launch::LaunchOptions) -> ExitCode {
     match shim::launch::launch(opts) {
         Ok(shim::launch::Outcome::Exited(code)) => ExitCode::from(code as u8),
+        Ok(shim::launch::Outcome::SentryOutOfMemory) => {
+            eprintln!(
+                "gvisor: the sentry was killed by the host's OOM killer: the sandbox's cgroup reached its memory limit (the sentry's own memory went past the {} MiB of headroom)",
+                shim::launch::MEMORY_HEADROOM >> 20
+            );
+            ExitCode::from(125)
+        }
         Ok(shim::launch::Outcome::SentryKilled(sig)) => {
             eprintln!("gvisor: {}", shim::launch::describe_sentry_death(sig));
             ExitCode::from(125)
