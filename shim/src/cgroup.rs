@@ -327,6 +327,43 @@ impl Cgroup {
     }
 }
 
+/// The smallest pids.max on the way from the hierarchy root to this
+/// process's own cgroup (the limit in force for it), if any.
+pub fn own_pids_max() -> Option<u64> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let v2 = Path::new(ROOT).join("cgroup.controllers").exists();
+    let rel = own.lines().find_map(|l| {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+        let mine = if v2 {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == "pids")
+        };
+        mine.then(|| path.to_string())
+    })?;
+    let root = if v2 {
+        PathBuf::from(ROOT)
+    } else {
+        Path::new(ROOT).join("pids")
+    };
+    pids_max_along(&root, &rel)
+}
+
+/// The smallest numeric `pids.max` in `root` and the directories of `rel`
+/// below it ("max" and missing files do not limit).
+fn pids_max_along(root: &Path, rel: &str) -> Option<u64> {
+    let mut at = root.to_path_buf();
+    let mut best = read_u64(&at.join("pids.max"));
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        at.push(part);
+        if let Some(v) = read_u64(&at.join("pids.max")) {
+            best = Some(best.map_or(v, |b| b.min(v)));
+        }
+    }
+    best
+}
+
 /// Limits from an OCI `linux.resources`; zeros (CRI's "not set") are left
 /// alone, a quota of 0 or less means no quota.
 pub fn limits_of(r: &oci_spec::runtime::LinuxResources) -> Limits {
@@ -371,5 +408,15 @@ mod tests {
         assert_eq!(read_u64(&dir.join("n")), Some(42));
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(Cgroup::create("/../x", &[]).is_err());
+        // pids.max along a path: the smallest number wins, "max" does not limit.
+        std::fs::create_dir_all(dir.join("kubepods/pod1/c1")).unwrap();
+        std::fs::write(dir.join("pids.max"), "max\n").unwrap();
+        std::fs::write(dir.join("kubepods/pids.max"), "1000\n").unwrap();
+        std::fs::write(dir.join("kubepods/pod1/pids.max"), "50\n").unwrap();
+        std::fs::write(dir.join("kubepods/pod1/c1/pids.max"), "max\n").unwrap();
+        assert_eq!(pids_max_along(&dir, "/kubepods/pod1/c1"), Some(50));
+        assert_eq!(pids_max_along(&dir, "/kubepods"), Some(1000));
+        assert_eq!(pids_max_along(&dir, "/"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
