@@ -300,3 +300,29 @@ fn a_killed_launchers_cgroup_is_cleaned_by_the_next_sandbox() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// `gvisor run` takes linux.resources.memory.limit from the bundle: past
+/// it the program is killed by SIGKILL, the sentry survives.
+#[test]
+fn run_takes_memory_limit_from_the_spec() {
+    let prog = compile_c_with("rs_limits", &["-pthread"]);
+    let dir = bundle(
+        "memlimit",
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/limits","mem","200"],"cwd":"/","user":{"uid":0,"gid":0}},"linux":{"resources":{"memory":{"limit":67108864}}}}"#,
+    );
+    std::fs::copy(&prog, dir.join("rootfs/limits")).unwrap();
+    let out = gvisor_run(&dir, "rs-memlimit", &[]);
+    assert_eq!(out.status.code(), Some(137), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("out of memory"),
+        "{}",
+        describe(&out)
+    );
+    let out = gvisor_run(&dir, "rs-memlimit2", &["--memory", "1G"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "touched 200 MB\n",
+        "{}",
+        describe(&out)
+    );
+}
