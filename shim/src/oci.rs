@@ -263,9 +263,15 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     if let Err(e) = std::fs::metadata(&path) {
         bail!("bundle {}: cannot read config.json: {e}", dir.display());
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let spec: Spec = from_json(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let spec = load_spec(&path)?;
     from_spec(&spec, dir, true)
+}
+
+/// Reads a config.json into a Spec; errors name the file and the JSON
+/// path of the field.
+pub fn load_spec(path: &Path) -> Result<Spec> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    from_json(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
 /// Deserializes `json`; an error names the field it is about as a JSON
@@ -714,6 +720,25 @@ mod tests {
             json_path_at(br#"{"a":[1,{"b\"c":{"d":true}}]}"#, 1, 22, ""),
             "a[1].b\\\"c.d"
         );
+    }
+
+    #[test]
+    fn load_spec_names_the_file_and_the_field() {
+        let dir = std::env::temp_dir().join(format!("oci-spec-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("config.json");
+        std::fs::write(
+            &f,
+            "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": {\"args\": [\"x\"], \"cwd\": \"/\", \"terminal\": \"yes\"}\n}\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", load_spec(&f).unwrap_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            e.contains("config.json: process.terminal: invalid type"),
+            "{e}"
+        );
+        assert!(!e.contains("serde failed"), "{e}");
     }
 
     #[test]
