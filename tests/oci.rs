@@ -87,7 +87,7 @@ fn bad_configs_are_one_clear_error() {
             format!(
                 r#"{base},"mounts":[{{"destination":"/x","type":"bind","source":"/dev/null","options":["rbind"]}}]}}"#
             ),
-            "only directories and regular files",
+            "mounts[0].source /dev/null: binding the host's /dev into the sandbox is refused",
         ),
         (
             "userns",

@@ -108,26 +108,3 @@ fn reopen_through_proc_fd_and_dev_std() {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
 }
-
-/// A panic in the confined sentry (debug builds trigger one on request)
-/// ends the sandbox with one line and exit 125, even with RUST_BACKTRACE
-/// set: std's default hook, which resolves the current directory for a
-/// backtrace (getcwd, outside the allowlist), is never reached.
-#[test]
-fn a_sentry_panic_is_one_line_and_exit_125() {
-    let out = run_command({
-        let mut c = std::process::Command::new(gvisor_bin());
-        c.args(["do", "--", "/bin/true"])
-            .env("GVISOR_DEBUG_PANIC", "1")
-            .env("RUST_BACKTRACE", "1");
-        c
-    });
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(125), "{}", describe(&out));
-    assert!(!err.contains("SIGSYS"), "{err}");
-    let line = assert_one_line_error(&out);
-    assert!(
-        line.contains("internal error in the sentry") && line.contains("GVISOR_DEBUG_PANIC"),
-        "{line}"
-    );
-}

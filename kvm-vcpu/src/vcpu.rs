@@ -20,7 +20,7 @@ use entry_asm::{gdt, layout, queue};
 use kvm_bindings::{kvm_msr_entry, kvm_segment, kvm_sregs, kvm_xcrs, kvm_xsave, Msrs};
 use kvm_ioctls::{SyncReg, VcpuExit as KvmExit, VcpuFd, VmFd};
 
-use crate::memfile::MemoryError;
+use crate::memfile::{MemoryError, MemoryFile};
 use crate::paging::{AddressSpace, PteStore, PTE_A, PTE_NX, PTE_P, PTE_U, PTE_W};
 use crate::vm::{kvm_err, Backend, Shared, VmError};
 use crate::x86::{self, msr, rflags};
@@ -87,6 +87,8 @@ pub enum VcpuError {
 /// A KVM exit, detached from the borrow of the vCPU.
 enum Exit {
     Out(u16),
+    /// An `in`/`ins` (only ever the app's: the sentry's stubs never read ports).
+    In(u16),
     Other(String),
 }
 
@@ -661,6 +663,13 @@ impl Vcpu {
                     continue;
                 }
                 Err(e) => return Err(self.err("run (flush)", e)),
+                Ok(Exit::In(port)) => {
+                    return Err(VcpuError::UnexpectedExit {
+                        vcpu: self.index,
+                        what: format!("read from I/O port {port:#x} while flushing"),
+                        rip,
+                    })
+                }
                 Ok(Exit::Out(port)) => {
                     return Err(VcpuError::UnexpectedExit {
                         vcpu: self.index,
@@ -727,6 +736,7 @@ impl Vcpu {
         loop {
             let res = self.fd.run().map(|exit| match exit {
                 KvmExit::IoOut(port, _) => Exit::Out(port),
+                KvmExit::IoIn(port, _) => Exit::In(port),
                 other => Exit::Other(format!("{other:?}")),
             });
             self.exits += 1;
@@ -750,11 +760,11 @@ impl Vcpu {
                         self.mode = Mode::Sysret;
                     } else {
                         // The app wrote the syscall port itself: Linux gives #GP.
-                        regs.load(&sync.regs);
-                        if self.backend == Backend::Paravirtual {
-                            regs.rip = rip.wrapping_sub(entry_asm::USER_SYSCALL_EXIT_LEN as u64);
+                        if cpl == 3 {
+                            return Ok(self.user_io_fault(&sync.regs, port, space, regs));
                         }
-                        self.mode = if cpl == 3 { Mode::User } else { Mode::Kernel };
+                        regs.load(&sync.regs);
+                        self.mode = Mode::Kernel;
                         self.confirm_inflight();
                         return Ok(VcpuExit::Exception {
                             vector: 13,
@@ -811,6 +821,20 @@ impl Vcpu {
                     continue;
                 }
                 Err(e) => return Err(self.err("run", e)),
+                Ok(Exit::Out(port) | Exit::In(port)) if cpl == 3 => {
+                    // The app used a port the I/O bitmap lets through (the
+                    // syscall port, read instead of written, or written by
+                    // a string instruction): a privileged instruction for a
+                    // Linux program, so #GP as Linux gives it.
+                    return Ok(self.user_io_fault(&sync.regs, port, space, regs));
+                }
+                Ok(Exit::In(port)) => {
+                    return Err(VcpuError::UnexpectedExit {
+                        vcpu: self.index,
+                        what: format!("read from I/O port {port:#x}"),
+                        rip,
+                    })
+                }
                 Ok(Exit::Out(port)) => {
                     return Err(VcpuError::UnexpectedExit {
                         vcpu: self.index,
@@ -826,6 +850,43 @@ impl Vcpu {
                     })
                 }
             }
+        }
+    }
+
+    /// A port I/O instruction of the app (CPL3) that reached the host:
+    /// #GP at the instruction, as Linux reports a privileged instruction.
+    /// KVM may hold the instruction's completion (the data of an `in`, the
+    /// next round of a string instruction) for the next KVM_RUN, where it
+    /// would land on the signal handler's registers: it is run off first
+    /// with `immediate_exit` (KVM completes pending I/O before checking
+    /// it), then the registers of the exit are restored.
+    fn user_io_fault(
+        &mut self,
+        at_exit: &kvm_bindings::kvm_regs,
+        port: u16,
+        space: &AddressSpace,
+        regs: &mut UserRegs,
+    ) -> VcpuExit {
+        self.fd.set_kvm_immediate_exit(1);
+        for _ in 0..16 {
+            // Ok: the completion exited for I/O again (a string
+            // instruction's next round); Err (EINTR): nothing is pending.
+            if self.fd.run().is_err() {
+                break;
+            }
+        }
+        self.fd.set_kvm_immediate_exit(0);
+        let mut start = *at_exit;
+        start.rip = io_insn_start(space, &self.shared.mem, at_exit.rip, port);
+        regs.load(&start);
+        self.fd.sync_regs_mut().regs = start;
+        self.fd.set_sync_dirty_reg(SyncReg::Register);
+        self.mode = Mode::User;
+        self.confirm_inflight();
+        VcpuExit::Exception {
+            vector: 13,
+            error_code: 0,
+            cr2: 0,
         }
     }
 
@@ -877,6 +938,48 @@ impl Vcpu {
             cr2: sync.sregs.cr2,
         })
     }
+}
+
+/// Where the port I/O instruction of an exit at `rip` starts: KVM reports
+/// some I/O exits at the instruction (the backends differ, and string
+/// instructions differ from the others) and some after it. When `rip` is
+/// not at an I/O instruction for `port` (with its REP and operand-size
+/// prefixes), the instruction ending at `rip` is measured backwards:
+/// 2 bytes for the imm8 forms, 1 for the DX and string forms, plus those
+/// prefixes. Unreadable code leaves `rip` as it is.
+fn io_insn_start(space: &AddressSpace, mem: &MemoryFile, rip: u64, port: u16) -> u64 {
+    let byte = |va: u64| -> Option<u8> {
+        let (phys, _) = space.lookup(va).ok()??;
+        let mut b = [0u8; 1];
+        mem.read(phys + (va & 0xfff), &mut b).ok()?;
+        Some(b[0])
+    };
+    let is_prefix = |b: Option<u8>| matches!(b, Some(0x66 | 0xf2 | 0xf3));
+    let is_imm = |at: u64| {
+        byte(at).is_some_and(|op| (0xe4..=0xe7).contains(&op))
+            && byte(at.wrapping_add(1)) == Some(port as u8)
+    };
+    let is_dx = |at: u64| byte(at).is_some_and(|op| matches!(op, 0x6c..=0x6f | 0xec..=0xef));
+    // At the instruction (after any prefixes)?
+    let mut op = rip;
+    while is_prefix(byte(op)) && op - rip < 4 {
+        op += 1;
+    }
+    if is_imm(op) || is_dx(op) {
+        return rip;
+    }
+    // After it.
+    let mut start = if is_imm(rip.wrapping_sub(2)) {
+        rip.wrapping_sub(2)
+    } else if is_dx(rip.wrapping_sub(1)) {
+        rip.wrapping_sub(1)
+    } else {
+        return rip;
+    };
+    while is_prefix(byte(start.wrapping_sub(1))) && rip - start < 4 {
+        start = start.wrapping_sub(1);
+    }
+    start
 }
 
 #[cfg(test)]

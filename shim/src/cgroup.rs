@@ -122,6 +122,92 @@ impl Cgroup {
         Ok(Some(cg))
     }
 
+    /// Creates the cgroup `name` under this process's own cgroup in every
+    /// hierarchy (so the caller's limits and accounting still cover the
+    /// sandbox) and moves `pids` into it. None when the host has no usable
+    /// cgroup file system.
+    pub fn create_nested(name: &str, pids: &[i32]) -> Result<Option<Cgroup>> {
+        if name.is_empty() || name.contains('/') || name == ".." || name == "." {
+            anyhow::bail!("cgroup name {name:?}: not a single path component");
+        }
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let v2 = Path::new(ROOT).join("cgroup.controllers").exists();
+        let mut dirs = Vec::new();
+        for line in own.lines() {
+            let mut it = line.splitn(3, ':');
+            let (Some(_), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let rel = path.trim_start_matches('/');
+            if v2 {
+                if ctrls.is_empty() {
+                    dirs.push(("unified".to_string(), Path::new(ROOT).join(rel).join(name)));
+                }
+                continue;
+            }
+            for c in ctrls.split(',') {
+                if V1.contains(&c) && Path::new(ROOT).join(c).join("cgroup.procs").exists() {
+                    dirs.push((c.to_string(), Path::new(ROOT).join(c).join(rel).join(name)));
+                }
+            }
+        }
+        // cpu and cpuacct may share one hierarchy (cpu,cpuacct): once.
+        dirs.dedup_by(|a, b| a.1 == b.1);
+        if dirs.is_empty() {
+            return Ok(None);
+        }
+        for (_, d) in &dirs {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("creating cgroup {}", d.display()))?;
+        }
+        if v2 {
+            if let Some(parent) = dirs[0].1.parent() {
+                for c in ["+memory", "+cpu", "+pids"] {
+                    let _ = std::fs::write(parent.join("cgroup.subtree_control"), c);
+                }
+            }
+        }
+        let cg = Cgroup { dirs, v2 };
+        for &pid in pids {
+            cg.add(pid)?;
+        }
+        Ok(Some(cg))
+    }
+
+    /// Removes the empty cgroups `PREFIX<pid>` beside this one whose
+    /// launcher `pid` is gone (a launcher killed by SIGKILL cannot remove
+    /// its own); a cgroup that still has processes cannot be removed.
+    pub fn remove_stale_siblings(&self, prefix: &str) {
+        for (_, d) in &self.dirs {
+            let Some(parent) = d.parent() else { continue };
+            let Ok(rd) = std::fs::read_dir(parent) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix(prefix))
+                    .and_then(|p| p.parse::<i32>().ok())
+                else {
+                    continue;
+                };
+                // SAFETY: kill with signal 0 only checks that the process exists.
+                let gone = pid > 0
+                    && unsafe { libc::kill(pid, 0) } != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+                if gone {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
+    }
+
+    /// The directories of the cgroup (one per v1 controller).
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+    }
+
     /// Moves process `pid` into the cgroup.
     pub fn add(&self, pid: i32) -> Result<()> {
         for (_, d) in &self.dirs {
@@ -241,6 +327,43 @@ impl Cgroup {
     }
 }
 
+/// The smallest pids.max on the way from the hierarchy root to this
+/// process's own cgroup (the limit in force for it), if any.
+pub fn own_pids_max() -> Option<u64> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let v2 = Path::new(ROOT).join("cgroup.controllers").exists();
+    let rel = own.lines().find_map(|l| {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+        let mine = if v2 {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == "pids")
+        };
+        mine.then(|| path.to_string())
+    })?;
+    let root = if v2 {
+        PathBuf::from(ROOT)
+    } else {
+        Path::new(ROOT).join("pids")
+    };
+    pids_max_along(&root, &rel)
+}
+
+/// The smallest numeric `pids.max` in `root` and the directories of `rel`
+/// below it ("max" and missing files do not limit).
+fn pids_max_along(root: &Path, rel: &str) -> Option<u64> {
+    let mut at = root.to_path_buf();
+    let mut best = read_u64(&at.join("pids.max"));
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        at.push(part);
+        if let Some(v) = read_u64(&at.join("pids.max")) {
+            best = Some(best.map_or(v, |b| b.min(v)));
+        }
+    }
+    best
+}
+
 /// Limits from an OCI `linux.resources`; zeros (CRI's "not set") are left
 /// alone, a quota of 0 or less means no quota.
 pub fn limits_of(r: &oci_spec::runtime::LinuxResources) -> Limits {
@@ -285,5 +408,15 @@ mod tests {
         assert_eq!(read_u64(&dir.join("n")), Some(42));
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(Cgroup::create("/../x", &[]).is_err());
+        // pids.max along a path: the smallest number wins, "max" does not limit.
+        std::fs::create_dir_all(dir.join("kubepods/pod1/c1")).unwrap();
+        std::fs::write(dir.join("pids.max"), "max\n").unwrap();
+        std::fs::write(dir.join("kubepods/pids.max"), "1000\n").unwrap();
+        std::fs::write(dir.join("kubepods/pod1/pids.max"), "50\n").unwrap();
+        std::fs::write(dir.join("kubepods/pod1/c1/pids.max"), "max\n").unwrap();
+        assert_eq!(pids_max_along(&dir, "/kubepods/pod1/c1"), Some(50));
+        assert_eq!(pids_max_along(&dir, "/kubepods"), Some(1000));
+        assert_eq!(pids_max_along(&dir, "/"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

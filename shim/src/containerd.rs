@@ -60,7 +60,7 @@ fn socket_path(address: &str) -> &str {
 
 /// The pod grouping of the container in bundle `dir`.
 fn grouping(dir: &Path, id: &str) -> String {
-    oci_spec::runtime::Spec::load(dir.join("config.json"))
+    crate::oci::load_spec(&dir.join("config.json"))
         .ok()
         .and_then(|s| s.annotations().clone())
         .and_then(|a| a.get(SANDBOX_ID).cloned())

@@ -48,6 +48,108 @@ pub struct LaunchOptions {
     /// The program gets a terminal: a host terminal on stdin is put in raw
     /// mode for the run (the sandbox's line discipline does the work).
     pub terminal: bool,
+    /// Resource limits of the sandbox (`--memory`, `--pids`, `--cpus`, or
+    /// the bundle's linux.resources).
+    pub limits: SandboxLimits,
+    /// The name of the sandbox's cgroup, made under the launcher's own.
+    pub cgroup_name: String,
+}
+
+/// What a sandbox may use. The sentry enforces the memory and task limits
+/// itself (its memory file is `memory` bytes; at most `pids` tasks, each
+/// with its vCPU), so the program gets ENOMEM, EAGAIN or (for a page it
+/// cannot have) SIGKILL, and the host cgroup around the sentry and the
+/// gofer is a backstop with headroom for their own heaps and threads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Memory, bytes.
+    pub memory: Option<u64>,
+    /// Tasks (threads) in the sandbox.
+    pub pids: Option<u64>,
+    /// CPU time per period (µs) and the period (µs).
+    pub cpu_quota: Option<(i64, u64)>,
+    /// CPU shares.
+    pub cpu_shares: Option<u64>,
+}
+
+/// Smallest memory limit (the sentry's page tables and vCPU areas live in
+/// the sandbox's memory too).
+pub const MIN_MEMORY: u64 = 32 << 20;
+/// Host memory the cgroup allows besides the sandbox's memory file: the
+/// sentry's and the gofer's own heaps.
+pub const MEMORY_HEADROOM: u64 = 256 << 20;
+/// Host threads the cgroup allows besides one per task: the sentry's and
+/// the gofer's own threads.
+pub const PIDS_HEADROOM: u64 = 64;
+
+impl SandboxLimits {
+    /// The host cgroup's limits for these.
+    pub fn host_limits(&self) -> crate::cgroup::Limits {
+        crate::cgroup::Limits {
+            memory: self.memory.map(|m| (m + MEMORY_HEADROOM) as i64),
+            cpu_shares: self.cpu_shares,
+            cpu_quota: self.cpu_quota.map(|(q, _)| q),
+            cpu_period: self.cpu_quota.map(|(_, p)| p),
+            pids: self.pids.map(|p| (p + PIDS_HEADROOM) as i64),
+        }
+    }
+
+    /// The `gvisor boot` flags that tell the sentry its limits.
+    pub fn boot_flags(&self) -> Vec<OsString> {
+        let mut f = Vec::new();
+        if let Some(m) = self.memory {
+            f.push("--memory-limit".into());
+            f.push(m.to_string().into());
+        }
+        if let Some(p) = self.pids {
+            f.push("--pids-limit".into());
+            f.push(p.to_string().into());
+        }
+        f
+    }
+}
+
+/// Parses a memory size: bytes, or with a K, M, G or T suffix (powers of
+/// 1024; "512M", "1G", "1.5G").
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'B' => 1,
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => anyhow::bail!("size {s:?}: unknown unit {c:?} (use K, M, G or T)"),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("size {s:?}: not a number with an optional K, M, G or T"))?;
+    if !(v.is_finite() && v > 0.0) || v * mul as f64 >= u64::MAX as f64 {
+        anyhow::bail!("size {s:?}: out of range");
+    }
+    Ok((v * mul as f64) as u64)
+}
+
+/// Checks limits from the command line or a bundle.
+pub fn check_limits(l: &SandboxLimits) -> Result<()> {
+    if let Some(m) = l.memory {
+        if m < MIN_MEMORY {
+            anyhow::bail!(
+                "memory limit {m} bytes: below the smallest sandbox ({} MiB)",
+                MIN_MEMORY >> 20
+            );
+        }
+    }
+    if l.pids == Some(0) {
+        anyhow::bail!("pids limit 0: the program needs at least one task");
+    }
+    Ok(())
 }
 
 /// Puts host fd 0 in raw mode while alive, if it is a terminal.
@@ -89,6 +191,9 @@ pub enum Outcome {
     Exited(i32),
     /// The sentry itself was killed by this signal.
     SentryKilled(i32),
+    /// The sentry was killed by the host's OOM killer in the sandbox's
+    /// cgroup (its own memory past the headroom).
+    SentryOutOfMemory,
 }
 
 static SENTRY_PID: AtomicI32 = AtomicI32::new(0);
@@ -246,6 +351,17 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
     };
     drop(clients);
     drop(opened);
+    let cgroup = match sandbox_cgroup(opts, &[gofer, sentry]) {
+        Ok(cg) => cg,
+        Err(e) => {
+            for p in [sentry, gofer] {
+                // SAFETY: kill and reap our own children.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+                let _ = wait(p, 0);
+            }
+            return Err(e);
+        }
+    };
     SENTRY_PID.store(sentry, Ordering::SeqCst);
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         // SAFETY: installs an async-signal-safe handler.
@@ -268,10 +384,49 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         unsafe { libc::kill(gofer, libc::SIGKILL) };
         let _ = wait(gofer, 0);
     }
+    let mut oom = false;
+    if let Some(cg) = cgroup {
+        oom = cg.usage().oom_kills > 0;
+        cg.remove();
+    }
+    if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL && oom {
+        return Ok(Outcome::SentryOutOfMemory);
+    }
     if libc::WIFSIGNALED(status) {
         return Ok(Outcome::SentryKilled(libc::WTERMSIG(status)));
     }
     Ok(Outcome::Exited(libc::WEXITSTATUS(status)))
+}
+
+/// The cgroup name of a `gvisor do` sandbox is this and the launcher's pid.
+pub const STALE_PREFIX: &str = "gvisor-do-";
+
+/// Puts the gofer and the sentry in the sandbox's cgroup with its limits.
+/// Without limits a host with no usable cgroup file system only warns;
+/// with limits that is an error.
+fn sandbox_cgroup(opts: &LaunchOptions, pids: &[i32]) -> Result<Option<crate::cgroup::Cgroup>> {
+    let limited = opts.limits != SandboxLimits::default();
+    let cg = match crate::cgroup::Cgroup::create_nested(&opts.cgroup_name, pids) {
+        Ok(Some(cg)) => cg,
+        Ok(None) if !limited => return Ok(None),
+        Ok(None) => anyhow::bail!("resource limits need a cgroup file system at /sys/fs/cgroup"),
+        Err(e) if !limited => {
+            tracing::warn!(error = %format!("{e:#}"), "the sandbox runs without a cgroup");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.context("creating the sandbox's cgroup")),
+    };
+    cg.remove_stale_siblings(STALE_PREFIX);
+    if let Err(e) = cg.apply(&opts.limits.host_limits()) {
+        for &p in pids {
+            // SAFETY: kill and reap our own children (so the cgroup empties).
+            unsafe { libc::kill(p, libc::SIGKILL) };
+            let _ = wait(p, 0);
+        }
+        cg.remove();
+        return Err(e.context("applying the sandbox's limits"));
+    }
+    Ok(Some(cg))
 }
 
 /// Explains a sentry death for the user.
@@ -388,61 +543,6 @@ pub fn confine_sentry(gofer_fd: RawFd, log_dir: Option<&Path>, extra: &[RawFd]) 
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() };
     confine::report_violations()?;
-    set_confined_panic_hook();
     confine::install_seccomp(&confine::sentry_allowlist(pid))?;
     Ok(())
-}
-
-/// A fixed buffer that formatting fills without allocating (what does not
-/// fit is cut).
-struct StackBuf {
-    buf: [u8; 1024],
-    len: usize,
-}
-
-impl std::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
-/// After confinement a panic must not reach std's default hook, which may
-/// make host calls outside the allowlist (getcwd for a backtrace) and turn a
-/// bug into a SIGSYS with a misleading report: this hook writes one line to
-/// stderr with write(2), without allocating, and ends the sentry with
-/// exit_group(125).
-fn set_confined_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        use std::fmt::Write as _;
-        let mut b = StackBuf {
-            buf: [0; 1024],
-            len: 0,
-        };
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(no message)");
-        let _ = write!(b, "gvisor: internal error in the sentry: {what}");
-        if let Some(l) = info.location() {
-            let _ = write!(b, " (at {}:{})", l.file(), l.line());
-        }
-        let n = b.len.min(b.buf.len() - 1);
-        // One line: the location and the message are on two.
-        for c in &mut b.buf[..n] {
-            if *c == b'\n' {
-                *c = b' ';
-            }
-        }
-        b.buf[n] = b'\n';
-        // SAFETY: write(2) of our own initialised stack buffer to stderr.
-        unsafe { libc::write(2, b.buf.as_ptr().cast(), n + 1) };
-        // SAFETY: _exit ends the process (exit_group is allowed); nothing
-        // else runs.
-        unsafe { libc::_exit(125) };
-    }));
 }

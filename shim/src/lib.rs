@@ -9,6 +9,7 @@ pub mod control;
 pub mod launch;
 pub mod oci;
 pub mod options;
+pub mod panic;
 pub mod pod;
 pub mod sandbox;
 pub mod serve;

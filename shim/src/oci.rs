@@ -67,6 +67,8 @@ pub struct Bundle {
     pub masked: Vec<String>,
     /// linux.seccomp, compiled.
     pub seccomp: Option<Arc<AppFilter>>,
+    /// linux.resources: memory.limit, pids.limit, cpu shares/quota/period.
+    pub limits: crate::launch::SandboxLimits,
 }
 
 fn rlimit_index(t: PosixRlimitType) -> usize {
@@ -153,13 +155,22 @@ pub fn check_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// The largest errno a system call can return (Linux's MAX_ERRNO).
+const MAX_ERRNO: u32 = 4095;
+
 fn compile_seccomp(s: &LinuxSeccomp) -> Result<AppFilter> {
     let action = |a: LinuxSeccompAction, errno: Option<u32>, what: &str| -> Result<Action> {
         use LinuxSeccompAction::*;
         Ok(match a {
             ScmpActAllow => Action::Allow,
             ScmpActLog => Action::Log,
-            ScmpActErrno => Action::Errno(errno.unwrap_or(libc::EPERM as u32)),
+            ScmpActErrno => {
+                let e = errno.unwrap_or(libc::EPERM as u32);
+                if e > MAX_ERRNO {
+                    bail!("{what}: errnoRet {e} is out of range (0..={MAX_ERRNO})");
+                }
+                Action::Errno(e)
+            }
             ScmpActKill | ScmpActKillThread | ScmpActKillProcess => Action::Kill,
             ScmpActTrap => Action::Trap,
             other => bail!("{what}: action {other:?} is not supported"),
@@ -168,7 +179,7 @@ fn compile_seccomp(s: &LinuxSeccomp) -> Result<AppFilter> {
     let mut f = AppFilter::new(action(
         s.default_action(),
         s.default_errno_ret(),
-        "linux.seccomp.defaultAction",
+        "linux.seccomp.defaultErrnoRet",
     )?);
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let what = format!("linux.seccomp.syscalls[{i}]");
@@ -220,6 +231,28 @@ fn compile_seccomp(s: &LinuxSeccomp) -> Result<AppFilter> {
     Ok(f)
 }
 
+/// The host's kernel interfaces are never bound into a sandbox, read-only
+/// or not (as runsc, which serves its own /proc, /sys and /dev): the
+/// host's /proc and /sys describe and control the host, and its /dev holds
+/// its devices (/dev/kvm included, which the sentry's own VM uses).
+fn refuse_host_kernel_source(src: &Path, what: &str) -> Result<()> {
+    let real = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
+    for top in ["/proc", "/sys", "/dev"] {
+        if real.starts_with(top) || src.starts_with(top) {
+            bail!(
+                "{what}.source {}: binding the host's {top} into the sandbox is refused (the sandbox has its own {top}; mount type \"{}\" gives it)",
+                src.display(),
+                match top {
+                    "/proc" => "proc",
+                    "/sys" => "sysfs",
+                    _ => "tmpfs",
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn mount_options(opts: &Option<Vec<String>>) -> Vec<String> {
     opts.clone().unwrap_or_default()
 }
@@ -230,21 +263,126 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     if let Err(e) = std::fs::metadata(&path) {
         bail!("bundle {}: cannot read config.json: {e}", dir.display());
     }
-    let spec = Spec::load(&path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let spec = load_spec(&path)?;
     from_spec(&spec, dir, true)
+}
+
+/// Reads a config.json into a Spec; errors name the file and the JSON
+/// path of the field.
+pub fn load_spec(path: &Path) -> Result<Spec> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    from_json(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// Deserializes `json`; an error names the field it is about as a JSON
+/// path (`process.user.uid: invalid type: ...`), found from the position
+/// serde_json reports.
+pub fn from_json<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T> {
+    serde_json::from_slice(json).map_err(|e| {
+        let path = json_path_at(json, e.line(), e.column(), &e.to_string());
+        if path.is_empty() {
+            anyhow!("{e}")
+        } else {
+            anyhow!("{path}: {e}")
+        }
+    })
+}
+
+/// The JSON path (`linux.seccomp.syscalls[2].errnoRet`) of the value at
+/// `line`:`column` (1-based, as serde_json reports) in `json`. For a
+/// missing field the path is that of the object that lacks it.
+fn json_path_at(json: &[u8], line: usize, column: usize, msg: &str) -> String {
+    enum Level {
+        Object { key: Option<String>, in_value: bool },
+        Array(usize),
+    }
+    if line == 0 {
+        return String::new();
+    }
+    let mut end = 0;
+    let mut l = 1;
+    while l < line && end < json.len() {
+        if json[end] == b'\n' {
+            l += 1;
+        }
+        end += 1;
+    }
+    let end = (end + column).min(json.len());
+    let mut stack: Vec<Level> = Vec::new();
+    let mut i = 0;
+    while i < end {
+        match json[i] {
+            b'{' => stack.push(Level::Object {
+                key: None,
+                in_value: false,
+            }),
+            b'[' => stack.push(Level::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Level::Array(n)) => *n += 1,
+                Some(Level::Object { in_value, .. }) => *in_value = false,
+                None => {}
+            },
+            b':' => {
+                if let Some(Level::Object { in_value, .. }) = stack.last_mut() {
+                    *in_value = true;
+                }
+            }
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    if json[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                if let Some(Level::Object { key, in_value }) = stack.last_mut() {
+                    if !*in_value {
+                        *key = Some(
+                            String::from_utf8_lossy(&json[start..i.min(json.len())]).into_owned(),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if msg.starts_with("missing field") {
+        if let Some(Level::Object { key, .. }) = stack.last_mut() {
+            *key = None;
+        }
+    }
+    let mut path = String::new();
+    for lv in &stack {
+        match lv {
+            Level::Object { key: Some(k), .. } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Level::Object { key: None, .. } => {}
+            Level::Array(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    path
 }
 
 /// Parses a config.json the shim has checked already, where the host's
 /// files cannot be seen (in the sentry): host paths are taken as given.
 pub fn parse(config: &[u8]) -> Result<Bundle> {
-    let spec: Spec = serde_json::from_slice(config).map_err(|e| anyhow!("config.json: {e}"))?;
+    let spec: Spec = from_json(config).map_err(|e| anyhow!("config.json: {e}"))?;
     from_spec(&spec, Path::new("/"), false)
 }
 
 /// An OCI process (exec) as JSON.
 pub fn parse_process(json: &[u8]) -> Result<Process> {
     let p: oci_spec::runtime::Process =
-        serde_json::from_slice(json).map_err(|e| anyhow!("process spec: {e}"))?;
+        from_json(json).map_err(|e| anyhow!("process spec: {e}"))?;
     process_of(&p, "process spec: ")
 }
 
@@ -360,6 +498,11 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         let opts = mount_options(m.options());
         let typ = m.typ().clone().unwrap_or_default();
         let is_bind = typ == "bind" || opts.iter().any(|o| o == "bind" || o == "rbind");
+        if host && is_bind {
+            if let Some(src) = m.source() {
+                refuse_host_kernel_source(src, &what)?;
+            }
+        }
         let is_file = if host {
             is_bind && m.source().as_ref().is_some_and(|s| s.is_file())
         } else {
@@ -417,6 +560,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
     let mut sysctl = BTreeMap::new();
     let mut masked = Vec::new();
     let mut seccomp = None;
+    let mut limits = crate::launch::SandboxLimits::default();
     // A container added to a running pod shares the pod's sentry, and so
     // its namespaces: the paths to the pod's namespaces it is given name
     // what it has already.
@@ -458,6 +602,28 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         if let Some(s) = linux.seccomp() {
             seccomp = Some(Arc::new(compile_seccomp(s)?));
         }
+        if let Some(r) = linux.resources() {
+            let l = crate::cgroup::limits_of(r);
+            limits.memory = match l.memory {
+                Some(m) if m > 0 => Some(m as u64),
+                Some(m) if m < -1 => {
+                    bail!("config.json: linux.resources.memory.limit {m}: negative")
+                }
+                _ => None,
+            };
+            limits.pids = match l.pids {
+                Some(p) if p > 0 => Some(p as u64),
+                Some(p) if p < -1 => bail!("config.json: linux.resources.pids.limit {p}: negative"),
+                _ => None,
+            };
+            limits.cpu_shares = l.cpu_shares;
+            limits.cpu_quota = match l.cpu_quota {
+                Some(q) if q > 0 => Some((q, l.cpu_period.unwrap_or(100_000))),
+                _ => None,
+            };
+            crate::launch::check_limits(&limits)
+                .map_err(|e| anyhow!("config.json: linux.resources: {e}"))?;
+        }
     }
     Ok(Bundle {
         root: root_path,
@@ -471,6 +637,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         sysctl,
         masked,
         seccomp,
+        limits,
     })
 }
 
@@ -517,6 +684,111 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("linux.sysctl"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_the_json_path() {
+        let e = bundle(r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["x"],"cwd":"/","user":{"uid":"zero","gid":0}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("process.user.uid: invalid type"), "{e}");
+        let e = bundle(&format!(
+            r#"{MIN},"linux":{{"namespaces":[{{"type":"pid"}},{{"type":"nope"}}]}}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("linux.namespaces[1].type: unknown variant"),
+            "{e}"
+        );
+        let e = bundle(&format!(
+            r#"{MIN},"linux":{{"seccomp":{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":-1}}]}}}}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("linux.seccomp.syscalls[0].errnoRet: invalid value"),
+            "{e}"
+        );
+        let e = bundle(&format!(
+            r#"{MIN},"mounts":[{{"destination":"/a","type":"tmpfs"}},{{"type":"tmpfs"}}]}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mounts[1]: missing field `destination`"), "{e}");
+        assert_eq!(
+            json_path_at(br#"{"a":[1,{"b\"c":{"d":true}}]}"#, 1, 22, ""),
+            "a[1].b\\\"c.d"
+        );
+    }
+
+    #[test]
+    fn load_spec_names_the_file_and_the_field() {
+        let dir = std::env::temp_dir().join(format!("oci-spec-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("config.json");
+        std::fs::write(
+            &f,
+            "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": {\"args\": [\"x\"], \"cwd\": \"/\", \"terminal\": \"yes\"}\n}\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", load_spec(&f).unwrap_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            e.contains("config.json: process.terminal: invalid type"),
+            "{e}"
+        );
+        assert!(!e.contains("serde failed"), "{e}");
+    }
+
+    #[test]
+    fn errno_ret_out_of_range_is_refused() {
+        for (errno, ok) in [(0, true), (4095, true), (4096, false), (100000, false)] {
+            let r = bundle(&format!(
+                r#"{MIN},"linux":{{"seccomp":{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":{errno}}}]}}}}}}"#
+            ));
+            match r {
+                Ok(_) => assert!(ok, "errnoRet {errno} accepted"),
+                Err(e) => {
+                    assert!(!ok, "errnoRet {errno}: {e}");
+                    assert!(
+                        e.to_string()
+                            .contains("linux.seccomp.syscalls[0]: errnoRet"),
+                        "{e}"
+                    );
+                }
+            }
+        }
+        let e = bundle(&format!(
+            r#"{MIN},"linux":{{"seccomp":{{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":5000}}}}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("linux.seccomp.defaultErrnoRet"), "{e}");
+    }
+
+    #[test]
+    fn host_kernel_interfaces_cannot_be_bound() {
+        for (src, opts) in [
+            ("/proc", "\"rbind\",\"rw\""),
+            ("/proc", "\"rbind\",\"ro\""),
+            ("/sys", "\"bind\""),
+            ("/sys/fs/cgroup", "\"bind\",\"ro\""),
+            ("/dev", "\"rbind\""),
+            ("/dev/kvm", "\"bind\",\"ro\""),
+            ("/proc/cpuinfo", "\"bind\",\"ro\""),
+            ("/proc/self/root", "\"bind\""),
+        ] {
+            let e = bundle(&format!(
+                r#"{MIN},"mounts":[{{"destination":"/x","type":"bind","source":"{src}","options":[{opts}]}}]}}"#
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("mounts[0].source") && e.contains("refused"),
+                "{src}: {e}"
+            );
+        }
     }
 
     #[test]

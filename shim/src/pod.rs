@@ -438,8 +438,8 @@ impl Pod {
     fn do_create(&self, req: &CreateTaskRequest) -> Result<(), BackendError> {
         crate::oci::check_id(&req.id).map_err(|e| BackendError::Invalid(format!("{e:#}")))?;
         let bundle = PathBuf::from(&req.bundle);
-        let spec = oci_spec::runtime::Spec::load(bundle.join("config.json"))
-            .map_err(|e| BackendError::Invalid(format!("{}/config.json: {e}", req.bundle)))?;
+        let spec = crate::oci::load_spec(&bundle.join("config.json"))
+            .map_err(|e| BackendError::Invalid(format!("{e:#}")))?;
         let ann = annotations(&spec);
         let is_member = ann.get(CONTAINER_TYPE).map(String::as_str) == Some("container");
         if is_member != self.lock().sandbox.is_some() {
@@ -977,8 +977,8 @@ impl Backend for Pod {
         if !self.lock().containers.contains_key(id) {
             return Err(BackendError::NotFound(format!("container {id}")));
         }
-        let r: oci_spec::runtime::LinuxResources = serde_json::from_slice(&resources.value)
-            .map_err(|e| BackendError::Invalid(format!("update: resources: {e}")))?;
+        let r: oci_spec::runtime::LinuxResources = crate::oci::from_json(&resources.value)
+            .map_err(|e| BackendError::Invalid(format!("update: resources: {e:#}")))?;
         let cg = self.lock().sandbox.as_ref().and_then(|s| s.cgroup.clone());
         match cg {
             Some(cg) => cg.apply(&cgroup::limits_of(&r)).map_err(failed),

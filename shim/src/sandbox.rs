@@ -51,6 +51,36 @@ pub struct DoOptions {
     /// and working directory, and sets up mounts, user, limits, hostname,
     /// sysctls and the seccomp profile.
     pub bundle: Option<PathBuf>,
+    /// The sandbox's memory, bytes: the size of its memory file, so a page
+    /// past it is refused (ENOMEM, or SIGKILL for a fault).
+    pub memory_limit: Option<u64>,
+    /// Most tasks (threads) in the sandbox: the vCPU pool's size (each task
+    /// holds a vCPU), so clone past it gives EAGAIN.
+    pub pids_limit: Option<u64>,
+}
+
+/// The VM for `opts`: the default, shrunk to the sandbox's limits.
+pub fn vm_config(memory_limit: Option<u64>, pids_limit: Option<u64>) -> VmConfig {
+    let mut c = VmConfig::default();
+    if let Some(m) = memory_limit {
+        c.memory_size = (m & !0xfff).clamp(crate::launch::MIN_MEMORY, c.memory_size);
+    }
+    if let Some(p) = pids_limit {
+        c.max_vcpus = (p.max(1)).min(c.max_vcpus as u64) as usize;
+    }
+    c
+}
+
+/// Makes this process (the sentry) the host OOM killer's last choice: the
+/// sandbox's memory is limited by the sentry itself (see
+/// [`vm_config`]), and the program's pages are in its memory file, so the
+/// host should kill something else first. Needs CAP_SYS_RESOURCE to go
+/// below the parent's value: done before the capabilities go; a failure
+/// only warns.
+pub fn protect_from_oom_killer() {
+    if let Err(e) = std::fs::write("/proc/self/oom_score_adj", "-999") {
+        tracing::debug!(error = %e, "oom_score_adj not lowered");
+    }
 }
 
 /// A failure of `gvisor do` with the exit code to report.
@@ -443,7 +473,8 @@ pub fn run(
     opts: &DoOptions,
     strace_out: Option<Box<dyn Write + Send>>,
 ) -> Result<ExitStatus, DoError> {
-    let platform = KvmPlatform::new(VmConfig::default())
+    protect_from_oom_killer();
+    let platform = KvmPlatform::new(vm_config(opts.memory_limit, opts.pids_limit))
         .map_err(|e| DoError::new(125, anyhow!(e).context("starting the sandbox")))?;
     let backend = match platform.backend() {
         kvm_vcpu::Backend::Hardware => "hardware",
@@ -500,7 +531,8 @@ pub fn run(
         None => (
             opts.program.clone(),
             opts.args.clone(),
-            std::env::vars_os()
+            crate::panic::original_env()
+                .into_iter()
                 .map(|(k, v)| {
                     let mut e = k.into_vec();
                     e.push(b'=');
@@ -550,10 +582,7 @@ pub fn run(
         // SAFETY: an open the seccomp filter forbids; the process dies here.
         unsafe { libc::open(c"/etc/passwd".as_ptr(), libc::O_RDONLY) };
     }
-    if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_PANIC").is_some() {
-        // Debug builds only: a bug in the confined sentry (tests).
-        panic!("GVISOR_DEBUG_PANIC after confinement");
-    }
+    crate::panic::debug_trigger();
 
     // The program is looked up and read inside the sandbox's file system.
     let path = resolve_program(&fs, &cwd, &envp, program.as_bytes())?;

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _, Result};
-use kvm_vcpu::VmConfig;
 use prost::Message;
 use sentry_core::fs::tty::{Pty, PtyRegistry};
 use sentry_core::kernel::container::Container;
@@ -448,7 +447,18 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
             return Err(e);
         }
     };
-    let platform = match KvmPlatform::new(VmConfig::default()) {
+    crate::sandbox::protect_from_oom_killer();
+    // The pod's task limit: the first container's pids.limit, or the
+    // pids.max in force for the sandbox's cgroup (the shim put the sentry
+    // in it before this request), whichever is smaller.
+    let pids_limit = match (bundle.limits.pids, crate::cgroup::own_pids_max()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(p) = pids_limit {
+        tracing::info!(tasks = p, "the pod's task limit");
+    }
+    let platform = match KvmPlatform::new(crate::sandbox::vm_config(None, pids_limit)) {
         Ok(p) => p,
         Err(e) => {
             reply_err(libc::EIO, format!("starting the sandbox: {e}"));

@@ -691,6 +691,11 @@ impl Task {
                         ),
                         Ok(()) => {}
                         Err(FaultError::OutOfMemory) => {
+                            // As Linux's OOM killer: the program goes, not the kernel.
+                            tracing::warn!(
+                                pid = self.pid,
+                                "out of memory: the sandbox's memory is used up (its limit: --memory, linux.resources.memory.limit); the program is killed by SIGKILL"
+                            );
                             self.die(Signal::SIGKILL, "out of memory in the sandbox")
                         }
                         Err(FaultError::Bus) => {

@@ -10,6 +10,10 @@ use clap::{Parser, Subcommand};
 use sentry_core::kernel::ExitStatus;
 use shim::sandbox::{self, DoOptions};
 
+/// The system allocator, noting failed sizes for the sentry's last words.
+#[global_allocator]
+static ALLOCATOR: shim::panic::Allocator = shim::panic::Allocator;
+
 #[derive(Parser)]
 #[command(
     name = "gvisor",
@@ -34,6 +38,16 @@ enum Cmd {
         /// Pages mapped per page fault (1 disables fault-around).
         #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND, hide = true)]
         fault_around: u64,
+        /// Memory limit of the sandbox (512M, 1G): past it the program gets
+        /// ENOMEM, or SIGKILL for a page it cannot have.
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<String>,
+        /// Most tasks (threads) in the sandbox: past it fork and clone give EAGAIN.
+        #[arg(long, value_name = "N")]
+        pids: Option<u64>,
+        /// CPU time of the sandbox, in CPUs (0.5, 2).
+        #[arg(long, value_name = "F")]
+        cpus: Option<f64>,
         /// Use the host directory DIR as the root file system (default: the host's /).
         #[arg(long, value_name = "DIR")]
         rootfs: Option<PathBuf>,
@@ -65,6 +79,12 @@ enum Cmd {
         fault_around: u64,
         #[arg(long)]
         stats: bool,
+        /// The sandbox's memory, bytes (its memory file's size).
+        #[arg(long)]
+        memory_limit: Option<u64>,
+        /// Most tasks in the sandbox.
+        #[arg(long)]
+        pids_limit: Option<u64>,
         /// Run the OCI bundle in DIR (its config.json) instead of COMMAND.
         #[arg(long, value_name = "DIR")]
         bundle: Option<PathBuf>,
@@ -86,6 +106,16 @@ enum Cmd {
         /// Print exits, faults and pages to stderr at the end (benchmarks).
         #[arg(long, hide = true)]
         stats: bool,
+        /// Memory limit of the sandbox (512M, 1G; overrides linux.resources): past it the program gets
+        /// ENOMEM, or SIGKILL for a page it cannot have.
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<String>,
+        /// Most tasks (threads) in the sandbox: past it fork and clone give EAGAIN.
+        #[arg(long, value_name = "N")]
+        pids: Option<u64>,
+        /// CPU time of the sandbox, in CPUs (0.5, 2).
+        #[arg(long, value_name = "F")]
+        cpus: Option<f64>,
         /// The container id.
         id: String,
     },
@@ -148,10 +178,42 @@ fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::F
     }
 }
 
+/// The limits of `--memory`, `--pids` and `--cpus` over `base` (a bundle's).
+fn limits_from_flags(
+    base: shim::launch::SandboxLimits,
+    memory: Option<&str>,
+    pids: Option<u64>,
+    cpus: Option<f64>,
+) -> anyhow::Result<shim::launch::SandboxLimits> {
+    let mut l = base;
+    if let Some(m) = memory {
+        l.memory = Some(shim::launch::parse_size(m).context("--memory")?);
+    }
+    if let Some(p) = pids {
+        l.pids = Some(p);
+    }
+    if let Some(c) = cpus {
+        if !(c.is_finite() && c > 0.0 && c <= 1024.0) {
+            anyhow::bail!("--cpus {c}: expected a number of CPUs above 0");
+        }
+        let period = 100_000u64;
+        l.cpu_quota = Some(((c * period as f64).max(1000.0) as i64, period));
+    }
+    shim::launch::check_limits(&l)?;
+    Ok(l)
+}
+
 /// Starts a sandbox and turns how it ended into the exit code.
 fn launch_and_report(opts: &shim::launch::LaunchOptions) -> ExitCode {
     match shim::launch::launch(opts) {
         Ok(shim::launch::Outcome::Exited(code)) => ExitCode::from(code as u8),
+        Ok(shim::launch::Outcome::SentryOutOfMemory) => {
+            eprintln!(
+                "gvisor: the sentry was killed by the host's OOM killer: the sandbox's cgroup reached its memory limit (the sentry's own memory went past the {} MiB of headroom)",
+                shim::launch::MEMORY_HEADROOM >> 20
+            );
+            ExitCode::from(125)
+        }
         Ok(shim::launch::Outcome::SentryKilled(sig)) => {
             eprintln!("gvisor: {}", shim::launch::describe_sentry_death(sig));
             ExitCode::from(125)
@@ -178,6 +240,11 @@ fn print_out(text: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Boot { .. } => shim::panic::install("sentry"),
+        Cmd::Gofer { .. } => shim::panic::install("gofer"),
+        _ => {}
+    }
     if matches!(cli.cmd, Cmd::Boot { .. } | Cmd::Gofer { .. }) {
         shim::confine::settle_libc();
     }
@@ -226,10 +293,21 @@ fn main() -> ExitCode {
             debug_log,
             fault_around,
             stats,
+            memory,
+            pids,
+            cpus,
             rootfs,
             command,
         } => {
             let _ = init_logging(None);
+            let limits = match limits_from_flags(Default::default(), memory.as_deref(), pids, cpus)
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
             let cwd = match &rootfs {
                 Some(_) => "/".to_string(),
                 None => std::env::current_dir()
@@ -250,6 +328,7 @@ fn main() -> ExitCode {
             }
             boot_flags.push("--fault-around".into());
             boot_flags.push(fault_around.to_string().into());
+            boot_flags.extend(limits.boot_flags());
             let opts = shim::launch::LaunchOptions {
                 rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
                 binds: Vec::new(),
@@ -258,6 +337,8 @@ fn main() -> ExitCode {
                 boot_flags,
                 command,
                 terminal: false,
+                limits,
+                cgroup_name: format!("{}{}", shim::launch::STALE_PREFIX, std::process::id()),
             };
             launch_and_report(&opts)
         }
@@ -266,12 +347,22 @@ fn main() -> ExitCode {
             strace,
             debug_log,
             stats,
+            memory,
+            pids,
+            cpus,
             id,
         } => {
             let _ = init_logging(None);
             let loaded = shim::oci::check_id(&id).and_then(|()| shim::oci::load(&bundle));
             let b = match loaded {
                 Ok(b) => b,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
+            let limits = match limits_from_flags(b.limits.clone(), memory.as_deref(), pids, cpus) {
+                Ok(l) => l,
                 Err(e) => {
                     eprintln!("gvisor: {e:#}");
                     return ExitCode::from(125);
@@ -290,6 +381,7 @@ fn main() -> ExitCode {
                 boot_flags.push("--debug-log".into());
                 boot_flags.push(d.clone().into_os_string());
             }
+            boot_flags.extend(limits.boot_flags());
             let opts = shim::launch::LaunchOptions {
                 rootfs: b.root.clone(),
                 binds: b.binds.clone(),
@@ -298,6 +390,8 @@ fn main() -> ExitCode {
                 boot_flags,
                 command: Vec::new(),
                 terminal: b.process.terminal,
+                limits,
+                cgroup_name: format!("gvisor-{id}"),
             };
             launch_and_report(&opts)
         }
@@ -310,6 +404,8 @@ fn main() -> ExitCode {
             debug_log,
             fault_around,
             stats,
+            memory_limit,
+            pids_limit,
             command,
         } => {
             let log_file = match init_logging(debug_log.as_ref()) {
@@ -357,6 +453,8 @@ fn main() -> ExitCode {
                 stats,
                 cwd,
                 gofer_fd,
+                memory_limit,
+                pids_limit,
             };
             match sandbox::run(&opts, strace_out) {
                 Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),
