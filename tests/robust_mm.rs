@@ -104,7 +104,12 @@ fn reopen_through_proc_fd_and_dev_std() {
     let sandboxed = run_sandboxed("/bin/sh", &["-c", &cmd], NO_FLAGS);
     assert_same(&native, &sandboxed);
     let text = String::from_utf8_lossy(&sandboxed.stdout);
-    for want in ["to-stderr", "hi-devfd", "eventfd: ENXIO"] {
+    for want in [
+        "to-stderr",
+        "hi-devfd",
+        "deleted-but-open",
+        "eventfd: ENXIO",
+    ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
 }

@@ -1,6 +1,6 @@
 # Reopening open files through /proc/self/fd/N, /proc/PID/fd/N, /dev/fd/N
 # and /dev/std{in,out,err}: pipes (either end), host stdio, regular files,
-# directories, and anonymous files (ENXIO).
+# directories, deleted files, and anonymous files (ENXIO).
 T=/tmp/rm-reopen.$$
 echo to-stderr >/dev/stderr 2>&1
 (echo via-stderr >/dev/stderr) 2>&1 | cat
@@ -14,6 +14,13 @@ exec 4<"$T"
 cat /proc/$$/fd/4
 exec 4<&-
 (exec 5>&1; echo via-fd5 >/proc/self/fd/5) | cat
+# A deleted file still opens through its descriptor's link.
+printf 'deleted-but-open\n' >"$T"
+exec 6<"$T"
+rm -f "$T"
+cat /proc/self/fd/6
+echo more >>/dev/fd/6 2>/dev/null || echo append-to-read-only-fd-refused
+exec 6<&-
 rm -f "$T"
 python3 - <<'PY'
 import errno, os
