@@ -509,6 +509,17 @@ static long noise_call(void) {
 
 static void on_alarm(int sig) { (void)sig; }
 
+/* Files the batches may have made: gone after each batch, so what they hold (tmpfs data is
+ * sandbox memory) does not pile up into an out-of-memory kill of the harness. */
+static void clean_files(void) {
+    static const char *const FILES[] = {"/tmp/fz/a", "/tmp/fz/b", "/tmp/fzfile", "/tmp/fzlink",
+                                        "/tmp/fzfifo", "/dev/shm/fz"};
+    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
+        unlink(FILES[i]);
+        rmdir(FILES[i]);
+    }
+}
+
 /* On a hang: what every process of the sandbox is doing, from /proc. */
 static void dump_processes(void) {
     for (int pid = 2; pid < 4096; pid++) {
@@ -660,6 +671,7 @@ int main(int argc, char **argv) {
                 nanosleep(&ts, NULL);
             }
         }
+        clean_files();
         if (!gone) {
             printf("fuzz: HANG seed=%llu batch=%u: leftover processes not reaped 10 s after SIGKILL\n",
                    (unsigned long long)seed, b);
