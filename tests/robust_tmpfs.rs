@@ -179,3 +179,20 @@ fn tmpfs_statfs_counts_file_pages() {
          a hole costs < 1 MiB: 1\nfreed on delete: 1\n"
     );
 }
+
+/// tmpfs data may take half of the sandbox's memory, as Linux's default tmpfs
+/// size: a full /tmp is ENOSPC and the programs still get memory (before, the
+/// files took all of it and the next page fault, of whichever program, was an
+/// out-of-memory kill, init's included).
+#[test]
+fn a_full_tmpfs_is_enospc_and_leaves_memory_for_programs() {
+    let bin = compile_c("rt_full");
+    let out = run_sandboxed(&bin, NO_FLAGS, &["--memory", "256M"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tmpfs full: ENOSPC after 128 MiB"), "{text}");
+    assert!(
+        text.contains("64 MiB of anonymous memory touched"),
+        "{text}"
+    );
+}

@@ -156,6 +156,15 @@ impl PageCache {
         if !create && self.source.is_none() {
             return Ok(None);
         }
+        // tmpfs data may take at most half of the memory file (Linux's
+        // default tmpfs size is half of RAM), so files cannot use up the
+        // memory the programs need (a full tmpfs is ENOSPC, not an OOM kill
+        // of whichever program faults next).
+        if self.source.is_none()
+            && TMPFS_PAGES.load(Ordering::Relaxed) >= self.mem.size() / PAGE / 2
+        {
+            return Err(Errno::ENOMEM);
+        }
         let p = self.mem.alloc_page().map_err(nomem)?;
         if let Some(fd) = &self.source {
             let mut buf = vec![0u8; PAGE as usize];
