@@ -237,20 +237,8 @@ impl ProcFs {
                 }
             }
         }
-        let fds = h
-            .info
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .fds
-            .upgrade()
-            .ok_or(Errno::ENOENT)?;
-        let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
-        let f = fds
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .file(fd)
-            .map_err(|_| Errno::ENOENT)?;
-        Ok(Some(f))
+        let fds = h.info.lock().unwrap_or_else(|p| p.into_inner()).fds.clone();
+        open_fd(&fds, n).map(Some)
     }
 
     fn node(&self, path: &str) -> SysResult<Node> {
@@ -333,6 +321,22 @@ impl ProcFs {
             }
         }
     }
+}
+
+/// The open file behind /proc/[pid]/fd/`n` of a process's descriptor table
+/// (ENOENT when the table or the descriptor is gone).
+fn open_fd(
+    fds: &Weak<std::sync::Mutex<crate::vfs::FdTable>>,
+    n: &str,
+) -> SysResult<Arc<dyn FileDescription>> {
+    let fds = fds.upgrade().ok_or(Errno::ENOENT)?;
+    let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
+    let f = fds
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .file(fd)
+        .map_err(|_| Errno::ENOENT);
+    f
 }
 
 fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
@@ -599,13 +603,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
             ))
         }
         ["fd", n] => {
-            let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
-            let fd: i64 = n.parse().map_err(|_| Errno::ENOENT)?;
-            let f = fds
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .file(fd)
-                .map_err(|_| Errno::ENOENT)?;
+            let f = open_fd(&info.fds, n)?;
             let target = match f.path() {
                 Some(p) => p,
                 None => format!("pipe:[{}]", f.stat().map(|s| s.ino).unwrap_or(0)),

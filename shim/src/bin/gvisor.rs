@@ -38,16 +38,8 @@ enum Cmd {
         /// Pages mapped per page fault (1 disables fault-around).
         #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND, hide = true)]
         fault_around: u64,
-        /// Memory limit of the sandbox (512M, 1G): past it the program gets
-        /// ENOMEM, or SIGKILL for a page it cannot have.
-        #[arg(long, value_name = "SIZE")]
-        memory: Option<String>,
-        /// Most tasks (threads) in the sandbox: past it fork and clone give EAGAIN.
-        #[arg(long, value_name = "N")]
-        pids: Option<u64>,
-        /// CPU time of the sandbox, in CPUs (0.5, 2).
-        #[arg(long, value_name = "F")]
-        cpus: Option<f64>,
+        #[command(flatten)]
+        limits: LimitFlags,
         /// Use the host directory DIR as the root file system (default: the host's /).
         #[arg(long, value_name = "DIR")]
         rootfs: Option<PathBuf>,
@@ -106,16 +98,9 @@ enum Cmd {
         /// Print exits, faults and pages to stderr at the end (benchmarks).
         #[arg(long, hide = true)]
         stats: bool,
-        /// Memory limit of the sandbox (512M, 1G; overrides linux.resources): past it the program gets
-        /// ENOMEM, or SIGKILL for a page it cannot have.
-        #[arg(long, value_name = "SIZE")]
-        memory: Option<String>,
-        /// Most tasks (threads) in the sandbox: past it fork and clone give EAGAIN.
-        #[arg(long, value_name = "N")]
-        pids: Option<u64>,
-        /// CPU time of the sandbox, in CPUs (0.5, 2).
-        #[arg(long, value_name = "F")]
-        cpus: Option<f64>,
+        /// Limits (they override the bundle's linux.resources).
+        #[command(flatten)]
+        limits: LimitFlags,
         /// The container id.
         id: String,
     },
@@ -178,21 +163,35 @@ fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::F
     }
 }
 
+/// The sandbox's limits, shared by `gvisor do` and `gvisor run` (for `run`
+/// they override the bundle's linux.resources).
+#[derive(clap::Args)]
+struct LimitFlags {
+    /// Memory limit of the sandbox (512M, 1G): past it the program gets
+    /// ENOMEM, or SIGKILL for a page it cannot have.
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// Most tasks (threads) in the sandbox: past it fork and clone give EAGAIN.
+    #[arg(long, value_name = "N")]
+    pids: Option<u64>,
+    /// CPU time of the sandbox, in CPUs (0.5, 2).
+    #[arg(long, value_name = "F")]
+    cpus: Option<f64>,
+}
+
 /// The limits of `--memory`, `--pids` and `--cpus` over `base` (a bundle's).
 fn limits_from_flags(
     base: shim::launch::SandboxLimits,
-    memory: Option<&str>,
-    pids: Option<u64>,
-    cpus: Option<f64>,
+    flags: &LimitFlags,
 ) -> anyhow::Result<shim::launch::SandboxLimits> {
     let mut l = base;
-    if let Some(m) = memory {
+    if let Some(m) = &flags.memory {
         l.memory = Some(shim::launch::parse_size(m).context("--memory")?);
     }
-    if let Some(p) = pids {
+    if let Some(p) = flags.pids {
         l.pids = Some(p);
     }
-    if let Some(c) = cpus {
+    if let Some(c) = flags.cpus {
         if !(c.is_finite() && c > 0.0 && c <= 1024.0) {
             anyhow::bail!("--cpus {c}: expected a number of CPUs above 0");
         }
@@ -293,15 +292,12 @@ fn main() -> ExitCode {
             debug_log,
             fault_around,
             stats,
-            memory,
-            pids,
-            cpus,
+            limits,
             rootfs,
             command,
         } => {
             let _ = init_logging(None);
-            let limits = match limits_from_flags(Default::default(), memory.as_deref(), pids, cpus)
-            {
+            let limits = match limits_from_flags(Default::default(), &limits) {
                 Ok(l) => l,
                 Err(e) => {
                     eprintln!("gvisor: {e:#}");
@@ -347,9 +343,7 @@ fn main() -> ExitCode {
             strace,
             debug_log,
             stats,
-            memory,
-            pids,
-            cpus,
+            limits,
             id,
         } => {
             let _ = init_logging(None);
@@ -361,7 +355,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(125);
                 }
             };
-            let limits = match limits_from_flags(b.limits.clone(), memory.as_deref(), pids, cpus) {
+            let limits = match limits_from_flags(b.limits.clone(), &limits) {
                 Ok(l) => l,
                 Err(e) => {
                     eprintln!("gvisor: {e:#}");
