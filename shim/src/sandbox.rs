@@ -13,18 +13,18 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context as _, Result};
 use kvm_vcpu::VmConfig;
 use sentry_core::errno::Errno;
-use sentry_core::fs::tty::PtyRegistry;
+use sentry_core::fsimpl::devfs::DevFs;
+use sentry_core::fsimpl::gofer::GoferFs;
+use sentry_core::fsimpl::host::HostStdio;
+use sentry_core::fsimpl::overlay::OverlayFs;
+use sentry_core::fsimpl::sysfs::SysFs;
+use sentry_core::fsimpl::tmpfs::TmpFs;
+use sentry_core::fsimpl::tty::PtyRegistry;
 use sentry_core::kernel::exec;
 use sentry_core::kernel::{ExitStatus, Kernel, KernelConfig, KernelError, Task};
 use sentry_core::platform::kvm::KvmPlatform;
 use sentry_core::platform::Platform;
-use sentry_core::vfs::devfs::DevFs;
-use sentry_core::vfs::gofer::GoferFs;
-use sentry_core::vfs::host::HostStdio;
-use sentry_core::vfs::overlay::OverlayFs;
-use sentry_core::vfs::procfs::ProcFs;
-use sentry_core::vfs::sysfs::SysFs;
-use sentry_core::vfs::tmpfs::TmpFs;
+use sentry_core::procfs::ProcFs;
 use sentry_core::vfs::{FileDescription, Start, Vfs};
 
 /// What `gvisor do` was asked to do.
@@ -275,7 +275,7 @@ fn mount_bundle(
                     .ok_or_else(|| anyhow!("no host file for the file mount at {dest}"))?;
                 let (data, mode) = read_host_file(f)
                     .with_context(|| format!("config.json: the file mounted at {dest}"))?;
-                let fs = sentry_core::vfs::filemount::FileMount::new(&data, mode, *rw, dev)
+                let fs = sentry_core::fsimpl::filemount::FileMount::new(&data, mode, *rw, dev)
                     .map_err(|e| anyhow!("config.json: the file mounted at {dest}: {e}"))?;
                 vfs.mount(dest, fs);
             }
@@ -388,7 +388,7 @@ pub struct Console {
     /// The program's side.
     pub slave: Arc<dyn FileDescription>,
     /// The terminal.
-    pub pty: Arc<sentry_core::fs::tty::Pty>,
+    pub pty: Arc<sentry_core::fsimpl::tty::Pty>,
 }
 
 fn write_all(fd: i32, mut b: &[u8]) -> std::io::Result<()> {

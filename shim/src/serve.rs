@@ -13,15 +13,15 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _, Result};
 use prost::Message;
-use sentry_core::fs::tty::{Pty, PtyRegistry};
+use sentry_core::fsimpl::host::HostStdio;
+use sentry_core::fsimpl::tty::{Pty, PtyRegistry};
 use sentry_core::kernel::container::Container;
 use sentry_core::kernel::signal::{self, SigInfo, Signal};
 use sentry_core::kernel::task::{CapSets, Creds, ProcessSpec};
 use sentry_core::kernel::{Kernel, KernelConfig, Task};
 use sentry_core::platform::kvm::KvmPlatform;
 use sentry_core::platform::Platform;
-use sentry_core::vfs::host::HostStdio;
-use sentry_core::vfs::procfs::ProcFs;
+use sentry_core::procfs::ProcFs;
 use sentry_core::vfs::FileDescription;
 
 use crate::control::{self, frame, op, Exited, Request, Response};
@@ -474,7 +474,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         ..KernelConfig::default()
     };
     let procfs = ProcFs::new();
-    let root = sentry_core::vfs::tmpfs::TmpFs::new(0o555, 0x2e);
+    let root = sentry_core::fsimpl::tmpfs::TmpFs::new(0o555, 0x2e);
     let kernel = Kernel::new(
         platform,
         Arc::new(sentry_core::vfs::Vfs::new(root)),

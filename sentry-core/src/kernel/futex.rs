@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block::Waker;
 use crate::kernel::Task;
+use crate::waiter::Waker;
 
 /// futex operations.
 pub mod op {
@@ -179,7 +179,7 @@ fn wait(
             woken: woken.clone(),
         });
     }
-    let r = crate::kernel::block::block_until(&[], until, Errno::ETIMEDOUT, || {
+    let r = crate::waiter::block_until(&[], until, Errno::ETIMEDOUT, || {
         woken
             .load(std::sync::atomic::Ordering::SeqCst)
             .then_some(Ok(0))

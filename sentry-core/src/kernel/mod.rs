@@ -9,10 +9,10 @@ use crate::errno::Errno;
 use crate::platform::Platform;
 use crate::vfs::Vfs;
 
-pub mod block;
 pub mod container;
 pub mod exec;
 pub mod futex;
+pub mod hostinfo;
 pub mod process;
 pub mod seccomp;
 pub mod signal;
@@ -48,7 +48,7 @@ pub struct KernelConfig {
     pub sysctl: std::collections::BTreeMap<String, String>,
     /// The host's CPU model and memory size for /proc, read before
     /// confinement.
-    pub host: crate::vfs::procfs::HostInfo,
+    pub host: hostinfo::HostInfo,
 }
 
 impl Default for KernelConfig {
@@ -65,7 +65,7 @@ impl Default for KernelConfig {
             caps: None,
             app_seccomp: None,
             sysctl: Default::default(),
-            host: crate::vfs::procfs::HostInfo::probe(),
+            host: hostinfo::HostInfo::probe(),
         }
     }
 }
@@ -159,7 +159,7 @@ pub struct Kernel {
     /// The UTS host name (sethostname).
     pub hostname: Mutex<String>,
     /// Advisory file locks.
-    pub locks: crate::fs::locks::Locks,
+    pub locks: crate::vfs::locks::Locks,
     /// The container of a sandbox started with one program (config's
     /// seccomp profile).
     pub default_container: Arc<container::Container>,
@@ -255,7 +255,7 @@ impl Kernel {
                 cont_report: false,
             }),
             actions: Mutex::new([signal::SigAction::default(); 64]),
-            child_wq: block::WaitQueue::default(),
+            child_wq: crate::waiter::WaitQueue::default(),
             infos: Mutex::new(Default::default()),
             real_timer: Mutex::new(timers::RealTimer::default()),
             creds: Mutex::new(task::Creds {
@@ -279,7 +279,7 @@ impl Kernel {
         let h = Arc::new(TaskHandle {
             tid,
             tg: tg.clone(),
-            waker: Arc::new(block::Waker::default()),
+            waker: Arc::new(crate::waiter::Waker::default()),
             interrupter: Mutex::new(None),
             sig: Mutex::new(task::TaskSig::default()),
             killed: Default::default(),

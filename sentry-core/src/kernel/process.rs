@@ -4,13 +4,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block;
 use crate::kernel::exec::{self, ExecArgs};
 use crate::kernel::signal::{self, SigInfo, Signal};
 use crate::kernel::task::{ExitStatus, FsContext, Task, TaskHandle, ThreadGroup};
 use crate::kernel::Kernel;
 use crate::mm::MemoryManager;
 use crate::platform::FpuState;
+use crate::waiter;
 
 /// clone flags.
 pub mod flags {
@@ -253,7 +253,7 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     if fl & CLONE_VFORK != 0 {
         // The parent waits until the child has exec'd or exited.
         let ctg = tg.clone();
-        let _ = block::block_until(&[&t.handle.tg.child_wq], None, Errno::EINTR, || {
+        let _ = waiter::block_until(&[&t.handle.tg.child_wq], None, Errno::EINTR, || {
             ctg.lock().vfork_released.then_some(Ok(()))
         });
     }
@@ -621,7 +621,7 @@ pub fn wait_child(
 ) -> SysResult<Option<(i32, WaitEvent)>> {
     let kernel = t.kernel.clone();
     let me = t.handle.tg.clone();
-    block::block_until(&[&me.child_wq], None, Errno::EINTR, || {
+    waiter::block_until(&[&me.child_wq], None, Errno::EINTR, || {
         let mut procs = kernel.procs();
         let children = me.lock().children.clone();
         let mut any = false;

@@ -7,9 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::errno::Errno;
-#[allow(unused_imports)]
-use crate::kernel::block::current as _current;
-use crate::kernel::block::{self, WaitQueue, Waker};
 use crate::kernel::exec::{self, ExecArgs};
 use crate::kernel::signal::{self, SigAction, Signal};
 use crate::kernel::{Kernel, KernelError};
@@ -17,6 +14,9 @@ use crate::mm::{FaultError, MemoryManager};
 use crate::platform::{Context, Event, FpuState, Interrupter, Registers};
 use crate::syscalls;
 use crate::vfs::{FdEntry, FdTable, FileDescription};
+#[allow(unused_imports)]
+use crate::waiter::current as _current;
+use crate::waiter::{self, WaitQueue, Waker};
 
 /// How a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -625,14 +625,14 @@ impl Task {
 
     /// Runs the task until it exits; then tears it down.
     pub fn run(mut self) -> Result<ExitStatus, KernelError> {
-        block::set_current(Some(self.handle.clone()));
+        waiter::set_current(Some(self.handle.clone()));
         // SAFETY: gettid has no arguments and cannot fail.
         let host_tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
         self.handle.host_tid.store(host_tid, Ordering::SeqCst);
         let r = self.run_loop();
         let status = self.exit.unwrap_or(ExitStatus::Signaled(Signal::SIGKILL));
         crate::kernel::process::exit_task(&mut self, status);
-        block::set_current(None);
+        waiter::set_current(None);
         r.map(|()| status)
     }
 

@@ -160,7 +160,7 @@ pub struct IntervalTimer {
     /// Signal to send (POSIX timer) and to whom; None for a timerfd.
     pub notify: Option<(Weak<ThreadGroup>, Option<i32>, u32, u64)>,
     /// Woken when a timerfd expires.
-    pub wq: crate::kernel::block::WaitQueue,
+    pub wq: crate::waiter::WaitQueue,
 }
 
 impl IntervalTimer {

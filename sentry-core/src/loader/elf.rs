@@ -26,11 +26,11 @@ use goblin::elf64::program_header::{ProgramHeader, SIZEOF_PHDR};
 use super::LoadError;
 
 /// Guest page size assumed for alignment computations.
-pub const PAGE_SIZE: u64 = 4096;
+pub use crate::abi::PAGE_SIZE;
 
 /// Exclusive upper bound of user virtual addresses (Linux x86-64 `TASK_SIZE`
 /// with 4-level paging). No segment may extend beyond it.
-pub const USER_ADDR_LIMIT: u64 = 0x7fff_ffff_f000;
+pub use crate::abi::USER_END as USER_ADDR_LIMIT;
 
 /// Linux refuses program header tables larger than this (`ELF_MIN_ALIGN`
 /// sized 64 KiB limit in `load_elf_phdrs`).

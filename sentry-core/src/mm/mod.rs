@@ -17,9 +17,9 @@ use crate::errno::{Errno, SysResult};
 use crate::platform::{Access, AddressSpace, MemoryFile, Perms, PlatformError};
 
 /// Page size.
-pub const PAGE: u64 = 4096;
+pub use crate::abi::PAGE_SIZE as PAGE;
 /// End of the app's address range (exclusive).
-pub const USER_END: u64 = 0x7fff_ffff_f000;
+pub use crate::abi::USER_END;
 /// Lowest address `mmap` hands out without a hint (like vm.mmap_min_addr).
 pub const MMAP_MIN: u64 = 0x1_0000;
 /// Top of the initial stack.

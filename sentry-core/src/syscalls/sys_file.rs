@@ -257,7 +257,7 @@ fn read_flock(t: &Task, addr: u64, f: &Arc<dyn FileDescription>) -> SysResult<(i
 }
 
 fn fcntl_lock(t: &mut Task, fd: i64, cmd: i32, addr: u64) -> SysResult<u64> {
-    use crate::fs::locks::{file_owner, Owner};
+    use crate::vfs::locks::{file_owner, Owner};
     const F_OFD_GETLK: i32 = 36;
     const F_OFD_SETLK: i32 = 37;
     const F_OFD_SETLKW: i32 = 38;
@@ -322,7 +322,7 @@ pub(crate) fn flock(t: &mut Task, a: &Args) -> SysResult<u64> {
     if !matches!(op, LOCK_SH | LOCK_EX | LOCK_UN) {
         return Err(Errno::EINVAL);
     }
-    let owner = crate::fs::locks::file_owner(&f);
+    let owner = crate::vfs::locks::file_owner(&f);
     t.kernel.locks.set(
         (st.dev, st.ino),
         owner,
@@ -544,7 +544,7 @@ pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
         libc::F_GETPIPE_SZ => match entry
             .file
             .as_any()
-            .downcast_ref::<crate::fs::pipe::PipeEnd>()
+            .downcast_ref::<crate::fsimpl::pipe::PipeEnd>()
         {
             Some(p) => Ok(p.capacity() as u64),
             None => Err(Errno::EBADF),
@@ -552,7 +552,7 @@ pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
         libc::F_SETPIPE_SZ => match entry
             .file
             .as_any()
-            .downcast_ref::<crate::fs::pipe::PipeEnd>()
+            .downcast_ref::<crate::fsimpl::pipe::PipeEnd>()
         {
             Some(p) => Ok(p.set_capacity(a[2] as usize)? as u64),
             None => Err(Errno::EBADF),
@@ -602,7 +602,7 @@ pub(crate) fn pipe2(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a[1] & !((libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (r, w) = crate::fs::pipe::new_pipe(a[1] & libc::O_NONBLOCK as u64 != 0);
+    let (r, w) = crate::fsimpl::pipe::new_pipe(a[1] & libc::O_NONBLOCK as u64 != 0);
     let cloexec = a[1] & libc::O_CLOEXEC as u64 != 0;
     let mut fds = t.fds();
     let rfd = fds.install(FdEntry { file: r, cloexec }, 0)?;

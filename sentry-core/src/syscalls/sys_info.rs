@@ -5,10 +5,7 @@ use crate::kernel::Task;
 
 use super::Args;
 
-/// What uname reports as the kernel release.
-pub const RELEASE: &str = "6.1.0";
-/// What uname reports as the kernel version.
-pub const VERSION: &str = "#1 SMP gvisor-rs";
+use crate::abi::{MACHINE, RELEASE, SYSNAME, VERSION};
 
 pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut b = [0u8; 65 * 6];
@@ -18,7 +15,7 @@ pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let fields = ["Linux", host.as_str(), RELEASE, VERSION, "x86_64", "(none)"];
+    let fields = [SYSNAME, host.as_str(), RELEASE, VERSION, MACHINE, "(none)"];
     for (i, f) in fields.iter().enumerate() {
         let n = f.len().min(64);
         b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
@@ -29,7 +26,7 @@ pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
     // The sandbox's memory, as /proc/meminfo reports it (not the host's).
-    let (total_kb, free_kb) = crate::vfs::procfs::memory_kb(&t.kernel);
+    let (total_kb, free_kb) = t.kernel.memory_kb();
     let mut b = [0u8; 112];
     let up = t.kernel.boot.elapsed().as_secs();
     b[0..8].copy_from_slice(&up.to_le_bytes());

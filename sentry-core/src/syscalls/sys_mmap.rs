@@ -71,7 +71,10 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     if perms.write && !may_write {
         return Err(Errno::EACCES);
     }
-    if file.as_any().is::<crate::vfs::synthetic::SyntheticFile>() {
+    if file
+        .as_any()
+        .is::<crate::fsimpl::synthetic::SyntheticFile>()
+    {
         // procfs and sysfs files have no mmap (Linux: ENODEV).
         return Err(Errno::ENODEV);
     }
@@ -279,7 +282,7 @@ pub(crate) fn memfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let name = t.mm().read_cstring(a[0], 249)?;
-    let fs = crate::vfs::tmpfs::TmpFs::new(0o755, 0x2c);
+    let fs = crate::fsimpl::tmpfs::TmpFs::new(0o755, 0x2c);
     let f = fs
         .clone()
         .open("memfd", (libc::O_CREAT | libc::O_RDWR) as u32, 0o777)?;

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block::block_until;
 use crate::kernel::Task;
 use crate::vfs::FileDescription;
+use crate::waiter::block_until;
 
 use super::Args;
 
@@ -29,7 +29,7 @@ fn wait_ready(
             })
             .collect()
     };
-    let queues: Vec<&crate::kernel::block::WaitQueue> = files
+    let queues: Vec<&crate::waiter::WaitQueue> = files
         .iter()
         .flatten()
         .filter_map(|(f, _)| f.wait_queue())
@@ -312,7 +312,7 @@ pub(crate) fn eventfd2(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a[1] & !ok != 0 {
         return Err(Errno::EINVAL);
     }
-    let f = Arc::new(crate::fs::eventfd::EventFd::new(
+    let f = Arc::new(crate::fsimpl::eventfd::EventFd::new(
         a[0] & 0xffff_ffff,
         a[1] & EFD_SEMAPHORE != 0,
         a[1] & libc::O_NONBLOCK as u64 != 0,
@@ -337,7 +337,7 @@ pub(crate) fn epoll_create1(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let fd = t.fds().install(
         crate::vfs::FdEntry {
-            file: Arc::new(crate::fs::epoll::Epoll::default()),
+            file: Arc::new(crate::fsimpl::epoll::Epoll::default()),
             cloexec: a[0] != 0,
         },
         0,
@@ -354,7 +354,7 @@ pub(crate) fn epoll_create(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 fn epoll_of(t: &Task, fd: u64) -> SysResult<Arc<dyn FileDescription>> {
     let f = t.fds().file(fd as i64)?;
-    if !f.as_any().is::<crate::fs::epoll::Epoll>() {
+    if !f.as_any().is::<crate::fsimpl::epoll::Epoll>() {
         return Err(Errno::EINVAL);
     }
     Ok(f)
@@ -378,7 +378,7 @@ pub(crate) fn epoll_ctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     };
     let e = ep
         .as_any()
-        .downcast_ref::<crate::fs::epoll::Epoll>()
+        .downcast_ref::<crate::fsimpl::epoll::Epoll>()
         .ok_or(Errno::EINVAL)?;
     e.ctl(a[1] as i32, a[2] as i64, Some(target), events, data)?;
     Ok(0)
@@ -397,7 +397,7 @@ fn do_epoll_wait(
     let ep = epoll_of(t, epfd)?;
     let e = ep
         .as_any()
-        .downcast_ref::<crate::fs::epoll::Epoll>()
+        .downcast_ref::<crate::fsimpl::epoll::Epoll>()
         .ok_or(Errno::EINVAL)?;
     let ready = e.wait(max as usize, deadline).map_err(|e| {
         if e == Errno::ERESTARTSYS {

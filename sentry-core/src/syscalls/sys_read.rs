@@ -194,7 +194,7 @@ pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
         None
     };
     let mut count = (a[3] as usize).min(1 << 30);
-    if let Some(p) = out.as_any().downcast_ref::<crate::fs::pipe::PipeEnd>() {
+    if let Some(p) = out.as_any().downcast_ref::<crate::fsimpl::pipe::PipeEnd>() {
         // Into a pipe, as splice: at most what fits (waiting only while it
         // is full), so data read is never held while the pipe stays full.
         if count > 0 {
@@ -311,7 +311,7 @@ fn read_off(t: &mut Task, p: u64) -> SysResult<Option<u64>> {
 /// data) unless SPLICE_F_NONBLOCK or O_NONBLOCK (then EAGAIN), and then moves
 /// what fits or what is there: it never blocks with data in hand.
 pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
-    use crate::fs::pipe::PipeEnd;
+    use crate::fsimpl::pipe::PipeEnd;
     if a[3] & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }
@@ -373,7 +373,7 @@ fn o_nonblock(f: &std::sync::Arc<dyn crate::vfs::FileDescription>) -> bool {
 /// copies at most what fits (never blocks with data in hand); SPLICE_F_NONBLOCK
 /// or O_NONBLOCK on either end gives EAGAIN instead of waiting.
 pub(crate) fn tee(t: &mut Task, a: &Args) -> SysResult<u64> {
-    use crate::fs::pipe::PipeEnd;
+    use crate::fsimpl::pipe::PipeEnd;
     if a[3] & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }
@@ -414,7 +414,7 @@ pub(crate) fn tee(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// only while the pipe is empty with a writer. SPLICE_F_NONBLOCK (or
 /// O_NONBLOCK on a pipe end) gives EAGAIN instead.
 pub(crate) fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
-    use crate::fs::pipe::PipeEnd;
+    use crate::fsimpl::pipe::PipeEnd;
     if a[5] & !SPLICE_F_ALL != 0 {
         return Err(Errno::EINVAL);
     }

@@ -124,7 +124,7 @@ pub(crate) fn rt_sigsuspend(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mask = t.mm().read_u64(a[0])? & !UNBLOCKABLE;
     let old = std::mem::replace(&mut t.handle.sig().blocked, mask);
     let h = t.handle.clone();
-    let _ = crate::kernel::block::block_until::<()>(&[], None, Errno::EINTR, || None);
+    let _ = crate::waiter::block_until::<()>(&[], None, Errno::EINTR, || None);
     // The handler runs with the suspend mask; sigreturn restores `old`.
     t.saved_mask = Some(old);
     let _ = h;
@@ -284,7 +284,7 @@ pub(crate) fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
         None
     };
     let h = t.handle.clone();
-    let r = crate::kernel::block::block_until(&[], deadline, Errno::EAGAIN, || {
+    let r = crate::waiter::block_until(&[], deadline, Errno::EAGAIN, || {
         crate::kernel::signal::dequeue_from(&h, set).map(Ok)
     });
     let (sig, info) = match r {
@@ -309,11 +309,11 @@ impl crate::vfs::FileDescription for SignalFd {
         if buf.len() < 128 {
             return Err(Errno::EINVAL);
         }
-        let h = crate::kernel::block::current().ok_or(Errno::EINVAL)?;
+        let h = crate::waiter::current().ok_or(Errno::EINVAL)?;
         let mask = *self.mask.lock().unwrap_or_else(|p| p.into_inner());
         let max = buf.len() / 128;
         let mut n = 0;
-        let first = crate::kernel::block::block_until(&[], None, Errno::EAGAIN, || {
+        let first = crate::waiter::block_until(&[], None, Errno::EAGAIN, || {
             match crate::kernel::signal::dequeue_from(&h, mask) {
                 Some(v) => Some(Ok(v)),
                 None if self.nonblock => Some(Err(Errno::EAGAIN)),
@@ -359,7 +359,7 @@ impl crate::vfs::FileDescription for SignalFd {
     }
     fn readiness(&self) -> u32 {
         let mask = *self.mask.lock().unwrap_or_else(|p| p.into_inner());
-        match crate::kernel::block::current() {
+        match crate::waiter::current() {
             Some(h) => {
                 let p = h.sig().pending | h.tg.lock().pending;
                 if p & mask != 0 {
@@ -412,6 +412,6 @@ pub(crate) fn signalfd(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn pause(_t: &mut Task, _a: &Args) -> SysResult<u64> {
-    let _ = crate::kernel::block::block_until::<()>(&[], None, Errno::EINTR, || None);
+    let _ = crate::waiter::block_until::<()>(&[], None, Errno::EINTR, || None);
     Err(Errno::ERESTARTNOHAND)
 }

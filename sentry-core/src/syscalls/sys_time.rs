@@ -137,7 +137,7 @@ pub(crate) fn time(t: &mut Task, a: &Args) -> SysResult<u64> {
 fn sleep(t: &mut Task, d: (i64, i64), rem: u64) -> SysResult<u64> {
     // A sleep too long to represent is a sleep until a signal.
     let until = std::time::Instant::now().checked_add(Duration::new(d.0 as u64, d.1 as u32));
-    match crate::kernel::block::block_until::<()>(&[], until, Errno::ETIMEDOUT, || None) {
+    match crate::waiter::block_until::<()>(&[], until, Errno::ETIMEDOUT, || None) {
         Err(Errno::ETIMEDOUT) | Ok(()) => Ok(0),
         Err(_) => {
             if let (true, Some(until)) = (rem != 0, until) {
@@ -357,7 +357,7 @@ impl crate::vfs::FileDescription for TimerFd {
             return Err(Errno::EINVAL);
         }
         let nb = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
-        let n = crate::kernel::block::block_until(&[&self.timer.wq], None, Errno::EAGAIN, || {
+        let n = crate::waiter::block_until(&[&self.timer.wq], None, Errno::EAGAIN, || {
             let mut s = self.timer.state.lock().unwrap_or_else(|p| p.into_inner());
             if s.expirations > 0 {
                 return Some(Ok(std::mem::take(&mut s.expirations)));
@@ -391,7 +391,7 @@ impl crate::vfs::FileDescription for TimerFd {
             0
         }
     }
-    fn wait_queue(&self) -> Option<&crate::kernel::block::WaitQueue> {
+    fn wait_queue(&self) -> Option<&crate::waiter::WaitQueue> {
         Some(&self.timer.wq)
     }
     fn always_ready(&self) -> bool {

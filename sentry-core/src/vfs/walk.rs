@@ -231,10 +231,8 @@ impl Vfs {
             };
             let Ok(r) = r else { return Ok(None) };
             let (fs, rel) = self.locate(&r.abs);
-            if let Some(p) = fs.as_any().downcast_ref::<super::procfs::ProcFs>() {
-                if let Some(f) = p.fd_file(rel)? {
-                    return Ok(Some(f));
-                }
+            if let Some(f) = fs.magic_link(rel)? {
+                return Ok(Some(f));
             }
             match self.lstat_abs(&r.abs) {
                 Ok(st) if st.mode & S_IFMT == S_IFLNK => {
@@ -505,7 +503,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::vfs::tmpfs::TmpFs;
+    use crate::fsimpl::tmpfs::TmpFs;
 
     fn vfs() -> Vfs {
         let root = TmpFs::new(0o755, 1);

@@ -6,9 +6,10 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use super::{dirent, FileDescription, Fs, Stat, Whence, S_IFDIR, S_IFLNK};
+use crate::abi::dirent;
 use crate::errno::{Errno, SysResult};
-use crate::fs::tty::PtyRegistry;
+use crate::fsimpl::tty::PtyRegistry;
+use crate::vfs::{FileDescription, Fs, Stat, Whence, S_IFDIR, S_IFLNK};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Dev {
@@ -73,7 +74,7 @@ impl DevFs {
             return Err(Errno::ENOENT);
         }
         let pty = self.ptys.get(idx).ok_or(Errno::ENOENT)?;
-        Ok(crate::fs::tty::pts_stat(idx, pty.owner()))
+        Ok(crate::fsimpl::tty::pts_stat(idx, pty.owner()))
     }
 }
 
@@ -101,7 +102,7 @@ fn stat_for(name: &str) -> SysResult<Stat> {
         });
     }
     if TTYS.contains(&name) {
-        return Ok(crate::fs::tty::dev_stat(name == "ptmx"));
+        return Ok(crate::fsimpl::tty::dev_stat(name == "ptmx"));
     }
     if let Some(i) = LINKS.iter().position(|l| l.0 == name) {
         return Ok(Stat {

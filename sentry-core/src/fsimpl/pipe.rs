@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block::{block_until, WaitQueue};
 use crate::vfs::{FileDescription, Stat};
+use crate::waiter::{block_until, WaitQueue};
 
 /// Default and maximum capacity.
 pub const PIPE_SIZE: usize = 64 << 10;
@@ -31,7 +31,7 @@ struct State {
 
 /// Sends SIGPIPE to the calling process (a write to a pipe without reader).
 fn sigpipe() {
-    if let Some(t) = crate::kernel::block::current() {
+    if let Some(t) = crate::waiter::current() {
         crate::kernel::signal::send_to_process(
             &t.tg,
             crate::kernel::signal::Signal::SIGPIPE,

@@ -17,8 +17,8 @@ use vfs_gofer::client::Client;
 use vfs_gofer::proto::Attr;
 
 use super::host::{refuse_writes, HostFile};
-use super::{FileDescription, Fs, Stat, S_IFDIR, S_IFMT};
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFMT};
 
 /// A file system served by a gofer.
 pub struct GoferFs {
@@ -159,7 +159,7 @@ impl Fs for GoferFs {
         self.client.link(from, to).map_err(Errno)
     }
 
-    fn setattr(&self, path: &str, a: &super::SetAttr) -> SysResult<()> {
+    fn setattr(&self, path: &str, a: &crate::vfs::SetAttr) -> SysResult<()> {
         self.writes()?;
         use vfs_gofer::proto::set;
         let mut req = vfs_gofer::proto::Request {

@@ -10,8 +10,8 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
-use super::{FileDescription, Stat, Whence, S_IFDIR, S_IFMT};
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{FileDescription, Stat, Whence, S_IFDIR, S_IFMT};
 
 fn check(rc: i64) -> SysResult<i64> {
     if rc < 0 {
@@ -130,7 +130,7 @@ impl HostFs {
             if n == 0 {
                 break;
             }
-            out.extend(super::dirent::parse(&buf[..n]));
+            out.extend(crate::abi::dirent::parse(&buf[..n]));
         }
         out.retain(|(n, _, _)| n != "." && n != "..");
         Ok(out)
@@ -157,7 +157,7 @@ impl HostFs {
     }
 }
 
-impl super::Fs for HostFs {
+impl crate::vfs::Fs for HostFs {
     fn list(&self, path: &str) -> SysResult<Vec<(String, u64, u32)>> {
         self.list_dir(path)
     }
@@ -321,7 +321,7 @@ impl FileDescription for HostFile {
         // SAFETY: ftruncate on our own descriptor.
         host_check(unsafe { libc::ftruncate(self.fd.as_raw_fd(), size) })
     }
-    fn setattr(&self, a: &super::SetAttr) -> SysResult<()> {
+    fn setattr(&self, a: &crate::vfs::SetAttr) -> SysResult<()> {
         let fd = self.fd.as_raw_fd();
         if let Some(m) = a.mode {
             // SAFETY: fchmod on our own descriptor (EROFS on read-only mounts).
@@ -534,8 +534,8 @@ impl FileDescription for HostStdio {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Fs;
     use super::*;
+    use crate::vfs::Fs;
 
     #[test]
     fn reads_host_files_read_only() {

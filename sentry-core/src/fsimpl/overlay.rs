@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::tmpfs::TmpFs;
-use super::{
-    dirent, split_parent, FileDescription, Fs, SetAttr, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
-};
+use crate::abi::dirent;
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{
+    split_parent, FileDescription, Fs, SetAttr, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+};
 
 #[derive(Default)]
 struct Marks {
@@ -429,14 +430,14 @@ impl FileDescription for OverlayDir {
     fn write(&self, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EBADF)
     }
-    fn seek(&self, offset: i64, whence: super::Whence) -> SysResult<u64> {
+    fn seek(&self, offset: i64, whence: crate::vfs::Whence) -> SysResult<u64> {
         let mut p = self.pos.lock().unwrap_or_else(|p| p.into_inner());
         match whence {
-            super::Whence::Set if offset >= 0 => {
+            crate::vfs::Whence::Set if offset >= 0 => {
                 *p = offset as u64;
                 Ok(*p)
             }
-            super::Whence::Cur if offset == 0 => Ok(*p),
+            crate::vfs::Whence::Cur if offset == 0 => Ok(*p),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -475,7 +476,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gvisor-overlay-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("sub/f"), b"host").unwrap();
-        let ov = OverlayFs::new(super::super::host::HostFs::new(dir.to_str().unwrap()).unwrap());
+        let ov = OverlayFs::new(crate::fsimpl::host::HostFs::new(dir.to_str().unwrap()).unwrap());
         // Read through, then write: the host file is untouched.
         let f = ov
             .clone()

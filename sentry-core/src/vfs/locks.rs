@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block::{block_until, WaitQueue};
 use crate::vfs::FileDescription;
+use crate::waiter::{block_until, WaitQueue};
 
 /// Who holds a lock.
 #[derive(Clone, Debug)]

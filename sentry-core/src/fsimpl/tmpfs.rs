@@ -12,11 +12,12 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{dirent, split_parent, Fs, SetAttr, Stat, Whence, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use crate::abi::dirent;
 use crate::errno::{Errno, SysResult};
 use crate::mm::PageCache;
 use crate::platform::MemoryFile;
 use crate::vfs::FileDescription;
+use crate::vfs::{split_parent, Fs, SetAttr, Stat, Whence, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// Largest tmpfs file.
 const MAX_FILE: u64 = 4 << 30;
@@ -45,7 +46,7 @@ enum Data {
     /// A regular file: its data (in the memory file).
     File(Arc<PageCache>),
     Link(Vec<u8>),
-    Fifo(Arc<crate::fs::pipe::Pipe>),
+    Fifo(Arc<crate::fsimpl::pipe::Pipe>),
 }
 
 struct Node {
@@ -71,7 +72,7 @@ impl Node {
     }
 }
 
-const PAGE_BYTES: i64 = 4096;
+const PAGE_BYTES: i64 = crate::abi::PAGE_SIZE as i64;
 
 struct Inner {
     nodes: HashMap<u64, Node>,
@@ -292,7 +293,7 @@ impl Fs for TmpFs {
         if let Data::Fifo(p) = &node.data {
             let p = p.clone();
             drop(i);
-            return crate::fs::pipe::open_fifo(&p, flags);
+            return crate::fsimpl::pipe::open_fifo(&p, flags);
         }
         match &mut node.data {
             Data::Dir(_) if acc != libc::O_RDONLY => return Err(Errno::EISDIR),
@@ -338,7 +339,7 @@ impl Fs for TmpFs {
             .add(
                 parent,
                 name,
-                Data::Fifo(crate::fs::pipe::new_fifo()),
+                Data::Fifo(crate::fsimpl::pipe::new_fifo()),
                 libc::S_IFIFO | (mode & 0o7777),
                 self.dev,
             )

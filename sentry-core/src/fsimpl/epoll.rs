@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block::{block_until_on, WaitQueue};
 use crate::vfs::{FileDescription, Stat};
+use crate::waiter::{block_until_on, WaitQueue};
 
 const EPOLLONESHOT: u32 = 1 << 30;
 const EPOLLET: u32 = 1 << 31;
@@ -169,7 +169,7 @@ impl Epoll {
         let polled = files.iter().any(|f| f.0.wait_queue().is_none());
         // Exclusive interests are reported on the first look and after this
         // waiter was the one an event woke, as Linux queues them only then.
-        let waker = crate::kernel::block::current().map(|t| t.waker.clone());
+        let waker = crate::waiter::current().map(|t| t.waker.clone());
         let wakes_at_start = waker.as_ref().map_or(0, |w| w.exclusive_wakes());
         let mut first = true;
         loop {

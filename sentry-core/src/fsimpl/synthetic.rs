@@ -4,8 +4,9 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{dirent, FileDescription, Stat, Whence, S_IFDIR};
+use crate::abi::dirent;
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{FileDescription, Stat, Whence, S_IFDIR};
 
 /// An open synthetic file (its bytes) or directory (its entries).
 pub struct SyntheticFile {

@@ -4,8 +4,8 @@ use std::any::Any;
 use std::sync::Mutex;
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block::{block_until, WaitQueue};
 use crate::vfs::{FileDescription, Stat};
+use crate::waiter::{block_until, WaitQueue};
 
 /// An eventfd.
 pub struct EventFd {

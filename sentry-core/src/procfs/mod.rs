@@ -4,57 +4,13 @@
 use std::any::Any;
 use std::sync::{Arc, OnceLock, Weak};
 
-use super::synthetic::SyntheticFile;
-use super::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::errno::{Errno, SysResult};
+use crate::fsimpl::synthetic::SyntheticFile;
 use crate::kernel::{Kernel, TaskHandle};
-
-/// What /proc tells of the host's hardware, read once before the sentry is
-/// confined (afterwards it may open no host file): the fields of the first
-/// CPU of /proc/cpuinfo and the total memory.
-#[derive(Clone, Debug, Default)]
-pub struct HostInfo {
-    /// `key: value` fields of one /proc/cpuinfo entry (model, flags, MHz...).
-    pub cpu: Vec<(String, String)>,
-    /// MemTotal of /proc/meminfo, in KiB.
-    pub mem_total_kb: u64,
-}
-
-impl HostInfo {
-    /// Reads the host's /proc/cpuinfo and /proc/meminfo the first time and
-    /// returns the same values after (so that a call after confinement makes
-    /// no host call). Must first be called before confinement.
-    pub fn probe() -> HostInfo {
-        static HOST: OnceLock<HostInfo> = OnceLock::new();
-        HOST.get_or_init(|| {
-            let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-            let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-            HostInfo::parse(&cpuinfo, &meminfo)
-        })
-        .clone()
-    }
-
-    /// From the text of /proc/cpuinfo and /proc/meminfo.
-    pub fn parse(cpuinfo: &str, meminfo: &str) -> HostInfo {
-        let cpu = cpuinfo
-            .split("\n\n")
-            .next()
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim_end().to_string(), v.trim().to_string()))
-            .collect();
-        let mem_total_kb = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0);
-        HostInfo { cpu, mem_total_kb }
-    }
-}
+use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// /proc/cpuinfo: the host CPU's description once per sandbox CPU.
-fn cpuinfo(host: &HostInfo, cpus: usize) -> Vec<u8> {
+fn cpuinfo(host: &crate::kernel::hostinfo::HostInfo, cpus: usize) -> Vec<u8> {
     let mut s = String::new();
     let cpus = cpus.max(1);
     for i in 0..cpus {
@@ -86,7 +42,7 @@ fn cpuinfo(host: &HostInfo, cpus: usize) -> Vec<u8> {
 /// /proc/meminfo: the sandbox's memory is its memory file (no bigger than
 /// the host's); what is free is what the sentry has not handed out.
 fn meminfo(k: &Kernel) -> Vec<u8> {
-    let (total, free) = memory_kb(k);
+    let (total, free) = k.memory_kb();
     let used = total - free;
     // tmpfs file data (/tmp, /dev/shm) is shared memory, as on Linux.
     let shmem = (crate::mm::pagecache::tmpfs_pages() * 4).min(used);
@@ -115,22 +71,6 @@ fn meminfo(k: &Kernel) -> Vec<u8> {
         s.push_str(&format!("{:<16}{v:>8} kB\n", format!("{name}:")));
     }
     s.into_bytes()
-}
-
-/// The sandbox's memory in KiB, (total, free): its memory file (no bigger
-/// than the host's memory) and what the sentry has not handed out of it.
-/// /proc/meminfo and sysinfo(2) both report these.
-pub fn memory_kb(k: &Kernel) -> (u64, u64) {
-    let mem = k.platform.memory();
-    let file_kb = mem.size() / 1024;
-    let host_kb = k.config.host.mem_total_kb;
-    let total = if host_kb == 0 {
-        file_kb
-    } else {
-        file_kb.min(host_kb)
-    };
-    let used = (mem.pages_in_use() * crate::mm::PAGE / 1024).min(total);
-    (total, total - used)
 }
 
 /// /proc/loadavg from the process table: no load history is kept (0.00),
@@ -222,7 +162,7 @@ impl ProcFs {
         let h = self.task(&k, pid)?;
         // Another process's descriptors open only for its own user (or
         // root), as Linux's ptrace-read check.
-        if let Some(cur) = crate::kernel::block::current() {
+        if let Some(cur) = crate::waiter::current() {
             if !Arc::ptr_eq(&cur.tg, &h.tg) {
                 let me = cur
                     .tg
@@ -280,11 +220,11 @@ impl ProcFs {
                 Ok(Node::Dir(v))
             }
             ["self"] => {
-                let cur = crate::kernel::block::current().ok_or(Errno::ENOENT)?;
+                let cur = crate::waiter::current().ok_or(Errno::ENOENT)?;
                 Ok(Node::Link(cur.tg.pid.to_string().into_bytes()))
             }
             ["thread-self"] => {
-                let cur = crate::kernel::block::current().ok_or(Errno::ENOENT)?;
+                let cur = crate::waiter::current().ok_or(Errno::ENOENT)?;
                 Ok(Node::Link(
                     format!("{}/task/{}", cur.tg.pid, cur.tid).into_bytes(),
                 ))
@@ -307,8 +247,8 @@ impl ProcFs {
                         format!("{}\n", k.hostname.lock().unwrap_or_else(|p| p.into_inner()))
                     }
                     "ostype" => "Linux\n".into(),
-                    "osrelease" => format!("{}\n", crate::syscalls::sys_info::RELEASE),
-                    "version" => format!("{}\n", crate::syscalls::sys_info::VERSION),
+                    "osrelease" => format!("{}\n", crate::abi::RELEASE),
+                    "version" => format!("{}\n", crate::abi::VERSION),
                     "pid_max" => "4194304\n".into(),
                     _ => return Err(Errno::ENOENT),
                 }
@@ -350,8 +290,8 @@ fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
         }
         "version" => format!(
             "Linux version {} (gvisor-rs) {}\n",
-            crate::syscalls::sys_info::RELEASE,
-            crate::syscalls::sys_info::VERSION
+            crate::abi::RELEASE,
+            crate::abi::VERSION
         )
         .into_bytes(),
         "filesystems" => b"nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\toverlay\n".to_vec(),
@@ -685,6 +625,10 @@ fn stat_of(path: &str, n: &Node) -> Stat {
 }
 
 impl Fs for ProcFs {
+    fn magic_link(&self, path: &str) -> SysResult<Option<Arc<dyn FileDescription>>> {
+        self.fd_file(path)
+    }
+
     fn lstat(&self, path: &str) -> SysResult<Stat> {
         let n = self.node(path)?;
         Ok(stat_of(path, &n))

@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::block::{block_until, current, WaitQueue};
 use crate::kernel::{Kernel, Task};
 use crate::vfs::{FdEntry, FileDescription, Stat};
+use crate::waiter::{block_until, current, WaitQueue};
 
 /// Canonical line and non-canonical queue limit (N_TTY_BUF_SIZE).
 const INPUT_MAX: usize = 4096;

@@ -8,8 +8,8 @@ use std::any::Any;
 use std::sync::Arc;
 
 use super::tmpfs::TmpFs;
-use super::{FileDescription, Fs, SetAttr, Stat};
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{FileDescription, Fs, SetAttr, Stat};
 
 /// The name of the one file inside the backing tmpfs.
 const NAME: &str = "file";

@@ -4,8 +4,8 @@ use std::any::Any;
 use std::sync::Arc;
 
 use super::synthetic::SyntheticFile;
-use super::{FileDescription, Fs, Stat, S_IFDIR, S_IFREG};
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFREG};
 
 /// The /sys file system.
 pub struct SysFs {
@@ -99,7 +99,7 @@ impl Fs for SysFs {
                     .map(|n| {
                         let mode = self
                             .lstat(&format!("{path}{sep}{n}"))
-                            .map_or(S_IFREG, |s| s.mode & super::S_IFMT);
+                            .map_or(S_IFREG, |s| s.mode & crate::vfs::S_IFMT);
                         (n.to_string(), mode)
                     })
                     .collect();
