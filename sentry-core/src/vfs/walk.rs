@@ -491,7 +491,7 @@ impl std::fmt::Debug for Vfs {
 mod tests {
     #[test]
     fn missing_directories_above_a_mount_point_are_walked() {
-        use super::super::tmpfs::TmpFs;
+        use crate::fsimpl::tmpfs::TmpFs;
         use super::*;
         let mut vfs = Vfs::new(TmpFs::new(0o755, 1));
         vfs.mount("/a/b/c", TmpFs::new(0o700, 2));
