@@ -1,5 +1,6 @@
-//! Blocking in the sentry: wait queues, per-task wakers, and the current
-//! task of each host thread.
+//! Blocking in the sentry: wait queues, per-task wakers, and the wait
+//! itself. A leaf module: any layer may block a task here; the task is
+//! always passed in explicitly ([`Waiter`]), never found in a thread-local.
 //!
 //! A task that must wait registers its [`Waker`] on the [`WaitQueue`]s of what
 //! it waits for, re-checks its condition, and sleeps until notified, until a
@@ -7,12 +8,10 @@
 //! queue whenever their state changes; signal delivery wakes the target's
 //! waker directly.
 
-use std::cell::RefCell;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::task::TaskHandle;
 
 /// Wakes one task.
 #[derive(Default, Debug)]
@@ -128,35 +127,33 @@ impl WaitQueue {
     }
 }
 
-thread_local! {
-    static CURRENT: RefCell<Option<Arc<TaskHandle>>> = const { RefCell::new(None) };
+/// The task that blocks: how to wake it, and whether it must stop waiting
+/// because a signal is pending for it. The kernel's tasks implement it;
+/// every blocking call takes it explicitly.
+pub trait Waiter {
+    /// The task's waker, registered on the queues it waits on.
+    fn waker(&self) -> Arc<Waker>;
+    /// Whether a signal is pending (the wait ends with `ERESTARTSYS`).
+    fn interrupted(&self) -> bool;
 }
 
-/// Makes `t` the current task of this host thread.
-pub fn set_current(t: Option<Arc<TaskHandle>>) {
-    CURRENT.with(|c| *c.borrow_mut() = t);
-}
-
-/// The task this host thread runs, if any.
-pub fn current() -> Option<Arc<TaskHandle>> {
-    CURRENT.with(|c| c.borrow().clone())
-}
-
-/// Blocks the current task until `ready` returns a value, a signal is pending
-/// (`ERESTARTSYS`), or `deadline` passes (`ETIMEDOUT`... reported as `EAGAIN`
-/// by the caller's choice: `timeout_err`).
+/// Blocks `w` until `ready` returns a value, a signal is pending
+/// (`ERESTARTSYS`), or `deadline` passes (`timeout_err`: ETIMEDOUT, EAGAIN...
+/// by the caller's choice).
 pub fn block_until<T>(
+    w: &dyn Waiter,
     queues: &[&WaitQueue],
     deadline: Option<Instant>,
     timeout_err: Errno,
     ready: impl FnMut() -> Option<SysResult<T>>,
 ) -> SysResult<T> {
     let qs: Vec<(&WaitQueue, bool)> = queues.iter().map(|&q| (q, false)).collect();
-    block_until_on(&qs, deadline, timeout_err, ready)
+    block_until_on(w, &qs, deadline, timeout_err, ready)
 }
 
 /// Like [`block_until`], with each queue waited on exclusively or not.
 pub fn block_until_on<T>(
+    waiter: &dyn Waiter,
     queues: &[(&WaitQueue, bool)],
     deadline: Option<Instant>,
     timeout_err: Errno,
@@ -165,19 +162,7 @@ pub fn block_until_on<T>(
     if let Some(r) = ready() {
         return r;
     }
-    let Some(task) = current() else {
-        // Not on a task thread (unit tests): poll.
-        loop {
-            if let Some(r) = ready() {
-                return r;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(timeout_err);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-    };
-    let w = task.waker.clone();
+    let w = waiter.waker();
     for &(q, exclusive) in queues {
         if exclusive {
             q.add_exclusive(&w);
@@ -189,7 +174,7 @@ pub fn block_until_on<T>(
         if let Some(r) = ready() {
             break r;
         }
-        if task.signal_pending() {
+        if waiter.interrupted() {
             break Err(Errno::ERESTARTSYS);
         }
         if !w.wait(deadline) {

@@ -25,7 +25,7 @@ use sentry_core::kernel::{ExitStatus, Kernel, KernelConfig, KernelError, Task};
 use sentry_core::platform::kvm::KvmPlatform;
 use sentry_core::platform::Platform;
 use sentry_core::procfs::ProcFs;
-use sentry_core::vfs::{FileDescription, Start, Vfs};
+use sentry_core::vfs::{Detached, FileDescription, Sessions, Start, Vfs};
 
 /// What `gvisor do` was asked to do.
 #[derive(Debug, Clone)]
@@ -297,7 +297,7 @@ fn mount_bundle(
     let vfs = Arc::new(vfs);
     let mut masked = Vec::new();
     for p in &b.masked {
-        match vfs.stat(&Start::Cwd("/"), p.as_bytes(), false) {
+        match vfs.stat(&Start::cwd(&Detached, "/"), p.as_bytes(), false) {
             Err(_) => {}
             Ok(st) if st.mode & 0o170000 == 0o040000 => masked.push(p.clone()),
             Ok(_) => anyhow::bail!(
@@ -331,10 +331,10 @@ pub fn open_console(
 ) -> Result<Console> {
     use std::os::fd::AsRawFd;
     let (master, pty) = ptys
-        .open_console(Arc::downgrade(kernel), uid)
+        .open_console(Arc::downgrade(&(kernel.clone() as Arc<dyn Sessions>)), uid)
         .map_err(|e| anyhow!("creating the console: {e}"))?;
     let slave = pty
-        .open_slave((libc::O_RDWR | libc::O_NOCTTY) as u32)
+        .open_slave(&Detached, (libc::O_RDWR | libc::O_NOCTTY) as u32)
         .map_err(|e| anyhow!("opening the console: {e}"))?;
     pty.set_session(sid, sid);
     if let Some(fd) = winsize_of {
@@ -356,7 +356,7 @@ pub fn open_console(
                 if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                     continue;
                 }
-                if n <= 0 || m_in.write(&buf[..n as usize]).is_err() {
+                if n <= 0 || m_in.write(&Detached, &buf[..n as usize]).is_err() {
                     break;
                 }
             }
@@ -366,7 +366,7 @@ pub fn open_console(
         .name("console-out".into())
         .spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = master.read(&mut buf) {
+            while let Ok(n) = master.read(&Detached, &mut buf) {
                 if n == 0 || write_all(output.as_raw_fd(), &buf[..n]).is_err() {
                     break;
                 }
@@ -428,7 +428,7 @@ pub fn resolve_program(
         .filter(|d| !d.is_empty())
         .map(|d| [d, b"/", program].concat())
         .find(|c| {
-            fs.stat(&Start::Cwd(cwd), c, true)
+            fs.stat(&Start::cwd(&Detached, cwd), c, true)
                 .is_ok_and(|st| st.mode & 0o170000 == 0o100000)
         })
         .ok_or_else(|| {
@@ -445,7 +445,7 @@ pub fn resolve_program(
 /// Reads the executable at `path`: 127 when it does not exist, 126 when it
 /// cannot be run.
 pub fn read_program(fs: &Vfs, cwd: &str, path: &[u8]) -> Result<Vec<u8>, DoError> {
-    exec::read_exec_file(fs, cwd, path).map_err(|e| {
+    exec::read_exec_file(&Detached, fs, cwd, path).map_err(|e| {
         let code = if e == Errno::ENOENT || e == Errno::ENOTDIR {
             127
         } else {
@@ -495,6 +495,7 @@ pub fn run(
         uid,
         gid,
         hostname: hostname(),
+        syscalls: sentry_core::syscalls::dispatch,
         ..KernelConfig::default()
     };
     let (program, prog_args, envp, cwd) = match &bundle {

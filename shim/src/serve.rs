@@ -471,6 +471,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         fault_around: opts.fault_around,
         hostname: bundle.hostname.clone().unwrap_or_else(|| "gvisor".into()),
         sysctl: bundle.sysctl.clone(),
+        syscalls: sentry_core::syscalls::dispatch,
         ..KernelConfig::default()
     };
     let procfs = ProcFs::new();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::abi::dirent;
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::tty::PtyRegistry;
+use crate::vfs::{Detached, TaskContext};
 use crate::vfs::{FileDescription, Fs, Stat, Whence, S_IFDIR, S_IFLNK};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,7 +125,7 @@ fn stat_for(name: &str) -> SysResult<Stat> {
 }
 
 impl Fs for DevFs {
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
+    fn lstat(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
         if let Some(rest) = path.strip_prefix("pts/") {
             return self.pts_lstat(rest);
         }
@@ -141,7 +142,7 @@ impl Fs for DevFs {
         stat_for(path)
     }
 
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+    fn readlink(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
         LINKS
             .iter()
             .find(|l| l.0 == path)
@@ -151,11 +152,12 @@ impl Fs for DevFs {
 
     fn open(
         self: Arc<Self>,
+        ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         _mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>> {
-        let st = self.lstat(path).map_err(|e| {
+        let st = self.lstat(ctx, path).map_err(|e| {
             if e == Errno::ENOENT && flags as i32 & libc::O_CREAT != 0 {
                 Errno::EACCES
             } else {
@@ -189,14 +191,14 @@ impl Fs for DevFs {
             }));
         }
         match path {
-            "ptmx" | "pts/ptmx" => return self.ptys.open_master(flags),
-            "tty" => return self.ptys.open_ctty(flags),
+            "ptmx" | "pts/ptmx" => return self.ptys.open_master(ctx, flags),
+            "tty" => return self.ptys.open_ctty(ctx, flags),
             _ => {}
         }
         if let Some(rest) = path.strip_prefix("pts/") {
             let idx: u32 = rest.parse().map_err(|_| Errno::ENOENT)?;
             let pty = self.ptys.get(idx).ok_or(Errno::ENOENT)?;
-            return pty.open_slave(flags);
+            return pty.open_slave(ctx, flags);
         }
         let dev = DEVICES
             .iter()
@@ -226,7 +228,7 @@ struct DevFile {
 }
 
 impl FileDescription for DevFile {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         match self.dev {
             Dev::Null => Ok(0),
             Dev::Zero | Dev::Full => {
@@ -234,22 +236,22 @@ impl FileDescription for DevFile {
                 Ok(buf.len())
             }
             Dev::Random => {
-                crate::kernel::exec::getrandom(buf);
+                crate::platform::getrandom(buf);
                 Ok(buf.len())
             }
         }
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
         match self.dev {
             Dev::Full => Err(Errno::ENOSPC),
             _ => Ok(buf.len()),
         }
     }
     fn pread(&self, buf: &mut [u8], _offset: u64) -> SysResult<usize> {
-        self.read(buf)
+        self.read(&Detached, buf)
     }
     fn pwrite(&self, buf: &[u8], _offset: u64) -> SysResult<usize> {
-        self.write(buf)
+        self.write(&Detached, buf)
     }
     fn seek(&self, _offset: i64, _whence: Whence) -> SysResult<u64> {
         Ok(0)
@@ -273,10 +275,10 @@ struct DevDir {
 }
 
 impl FileDescription for DevDir {
-    fn read(&self, _buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::EISDIR)
     }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EBADF)
     }
     fn stat(&self) -> SysResult<Stat> {

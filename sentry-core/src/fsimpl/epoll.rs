@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
+use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Stat};
 use crate::waiter::{block_until_on, WaitQueue};
 
@@ -119,7 +120,13 @@ impl Epoll {
     /// `exclusive_ok` (the waiter was woken for them, or this is the first
     /// look); `consume` applies EPOLLET and EPOLLONESHOT (false: a peek,
     /// for poll on the epoll itself).
-    fn ready(&self, max: usize, exclusive_ok: bool, consume: bool) -> Vec<(u32, u64)> {
+    fn ready(
+        &self,
+        ctx: Option<&dyn TaskContext>,
+        max: usize,
+        exclusive_ok: bool,
+        consume: bool,
+    ) -> Vec<(u32, u64)> {
         let mut out = Vec::new();
         let mut m = self.lock();
         // Interests whose file is gone (closed everywhere) are dropped.
@@ -139,7 +146,7 @@ impl Epoll {
             // Read the generation before the readiness: a notification in
             // between makes the next check report again (never miss one).
             let generation = file.wait_queue().map_or(0, |q| q.generation());
-            let r = file.readiness() & want;
+            let r = ctx.map_or_else(|| file.readiness(), |c| file.readiness_for(c)) & want;
             if r == 0 {
                 continue;
             }
@@ -160,7 +167,12 @@ impl Epoll {
     }
 
     /// epoll_wait: up to `max` (events, data), blocking until `deadline`.
-    pub fn wait(&self, max: usize, deadline: Option<Instant>) -> SysResult<Vec<(u32, u64)>> {
+    pub fn wait(
+        &self,
+        w: &dyn TaskContext,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> SysResult<Vec<(u32, u64)>> {
         let files: Vec<(Arc<dyn FileDescription>, bool)> = self
             .lock()
             .values()
@@ -169,8 +181,8 @@ impl Epoll {
         let polled = files.iter().any(|f| f.0.wait_queue().is_none());
         // Exclusive interests are reported on the first look and after this
         // waiter was the one an event woke, as Linux queues them only then.
-        let waker = crate::waiter::current().map(|t| t.waker.clone());
-        let wakes_at_start = waker.as_ref().map_or(0, |w| w.exclusive_wakes());
+        let waker = w.waker();
+        let wakes_at_start = waker.exclusive_wakes();
         let mut first = true;
         loop {
             let mut queues: Vec<(&WaitQueue, bool)> = files
@@ -184,12 +196,10 @@ impl Epoll {
             } else {
                 deadline
             };
-            let r = block_until_on(&queues, step, Errno::ETIMEDOUT, || {
-                let exclusive_ok = std::mem::take(&mut first)
-                    || waker
-                        .as_ref()
-                        .is_none_or(|w| w.exclusive_wakes() != wakes_at_start);
-                let v = self.ready(max, exclusive_ok, true);
+            let r = block_until_on(w, &queues, step, Errno::ETIMEDOUT, || {
+                let exclusive_ok =
+                    std::mem::take(&mut first) || waker.exclusive_wakes() != wakes_at_start;
+                let v = self.ready(Some(w), max, exclusive_ok, true);
                 (!v.is_empty()).then_some(Ok(v))
             });
             match r {
@@ -209,10 +219,10 @@ impl Epoll {
 }
 
 impl FileDescription for Epoll {
-    fn read(&self, _buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::EINVAL)
     }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EINVAL)
     }
     fn stat(&self) -> SysResult<Stat> {
@@ -223,7 +233,14 @@ impl FileDescription for Epoll {
         })
     }
     fn readiness(&self) -> u32 {
-        if self.ready(1, true, false).is_empty() {
+        if self.ready(None, 1, true, false).is_empty() {
+            0
+        } else {
+            libc::POLLIN as u32
+        }
+    }
+    fn readiness_for(&self, ctx: &dyn TaskContext) -> u32 {
+        if self.ready(Some(ctx), 1, true, false).is_empty() {
             0
         } else {
             libc::POLLIN as u32

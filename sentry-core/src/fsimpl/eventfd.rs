@@ -4,6 +4,7 @@ use std::any::Any;
 use std::sync::Mutex;
 
 use crate::errno::{Errno, SysResult};
+use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Stat};
 use crate::waiter::{block_until, WaitQueue};
 
@@ -31,12 +32,12 @@ impl EventFd {
 }
 
 impl FileDescription for EventFd {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
         let nb = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
-        let v = block_until(&[&self.wq], None, Errno::EAGAIN, || {
+        let v = block_until(ctx, &[&self.wq], None, Errno::EAGAIN, || {
             let mut c = self.lock();
             if *c == 0 {
                 return nb.then_some(Err(Errno::EAGAIN));
@@ -49,7 +50,7 @@ impl FileDescription for EventFd {
         self.wq.notify_all();
         Ok(8)
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
         let b: [u8; 8] = buf
             .get(..8)
             .and_then(|b| b.try_into().ok())
@@ -59,7 +60,7 @@ impl FileDescription for EventFd {
             return Err(Errno::EINVAL);
         }
         let nb = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
-        block_until(&[&self.wq], None, Errno::EAGAIN, || {
+        block_until(ctx, &[&self.wq], None, Errno::EAGAIN, || {
             let mut c = self.lock();
             if u64::MAX - 1 - *c >= add {
                 *c += add;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::tmpfs::TmpFs;
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{Detached, TaskContext};
 use crate::vfs::{FileDescription, Fs, SetAttr, Stat};
 
 /// The name of the one file inside the backing tmpfs.
@@ -25,13 +26,14 @@ impl FileMount {
     pub fn new(data: &[u8], mode: u32, writable: bool, dev: u64) -> SysResult<Arc<FileMount>> {
         let inner = TmpFs::new(0o755, dev);
         let f = inner.clone().open(
+            &Detached,
             NAME,
             (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC) as u32,
             mode & 0o7777,
         )?;
         let mut done = 0;
         while done < data.len() {
-            done += f.write(&data[done..])?;
+            done += f.write(&Detached, &data[done..])?;
         }
         Ok(Arc::new(FileMount { inner, writable }))
     }
@@ -46,15 +48,16 @@ impl FileMount {
 }
 
 impl Fs for FileMount {
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
-        self.inner.lstat(Self::path(path)?)
+    fn lstat(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
+        self.inner.lstat(ctx, Self::path(path)?)
     }
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+    fn readlink(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
         Self::path(path)?;
         Err(Errno::EINVAL)
     }
     fn open(
         self: Arc<Self>,
+        ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         mode: u32,
@@ -74,7 +77,7 @@ impl Fs for FileMount {
         }
         self.inner
             .clone()
-            .open(p, flags & !(libc::O_CREAT as u32), mode)
+            .open(ctx, p, flags & !(libc::O_CREAT as u32), mode)
     }
     fn setattr(&self, path: &str, a: &SetAttr) -> SysResult<()> {
         let p = Self::path(path)?;
@@ -99,23 +102,28 @@ mod tests {
     #[test]
     fn one_file_read_only_or_not() {
         let ro = FileMount::new(b"127.0.0.1 localhost\n", 0o644, false, 7).unwrap();
-        let st = ro.lstat("").unwrap();
+        let st = ro.lstat(&Detached, "").unwrap();
         assert_eq!(st.mode & 0o170000, 0o100000);
         assert_eq!(st.size, 20);
-        assert_eq!(ro.lstat("x").unwrap_err(), Errno::ENOTDIR);
-        let f = ro.clone().open("", libc::O_RDONLY as u32, 0).unwrap();
+        assert_eq!(ro.lstat(&Detached, "x").unwrap_err(), Errno::ENOTDIR);
+        let f = ro
+            .clone()
+            .open(&Detached, "", libc::O_RDONLY as u32, 0)
+            .unwrap();
         let mut b = [0u8; 64];
-        assert_eq!(f.read(&mut b).unwrap(), 20);
+        assert_eq!(f.read(&Detached, &mut b).unwrap(), 20);
         assert_eq!(
-            ro.clone().open("", libc::O_WRONLY as u32, 0).err(),
+            ro.clone()
+                .open(&Detached, "", libc::O_WRONLY as u32, 0)
+                .err(),
             Some(Errno::EROFS)
         );
         let rw = FileMount::new(b"a", 0o600, true, 7).unwrap();
         let f = rw
             .clone()
-            .open("", (libc::O_WRONLY | libc::O_TRUNC) as u32, 0)
+            .open(&Detached, "", (libc::O_WRONLY | libc::O_TRUNC) as u32, 0)
             .unwrap();
-        f.write(b"bcd").unwrap();
-        assert_eq!(rw.lstat("").unwrap().size, 3);
+        f.write(&Detached, b"bcd").unwrap();
+        assert_eq!(rw.lstat(&Detached, "").unwrap().size, 3);
     }
 }

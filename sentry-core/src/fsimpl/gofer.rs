@@ -18,6 +18,7 @@ use vfs_gofer::proto::Attr;
 
 use super::host::{refuse_writes, HostFile};
 use crate::errno::{Errno, SysResult};
+use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFMT};
 
 /// A file system served by a gofer.
@@ -110,7 +111,7 @@ impl Fs for GoferFs {
             .collect())
     }
 
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
+    fn lstat(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
         if self.writable {
             return Ok(stat(&self.client.lstat(path).map_err(Errno)?));
         }
@@ -122,7 +123,7 @@ impl Fs for GoferFs {
         Ok(st)
     }
 
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+    fn readlink(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
         if self.writable {
             return self.client.readlink(path).map_err(Errno);
         }
@@ -192,6 +193,7 @@ impl Fs for GoferFs {
 
     fn open(
         self: Arc<Self>,
+        _ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         mode: u32,
@@ -228,6 +230,7 @@ impl Fs for GoferFs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vfs::Detached;
 
     #[test]
     fn serves_the_host_tree_through_a_gofer() {
@@ -241,17 +244,19 @@ mod tests {
         let fs = GoferFs::new(Client::new(a));
         for _ in 0..2 {
             // The second round is answered from the cache.
-            assert_eq!(fs.lstat("d/f").unwrap().size, 5);
-            assert_eq!(fs.readlink("l").unwrap(), b"d/f");
+            assert_eq!(fs.lstat(&Detached, "d/f").unwrap().size, 5);
+            assert_eq!(fs.readlink(&Detached, "l").unwrap(), b"d/f");
         }
-        assert_eq!(fs.lstat("nope").err(), Some(Errno::ENOENT));
+        assert_eq!(fs.lstat(&Detached, "nope").err(), Some(Errno::ENOENT));
         let names: Vec<String> = fs.list("d").unwrap().into_iter().map(|e| e.0).collect();
         assert_eq!(names, vec!["f".to_string()]);
         assert_eq!(
-            fs.clone().open("d/f", libc::O_WRONLY as u32, 0).err(),
+            fs.clone()
+                .open(&Detached, "d/f", libc::O_WRONLY as u32, 0)
+                .err(),
             Some(Errno::EROFS)
         );
-        assert!(fs.clone().open("d/f", 0, 0).is_ok());
+        assert!(fs.clone().open(&Detached, "d/f", 0, 0).is_ok());
         drop(fs);
         t.join().unwrap().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use crate::errno::{Errno, SysResult};
+use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Stat, Whence, S_IFDIR, S_IFMT};
 
 fn check(rc: i64) -> SysResult<i64> {
@@ -162,7 +163,7 @@ impl crate::vfs::Fs for HostFs {
         self.list_dir(path)
     }
 
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
+    fn lstat(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
         let c = Self::c(path)?;
         // SAFETY: a zeroed libc::stat is a valid out-buffer.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -178,7 +179,7 @@ impl crate::vfs::Fs for HostFs {
         Ok(from_host(&st))
     }
 
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+    fn readlink(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
         let c = Self::c(path)?;
         let mut buf = vec![0u8; 4096];
         // SAFETY: valid C string and a writable buffer of the given length.
@@ -196,6 +197,7 @@ impl crate::vfs::Fs for HostFs {
 
     fn open(
         self: Arc<Self>,
+        _ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         _mode: u32,
@@ -287,13 +289,13 @@ fn host_check(r: libc::c_int) -> SysResult<()> {
 }
 
 impl FileDescription for HostFile {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if self.is_dir {
             return Err(Errno::EISDIR);
         }
         host_read(self.fd.as_raw_fd(), buf)
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
         if !self.writable {
             return Err(Errno::EBADF);
         }
@@ -468,13 +470,13 @@ impl FileDescription for HostStdio {
             flags: (self.flags & !acc) | want,
         })))
     }
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if self.flags & libc::O_ACCMODE as u32 == libc::O_WRONLY as u32 {
             return Err(Errno::EBADF);
         }
         host_read(self.fd.as_raw_fd(), buf)
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
         if self.flags & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32 {
             return Err(Errno::EBADF);
         }
@@ -535,23 +537,29 @@ impl FileDescription for HostStdio {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vfs::Detached;
     use crate::vfs::Fs;
 
     #[test]
     fn reads_host_files_read_only() {
         let fs = HostFs::new("/").unwrap();
-        let f = fs.clone().open("etc/passwd", 0, 0).unwrap();
+        let f = fs.clone().open(&Detached, "etc/passwd", 0, 0).unwrap();
         let mut b = [0u8; 4];
-        assert!(f.read(&mut b).unwrap() > 0);
-        assert_eq!(f.write(b"x"), Err(Errno::EBADF));
+        assert!(f.read(&Detached, &mut b).unwrap() > 0);
+        assert_eq!(f.write(&Detached, b"x"), Err(Errno::EBADF));
         assert_eq!(
             fs.clone()
-                .open("tmp/x", (libc::O_WRONLY | libc::O_CREAT) as u32, 0)
+                .open(
+                    &Detached,
+                    "tmp/x",
+                    (libc::O_WRONLY | libc::O_CREAT) as u32,
+                    0
+                )
                 .err(),
             Some(Errno::EROFS)
         );
         assert_eq!(
-            fs.clone().open("nonexistent-x", 0, 0).err(),
+            fs.clone().open(&Detached, "nonexistent-x", 0, 0).err(),
             Some(Errno::ENOENT)
         );
         assert!(fs
@@ -559,7 +567,7 @@ mod tests {
             .unwrap()
             .iter()
             .any(|(n, _, _)| n == "passwd"));
-        assert!(fs.lstat("").unwrap().mode & S_IFMT == S_IFDIR);
+        assert!(fs.lstat(&Detached, "").unwrap().mode & S_IFMT == S_IFDIR);
     }
 
     #[test]
@@ -572,16 +580,19 @@ mod tests {
             "proc/self/mem".to_string(),
             format!("proc/self/fd/{}", mem.raw_fd()),
         ] {
-            assert!(fs.clone().open(&p, 0, 0).is_err(), "{p}");
+            assert!(fs.clone().open(&Detached, &p, 0, 0).is_err(), "{p}");
         }
     }
 
     #[test]
     fn devices_are_refused_except_harmless_ones() {
         let fs = HostFs::new("/").unwrap();
-        assert!(fs.clone().open("dev/null", 0, 0).is_ok());
+        assert!(fs.clone().open(&Detached, "dev/null", 0, 0).is_ok());
         if std::path::Path::new("/dev/kvm").exists() {
-            assert_eq!(fs.clone().open("dev/kvm", 0, 0).err(), Some(Errno::EACCES));
+            assert_eq!(
+                fs.clone().open(&Detached, "dev/kvm", 0, 0).err(),
+                Some(Errno::EACCES)
+            );
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::errno::{Errno, SysResult};
 use crate::vfs::{
     split_parent, FileDescription, Fs, SetAttr, Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
+use crate::vfs::{Detached, TaskContext};
 
 #[derive(Default)]
 struct Marks {
@@ -39,7 +40,9 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 impl OverlayFs {
     /// An overlay of a fresh tmpfs over `lower`.
     pub fn new(lower: Arc<dyn Fs>) -> Arc<Self> {
-        let mode = lower.lstat("").map_or(0o755, |s| s.mode & 0o7777);
+        let mode = lower
+            .lstat(&Detached, "")
+            .map_or(0o755, |s| s.mode & 0o7777);
         Arc::new(OverlayFs {
             upper: TmpFs::new(mode, 0x2a),
             lower,
@@ -61,12 +64,12 @@ impl OverlayFs {
     }
 
     fn in_upper(&self, path: &str) -> bool {
-        self.upper.lstat(path).is_ok()
+        self.upper.lstat(&Detached, path).is_ok()
     }
 
     fn lower_lstat(&self, path: &str) -> SysResult<Stat> {
         if self.lower_visible(path) {
-            self.lower.lstat(path)
+            self.lower.lstat(&Detached, path)
         } else {
             Err(Errno::ENOENT)
         }
@@ -112,12 +115,16 @@ impl OverlayFs {
         match st.mode & S_IFMT {
             S_IFDIR => self.upper.mkdir(path, st.mode & 0o7777)?,
             S_IFLNK => {
-                let t = self.lower.readlink(path)?;
+                let t = self.lower.readlink(&Detached, path)?;
                 self.upper.symlink(&t, path)?;
             }
             S_IFREG => {
-                let src = self.lower.clone().open(path, libc::O_RDONLY as u32, 0)?;
+                let src = self
+                    .lower
+                    .clone()
+                    .open(&Detached, path, libc::O_RDONLY as u32, 0)?;
                 let dst = self.upper.clone().open(
+                    &Detached,
                     path,
                     (libc::O_CREAT | libc::O_WRONLY | libc::O_EXCL) as u32,
                     st.mode & 0o7777,
@@ -153,7 +160,7 @@ impl OverlayFs {
         if self.lower_visible(path)
             && self
                 .lower
-                .lstat(path)
+                .lstat(&Detached, path)
                 .is_ok_and(|s| s.mode & S_IFMT == S_IFDIR)
         {
             let m = self.marks();
@@ -169,7 +176,10 @@ impl OverlayFs {
             }
         }
         if self.in_upper(path) {
-            let d = self.upper.clone().open(path, libc::O_RDONLY as u32, 0)?;
+            let d = self
+                .upper
+                .clone()
+                .open(&Detached, path, libc::O_RDONLY as u32, 0)?;
             let mut buf = vec![0u8; 32 << 10];
             loop {
                 let n = d.getdents64(&mut buf)?;
@@ -188,19 +198,19 @@ impl OverlayFs {
 }
 
 impl Fs for OverlayFs {
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
-        match self.upper.lstat(path) {
+    fn lstat(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
+        match self.upper.lstat(ctx, path) {
             Ok(st) => Ok(st),
             Err(Errno::ENOENT) => self.lower_lstat(path),
             Err(e) => Err(e),
         }
     }
 
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+    fn readlink(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
         if self.in_upper(path) {
-            self.upper.readlink(path)
+            self.upper.readlink(ctx, path)
         } else if self.lower_visible(path) {
-            self.lower.readlink(path)
+            self.lower.readlink(ctx, path)
         } else {
             Err(Errno::ENOENT)
         }
@@ -208,13 +218,14 @@ impl Fs for OverlayFs {
 
     fn open(
         self: Arc<Self>,
+        ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>> {
         let fl = flags as i32;
         let writing = fl & libc::O_ACCMODE != libc::O_RDONLY || fl & libc::O_TRUNC != 0;
-        let st = self.lstat(path);
+        let st = self.lstat(ctx, path);
         if let Ok(st) = st {
             if st.mode & S_IFMT == S_IFDIR {
                 if writing {
@@ -228,25 +239,25 @@ impl Fs for OverlayFs {
                 }));
             }
             if self.in_upper(path) {
-                return self.upper.clone().open(path, flags, mode);
+                return self.upper.clone().open(ctx, path, flags, mode);
             }
             if writing {
                 self.copy_up(path)?;
-                return self.upper.clone().open(path, flags, mode);
+                return self.upper.clone().open(ctx, path, flags, mode);
             }
-            return self.lower.clone().open(path, flags, mode);
+            return self.lower.clone().open(ctx, path, flags, mode);
         }
         if fl & libc::O_CREAT == 0 {
             return Err(Errno::ENOENT);
         }
         self.upper_parents(path)?;
-        let f = self.upper.clone().open(path, flags, mode)?;
+        let f = self.upper.clone().open(ctx, path, flags, mode)?;
         self.marks().whiteouts.remove(path);
         Ok(f)
     }
 
     fn mkdir(&self, path: &str, mode: u32) -> SysResult<()> {
-        if self.lstat(path).is_ok() {
+        if self.lstat(&Detached, path).is_ok() {
             return Err(Errno::EEXIST);
         }
         self.upper_parents(path)?;
@@ -259,7 +270,7 @@ impl Fs for OverlayFs {
     }
 
     fn mknod_fifo(&self, path: &str, mode: u32) -> SysResult<()> {
-        if self.lstat(path).is_ok() {
+        if self.lstat(&Detached, path).is_ok() {
             return Err(Errno::EEXIST);
         }
         self.upper_parents(path)?;
@@ -269,7 +280,7 @@ impl Fs for OverlayFs {
     }
 
     fn symlink(&self, target: &[u8], path: &str) -> SysResult<()> {
-        if self.lstat(path).is_ok() {
+        if self.lstat(&Detached, path).is_ok() {
             return Err(Errno::EEXIST);
         }
         self.upper_parents(path)?;
@@ -279,7 +290,7 @@ impl Fs for OverlayFs {
     }
 
     fn unlink(&self, path: &str, dir: bool) -> SysResult<()> {
-        let st = self.lstat(path)?;
+        let st = self.lstat(&Detached, path)?;
         if dir {
             if st.mode & S_IFMT != S_IFDIR {
                 return Err(Errno::ENOTDIR);
@@ -294,7 +305,7 @@ impl Fs for OverlayFs {
                 // Only whiteouts can remain below it in our bookkeeping.
                 let prefix = format!("{path}/");
                 self.marks().whiteouts.retain(|w| !w.starts_with(&prefix));
-                let d = self.upper.clone().open(path, 0, 0)?;
+                let d = self.upper.clone().open(&Detached, path, 0, 0)?;
                 let mut buf = vec![0u8; 4096];
                 let n = d.getdents64(&mut buf)?;
                 if dirent::parse(&buf[..n])
@@ -317,13 +328,13 @@ impl Fs for OverlayFs {
     fn rename(&self, from: &str, to: &str, flags: u32) -> SysResult<()> {
         const NOREPLACE: u32 = 1;
         const EXCHANGE: u32 = 2;
-        let st = self.lstat(from)?;
+        let st = self.lstat(&Detached, from)?;
         let from_lower = self.lower_lstat(from).is_ok();
         if st.mode & S_IFMT == S_IFDIR && from_lower {
             // Moving a host directory would need a recursive copy-up.
             return Err(Errno::EXDEV);
         }
-        let dst = self.lstat(to);
+        let dst = self.lstat(&Detached, to);
         if flags & EXCHANGE != 0 {
             if dst.is_err() || self.lower_lstat(to).is_ok() || from_lower {
                 return Err(Errno::EXDEV);
@@ -362,7 +373,7 @@ impl Fs for OverlayFs {
     }
 
     fn link(&self, from: &str, to: &str) -> SysResult<()> {
-        if self.lstat(to).is_ok() {
+        if self.lstat(&Detached, to).is_ok() {
             return Err(Errno::EEXIST);
         }
         self.copy_up(from)?;
@@ -424,10 +435,10 @@ pub struct OverlayDir {
 }
 
 impl FileDescription for OverlayDir {
-    fn read(&self, _buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::EISDIR)
     }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EBADF)
     }
     fn seek(&self, offset: i64, whence: crate::vfs::Whence) -> SysResult<u64> {
@@ -480,23 +491,33 @@ mod tests {
         // Read through, then write: the host file is untouched.
         let f = ov
             .clone()
-            .open("sub/f", (libc::O_WRONLY | libc::O_APPEND) as u32, 0)
+            .open(
+                &Detached,
+                "sub/f",
+                (libc::O_WRONLY | libc::O_APPEND) as u32,
+                0,
+            )
             .unwrap();
-        f.write(b"+sandbox").unwrap();
-        assert_eq!(ov.lstat("sub/f").unwrap().size, 12);
+        f.write(&Detached, b"+sandbox").unwrap();
+        assert_eq!(ov.lstat(&Detached, "sub/f").unwrap().size, 12);
         assert_eq!(std::fs::read(dir.join("sub/f")).unwrap(), b"host");
         // Delete a host file: hidden in the overlay, present on the host.
         ov.unlink("sub/f", false).unwrap();
-        assert_eq!(ov.lstat("sub/f").err(), Some(Errno::ENOENT));
+        assert_eq!(ov.lstat(&Detached, "sub/f").err(), Some(Errno::ENOENT));
         assert!(dir.join("sub/f").exists());
         assert!(ov.list("sub").unwrap().is_empty());
         // New files and directories.
         ov.mkdir("new", 0o755).unwrap();
         ov.clone()
-            .open("new/x", (libc::O_CREAT | libc::O_WRONLY) as u32, 0o600)
+            .open(
+                &Detached,
+                "new/x",
+                (libc::O_CREAT | libc::O_WRONLY) as u32,
+                0o600,
+            )
             .unwrap();
         ov.rename("new/x", "sub/y", 0).unwrap();
-        assert!(ov.lstat("sub/y").is_ok());
+        assert!(ov.lstat(&Detached, "sub/y").is_ok());
         assert!(!dir.join("sub/y").exists());
         assert_eq!(ov.rename("sub", "moved", 0).err(), Some(Errno::EXDEV));
         std::fs::remove_dir_all(&dir).unwrap();

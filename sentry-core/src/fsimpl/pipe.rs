@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::errno::{Errno, SysResult};
+use crate::vfs::{Detached, TaskContext};
 use crate::vfs::{FileDescription, Stat};
 use crate::waiter::{block_until, WaitQueue};
 
@@ -30,14 +31,8 @@ struct State {
 }
 
 /// Sends SIGPIPE to the calling process (a write to a pipe without reader).
-fn sigpipe() {
-    if let Some(t) = crate::waiter::current() {
-        crate::kernel::signal::send_to_process(
-            &t.tg,
-            crate::kernel::signal::Signal::SIGPIPE,
-            crate::kernel::signal::SigInfo::kernel(13),
-        );
-    }
+fn sigpipe(ctx: &dyn TaskContext) {
+    ctx.signal_process(libc::SIGPIPE as u32);
 }
 
 /// The shared pipe object.
@@ -67,8 +62,8 @@ impl PipeEnd {
 
     /// Copies queued bytes without consuming them (tee): waits for data
     /// unless `nonblock` or the pipe has no writers (then 0).
-    pub fn peek(&self, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
-        block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+    pub fn peek(&self, ctx: &dyn TaskContext, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
+        block_until(ctx, &[&self.pipe.wq], None, Errno::EAGAIN, || {
             let s = self.pipe.lock();
             if !s.buf.is_empty() {
                 let n = buf.len().min(s.buf.len());
@@ -87,11 +82,11 @@ impl PipeEnd {
     /// Waits until the pipe holds data (splice and tee from it): the bytes
     /// queued, 0 at end of file (empty, no writer), EAGAIN if empty and
     /// `nonblock`.
-    pub fn wait_data(&self, nonblock: bool) -> SysResult<usize> {
+    pub fn wait_data(&self, ctx: &dyn TaskContext, nonblock: bool) -> SysResult<usize> {
         if self.write {
             return Err(Errno::EBADF);
         }
-        block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+        block_until(ctx, &[&self.pipe.wq], None, Errno::EAGAIN, || {
             let s = self.pipe.lock();
             if !s.buf.is_empty() {
                 return Some(Ok(s.buf.len()));
@@ -106,11 +101,11 @@ impl PipeEnd {
     /// Waits until the pipe has room (splice and tee into it): the free
     /// bytes; EAGAIN if full and `nonblock`; EPIPE, with SIGPIPE, if it has
     /// no reader. A transfer of at most that many bytes then does not block.
-    pub fn wait_room(&self, nonblock: bool) -> SysResult<usize> {
+    pub fn wait_room(&self, ctx: &dyn TaskContext, nonblock: bool) -> SysResult<usize> {
         if !self.write {
             return Err(Errno::EBADF);
         }
-        let r = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+        let r = block_until(ctx, &[&self.pipe.wq], None, Errno::EAGAIN, || {
             let s = self.pipe.lock();
             if s.readers == 0 {
                 return Some(Err(Errno::EPIPE));
@@ -122,21 +117,26 @@ impl PipeEnd {
             nonblock.then_some(Err(Errno::EAGAIN))
         });
         if r == Err(Errno::EPIPE) {
-            sigpipe();
+            sigpipe(ctx);
         }
         r
     }
 
     /// read(2) on the read end with an explicit non-blocking choice (splice's
     /// SPLICE_F_NONBLOCK).
-    pub fn read_with(&self, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
+    pub fn read_with(
+        &self,
+        ctx: &dyn TaskContext,
+        buf: &mut [u8],
+        nonblock: bool,
+    ) -> SysResult<usize> {
         if self.write {
             return Err(Errno::EBADF);
         }
         if buf.is_empty() {
             return Ok(0);
         }
-        let n = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+        let n = block_until(ctx, &[&self.pipe.wq], None, Errno::EAGAIN, || {
             let mut s = self.pipe.lock();
             if !s.buf.is_empty() {
                 let n = buf.len().min(s.buf.len());
@@ -194,13 +194,22 @@ pub fn new_fifo() -> Arc<Pipe> {
 /// Opens one end of a FIFO as open(2) does: a reader waits for a writer
 /// and a writer for a reader, unless O_NONBLOCK (then a writer without
 /// readers gets ENXIO).
-pub fn open_fifo(pipe: &Arc<Pipe>, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
-    open_ends(pipe, flags, true)
+pub fn open_fifo(
+    ctx: &dyn TaskContext,
+    pipe: &Arc<Pipe>,
+    flags: u32,
+) -> SysResult<Arc<dyn FileDescription>> {
+    open_ends(ctx, pipe, flags, true)
 }
 
 /// Opens one end of a FIFO, or (`fifo` false) of an anonymous pipe reached
 /// through /proc/[pid]/fd, which as in Linux never waits for the other side.
-fn open_ends(pipe: &Arc<Pipe>, flags: u32, fifo: bool) -> SysResult<Arc<dyn FileDescription>> {
+fn open_ends(
+    ctx: &dyn TaskContext,
+    pipe: &Arc<Pipe>,
+    flags: u32,
+    fifo: bool,
+) -> SysResult<Arc<dyn FileDescription>> {
     let acc = flags as i32 & libc::O_ACCMODE;
     let nonblock = flags as i32 & libc::O_NONBLOCK != 0;
     // Opens one end; returns it with whether the other side is open right
@@ -230,7 +239,7 @@ fn open_ends(pipe: &Arc<Pipe>, flags: u32, fifo: bool) -> SysResult<Arc<dyn File
         libc::O_RDONLY => {
             let (end, present, seen) = make(false);
             if fifo && !nonblock && !present {
-                block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
+                block_until(ctx, &[&pipe.wq], None, Errno::EAGAIN, || {
                     (pipe.lock().w_opens != seen).then_some(Ok(()))
                 })?;
             }
@@ -242,7 +251,7 @@ fn open_ends(pipe: &Arc<Pipe>, flags: u32, fifo: bool) -> SysResult<Arc<dyn File
             }
             let (end, present, seen) = make(true);
             if fifo && !present {
-                block_until(&[&pipe.wq], None, Errno::EAGAIN, || {
+                block_until(ctx, &[&pipe.wq], None, Errno::EAGAIN, || {
                     (pipe.lock().r_opens != seen).then_some(Ok(()))
                 })?;
             }
@@ -264,13 +273,13 @@ struct FifoRw {
 impl FileDescription for FifoRw {
     fn reopen(&self, flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
         // A named FIFO: its path normally reopens it; this is the fallback.
-        Some(open_ends(&self.r.pipe, flags, false))
+        Some(open_ends(&Detached, &self.r.pipe, flags, false))
     }
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        self.r.read(buf)
+    fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
+        self.r.read(ctx, buf)
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
-        self.w.write(buf)
+    fn write(&self, ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
+        self.w.write(ctx, buf)
     }
     fn stat(&self) -> SysResult<Stat> {
         self.r.stat()
@@ -332,14 +341,14 @@ impl Drop for PipeEnd {
 impl FileDescription for PipeEnd {
     fn reopen(&self, flags: u32) -> Option<SysResult<Arc<dyn FileDescription>>> {
         // Linux opens the pipe's inode: the end the mode asks for.
-        Some(open_ends(&self.pipe, flags, false))
+        Some(open_ends(&Detached, &self.pipe, flags, false))
     }
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         let nonblock = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
-        self.read_with(buf, nonblock)
+        self.read_with(ctx, buf, nonblock)
     }
 
-    fn write(&self, data: &[u8]) -> SysResult<usize> {
+    fn write(&self, ctx: &dyn TaskContext, data: &[u8]) -> SysResult<usize> {
         if !self.write {
             return Err(Errno::EBADF);
         }
@@ -348,7 +357,7 @@ impl FileDescription for PipeEnd {
         while done < data.len() {
             let rest = &data[done..];
             let atomic = data.len() <= PIPE_BUF;
-            let r = block_until(&[&self.pipe.wq], None, Errno::EAGAIN, || {
+            let r = block_until(ctx, &[&self.pipe.wq], None, Errno::EAGAIN, || {
                 let mut s = self.pipe.lock();
                 if s.readers == 0 {
                     return Some(Err(Errno::EPIPE));
@@ -368,7 +377,7 @@ impl FileDescription for PipeEnd {
                     self.pipe.wq.notify_all();
                 }
                 Err(Errno::EPIPE) => {
-                    sigpipe();
+                    sigpipe(ctx);
                     return if done > 0 {
                         Ok(done)
                     } else {
@@ -443,13 +452,13 @@ impl FileDescription for PipeEnd {
         false
     }
 
-    fn ioctl(&self, t: &mut crate::kernel::Task, req: u64, arg: u64) -> SysResult<u64> {
+    fn ioctl(&self, ctx: &dyn TaskContext, req: u64, arg: u64) -> SysResult<u64> {
         // FIONREAD: bytes waiting in the pipe.
         if req != 0x541b {
             return Err(Errno::ENOTTY);
         }
         let n = self.pipe.lock().buf.len() as i32;
-        t.mm().copy_out(arg, &n.to_le_bytes())?;
+        ctx.mm()?.copy_out(arg, &n.to_le_bytes())?;
         Ok(0)
     }
 
@@ -461,27 +470,29 @@ impl FileDescription for PipeEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::vfs::Detached;
 
     #[test]
     fn read_write_eof_epipe() {
         let (r, w) = new_pipe(false);
-        assert_eq!(w.write(b"hello").unwrap(), 5);
+        assert_eq!(w.write(&Detached, b"hello").unwrap(), 5);
         let mut b = [0u8; 16];
-        assert_eq!(r.read(&mut b).unwrap(), 5);
+        assert_eq!(r.read(&Detached, &mut b).unwrap(), 5);
         assert_eq!(&b[..5], b"hello");
         drop(w);
-        assert_eq!(r.read(&mut b).unwrap(), 0, "EOF without writers");
+        assert_eq!(r.read(&Detached, &mut b).unwrap(), 0, "EOF without writers");
         let (r, w) = new_pipe(true);
-        assert_eq!(r.read(&mut b), Err(Errno::EAGAIN));
+        assert_eq!(r.read(&Detached, &mut b), Err(Errno::EAGAIN));
         drop(r);
-        assert_eq!(w.write(b"x"), Err(Errno::EPIPE));
+        assert_eq!(w.write(&Detached, b"x"), Err(Errno::EPIPE));
     }
 
     #[test]
     fn full_pipe_would_block() {
         let (_r, w) = new_pipe(true);
         let big = vec![0u8; PIPE_SIZE];
-        assert_eq!(w.write(&big).unwrap(), PIPE_SIZE);
-        assert_eq!(w.write(b"x"), Err(Errno::EAGAIN));
+        assert_eq!(w.write(&Detached, &big).unwrap(), PIPE_SIZE);
+        assert_eq!(w.write(&Detached, b"x"), Err(Errno::EAGAIN));
     }
 }

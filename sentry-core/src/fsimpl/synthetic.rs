@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::abi::dirent;
 use crate::errno::{Errno, SysResult};
+use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Stat, Whence, S_IFDIR};
 
 /// An open synthetic file (its bytes) or directory (its entries).
@@ -48,7 +49,7 @@ impl SyntheticFile {
 }
 
 impl FileDescription for SyntheticFile {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if self.dir.is_some() {
             return Err(Errno::EISDIR);
         }
@@ -57,7 +58,7 @@ impl FileDescription for SyntheticFile {
         *p += n as u64;
         Ok(n)
     }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EBADF)
     }
     fn pread(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::synthetic::SyntheticFile;
 use crate::errno::{Errno, SysResult};
+use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFREG};
 
 /// The /sys file system.
@@ -51,7 +52,7 @@ fn ino(path: &str) -> u64 {
 }
 
 impl Fs for SysFs {
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
+    fn lstat(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
         let base = Stat {
             dev: 0x6,
             ino: ino(path),
@@ -76,12 +77,13 @@ impl Fs for SysFs {
         Err(Errno::ENOENT)
     }
 
-    fn readlink(&self, _path: &str) -> SysResult<Vec<u8>> {
+    fn readlink(&self, _ctx: &dyn TaskContext, _path: &str) -> SysResult<Vec<u8>> {
         Err(Errno::EINVAL)
     }
 
     fn open(
         self: Arc<Self>,
+        ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         _mode: u32,
@@ -89,7 +91,7 @@ impl Fs for SysFs {
         if flags as i32 & libc::O_ACCMODE != libc::O_RDONLY {
             return Err(Errno::EACCES);
         }
-        let st = self.lstat(path)?;
+        let st = self.lstat(ctx, path)?;
         match (self.file(path), self.dir(path)) {
             (Some(d), _) => Ok(SyntheticFile::file(d, st)),
             (None, Some(e)) => {
@@ -98,7 +100,7 @@ impl Fs for SysFs {
                     .iter()
                     .map(|n| {
                         let mode = self
-                            .lstat(&format!("{path}{sep}{n}"))
+                            .lstat(ctx, &format!("{path}{sep}{n}"))
                             .map_or(S_IFREG, |s| s.mode & crate::vfs::S_IFMT);
                         (n.to_string(), mode)
                     })

@@ -17,6 +17,7 @@ use crate::errno::{Errno, SysResult};
 use crate::mm::PageCache;
 use crate::platform::MemoryFile;
 use crate::vfs::FileDescription;
+use crate::vfs::TaskContext;
 use crate::vfs::{split_parent, Fs, SetAttr, Stat, Whence, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// Largest tmpfs file.
@@ -240,13 +241,13 @@ impl Inner {
 }
 
 impl Fs for TmpFs {
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
+    fn lstat(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
         let i = self.lock();
         let ino = i.lookup(path)?;
         Ok(i.nodes.get(&ino).ok_or(Errno::ENOENT)?.stat())
     }
 
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
+    fn readlink(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
         let i = self.lock();
         let ino = i.lookup(path)?;
         match &i.nodes.get(&ino).ok_or(Errno::ENOENT)?.data {
@@ -257,6 +258,7 @@ impl Fs for TmpFs {
 
     fn open(
         self: Arc<Self>,
+        ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         mode: u32,
@@ -293,7 +295,7 @@ impl Fs for TmpFs {
         if let Data::Fifo(p) = &node.data {
             let p = p.clone();
             drop(i);
-            return crate::fsimpl::pipe::open_fifo(&p, flags);
+            return crate::fsimpl::pipe::open_fifo(ctx, &p, flags);
         }
         match &mut node.data {
             Data::Dir(_) if acc != libc::O_RDONLY => return Err(Errno::EISDIR),
@@ -635,7 +637,7 @@ impl TmpFile {
 }
 
 impl FileDescription for TmpFile {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, _ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if !self.readable() {
             return Err(Errno::EBADF);
         }
@@ -644,7 +646,7 @@ impl FileDescription for TmpFile {
         *p += n as u64;
         Ok(n)
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
         if !self.writable() {
             return Err(Errno::EBADF);
         }
@@ -817,6 +819,7 @@ impl FileDescription for TmpFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vfs::Detached;
 
     const RW_CREAT: u32 = (libc::O_RDWR | libc::O_CREAT) as u32;
 
@@ -829,7 +832,7 @@ mod tests {
     fn file_data_is_memory_file_pages_and_holes_are_free() {
         let (mem, fs) = fs_with(4 << 20);
         let base = mem.pages_in_use();
-        let f = fs.clone().open("/f", RW_CREAT, 0o644).unwrap();
+        let f = fs.clone().open(&Detached, "/f", RW_CREAT, 0o644).unwrap();
         assert_eq!(mem.pages_in_use(), base, "an empty file has no pages");
         assert_eq!(f.pwrite(&[7u8; 3 * 4096], 0).unwrap(), 3 * 4096);
         assert_eq!(mem.pages_in_use(), base + 3);
@@ -850,7 +853,7 @@ mod tests {
         assert_eq!(f.pread(&mut page, 4096).unwrap(), 4096);
         assert!(page[..10].iter().all(|&x| x == 7));
         assert!(page[10..].iter().all(|&x| x == 0));
-        assert_eq!(fs.lstat("/f").unwrap().size, 3 * 4096);
+        assert_eq!(fs.lstat(&Detached, "/f").unwrap().size, 3 * 4096);
         // Deleted and closed: every page goes back.
         drop(f);
         fs.unlink("/f", false).unwrap();
@@ -860,11 +863,11 @@ mod tests {
     #[test]
     fn a_full_memory_file_gives_enospc_not_a_crash() {
         let (mem, fs) = fs_with(2 << 20);
-        let f = fs.clone().open("/big", RW_CREAT, 0o644).unwrap();
+        let f = fs.clone().open(&Detached, "/big", RW_CREAT, 0o644).unwrap();
         let chunk = vec![5u8; 1 << 20];
         let mut total = 0;
         let err = loop {
-            match f.write(&chunk) {
+            match f.write(&Detached, &chunk) {
                 Ok(n) => {
                     assert!(n > 0);
                     total += n;
@@ -875,12 +878,15 @@ mod tests {
         assert_eq!(err, Errno::ENOSPC);
         assert!(total > 0 && total <= 2 << 20, "{total}");
         assert_eq!(f.stat().unwrap().size as usize, total, "short write kept");
-        let g = fs.clone().open("/other", RW_CREAT, 0o644).unwrap();
-        assert_eq!(g.write(b"x"), Err(Errno::ENOSPC));
+        let g = fs
+            .clone()
+            .open(&Detached, "/other", RW_CREAT, 0o644)
+            .unwrap();
+        assert_eq!(g.write(&Detached, b"x"), Err(Errno::ENOSPC));
         assert_eq!(g.allocate(0, 0, 4096), Err(Errno::ENOSPC));
         // Freeing space makes writes work again.
         f.truncate(0).unwrap();
-        assert_eq!(g.write(b"x").unwrap(), 1);
+        assert_eq!(g.write(&Detached, b"x").unwrap(), 1);
         assert!(mem.pages_in_use() < 8);
     }
 
@@ -888,7 +894,7 @@ mod tests {
     fn fallocate_allocates_and_punches() {
         let (mem, fs) = fs_with(4 << 20);
         let base = mem.pages_in_use();
-        let f = fs.clone().open("/a", RW_CREAT, 0o644).unwrap();
+        let f = fs.clone().open(&Detached, "/a", RW_CREAT, 0o644).unwrap();
         f.allocate(0, 0, 2 * 4096 + 1).unwrap();
         assert_eq!(f.stat().unwrap().size, 2 * 4096 + 1);
         assert_eq!(mem.pages_in_use(), base + 3);
@@ -911,7 +917,7 @@ mod tests {
     #[test]
     fn writes_stop_at_the_largest_file() {
         let (_mem, fs) = fs_with(4 << 20);
-        let f = fs.clone().open("/m", RW_CREAT, 0o644).unwrap();
+        let f = fs.clone().open(&Detached, "/m", RW_CREAT, 0o644).unwrap();
         assert_eq!(f.pwrite(b"abcd", MAX_FILE - 2).unwrap(), 2);
         assert_eq!(f.pwrite(b"abcd", MAX_FILE), Err(Errno::EFBIG));
         assert_eq!(
@@ -926,16 +932,19 @@ mod tests {
     fn appends_from_two_descriptors_interleave_whole() {
         let (_mem, fs) = fs_with(4 << 20);
         let flags = RW_CREAT | libc::O_APPEND as u32;
-        let a = fs.clone().open("/log", flags, 0o644).unwrap();
-        let b = fs.clone().open("/log", flags, 0o644).unwrap();
+        let a = fs.clone().open(&Detached, "/log", flags, 0o644).unwrap();
+        let b = fs.clone().open(&Detached, "/log", flags, 0o644).unwrap();
         let ta = std::thread::spawn(move || {
-            (0..200).for_each(|_| assert_eq!(a.write(b"aaaa").unwrap(), 4))
+            (0..200).for_each(|_| assert_eq!(a.write(&Detached, b"aaaa").unwrap(), 4))
         });
         (0..200).for_each(|_| assert_eq!(b.pwrite(b"bbbb", 0).unwrap(), 4));
         ta.join().unwrap();
-        let r = fs.clone().open("/log", libc::O_RDONLY as u32, 0).unwrap();
+        let r = fs
+            .clone()
+            .open(&Detached, "/log", libc::O_RDONLY as u32, 0)
+            .unwrap();
         let mut all = vec![0u8; 2000];
-        assert_eq!(r.read(&mut all).unwrap(), 1600);
+        assert_eq!(r.read(&Detached, &mut all).unwrap(), 1600);
         for rec in all[..1600].chunks(4) {
             assert!(rec == b"aaaa" || rec == b"bbbb", "{rec:?}");
         }
@@ -944,7 +953,7 @@ mod tests {
     #[test]
     fn mapping_shares_the_files_pages() {
         let (mem, fs) = fs_with(4 << 20);
-        let f = fs.clone().open("/s", RW_CREAT, 0o644).unwrap();
+        let f = fs.clone().open(&Detached, "/s", RW_CREAT, 0o644).unwrap();
         f.pwrite(b"hello", 10).unwrap();
         let used = mem.pages_in_use();
         let c = f.page_cache(&mem).unwrap().unwrap();

@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::{Kernel, Task};
-use crate::vfs::{FdEntry, FileDescription, Stat};
-use crate::waiter::{block_until, current, WaitQueue};
+use crate::vfs::{FileDescription, Stat};
+use crate::vfs::{JobIds, Sessions, TaskContext};
+use crate::waiter::{block_until, WaitQueue};
 
 /// Canonical line and non-canonical queue limit (N_TTY_BUF_SIZE).
 const INPUT_MAX: usize = 4096;
@@ -171,7 +171,7 @@ pub struct Pty {
     index: u32,
     st: Mutex<State>,
     wq: WaitQueue,
-    kernel: Weak<Kernel>,
+    sessions: Weak<dyn Sessions>,
     registry: Weak<PtyRegistry>,
     /// uid of the process that opened the master (owner of /dev/pts/N).
     uid: u32,
@@ -188,37 +188,31 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn caller_ids() -> Option<(i32, i32, i32, Weak<Kernel>)> {
-    let t = current()?;
-    let st = t.tg.lock();
-    Some((t.tg.pid, st.pgid, st.sid, t.tg.kernel.clone()))
-}
-
 impl PtyRegistry {
     /// Opens a new master (/dev/ptmx).
-    pub fn open_master(self: &Arc<Self>, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
-        let (kernel, uid) = match current() {
-            Some(t) => (t.tg.kernel.clone(), lock(&t.tg.creds).uid[1]),
-            None => (Weak::new(), 0),
-        };
-        Ok(self.new_pty(kernel, uid, flags)?.0)
+    pub fn open_master(
+        self: &Arc<Self>,
+        ctx: &dyn TaskContext,
+        flags: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
+        Ok(self.new_pty(ctx.sessions(), ctx.uid().1, flags)?.0)
     }
 
     /// A new pseudo-terminal for the sandbox's own console (not opened by a
     /// task): its master, unlocked, and the terminal.
     pub fn open_console(
         self: &Arc<Self>,
-        kernel: Weak<Kernel>,
+        sessions: Weak<dyn Sessions>,
         uid: u32,
     ) -> SysResult<(Arc<dyn FileDescription>, Arc<Pty>)> {
-        let (m, pty) = self.new_pty(kernel, uid, libc::O_RDWR as u32)?;
+        let (m, pty) = self.new_pty(sessions, uid, libc::O_RDWR as u32)?;
         pty.lock().locked = false;
         Ok((m, pty))
     }
 
     fn new_pty(
         self: &Arc<Self>,
-        kernel: Weak<Kernel>,
+        sessions: Weak<dyn Sessions>,
         uid: u32,
         flags: u32,
     ) -> SysResult<(Arc<dyn FileDescription>, Arc<Pty>)> {
@@ -244,7 +238,7 @@ impl PtyRegistry {
                 fg: 0,
             }),
             wq: WaitQueue::default(),
-            kernel,
+            sessions,
             registry: Arc::downgrade(self),
             uid,
         });
@@ -286,10 +280,14 @@ impl PtyRegistry {
     }
 
     /// Opens the caller's controlling terminal (/dev/tty).
-    pub fn open_ctty(&self, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
-        let (_, _, sid, _) = caller_ids().ok_or(Errno::ENXIO)?;
+    pub fn open_ctty(
+        &self,
+        ctx: &dyn TaskContext,
+        flags: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
+        let sid = ctx.job_ids().sid;
         let pty = self.ctty_of(sid).ok_or(Errno::ENXIO)?;
-        pty.open_slave_as(flags | libc::O_NOCTTY as u32, true)
+        pty.open_slave_as(ctx, flags | libc::O_NOCTTY as u32, true)
     }
 }
 
@@ -526,20 +524,25 @@ impl Pty {
         if pgid <= 0 {
             return;
         }
-        if let Some(k) = self.kernel.upgrade() {
-            crate::kernel::process::signal_pgrp(&k, pgid, sig);
+        if let Some(k) = self.sessions.upgrade() {
+            k.signal_pgrp(pgid, sig);
         }
     }
 
     /// Opens a slave (/dev/pts/N); a session leader without a controlling
     /// terminal acquires this one unless O_NOCTTY.
-    pub fn open_slave(self: &Arc<Self>, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
-        self.open_slave_as(flags, false)
+    pub fn open_slave(
+        self: &Arc<Self>,
+        ctx: &dyn TaskContext,
+        flags: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
+        self.open_slave_as(ctx, flags, false)
     }
 
     /// Opens a slave, as /dev/tty when `as_tty` (then it stats as /dev/tty).
     fn open_slave_as(
         self: &Arc<Self>,
+        ctx: &dyn TaskContext,
         flags: u32,
         as_tty: bool,
     ) -> SysResult<Arc<dyn FileDescription>> {
@@ -552,7 +555,8 @@ impl Pty {
             s.slave_opened = true;
         }
         if flags & libc::O_NOCTTY as u32 == 0 {
-            if let Some((pid, pgid, sid, _)) = caller_ids() {
+            let JobIds { pid, pgid, sid } = ctx.job_ids();
+            if pid > 0 {
                 let has_ctty = self
                     .registry
                     .upgrade()
@@ -578,10 +582,10 @@ impl Pty {
     }
 
     /// Writes input from the master side.
-    fn master_write(&self, data: &[u8], nonblock: bool) -> SysResult<usize> {
+    fn master_write(&self, ctx: &dyn TaskContext, data: &[u8], nonblock: bool) -> SysResult<usize> {
         let mut done = 0;
         while done < data.len() {
-            let r = block_until(&[&self.wq], None, Errno::EAGAIN, || {
+            let r = block_until(ctx, &[&self.wq], None, Errno::EAGAIN, || {
                 let mut s = self.lock();
                 let full = if s.canonical() {
                     s.lines.len() >= INPUT_MAX
@@ -620,8 +624,13 @@ impl Pty {
     }
 
     /// Reads output for the master.
-    fn master_read(&self, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
-        let n = block_until(&[&self.wq], None, Errno::EAGAIN, || {
+    fn master_read(
+        &self,
+        ctx: &dyn TaskContext,
+        buf: &mut [u8],
+        nonblock: bool,
+    ) -> SysResult<usize> {
+        let n = block_until(ctx, &[&self.wq], None, Errno::EAGAIN, || {
             let mut s = self.lock();
             if !s.output.is_empty() {
                 let n = buf.len().min(s.output.len());
@@ -640,24 +649,23 @@ impl Pty {
     }
 
     /// Job control: a background group touching its controlling terminal.
-    fn job_control(&self, sig: i32) -> SysResult<()> {
-        let Some(t) = current() else {
+    fn job_control(&self, ctx: &dyn TaskContext, sig: i32) -> SysResult<()> {
+        let JobIds {
+            pid,
+            pgid,
+            sid: my_sid,
+        } = ctx.job_ids();
+        if pid <= 0 {
             return Ok(());
-        };
+        }
         let (sid, fg) = {
             let s = self.lock();
             (s.sid, s.fg)
         };
-        let (pgid, my_sid) = {
-            let st = t.tg.lock();
-            (st.pgid, st.sid)
-        };
         if sid == 0 || my_sid != sid || pgid == fg {
             return Ok(());
         }
-        let ignored =
-            t.tg.action(sig as u32).handler == 1 || t.sig().blocked & (1u64 << (sig - 1)) != 0;
-        if ignored {
+        if ctx.ignores_or_blocks(sig as u32) {
             return if sig == libc::SIGTTIN {
                 Err(Errno::EIO)
             } else {
@@ -668,8 +676,13 @@ impl Pty {
         Err(Errno::ERESTARTSYS)
     }
 
-    fn slave_read(&self, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
-        self.job_control(libc::SIGTTIN)?;
+    fn slave_read(
+        &self,
+        ctx: &dyn TaskContext,
+        buf: &mut [u8],
+        nonblock: bool,
+    ) -> SysResult<usize> {
+        self.job_control(ctx, libc::SIGTTIN)?;
         if buf.is_empty() {
             return Ok(0);
         }
@@ -684,7 +697,7 @@ impl Pty {
         let deadline =
             (!canon && vtime > 0).then(|| Instant::now() + Duration::from_millis(vtime * 100));
         let want = if canon { 1 } else { vmin.clamp(1, buf.len()) };
-        let r = block_until(&[&self.wq], deadline, Errno::ETIMEDOUT, || {
+        let r = block_until(ctx, &[&self.wq], deadline, Errno::ETIMEDOUT, || {
             let mut s = self.lock();
             if s.canonical() {
                 if let Some(mut line) = s.lines.pop_front() {
@@ -718,13 +731,13 @@ impl Pty {
         Ok(n)
     }
 
-    fn slave_write(&self, data: &[u8], nonblock: bool) -> SysResult<usize> {
+    fn slave_write(&self, ctx: &dyn TaskContext, data: &[u8], nonblock: bool) -> SysResult<usize> {
         if self.lock().termios.lflag & TOSTOP != 0 {
-            self.job_control(libc::SIGTTOU)?;
+            self.job_control(ctx, libc::SIGTTOU)?;
         }
         let mut done = 0;
         while done < data.len() {
-            let r = block_until(&[&self.wq], None, Errno::EAGAIN, || {
+            let r = block_until(ctx, &[&self.wq], None, Errno::EAGAIN, || {
                 let mut s = self.lock();
                 if s.masters == 0 {
                     return Some(Err(Errno::EIO));
@@ -752,16 +765,16 @@ impl Pty {
     }
 
     /// ioctls common to both sides.
-    fn ioctl(&self, t: &mut Task, master: bool, req: u64, arg: u64) -> SysResult<u64> {
+    fn ioctl(&self, ctx: &dyn TaskContext, master: bool, req: u64, arg: u64) -> SysResult<u64> {
         match req {
             TCGETS => {
                 let b = self.lock().termios.to_bytes();
-                t.mm().copy_out(arg, &b)?;
+                ctx.mm()?.copy_out(arg, &b)?;
                 Ok(0)
             }
             TCSETS | TCSETSW | TCSETSF => {
                 let mut b = [0u8; 36];
-                t.mm().copy_in(arg, &mut b)?;
+                ctx.mm()?.copy_in(arg, &mut b)?;
                 let mut s = self.lock();
                 if req == TCSETSF {
                     s.flush_input();
@@ -773,12 +786,12 @@ impl Pty {
             }
             TIOCGWINSZ => {
                 let w = self.lock().winsize;
-                t.mm().copy_out(arg, &w)?;
+                ctx.mm()?.copy_out(arg, &w)?;
                 Ok(0)
             }
             TIOCSWINSZ => {
                 let mut w = [0u8; 8];
-                t.mm().copy_in(arg, &mut w)?;
+                ctx.mm()?.copy_in(arg, &mut w)?;
                 let (changed, fg) = {
                     let mut s = self.lock();
                     let changed = s.winsize != w;
@@ -798,12 +811,12 @@ impl Pty {
                     s.input_len()
                 };
                 drop(s);
-                t.mm().copy_out(arg, &(n as i32).to_le_bytes())?;
+                ctx.mm()?.copy_out(arg, &(n as i32).to_le_bytes())?;
                 Ok(0)
             }
             TIOCOUTQ => {
                 let n = if master { 0 } else { self.lock().output.len() };
-                t.mm().copy_out(arg, &(n as i32).to_le_bytes())?;
+                ctx.mm()?.copy_out(arg, &(n as i32).to_le_bytes())?;
                 Ok(0)
             }
             TCFLSH => {
@@ -823,44 +836,42 @@ impl Pty {
             }
             TCSBRK | TCSBRKP | TCXONC => Ok(0),
             TIOCGPTN if master => {
-                t.mm().copy_out(arg, &self.index.to_le_bytes())?;
+                ctx.mm()?.copy_out(arg, &self.index.to_le_bytes())?;
                 Ok(0)
             }
             TIOCSPTLCK if master => {
                 let mut b = [0u8; 4];
-                t.mm().copy_in(arg, &mut b)?;
+                ctx.mm()?.copy_in(arg, &mut b)?;
                 self.lock().locked = i32::from_le_bytes(b) != 0;
                 Ok(0)
             }
             TIOCGPTLCK if master => {
                 let l = self.lock().locked as i32;
-                t.mm().copy_out(arg, &l.to_le_bytes())?;
+                ctx.mm()?.copy_out(arg, &l.to_le_bytes())?;
                 Ok(0)
             }
             TIOCGSID => {
-                let (sid, _) = self.ctty_check(t)?;
-                t.mm().copy_out(arg, &sid.to_le_bytes())?;
+                let (sid, _) = self.ctty_check(ctx)?;
+                ctx.mm()?.copy_out(arg, &sid.to_le_bytes())?;
                 Ok(0)
             }
             TIOCGPGRP => {
-                let (_, fg) = self.ctty_check(t)?;
-                t.mm().copy_out(arg, &fg.to_le_bytes())?;
+                let (_, fg) = self.ctty_check(ctx)?;
+                ctx.mm()?.copy_out(arg, &fg.to_le_bytes())?;
                 Ok(0)
             }
             TIOCSPGRP => {
-                let (sid, _) = self.ctty_check(t)?;
+                let (sid, _) = self.ctty_check(ctx)?;
                 let mut b = [0u8; 4];
-                t.mm().copy_in(arg, &mut b)?;
+                ctx.mm()?.copy_in(arg, &mut b)?;
                 let pgid = i32::from_le_bytes(b);
                 if pgid < 0 {
                     return Err(Errno::EINVAL);
                 }
-                let in_session = t
-                    .kernel
-                    .procs()
-                    .tgs
-                    .values()
-                    .any(|tg| tg.lock().pgid == pgid && tg.lock().sid == sid);
+                let in_session = ctx
+                    .sessions()
+                    .upgrade()
+                    .is_some_and(|k| k.pgrp_in_session(pgid, sid));
                 if !in_session {
                     return Err(Errno::EPERM);
                 }
@@ -868,10 +879,7 @@ impl Pty {
                 Ok(0)
             }
             TIOCSCTTY => {
-                let (pid, pgid, sid) = {
-                    let st = t.handle.tg.lock();
-                    (t.pid, st.pgid, st.sid)
-                };
+                let JobIds { pid, pgid, sid } = ctx.job_ids();
                 // Looked up before locking this terminal (ctty_of locks
                 // every terminal, this one included).
                 let ctty = self.registry.upgrade().and_then(|r| r.ctty_of(sid));
@@ -882,7 +890,7 @@ impl Pty {
                 if pid != sid || ctty.is_some() {
                     return Err(Errno::EPERM);
                 }
-                if s.sid != 0 && !(arg == 1 && t.creds().uid[1] == 0) {
+                if s.sid != 0 && !(arg == 1 && ctx.uid().1 == 0) {
                     return Err(Errno::EPERM);
                 }
                 s.sid = sid;
@@ -890,8 +898,8 @@ impl Pty {
                 Ok(0)
             }
             TIOCNOTTY => {
-                let (sid, fg) = self.ctty_check(t)?;
-                if t.pid == sid {
+                let (sid, fg) = self.ctty_check(ctx)?;
+                if ctx.job_ids().pid == sid {
                     self.lock().sid = 0;
                     self.signal_group(fg, libc::SIGHUP as u32);
                     self.signal_group(fg, libc::SIGCONT as u32);
@@ -899,33 +907,31 @@ impl Pty {
                 Ok(0)
             }
             TIOCGPTPEER if master => {
-                let slave = self.open_slave_for(arg as u32)?;
+                let slave = self.open_slave_for(ctx, arg as u32)?;
                 let cloexec = arg as i32 & libc::O_CLOEXEC != 0;
-                Ok(t.fds().install(
-                    FdEntry {
-                        file: slave,
-                        cloexec,
-                    },
-                    0,
-                )? as u64)
+                Ok(ctx.install_fd(slave, cloexec)? as u64)
             }
             _ => Err(Errno::ENOTTY),
         }
     }
 
-    fn open_slave_for(&self, flags: u32) -> SysResult<Arc<dyn FileDescription>> {
+    fn open_slave_for(
+        &self,
+        ctx: &dyn TaskContext,
+        flags: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
         let me = self
             .registry
             .upgrade()
             .and_then(|r| lock(&r.ptys).get(&self.index).and_then(Weak::upgrade))
             .ok_or(Errno::EIO)?;
-        me.open_slave(flags | libc::O_NOCTTY as u32)
+        me.open_slave(ctx, flags | libc::O_NOCTTY as u32)
     }
 
     /// The terminal must be the caller's controlling terminal: (sid, fg).
-    fn ctty_check(&self, t: &Task) -> SysResult<(i32, i32)> {
+    fn ctty_check(&self, ctx: &dyn TaskContext) -> SysResult<(i32, i32)> {
         let s = self.lock();
-        let my_sid = t.handle.tg.lock().sid;
+        let my_sid = ctx.job_ids().sid;
         if s.sid == 0 || s.sid != my_sid {
             return Err(Errno::ENOTTY);
         }
@@ -1027,17 +1033,17 @@ impl Drop for Master {
 }
 
 impl FileDescription for Master {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        self.pty.master_read(buf, self.flags.nonblock())
+    fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
+        self.pty.master_read(ctx, buf, self.flags.nonblock())
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
-        self.pty.master_write(buf, self.flags.nonblock())
+    fn write(&self, ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
+        self.pty.master_write(ctx, buf, self.flags.nonblock())
     }
     fn stat(&self) -> SysResult<Stat> {
         Ok(dev_stat(true))
     }
-    fn ioctl(&self, t: &mut Task, req: u64, arg: u64) -> SysResult<u64> {
-        self.pty.ioctl(t, true, req, arg)
+    fn ioctl(&self, ctx: &dyn TaskContext, req: u64, arg: u64) -> SysResult<u64> {
+        self.pty.ioctl(ctx, true, req, arg)
     }
     fn status_flags(&self) -> u32 {
         self.flags.get()
@@ -1087,11 +1093,11 @@ impl Drop for Slave {
 }
 
 impl FileDescription for Slave {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
-        self.pty.slave_read(buf, self.flags.nonblock())
+    fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
+        self.pty.slave_read(ctx, buf, self.flags.nonblock())
     }
-    fn write(&self, buf: &[u8]) -> SysResult<usize> {
-        self.pty.slave_write(buf, self.flags.nonblock())
+    fn write(&self, ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize> {
+        self.pty.slave_write(ctx, buf, self.flags.nonblock())
     }
     fn stat(&self) -> SysResult<Stat> {
         if self.as_tty {
@@ -1099,8 +1105,8 @@ impl FileDescription for Slave {
         }
         Ok(pts_stat(self.pty.index, self.pty.uid))
     }
-    fn ioctl(&self, t: &mut Task, req: u64, arg: u64) -> SysResult<u64> {
-        self.pty.ioctl(t, false, req, arg)
+    fn ioctl(&self, ctx: &dyn TaskContext, req: u64, arg: u64) -> SysResult<u64> {
+        self.pty.ioctl(ctx, false, req, arg)
     }
     fn status_flags(&self) -> u32 {
         self.flags.get()
@@ -1128,18 +1134,20 @@ impl FileDescription for Slave {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::vfs::Detached;
 
     fn pair() -> (Arc<dyn FileDescription>, Arc<dyn FileDescription>) {
         let reg = Arc::new(PtyRegistry::default());
-        let m = reg.open_master(libc::O_RDWR as u32).unwrap();
+        let m = reg.open_master(&Detached, libc::O_RDWR as u32).unwrap();
         let pty = reg.get(0).unwrap();
         assert_eq!(
-            pty.open_slave(libc::O_RDWR as u32).err(),
+            pty.open_slave(&Detached, libc::O_RDWR as u32).err(),
             Some(Errno::EIO),
             "locked until unlockpt"
         );
         pty.lock().locked = false;
-        let s = pty.open_slave(libc::O_RDWR as u32).unwrap();
+        let s = pty.open_slave(&Detached, libc::O_RDWR as u32).unwrap();
         // Keep the registry alive through the pty's weak pointer.
         std::mem::forget(reg);
         (m, s)
@@ -1147,7 +1155,7 @@ mod tests {
 
     fn read_all(f: &Arc<dyn FileDescription>) -> Vec<u8> {
         let mut b = vec![0u8; 4096];
-        let n = f.read(&mut b).unwrap();
+        let n = f.read(&Detached, &mut b).unwrap();
         b.truncate(n);
         b
     }
@@ -1155,21 +1163,21 @@ mod tests {
     #[test]
     fn canonical_input_echo_and_output() {
         let (m, s) = pair();
-        m.write(b"ab\x7fc\r").unwrap();
+        m.write(&Detached, b"ab\x7fc\r").unwrap();
         assert_eq!(read_all(&s), b"ac\n", "erase and ICRNL");
         assert_eq!(
             read_all(&m),
             b"ab\x08 \x08c\r\n",
             "echo with ECHOE and ONLCR"
         );
-        s.write(b"out\n").unwrap();
+        s.write(&Detached, b"out\n").unwrap();
         assert_eq!(read_all(&m), b"out\r\n");
-        m.write(b"x\x04").unwrap();
+        m.write(&Detached, b"x\x04").unwrap();
         assert_eq!(read_all(&s), b"x", "EOF ends a line without itself");
-        m.write(b"\x04").unwrap();
+        m.write(&Detached, b"\x04").unwrap();
         assert_eq!(read_all(&s), b"", "EOF on an empty line reads 0");
         let _ = read_all(&m);
-        m.write(b"one two\x17three\x15four\n").unwrap();
+        m.write(&Detached, b"one two\x17three\x15four\n").unwrap();
         assert_eq!(read_all(&s), b"four\n", "WERASE then KILL");
     }
 
@@ -1186,12 +1194,12 @@ mod tests {
             t.lflag &= !(ICANON | ECHO);
             st.set_termios(t);
         }
-        m.write(b"q").unwrap();
+        m.write(&Detached, b"q").unwrap();
         assert_eq!(read_all(&s), b"q", "no line needed");
         assert_eq!(m.readiness() & libc::POLLIN as u32, 0, "no echo");
         drop(m);
         assert_eq!(read_all(&s), b"", "hung up: EOF");
-        assert_eq!(s.write(b"x"), Err(Errno::EIO));
+        assert_eq!(s.write(&Detached, b"x"), Err(Errno::EIO));
     }
 
     #[test]
@@ -1199,6 +1207,6 @@ mod tests {
         let (m, s) = pair();
         drop(s);
         let mut b = [0u8; 4];
-        assert_eq!(m.read(&mut b), Err(Errno::EIO));
+        assert_eq!(m.read(&Detached, &mut b), Err(Errno::EIO));
     }
 }

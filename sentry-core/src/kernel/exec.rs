@@ -5,7 +5,7 @@ use crate::errno::{Errno, SysResult};
 use crate::loader::{self, ElfImage, StackSpec};
 use crate::mm::{self, MemoryManager, VmaKind, PAGE};
 use crate::platform::{Perms, Registers};
-use crate::vfs::{Start, Vfs};
+use crate::vfs::{Start, TaskContext, Vfs};
 
 use super::KernelError;
 
@@ -58,12 +58,17 @@ fn hwcap() -> u64 {
 
 /// Reads a whole executable of the sandbox's file system for exec: it must
 /// be a regular file with an execute bit.
-pub fn read_exec_file(fs: &Vfs, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
-    let st = fs.stat(&Start::Cwd(cwd), path, true)?;
+pub fn read_exec_file(
+    ctx: &dyn TaskContext,
+    fs: &Vfs,
+    cwd: &str,
+    path: &[u8],
+) -> SysResult<Vec<u8>> {
+    let st = fs.stat(&Start::cwd(ctx, cwd), path, true)?;
     if st.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG || st.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    read_exec_file_any(fs, cwd, path)
+    read_exec_file_any(ctx, fs, cwd, path)
 }
 
 /// Splits a `#!` line into (interpreter, optional argument).
@@ -134,6 +139,7 @@ fn map_image(
 /// Loads `bytes` (the file at `args.execfn`) into `mm`, following `#!` and
 /// PT_INTERP, and builds the initial stack.
 pub fn load_program(
+    ctx: &dyn TaskContext,
     fs: &Vfs,
     mm: &mut MemoryManager,
     bytes: &[u8],
@@ -159,7 +165,7 @@ pub fn load_program(
         new_argv.extend(argv.iter().skip(1).cloned());
         argv = new_argv;
         bytes = std::borrow::Cow::Owned(
-            read_exec_file(fs, cwd, &interp).map_err(setup("reading the #! interpreter"))?,
+            read_exec_file(ctx, fs, cwd, &interp).map_err(setup("reading the #! interpreter"))?,
         );
         path = interp;
     }
@@ -184,8 +190,8 @@ pub fn load_program(
     let mut start = entry;
     let mut interp_base = 0;
     if let Some(interp) = &image.interp {
-        let ib =
-            read_exec_file_any(fs, cwd, interp).map_err(setup("reading the ELF interpreter"))?;
+        let ib = read_exec_file_any(ctx, fs, cwd, interp)
+            .map_err(setup("reading the ELF interpreter"))?;
         let ii = loader::parse(&ib)?;
         if ii.interp.is_some() {
             return Err(KernelError::Setup {
@@ -204,7 +210,7 @@ pub fn load_program(
     }
 
     let mut random = [0u8; 16];
-    getrandom(&mut random);
+    crate::platform::getrandom(&mut random);
     let phdr = image
         .phdr_vaddr()
         .map(|p| p.wrapping_add(bias))
@@ -247,7 +253,7 @@ pub fn load_program(
         },
         // /proc/self/exe is absolute and canonical whatever path was run.
         exe: fs
-            .resolve(&Start::Cwd(cwd), &path, true)
+            .resolve(&Start::cwd(ctx, cwd), &path, true)
             .map(|r| r.abs.into_bytes())
             .unwrap_or(path),
     })
@@ -255,8 +261,13 @@ pub fn load_program(
 
 /// Like [`read_exec_file`] without the execute-permission check (the loader
 /// itself need only be readable, as on Linux).
-fn read_exec_file_any(fs: &Vfs, cwd: &str, path: &[u8]) -> SysResult<Vec<u8>> {
-    let f = fs.open(&Start::Cwd(cwd), path, libc::O_RDONLY as u32, 0)?;
+fn read_exec_file_any(
+    ctx: &dyn TaskContext,
+    fs: &Vfs,
+    cwd: &str,
+    path: &[u8],
+) -> SysResult<Vec<u8>> {
+    let f = fs.open(&Start::cwd(ctx, cwd), path, libc::O_RDONLY as u32, 0)?;
     let size = f.stat()?.size.max(0) as u64;
     if size > MAX_EXEC_FILE {
         return Err(Errno::E2BIG);
@@ -282,19 +293,6 @@ pub fn initial_fpu() -> Result<Vec<u8>, Errno> {
     x[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
     x[28..32].copy_from_slice(&0xffffu32.to_le_bytes());
     Ok(x)
-}
-
-/// Fills `buf` from the host's random source.
-pub fn getrandom(buf: &mut [u8]) {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: writes at most buf.len()-done bytes into the rest of buf.
-        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
-        if n <= 0 {
-            break;
-        }
-        done += n as usize;
-    }
 }
 
 #[cfg(test)]

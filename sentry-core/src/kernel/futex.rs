@@ -179,7 +179,7 @@ fn wait(
             woken: woken.clone(),
         });
     }
-    let r = crate::waiter::block_until(&[], until, Errno::ETIMEDOUT, || {
+    let r = crate::waiter::block_until(&*t.handle, &[], until, Errno::ETIMEDOUT, || {
         woken
             .load(std::sync::atomic::Ordering::SeqCst)
             .then_some(Ok(0))

@@ -10,6 +10,7 @@ use crate::platform::Platform;
 use crate::vfs::Vfs;
 
 pub mod container;
+pub mod context;
 pub mod exec;
 pub mod futex;
 pub mod hostinfo;
@@ -49,6 +50,19 @@ pub struct KernelConfig {
     /// The host's CPU model and memory size for /proc, read before
     /// confinement.
     pub host: hostinfo::HostInfo,
+    /// What serves a system call: the syscall table's dispatcher
+    /// (`syscalls::dispatch`), which sits above the kernel and is wired in
+    /// by whoever builds it. By default every call answers ENOSYS.
+    pub syscalls: SyscallHandler,
+}
+
+/// Serves the system call a task has just made (number and arguments in
+/// its registers; the result goes back into them).
+pub type SyscallHandler = fn(&mut Task);
+
+/// The handler of a kernel built without a syscall table: ENOSYS for all.
+fn no_syscalls(t: &mut Task) {
+    t.regs.rax = (-(Errno::ENOSYS.0 as i64)) as u64;
 }
 
 impl Default for KernelConfig {
@@ -66,6 +80,7 @@ impl Default for KernelConfig {
             app_seccomp: None,
             sysctl: Default::default(),
             host: hostinfo::HostInfo::probe(),
+            syscalls: no_syscalls,
         }
     }
 }

@@ -253,9 +253,13 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     if fl & CLONE_VFORK != 0 {
         // The parent waits until the child has exec'd or exited.
         let ctg = tg.clone();
-        let _ = waiter::block_until(&[&t.handle.tg.child_wq], None, Errno::EINTR, || {
-            ctg.lock().vfork_released.then_some(Ok(()))
-        });
+        let _ = waiter::block_until(
+            &*t.handle,
+            &[&t.handle.tg.child_wq],
+            None,
+            Errno::EINTR,
+            || ctg.lock().vfork_released.then_some(Ok(())),
+        );
     }
     Ok(child_pid as u64)
 }
@@ -335,11 +339,12 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
     let kernel = t.kernel.clone();
     let cwd = t.cwd();
     let root = t.root();
-    let bytes = exec::read_exec_file(&root, &cwd, path)?;
+    let bytes = exec::read_exec_file(t, &root, &cwd, path)?;
     let platform = kernel.platform.clone();
     let space = platform.new_address_space().map_err(|_| Errno::ENOMEM)?;
     let mut mm = MemoryManager::new(space, platform.memory().clone(), kernel.config.fault_around);
     let loaded = exec::load_program(
+        t,
         &root,
         &mut mm,
         &bytes,
@@ -621,7 +626,7 @@ pub fn wait_child(
 ) -> SysResult<Option<(i32, WaitEvent)>> {
     let kernel = t.kernel.clone();
     let me = t.handle.tg.clone();
-    waiter::block_until(&[&me.child_wq], None, Errno::EINTR, || {
+    waiter::block_until(&*t.handle, &[&me.child_wq], None, Errno::EINTR, || {
         let mut procs = kernel.procs();
         let children = me.lock().children.clone();
         let mut any = false;

@@ -12,10 +12,8 @@ use crate::kernel::signal::{self, SigAction, Signal};
 use crate::kernel::{Kernel, KernelError};
 use crate::mm::{FaultError, MemoryManager};
 use crate::platform::{Context, Event, FpuState, Interrupter, Registers};
-use crate::syscalls;
 use crate::vfs::{FdEntry, FdTable, FileDescription};
 #[allow(unused_imports)]
-use crate::waiter::current as _current;
 use crate::waiter::{self, WaitQueue, Waker};
 
 /// How a task ended.
@@ -442,6 +440,7 @@ impl Task {
             umask: 0o022,
         };
         let loaded = exec::load_program(
+            &crate::vfs::Detached,
             &spec.root,
             &mut mm,
             bytes,
@@ -625,14 +624,12 @@ impl Task {
 
     /// Runs the task until it exits; then tears it down.
     pub fn run(mut self) -> Result<ExitStatus, KernelError> {
-        waiter::set_current(Some(self.handle.clone()));
         // SAFETY: gettid has no arguments and cannot fail.
         let host_tid = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
         self.handle.host_tid.store(host_tid, Ordering::SeqCst);
         let r = self.run_loop();
         let status = self.exit.unwrap_or(ExitStatus::Signaled(Signal::SIGKILL));
         crate::kernel::process::exit_task(&mut self, status);
-        waiter::set_current(None);
         r.map(|()| status)
     }
 
@@ -674,7 +671,7 @@ impl Task {
             match ev {
                 Event::Syscall => {
                     self.repeat_fault.1 = 0;
-                    syscalls::dispatch(self)
+                    (self.kernel.config.syscalls)(self)
                 }
                 Event::Fault {
                     addr,

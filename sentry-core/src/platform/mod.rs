@@ -140,3 +140,16 @@ pub trait Context: Send {
     /// its current contents).
     fn restore_fpu(&mut self, state: &[u8]) -> Result<(), PlatformError>;
 }
+
+/// Fills `buf` from the host's random source.
+pub fn getrandom(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: writes at most buf.len()-done bytes into the rest of buf.
+        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
+        if n <= 0 {
+            break;
+        }
+        done += n as usize;
+    }
+}

@@ -7,7 +7,13 @@ use std::sync::{Arc, OnceLock, Weak};
 use crate::errno::{Errno, SysResult};
 use crate::fsimpl::synthetic::SyntheticFile;
 use crate::kernel::{Kernel, TaskHandle};
+use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
+
+/// The task asking (for /proc/self and permission checks), if a task is.
+fn caller(ctx: &dyn TaskContext) -> Option<&crate::kernel::Task> {
+    ctx.as_any().downcast_ref::<crate::kernel::Task>()
+}
 
 /// /proc/cpuinfo: the host CPU's description once per sandbox CPU.
 fn cpuinfo(host: &crate::kernel::hostinfo::HostInfo, cpus: usize) -> Vec<u8> {
@@ -152,7 +158,11 @@ impl ProcFs {
 
     /// The open file a `[pid]/fd/N` (or `[pid]/task/[tid]/fd/N`) link
     /// names; None for other paths.
-    pub fn fd_file(&self, path: &str) -> SysResult<Option<Arc<dyn FileDescription>>> {
+    pub fn fd_file(
+        &self,
+        ctx: &dyn TaskContext,
+        path: &str,
+    ) -> SysResult<Option<Arc<dyn FileDescription>>> {
         let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         let (pid, n) = match parts.as_slice() {
             [pid, "fd", n] | [pid, "task", _, "fd", n] => (*pid, *n),
@@ -162,9 +172,10 @@ impl ProcFs {
         let h = self.task(&k, pid)?;
         // Another process's descriptors open only for its own user (or
         // root), as Linux's ptrace-read check.
-        if let Some(cur) = crate::waiter::current() {
-            if !Arc::ptr_eq(&cur.tg, &h.tg) {
+        if let Some(cur) = caller(ctx) {
+            if !Arc::ptr_eq(&cur.handle.tg, &h.tg) {
                 let me = cur
+                    .handle
                     .tg
                     .creds
                     .lock()
@@ -181,7 +192,7 @@ impl ProcFs {
         open_fd(&fds, n).map(Some)
     }
 
-    fn node(&self, path: &str) -> SysResult<Node> {
+    fn node(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Node> {
         let k = self.kernel()?;
         let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         // Emulated sysctls (OCI linux.sysctl): /proc/sys/a/b for "a.b".
@@ -220,13 +231,13 @@ impl ProcFs {
                 Ok(Node::Dir(v))
             }
             ["self"] => {
-                let cur = crate::waiter::current().ok_or(Errno::ENOENT)?;
-                Ok(Node::Link(cur.tg.pid.to_string().into_bytes()))
+                let cur = caller(ctx).ok_or(Errno::ENOENT)?;
+                Ok(Node::Link(cur.handle.tg.pid.to_string().into_bytes()))
             }
             ["thread-self"] => {
-                let cur = crate::waiter::current().ok_or(Errno::ENOENT)?;
+                let cur = caller(ctx).ok_or(Errno::ENOENT)?;
                 Ok(Node::Link(
-                    format!("{}/task/{}", cur.tg.pid, cur.tid).into_bytes(),
+                    format!("{}/task/{}", cur.handle.tg.pid, cur.tid).into_bytes(),
                 ))
             }
             [f] if TOP_FILES.contains(f) => Ok(Node::File(top_file(&k, f))),
@@ -625,17 +636,21 @@ fn stat_of(path: &str, n: &Node) -> Stat {
 }
 
 impl Fs for ProcFs {
-    fn magic_link(&self, path: &str) -> SysResult<Option<Arc<dyn FileDescription>>> {
-        self.fd_file(path)
+    fn magic_link(
+        &self,
+        ctx: &dyn TaskContext,
+        path: &str,
+    ) -> SysResult<Option<Arc<dyn FileDescription>>> {
+        self.fd_file(ctx, path)
     }
 
-    fn lstat(&self, path: &str) -> SysResult<Stat> {
-        let n = self.node(path)?;
+    fn lstat(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
+        let n = self.node(ctx, path)?;
         Ok(stat_of(path, &n))
     }
 
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>> {
-        match self.node(path)? {
+    fn readlink(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
+        match self.node(ctx, path)? {
             Node::Link(l) => Ok(l),
             _ => Err(Errno::EINVAL),
         }
@@ -643,6 +658,7 @@ impl Fs for ProcFs {
 
     fn open(
         self: Arc<Self>,
+        ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         _mode: u32,
@@ -650,7 +666,7 @@ impl Fs for ProcFs {
         if flags as i32 & libc::O_ACCMODE != libc::O_RDONLY || flags as i32 & libc::O_CREAT != 0 {
             return Err(Errno::EACCES);
         }
-        let n = self.node(path)?;
+        let n = self.node(ctx, path)?;
         let st = stat_of(path, &n);
         match n {
             Node::File(data) => Ok(SyntheticFile::file(data, st)),

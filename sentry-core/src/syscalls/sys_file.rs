@@ -22,10 +22,10 @@ fn at<T>(
     let fs = t.root();
     let d = dirfd as i32;
     if path.first() == Some(&b'/') || d == AT_FDCWD {
-        f(&fs, &Start::Cwd(&t.cwd()))
+        f(&fs, &Start::cwd(t, &t.cwd()))
     } else {
         let dir = t.fds().file(d as i64)?;
-        f(&fs, &Start::Dir(&dir))
+        f(&fs, &Start::dir(t, &dir))
     }
 }
 
@@ -86,7 +86,7 @@ fn reopen(
     let flags = flags & !((libc::O_CREAT | libc::O_EXCL) as u32);
     if let Some(p) = target.path() {
         let root = t.root();
-        if let Ok(f) = root.open(&Start::Cwd("/"), p.as_bytes(), flags, 0) {
+        if let Ok(f) = root.open(&Start::cwd(t, "/"), p.as_bytes(), flags, 0) {
             if f.stat().is_ok_and(|s| s.dev == st.dev && s.ino == st.ino) {
                 return Ok(f);
             }
@@ -305,7 +305,7 @@ fn fcntl_lock(t: &mut Task, fd: i64, cmd: i32, addr: u64) -> SysResult<u64> {
             let wait = matches!(cmd, libc::F_SETLKW | F_OFD_SETLKW);
             t.kernel
                 .locks
-                .set(key, owner, start, end, ty == wr, ty == un, wait, false)?;
+                .set(t, key, owner, start, end, ty == wr, ty == un, wait, false)?;
             Ok(0)
         }
     }
@@ -324,6 +324,7 @@ pub(crate) fn flock(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let owner = crate::vfs::locks::file_owner(&f);
     t.kernel.locks.set(
+        t,
         (st.dev, st.ino),
         owner,
         0,
@@ -470,7 +471,7 @@ pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a[0])?;
     let dir = at(t, AT_FDCWD as u64, &path, |fs, s| fs.resolve_dir(s, &path))?;
     t.root().access(
-        &Start::Cwd("/"),
+        &Start::cwd(t, "/"),
         dir.as_bytes(),
         1,
         t.creds().uid[3],
@@ -694,8 +695,12 @@ fn do_rename(t: &mut Task, d1: u64, p1: u64, d2: u64, p2: u64, flags: u64) -> Sy
         }
     };
     let (f1, f2) = (start(d1, &from)?, start(d2, &to)?);
-    let s1 = f1.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
-    let s2 = f2.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
+    let s1 = f1
+        .as_ref()
+        .map_or(Start::cwd(t, &cwd), |f| Start::dir(t, f));
+    let s2 = f2
+        .as_ref()
+        .map_or(Start::cwd(t, &cwd), |f| Start::dir(t, f));
     fs.rename(&s1, &from, &s2, &to, flags as u32)?;
     Ok(0)
 }
@@ -746,8 +751,12 @@ fn do_link(t: &mut Task, d1: u64, p1: u64, d2: u64, p2: u64, flags: u64) -> SysR
     } else {
         Some(t.fds().file(d2 as i64)?)
     };
-    let s1 = f1.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
-    let s2 = f2.as_ref().map_or(Start::Cwd(&cwd), Start::Dir);
+    let s1 = f1
+        .as_ref()
+        .map_or(Start::cwd(t, &cwd), |f| Start::dir(t, f));
+    let s2 = f2
+        .as_ref()
+        .map_or(Start::cwd(t, &cwd), |f| Start::dir(t, f));
     fs.link(&s1, &from, &s2, &to, flags & AT_SYMLINK_FOLLOW != 0)?;
     Ok(0)
 }
@@ -997,7 +1006,7 @@ fn xattr_fs(t: &mut Task, which: XTarget, a0: u64) -> SysResult<(Arc<dyn crate::
     };
     let fs = t.root();
     let cwd = t.cwd();
-    fs.xattr_target(&Start::Cwd(&cwd), &path, follow)
+    fs.xattr_target(&Start::cwd(t, &cwd), &path, follow)
 }
 
 fn xattr_name(t: &mut Task, addr: u64) -> SysResult<String> {

@@ -100,7 +100,7 @@ pub(crate) fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let len = (a[1] as usize).min(1 << 25);
     let mut buf = vec![0u8; len];
-    crate::kernel::exec::getrandom(&mut buf);
+    crate::platform::getrandom(&mut buf);
     t.mm().copy_out(a[0], &buf)?;
     Ok(len as u64)
 }
@@ -130,7 +130,7 @@ fn statfs_bytes(ty: u64, mem: &crate::platform::MemoryFile) -> [u8; 120] {
 pub(crate) fn statfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a[0])?;
     let cwd = t.cwd();
-    let ty = t.root().fs_type(&crate::vfs::Start::Cwd(&cwd), &path)?;
+    let ty = t.root().fs_type(&crate::vfs::Start::cwd(t, &cwd), &path)?;
     let b = statfs_bytes(ty, t.mm().memory());
     t.mm().copy_out(a[1], &b)?;
     Ok(0)
@@ -142,7 +142,7 @@ pub(crate) fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
         Some(p) => t
             .kernel
             .fs
-            .fs_type(&crate::vfs::Start::Cwd("/"), p.as_bytes())
+            .fs_type(&crate::vfs::Start::cwd(t, "/"), p.as_bytes())
             .unwrap_or(TMPFS_MAGIC),
         None => 0x5049_5045, // pipefs
     };

@@ -285,7 +285,7 @@ pub(crate) fn memfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fs = crate::fsimpl::tmpfs::TmpFs::new(0o755, 0x2c);
     let f = fs
         .clone()
-        .open("memfd", (libc::O_CREAT | libc::O_RDWR) as u32, 0o777)?;
+        .open(t, "memfd", (libc::O_CREAT | libc::O_RDWR) as u32, 0o777)?;
     f.set_path(&format!("/memfd:{}", String::from_utf8_lossy(&name)));
     let fd = t.fds().install(
         crate::vfs::FdEntry {

@@ -16,6 +16,7 @@ const HOST_POLL: Duration = Duration::from_millis(5);
 /// Waits until one of `files` (with their requested events) is ready, the
 /// deadline passes, or a signal arrives. Returns the revents of each.
 fn wait_ready(
+    t: &Task,
     files: &[Option<(Arc<dyn FileDescription>, u32)>],
     deadline: Option<Instant>,
 ) -> SysResult<Vec<u32>> {
@@ -25,7 +26,7 @@ fn wait_ready(
             .iter()
             .map(|f| match f {
                 None => 0,
-                Some((f, ev)) => f.readiness() & (ev | always),
+                Some((f, ev)) => f.readiness_for(t) & (ev | always),
             })
             .collect()
     };
@@ -45,7 +46,7 @@ fn wait_ready(
         } else {
             deadline
         };
-        let r = block_until(&queues, step, Errno::ETIMEDOUT, || {
+        let r = block_until(t, &queues, step, Errno::ETIMEDOUT, || {
             let rev = compute();
             rev.iter().any(|&r| r != 0).then_some(Ok(rev))
         });
@@ -106,10 +107,10 @@ fn do_poll(t: &mut Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) ->
     let rev = if nval.iter().any(|&x| x) {
         files
             .iter()
-            .map(|f| f.as_ref().map_or(0, |(f, ev)| f.readiness() & ev))
+            .map(|f| f.as_ref().map_or(0, |(f, ev)| f.readiness_for(t) & ev))
             .collect()
     } else {
-        wait_ready(&files, deadline).map_err(|e| {
+        wait_ready(t, &files, deadline).map_err(|e| {
             if e == Errno::ERESTARTSYS {
                 Errno::ERESTARTNOHAND
             } else {
@@ -220,7 +221,7 @@ fn do_select(
         files.push(Some((f, ev)));
         index.push(i);
     }
-    let rev = wait_ready(&files, deadline).map_err(|e| {
+    let rev = wait_ready(t, &files, deadline).map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::ERESTARTNOHAND
         } else {
@@ -399,7 +400,7 @@ fn do_epoll_wait(
         .as_any()
         .downcast_ref::<crate::fsimpl::epoll::Epoll>()
         .ok_or(Errno::EINVAL)?;
-    let ready = e.wait(max as usize, deadline).map_err(|e| {
+    let ready = e.wait(t, max as usize, deadline).map_err(|e| {
         if e == Errno::ERESTARTSYS {
             Errno::EINTR
         } else {

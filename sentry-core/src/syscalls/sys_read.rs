@@ -15,7 +15,7 @@ pub(crate) fn read(t: &mut Task, a: &Args) -> SysResult<u64> {
     let len = (a[2] as usize).min(CHUNK);
     let len = t.mm().accessible_len(a[1], len, Access::Write)?;
     let mut buf = vec![0u8; len];
-    let n = file.read(&mut buf)?;
+    let n = file.read(t, &mut buf)?;
     t.mm().copy_out(a[1], &buf[..n])?;
     Ok(n as u64)
 }
@@ -28,17 +28,17 @@ fn write_chunked(
     t: &mut Task,
     addr: u64,
     len: usize,
-    mut put: impl FnMut(&[u8], u64) -> SysResult<usize>,
+    mut put: impl FnMut(&Task, &[u8], u64) -> SysResult<usize>,
 ) -> SysResult<u64> {
     let len = len.min(isize::MAX as usize);
     let mut buf = vec![0u8; len.min(CHUNK)];
     let mut done = 0usize;
     loop {
         let n = (len - done).min(CHUNK);
-        let r = t
+        let copied = t
             .mm()
-            .copy_in(addr.wrapping_add(done as u64), &mut buf[..n])
-            .and_then(|()| put(&buf[..n], done as u64));
+            .copy_in(addr.wrapping_add(done as u64), &mut buf[..n]);
+        let r = copied.and_then(|()| put(t, &buf[..n], done as u64));
         match r {
             Ok(w) => {
                 done += w;
@@ -57,7 +57,7 @@ fn write_chunked(
 
 pub(crate) fn write(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
-    write_chunked(t, a[1], a[2] as usize, |b, _| file.write(b))
+    write_chunked(t, a[1], a[2] as usize, |t, b, _| file.write(t, b))
 }
 
 pub(crate) fn pread64(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -103,7 +103,7 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         let len = t.mm().accessible_len(base, len.min(CHUNK), Access::Write)?;
         let mut buf = vec![0u8; len];
-        let n = match file.read(&mut buf) {
+        let n = match file.read(t, &mut buf) {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
@@ -152,7 +152,7 @@ pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
                 _ => Ok(done),
             };
         }
-        let w = match file.write(&buf) {
+        let w = match file.write(t, &buf) {
             Ok(w) => w,
             Err(_) if done > 0 => return Ok(done),
             Err(e) => return Err(e),
@@ -198,7 +198,7 @@ pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
         // Into a pipe, as splice: at most what fits (waiting only while it
         // is full), so data read is never held while the pipe stays full.
         if count > 0 {
-            count = count.min(p.wait_room(o_nonblock(&out))?);
+            count = count.min(p.wait_room(t, o_nonblock(&out))?);
         }
     }
     let mut done = 0usize;
@@ -207,7 +207,7 @@ pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
         let want = (count - done).min(buf.len());
         let n = match offset {
             Some(o) => inp.pread(&mut buf[..want], o + done as u64),
-            None => inp.read(&mut buf[..want]),
+            None => inp.read(t, &mut buf[..want]),
         };
         let n = match n {
             Ok(0) => break,
@@ -215,7 +215,7 @@ pub(crate) fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let w = match out.write(&buf[..n]) {
+        let w = match out.write(t, &buf[..n]) {
             Ok(w) => w,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -238,7 +238,9 @@ pub(crate) fn pwrite64(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let off = a[3];
-    write_chunked(t, a[1], a[2] as usize, |b, done| file.pwrite(b, off + done))
+    write_chunked(t, a[1], a[2] as usize, |_, b, done| {
+        file.pwrite(b, off + done)
+    })
 }
 
 pub(crate) fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -266,14 +268,14 @@ pub(crate) fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
         let want = (count - done).min(buf.len());
         let n = match off_in {
             Some(o) => inp.pread(&mut buf[..want], o)?,
-            None => inp.read(&mut buf[..want])?,
+            None => inp.read(t, &mut buf[..want])?,
         };
         if n == 0 {
             break;
         }
         let w = match off_out {
             Some(o) => out.pwrite(&buf[..n], o)?,
-            None => out.write(&buf[..n])?,
+            None => out.write(t, &buf[..n])?,
         };
         done += w;
         if let Some(o) = off_in.as_mut() {
@@ -326,7 +328,7 @@ pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let nonblock = a[3] & SPLICE_F_NONBLOCK != 0 || o_nonblock(&file);
     if pipe.is_write_end() {
-        let want = total.min(pipe.wait_room(nonblock)?).min(CHUNK);
+        let want = total.min(pipe.wait_room(t, nonblock)?).min(CHUNK);
         let mut buf = vec![0u8; want];
         let mut at = 0;
         for (base, len) in iov {
@@ -337,9 +339,9 @@ pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.mm().copy_in(base, &mut buf[at..at + n])?;
             at += n;
         }
-        return Ok(file.write(&buf)? as u64);
+        return Ok(file.write(t, &buf)? as u64);
     }
-    if pipe.wait_data(nonblock)? == 0 {
+    if pipe.wait_data(t, nonblock)? == 0 {
         return Ok(0);
     }
     let mut done = 0usize;
@@ -347,7 +349,7 @@ pub(crate) fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
         let len = len.min(CHUNK);
         t.mm().check_access(base, len, Access::Write)?;
         let mut buf = vec![0u8; len];
-        let n = match pipe.read_with(&mut buf, true) {
+        let n = match pipe.read_with(t, &mut buf, true) {
             Ok(n) => n,
             Err(_) => break,
         };
@@ -395,16 +397,16 @@ pub(crate) fn tee(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Ok(0);
     }
     let nonblock = a[3] & SPLICE_F_NONBLOCK != 0 || o_nonblock(&inp) || o_nonblock(&out);
-    if src.wait_data(nonblock)? == 0 {
+    if src.wait_data(t, nonblock)? == 0 {
         return Ok(0);
     }
-    let room = dst.wait_room(nonblock)?;
+    let room = dst.wait_room(t, nonblock)?;
     let mut buf = vec![0u8; (a[2] as usize).min(CHUNK).min(room)];
-    let n = src.peek(&mut buf, true)?;
+    let n = src.peek(t, &mut buf, true)?;
     if n == 0 {
         return Ok(0);
     }
-    Ok(out.write(&buf[..n])? as u64)
+    Ok(out.write(t, &buf[..n])? as u64)
 }
 
 /// splice(2): moves data between two fds, at least one a pipe, as a copy
@@ -444,25 +446,25 @@ pub(crate) fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut len = (a[4] as usize).min(CHUNK);
     if let Some(s) = src {
         // Data first (as Linux): end of file or EAGAIN before looking at the target.
-        if s.wait_data(nonblock)? == 0 {
+        if s.wait_data(t, nonblock)? == 0 {
             return Ok(0);
         }
     }
     if let Some(d) = dst {
-        len = len.min(d.wait_room(nonblock)?);
+        len = len.min(d.wait_room(t, nonblock)?);
     }
     let mut buf = vec![0u8; len];
     let n = match (src, off_in) {
-        (Some(s), _) => s.read_with(&mut buf, nonblock)?,
+        (Some(s), _) => s.read_with(t, &mut buf, nonblock)?,
         (None, Some(o)) => inp.pread(&mut buf, o)?,
-        (None, None) => inp.read(&mut buf)?,
+        (None, None) => inp.read(t, &mut buf)?,
     };
     if n == 0 {
         return Ok(0);
     }
     let w = match off_out {
         Some(o) => out.pwrite(&buf[..n], o)?,
-        None => out.write(&buf[..n])?,
+        None => out.write(t, &buf[..n])?,
     };
     if let Some(o) = off_in.as_mut() {
         *o += w as u64;

@@ -124,7 +124,7 @@ pub(crate) fn rt_sigsuspend(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mask = t.mm().read_u64(a[0])? & !UNBLOCKABLE;
     let old = std::mem::replace(&mut t.handle.sig().blocked, mask);
     let h = t.handle.clone();
-    let _ = crate::waiter::block_until::<()>(&[], None, Errno::EINTR, || None);
+    let _ = crate::waiter::block_until::<()>(t, &[], None, Errno::EINTR, || None);
     // The handler runs with the suspend mask; sigreturn restores `old`.
     t.saved_mask = Some(old);
     let _ = h;
@@ -284,7 +284,7 @@ pub(crate) fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
         None
     };
     let h = t.handle.clone();
-    let r = crate::waiter::block_until(&[], deadline, Errno::EAGAIN, || {
+    let r = crate::waiter::block_until(t, &[], deadline, Errno::EAGAIN, || {
         crate::kernel::signal::dequeue_from(&h, set).map(Ok)
     });
     let (sig, info) = match r {
@@ -305,15 +305,19 @@ pub struct SignalFd {
 }
 
 impl crate::vfs::FileDescription for SignalFd {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, ctx: &dyn crate::vfs::TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if buf.len() < 128 {
             return Err(Errno::EINVAL);
         }
-        let h = crate::waiter::current().ok_or(Errno::EINVAL)?;
+        let h = ctx
+            .as_any()
+            .downcast_ref::<Task>()
+            .map(|t| t.handle.clone())
+            .ok_or(Errno::EINVAL)?;
         let mask = *self.mask.lock().unwrap_or_else(|p| p.into_inner());
         let max = buf.len() / 128;
         let mut n = 0;
-        let first = crate::waiter::block_until(&[], None, Errno::EAGAIN, || {
+        let first = crate::waiter::block_until(ctx, &[], None, Errno::EAGAIN, || {
             match crate::kernel::signal::dequeue_from(&h, mask) {
                 Some(v) => Some(Ok(v)),
                 None if self.nonblock => Some(Err(Errno::EAGAIN)),
@@ -347,7 +351,7 @@ impl crate::vfs::FileDescription for SignalFd {
         }
         Ok(n * 128)
     }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn crate::vfs::TaskContext, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EINVAL)
     }
     fn stat(&self) -> SysResult<crate::vfs::Stat> {
@@ -358,8 +362,12 @@ impl crate::vfs::FileDescription for SignalFd {
         })
     }
     fn readiness(&self) -> u32 {
+        // Without a caller, no signal is the reader's.
+        0
+    }
+    fn readiness_for(&self, ctx: &dyn crate::vfs::TaskContext) -> u32 {
         let mask = *self.mask.lock().unwrap_or_else(|p| p.into_inner());
-        match crate::waiter::current() {
+        match ctx.as_any().downcast_ref::<Task>().map(|t| &t.handle) {
             Some(h) => {
                 let p = h.sig().pending | h.tg.lock().pending;
                 if p & mask != 0 {
@@ -411,7 +419,7 @@ pub(crate) fn signalfd(t: &mut Task, a: &Args) -> SysResult<u64> {
     signalfd4(t, &[a[0], a[1], a[2], 0, 0, 0])
 }
 
-pub(crate) fn pause(_t: &mut Task, _a: &Args) -> SysResult<u64> {
-    let _ = crate::waiter::block_until::<()>(&[], None, Errno::EINTR, || None);
+pub(crate) fn pause(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    let _ = crate::waiter::block_until::<()>(t, &[], None, Errno::EINTR, || None);
     Err(Errno::ERESTARTNOHAND)
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
+use crate::vfs::TaskContext;
 
 use super::Args;
 
@@ -137,7 +138,7 @@ pub(crate) fn time(t: &mut Task, a: &Args) -> SysResult<u64> {
 fn sleep(t: &mut Task, d: (i64, i64), rem: u64) -> SysResult<u64> {
     // A sleep too long to represent is a sleep until a signal.
     let until = std::time::Instant::now().checked_add(Duration::new(d.0 as u64, d.1 as u32));
-    match crate::waiter::block_until::<()>(&[], until, Errno::ETIMEDOUT, || None) {
+    match crate::waiter::block_until::<()>(t, &[], until, Errno::ETIMEDOUT, || None) {
         Err(Errno::ETIMEDOUT) | Ok(()) => Ok(0),
         Err(_) => {
             if let (true, Some(until)) = (rem != 0, until) {
@@ -352,12 +353,12 @@ pub struct TimerFd {
 }
 
 impl crate::vfs::FileDescription for TimerFd {
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize> {
+    fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
         let nb = self.nonblock.load(std::sync::atomic::Ordering::Relaxed);
-        let n = crate::waiter::block_until(&[&self.timer.wq], None, Errno::EAGAIN, || {
+        let n = crate::waiter::block_until(ctx, &[&self.timer.wq], None, Errno::EAGAIN, || {
             let mut s = self.timer.state.lock().unwrap_or_else(|p| p.into_inner());
             if s.expirations > 0 {
                 return Some(Ok(std::mem::take(&mut s.expirations)));
@@ -367,7 +368,7 @@ impl crate::vfs::FileDescription for TimerFd {
         buf[..8].copy_from_slice(&n.to_le_bytes());
         Ok(8)
     }
-    fn write(&self, _buf: &[u8]) -> SysResult<usize> {
+    fn write(&self, _ctx: &dyn TaskContext, _buf: &[u8]) -> SysResult<usize> {
         Err(Errno::EINVAL)
     }
     fn stat(&self) -> SysResult<crate::vfs::Stat> {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::errno::{Errno, SysResult};
 use crate::vfs::FileDescription;
-use crate::waiter::{block_until, WaitQueue};
+use crate::waiter::{block_until, WaitQueue, Waiter};
 
 /// Who holds a lock.
 #[derive(Clone, Debug)]
@@ -95,6 +95,7 @@ impl Locks {
     #[allow(clippy::too_many_arguments)]
     pub fn set(
         &self,
+        w: &dyn Waiter,
         key: FileKey,
         owner: Owner,
         start: u64,
@@ -104,7 +105,7 @@ impl Locks {
         wait: bool,
         flock: bool,
     ) -> SysResult<()> {
-        block_until(&[&self.wq], None, Errno::EAGAIN, || {
+        block_until(w, &[&self.wq], None, Errno::EAGAIN, || {
             let mut t = self.table(flock);
             let v = t.entry(key).or_default();
             v.retain(|l| l.owner.alive());

@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use crate::errno::{Errno, SysResult};
 
+pub mod context;
 pub mod locks;
 pub mod walk;
 
+pub use context::{Detached, JobIds, Sessions, TaskContext};
 pub use walk::Vfs;
 
 pub use crate::abi::stat::{Stat, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
@@ -29,9 +31,9 @@ pub enum Whence {
 /// An open file description (what an fd points at).
 pub trait FileDescription: Send + Sync + Any {
     /// Reads at the current offset.
-    fn read(&self, buf: &mut [u8]) -> SysResult<usize>;
+    fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize>;
     /// Writes at the current offset.
-    fn write(&self, buf: &[u8]) -> SysResult<usize>;
+    fn write(&self, ctx: &dyn TaskContext, buf: &[u8]) -> SysResult<usize>;
     /// Reads at `offset` without moving the file offset.
     fn pread(&self, _buf: &mut [u8], _offset: u64) -> SysResult<usize> {
         Err(Errno::ESPIPE)
@@ -108,6 +110,11 @@ pub trait FileDescription: Send + Sync + Any {
     fn readiness(&self) -> u32 {
         (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32
     }
+    /// The readiness as the task `ctx` sees it: as [`Self::readiness`]
+    /// except for files that show the caller's own state (a signalfd).
+    fn readiness_for(&self, _ctx: &dyn TaskContext) -> u32 {
+        self.readiness()
+    }
     /// The queue notified when the readiness may have changed; None when the
     /// readiness is known only by asking (host fds), so waiters poll.
     fn wait_queue(&self) -> Option<&crate::waiter::WaitQueue> {
@@ -120,7 +127,7 @@ pub trait FileDescription: Send + Sync + Any {
     /// ioctl(2) requests other than the generic ones (FIONBIO, FIOCLEX,
     /// FIONCLEX). By default: TCGETS and TIOCGWINSZ through `ioctl_tty`
     /// (host terminals), ENOTTY otherwise.
-    fn ioctl(&self, t: &mut crate::kernel::Task, req: u64, arg: u64) -> SysResult<u64> {
+    fn ioctl(&self, ctx: &dyn TaskContext, req: u64, arg: u64) -> SysResult<u64> {
         let size = match req {
             r if r == libc::TCGETS => 36,
             r if r == libc::TIOCGWINSZ => 8,
@@ -128,7 +135,7 @@ pub trait FileDescription: Send + Sync + Any {
         };
         let mut out = vec![0u8; size];
         self.ioctl_tty(req, &mut out)?;
-        t.mm().copy_out(arg, &out)?;
+        ctx.mm()?.copy_out(arg, &out)?;
         Ok(0)
     }
     /// The page cache that `mmap` maps (regular files that have one);
@@ -160,12 +167,39 @@ pub struct SetAttr {
     pub mtime: Option<(i64, i64)>,
 }
 
-/// Where a path lookup starts.
-pub enum Start<'a> {
+/// Where a path lookup starts, and for which task.
+#[derive(Clone, Copy)]
+pub struct Start<'a> {
+    /// The directory relative paths start at.
+    pub at: At<'a>,
+    /// The task the lookup is made for (/proc/self, terminals, FIFOs).
+    pub ctx: &'a dyn TaskContext,
+}
+
+/// The directory a relative path starts at.
+#[derive(Clone, Copy)]
+pub enum At<'a> {
     /// The task's working directory (an absolute path).
     Cwd(&'a str),
     /// An open directory.
     Dir(&'a Arc<dyn FileDescription>),
+}
+
+impl<'a> Start<'a> {
+    /// At the working directory (or any absolute path) `cwd`.
+    pub fn cwd(ctx: &'a dyn TaskContext, cwd: &'a str) -> Self {
+        Start {
+            at: At::Cwd(cwd),
+            ctx,
+        }
+    }
+    /// At an open directory.
+    pub fn dir(ctx: &'a dyn TaskContext, dir: &'a Arc<dyn FileDescription>) -> Self {
+        Start {
+            at: At::Dir(dir),
+            ctx,
+        }
+    }
 }
 
 /// A mounted file system. Paths are relative to its root, canonical (no
@@ -173,12 +207,13 @@ pub enum Start<'a> {
 /// leading slash; "" is the root.
 pub trait Fs: Send + Sync + Any {
     /// stat without following a final symlink.
-    fn lstat(&self, path: &str) -> SysResult<Stat>;
+    fn lstat(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Stat>;
     /// A symlink's target.
-    fn readlink(&self, path: &str) -> SysResult<Vec<u8>>;
+    fn readlink(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>>;
     /// Opens (and with O_CREAT creates) a file; never follows a final symlink.
     fn open(
         self: Arc<Self>,
+        ctx: &dyn TaskContext,
         path: &str,
         flags: u32,
         mode: u32,
@@ -234,7 +269,11 @@ pub trait Fs: Send + Sync + Any {
     }
     /// A "magic" link that opens a file rather than naming a path (procfs's
     /// /proc/[pid]/fd/N): the file it opens; None for an ordinary path.
-    fn magic_link(&self, _path: &str) -> SysResult<Option<Arc<dyn FileDescription>>> {
+    fn magic_link(
+        &self,
+        _ctx: &dyn TaskContext,
+        _path: &str,
+    ) -> SysResult<Option<Arc<dyn FileDescription>>> {
         Ok(None)
     }
     /// statfs f_type.

@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use super::{split_parent, FileDescription, Fs, SetAttr, Start, Stat, S_IFDIR, S_IFLNK, S_IFMT};
+use super::{
+    split_parent, At, FileDescription, Fs, SetAttr, Start, Stat, TaskContext, S_IFDIR, S_IFLNK,
+    S_IFMT,
+};
 use crate::errno::{Errno, SysResult};
 
 /// Most symlinks followed in one lookup.
@@ -78,9 +81,9 @@ impl Vfs {
     /// lstat of a canonical absolute path. A missing directory on the way
     /// to a mount point (`/etc` of a mount at `/etc/hosts` in a root without
     /// `/etc`) is a bare directory, as the runtime would have made it.
-    pub fn lstat_abs(&self, abs: &str) -> SysResult<Stat> {
+    pub fn lstat_abs(&self, ctx: &dyn TaskContext, abs: &str) -> SysResult<Stat> {
         let (fs, rel) = self.locate(abs);
-        match fs.lstat(rel) {
+        match fs.lstat(ctx, rel) {
             Err(Errno::ENOENT) if self.leads_to_mount(abs) => Ok(Stat {
                 ino: 1,
                 nlink: 2,
@@ -100,15 +103,15 @@ impl Vfs {
         })
     }
 
-    fn readlink_abs(&self, abs: &str) -> SysResult<Vec<u8>> {
+    fn readlink_abs(&self, ctx: &dyn TaskContext, abs: &str) -> SysResult<Vec<u8>> {
         let (fs, rel) = self.locate(abs);
-        fs.readlink(rel)
+        fs.readlink(ctx, rel)
     }
 
     fn start_dir(start: &Start<'_>) -> SysResult<String> {
-        match start {
-            Start::Cwd(c) => Ok(c.to_string()),
-            Start::Dir(f) => {
+        match start.at {
+            At::Cwd(c) => Ok(c.to_string()),
+            At::Dir(f) => {
                 let p = f.path().ok_or(Errno::ENOTDIR)?;
                 let st = f.stat()?;
                 if st.mode & S_IFMT != S_IFDIR {
@@ -159,7 +162,7 @@ impl Vfs {
                 v.push(c.clone());
                 v.join("/")
             });
-            let st = match self.lstat_abs(&candidate) {
+            let st = match self.lstat_abs(start.ctx, &candidate) {
                 Ok(st) => st,
                 Err(Errno::ENOENT) if last => {
                     out.push(c);
@@ -172,7 +175,7 @@ impl Vfs {
                 if links > MAX_LINKS {
                     return Err(Errno::ELOOP);
                 }
-                let target = self.readlink_abs(&candidate)?;
+                let target = self.readlink_abs(start.ctx, &candidate)?;
                 let target = String::from_utf8(target).map_err(|_| Errno::ENOENT)?;
                 if target.starts_with('/') {
                     out.clear();
@@ -200,7 +203,7 @@ impl Vfs {
     /// stat.
     pub fn stat(&self, start: &Start<'_>, path: &[u8], follow: bool) -> SysResult<Stat> {
         let r = self.resolve(start, path, follow)?;
-        let st = self.lstat_abs(&r.abs)?;
+        let st = self.lstat_abs(start.ctx, &r.abs)?;
         if r.trailing_slash && st.mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
@@ -210,7 +213,7 @@ impl Vfs {
     /// readlink.
     pub fn readlink(&self, start: &Start<'_>, path: &[u8]) -> SysResult<Vec<u8>> {
         let r = self.resolve(start, path, false)?;
-        self.readlink_abs(&r.abs)
+        self.readlink_abs(start.ctx, &r.abs)
     }
 
     /// For open(2): when `path` leads (through any symlinks, /dev/stdin and
@@ -227,16 +230,16 @@ impl Vfs {
         for _ in 0..=MAX_LINKS {
             let r = match &base {
                 None => self.resolve(start, &cur, false),
-                Some(b) => self.resolve(&Start::Cwd(b), &cur, false),
+                Some(b) => self.resolve(&Start::cwd(start.ctx, b), &cur, false),
             };
             let Ok(r) = r else { return Ok(None) };
             let (fs, rel) = self.locate(&r.abs);
-            if let Some(f) = fs.magic_link(rel)? {
+            if let Some(f) = fs.magic_link(start.ctx, rel)? {
                 return Ok(Some(f));
             }
-            match self.lstat_abs(&r.abs) {
+            match self.lstat_abs(start.ctx, &r.abs) {
                 Ok(st) if st.mode & S_IFMT == S_IFLNK => {
-                    cur = self.readlink_abs(&r.abs)?;
+                    cur = self.readlink_abs(start.ctx, &r.abs)?;
                     let parent = r.abs.rsplit_once('/').map_or("", |(p, _)| p);
                     base = Some(if parent.is_empty() {
                         "/".to_string()
@@ -261,7 +264,7 @@ impl Vfs {
         let fl = flags as i32;
         let follow = fl & libc::O_NOFOLLOW == 0;
         let r = self.resolve(start, path, follow)?;
-        match self.lstat_abs(&r.abs) {
+        match self.lstat_abs(start.ctx, &r.abs) {
             Ok(st) => {
                 if st.mode & S_IFMT == S_IFLNK {
                     return Err(Errno::ELOOP);
@@ -282,7 +285,7 @@ impl Vfs {
             Err(e) => return Err(e),
         }
         let (fs, rel) = self.locate(&r.abs);
-        let f = fs.clone().open(rel, flags, mode)?;
+        let f = fs.clone().open(start.ctx, rel, flags, mode)?;
         f.set_path(&r.abs);
         Ok(f)
     }
@@ -322,7 +325,7 @@ impl Vfs {
     /// chdir: the canonical directory path.
     pub fn resolve_dir(&self, start: &Start<'_>, path: &[u8]) -> SysResult<String> {
         let r = self.resolve(start, path, true)?;
-        let st = self.lstat_abs(&r.abs)?;
+        let st = self.lstat_abs(start.ctx, &r.abs)?;
         if st.mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
@@ -341,7 +344,7 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         let (parent, _) = split_parent(&r.abs);
-        let pst = self.lstat_abs(if parent.is_empty() { "/" } else { parent })?;
+        let pst = self.lstat_abs(start.ctx, if parent.is_empty() { "/" } else { parent })?;
         if pst.mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
@@ -352,7 +355,7 @@ impl Vfs {
     /// mkdir.
     pub fn mkdir(&self, start: &Start<'_>, path: &[u8], mode: u32) -> SysResult<()> {
         let (fs, rel, abs) = self.parent_op(start, path)?;
-        if self.lstat_abs(&abs).is_ok() {
+        if self.lstat_abs(start.ctx, &abs).is_ok() {
             return Err(Errno::EEXIST);
         }
         if rel.is_empty() {
@@ -364,7 +367,7 @@ impl Vfs {
     /// mknod (FIFOs only).
     pub fn mknod_fifo(&self, start: &Start<'_>, path: &[u8], mode: u32) -> SysResult<()> {
         let (fs, rel, abs) = self.parent_op(start, path)?;
-        if self.lstat_abs(&abs).is_ok() || rel.is_empty() {
+        if self.lstat_abs(start.ctx, &abs).is_ok() || rel.is_empty() {
             return Err(Errno::EEXIST);
         }
         fs.mknod_fifo(&rel, mode)
@@ -376,7 +379,7 @@ impl Vfs {
             return Err(Errno::ENOENT);
         }
         let (fs, rel, abs) = self.parent_op(start, path)?;
-        if self.lstat_abs(&abs).is_ok() || rel.is_empty() {
+        if self.lstat_abs(start.ctx, &abs).is_ok() || rel.is_empty() {
             return Err(Errno::EEXIST);
         }
         fs.symlink(target, &rel)
@@ -388,7 +391,7 @@ impl Vfs {
         if rel.is_empty() {
             return Err(Errno::EBUSY);
         }
-        let st = self.lstat_abs(&abs)?;
+        let st = self.lstat_abs(start.ctx, &abs)?;
         if dir && st.mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
@@ -412,7 +415,7 @@ impl Vfs {
     ) -> SysResult<()> {
         let (fs1, rel1, abs1) = self.parent_op(s1, p1)?;
         let (fs2, rel2, abs2) = self.parent_op(s2, p2)?;
-        self.lstat_abs(&abs1)?;
+        self.lstat_abs(s1.ctx, &abs1)?;
         if !Arc::ptr_eq(&fs1, &fs2) {
             return Err(Errno::EXDEV);
         }
@@ -432,9 +435,9 @@ impl Vfs {
         follow: bool,
     ) -> SysResult<()> {
         let r1 = self.resolve(s1, p1, follow)?;
-        self.lstat_abs(&r1.abs)?;
+        self.lstat_abs(s1.ctx, &r1.abs)?;
         let (fs2, rel2, abs2) = self.parent_op(s2, p2)?;
-        if self.lstat_abs(&abs2).is_ok() {
+        if self.lstat_abs(s2.ctx, &abs2).is_ok() {
             return Err(Errno::EEXIST);
         }
         let (fs1, rel1) = self.locate(&r1.abs);
@@ -453,7 +456,7 @@ impl Vfs {
         a: &SetAttr,
     ) -> SysResult<()> {
         let r = self.resolve(start, path, follow)?;
-        self.lstat_abs(&r.abs)?;
+        self.lstat_abs(start.ctx, &r.abs)?;
         let (fs, rel) = self.locate(&r.abs);
         fs.setattr(rel, a)
     }
@@ -466,7 +469,7 @@ impl Vfs {
         follow: bool,
     ) -> SysResult<(Arc<dyn Fs>, String)> {
         let r = self.resolve(start, path, follow)?;
-        self.lstat_abs(&r.abs)?;
+        self.lstat_abs(start.ctx, &r.abs)?;
         let (fs, rel) = self.locate(&r.abs);
         Ok((fs.clone(), rel.to_string()))
     }
@@ -474,7 +477,7 @@ impl Vfs {
     /// statfs f_type of the file system holding `path`.
     pub fn fs_type(&self, start: &Start<'_>, path: &[u8]) -> SysResult<u64> {
         let r = self.resolve(start, path, true)?;
-        self.lstat_abs(&r.abs)?;
+        self.lstat_abs(start.ctx, &r.abs)?;
         Ok(self.locate(&r.abs).0.fs_type())
     }
 }
@@ -489,21 +492,29 @@ impl std::fmt::Debug for Vfs {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn missing_directories_above_a_mount_point_are_walked() {
-        use crate::fsimpl::tmpfs::TmpFs;
-        use super::*;
-        let mut vfs = Vfs::new(TmpFs::new(0o755, 1));
-        vfs.mount("/a/b/c", TmpFs::new(0o700, 2));
-        assert_eq!(vfs.lstat_abs("/a").unwrap().mode & S_IFMT, S_IFDIR);
-        assert_eq!(vfs.lstat_abs("/a/b").unwrap().mode & S_IFMT, S_IFDIR);
-        assert_eq!(vfs.lstat_abs("/a/b/c").unwrap().mode & 0o7777, 0o700);
-        assert_eq!(vfs.lstat_abs("/a/x"), Err(Errno::ENOENT));
-        assert_eq!(vfs.lstat_abs("/ab"), Err(Errno::ENOENT));
-    }
-
     use super::*;
     use crate::fsimpl::tmpfs::TmpFs;
+    use crate::vfs::Detached;
+
+    #[test]
+    fn missing_directories_above_a_mount_point_are_walked() {
+        let mut vfs = Vfs::new(TmpFs::new(0o755, 1));
+        vfs.mount("/a/b/c", TmpFs::new(0o700, 2));
+        assert_eq!(
+            vfs.lstat_abs(&Detached, "/a").unwrap().mode & S_IFMT,
+            S_IFDIR
+        );
+        assert_eq!(
+            vfs.lstat_abs(&Detached, "/a/b").unwrap().mode & S_IFMT,
+            S_IFDIR
+        );
+        assert_eq!(
+            vfs.lstat_abs(&Detached, "/a/b/c").unwrap().mode & 0o7777,
+            0o700
+        );
+        assert_eq!(vfs.lstat_abs(&Detached, "/a/x"), Err(Errno::ENOENT));
+        assert_eq!(vfs.lstat_abs(&Detached, "/ab"), Err(Errno::ENOENT));
+    }
 
     fn vfs() -> Vfs {
         let root = TmpFs::new(0o755, 1);
@@ -519,7 +530,7 @@ mod tests {
     #[test]
     fn walk_dots_symlinks_loops() {
         let v = vfs();
-        let cwd = Start::Cwd("/a");
+        let cwd = Start::cwd(&Detached, "/a");
         assert_eq!(v.resolve(&cwd, b"b/../b/./", true).unwrap().abs, "/a/b");
         assert_eq!(v.resolve(&cwd, b"/lnk", true).unwrap().abs, "/a/b");
         assert_eq!(v.resolve(&cwd, b"/lnk", false).unwrap().abs, "/lnk");
@@ -542,7 +553,7 @@ mod tests {
     #[test]
     fn create_remove_rename() {
         let v = vfs();
-        let cwd = Start::Cwd("/");
+        let cwd = Start::cwd(&Detached, "/");
         let f = v
             .open(
                 &cwd,
@@ -551,7 +562,7 @@ mod tests {
                 0o644,
             )
             .unwrap();
-        assert_eq!(f.write(b"data").unwrap(), 4);
+        assert_eq!(f.write(&Detached, b"data").unwrap(), 4);
         assert_eq!(v.stat(&cwd, b"/a/f", true).unwrap().size, 4);
         assert_eq!(v.stat(&cwd, b"/a/f/", true).err(), Some(Errno::ENOTDIR));
         assert_eq!(v.mkdir(&cwd, b"/a", 0o755).err(), Some(Errno::EEXIST));
