@@ -71,7 +71,9 @@ impl MemoryManager {
                     p
                 }
                 (None, Some((cache, off))) => {
-                    let idx = (off + (va - vstart)) / PAGE;
+                    // Saturating: a file offset the program chose near
+                    // 2^64 is past the end of the file (SIGBUS).
+                    let idx = off.saturating_add(va - vstart) / PAGE;
                     match cache.map_page(idx) {
                         Ok(Some(p)) => {
                             self.pages.insert(va, p);
@@ -196,7 +198,7 @@ mod tests {
     use super::*;
     use crate::errno::Errno;
     use crate::mm::testutil::{fake, mm};
-    use crate::mm::{MMAP_MIN, MMAP_TOP};
+    use crate::mm::{FileMap, PageCache, MMAP_MIN, MMAP_TOP};
 
     #[test]
     fn mmap_fault_copy_unmap() {
@@ -219,5 +221,109 @@ mod tests {
         assert!(fake(&s).lookup(a).is_none());
         assert_eq!(m.copy_in(a, &mut b), Err(Errno::EFAULT));
         assert_eq!(m.handle_fault(a, Access::Read), Err(FaultError::MapErr));
+    }
+
+    fn file(cache: &std::sync::Arc<PageCache>, shared: bool) -> VmaKind {
+        VmaKind::File(FileMap {
+            cache: cache.clone(),
+            offset: 0,
+            shared,
+            name: "/f".into(),
+        })
+    }
+
+    #[test]
+    fn private_file_pages_are_copied_on_first_write() {
+        let (mut m, s) = mm(4);
+        let cache = PageCache::from_bytes(m.memory().clone(), b"file data").unwrap();
+        let a = m
+            .map(
+                0x40_0000,
+                2 * PAGE,
+                Perms::RW,
+                true,
+                file(&cache, false),
+                true,
+            )
+            .unwrap();
+        // A read maps the cache's own page, read-only (copy-on-write); the
+        // page past the end of the file is left out of the window.
+        m.handle_fault(a, Access::Read).unwrap();
+        let (shared_page, perms) = fake(&s).lookup(a).unwrap();
+        assert_eq!(perms, Perms::R);
+        assert!(fake(&s).lookup(a + PAGE).is_none());
+        // The first write copies it at once: one fault, not two.
+        m.handle_fault(a + 3, Access::Write).unwrap();
+        let (own, perms) = fake(&s).lookup(a).unwrap();
+        assert_eq!(perms, Perms::RW);
+        assert_ne!(own, shared_page);
+        m.copy_out(a, b"FILE").unwrap();
+        let mut b = [0u8; 9];
+        assert_eq!(cache.read(&mut b, 0), Ok(9));
+        assert_eq!(&b, b"file data", "the file is untouched");
+        m.copy_in(a, &mut b).unwrap();
+        assert_eq!(&b, b"FILE data");
+        // Wholly past the end of the file: SIGBUS.
+        assert_eq!(m.handle_fault(a + PAGE, Access::Read), Err(FaultError::Bus));
+    }
+
+    #[test]
+    fn shared_file_stores_reach_the_file() {
+        let (mut m, s) = mm(1);
+        let cache = PageCache::from_bytes(m.memory().clone(), b"file data").unwrap();
+        let a = m
+            .map(0x40_0000, PAGE, Perms::RW, true, file(&cache, true), true)
+            .unwrap();
+        m.handle_fault(a, Access::Write).unwrap();
+        assert_eq!(fake(&s).lookup(a).map(|(_, p)| p), Some(Perms::RW));
+        m.copy_out(a, b"FILE").unwrap();
+        let mut b = [0u8; 9];
+        assert_eq!(cache.read(&mut b, 0), Ok(9));
+        assert_eq!(&b, b"FILE data");
+    }
+
+    #[test]
+    fn fault_windows_stay_in_the_vma_and_respect_protection() {
+        let (mut m, s) = mm(16);
+        let a = 0x40_0000;
+        m.map_anon(a, 4 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        m.map_anon(a + 4 * PAGE, 4 * PAGE, Perms::R, true, VmaKind::Anon)
+            .unwrap();
+        m.handle_fault(a + PAGE, Access::Read).unwrap();
+        assert_eq!(m.resident_pages(), 4, "clipped to the VMA");
+        assert!(fake(&s).lookup(a + 4 * PAGE).is_none());
+        assert_eq!(m.stats.faults, 1);
+        assert_eq!(
+            m.handle_fault(a + 4 * PAGE, Access::Write),
+            Err(FaultError::AccErr)
+        );
+        m.protect(
+            a,
+            PAGE,
+            Perms {
+                read: false,
+                write: false,
+                exec: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(m.handle_fault(a, Access::Read), Err(FaultError::AccErr));
+        assert_eq!(m.handle_fault(a - 1, Access::Read), Err(FaultError::MapErr));
+    }
+
+    #[test]
+    fn map_populated_maps_loaded_pages_without_faults() {
+        let (mut m, s) = mm(1);
+        let a = 0x40_0000;
+        m.map_anon(a, 4 * PAGE, Perms::RX, true, VmaKind::Anon)
+            .unwrap();
+        m.write_force(a + PAGE, &[0x90; 2 * PAGE as usize]).unwrap();
+        assert!(fake(&s).lookup(a + PAGE).is_none());
+        m.map_populated(a, a + 4 * PAGE);
+        assert_eq!(fake(&s).lookup(a + PAGE).map(|(_, p)| p), Some(Perms::RX));
+        assert!(fake(&s).lookup(a + 2 * PAGE).is_some());
+        assert!(fake(&s).lookup(a).is_none(), "holes stay unpopulated");
+        assert_eq!(m.stats.faults, 0);
     }
 }

@@ -414,4 +414,181 @@ mod tests {
             .is_err());
         assert!(m.map_anon(0, 0, Perms::RW, false, VmaKind::Anon).is_err());
     }
+
+    #[test]
+    fn remap_grows_in_place_moves_and_shrinks() {
+        let (mut m, _) = mm(1);
+        let a = m
+            .map_anon(0x40_0000, 2 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        m.copy_out(a + PAGE, b"moved").unwrap();
+        // Room after it: grows in place, one VMA.
+        assert_eq!(m.remap(a, 2 * PAGE, 4 * PAGE, false, None), Ok(a));
+        assert_eq!(m.vmas().count(), 1);
+        m.copy_out(a + 3 * PAGE, b"tail").unwrap();
+        // Blocked: ENOMEM without MREMAP_MAYMOVE, a move with it.
+        m.map_anon(a + 4 * PAGE, PAGE, Perms::R, true, VmaKind::Anon)
+            .unwrap();
+        assert_eq!(
+            m.remap(a, 4 * PAGE, 8 * PAGE, false, None),
+            Err(Errno::ENOMEM)
+        );
+        let resident = m.resident_pages();
+        let b = m.remap(a, 4 * PAGE, 8 * PAGE, true, None).unwrap();
+        assert_ne!(b, a);
+        // The pages moved with their contents; nothing was copied.
+        assert_eq!(m.resident_pages(), resident);
+        let mut buf = [0u8; 5];
+        m.copy_in(b + PAGE, &mut buf).unwrap();
+        assert_eq!(&buf, b"moved");
+        m.copy_in(b + 3 * PAGE, &mut buf[..4]).unwrap();
+        assert_eq!(&buf[..4], b"tail");
+        assert_eq!(m.copy_in(a + PAGE, &mut buf), Err(Errno::EFAULT));
+        // Shrinking unmaps the tail and frees its pages.
+        assert_eq!(m.remap(b, 8 * PAGE, 2 * PAGE, false, None), Ok(b));
+        assert_eq!(m.copy_in(b + 3 * PAGE, &mut buf), Err(Errno::EFAULT));
+        assert_eq!(m.resident_pages(), 1);
+        // MREMAP_FIXED moves to the given address, replacing what was there.
+        let c = 0x80_0000;
+        m.map_anon(c, PAGE, Perms::R, true, VmaKind::Anon).unwrap();
+        assert_eq!(m.remap(b, 2 * PAGE, 2 * PAGE, true, Some(c)), Ok(c));
+        m.copy_in(c + PAGE, &mut buf).unwrap();
+        assert_eq!(&buf, b"moved");
+        assert_eq!(m.find_vma(c).map(|v| v.perms), Some(Perms::RW));
+    }
+
+    #[test]
+    fn remap_errors_match_linux() {
+        let (mut m, _) = mm(1);
+        let a = m
+            .map_anon(0x40_0000, 2 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        // mremap(2): EINVAL for an unaligned address, a zero or (rounded up)
+        // wrapping length, an unaligned or overlapping MREMAP_FIXED target.
+        assert_eq!(m.remap(a + 1, PAGE, PAGE, true, None), Err(Errno::EINVAL));
+        assert_eq!(m.remap(a, PAGE, 0, true, None), Err(Errno::EINVAL));
+        assert_eq!(m.remap(a, u64::MAX, PAGE, true, None), Err(Errno::EINVAL));
+        assert_eq!(m.remap(a, PAGE, u64::MAX, true, None), Err(Errno::EINVAL));
+        let fixed = |d| Some(d);
+        assert_eq!(
+            m.remap(a, PAGE, PAGE, true, fixed(0x80_0001)),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            m.remap(a, 2 * PAGE, 2 * PAGE, true, fixed(a + PAGE)),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            m.remap(a, PAGE, 2 * PAGE, true, fixed(USER_END - PAGE)),
+            Err(Errno::EINVAL)
+        );
+        // EFAULT: the old range is not (wholly) one mapping.
+        assert_eq!(
+            m.remap(0x80_0000, PAGE, PAGE, true, None),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(m.remap(a, 3 * PAGE, PAGE, true, None), Err(Errno::EFAULT));
+        // A new length larger than the address space: ENOMEM, as Linux's
+        // get_unmapped_area, and the mapping is unchanged.
+        assert_eq!(m.remap(a, PAGE, 1 << 62, true, None), Err(Errno::ENOMEM));
+        assert_eq!(
+            m.remap(a, PAGE, u64::MAX - PAGE + 1, true, None),
+            Err(Errno::ENOMEM)
+        );
+        assert_eq!(m.vmas().count(), 1);
+        m.check_mapped(a, a + 2 * PAGE).unwrap();
+    }
+
+    #[test]
+    fn overflowing_ranges_get_linux_errnos() {
+        let (mut m, _) = mm(1);
+        let a = m
+            .map_anon(0x40_0000, PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        // mmap(2): a length that rounds past 2^64 or beyond the address
+        // space is ENOMEM; so is a fixed range past its end.
+        for len in [u64::MAX, u64::MAX - PAGE, USER_END + PAGE] {
+            assert_eq!(
+                m.map_anon(0, len, Perms::RW, false, VmaKind::Anon),
+                Err(Errno::ENOMEM)
+            );
+        }
+        assert_eq!(
+            m.map_anon(USER_END - PAGE, 2 * PAGE, Perms::RW, true, VmaKind::Anon),
+            Err(Errno::ENOMEM)
+        );
+        assert_eq!(
+            m.map_anon(u64::MAX - PAGE + 1, PAGE, Perms::RW, true, VmaKind::Anon),
+            Err(Errno::ENOMEM)
+        );
+        // A hint that does not fit is ignored.
+        let h = m
+            .map_anon(u64::MAX - PAGE + 1, PAGE, Perms::RW, false, VmaKind::Anon)
+            .unwrap();
+        assert!(h + PAGE <= MMAP_TOP);
+        // munmap(2): EINVAL for an unaligned start, a zero length, a range
+        // that wraps or leaves the address space.
+        assert_eq!(m.unmap(a + 1, PAGE), Err(Errno::EINVAL));
+        assert_eq!(m.unmap(a, 0), Err(Errno::EINVAL));
+        assert_eq!(m.unmap(a, u64::MAX), Err(Errno::EINVAL));
+        assert_eq!(m.unmap(u64::MAX - PAGE + 1, PAGE), Err(Errno::EINVAL));
+        assert_eq!(m.unmap(USER_END - PAGE, 2 * PAGE), Err(Errno::EINVAL));
+        // mprotect(2): EINVAL unaligned, a zero length does nothing, a
+        // wrapping one or a hole is ENOMEM.
+        assert_eq!(m.protect(a + 1, PAGE, Perms::R), Err(Errno::EINVAL));
+        assert_eq!(m.protect(a, 0, Perms::R), Ok(()));
+        assert_eq!(m.protect(a, u64::MAX, Perms::R), Err(Errno::ENOMEM));
+        assert_eq!(
+            m.protect(u64::MAX - PAGE + 1, 2 * PAGE, Perms::R),
+            Err(Errno::ENOMEM)
+        );
+        assert_eq!(m.protect(a, 2 * PAGE, Perms::R), Err(Errno::ENOMEM));
+        assert_eq!(m.find_vma(a).map(|v| v.perms), Some(Perms::RW));
+        // madvise(MADV_DONTNEED) ranges.
+        assert_eq!(m.discard(a + 1, PAGE), Err(Errno::EINVAL));
+        assert_eq!(m.discard(a, u64::MAX), Err(Errno::EINVAL));
+        assert_eq!(m.discard(u64::MAX - PAGE + 1, 2 * PAGE), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn residency_and_discard() {
+        let (mut m, _) = mm(1);
+        let a = m
+            .map_anon(0x40_0000, 3 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        m.copy_out(a + 2 * PAGE, b"x").unwrap();
+        assert_eq!(m.residency(a, 3 * PAGE), Ok(vec![0, 0, 1]));
+        // A partial last page counts whole.
+        assert_eq!(m.residency(a + PAGE, PAGE + 1), Ok(vec![0, 1]));
+        assert_eq!(m.mapped_range(a, 3 * PAGE - 5), Ok(a + 3 * PAGE));
+        // mincore(2): EINVAL unaligned; ENOMEM for holes, wrapping or
+        // out-of-range lengths (nothing is allocated for them).
+        assert_eq!(m.residency(a + 1, PAGE), Err(Errno::EINVAL));
+        assert_eq!(m.residency(a, 4 * PAGE), Err(Errno::ENOMEM));
+        assert_eq!(m.residency(a, u64::MAX), Err(Errno::ENOMEM));
+        assert_eq!(m.mapped_range(a, USER_END), Err(Errno::ENOMEM));
+        // MADV_DONTNEED: the page is dropped and reads as zeros again.
+        m.discard(a, 3 * PAGE).unwrap();
+        assert_eq!(m.resident_pages(), 0);
+        let mut b = [1u8; 1];
+        m.copy_in(a + 2 * PAGE, &mut b).unwrap();
+        assert_eq!(b, [0]);
+    }
+
+    #[test]
+    fn brk_ignores_out_of_range_breaks() {
+        let (mut m, _) = mm(1);
+        m.set_brk_start(0x60_0000);
+        for bad in [0x5f_ffff, USER_END + 1, u64::MAX - PAGE + 2, u64::MAX] {
+            assert_eq!(m.brk(bad), 0x60_0000);
+        }
+        assert_eq!(m.vmas().count(), 0);
+        assert_eq!(m.brk(0x60_0001), 0x60_0001);
+        assert_eq!(
+            m.find_vma(0x60_0000).map(|v| v.kind.clone()),
+            Some(VmaKind::Heap)
+        );
+        assert_eq!(m.brk(0x60_0000), 0x60_0000);
+        assert_eq!(m.vmas().count(), 0);
+    }
 }

@@ -209,3 +209,69 @@ pub(crate) mod testutil {
         s.as_any().downcast_ref().unwrap()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::fake;
+    use super::*;
+    use crate::errno::Errno;
+    use crate::platform::fake::FakePlatform;
+    use crate::platform::{Perms, Platform};
+
+    #[test]
+    fn fork_copies_private_memory_on_write_and_shares_shared() {
+        let p = FakePlatform::new(64 << 20);
+        let mem = p.memory().clone();
+        let mut parent = MemoryManager::new(p.new_address_space().unwrap(), mem.clone(), 4);
+        let a = parent
+            .map_anon(0x40_0000, 2 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        let sh = parent
+            .map_anon(0x50_0000, 2 * PAGE, Perms::RW, true, VmaKind::SharedAnon)
+            .unwrap();
+        parent.copy_out(a, b"parent").unwrap();
+        let before = mem.pages_in_use();
+        let mut child = parent.fork(&p).unwrap();
+        // Shared memory was populated whole; nothing private was copied.
+        assert_eq!(mem.pages_in_use(), before + 2);
+        // Both start with empty page tables.
+        assert!(fake(parent.address_space()).lookup(a).is_none());
+        assert!(fake(child.address_space()).lookup(a).is_none());
+        let mut b = [0u8; 6];
+        child.copy_in(a, &mut b).unwrap();
+        assert_eq!(&b, b"parent");
+        child.copy_out(a, b"child!").unwrap();
+        parent.copy_in(a, &mut b).unwrap();
+        assert_eq!(&b, b"parent", "the child's write was copied");
+        child.copy_out(sh + PAGE, b"shared").unwrap();
+        parent.copy_in(sh + PAGE, &mut b).unwrap();
+        assert_eq!(&b, b"shared");
+        // Unmapping in one leaves the other's pages alone.
+        child.unmap(a, 2 * PAGE).unwrap();
+        assert_eq!(child.copy_in(a, &mut b), Err(Errno::EFAULT));
+        parent.copy_in(a, &mut b).unwrap();
+        assert_eq!(&b, b"parent");
+        drop(child);
+        drop(parent);
+        assert_eq!(mem.pages_in_use(), 0, "every page freed");
+    }
+
+    #[test]
+    fn shared_managers_defer_frees_until_the_flush() {
+        let p = FakePlatform::new(64 << 20);
+        let mem = p.memory().clone();
+        let mut m = MemoryManager::new(p.new_address_space().unwrap(), mem.clone(), 1);
+        m.shared = true;
+        let a = m
+            .map_anon(0x40_0000, PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        m.copy_out(a, b"x").unwrap();
+        assert!(!m.needs_flush());
+        m.unmap(a, PAGE).unwrap();
+        assert!(m.needs_flush());
+        assert_eq!(mem.pages_in_use(), 1, "freed only after the flush");
+        m.finish_flush();
+        assert!(!m.needs_flush());
+        assert_eq!(mem.pages_in_use(), 0);
+    }
+}

@@ -232,4 +232,93 @@ mod tests {
         assert_eq!(b, [0; 8]);
         assert_eq!(m.resident_pages(), 0);
     }
+
+    #[test]
+    fn cstrings_cross_pages_and_vmas() {
+        let (mut m, _) = mm(1);
+        let a = 0x40_0000;
+        m.map_anon(a, PAGE, Perms::RW, true, VmaKind::Anon).unwrap();
+        m.map_anon(a + PAGE, PAGE, Perms::R, true, VmaKind::Anon)
+            .unwrap();
+        assert_eq!(m.vmas().count(), 2);
+        m.copy_out(a + PAGE - 3, b"abc").unwrap();
+        m.write_force(a + PAGE, b"def\0").unwrap();
+        assert_eq!(m.read_cstring(a + PAGE - 3, 100).unwrap(), b"abcdef");
+        // Exactly `max` bytes fit; one more is ENAMETOOLONG.
+        assert_eq!(m.read_cstring(a + PAGE - 3, 6).unwrap(), b"abcdef");
+        assert_eq!(m.read_cstring(a + PAGE - 3, 5), Err(Errno::ENAMETOOLONG));
+        // Running off the last mapping without a NUL: EFAULT.
+        m.write_force(a + PAGE, &[b'x'; PAGE as usize]).unwrap();
+        assert_eq!(
+            m.read_cstring(a + PAGE - 3, 2 * PAGE as usize),
+            Err(Errno::EFAULT)
+        );
+        // Not readable at all, or in the kernel's half.
+        assert_eq!(m.read_cstring(0, 10), Err(Errno::EFAULT));
+        assert_eq!(m.read_cstring(u64::MAX - 1, 10), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn access_checks_and_partial_lengths() {
+        let (mut m, _) = mm(1);
+        let a = 0x40_0000;
+        m.map_anon(a, 2 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        m.map_anon(a + 2 * PAGE, PAGE, Perms::R, true, VmaKind::Anon)
+            .unwrap();
+        let len = 3 * PAGE as usize;
+        assert_eq!(m.check_access(a, len, Access::Read), Ok(()));
+        assert_eq!(m.check_access(a, len, Access::Write), Err(Errno::EFAULT));
+        assert_eq!(m.check_access(a, len + 1, Access::Read), Err(Errno::EFAULT));
+        assert_eq!(
+            m.check_access(u64::MAX, 2, Access::Read),
+            Err(Errno::EFAULT)
+        );
+        // What fits from the start moves; EFAULT when nothing does.
+        assert_eq!(
+            m.accessible_len(a, len, Access::Write),
+            Ok(2 * PAGE as usize)
+        );
+        assert_eq!(
+            m.accessible_len(a + 10, usize::MAX, Access::Read),
+            Ok(len - 10)
+        );
+        assert_eq!(
+            m.accessible_len(a + 2 * PAGE, 1, Access::Write),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(
+            m.accessible_len(u64::MAX, usize::MAX, Access::Read),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(m.accessible_len(0, 0, Access::Read), Ok(0));
+        // Nothing was populated by the checks.
+        assert_eq!(m.resident_pages(), 0);
+    }
+
+    #[test]
+    fn values_and_translation() {
+        let (mut m, _) = mm(1);
+        let a = 0x40_0000;
+        m.map_anon(a, 2 * PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        // A value straddling two pages.
+        m.copy_out(a + PAGE - 4, &0x1122_3344_5566_7788u64.to_le_bytes())
+            .unwrap();
+        assert_eq!(m.read_u64(a + PAGE - 4), Ok(0x1122_3344_5566_7788));
+        assert_eq!(m.read_u64(a + PAGE), Ok(0x1122_3344));
+        assert_eq!(m.read_u64(a + 2 * PAGE - 8), Ok(0));
+        assert_eq!(m.read_u64(a + 2 * PAGE - 7), Err(Errno::EFAULT));
+        // translate populates the page it is asked about.
+        let p = m.translate(a + PAGE + 5).unwrap();
+        assert_eq!(p % PAGE, 5);
+        assert_eq!(m.translate(a + 2 * PAGE), None);
+        // write_force ignores the protection, copy_out does not.
+        m.protect(a, PAGE, Perms::R).unwrap();
+        assert_eq!(m.copy_out(a, b"x"), Err(Errno::EFAULT));
+        m.write_force(a, b"x").unwrap();
+        let mut b = [0u8; 1];
+        m.copy_in(a, &mut b).unwrap();
+        assert_eq!(&b, b"x");
+    }
 }

@@ -74,11 +74,13 @@ impl Vma {
         }
     }
 
-    /// The part `[start, end)` of this VMA (file offsets follow).
+    /// The part `[start, end)` of this VMA (file offsets follow; an offset
+    /// the program chose near 2^64 saturates: its pages lie past any end of
+    /// file, so touching them is SIGBUS, not an overflow).
     pub(super) fn slice(&self, start: u64, end: u64) -> Vma {
         let mut v = self.clone();
         if let VmaKind::File(f) = &mut v.kind {
-            f.offset += start - self.start;
+            f.offset = f.offset.saturating_add(start - self.start);
         }
         v.start = start;
         v.end = end;
@@ -95,7 +97,7 @@ impl Vma {
                 Arc::ptr_eq(&a.cache, &b.cache)
                     && a.shared == b.shared
                     && a.name == b.name
-                    && a.offset + (self.end - self.start) == b.offset
+                    && a.offset.checked_add(self.end - self.start) == Some(b.offset)
             }
             (a, b) => a == b,
         }
@@ -104,7 +106,10 @@ impl Vma {
     /// The page cache and file page index behind `va`, for a file VMA.
     pub(super) fn file_page(&self, va: u64) -> Option<(Arc<PageCache>, u64)> {
         match &self.kind {
-            VmaKind::File(f) => Some((f.cache.clone(), (f.offset + (va - self.start)) / PAGE)),
+            VmaKind::File(f) => Some((
+                f.cache.clone(),
+                f.offset.saturating_add(va - self.start) / PAGE,
+            )),
             _ => None,
         }
     }
@@ -169,6 +174,9 @@ impl MemoryManager {
         self.vmas.insert(vma.start, vma);
     }
 
+    /// The highest free range of `len` bytes below `top` and above
+    /// `MMAP_MIN`; None when there is none (or `len` is past the address
+    /// space, as an mremap's new length may be).
     pub(super) fn find_free(&self, len: u64, top: u64) -> Option<u64> {
         let mut hi = top;
         for (_, v) in self.vmas.range(..top).rev() {
@@ -177,7 +185,10 @@ impl MemoryManager {
             }
             hi = hi.min(v.start);
         }
-        (hi >= MMAP_MIN + len).then(|| hi - len)
+        MMAP_MIN
+            .checked_add(len)
+            .is_some_and(|min| hi >= min)
+            .then(|| hi - len)
     }
 
     /// Whether every byte of `[addr, end)` is mapped (ENOMEM if not);
@@ -194,5 +205,105 @@ impl MemoryManager {
     /// Whether `addr` lies in memory shared between address spaces.
     pub fn is_shared_memory(&self, addr: u64) -> bool {
         self.find_vma(addr).is_some_and(Vma::is_shared)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::testutil::mm;
+    use crate::mm::{FaultError, MMAP_TOP, USER_END};
+    use crate::platform::Access;
+
+    fn file_vma(cache: &Arc<PageCache>, offset: u64) -> VmaKind {
+        VmaKind::File(FileMap {
+            cache: cache.clone(),
+            offset,
+            shared: false,
+            name: "/f".into(),
+        })
+    }
+
+    #[test]
+    fn split_and_merge_keep_file_offsets() {
+        let (mut m, _) = mm(1);
+        let cache = PageCache::new(m.memory().clone());
+        let a = m
+            .map(
+                0x40_0000,
+                4 * PAGE,
+                Perms::R,
+                true,
+                file_vma(&cache, PAGE),
+                true,
+            )
+            .unwrap();
+        // Splitting the middle out: the pieces' offsets follow their start.
+        m.protect(a + PAGE, 2 * PAGE, Perms::RW).unwrap();
+        let offsets: Vec<(u64, u64)> = m
+            .vmas()
+            .map(|v| match &v.kind {
+                VmaKind::File(f) => (v.start - a, f.offset),
+                k => panic!("{k:?}"),
+            })
+            .collect();
+        assert_eq!(offsets, [(0, PAGE), (PAGE, 2 * PAGE), (3 * PAGE, 4 * PAGE)]);
+        // Back to equal neighbours with contiguous offsets: one VMA again.
+        m.protect(a + PAGE, 2 * PAGE, Perms::R).unwrap();
+        assert_eq!(m.vmas().count(), 1);
+        assert_eq!(
+            m.find_vma(a + 3 * PAGE).map(|v| (v.start, v.end)),
+            Some((a, a + 4 * PAGE))
+        );
+        // Anonymous neighbours with other offsets do not merge with it.
+        m.map_anon(a + 4 * PAGE, PAGE, Perms::R, true, VmaKind::Anon)
+            .unwrap();
+        assert_eq!(m.vmas().count(), 2);
+        assert!(m.find_vma(a + 5 * PAGE).is_none());
+        assert!(m.find_vma(a - 1).is_none());
+    }
+
+    #[test]
+    fn find_free_searches_top_down_and_rejects_huge_lengths() {
+        let (mut m, _) = mm(1);
+        assert_eq!(m.find_free(PAGE, MMAP_TOP), Some(MMAP_TOP - PAGE));
+        m.map_anon(MMAP_TOP - PAGE, PAGE, Perms::RW, true, VmaKind::Anon)
+            .unwrap();
+        assert_eq!(m.find_free(PAGE, MMAP_TOP), Some(MMAP_TOP - 2 * PAGE));
+        assert!(!m.range_is_free(MMAP_TOP - PAGE, MMAP_TOP));
+        assert!(m.range_is_free(MMAP_TOP - 2 * PAGE, MMAP_TOP - PAGE));
+        // Lengths past the address space (an mremap's new length) find
+        // nothing rather than overflow.
+        assert_eq!(m.find_free(USER_END, MMAP_TOP), None);
+        assert_eq!(m.find_free(u64::MAX - PAGE + 1, MMAP_TOP), None);
+    }
+
+    #[test]
+    fn file_offsets_near_the_top_do_not_overflow() {
+        // mmap takes any page-aligned offset; pages past 2^64 are past the
+        // end of every file: SIGBUS on touch, EFAULT for the kernel.
+        let (mut m, _) = mm(4);
+        let cache = PageCache::from_bytes(m.memory().clone(), b"data").unwrap();
+        let off = u64::MAX - PAGE + 1;
+        let a = m
+            .map(0, 3 * PAGE, Perms::R, false, file_vma(&cache, off), true)
+            .unwrap();
+        assert_eq!(m.handle_fault(a + PAGE, Access::Read), Err(FaultError::Bus));
+        let mut b = [0u8; 4];
+        assert_eq!(m.copy_in(a + 2 * PAGE, &mut b), Err(Errno::EFAULT));
+        m.unmap(a, PAGE).unwrap();
+        m.protect(
+            a + 2 * PAGE,
+            PAGE,
+            Perms {
+                read: false,
+                write: false,
+                exec: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(m.vmas().count(), 2);
+        m.check_mapped(a + PAGE, a + 3 * PAGE).unwrap();
+        assert_eq!(m.check_mapped(a, a + 3 * PAGE), Err(Errno::ENOMEM));
     }
 }
