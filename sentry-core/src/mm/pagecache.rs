@@ -336,7 +336,7 @@ impl PageCache {
         let last_whole = end / PAGE;
         // Partial pages at either end are zeroed in place.
         for (from, to) in [
-            (off, end.min(first_whole * PAGE)),
+            (off, end.min(first_whole.saturating_mul(PAGE))),
             ((last_whole * PAGE).max(off), end),
         ] {
             if from >= to {
