@@ -79,8 +79,9 @@ impl Server {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: fresh descriptor.
+        let root = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Server {
-            root: unsafe { OwnedFd::from_raw_fd(fd) },
+            root,
             writable: false,
         })
     }
