@@ -277,8 +277,9 @@ fn io_insn_start(space: &AddressSpace, mem: &MemoryFile, rip: u64, port: u16) ->
     let is_dx = |at: u64| byte(at).is_some_and(|op| matches!(op, 0x6c..=0x6f | 0xec..=0xef));
     // At the instruction (after any prefixes)?
     let mut op = rip;
-    while is_prefix(byte(op)) && op - rip < 4 {
-        op += 1;
+    // The app's RIP: wrapping arithmetic, so no address can overflow.
+    while is_prefix(byte(op)) && op.wrapping_sub(rip) < 4 {
+        op = op.wrapping_add(1);
     }
     if is_imm(op) || is_dx(op) {
         return rip;
@@ -291,7 +292,7 @@ fn io_insn_start(space: &AddressSpace, mem: &MemoryFile, rip: u64, port: u16) ->
     } else {
         return rip;
     };
-    while is_prefix(byte(start.wrapping_sub(1))) && rip - start < 4 {
+    while is_prefix(byte(start.wrapping_sub(1))) && rip.wrapping_sub(start) < 4 {
         start = start.wrapping_sub(1);
     }
     start
