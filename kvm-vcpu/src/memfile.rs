@@ -132,7 +132,7 @@ impl MemoryFile {
         let off = match a.free.pop() {
             Some(off) => off,
             None => {
-                if a.next + PAGE_SIZE > self.size {
+                if a.next.checked_add(PAGE_SIZE).is_none_or(|e| e > self.size) {
                     return Err(MemoryError::Exhausted { size: self.size });
                 }
                 let off = a.next;
@@ -147,9 +147,13 @@ impl MemoryFile {
     /// Allocates `pages` physically contiguous zeroed pages, aligned to `align` bytes.
     pub fn alloc_contiguous(&self, pages: u64, align: u64) -> Result<u64, MemoryError> {
         let mut a = self.lock();
-        let start = a.next.next_multiple_of(align.max(PAGE_SIZE));
-        let end = start
-            .checked_add(pages * PAGE_SIZE)
+        let start = a
+            .next
+            .checked_next_multiple_of(align.max(PAGE_SIZE))
+            .ok_or(MemoryError::Exhausted { size: self.size })?;
+        let end = pages
+            .checked_mul(PAGE_SIZE)
+            .and_then(|len| start.checked_add(len))
             .filter(|&e| e <= self.size)
             .ok_or(MemoryError::Exhausted { size: self.size })?;
         // Pages skipped for alignment go to the free list.
@@ -159,7 +163,7 @@ impl MemoryFile {
             p += PAGE_SIZE;
         }
         a.next = end;
-        a.in_use += pages;
+        a.in_use = a.in_use.saturating_add(pages);
         Ok(start)
     }
 
@@ -242,7 +246,11 @@ impl MemoryFile {
 
     /// Adds an owner to a page.
     pub fn incref(&self, off: u64) {
-        *self.refs().entry(off).or_insert(1) += 1;
+        let mut refs = self.refs();
+        let n = refs.entry(off).or_insert(1);
+        // A count that saturates keeps the page forever: a leak, never a panic
+        // or an early free.
+        *n = n.saturating_add(1);
     }
 
     /// Whether a page has more than one owner.
@@ -306,7 +314,8 @@ impl MemoryFile {
         let mut done = 0;
         while done < len {
             let n = (len - done).min(Z.len());
-            self.write(offset + done as u64, &Z[..n])?;
+            // An offset near u64::MAX saturates and is refused by `write`.
+            self.write(offset.saturating_add(done as u64), &Z[..n])?;
             done += n;
         }
         Ok(())
@@ -352,5 +361,24 @@ mod tests {
             m.alloc_page().unwrap();
         }
         assert!(matches!(m.alloc_page(), Err(MemoryError::Exhausted { .. })));
+    }
+
+    #[test]
+    fn huge_requests_are_errors_not_overflows() {
+        let m = MemoryFile::new(2 << 20).unwrap();
+        assert!(matches!(
+            m.alloc_contiguous(u64::MAX / 2, PAGE_SIZE),
+            Err(MemoryError::Exhausted { .. })
+        ));
+        let p = m.alloc_page().unwrap();
+        assert!(matches!(
+            m.alloc_contiguous(1, u64::MAX),
+            Err(MemoryError::Exhausted { .. })
+        ));
+        assert!(m.zero(u64::MAX - 8, 2 * PAGE_SIZE as usize).is_err());
+        m.incref(p);
+        assert!(m.is_shared(p));
+        assert!(!m.decref(p));
+        assert!(m.decref(p), "the last owner frees the page");
     }
 }

@@ -273,7 +273,11 @@ impl AddressSpace {
         let flags = perms.leaf_flags();
         for &(va, phys) in pages {
             Self::check(va, PAGE_SIZE)?;
-            if !phys.is_multiple_of(PAGE_SIZE) || phys + PAGE_SIZE > self.mem.size() {
+            if !phys.is_multiple_of(PAGE_SIZE)
+                || phys
+                    .checked_add(PAGE_SIZE)
+                    .is_none_or(|e| e > self.mem.size())
+            {
                 return Err(PagingError::BadRange {
                     va: phys,
                     len: PAGE_SIZE,
@@ -513,5 +517,7 @@ mod tests {
         assert!(s.map(USER_LIMIT, p, PAGE_SIZE, Perms::RW).is_err());
         assert!(s.map(0x1000, mem.size(), PAGE_SIZE, Perms::RW).is_err());
         assert!(s.unmap(u64::MAX - 0xfff, PAGE_SIZE).is_err());
+        let top = u64::MAX - 0xfff;
+        assert!(s.map_pages(&[(0x1000, top)], Perms::RW).is_err());
     }
 }

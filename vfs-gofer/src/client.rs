@@ -203,10 +203,8 @@ mod tests {
         let flags = (libc::O_CREAT | libc::O_WRONLY) as u32;
         let (fd, _) = c.open_write("d/f", flags, 0o640).unwrap();
         // SAFETY: writing a local buffer to the donated fd.
-        assert_eq!(
-            unsafe { libc::write(fd.as_raw_fd(), b"abc".as_ptr().cast(), 3) },
-            3
-        );
+        let written = unsafe { libc::write(fd.as_raw_fd(), b"abc".as_ptr().cast(), 3) };
+        assert_eq!(written, 3);
         assert_eq!(std::fs::read(dir.join("d/f")).unwrap(), b"abc");
         c.rename("d/f", "d/g", 0).unwrap();
         c.link("d/g", "d/h").unwrap();

@@ -12,6 +12,7 @@
 //! Not built yet: handles (Walk) instead of canonical paths, and the
 //! operations that change files (the sandbox writes into its own overlay).
 
+pub mod abi;
 pub mod client;
 pub mod proto;
 pub mod server;

@@ -6,7 +6,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use prost::Message;
 
-use crate::proto::{id, op, Attr, Entry, Request, Response};
+use crate::abi::{attr, parse_dirents};
+use crate::proto::{id, op, Entry, Request, Response};
 use crate::{wire, GoferError};
 
 /// A gofer serving `root`.
@@ -41,29 +42,6 @@ pub fn harmless_device(rdev: u64) -> bool {
     major == 1 && matches!(minor, 3 | 5 | 7 | 8 | 9)
 }
 
-fn attr(st: &libc::stat) -> Attr {
-    Attr {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        nlink: st.st_nlink,
-        mode: st.st_mode,
-        uid: st.st_uid,
-        gid: st.st_gid,
-        rdev: st.st_rdev,
-        size: st.st_size,
-        blksize: st.st_blksize,
-        blocks: st.st_blocks,
-        times: vec![
-            st.st_atime,
-            st.st_atime_nsec,
-            st.st_mtime,
-            st.st_mtime_nsec,
-            st.st_ctime,
-            st.st_ctime_nsec,
-        ],
-    }
-}
-
 impl Server {
     /// A server for the host directory `root`.
     pub fn new(root: &str) -> std::io::Result<Self> {
@@ -79,8 +57,9 @@ impl Server {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: fresh descriptor.
+        let root = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Server {
-            root: unsafe { OwnedFd::from_raw_fd(fd) },
+            root,
             writable: false,
         })
     }
@@ -375,32 +354,10 @@ impl Server {
             if n == 0 {
                 return Ok(out);
             }
-            let mut off = 0usize;
-            let n = n as usize;
-            while off + 19 <= n {
-                let ino = u64::from_le_bytes(buf[off..off + 8].try_into().unwrap_or([0; 8]));
-                let reclen = u16::from_le_bytes([buf[off + 16], buf[off + 17]]) as usize;
-                if reclen < 20 || off + reclen > n {
-                    break;
-                }
-                let t = buf[off + 18];
-                let raw = &buf[off + 19..off + reclen];
-                let name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
-                let name = String::from_utf8_lossy(name).into_owned();
+            for (name, ino, mode) in parse_dirents(&buf[..(n as usize).min(buf.len())]) {
                 if name != "." && name != ".." {
-                    let mode = match t {
-                        4 => 0o040000,
-                        8 => 0o100000,
-                        10 => 0o120000,
-                        2 => 0o020000,
-                        6 => 0o060000,
-                        1 => 0o010000,
-                        12 => 0o140000,
-                        _ => 0,
-                    };
                     out.push(Entry { name, ino, mode });
                 }
-                off += reclen;
             }
         }
     }

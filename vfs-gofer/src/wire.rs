@@ -133,7 +133,8 @@ pub fn recv_fds(sock: RawFd) -> Result<Option<FdsFrame>, GoferError> {
         let mut c = libc::CMSG_FIRSTHDR(&msg);
         while !c.is_null() {
             if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let n = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                let n = ((*c).cmsg_len.saturating_sub(libc::CMSG_LEN(0) as usize))
+                    / std::mem::size_of::<RawFd>();
                 let data = libc::CMSG_DATA(c).cast::<RawFd>();
                 for i in 0..n {
                     fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
@@ -149,7 +150,7 @@ pub fn recv_fds(sock: RawFd) -> Result<Option<FdsFrame>, GoferError> {
         )));
     }
     let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-    if len + 4 != n {
+    if len.checked_add(4) != Some(n) {
         return Err(GoferError::Protocol(format!(
             "frame length {len} but {n} bytes"
         )));
@@ -163,4 +164,28 @@ pub fn recv_fds(sock: RawFd) -> Result<Option<FdsFrame>, GoferError> {
 /// The raw fd of an owned one (helper for callers holding OwnedFd).
 pub fn raw(fd: &OwnedFd) -> RawFd {
     fd.as_raw_fd()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer's frame whose length field disagrees with its size (here the
+    /// largest length a u32 can say) is a protocol error, not an overflow.
+    #[test]
+    fn lying_length_is_a_protocol_error() {
+        let (a, b) = socketpair().unwrap();
+        let mut frame = u32::MAX.to_le_bytes().to_vec();
+        frame.extend_from_slice(&[1, 0, 42]);
+        // SAFETY: sending a local buffer on our own socket.
+        let n = unsafe { libc::send(raw(&a), frame.as_ptr().cast(), frame.len(), 0) };
+        assert_eq!(n, frame.len() as isize);
+        assert!(matches!(recv(raw(&b)), Err(GoferError::Protocol(_))));
+        send(raw(&a), 7, b"ok", None).unwrap();
+        let (id, payload, fd) = recv(raw(&b)).unwrap().unwrap();
+        assert_eq!(
+            (id, payload.as_slice(), fd.is_none()),
+            (7, &b"ok"[..], true)
+        );
+    }
 }
