@@ -117,7 +117,10 @@ stop)
     # Shims outlive containerd by design: those of this one go now (their
     # sandboxes die with them), with their sockets.
     for p in /proc/[0-9]*; do
-        c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null || true)
+        # 2>/dev/null before the < : a process that exited since the glob
+        # was expanded has no cmdline, and the shell reports a failed
+        # redirection on the stderr in force when it opens it.
+        c=$(tr '\0' ' ' 2>/dev/null < "$p/cmdline" || true)
         case "$c" in
         *containerd-shim-gvisor-v1*"-address $dir/containerd.sock "*)
             kill -9 "${p#/proc/}" 2>/dev/null || true

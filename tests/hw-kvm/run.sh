@@ -22,17 +22,9 @@ step() { echo "test-hw-kvm: $*"; }
 mkdir -p "$CACHE" "$WORK"
 start=$(date +%s)
 
-# 1. Host packages: QEMU (software emulation only), cpio, busybox-static.
-missing=()
-command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-command -v cpio >/dev/null || missing+=(cpio)
-[ -x /bin/busybox ] || missing+=(busybox-static)
-if [ ${#missing[@]} -gt 0 ]; then
-    [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them (apt-get install --no-install-recommends ${missing[*]})"
-    step "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-        || die "apt-get install ${missing[*]} failed (did apt-get update run?)"
-fi
+# 1. Host packages: QEMU (software emulation only), cpio, busybox-static, ...
+# (the hwkvm group of deploy/install-deps.sh; installed if missing, as root).
+"$ROOT/deploy/install-deps.sh" hwkvm || die "missing host packages (above)"
 
 # 2. A Debian cloud kernel, fetched and unpacked, never installed.
 pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
