@@ -25,7 +25,7 @@ use sentry_core::vfs::procfs::ProcFs;
 use sentry_core::vfs::FileDescription;
 
 use crate::control::{self, frame, op, Exited, Request, Response};
-use crate::sandbox::{self, DoError};
+use crate::sentry::boot::{self, DoError};
 
 /// How `gvisor boot --control-fd` was started.
 #[derive(Debug, Clone)]
@@ -106,8 +106,8 @@ impl Server {
         }
         let envp: Vec<Vec<u8>> = env.iter().map(|e| e.clone().into_bytes()).collect();
         let program = args[0].as_bytes();
-        let path = sandbox::resolve_program(&spec.root, cwd, &envp, program)?;
-        let bytes = sandbox::read_program(&spec.root, cwd, &path)?;
+        let path = boot::resolve_program(&spec.root, cwd, &envp, program)?;
+        let bytes = boot::read_program(&spec.root, cwd, &path)?;
         let argv: Vec<Vec<u8>> = args.iter().map(|a| a.clone().into_bytes()).collect();
         let stderr = stdio.pop();
         let stdout = stdio.pop();
@@ -119,7 +119,7 @@ impl Server {
         let files: [Arc<dyn FileDescription>; 3] = if terminal {
             // The console's session is the process's own (it leads one);
             // its pid is known only once made, so the session is set below.
-            let sandbox::Console { slave, pty, .. } = sandbox::open_console(
+            let boot::Console { slave, pty, .. } = boot::open_console(
                 &self.kernel,
                 &self.ptys,
                 spec.creds.uid[0],
@@ -149,7 +149,7 @@ impl Server {
             cwd.to_string(),
             files,
         )
-        .map_err(|e| Failure::from(sandbox::task_error(&path, e)))?;
+        .map_err(|e| Failure::from(boot::task_error(&path, e)))?;
         let pid = task.pid;
         if let Some(pty) = console {
             pty.set_session(pid, pid);
@@ -215,7 +215,7 @@ impl Server {
         let root = channels
             .next()
             .ok_or_else(|| Failure(libc::EINVAL, "no root gofer channel".into()))?;
-        let vfs = sandbox::build_bundle_vfs(
+        let vfs = boot::build_bundle_vfs(
             b,
             root,
             channels.collect(),
@@ -447,7 +447,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
             return Err(e);
         }
     };
-    crate::sandbox::protect_from_oom_killer();
+    boot::protect_from_oom_killer();
     // The pod's task limit: the first container's pids.limit, or the
     // pids.max in force for the sandbox's cgroup (the shim put the sentry
     // in it before this request), whichever is smaller.
@@ -458,7 +458,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     if let Some(p) = pids_limit {
         tracing::info!(tasks = p, "the pod's task limit");
     }
-    let platform = match KvmPlatform::new(crate::sandbox::vm_config(None, pids_limit)) {
+    let platform = match KvmPlatform::new(boot::vm_config(None, pids_limit)) {
         Ok(p) => p,
         Err(e) => {
             reply_err(libc::EIO, format!("starting the sandbox: {e}"));
@@ -467,7 +467,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     };
     let platform: Arc<dyn Platform> = Arc::new(platform);
     let config = KernelConfig {
-        cpus: sandbox::host_cpus(),
+        cpus: boot::host_cpus(),
         fault_around: opts.fault_around,
         hostname: bundle.hostname.clone().unwrap_or_else(|| "gvisor".into()),
         sysctl: bundle.sysctl.clone(),
@@ -498,7 +498,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     let answer = server.add_container(&first.container, &bundle, fds);
     // Every descriptor the sentry needs from now on is open (or arrives on
     // the control socket): confine.
-    crate::launch::confine_sentry(raw, opts.debug_log.as_deref(), &keep)
+    super::confine::confine_sentry(raw, opts.debug_log.as_deref(), &keep)
         .context("confining the sentry")?;
     let mut answer = Some((first_seq, answer));
     loop {
