@@ -8,13 +8,13 @@ use containerd_shim_protos::protobuf::{Message as _, MessageField};
 
 use crate::cgroup::Usage;
 use crate::containerd::backend::BackendError;
-use crate::control::Response;
+use crate::control::Usage as SentryUsage;
 
 /// Container figures come from the sentry (`r`: its processes' CPU time
 /// and resident memory; `pids` processes); the sandbox's cgroup (`cg`)
 /// gives memory usage and limit of the whole pod (sentry + gofers, host
 /// view).
-pub(super) fn encode(r: &Response, pids: u64, cg: &Usage) -> Result<Any, BackendError> {
+pub(super) fn encode(r: &SentryUsage, pids: u64, cg: &Usage) -> Result<Any, BackendError> {
     let m = Metrics {
         pids: MessageField::some(PidsStat {
             current: pids,

@@ -30,7 +30,7 @@ use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use crate::cgroup::{self, Cgroup};
 use crate::containerd::backend::{Backend, BackendError, Events, ExitSink, Stdio};
 use crate::containerd::options::RuntimeOptions;
-use crate::control::{op, Client, ControlError, Request};
+use crate::control::{self, Client, ControlError, Op};
 
 use oom::OomWatch;
 pub use reaper::start_reaper;
@@ -334,18 +334,16 @@ impl Pod {
         }
         let client = self.client()?;
         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        let answer = client.call(
-            &Request {
-                op: op::ADD_CONTAINER,
+        let answer = client.create(
+            control::Create {
                 container: req.id.clone(),
                 config,
-                ..Default::default()
             },
             &raw,
         );
         drop(fds);
-        let resp = match answer {
-            Ok(r) => r,
+        let pid = match answer {
+            Ok(pid) => pid,
             Err(e) => {
                 kill_and_forget(gofer_pid);
                 if !is_member {
@@ -355,13 +353,7 @@ impl Pod {
             }
         };
         let mut procs = HashMap::new();
-        procs.insert(
-            String::new(),
-            ProcEntry {
-                pid: resp.pid,
-                stdin,
-            },
-        );
+        procs.insert(String::new(), ProcEntry { pid, stdin });
         self.lock().containers.insert(
             req.id.clone(),
             Ctr {
@@ -379,13 +371,7 @@ impl Pod {
             return;
         };
         if !sb.dead.load(Ordering::SeqCst) {
-            let _ = sb.client.call(
-                &Request {
-                    op: op::SHUTDOWN,
-                    ..Default::default()
-                },
-                &[],
-            );
+            let _ = sb.client.done(Op::Shutdown(control::Shutdown {}));
         }
         // Wait (briefly) for the sentry to go, then make sure.
         let gone = |pid: i32| !Path::new(&format!("/proc/{pid}/stat")).exists() || zombie(pid);
@@ -436,26 +422,19 @@ impl Backend for Pod {
         let client = self.client()?;
         let (fds, stdin) = open_stdio(stdio).map_err(failed)?;
         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        let resp = client
-            .call(
-                &Request {
-                    op: op::EXEC,
+        let pid = client
+            .exec(
+                control::Exec {
                     container: id.to_string(),
                     config: spec.to_vec(),
-                    ..Default::default()
                 },
                 &raw,
             )
             .map_err(control_error)?;
         drop(fds);
         if let Some(c) = self.lock().containers.get_mut(id) {
-            c.procs.insert(
-                exec_id.to_string(),
-                ProcEntry {
-                    pid: resp.pid,
-                    stdin,
-                },
-            );
+            c.procs
+                .insert(exec_id.to_string(), ProcEntry { pid, stdin });
         }
         Ok(())
     }
@@ -468,14 +447,7 @@ impl Backend for Pod {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(pid, exited);
-        if let Err(e) = client.call(
-            &Request {
-                op: op::START,
-                pid,
-                ..Default::default()
-            },
-            &[],
-        ) {
+        if let Err(e) = client.done(Op::Start(control::Start { pid })) {
             self.sinks
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -488,65 +460,43 @@ impl Backend for Pod {
     fn kill(&self, id: &str, exec_id: &str, signal: u32, all: bool) -> Result<(), BackendError> {
         let pid = self.proc_pid(id, exec_id)?;
         self.client()?
-            .call(
-                &Request {
-                    op: op::SIGNAL,
-                    container: id.to_string(),
-                    pid,
-                    signal,
-                    all: all && exec_id.is_empty(),
-                    ..Default::default()
-                },
-                &[],
-            )
-            .map(|_| ())
+            .done(Op::Kill(control::Kill {
+                container: id.to_string(),
+                pid,
+                signal,
+                all: all && exec_id.is_empty(),
+            }))
             .map_err(control_error)
     }
 
     fn pids(&self, id: &str) -> Result<Vec<u32>, BackendError> {
-        let r = self
+        let pids = self
             .client()?
-            .call(
-                &Request {
-                    op: op::PIDS,
-                    container: id.to_string(),
-                    ..Default::default()
-                },
-                &[],
-            )
+            .pids(control::Pids {
+                container: id.to_string(),
+            })
             .map_err(control_error)?;
-        Ok(r.pids.into_iter().map(|p| p as u32).collect())
+        Ok(pids.into_iter().map(|p| p as u32).collect())
     }
 
     fn pause(&self, id: &str, pause: bool) -> Result<(), BackendError> {
-        self.client()?
-            .call(
-                &Request {
-                    op: op::PAUSE,
-                    container: id.to_string(),
-                    flag: pause,
-                    ..Default::default()
-                },
-                &[],
-            )
-            .map(|_| ())
-            .map_err(control_error)
+        let container = id.to_string();
+        let op = if pause {
+            Op::Pause(control::Pause { container })
+        } else {
+            Op::Resume(control::Resume { container })
+        };
+        self.client()?.done(op).map_err(control_error)
     }
 
     fn resize(&self, id: &str, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
         let pid = self.proc_pid(id, exec_id)?;
         self.client()?
-            .call(
-                &Request {
-                    op: op::RESIZE,
-                    pid,
-                    rows: height,
-                    cols: width,
-                    ..Default::default()
-                },
-                &[],
-            )
-            .map(|_| ())
+            .done(Op::ResizePty(control::ResizePty {
+                pid,
+                rows: height,
+                cols: width,
+            }))
             .map_err(control_error)
     }
 
@@ -569,14 +519,9 @@ impl Backend for Pod {
     fn stats(&self, id: &str) -> Result<Any, BackendError> {
         let r = self
             .client()?
-            .call(
-                &Request {
-                    op: op::STATS,
-                    container: id.to_string(),
-                    ..Default::default()
-                },
-                &[],
-            )
+            .stats(control::Stats {
+                container: id.to_string(),
+            })
             .map_err(control_error)?;
         let pids = self.pids(id)?.len() as u64;
         let cg = self
@@ -617,15 +562,10 @@ impl Backend for Pod {
             drop(st);
             // Unstarted, the sentry still holds it (and its stdio).
             if let Ok(client) = self.client() {
-                let _ = client.call(
-                    &Request {
-                        op: op::REMOVE,
-                        container: id.to_string(),
-                        pid: p.pid,
-                        ..Default::default()
-                    },
-                    &[],
-                );
+                let _ = client.done(Op::Delete(control::Delete {
+                    container: id.to_string(),
+                    pid: p.pid,
+                }));
             }
             return Ok(());
         }
@@ -635,14 +575,10 @@ impl Backend for Pod {
             .remove(id)
             .ok_or_else(|| BackendError::NotFound(format!("container {id}")))?;
         if let Ok(client) = self.client() {
-            let _ = client.call(
-                &Request {
-                    op: op::REMOVE,
-                    container: id.to_string(),
-                    ..Default::default()
-                },
-                &[],
-            );
+            let _ = client.done(Op::Delete(control::Delete {
+                container: id.to_string(),
+                pid: 0,
+            }));
         }
         kill_and_forget(c.gofer_pid);
         if let Some(t) = &c.rootfs_mounted {
