@@ -59,3 +59,41 @@ pub(super) fn encode(r: &SentryUsage, pids: u64, cg: &Usage) -> Result<Any, Back
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use containerd_shim_protos::protobuf::Message as _;
+
+    use super::*;
+
+    #[test]
+    fn sentry_figures_and_the_cgroup_fill_the_metrics() {
+        let r = SentryUsage {
+            cpu_ns: 5,
+            memory_bytes: 4096,
+            sandbox_memory_bytes: 8192,
+        };
+        let decode = |a: Any| {
+            assert_eq!(a.type_url, "io.containerd.cgroups.v1.Metrics");
+            Metrics::parse_from_bytes(&a.value).unwrap()
+        };
+        // Without a cgroup, the sandbox's memory file is the pod's usage.
+        let m = decode(encode(&r, 2, &Usage::default()).unwrap());
+        assert_eq!(m.pids.current, 2);
+        assert_eq!(m.cpu.usage.total, 5);
+        assert_eq!(m.memory.rss, 4096);
+        assert_eq!(m.memory.usage.usage, 8192);
+        let cg = Usage {
+            memory: 1 << 20,
+            memory_limit: 1 << 30,
+            pids_limit: 64,
+            oom_kills: 1,
+            ..Default::default()
+        };
+        let m = decode(encode(&r, 2, &cg).unwrap());
+        assert_eq!(m.memory.usage.usage, 1 << 20);
+        assert_eq!(m.memory.usage.limit, 1 << 30);
+        assert_eq!(m.pids.limit, 64);
+        assert_eq!(m.memory_oom_control.oom_kill, 1);
+    }
+}
