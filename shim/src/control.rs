@@ -2,15 +2,17 @@
 //!
 //! One SOCK_SEQPACKET socket per sandbox; frames are prost messages with
 //! host fds passed by SCM_RIGHTS (the framing of `vfs_gofer::wire`). The
-//! shim sends one [`Request`] at a time and reads its [`Response`]; the
+//! shim sends one [`Request`] at a time and reads its [`Response`]. A
+//! request carries one operation ([`Op`]: one message each, named as the
+//! containerd Task RPC it serves), a response one answer ([`Reply`]). The
 //! sentry also sends [`Exited`] frames, unprompted, whenever a process the
 //! shim started (a container's init or an exec) ends.
 //!
 //! Fds carried by a request, in order:
-//! - `ADD_CONTAINER`: stdin, stdout, stderr, the root gofer channel, then one
+//! - [`Create`]: stdin, stdout, stderr, the root gofer channel, then one
 //!   gofer channel per bind mount of the bundle, in the bundle's order, then
 //!   the host files of single-file binds (read-only), in the bundle's order.
-//! - `EXEC`: stdin, stdout, stderr.
+//! - [`Exec`]: stdin, stdout, stderr.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
@@ -28,95 +30,262 @@ pub mod frame {
     pub const EXITED: u16 = 3;
 }
 
-/// Request kinds.
-pub mod op {
-    /// Prepare a container's init (not yet running) from `config` (the
-    /// bundle's config.json); answers its pid.
-    pub const ADD_CONTAINER: u32 = 1;
-    /// Start the prepared process `pid`.
-    pub const START: u32 = 2;
-    /// Prepare a process in container `container` from `config` (an OCI
-    /// process as JSON); answers its pid. START runs it.
-    pub const EXEC: u32 = 3;
-    /// Send `signal` to `pid`, or with `all` to every process of `container`.
-    pub const SIGNAL: u32 = 4;
-    /// List the pids of `container`.
-    pub const PIDS: u32 = 5;
-    /// Pause (`flag` true) or resume `container`.
-    pub const PAUSE: u32 = 6;
-    /// CPU time, memory and process count of `container`.
-    pub const STATS: u32 = 7;
-    /// Set the window size (`rows`, `cols`) of `pid`'s terminal.
-    pub const RESIZE: u32 = 8;
-    /// Forget `container`: drops a prepared, never-started init (with
-    /// `pid`: only that prepared process, an exec deleted unstarted).
-    pub const REMOVE: u32 = 9;
-    /// The sentry ends: every process is killed.
-    pub const SHUTDOWN: u32 = 10;
-}
-
-/// shim → sentry.
+/// shim → sentry: one operation, named as the Task RPC it serves.
 #[derive(Clone, PartialEq, Message)]
 pub struct Request {
-    /// One of [`op`].
-    #[prost(uint32, tag = "1")]
-    pub op: u32,
-    /// Container id.
-    #[prost(string, tag = "2")]
-    pub container: String,
-    /// config.json (ADD_CONTAINER) or an OCI process (EXEC), as JSON.
-    #[prost(bytes = "vec", tag = "3")]
-    pub config: Vec<u8>,
-    /// Target process.
-    #[prost(int32, tag = "4")]
-    pub pid: i32,
-    /// Signal number.
-    #[prost(uint32, tag = "5")]
-    pub signal: u32,
-    /// SIGNAL: every process of the container.
-    #[prost(bool, tag = "6")]
-    pub all: bool,
-    /// PAUSE: pause (true) or resume.
-    #[prost(bool, tag = "7")]
-    pub flag: bool,
-    /// RESIZE.
-    #[prost(uint32, tag = "8")]
-    pub rows: u32,
-    /// RESIZE.
-    #[prost(uint32, tag = "9")]
-    pub cols: u32,
     /// Sequence number, echoed in the response.
-    #[prost(uint64, tag = "10")]
+    #[prost(uint64, tag = "1")]
     pub seq: u64,
+    /// The operation.
+    #[prost(oneof = "Op", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
+    pub op: Option<Op>,
 }
 
-/// sentry → shim.
+/// The operations of a [`Request`].
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum Op {
+    /// Prepare a container's init (not yet running); answers its pid.
+    #[prost(message, tag = "2")]
+    Create(Create),
+    /// Start a prepared process.
+    #[prost(message, tag = "3")]
+    Start(Start),
+    /// Prepare a process in a container; answers its pid. Start runs it.
+    #[prost(message, tag = "4")]
+    Exec(Exec),
+    /// Send a signal to a process, or to every process of a container.
+    #[prost(message, tag = "5")]
+    Kill(Kill),
+    /// List the pids of a container.
+    #[prost(message, tag = "6")]
+    Pids(Pids),
+    /// Pause a container.
+    #[prost(message, tag = "7")]
+    Pause(Pause),
+    /// Resume a paused container.
+    #[prost(message, tag = "8")]
+    Resume(Resume),
+    /// CPU time, memory and process count of a container.
+    #[prost(message, tag = "9")]
+    Stats(Stats),
+    /// Set the window size of a process's terminal.
+    #[prost(message, tag = "10")]
+    ResizePty(ResizePty),
+    /// Forget a container, or one of its prepared, never-started processes.
+    #[prost(message, tag = "11")]
+    Delete(Delete),
+    /// The sentry ends: every process is killed.
+    #[prost(message, tag = "12")]
+    Shutdown(Shutdown),
+}
+
+impl Op {
+    /// The operation's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Create(_) => "Create",
+            Op::Start(_) => "Start",
+            Op::Exec(_) => "Exec",
+            Op::Kill(_) => "Kill",
+            Op::Pids(_) => "Pids",
+            Op::Pause(_) => "Pause",
+            Op::Resume(_) => "Resume",
+            Op::Stats(_) => "Stats",
+            Op::ResizePty(_) => "ResizePty",
+            Op::Delete(_) => "Delete",
+            Op::Shutdown(_) => "Shutdown",
+        }
+    }
+}
+
+/// Prepare a container's init (not yet running) from `config`; answers its
+/// pid ([`Reply::Create`]).
+#[derive(Clone, PartialEq, Message)]
+pub struct Create {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+    /// The bundle's config.json.
+    #[prost(bytes = "vec", tag = "2")]
+    pub config: Vec<u8>,
+}
+
+/// Start the prepared process `pid`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Start {
+    /// The process.
+    #[prost(int32, tag = "1")]
+    pub pid: i32,
+}
+
+/// Prepare a process in `container` from `config`; answers its pid
+/// ([`Reply::Exec`]). [`Start`] runs it.
+#[derive(Clone, PartialEq, Message)]
+pub struct Exec {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+    /// An OCI process, as JSON.
+    #[prost(bytes = "vec", tag = "2")]
+    pub config: Vec<u8>,
+}
+
+/// Send `signal` to `pid`, or with `all` to every process of `container`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Kill {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+    /// The process (without `all`).
+    #[prost(int32, tag = "2")]
+    pub pid: i32,
+    /// Signal number.
+    #[prost(uint32, tag = "3")]
+    pub signal: u32,
+    /// Every process of the container.
+    #[prost(bool, tag = "4")]
+    pub all: bool,
+}
+
+/// List the pids of `container` ([`Reply::Pids`]).
+#[derive(Clone, PartialEq, Message)]
+pub struct Pids {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+}
+
+/// Pause `container`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Pause {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+}
+
+/// Resume `container`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Resume {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+}
+
+/// CPU time, memory and process count of `container` ([`Reply::Stats`]).
+#[derive(Clone, PartialEq, Message)]
+pub struct Stats {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+}
+
+/// Set the window size of `pid`'s terminal.
+#[derive(Clone, PartialEq, Message)]
+pub struct ResizePty {
+    /// The process.
+    #[prost(int32, tag = "1")]
+    pub pid: i32,
+    /// Rows.
+    #[prost(uint32, tag = "2")]
+    pub rows: u32,
+    /// Columns.
+    #[prost(uint32, tag = "3")]
+    pub cols: u32,
+}
+
+/// Forget `container`: drops a prepared, never-started init. With `pid`:
+/// only that prepared process (an exec deleted unstarted).
+#[derive(Clone, PartialEq, Message)]
+pub struct Delete {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+    /// The process (0: the container).
+    #[prost(int32, tag = "2")]
+    pub pid: i32,
+}
+
+/// The sentry ends: every process is killed.
+#[derive(Clone, PartialEq, Message)]
+pub struct Shutdown {}
+
+/// sentry → shim: the answer to one [`Request`].
 #[derive(Clone, PartialEq, Message)]
 pub struct Response {
-    /// Empty on success; else what failed.
-    #[prost(string, tag = "1")]
-    pub error: String,
-    /// errno-like code for `error` (ENOENT: no such container or process).
-    #[prost(int32, tag = "2")]
-    pub code: i32,
-    /// ADD_CONTAINER, EXEC: the new process.
-    #[prost(int32, tag = "3")]
-    pub pid: i32,
-    /// PIDS.
-    #[prost(int32, repeated, tag = "4")]
-    pub pids: Vec<i32>,
-    /// STATS: CPU time used (user + system), ns.
-    #[prost(uint64, tag = "5")]
-    pub cpu_ns: u64,
-    /// STATS: resident memory of the container's processes, bytes.
-    #[prost(uint64, tag = "6")]
-    pub memory_bytes: u64,
-    /// STATS: memory in use in the whole sandbox's memory file, bytes.
-    #[prost(uint64, tag = "7")]
-    pub sandbox_memory_bytes: u64,
     /// The request's sequence number.
-    #[prost(uint64, tag = "8")]
+    #[prost(uint64, tag = "1")]
     pub seq: u64,
+    /// What the operation answers.
+    #[prost(oneof = "Reply", tags = "2, 3, 4, 5, 6, 7")]
+    pub reply: Option<Reply>,
+}
+
+/// The answers of a [`Response`].
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum Reply {
+    /// The operation failed.
+    #[prost(message, tag = "2")]
+    Error(Failure),
+    /// Done; the operation answers nothing else.
+    #[prost(message, tag = "3")]
+    Done(Done),
+    /// [`Op::Create`]: the container's init.
+    #[prost(message, tag = "4")]
+    Create(Created),
+    /// [`Op::Exec`]: the new process.
+    #[prost(message, tag = "5")]
+    Exec(Created),
+    /// [`Op::Pids`].
+    #[prost(message, tag = "6")]
+    Pids(PidList),
+    /// [`Op::Stats`].
+    #[prost(message, tag = "7")]
+    Stats(Usage),
+}
+
+/// A failed operation.
+#[derive(Clone, PartialEq, Message)]
+pub struct Failure {
+    /// errno-like code (ENOENT: no such container or process).
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    /// What failed.
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// An operation with nothing to answer is done.
+#[derive(Clone, PartialEq, Message)]
+pub struct Done {}
+
+/// A process made (not yet started).
+#[derive(Clone, PartialEq, Message)]
+pub struct Created {
+    /// Its pid in the sandbox.
+    #[prost(int32, tag = "1")]
+    pub pid: i32,
+}
+
+/// The pids of a container.
+#[derive(Clone, PartialEq, Message)]
+pub struct PidList {
+    /// Pids in the sandbox.
+    #[prost(int32, repeated, tag = "1")]
+    pub pids: Vec<i32>,
+}
+
+/// What a container uses.
+#[derive(Clone, PartialEq, Message)]
+pub struct Usage {
+    /// CPU time used (user + system), ns.
+    #[prost(uint64, tag = "1")]
+    pub cpu_ns: u64,
+    /// Resident memory of the container's processes, bytes.
+    #[prost(uint64, tag = "2")]
+    pub memory_bytes: u64,
+    /// Memory in use in the whole sandbox's memory file, bytes.
+    #[prost(uint64, tag = "3")]
+    pub sandbox_memory_bytes: u64,
 }
 
 /// sentry → shim: a process the shim started has ended.
@@ -184,9 +353,11 @@ impl Client {
                         frame::RESPONSE => {
                             let r =
                                 Response::decode(payload.as_slice()).unwrap_or_else(|e| Response {
-                                    error: format!("undecodable response: {e}"),
-                                    code: libc::EIO,
-                                    ..Default::default()
+                                    seq: 0,
+                                    reply: Some(Reply::Error(Failure {
+                                        code: libc::EIO,
+                                        message: format!("undecodable response: {e}"),
+                                    })),
                                 });
                             if tx.send(r).is_err() {
                                 break;
@@ -210,12 +381,13 @@ impl Client {
         })
     }
 
-    /// Sends `req` with `fds` and waits (at most [`CALL_TIMEOUT`]) for its
+    /// Sends `op` with `fds` and waits (at most [`CALL_TIMEOUT`]) for its
     /// answer; a late answer to an earlier, timed-out request is dropped.
-    pub fn call(&self, req: &Request, fds: &[RawFd]) -> Result<Response, ControlError> {
+    pub fn call(&self, op: Op, fds: &[RawFd]) -> Result<Reply, ControlError> {
         let rx = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let req = Request { seq, ..req.clone() };
+        let name = op.name();
+        let req = Request { seq, op: Some(op) };
         vfs_gofer::wire::send_fds(
             self.sock.as_raw_fd(),
             frame::REQUEST,
@@ -231,8 +403,7 @@ impl Client {
                 Ok(_) => continue,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     return Err(ControlError::Channel(format!(
-                        "the sentry did not answer request {} within {} s",
-                        req.op,
+                        "the sentry did not answer request {name} within {} s",
                         CALL_TIMEOUT.as_secs()
                     )))
                 }
@@ -241,15 +412,56 @@ impl Client {
                 }
             }
         };
-        if r.error.is_empty() {
-            Ok(r)
-        } else {
-            Err(ControlError::Sentry {
-                code: r.code,
-                message: r.error,
-            })
+        match r.reply {
+            Some(Reply::Error(f)) => Err(ControlError::Sentry {
+                code: f.code,
+                message: f.message,
+            }),
+            Some(reply) => Ok(reply),
+            None => Ok(Reply::Done(Done {})),
         }
     }
+
+    /// [`Op::Create`]: answers the pid of the container's init.
+    pub fn create(&self, req: Create, fds: &[RawFd]) -> Result<i32, ControlError> {
+        match self.call(Op::Create(req), fds)? {
+            Reply::Create(c) => Ok(c.pid),
+            other => Err(unexpected("Create", &other)),
+        }
+    }
+
+    /// [`Op::Exec`]: answers the pid of the new process.
+    pub fn exec(&self, req: Exec, fds: &[RawFd]) -> Result<i32, ControlError> {
+        match self.call(Op::Exec(req), fds)? {
+            Reply::Exec(c) => Ok(c.pid),
+            other => Err(unexpected("Exec", &other)),
+        }
+    }
+
+    /// [`Op::Pids`].
+    pub fn pids(&self, req: Pids) -> Result<Vec<i32>, ControlError> {
+        match self.call(Op::Pids(req), &[])? {
+            Reply::Pids(p) => Ok(p.pids),
+            other => Err(unexpected("Pids", &other)),
+        }
+    }
+
+    /// [`Op::Stats`].
+    pub fn stats(&self, req: Stats) -> Result<Usage, ControlError> {
+        match self.call(Op::Stats(req), &[])? {
+            Reply::Stats(u) => Ok(u),
+            other => Err(unexpected("Stats", &other)),
+        }
+    }
+
+    /// An operation that answers nothing but success or failure.
+    pub fn done(&self, op: Op) -> Result<(), ControlError> {
+        self.call(op, &[]).map(|_| ())
+    }
+}
+
+fn unexpected(op: &str, reply: &Reply) -> ControlError {
+    ControlError::Channel(format!("the sentry answered {op} with {reply:?}"))
 }
 
 /// Exit status as containerd reports it.
@@ -264,70 +476,184 @@ pub fn exit_code(st: sentry_core::kernel::ExitStatus) -> u32 {
 mod tests {
     use super::*;
 
+    fn answer(sock: &OwnedFd, seq: u64, reply: Reply) {
+        let r = Response {
+            seq,
+            reply: Some(reply),
+        };
+        vfs_gofer::wire::send(sock.as_raw_fd(), frame::RESPONSE, &r.encode_to_vec(), None).unwrap();
+    }
+
+    fn request(sock: &OwnedFd) -> (Request, usize) {
+        let (id, payload, fds) = vfs_gofer::wire::recv_fds(sock.as_raw_fd())
+            .unwrap()
+            .unwrap();
+        assert_eq!(id, frame::REQUEST);
+        (Request::decode(payload.as_slice()).unwrap(), fds.len())
+    }
+
     #[test]
     fn request_and_answer_over_a_socket_pair() {
         let (a, b) = vfs_gofer::wire::socketpair().unwrap();
         let (etx, erx) = mpsc::channel();
         let client = Client::new(a, move |e| etx.send(e).unwrap(), || {}).unwrap();
         let server = std::thread::spawn(move || {
-            let (id, payload, fds) = vfs_gofer::wire::recv_fds(b.as_raw_fd()).unwrap().unwrap();
-            assert_eq!(id, frame::REQUEST);
-            assert_eq!(fds.len(), 2);
-            let req = Request::decode(payload.as_slice()).unwrap();
-            assert_eq!(req.op, op::PIDS);
+            let (req, fds) = request(&b);
+            assert_eq!(fds, 2);
+            assert_eq!(
+                req.op,
+                Some(Op::Exec(Exec {
+                    container: "c".into(),
+                    config: b"{}".to_vec(),
+                }))
+            );
             let ex = Exited {
                 pid: 7,
                 status: 137,
             };
             vfs_gofer::wire::send(b.as_raw_fd(), frame::EXITED, &ex.encode_to_vec(), None).unwrap();
             // A stale answer (another seq) is skipped.
-            let stale = Response {
-                seq: 999,
-                ..Default::default()
+            answer(&b, 999, Reply::Exec(Created { pid: 3 }));
+            answer(&b, req.seq, Reply::Exec(Created { pid: 7 }));
+            let (req, _) = request(&b);
+            assert_eq!(
+                req.op,
+                Some(Op::Pids(Pids {
+                    container: "c".into()
+                }))
+            );
+            answer(&b, req.seq, Reply::Pids(PidList { pids: vec![1, 7] }));
+            let (req, _) = request(&b);
+            let Some(Op::Kill(k)) = req.op else {
+                panic!("{req:?}")
             };
-            vfs_gofer::wire::send(b.as_raw_fd(), frame::RESPONSE, &stale.encode_to_vec(), None)
-                .unwrap();
-            let resp = Response {
-                pids: vec![1, 7],
-                seq: req.seq,
-                ..Default::default()
-            };
-            vfs_gofer::wire::send(b.as_raw_fd(), frame::RESPONSE, &resp.encode_to_vec(), None)
-                .unwrap();
-            let (_, payload, _) = vfs_gofer::wire::recv_fds(b.as_raw_fd()).unwrap().unwrap();
-            let req = Request::decode(payload.as_slice()).unwrap();
-            assert_eq!(req.container, "nope");
-            let resp = Response {
-                error: "no container nope".into(),
-                code: libc::ENOENT,
-                seq: req.seq,
-                ..Default::default()
-            };
-            vfs_gofer::wire::send(b.as_raw_fd(), frame::RESPONSE, &resp.encode_to_vec(), None)
-                .unwrap();
+            assert_eq!((k.container.as_str(), k.signal, k.all), ("c", 9, true));
+            answer(&b, req.seq, Reply::Done(Done {}));
+            let (req, _) = request(&b);
+            assert_eq!(
+                req.op,
+                Some(Op::Stats(Stats {
+                    container: "nope".into()
+                }))
+            );
+            answer(
+                &b,
+                req.seq,
+                Reply::Error(Failure {
+                    code: libc::ENOENT,
+                    message: "no container nope".into(),
+                }),
+            );
         });
-        let r = client
-            .call(
-                &Request {
-                    op: op::PIDS,
-                    ..Default::default()
+        let pid = client
+            .exec(
+                Exec {
+                    container: "c".into(),
+                    config: b"{}".to_vec(),
                 },
                 &[0, 1],
             )
             .unwrap();
-        assert_eq!(r.pids, vec![1, 7]);
+        assert_eq!(pid, 7);
         assert_eq!(erx.recv().unwrap().status, 137);
+        let pids = client
+            .pids(Pids {
+                container: "c".into(),
+            })
+            .unwrap();
+        assert_eq!(pids, vec![1, 7]);
+        client
+            .done(Op::Kill(Kill {
+                container: "c".into(),
+                pid: 0,
+                signal: 9,
+                all: true,
+            }))
+            .unwrap();
         let e = client
-            .call(
-                &Request {
-                    op: op::PIDS,
-                    container: "nope".into(),
-                    ..Default::default()
-                },
-                &[],
-            )
+            .stats(Stats {
+                container: "nope".into(),
+            })
             .unwrap_err();
         assert!(e.is_not_found(), "{e}");
+        assert_eq!(e.to_string(), "no container nope");
         server.join().unwrap();
+    }
+
+    #[test]
+    fn every_op_round_trips_and_is_named_as_its_task_rpc() {
+        let ops = [
+            Op::Create(Create {
+                container: "c".into(),
+                config: b"{}".to_vec(),
+            }),
+            Op::Start(Start { pid: 2 }),
+            Op::Exec(Exec {
+                container: "c".into(),
+                config: vec![1],
+            }),
+            Op::Kill(Kill {
+                container: "c".into(),
+                pid: 2,
+                signal: 15,
+                all: false,
+            }),
+            Op::Pids(Pids {
+                container: "c".into(),
+            }),
+            Op::Pause(Pause {
+                container: "c".into(),
+            }),
+            Op::Resume(Resume {
+                container: "c".into(),
+            }),
+            Op::Stats(Stats {
+                container: "c".into(),
+            }),
+            Op::ResizePty(ResizePty {
+                pid: 2,
+                rows: 24,
+                cols: 80,
+            }),
+            Op::Delete(Delete {
+                container: "c".into(),
+                pid: 0,
+            }),
+            Op::Shutdown(Shutdown {}),
+        ];
+        let names: Vec<&str> = ops.iter().map(Op::name).collect();
+        assert_eq!(
+            names,
+            [
+                "Create",
+                "Start",
+                "Exec",
+                "Kill",
+                "Pids",
+                "Pause",
+                "Resume",
+                "Stats",
+                "ResizePty",
+                "Delete",
+                "Shutdown"
+            ]
+        );
+        for op in ops {
+            let req = Request {
+                seq: 5,
+                op: Some(op),
+            };
+            let back = Request::decode(req.encode_to_vec().as_slice()).unwrap();
+            assert_eq!(back, req);
+        }
+        let r = Response {
+            seq: 9,
+            reply: Some(Reply::Stats(Usage {
+                cpu_ns: 1,
+                memory_bytes: 2,
+                sandbox_memory_bytes: 3,
+            })),
+        };
+        assert_eq!(Response::decode(r.encode_to_vec().as_slice()).unwrap(), r);
     }
 }

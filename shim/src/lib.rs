@@ -1,16 +1,18 @@
-//! Host side of gvisor-rs: the `gvisor` CLI (`do`, `boot`, `gofer`,
-//! `syscalls`), the sandbox launcher and the confinement of its processes;
-//! later the containerd shim.
+//! Host side of gvisor-rs, in folders named for the process each part runs
+//! in: `cli` (the `gvisor` command), `sentry` (`gvisor boot`), `gofer`
+//! (`gvisor gofer`) and `containerd` (`containerd-shim-gvisor-v1`); and the
+//! pieces they share: confinement (`confine`), the sandbox's cgroup
+//! (`cgroup`), OCI bundles (`oci`), resource limits (`limits`), the control
+//! protocol between the shim and the sentry (`control`), and the last words
+//! of a confined process (`panic`).
 
 pub mod cgroup;
+pub mod cli;
 pub mod confine;
 pub mod containerd;
 pub mod control;
-pub mod launch;
+pub mod gofer;
+pub mod limits;
 pub mod oci;
-pub mod options;
 pub mod panic;
-pub mod pod;
-pub mod sandbox;
-pub mod serve;
-pub mod task;
+pub mod sentry;

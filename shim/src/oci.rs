@@ -68,7 +68,7 @@ pub struct Bundle {
     /// linux.seccomp, compiled.
     pub seccomp: Option<Arc<AppFilter>>,
     /// linux.resources: memory.limit, pids.limit, cpu shares/quota/period.
-    pub limits: crate::launch::SandboxLimits,
+    pub limits: crate::limits::SandboxLimits,
 }
 
 fn rlimit_index(t: PosixRlimitType) -> usize {
@@ -560,7 +560,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
     let mut sysctl = BTreeMap::new();
     let mut masked = Vec::new();
     let mut seccomp = None;
-    let mut limits = crate::launch::SandboxLimits::default();
+    let mut limits = crate::limits::SandboxLimits::default();
     // A container added to a running pod shares the pod's sentry, and so
     // its namespaces: the paths to the pod's namespaces it is given name
     // what it has already.
@@ -621,7 +621,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
                 Some(q) if q > 0 => Some((q, l.cpu_period.unwrap_or(100_000))),
                 _ => None,
             };
-            crate::launch::check_limits(&limits)
+            crate::limits::check_limits(&limits)
                 .map_err(|e| anyhow!("config.json: linux.resources: {e}"))?;
         }
     }

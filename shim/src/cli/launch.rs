@@ -1,9 +1,10 @@
-//! The sandbox launcher (`gvisor do`) and the entry points of the processes
-//! it starts: the gofer (`gvisor gofer`) and the sentry (`gvisor boot`).
+//! The sandbox launcher (`gvisor do`, `gvisor run`): it starts the gofer
+//! (`gvisor gofer`, see `crate::gofer`) and the sentry (`gvisor boot`, see
+//! `crate::sentry`) and waits for them.
 //!
 //! ```text
 //! gvisor do ──clone(NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET)──► gvisor gofer --root DIR --fd 3
-//!     │                                                       (pivot_root into DIR, 2 capabilities,
+//!     │                                                       (pivot_root into DIR, 5 capabilities,
 //!     │                                                        seccomp allowlist)
 //!     └────clone(NEWNS|NEWPID|NEWIPC|NEWUTS)──────────────► gvisor boot --gofer-fd 3 -- PROGRAM
 //!                                                             (pivot_root into an empty read-only
@@ -15,14 +16,15 @@
 //! when that was not a normal exit.
 
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{anyhow, Context as _, Result};
 
 use crate::confine;
+use crate::limits::SandboxLimits;
 
 /// The descriptor number the gofer channel gets in both children.
 pub const CHANNEL_FD: RawFd = 3;
@@ -53,103 +55,6 @@ pub struct LaunchOptions {
     pub limits: SandboxLimits,
     /// The name of the sandbox's cgroup, made under the launcher's own.
     pub cgroup_name: String,
-}
-
-/// What a sandbox may use. The sentry enforces the memory and task limits
-/// itself (its memory file is `memory` bytes; at most `pids` tasks, each
-/// with its vCPU), so the program gets ENOMEM, EAGAIN or (for a page it
-/// cannot have) SIGKILL, and the host cgroup around the sentry and the
-/// gofer is a backstop with headroom for their own heaps and threads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SandboxLimits {
-    /// Memory, bytes.
-    pub memory: Option<u64>,
-    /// Tasks (threads) in the sandbox.
-    pub pids: Option<u64>,
-    /// CPU time per period (µs) and the period (µs).
-    pub cpu_quota: Option<(i64, u64)>,
-    /// CPU shares.
-    pub cpu_shares: Option<u64>,
-}
-
-/// Smallest memory limit (the sentry's page tables and vCPU areas live in
-/// the sandbox's memory too).
-pub const MIN_MEMORY: u64 = 32 << 20;
-/// Host memory the cgroup allows besides the sandbox's memory file: the
-/// sentry's and the gofer's own heaps.
-pub const MEMORY_HEADROOM: u64 = 256 << 20;
-/// Host threads the cgroup allows besides one per task: the sentry's and
-/// the gofer's own threads.
-pub const PIDS_HEADROOM: u64 = 64;
-
-impl SandboxLimits {
-    /// The host cgroup's limits for these.
-    pub fn host_limits(&self) -> crate::cgroup::Limits {
-        crate::cgroup::Limits {
-            memory: self.memory.map(|m| (m + MEMORY_HEADROOM) as i64),
-            cpu_shares: self.cpu_shares,
-            cpu_quota: self.cpu_quota.map(|(q, _)| q),
-            cpu_period: self.cpu_quota.map(|(_, p)| p),
-            pids: self.pids.map(|p| (p + PIDS_HEADROOM) as i64),
-        }
-    }
-
-    /// The `gvisor boot` flags that tell the sentry its limits.
-    pub fn boot_flags(&self) -> Vec<OsString> {
-        let mut f = Vec::new();
-        if let Some(m) = self.memory {
-            f.push("--memory-limit".into());
-            f.push(m.to_string().into());
-        }
-        if let Some(p) = self.pids {
-            f.push("--pids-limit".into());
-            f.push(p.to_string().into());
-        }
-        f
-    }
-}
-
-/// Parses a memory size: bytes, or with a K, M, G or T suffix (powers of
-/// 1024; "512M", "1G", "1.5G").
-pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let (num, mul) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_uppercase() {
-                'B' => 1,
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => anyhow::bail!("size {s:?}: unknown unit {c:?} (use K, M, G or T)"),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let v: f64 = num
-        .parse()
-        .map_err(|_| anyhow!("size {s:?}: not a number with an optional K, M, G or T"))?;
-    if !(v.is_finite() && v > 0.0) || v * mul as f64 >= u64::MAX as f64 {
-        anyhow::bail!("size {s:?}: out of range");
-    }
-    Ok((v * mul as f64) as u64)
-}
-
-/// Checks limits from the command line or a bundle.
-pub fn check_limits(l: &SandboxLimits) -> Result<()> {
-    if let Some(m) = l.memory {
-        if m < MIN_MEMORY {
-            anyhow::bail!(
-                "memory limit {m} bytes: below the smallest sandbox ({} MiB)",
-                MIN_MEMORY >> 20
-            );
-        }
-    }
-    if l.pids == Some(0) {
-        anyhow::bail!("pids limit 0: the program needs at least one task");
-    }
-    Ok(())
 }
 
 /// Puts host fd 0 in raw mode while alive, if it is a terminal.
@@ -438,111 +343,4 @@ pub fn describe_sentry_death(sig: i32) -> String {
         _ => "",
     };
     format!("the sentry was killed by {}{why}", signal_name(sig))
-}
-
-/// `gvisor gofer`: confines this process to `root` (and the read-only
-/// `binds`) and serves the gofer protocol, the root on descriptor `fd` and
-/// the n-th bind on `fd + n`, until the sentry closes the channels.
-pub fn gofer_main(root: &Path, bind_args: &[PathBuf], fd: RawFd) -> Result<()> {
-    let mut binds = Vec::new();
-    for b in bind_args {
-        let s = b.to_string_lossy();
-        let (rw, path) = match (s.strip_prefix("rw:"), s.strip_prefix("ro:")) {
-            (Some(p), _) => (true, p),
-            (_, Some(p)) => (false, p),
-            _ => anyhow::bail!("--bind {s}: expected ro:PATH or rw:PATH"),
-        };
-        binds.push((PathBuf::from(path), rw));
-    }
-    let binds = &binds;
-    let fds: Vec<RawFd> = (0..=binds.len()).map(|i| fd + i as RawFd).collect();
-    let mut keep = vec![0, 1, 2];
-    keep.extend(&fds);
-    confine::close_fds_except(&keep);
-    // SAFETY: the launcher handed us these descriptors; nothing else owns them.
-    let socks: Vec<OwnedFd> = fds
-        .iter()
-        .map(|&f| unsafe { OwnedFd::from_raw_fd(f) })
-        .collect();
-    let dirs = confine::pivot_into(root, binds).context("confining the gofer to its root")?;
-    let mut servers = Vec::new();
-    for (i, d) in dirs.iter().enumerate() {
-        let rw = i > 0 && binds[i - 1].1;
-        servers.push(
-            vfs_gofer::server::Server::new(d)
-                .with_context(|| format!("opening the served directory {d}"))?
-                .writable(rw),
-        );
-    }
-    confine::drop_caps(&confine::GOFER_CAPS).context("dropping the gofer's capabilities")?;
-    confine::no_new_privs()?;
-    // One thread per channel, running before the filter goes on (thread
-    // creation and start-up are not on the gofer's allowlist).
-    let mut threads = Vec::new();
-    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
-    for (server, sock) in servers.into_iter().zip(socks) {
-        let started = started_tx.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("gofer-serve".into())
-                .spawn(move || {
-                    let _ = started.send(());
-                    server.serve(sock)
-                })
-                .context("starting a gofer thread")?,
-        );
-    }
-    for _ in 0..threads.len() {
-        started_rx
-            .recv()
-            .context("waiting for the gofer threads to start")?;
-    }
-    confine::report_violations()?;
-    confine::install_seccomp(&confine::gofer_allowlist())?;
-    for t in threads {
-        match t.join() {
-            Ok(r) => r.context("serving the gofer protocol")?,
-            Err(_) => anyhow::bail!("a gofer thread panicked"),
-        }
-    }
-    Ok(())
-}
-
-/// What a descriptor of the sentry is, from its /proc/self/fd link.
-fn sentry_may_keep(target: &str, log_dir: Option<&Path>) -> bool {
-    target == "/dev/kvm"
-        || target.starts_with("anon_inode:kvm-")
-        || target.starts_with("/memfd:gvisor-memory")
-        || log_dir.is_some_and(|d| target.starts_with(&*d.to_string_lossy()))
-}
-
-/// Confines the sentry before it runs any program: every descriptor closed
-/// but stdio, the gofer channel, KVM's and the memory file (and the debug
-/// log); pivot_root into an empty read-only tmpfs; no capabilities;
-/// no_new_privs; the seccomp allowlist.
-pub fn confine_sentry(gofer_fd: RawFd, log_dir: Option<&Path>, extra: &[RawFd]) -> Result<()> {
-    let mut keep = vec![0, 1, 2, gofer_fd];
-    keep.extend_from_slice(extra);
-    let entries = std::fs::read_dir("/proc/self/fd").context("listing /proc/self/fd")?;
-    for e in entries.flatten() {
-        let Ok(n) = e.file_name().to_string_lossy().parse::<RawFd>() else {
-            continue;
-        };
-        if let Ok(t) = std::fs::read_link(e.path()) {
-            if sentry_may_keep(&t.to_string_lossy(), log_dir) {
-                keep.push(n);
-            } else if n > 2 && !keep.contains(&n) {
-                tracing::debug!(fd = n, target = %t.display(), "closing before confinement");
-            }
-        }
-    }
-    confine::close_fds_except(&keep);
-    confine::pivot_into_empty().context("confining the sentry to an empty root")?;
-    confine::drop_caps(&[]).context("dropping the sentry's capabilities")?;
-    confine::no_new_privs()?;
-    // SAFETY: getpid cannot fail.
-    let pid = unsafe { libc::getpid() };
-    confine::report_violations()?;
-    confine::install_seccomp(&confine::sentry_allowlist(pid))?;
-    Ok(())
 }

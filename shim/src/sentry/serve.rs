@@ -24,8 +24,10 @@ use sentry_core::platform::Platform;
 use sentry_core::procfs::ProcFs;
 use sentry_core::vfs::FileDescription;
 
-use crate::control::{self, frame, op, Exited, Request, Response};
-use crate::sandbox::{self, DoError};
+use crate::control::{
+    self, frame, Created, Done, Exited, Op, PidList, Reply, Request, Response, Usage,
+};
+use crate::sentry::boot::{self, DoError};
 
 /// How `gvisor boot --control-fd` was started.
 #[derive(Debug, Clone)]
@@ -47,7 +49,7 @@ impl From<DoError> for Failure {
     }
 }
 
-type Answer = std::result::Result<Response, Failure>;
+type Answer = std::result::Result<Reply, Failure>;
 
 fn not_found(what: String) -> Failure {
     Failure(libc::ENOENT, what)
@@ -96,7 +98,7 @@ impl Server {
         p: &crate::oci::Process,
         mut stdio: Vec<OwnedFd>,
         init: bool,
-    ) -> Answer {
+    ) -> std::result::Result<Created, Failure> {
         let (args, env, cwd, terminal) = (&p.args, &p.env, p.cwd.as_str(), p.terminal);
         if stdio.len() != 3 {
             return Err(Failure(
@@ -106,8 +108,8 @@ impl Server {
         }
         let envp: Vec<Vec<u8>> = env.iter().map(|e| e.clone().into_bytes()).collect();
         let program = args[0].as_bytes();
-        let path = sandbox::resolve_program(&spec.root, cwd, &envp, program)?;
-        let bytes = sandbox::read_program(&spec.root, cwd, &path)?;
+        let path = boot::resolve_program(&spec.root, cwd, &envp, program)?;
+        let bytes = boot::read_program(&spec.root, cwd, &path)?;
         let argv: Vec<Vec<u8>> = args.iter().map(|a| a.clone().into_bytes()).collect();
         let stderr = stdio.pop();
         let stdout = stdio.pop();
@@ -119,7 +121,7 @@ impl Server {
         let files: [Arc<dyn FileDescription>; 3] = if terminal {
             // The console's session is the process's own (it leads one);
             // its pid is known only once made, so the session is set below.
-            let sandbox::Console { slave, pty, .. } = sandbox::open_console(
+            let boot::Console { slave, pty, .. } = boot::open_console(
                 &self.kernel,
                 &self.ptys,
                 spec.creds.uid[0],
@@ -149,7 +151,7 @@ impl Server {
             cwd.to_string(),
             files,
         )
-        .map_err(|e| Failure::from(sandbox::task_error(&path, e)))?;
+        .map_err(|e| Failure::from(boot::task_error(&path, e)))?;
         let pid = task.pid;
         if let Some(pty) = console {
             pty.set_session(pid, pid);
@@ -192,13 +194,15 @@ impl Server {
                 task,
             },
         );
-        Ok(Response {
-            pid,
-            ..Default::default()
-        })
+        Ok(Created { pid })
     }
 
-    fn add_container(&mut self, id: &str, b: &crate::oci::Bundle, mut fds: Vec<OwnedFd>) -> Answer {
+    fn add_container(
+        &mut self,
+        id: &str,
+        b: &crate::oci::Bundle,
+        mut fds: Vec<OwnedFd>,
+    ) -> std::result::Result<Created, Failure> {
         if self.containers.contains_key(id) {
             return Err(Failure(libc::EEXIST, format!("container {id} exists")));
         }
@@ -215,7 +219,7 @@ impl Server {
         let root = channels
             .next()
             .ok_or_else(|| Failure(libc::EINVAL, "no root gofer channel".into()))?;
-        let vfs = sandbox::build_bundle_vfs(
+        let vfs = boot::build_bundle_vfs(
             b,
             root,
             channels.collect(),
@@ -255,16 +259,19 @@ impl Server {
         while let Ok(pid) = self.exited_rx.try_recv() {
             self.consoles.remove(&pid);
         }
-        match req.op {
-            op::ADD_CONTAINER => {
-                let b = crate::oci::parse(&req.config)
+        let Some(op) = req.op else {
+            return Err(Failure(libc::EINVAL, "an empty request".into()));
+        };
+        match op {
+            Op::Create(c) => {
+                let b = crate::oci::parse(&c.config)
                     .map_err(|e| Failure(libc::EINVAL, format!("{e:#}")))?;
-                self.add_container(&req.container, &b, fds)
+                self.add_container(&c.container, &b, fds).map(Reply::Create)
             }
-            op::EXEC => {
-                let p = crate::oci::parse_process(&req.config)
+            Op::Exec(x) => {
+                let p = crate::oci::parse_process(&x.config)
                     .map_err(|e| Failure(libc::EINVAL, format!("{e:#}")))?;
-                let base = &self.container(&req.container)?.spec;
+                let base = &self.container(&x.container)?.spec;
                 let spec = ProcessSpec {
                     creds: Creds {
                         groups: p.groups.clone(),
@@ -274,61 +281,58 @@ impl Server {
                     no_new_privs: p.no_new_privs || base.no_new_privs,
                     ..base.clone()
                 };
-                self.prepare(&req.container, &spec, &p, fds, false)
+                self.prepare(&x.container, &spec, &p, fds, false)
+                    .map(Reply::Exec)
             }
-            op::START => {
+            Op::Start(st) => {
                 let p = self
                     .prepared
-                    .remove(&req.pid)
-                    .ok_or_else(|| not_found(format!("no process {} to start", req.pid)))?;
+                    .remove(&st.pid)
+                    .ok_or_else(|| not_found(format!("no process {} to start", st.pid)))?;
                 self.kernel
                     .spawn(p.task)
                     .map_err(|e| Failure(libc::EAGAIN, format!("starting a task thread: {e}")))?;
-                Ok(Response::default())
+                Ok(Reply::Done(Done {}))
             }
-            op::SIGNAL => {
-                if req.signal == 0 || req.signal > 64 {
-                    return Err(Failure(libc::EINVAL, format!("signal {}", req.signal)));
+            Op::Kill(k) => {
+                if k.signal == 0 || k.signal > 64 {
+                    return Err(Failure(libc::EINVAL, format!("signal {}", k.signal)));
                 }
-                let sig = Signal(req.signal);
-                let targets = if req.all {
-                    self.container(&req.container)?;
-                    self.kernel.container_processes(&req.container)
+                let sig = Signal(k.signal);
+                let targets = if k.all {
+                    self.container(&k.container)?;
+                    self.kernel.container_processes(&k.container)
                 } else {
-                    let tg = self.kernel.procs().tgs.get(&req.pid).cloned();
+                    let tg = self.kernel.procs().tgs.get(&k.pid).cloned();
                     match tg {
                         Some(tg) if tg.lock().zombie.is_none() => vec![tg],
-                        _ => return Err(not_found(format!("no process {}", req.pid))),
+                        _ => return Err(not_found(format!("no process {}", k.pid))),
                     }
                 };
                 for tg in targets {
-                    signal::send_to_process(&tg, sig, SigInfo::user(0, 0, req.signal));
+                    signal::send_to_process(&tg, sig, SigInfo::user(0, 0, k.signal));
                 }
-                Ok(Response::default())
+                Ok(Reply::Done(Done {}))
             }
-            op::PIDS => {
-                self.container(&req.container)?;
-                Ok(Response {
+            Op::Pids(p) => {
+                self.container(&p.container)?;
+                Ok(Reply::Pids(PidList {
                     pids: self
                         .kernel
-                        .container_processes(&req.container)
+                        .container_processes(&p.container)
                         .iter()
                         .map(|tg| tg.pid)
                         .collect(),
-                    ..Default::default()
-                })
+                }))
             }
-            op::PAUSE => {
-                let c = self.container(&req.container)?.spec.container.clone();
-                self.kernel.set_paused(&c, req.flag);
-                Ok(Response::default())
-            }
-            op::STATS => {
-                self.container(&req.container)?;
+            Op::Pause(p) => self.set_paused(&p.container, true),
+            Op::Resume(r) => self.set_paused(&r.container, false),
+            Op::Stats(st) => {
+                self.container(&st.container)?;
                 let mut cpu_ns = 0;
                 let mut pages = 0u64;
                 let mut seen = std::collections::HashSet::new();
-                for tg in self.kernel.container_processes(&req.container) {
+                for tg in self.kernel.container_processes(&st.container) {
                     let threads = {
                         let st = tg.lock();
                         cpu_ns += st.exited_cpu_ns;
@@ -353,36 +357,42 @@ impl Server {
                         }
                     }
                 }
-                Ok(Response {
+                Ok(Reply::Stats(Usage {
                     cpu_ns,
                     memory_bytes: pages * 4096,
                     sandbox_memory_bytes: self.kernel.platform.memory().pages_in_use() * 4096,
-                    ..Default::default()
-                })
+                }))
             }
-            op::RESIZE => {
+            Op::ResizePty(r) => {
                 let pty = self
                     .consoles
-                    .get(&req.pid)
-                    .ok_or_else(|| not_found(format!("process {} has no terminal", req.pid)))?;
-                let rows = (req.rows.min(u16::MAX as u32) as u16).to_le_bytes();
-                let cols = (req.cols.min(u16::MAX as u32) as u16).to_le_bytes();
+                    .get(&r.pid)
+                    .ok_or_else(|| not_found(format!("process {} has no terminal", r.pid)))?;
+                let rows = (r.rows.min(u16::MAX as u32) as u16).to_le_bytes();
+                let cols = (r.cols.min(u16::MAX as u32) as u16).to_le_bytes();
                 pty.set_winsize([rows[0], rows[1], cols[0], cols[1], 0, 0, 0, 0]);
-                Ok(Response::default())
+                Ok(Reply::Done(Done {}))
             }
-            op::REMOVE if req.pid != 0 => {
+            Op::Delete(d) if d.pid != 0 => {
                 // An exec process deleted without having run.
-                self.prepared.remove(&req.pid);
-                self.consoles.remove(&req.pid);
-                Ok(Response::default())
+                self.prepared.remove(&d.pid);
+                self.consoles.remove(&d.pid);
+                Ok(Reply::Done(Done {}))
             }
-            op::REMOVE => {
-                self.prepared.retain(|_, p| p.container != req.container);
-                self.containers.remove(&req.container);
-                Ok(Response::default())
+            Op::Delete(d) => {
+                self.prepared.retain(|_, p| p.container != d.container);
+                self.containers.remove(&d.container);
+                Ok(Reply::Done(Done {}))
             }
-            other => Err(Failure(libc::EINVAL, format!("unknown request {other}"))),
+            // The serving loop ends the sentry before asking here.
+            Op::Shutdown(_) => Err(Failure(libc::EINVAL, "unexpected Shutdown".into())),
         }
+    }
+
+    fn set_paused(&self, container: &str, paused: bool) -> Answer {
+        let c = self.container(container)?.spec.container.clone();
+        self.kernel.set_paused(&c, paused);
+        Ok(Reply::Done(Done {}))
     }
 }
 
@@ -396,9 +406,11 @@ fn receive(sock: &OwnedFd) -> Result<Option<(Request, Vec<OwnedFd>)>> {
                     sock,
                     frame::RESPONSE,
                     &Response {
-                        error: format!("undecodable control request: {e}"),
-                        code: libc::EINVAL,
-                        ..Default::default()
+                        seq: 0,
+                        reply: Some(Reply::Error(control::Failure {
+                            code: libc::EINVAL,
+                            message: format!("undecodable control request: {e}"),
+                        })),
                     },
                 ),
             },
@@ -409,7 +421,7 @@ fn receive(sock: &OwnedFd) -> Result<Option<(Request, Vec<OwnedFd>)>> {
     }
 }
 
-/// Runs the sentry of a pod until the shim says SHUTDOWN or goes away.
+/// Runs the sentry of a pod until the shim says Shutdown or goes away.
 pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> Result<()> {
     // SAFETY: the shim handed this descriptor over; nothing else owns it.
     let sock: Arc<OwnedFd> =
@@ -426,28 +438,27 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
             &sock,
             frame::RESPONSE,
             &Response {
-                error: msg,
-                code,
                 seq: first_seq,
-                ..Default::default()
+                reply: Some(Reply::Error(control::Failure { code, message: msg })),
             },
         );
     };
-    if first.op != op::ADD_CONTAINER {
+    let Some(Op::Create(create)) = first.op else {
         reply_err(
             libc::EINVAL,
             "the first request must add a container".into(),
         );
-        return Err(anyhow!("the first control request was {}", first.op));
-    }
-    let bundle = match crate::oci::parse(&first.config) {
+        let op = first.op.as_ref().map_or("empty", Op::name);
+        return Err(anyhow!("the first control request was {op}"));
+    };
+    let bundle = match crate::oci::parse(&create.config) {
         Ok(b) => b,
         Err(e) => {
             reply_err(libc::EINVAL, format!("{e:#}"));
             return Err(e);
         }
     };
-    crate::sandbox::protect_from_oom_killer();
+    boot::protect_from_oom_killer();
     // The pod's task limit: the first container's pids.limit, or the
     // pids.max in force for the sandbox's cgroup (the shim put the sentry
     // in it before this request), whichever is smaller.
@@ -458,7 +469,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     if let Some(p) = pids_limit {
         tracing::info!(tasks = p, "the pod's task limit");
     }
-    let platform = match KvmPlatform::new(crate::sandbox::vm_config(None, pids_limit)) {
+    let platform = match KvmPlatform::new(boot::vm_config(None, pids_limit)) {
         Ok(p) => p,
         Err(e) => {
             reply_err(libc::EIO, format!("starting the sandbox: {e}"));
@@ -467,7 +478,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     };
     let platform: Arc<dyn Platform> = Arc::new(platform);
     let config = KernelConfig {
-        cpus: sandbox::host_cpus(),
+        cpus: boot::host_cpus(),
         fault_around: opts.fault_around,
         hostname: bundle.hostname.clone().unwrap_or_else(|| "gvisor".into()),
         sysctl: bundle.sysctl.clone(),
@@ -496,10 +507,12 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         exited_rx,
     };
     let keep: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-    let answer = server.add_container(&first.container, &bundle, fds);
+    let answer = server
+        .add_container(&create.container, &bundle, fds)
+        .map(Reply::Create);
     // Every descriptor the sentry needs from now on is open (or arrives on
     // the control socket): confine.
-    crate::launch::confine_sentry(raw, opts.debug_log.as_deref(), &keep)
+    super::confine::confine_sentry(raw, opts.debug_log.as_deref(), &keep)
         .context("confining the sentry")?;
     let mut answer = Some((first_seq, answer));
     loop {
@@ -509,10 +522,10 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
                 let Some((req, fds)) = receive(&sock)? else {
                     break;
                 };
-                if req.op == op::SHUTDOWN {
+                if let Some(Op::Shutdown(_)) = req.op {
                     let bye = Response {
                         seq: req.seq,
-                        ..Default::default()
+                        reply: Some(Reply::Done(Done {})),
                     };
                     send(&sock, frame::RESPONSE, &bye);
                     break;
@@ -520,12 +533,13 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
                 (req.seq, server.handle(req, fds))
             }
         };
-        let mut r = a.unwrap_or_else(|Failure(code, error)| Response {
-            error,
-            code,
-            ..Default::default()
+        let reply = a.unwrap_or_else(|Failure(code, message)| {
+            Reply::Error(control::Failure { code, message })
         });
-        r.seq = seq;
+        let r = Response {
+            seq,
+            reply: Some(reply),
+        };
         send(&sock, frame::RESPONSE, &r);
     }
     for tg in server.kernel.all_processes() {

@@ -1,5 +1,5 @@
 //! `gvisor boot`: the sentry process. Builds the kernel and its file
-//! systems over the gofer channel, confines itself (see `launch`), then
+//! systems over the gofer channel, confines itself (`super::confine`), then
 //! runs the program.
 
 use std::ffi::OsString;
@@ -63,7 +63,7 @@ pub struct DoOptions {
 pub fn vm_config(memory_limit: Option<u64>, pids_limit: Option<u64>) -> VmConfig {
     let mut c = VmConfig::default();
     if let Some(m) = memory_limit {
-        c.memory_size = (m & !0xfff).clamp(crate::launch::MIN_MEMORY, c.memory_size);
+        c.memory_size = (m & !0xfff).clamp(crate::limits::MIN_MEMORY, c.memory_size);
     }
     if let Some(p) = pids_limit {
         c.max_vcpus = (p.max(1)).min(c.max_vcpus as u64) as usize;
@@ -576,7 +576,7 @@ pub fn run(
         .to_vec();
     let binds = bundle.as_ref().map_or(0, |b| b.binds.len());
     keep_fds.extend((1..=binds).map(|i| opts.gofer_fd + i as i32));
-    crate::launch::confine_sentry(opts.gofer_fd, opts.debug_log.as_deref(), &keep_fds)
+    super::confine::confine_sentry(opts.gofer_fd, opts.debug_log.as_deref(), &keep_fds)
         .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
     if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_FORBIDDEN_SYSCALL").is_some() {
         // Debug builds only: prove the allowlist is enforced (tests).

@@ -8,70 +8,41 @@
 //! control socket. Processes are identified by their pid inside the
 //! sandbox; containerd is told the sentry's host pid.
 
+mod metrics;
+mod oom;
+mod reaper;
+mod spawn;
+mod stdio;
+
 use std::collections::HashMap;
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _, Result};
 use containerd_shim_protos::api::CreateTaskRequest;
-use containerd_shim_protos::cgroups::metrics::{
-    CPUStat, CPUUsage, MemoryEntry, MemoryOomControl, MemoryStat, Metrics, PidsStat,
-};
-use containerd_shim_protos::events::task::TaskOOM;
 use containerd_shim_protos::protobuf::well_known_types::any::Any;
-use containerd_shim_protos::protobuf::{Message as _, MessageField};
-use containerd_shim_protos::topics;
 
 use crate::cgroup::{self, Cgroup};
-use crate::confine;
-use crate::control::{self, op, Client, ControlError, Request};
-use crate::options::RuntimeOptions;
-use crate::task::{Backend, BackendError, Events, ExitSink, Stdio};
+use crate::containerd::backend::{Backend, BackendError, Events, ExitSink, Stdio};
+use crate::containerd::options::RuntimeOptions;
+use crate::control::{self, Client, ControlError, Op};
+
+use oom::OomWatch;
+pub use reaper::start_reaper;
+use reaper::{kill_and_forget, zombie};
+use spawn::Spawner;
+use stdio::{open_stdio, StdinWriter};
 
 /// The CRI annotation naming a container's pod sandbox.
 pub const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
 /// The CRI annotation saying whether a container is the pod's sandbox
 /// ("sandbox") or one of its containers ("container").
 pub const CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
-
-/// Runs closures on one long-lived thread: processes started there get
-/// PR_SET_PDEATHSIG tied to that thread, which must outlive them.
-struct Spawner(Mutex<mpsc::Sender<Box<dyn FnOnce() + Send>>>);
-
-impl Spawner {
-    fn new() -> std::io::Result<Spawner> {
-        let (tx, rx) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        std::thread::Builder::new()
-            .name("spawner".into())
-            .spawn(move || {
-                while let Ok(f) = rx.recv() {
-                    f();
-                }
-            })?;
-        Ok(Spawner(Mutex::new(tx)))
-    }
-
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let (tx, rx) = mpsc::channel();
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(Box::new(move || {
-                let _ = tx.send(f());
-            }))
-            .map_err(|_| anyhow!("the spawner thread is gone"))?;
-        rx.recv().map_err(|_| anyhow!("the spawner thread is gone"))
-    }
-}
-
-/// One process's stdin relay: containerd's FIFO is copied into a pipe whose
-/// read end the sandbox holds; CloseIO drops the write end.
-type StdinWriter = Arc<Mutex<Option<OwnedFd>>>;
 
 struct ProcEntry {
     /// pid inside the sandbox.
@@ -105,9 +76,6 @@ struct State {
 
 type Sinks = Arc<Mutex<HashMap<i32, ExitSink>>>;
 
-/// The OOM watcher thread and what stops it (dropping the sender).
-type OomWatch = (mpsc::Sender<()>, std::thread::JoinHandle<()>);
-
 /// The pod backend.
 pub struct Pod {
     gvisor: CString,
@@ -136,128 +104,6 @@ fn control_error(e: ControlError) -> BackendError {
     }
 }
 
-fn cstrings(items: &[OsString]) -> Result<Vec<CString>> {
-    items
-        .iter()
-        .map(|s| CString::new(s.as_bytes()).map_err(|_| anyhow!("{s:?} contains a NUL byte")))
-        .collect()
-}
-
-/// Opens an output of a process: containerd's FIFO (read-write, so the open
-/// does not wait for a reader), a `file://` path, or /dev/null.
-fn open_output(path: &str) -> Result<OwnedFd> {
-    let f = if path.is_empty() {
-        std::fs::OpenOptions::new().write(true).open("/dev/null")
-    } else if let Some(p) = path.strip_prefix("file://") {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p)
-    } else if path.starts_with("binary://") {
-        anyhow::bail!("stdio {path}: binary log drivers are not supported");
-    } else {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-    };
-    Ok(f.with_context(|| format!("opening stdio {path:?}"))?.into())
-}
-
-/// Opens stdin: /dev/null, or a pipe fed from containerd's FIFO by a thread.
-fn open_input(path: &str) -> Result<(OwnedFd, Option<StdinWriter>)> {
-    if path.is_empty() {
-        let f = std::fs::File::open("/dev/null").context("opening /dev/null")?;
-        return Ok((f.into(), None));
-    }
-    use std::os::unix::fs::OpenOptionsExt;
-    let fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .with_context(|| format!("opening stdin {path:?}"))?;
-    // SAFETY: F_SETFL on a descriptor we own.
-    unsafe { libc::fcntl(fifo.as_raw_fd(), libc::F_SETFL, 0) };
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array; checked.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(anyhow!(
-            "creating a stdin pipe: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: both are fresh descriptors owned by nothing else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let writer: StdinWriter = Arc::new(Mutex::new(Some(w)));
-    let w2 = writer.clone();
-    std::thread::Builder::new()
-        .name("stdin-relay".into())
-        .spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                // SAFETY: read into a local buffer from the FIFO we own.
-                let n = unsafe { libc::read(fifo.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                let guard = w2.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(w) = guard.as_ref() else { break };
-                if n <= 0 {
-                    break;
-                }
-                let mut b = &buf[..n as usize];
-                while !b.is_empty() {
-                    // SAFETY: write of a valid buffer to the pipe we own.
-                    let m = unsafe { libc::write(w.as_raw_fd(), b.as_ptr().cast(), b.len()) };
-                    if m <= 0 {
-                        return;
-                    }
-                    b = &b[m as usize..];
-                }
-            }
-            // EOF from containerd: the sandbox sees EOF too.
-            w2.lock().unwrap_or_else(|p| p.into_inner()).take();
-        })
-        .context("starting the stdin relay")?;
-    Ok((r, Some(writer)))
-}
-
-/// Opens a process's three stdio descriptors for the sentry.
-fn open_stdio(s: &Stdio) -> Result<(Vec<OwnedFd>, Option<StdinWriter>)> {
-    let (stdin, writer) = open_input(&s.stdin)?;
-    let stdout = open_output(&s.stdout)?;
-    let stderr = if s.terminal {
-        open_output("")?
-    } else {
-        open_output(&s.stderr)?
-    };
-    Ok((vec![stdin, stdout, stderr], writer))
-}
-
-fn kill_and_forget(pid: i32) {
-    if pid > 0 {
-        // SAFETY: signals our own child; it is reaped by the reaper thread.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-}
-
-/// Reaps every child of the shim (it is a subreaper: orphans come here too).
-pub fn start_reaper() -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("reaper".into())
-        .spawn(|| loop {
-            let mut st = 0;
-            // SAFETY: waitpid with a valid out-pointer.
-            let r = unsafe { libc::waitpid(-1, &mut st, 0) };
-            if r > 0 {
-                tracing::debug!(pid = r, status = st, "reaped");
-            } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })
-        .map(|_| ())
-}
-
 fn annotations(spec: &oci_spec::runtime::Spec) -> HashMap<String, String> {
     spec.annotations().clone().unwrap_or_default()
 }
@@ -278,138 +124,6 @@ impl Pod {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn spawn(
-        &self,
-        argv: Vec<OsString>,
-        env: Vec<OsString>,
-        fds: Vec<OwnedFd>,
-        first: RawFd,
-        ns: libc::c_int,
-    ) -> Result<i32> {
-        let exe = self.gvisor.clone();
-        let argv = cstrings(&argv)?;
-        let env = cstrings(&env)?;
-        // Their stderr is the shim log (the bundle's `log` FIFO, which
-        // containerd copies into its own log), when it can be opened.
-        let log: Option<OwnedFd> = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open("log")
-                .ok()
-                .map(OwnedFd::from)
-        };
-        self.spawner.run(move || {
-            let mut pairs: Vec<(RawFd, RawFd)> = fds
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (f.as_raw_fd(), first + i as RawFd))
-                .collect();
-            if let Some(l) = &log {
-                pairs.push((l.as_raw_fd(), 2));
-            }
-            let r = confine::spawn(&exe, &argv, &env, &pairs, ns);
-            drop(fds);
-            drop(log);
-            r
-        })?
-    }
-
-    /// Starts a gofer for `bundle`; returns its pid and the sentry's ends
-    /// of its channels (root first, then the binds).
-    fn start_gofer(&self, b: &crate::oci::Bundle, env: &[OsString]) -> Result<(i32, Vec<OwnedFd>)> {
-        let mut clients = Vec::new();
-        let mut servers = Vec::new();
-        for _ in 0..=b.binds.len() {
-            let (c, s) = vfs_gofer::wire::socketpair().context("creating a gofer channel")?;
-            clients.push(c);
-            servers.push(s);
-        }
-        let mut argv: Vec<OsString> = vec![
-            "gvisor-gofer".into(),
-            "gofer".into(),
-            "--root".into(),
-            b.root.clone().into_os_string(),
-            "--fd".into(),
-            "3".into(),
-        ];
-        for (p, rw) in &b.binds {
-            let mut a = OsString::from(if *rw { "rw:" } else { "ro:" });
-            a.push(p);
-            argv.push("--bind".into());
-            argv.push(a);
-        }
-        let pid = self
-            .spawn(argv, env.to_vec(), servers, 3, confine::GOFER_NAMESPACES)
-            .context("starting the gofer")?;
-        Ok((pid, clients))
-    }
-
-    /// Starts the sentry with `options`; returns its pid and control client.
-    fn start_sentry(
-        &self,
-        id: &str,
-        options: &RuntimeOptions,
-        env: &[OsString],
-    ) -> Result<(i32, Arc<Client>, Arc<AtomicBool>)> {
-        let (mine, theirs) =
-            vfs_gofer::wire::socketpair().context("creating the control socket")?;
-        let mut argv: Vec<OsString> = vec![
-            "gvisor-sentry".into(),
-            "boot".into(),
-            "--control-fd".into(),
-            "3".into(),
-        ];
-        if let Some(d) = options.debug_log_dir(id) {
-            argv.push("--debug-log".into());
-            argv.push(d.into_os_string());
-        }
-        if options.strace {
-            argv.push("--strace".into());
-        }
-        let pid = self
-            .spawn(
-                argv,
-                env.to_vec(),
-                vec![theirs],
-                3,
-                confine::SENTRY_NAMESPACES,
-            )
-            .context("starting the sentry")?;
-        let sinks = self.sinks.clone();
-        let sinks2 = self.sinks.clone();
-        let dead = Arc::new(AtomicBool::new(false));
-        let dead2 = dead.clone();
-        let client = Client::new(
-            mine,
-            move |e: control::Exited| {
-                let sink = sinks
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&e.pid);
-                if let Some(s) = sink {
-                    s(e.status);
-                }
-            },
-            move || {
-                // The sentry is gone: everything in it has ended.
-                dead2.store(true, Ordering::SeqCst);
-                let all: Vec<ExitSink> = sinks2
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .drain()
-                    .map(|(_, s)| s)
-                    .collect();
-                for s in all {
-                    s(128 + libc::SIGKILL as u32);
-                }
-            },
-        )
-        .context("starting the control reader")?;
-        Ok((pid, Arc::new(client), dead))
     }
 
     fn client(&self) -> Result<Arc<Client>, BackendError> {
@@ -460,7 +174,7 @@ impl Pod {
                 .map(|s| s.options.clone())
                 .unwrap_or_default()
         } else {
-            crate::options::resolve(req.options.as_ref().map(|a| a.value.as_slice()))
+            crate::containerd::options::resolve(req.options.as_ref().map(|a| a.value.as_slice()))
                 .map_err(|e| BackendError::Invalid(format!("{e:#}")))?
         };
         // The rootfs arrives as mounts to make at bundle/rootfs.
@@ -620,18 +334,16 @@ impl Pod {
         }
         let client = self.client()?;
         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        let answer = client.call(
-            &Request {
-                op: op::ADD_CONTAINER,
+        let answer = client.create(
+            control::Create {
                 container: req.id.clone(),
                 config,
-                ..Default::default()
             },
             &raw,
         );
         drop(fds);
-        let resp = match answer {
-            Ok(r) => r,
+        let pid = match answer {
+            Ok(pid) => pid,
             Err(e) => {
                 kill_and_forget(gofer_pid);
                 if !is_member {
@@ -641,13 +353,7 @@ impl Pod {
             }
         };
         let mut procs = HashMap::new();
-        procs.insert(
-            String::new(),
-            ProcEntry {
-                pid: resp.pid,
-                stdin,
-            },
-        );
+        procs.insert(String::new(), ProcEntry { pid, stdin });
         self.lock().containers.insert(
             req.id.clone(),
             Ctr {
@@ -659,62 +365,13 @@ impl Pod {
         Ok(())
     }
 
-    /// Polls the sandbox cgroup's OOM-kill counter; each new kill publishes
-    /// TaskOOM for the sandbox's container.
-    fn watch_oom(&self, id: &str, cg: Cgroup) -> Option<OomWatch> {
-        let events = self.events.clone();
-        let id = id.to_string();
-        let (stop, stopped) = mpsc::channel::<()>();
-        let r = std::thread::Builder::new()
-            .name("oom-watch".into())
-            .spawn(move || {
-                let mut seen = cg.usage().oom_kills;
-                loop {
-                    // Every 200 ms, and once more when told to stop (an OOM
-                    // kill is often what ended the sandbox).
-                    let last = !matches!(
-                        stopped.recv_timeout(Duration::from_millis(200)),
-                        Err(mpsc::RecvTimeoutError::Timeout)
-                    );
-                    let now = cg.usage().oom_kills;
-                    tracing::debug!(now, seen, last, "oom watch");
-                    if now > seen {
-                        events.publish(
-                            topics::TASK_OOM_EVENT_TOPIC,
-                            Box::new(TaskOOM {
-                                container_id: id.clone(),
-                                ..Default::default()
-                            }),
-                        );
-                        seen = now;
-                    }
-                    if last {
-                        break;
-                    }
-                }
-            });
-        match r {
-            Ok(h) => Some((stop, h)),
-            Err(e) => {
-                tracing::warn!(error = %e, "starting the OOM watcher");
-                None
-            }
-        }
-    }
-
     /// Ends the sentry and removes the sandbox cgroup.
     fn shutdown_sandbox(&self) {
         let Some(sb) = self.lock().sandbox.take() else {
             return;
         };
         if !sb.dead.load(Ordering::SeqCst) {
-            let _ = sb.client.call(
-                &Request {
-                    op: op::SHUTDOWN,
-                    ..Default::default()
-                },
-                &[],
-            );
+            let _ = sb.client.done(Op::Shutdown(control::Shutdown {}));
         }
         // Wait (briefly) for the sentry to go, then make sure.
         let gone = |pid: i32| !Path::new(&format!("/proc/{pid}/stat")).exists() || zombie(pid);
@@ -736,17 +393,6 @@ impl Pod {
         }
         tracing::info!(sandbox = %sb.id, "sandbox shut down");
     }
-}
-
-fn zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()
-                .map(|r| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
 }
 
 fn unmount(target: &Path) {
@@ -776,26 +422,19 @@ impl Backend for Pod {
         let client = self.client()?;
         let (fds, stdin) = open_stdio(stdio).map_err(failed)?;
         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        let resp = client
-            .call(
-                &Request {
-                    op: op::EXEC,
+        let pid = client
+            .exec(
+                control::Exec {
                     container: id.to_string(),
                     config: spec.to_vec(),
-                    ..Default::default()
                 },
                 &raw,
             )
             .map_err(control_error)?;
         drop(fds);
         if let Some(c) = self.lock().containers.get_mut(id) {
-            c.procs.insert(
-                exec_id.to_string(),
-                ProcEntry {
-                    pid: resp.pid,
-                    stdin,
-                },
-            );
+            c.procs
+                .insert(exec_id.to_string(), ProcEntry { pid, stdin });
         }
         Ok(())
     }
@@ -808,14 +447,7 @@ impl Backend for Pod {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(pid, exited);
-        if let Err(e) = client.call(
-            &Request {
-                op: op::START,
-                pid,
-                ..Default::default()
-            },
-            &[],
-        ) {
+        if let Err(e) = client.done(Op::Start(control::Start { pid })) {
             self.sinks
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -828,65 +460,43 @@ impl Backend for Pod {
     fn kill(&self, id: &str, exec_id: &str, signal: u32, all: bool) -> Result<(), BackendError> {
         let pid = self.proc_pid(id, exec_id)?;
         self.client()?
-            .call(
-                &Request {
-                    op: op::SIGNAL,
-                    container: id.to_string(),
-                    pid,
-                    signal,
-                    all: all && exec_id.is_empty(),
-                    ..Default::default()
-                },
-                &[],
-            )
-            .map(|_| ())
+            .done(Op::Kill(control::Kill {
+                container: id.to_string(),
+                pid,
+                signal,
+                all: all && exec_id.is_empty(),
+            }))
             .map_err(control_error)
     }
 
     fn pids(&self, id: &str) -> Result<Vec<u32>, BackendError> {
-        let r = self
+        let pids = self
             .client()?
-            .call(
-                &Request {
-                    op: op::PIDS,
-                    container: id.to_string(),
-                    ..Default::default()
-                },
-                &[],
-            )
+            .pids(control::Pids {
+                container: id.to_string(),
+            })
             .map_err(control_error)?;
-        Ok(r.pids.into_iter().map(|p| p as u32).collect())
+        Ok(pids.into_iter().map(|p| p as u32).collect())
     }
 
     fn pause(&self, id: &str, pause: bool) -> Result<(), BackendError> {
-        self.client()?
-            .call(
-                &Request {
-                    op: op::PAUSE,
-                    container: id.to_string(),
-                    flag: pause,
-                    ..Default::default()
-                },
-                &[],
-            )
-            .map(|_| ())
-            .map_err(control_error)
+        let container = id.to_string();
+        let op = if pause {
+            Op::Pause(control::Pause { container })
+        } else {
+            Op::Resume(control::Resume { container })
+        };
+        self.client()?.done(op).map_err(control_error)
     }
 
     fn resize(&self, id: &str, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
         let pid = self.proc_pid(id, exec_id)?;
         self.client()?
-            .call(
-                &Request {
-                    op: op::RESIZE,
-                    pid,
-                    rows: height,
-                    cols: width,
-                    ..Default::default()
-                },
-                &[],
-            )
-            .map(|_| ())
+            .done(Op::ResizePty(control::ResizePty {
+                pid,
+                rows: height,
+                cols: width,
+            }))
             .map_err(control_error)
     }
 
@@ -909,14 +519,9 @@ impl Backend for Pod {
     fn stats(&self, id: &str) -> Result<Any, BackendError> {
         let r = self
             .client()?
-            .call(
-                &Request {
-                    op: op::STATS,
-                    container: id.to_string(),
-                    ..Default::default()
-                },
-                &[],
-            )
+            .stats(control::Stats {
+                container: id.to_string(),
+            })
             .map_err(control_error)?;
         let pids = self.pids(id)?.len() as u64;
         let cg = self
@@ -925,52 +530,7 @@ impl Backend for Pod {
             .as_ref()
             .and_then(|s| s.cgroup.as_ref().map(|c| c.usage()))
             .unwrap_or_default();
-        // Container figures come from the sentry (its processes' CPU time
-        // and resident memory); the sandbox's cgroup gives memory usage and
-        // limit of the whole pod (sentry + gofers, host view).
-        let m = Metrics {
-            pids: MessageField::some(PidsStat {
-                current: pids,
-                limit: cg.pids_limit,
-                ..Default::default()
-            }),
-            cpu: MessageField::some(CPUStat {
-                usage: MessageField::some(CPUUsage {
-                    total: r.cpu_ns,
-                    user: r.cpu_ns,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            memory: MessageField::some(MemoryStat {
-                rss: r.memory_bytes,
-                total_rss: r.memory_bytes,
-                usage: MessageField::some(MemoryEntry {
-                    usage: if cg.memory > 0 {
-                        cg.memory
-                    } else {
-                        r.sandbox_memory_bytes
-                    },
-                    limit: cg.memory_limit,
-                    max: cg.memory_max,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            memory_oom_control: MessageField::some(MemoryOomControl {
-                oom_kill: cg.oom_kills,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let value = m
-            .write_to_bytes()
-            .map_err(|e| BackendError::Failed(format!("encoding metrics: {e}")))?;
-        Ok(Any {
-            type_url: "io.containerd.cgroups.v1.Metrics".into(),
-            value,
-            ..Default::default()
-        })
+        metrics::encode(&r, pids, &cg)
     }
 
     fn update(&self, id: &str, resources: &Any) -> Result<(), BackendError> {
@@ -1002,15 +562,10 @@ impl Backend for Pod {
             drop(st);
             // Unstarted, the sentry still holds it (and its stdio).
             if let Ok(client) = self.client() {
-                let _ = client.call(
-                    &Request {
-                        op: op::REMOVE,
-                        container: id.to_string(),
-                        pid: p.pid,
-                        ..Default::default()
-                    },
-                    &[],
-                );
+                let _ = client.done(Op::Delete(control::Delete {
+                    container: id.to_string(),
+                    pid: p.pid,
+                }));
             }
             return Ok(());
         }
@@ -1020,14 +575,10 @@ impl Backend for Pod {
             .remove(id)
             .ok_or_else(|| BackendError::NotFound(format!("container {id}")))?;
         if let Ok(client) = self.client() {
-            let _ = client.call(
-                &Request {
-                    op: op::REMOVE,
-                    container: id.to_string(),
-                    ..Default::default()
-                },
-                &[],
-            );
+            let _ = client.done(Op::Delete(control::Delete {
+                container: id.to_string(),
+                pid: 0,
+            }));
         }
         kill_and_forget(c.gofer_pid);
         if let Some(t) = &c.rootfs_mounted {

@@ -15,6 +15,11 @@
 //! and serve loop: the crate's stock entry point does not work with
 //! containerd 1.6 (see ../shared/CONTAINERD-SHIM-NOTES.md).
 
+pub mod backend;
+pub mod options;
+pub mod pod;
+pub mod task;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,8 +34,9 @@ use containerd_shim_protos::ttrpc::r#async::transport::Listener;
 use containerd_shim_protos::ttrpc::r#async::Server;
 use tokio::sync::mpsc;
 
-use crate::pod::{Pod, SANDBOX_ID};
-use crate::task::{Events, TaskService};
+use backend::Events;
+use pod::{Pod, SANDBOX_ID};
+use task::TaskService;
 
 /// Runtime name containerd knows this shim by.
 pub const RUNTIME: &str = "io.containerd.gvisor.v1";
@@ -173,7 +179,7 @@ async fn serve(flags: &Flags) -> Result<()> {
             std::io::Error::last_os_error()
         ));
     }
-    crate::pod::start_reaper().context("starting the reaper")?;
+    pod::start_reaper().context("starting the reaper")?;
     let ttrpc_address = std::env::var("TTRPC_ADDRESS").context("TTRPC_ADDRESS is not set")?;
     let publisher = RemotePublisher::new(&ttrpc_address)
         .await

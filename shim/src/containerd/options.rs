@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn the_deployed_example_parses() {
         let o = RuntimeOptions::parse(
-            include_str!("../../deploy/gvisor.toml"),
+            include_str!("../../../deploy/gvisor.toml"),
             "deploy/gvisor.toml",
         )
         .unwrap();

@@ -1,0 +1,473 @@
+//! The `gvisor` command line: its arguments (clap) and what each command
+//! runs. `do` and `run` launch a sandbox from this process (`launch`);
+//! `boot` becomes the sentry (`crate::sentry`) and `gofer` a gofer
+//! (`crate::gofer`).
+
+pub mod launch;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use sentry_core::kernel::ExitStatus;
+
+use crate::sentry::boot::{self, DoOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "gvisor",
+    version,
+    about = "gvisor-rs: run programs in a KVM-hosted sandbox kernel"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run PROGRAM from the host file system in a new sandbox.
+    Do {
+        /// Print one line per system call (to stderr, or to the debug log).
+        #[arg(long)]
+        strace: bool,
+        /// Write the sentry's debug log (and strace) into DIR.
+        #[arg(long, value_name = "DIR")]
+        debug_log: Option<PathBuf>,
+        /// Pages mapped per page fault (1 disables fault-around).
+        #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND, hide = true)]
+        fault_around: u64,
+        #[command(flatten)]
+        limits: LimitFlags,
+        /// Use the host directory DIR as the root file system (default: the host's /).
+        #[arg(long, value_name = "DIR")]
+        rootfs: Option<PathBuf>,
+        /// Print exits, faults and syscalls taken to stderr at the end (for benchmarks).
+        #[arg(long, hide = true)]
+        stats: bool,
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
+    },
+    /// The sentry process (started by `gvisor do`; not for direct use).
+    #[command(hide = true)]
+    Boot {
+        /// The gofer channel's descriptor.
+        #[arg(long, default_value_t = -1)]
+        gofer_fd: i32,
+        /// Serve a pod over this control socket (from the shim) instead of
+        /// running one program.
+        #[arg(long)]
+        control_fd: Option<i32>,
+        /// The program's working directory in the sandbox.
+        #[arg(long, default_value = "/")]
+        cwd: String,
+        #[arg(long)]
+        strace: bool,
+        #[arg(long, value_name = "DIR")]
+        debug_log: Option<PathBuf>,
+        #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND)]
+        fault_around: u64,
+        #[arg(long)]
+        stats: bool,
+        /// The sandbox's memory, bytes (its memory file's size).
+        #[arg(long)]
+        memory_limit: Option<u64>,
+        /// Most tasks in the sandbox.
+        #[arg(long)]
+        pids_limit: Option<u64>,
+        /// Run the OCI bundle in DIR (its config.json) instead of COMMAND.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
+    },
+    /// Run the container of the OCI bundle in DIR (its config.json) in a new
+    /// sandbox, as `runsc run`; exits with the container's status.
+    Run {
+        /// The bundle directory.
+        #[arg(long, value_name = "DIR")]
+        bundle: PathBuf,
+        /// Print one line per system call (to stderr, or to the debug log).
+        #[arg(long)]
+        strace: bool,
+        /// Write the sentry's debug log (and strace) into DIR.
+        #[arg(long, value_name = "DIR")]
+        debug_log: Option<PathBuf>,
+        /// Print exits, faults and pages to stderr at the end (benchmarks).
+        #[arg(long, hide = true)]
+        stats: bool,
+        /// Limits (they override the bundle's linux.resources).
+        #[command(flatten)]
+        limits: LimitFlags,
+        /// The container id.
+        id: String,
+    },
+    /// A gofer process (started by `gvisor do`; not for direct use).
+    #[command(hide = true)]
+    Gofer {
+        /// The root it serves.
+        #[arg(long)]
+        root: PathBuf,
+        /// The channel's descriptor.
+        #[arg(long)]
+        fd: i32,
+        /// A host directory to serve read-only on the next descriptor.
+        #[arg(long)]
+        bind: Vec<PathBuf>,
+    },
+    /// Print the system call table.
+    Syscalls {
+        /// As the Markdown of docs/SYSCALLS.md.
+        #[arg(long)]
+        markdown: bool,
+        /// Print the host system calls the sentry and the gofer may make
+        /// (their seccomp allowlists) instead.
+        #[arg(long)]
+        host: bool,
+    },
+}
+
+fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::File>> {
+    use tracing_subscriber::EnvFilter;
+    match debug_log {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating debug log directory {}", dir.display()))?;
+            let path = dir.join(format!("gvisor.{}.boot.log", std::process::id()));
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("creating debug log {}", path.display()))?;
+            let strace = file.try_clone().context("duplicating the debug log")?;
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    EnvFilter::try_from_env("GVISOR_LOG").unwrap_or_else(|_| "debug".into()),
+                )
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .init();
+            Ok(Some(strace))
+        }
+        None => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    EnvFilter::try_from_env("GVISOR_LOG").unwrap_or_else(|_| "warn".into()),
+                )
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .without_time()
+                .with_target(false)
+                .init();
+            Ok(None)
+        }
+    }
+}
+
+/// The sandbox's limits, shared by `gvisor do` and `gvisor run` (for `run`
+/// they override the bundle's linux.resources).
+#[derive(clap::Args)]
+struct LimitFlags {
+    /// Memory limit of the sandbox (512M, 1G): past it the program gets
+    /// ENOMEM, or SIGKILL for a page it cannot have.
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// Most tasks (threads) in the sandbox: past it fork and clone give EAGAIN.
+    #[arg(long, value_name = "N")]
+    pids: Option<u64>,
+    /// CPU time of the sandbox, in CPUs (0.5, 2).
+    #[arg(long, value_name = "F")]
+    cpus: Option<f64>,
+}
+
+/// The limits of `--memory`, `--pids` and `--cpus` over `base` (a bundle's).
+fn limits_from_flags(
+    base: crate::limits::SandboxLimits,
+    flags: &LimitFlags,
+) -> anyhow::Result<crate::limits::SandboxLimits> {
+    let mut l = base;
+    if let Some(m) = &flags.memory {
+        l.memory = Some(crate::limits::parse_size(m).context("--memory")?);
+    }
+    if let Some(p) = flags.pids {
+        l.pids = Some(p);
+    }
+    if let Some(c) = flags.cpus {
+        if !(c.is_finite() && c > 0.0 && c <= 1024.0) {
+            anyhow::bail!("--cpus {c}: expected a number of CPUs above 0");
+        }
+        let period = 100_000u64;
+        l.cpu_quota = Some(((c * period as f64).max(1000.0) as i64, period));
+    }
+    crate::limits::check_limits(&l)?;
+    Ok(l)
+}
+
+/// Starts a sandbox and turns how it ended into the exit code.
+fn launch_and_report(opts: &launch::LaunchOptions) -> ExitCode {
+    match launch::launch(opts) {
+        Ok(launch::Outcome::Exited(code)) => ExitCode::from(code as u8),
+        Ok(launch::Outcome::SentryOutOfMemory) => {
+            eprintln!(
+                "gvisor: the sentry was killed by the host's OOM killer: the sandbox's cgroup reached its memory limit (the sentry's own memory went past the {} MiB of headroom)",
+                crate::limits::MEMORY_HEADROOM >> 20
+            );
+            ExitCode::from(125)
+        }
+        Ok(launch::Outcome::SentryKilled(sig)) => {
+            eprintln!("gvisor: {}", launch::describe_sentry_death(sig));
+            ExitCode::from(125)
+        }
+        Err(e) => {
+            eprintln!("gvisor: {e:#}");
+            ExitCode::from(125)
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly, not in a panic.
+fn print_out(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gvisor: writing to stdout: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The `gvisor` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Boot { .. } => crate::panic::install("sentry"),
+        Cmd::Gofer { .. } => crate::panic::install("gofer"),
+        _ => {}
+    }
+    if matches!(cli.cmd, Cmd::Boot { .. } | Cmd::Gofer { .. }) {
+        crate::confine::settle_libc();
+    }
+    match cli.cmd {
+        Cmd::Syscalls {
+            markdown: _,
+            host: true,
+        } => {
+            let s = crate::confine::sentry_allowlist(1);
+            let g = crate::confine::gofer_allowlist();
+            let text = format!(
+                "# sentry (gvisor boot): {} host system calls\n{}# gofer (gvisor gofer): {} host system calls\n{}",
+                s.len(),
+                crate::confine::describe(&s),
+                g.len(),
+                crate::confine::describe(&g)
+            );
+            print_out(&text)
+        }
+        Cmd::Gofer { root, fd, bind } => {
+            let _ = init_logging(None);
+            match crate::gofer::gofer_main(&root, &bind, fd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gvisor gofer: {e:#}");
+                    ExitCode::from(125)
+                }
+            }
+        }
+        Cmd::Syscalls {
+            markdown,
+            host: false,
+        } => {
+            if markdown {
+                print_out(&sentry_core::syscalls::markdown())
+            } else {
+                let mut text = String::new();
+                for s in sentry_core::syscalls::TABLE {
+                    text.push_str(&format!("{:>4} {:<20} {:?}\n", s.nr, s.name, s.support));
+                }
+                print_out(&text)
+            }
+        }
+        Cmd::Do {
+            strace,
+            debug_log,
+            fault_around,
+            stats,
+            limits,
+            rootfs,
+            command,
+        } => {
+            let _ = init_logging(None);
+            let limits = match limits_from_flags(Default::default(), &limits) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
+            let cwd = match &rootfs {
+                Some(_) => "/".to_string(),
+                None => std::env::current_dir()
+                    .ok()
+                    .and_then(|p| p.to_str().map(str::to_string))
+                    .unwrap_or_else(|| "/".into()),
+            };
+            let mut boot_flags: Vec<OsString> = Vec::new();
+            if strace {
+                boot_flags.push("--strace".into());
+            }
+            if let Some(d) = &debug_log {
+                boot_flags.push("--debug-log".into());
+                boot_flags.push(d.clone().into_os_string());
+            }
+            if stats {
+                boot_flags.push("--stats".into());
+            }
+            boot_flags.push("--fault-around".into());
+            boot_flags.push(fault_around.to_string().into());
+            boot_flags.extend(limits.boot_flags());
+            let opts = launch::LaunchOptions {
+                rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
+                binds: Vec::new(),
+                files: Vec::new(),
+                cwd,
+                boot_flags,
+                command,
+                terminal: false,
+                limits,
+                cgroup_name: format!("{}{}", launch::STALE_PREFIX, std::process::id()),
+            };
+            launch_and_report(&opts)
+        }
+        Cmd::Run {
+            bundle,
+            strace,
+            debug_log,
+            stats,
+            limits,
+            id,
+        } => {
+            let _ = init_logging(None);
+            let loaded = crate::oci::check_id(&id).and_then(|()| crate::oci::load(&bundle));
+            let b = match loaded {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
+            let limits = match limits_from_flags(b.limits.clone(), &limits) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
+            let bundle_abs = bundle.canonicalize().unwrap_or(bundle);
+            let mut boot_flags: Vec<OsString> =
+                vec!["--bundle".into(), bundle_abs.into_os_string()];
+            if stats {
+                boot_flags.push("--stats".into());
+            }
+            if strace {
+                boot_flags.push("--strace".into());
+            }
+            if let Some(d) = &debug_log {
+                boot_flags.push("--debug-log".into());
+                boot_flags.push(d.clone().into_os_string());
+            }
+            boot_flags.extend(limits.boot_flags());
+            let opts = launch::LaunchOptions {
+                rootfs: b.root.clone(),
+                binds: b.binds.clone(),
+                files: b.files.clone(),
+                cwd: b.process.cwd.clone(),
+                boot_flags,
+                command: Vec::new(),
+                terminal: b.process.terminal,
+                limits,
+                cgroup_name: format!("gvisor-{id}"),
+            };
+            launch_and_report(&opts)
+        }
+        Cmd::Boot {
+            bundle,
+            gofer_fd,
+            control_fd,
+            cwd,
+            strace,
+            debug_log,
+            fault_around,
+            stats,
+            memory_limit,
+            pids_limit,
+            command,
+        } => {
+            let log_file = match init_logging(debug_log.as_ref()) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
+            let strace_out: Option<Box<dyn Write + Send>> = match (strace, log_file) {
+                (false, _) => None,
+                (true, Some(f)) => Some(Box::new(f)),
+                (true, None) => Some(Box::new(std::io::stderr())),
+            };
+            if let Some(control_fd) = control_fd {
+                let opts = crate::sentry::serve::ServeOptions {
+                    control_fd,
+                    debug_log,
+                    fault_around,
+                };
+                return match crate::sentry::serve::serve(&opts, strace_out) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("gvisor: {e:#}");
+                        ExitCode::from(125)
+                    }
+                };
+            }
+            let mut it = command.into_iter();
+            let program = match (it.next(), &bundle) {
+                (Some(p), _) => p,
+                (None, Some(_)) => OsString::new(),
+                (None, None) => {
+                    eprintln!("gvisor: no program given");
+                    return ExitCode::from(125);
+                }
+            };
+            let opts = DoOptions {
+                bundle,
+                program,
+                args: it.collect(),
+                strace,
+                debug_log,
+                fault_around,
+                stats,
+                cwd,
+                gofer_fd,
+                memory_limit,
+                pids_limit,
+            };
+            match boot::run(&opts, strace_out) {
+                Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),
+                Ok(st @ ExitStatus::Signaled(sig)) => {
+                    eprintln!(
+                        "gvisor: program killed by {} (signal {})",
+                        sig.name(),
+                        sig.0
+                    );
+                    ExitCode::from(st.code() as u8)
+                }
+                Err(e) => {
+                    eprintln!("gvisor: {:#}", e.error);
+                    ExitCode::from(e.code as u8)
+                }
+            }
+        }
+    }
+}
