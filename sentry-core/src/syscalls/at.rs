@@ -7,23 +7,22 @@ use crate::vfs::{Start, Vfs};
 
 pub(super) const AT_FDCWD: i32 = libc::AT_FDCWD;
 
-pub(super) const AT_SYMLINK_NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+pub(super) const AT_SYMLINK_NOFOLLOW: u32 = libc::AT_SYMLINK_NOFOLLOW as u32;
 
-pub(super) const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
+pub(super) const AT_EMPTY_PATH: u32 = libc::AT_EMPTY_PATH as u32;
 
 /// Runs `f` with the lookup start for `dirfd` and `path`.
 pub(super) fn at<T>(
     t: &Task,
-    dirfd: u64,
+    dirfd: i32,
     path: &[u8],
     f: impl FnOnce(&Vfs, &Start<'_>) -> SysResult<T>,
 ) -> SysResult<T> {
     let fs = t.root();
-    let d = dirfd as i32;
-    if path.first() == Some(&b'/') || d == AT_FDCWD {
+    if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
         f(&fs, &Start::Cwd(&t.cwd()))
     } else {
-        let dir = t.fds().file(d as i64)?;
+        let dir = t.fds().file(dirfd.into())?;
         f(&fs, &Start::Dir(&dir))
     }
 }

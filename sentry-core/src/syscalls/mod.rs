@@ -36,8 +36,62 @@ pub mod sys_xattr;
 
 pub use names::{NAMES, NR_SYSCALLS};
 
-/// The six syscall arguments.
-pub type Args = [u64; 6];
+/// The six syscall arguments (rdi, rsi, rdx, r10, r8, r9), with typed views
+/// that truncate as Linux does when a handler's C parameter is narrower
+/// than a register.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Args(pub [u64; 6]);
+
+impl std::ops::Deref for Args {
+    type Target = [u64; 6];
+    fn deref(&self) -> &[u64; 6] {
+        &self.0
+    }
+}
+
+impl From<[u64; 6]> for Args {
+    fn from(a: [u64; 6]) -> Args {
+        Args(a)
+    }
+}
+
+impl Args {
+    /// Argument `i` as the register holds it (0 past the sixth).
+    pub fn raw(&self, i: usize) -> u64 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
+
+    /// A file descriptor (`int` or `unsigned int fd`): the low 32 bits as
+    /// i32, so -1 and AT_FDCWD keep their sign.
+    pub fn fd(&self, i: usize) -> i32 {
+        self.raw(i) as u32 as i32
+    }
+
+    /// An `int`: the low 32 bits, signed.
+    pub fn int(&self, i: usize) -> i32 {
+        self.raw(i) as u32 as i32
+    }
+
+    /// An `unsigned int` (flags, modes, uids): the low 32 bits.
+    pub fn uint(&self, i: usize) -> u32 {
+        self.raw(i) as u32
+    }
+
+    /// A `long` or `off_t`: all 64 bits, signed.
+    pub fn long(&self, i: usize) -> i64 {
+        self.raw(i) as i64
+    }
+
+    /// A `size_t`: all 64 bits (usize is 64 bits on x86-64).
+    pub fn len(&self, i: usize) -> usize {
+        self.raw(i) as usize
+    }
+
+    /// A user address: all 64 bits, checked when it is accessed.
+    pub fn ptr(&self, i: usize) -> u64 {
+        self.raw(i)
+    }
+}
 
 /// A syscall handler.
 pub type Handler = fn(&mut Task, &Args) -> SysResult<u64>;
@@ -49,8 +103,36 @@ pub enum Support {
     Full,
     /// Implemented with the stated limits.
     Partial(&'static str),
-    /// Deliberately answers ENOSYS (the app copes), without a log line.
-    Enosys(&'static str),
+    /// Deliberately answers this errno (the app copes), without a log line:
+    /// ENOSYS where the call is left out, another where Linux without the
+    /// feature answers that (a socket of an unsupported family is
+    /// EAFNOSUPPORT).
+    Refuses(Errno, &'static str),
+}
+
+/// What dispatch does around a call besides running its handler.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags(u8);
+
+impl Flags {
+    /// Nothing besides the handler.
+    pub const NONE: Flags = Flags(0);
+    /// The call changes the address space: afterwards, when threads share
+    /// the memory manager, its page-table changes are applied and the other
+    /// threads re-enter ([`crate::kernel::process::flush_shared_mm`]).
+    pub const FLUSH_MM: Flags = Flags(1);
+    /// strace prints the return value as an address (hexadecimal).
+    pub const RET_ADDR: Flags = Flags(2);
+
+    /// Both sets of flags.
+    pub const fn union(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+
+    /// Whether every flag of `o` is set.
+    pub const fn contains(self, o: Flags) -> bool {
+        self.0 & o.0 == o.0
+    }
 }
 
 /// How strace prints an argument.
@@ -80,16 +162,25 @@ pub struct Syscall {
     pub support: Support,
     /// Argument kinds, for strace.
     pub args: &'static [Arg],
+    /// What dispatch does besides calling the handler.
+    pub flags: Flags,
 }
 
 use Arg::*;
 use Support::*;
 
 macro_rules! table {
-    ($($nr:literal $name:ident => $h:path, $sup:expr, [$($a:expr),*];)*) => {
+    ($($nr:literal $name:ident => $h:path, $sup:expr, [$($a:expr),*] $(, flags: $($f:ident)|+)?;)*) => {
         /// Every implemented syscall.
         pub static TABLE: &[Syscall] = &[
-            $(Syscall { nr: $nr, name: stringify!($name), handler: $h, support: $sup, args: &[$($a),*] },)*
+            $(Syscall {
+                nr: $nr,
+                name: stringify!($name),
+                handler: $h,
+                support: $sup,
+                args: &[$($a),*],
+                flags: Flags::NONE$($(.union(Flags::$f))+)?,
+            },)*
         ];
     };
 }
@@ -104,10 +195,10 @@ table! {
     6 lstat => sys_stat::lstat, Full, [Path, Hex];
     7 poll => sys_poll::poll, Full, [Hex, Int, Int];
     8 lseek => sys_read::lseek, Full, [Fd, Int, Int];
-    9 mmap => sys_mmap::mmap, Partial("regular files map their page cache (tmpfs data, or the host file read on demand); a mapping keeps the pages of a file truncated under it where Linux unmaps them (no SIGBUS after truncate); procfs/sysfs files are mapped as copies; MAP_HUGETLB, MAP_SYNC ignored"), [Hex, Hex, Hex, Hex, Fd, Hex];
-    10 mprotect => sys_mmap::mprotect, Full, [Hex, Hex, Hex];
-    11 munmap => sys_mmap::munmap, Full, [Hex, Hex];
-    12 brk => sys_mmap::brk, Full, [Hex];
+    9 mmap => sys_mmap::mmap, Partial("regular files map their page cache (tmpfs data, or the host file read on demand); a mapping keeps the pages of a file truncated under it where Linux unmaps them (no SIGBUS after truncate); procfs/sysfs files are mapped as copies; MAP_HUGETLB, MAP_SYNC ignored"), [Hex, Hex, Hex, Hex, Fd, Hex], flags: FLUSH_MM | RET_ADDR;
+    10 mprotect => sys_mmap::mprotect, Full, [Hex, Hex, Hex], flags: FLUSH_MM;
+    11 munmap => sys_mmap::munmap, Full, [Hex, Hex], flags: FLUSH_MM;
+    12 brk => sys_mmap::brk, Full, [Hex], flags: FLUSH_MM | RET_ADDR;
     13 rt_sigaction => sys_signal::rt_sigaction, Full, [Int, Hex, Hex, Int];
     14 rt_sigprocmask => sys_signal::rt_sigprocmask, Full, [Int, Hex, Hex, Int];
     15 rt_sigreturn => sys_signal::rt_sigreturn, Full, [];
@@ -120,10 +211,10 @@ table! {
     22 pipe => sys_pipe::pipe, Full, [Hex];
     23 select => sys_poll::select, Full, [Int, Hex, Hex, Hex, Hex];
     24 sched_yield => sys_thread::sched_yield, Full, [];
-    25 mremap => sys_mmap::mremap, Partial("MREMAP_DONTUNMAP not supported"), [Hex, Hex, Hex, Hex, Hex];
+    25 mremap => sys_mmap::mremap, Partial("MREMAP_DONTUNMAP not supported"), [Hex, Hex, Hex, Hex, Hex], flags: FLUSH_MM;
     26 msync => sys_mmap::msync, Full, [Hex, Hex, Hex];
     27 mincore => sys_mmap::mincore, Full, [Hex, Hex, Hex];
-    28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int];
+    28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int], flags: FLUSH_MM;
     32 dup => sys_open::dup, Full, [Fd];
     33 dup2 => sys_open::dup2, Full, [Fd, Fd];
     34 pause => sys_signal::pause, Full, [];
@@ -133,8 +224,8 @@ table! {
     38 setitimer => sys_time::setitimer, Partial("ITIMER_REAL only"), [Int, Hex, Hex];
     39 getpid => sys_thread::getpid, Full, [];
     40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Hex, Int];
-    41 socket => sys_socket::no_sockets, Enosys("networking is not implemented yet: EAFNOSUPPORT"), [Int, Int, Int];
-    53 socketpair => sys_socket::no_sockets, Enosys("networking is not implemented yet: EAFNOSUPPORT"), [Int, Int, Int, Hex];
+    41 socket => sys_socket::no_sockets, Refuses(Errno::EAFNOSUPPORT, "networking is not implemented yet"), [Int, Int, Int];
+    53 socketpair => sys_socket::no_sockets, Refuses(Errno::EAFNOSUPPORT, "networking is not implemented yet"), [Int, Int, Int, Hex];
     56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK, and namespaces, are not supported"), [Hex, Hex, Hex, Hex, Hex];
     57 fork => sys_process::fork, Full, [];
     58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
@@ -289,7 +380,7 @@ table! {
     325 mlock2 => sys_mmap::mlock2, Partial("accepted"), [Hex, Hex, Hex];
     326 copy_file_range => sys_read::copy_file_range, Full, [Fd, Hex, Fd, Hex, Int, Hex];
     332 statx => sys_stat::statx, Partial("basic fields"), [Fd, Path, Hex, Hex, Hex];
-    334 rseq => sys_thread::rseq, Enosys("restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];
+    334 rseq => sys_thread::rseq, Refuses(Errno::ENOSYS, "restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];
     435 clone3 => sys_process::clone3, Partial("as clone"), [Hex, Int];
     436 close_range => sys_open::close_range, Full, [Fd, Fd, Hex];
     439 faccessat2 => sys_stat::faccessat2, Full, [Fd, Path, Int, Hex];
@@ -330,7 +421,7 @@ pub fn dispatch(task: &mut Task) {
     let nr = task.regs.rax;
     task.orig_rax = nr;
     let r = &task.regs;
-    let args: Args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
+    let args = Args([r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]);
     let entry = lookup(nr);
     let traced = task.kernel.tracing();
     let pre = traced.then(|| format_call(task, nr, entry, &args));
@@ -383,12 +474,14 @@ pub fn dispatch(task: &mut Task) {
         }
         Err(e) => (-(e.0 as i64)) as u64,
     };
-    if matches!(nr, 9..=12 | 25 | 28) && task.handle.tg.lock().threads.len() > 1 {
+    if entry.is_some_and(|s| s.flags.contains(Flags::FLUSH_MM))
+        && task.handle.tg.lock().threads.len() > 1
+    {
         crate::kernel::process::flush_shared_mm(task);
     }
     if let (Some(pre), Some(t)) = (pre, started) {
         let ret = match res {
-            Ok(v) if entry.is_some_and(|s| matches!(s.name, "mmap" | "brk")) => format!("{v:#x}"),
+            Ok(v) if entry.is_some_and(|s| s.flags.contains(Flags::RET_ADDR)) => format!("{v:#x}"),
             Ok(v) => format!("{}", v as i64),
             Err(e) => format!("-1 {} ({})", e.name(), e.0),
         };
@@ -475,10 +568,10 @@ pub fn markdown() -> String {
             continue;
         }
         let (sup, note) = match lookup(nr as u64).map(|s| s.support) {
-            Some(Full) => ("full", ""),
-            Some(Partial(n)) => ("partial", n),
-            Some(Enosys(n)) => ("ENOSYS (deliberate)", n),
-            None => ("unimplemented (ENOSYS)", ""),
+            Some(Full) => ("full".to_string(), ""),
+            Some(Partial(n)) => ("partial".to_string(), n),
+            Some(Refuses(e, n)) => (format!("{} (deliberate)", e.name()), n),
+            None => ("unimplemented (ENOSYS)".to_string(), ""),
         };
         out.push_str(&format!("| {nr} | {name} | {sup} | {note} |\n"));
     }
@@ -507,6 +600,39 @@ mod tests {
         assert!(lookup(1000).is_none());
         assert!(lookup(u64::MAX).is_none());
         assert_eq!(name_of(56), "clone");
+    }
+
+    #[test]
+    fn args_truncate_as_linux() {
+        let a = Args([
+            0x1_0000_0003,
+            u64::MAX,
+            0xffff_ff9c,
+            7,
+            0x8000_0000_0000_0000,
+            0,
+        ]);
+        assert_eq!(a.fd(0), 3);
+        assert_eq!(a.fd(1), -1);
+        assert_eq!(a.fd(2), libc::AT_FDCWD);
+        assert_eq!(a.int(1), -1);
+        assert_eq!(a.uint(0), 3);
+        assert_eq!(a.long(1), -1);
+        assert_eq!(a.len(3), 7);
+        assert_eq!(a.ptr(4), 0x8000_0000_0000_0000);
+        assert_eq!(a.raw(6), 0);
+    }
+
+    #[test]
+    fn flags_ride_on_the_rows() {
+        let flushing: Vec<_> = TABLE
+            .iter()
+            .filter(|s| s.flags.contains(Flags::FLUSH_MM))
+            .map(|s| s.nr)
+            .collect();
+        assert_eq!(flushing, [9, 10, 11, 12, 25, 28]);
+        assert!(lookup(12).is_some_and(|s| s.flags.contains(Flags::RET_ADDR)));
+        assert!(lookup(0).is_some_and(|s| s.flags == Flags::NONE));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::vfs::SetAttr;
 use super::at::{at, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::Args;
 
-fn setattr_path(t: &mut Task, dirfd: u64, pa: u64, follow: bool, attr: SetAttr) -> SysResult<u64> {
+fn setattr_path(t: &mut Task, dirfd: i32, pa: u64, follow: bool, attr: SetAttr) -> SysResult<u64> {
     let path = t.read_path(pa)?;
     at(t, dirfd, &path, |fs, s| fs.setattr(s, &path, follow, &attr))?;
     Ok(0)
@@ -18,11 +18,11 @@ fn setattr_path(t: &mut Task, dirfd: u64, pa: u64, follow: bool, attr: SetAttr) 
 pub(crate) fn chmod(t: &mut Task, a: &Args) -> SysResult<u64> {
     setattr_path(
         t,
-        AT_FDCWD as u64,
-        a[0],
+        AT_FDCWD,
+        a.ptr(0),
         true,
         SetAttr {
-            mode: Some(a[1] as u32 & 0o7777),
+            mode: Some(a.uint(1) & 0o7777),
             ..Default::default()
         },
     )
@@ -31,59 +31,59 @@ pub(crate) fn chmod(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub(crate) fn fchmodat(t: &mut Task, a: &Args) -> SysResult<u64> {
     setattr_path(
         t,
-        a[0],
-        a[1],
+        a.fd(0),
+        a.ptr(1),
         true,
         SetAttr {
-            mode: Some(a[2] as u32 & 0o7777),
+            mode: Some(a.uint(2) & 0o7777),
             ..Default::default()
         },
     )
 }
 
 pub(crate) fn fchmod(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds().file(a[0] as i64)?;
+    let f = t.fds().file(a.fd(0).into())?;
     f.setattr(&SetAttr {
-        mode: Some(a[1] as u32 & 0o7777),
+        mode: Some(a.uint(1) & 0o7777),
         ..Default::default()
     })?;
     Ok(0)
 }
 
-fn owner(uid: u64, gid: u64) -> SetAttr {
+fn owner(uid: u32, gid: u32) -> SetAttr {
     SetAttr {
-        uid: (uid as u32 != u32::MAX).then_some(uid as u32),
-        gid: (gid as u32 != u32::MAX).then_some(gid as u32),
+        uid: (uid != u32::MAX).then_some(uid),
+        gid: (gid != u32::MAX).then_some(gid),
         ..Default::default()
     }
 }
 
 pub(crate) fn chown(t: &mut Task, a: &Args) -> SysResult<u64> {
-    setattr_path(t, AT_FDCWD as u64, a[0], true, owner(a[1], a[2]))
+    setattr_path(t, AT_FDCWD, a.ptr(0), true, owner(a.uint(1), a.uint(2)))
 }
 
 pub(crate) fn lchown(t: &mut Task, a: &Args) -> SysResult<u64> {
-    setattr_path(t, AT_FDCWD as u64, a[0], false, owner(a[1], a[2]))
+    setattr_path(t, AT_FDCWD, a.ptr(0), false, owner(a.uint(1), a.uint(2)))
 }
 
 pub(crate) fn fchownat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[4] & AT_EMPTY_PATH != 0 && t.mm().read_cstring(a[1], 1)?.is_empty() {
-        let f = t.fds().file(a[0] as i64)?;
-        f.setattr(&owner(a[2], a[3]))?;
+    if a.uint(4) & AT_EMPTY_PATH != 0 && t.mm().read_cstring(a.ptr(1), 1)?.is_empty() {
+        let f = t.fds().file(a.fd(0).into())?;
+        f.setattr(&owner(a.uint(2), a.uint(3)))?;
         return Ok(0);
     }
     setattr_path(
         t,
-        a[0],
-        a[1],
-        a[4] & AT_SYMLINK_NOFOLLOW == 0,
-        owner(a[2], a[3]),
+        a.fd(0),
+        a.ptr(1),
+        a.uint(4) & AT_SYMLINK_NOFOLLOW == 0,
+        owner(a.uint(2), a.uint(3)),
     )
 }
 
 pub(crate) fn fchown(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds().file(a[0] as i64)?;
-    f.setattr(&owner(a[1], a[2]))?;
+    let f = t.fds().file(a.fd(0).into())?;
+    f.setattr(&owner(a.uint(1), a.uint(2)))?;
     Ok(0)
 }
 
@@ -99,9 +99,9 @@ pub(crate) fn utimensat(t: &mut Task, a: &Args) -> SysResult<u64> {
     const UTIME_OMIT: i64 = (1 << 30) - 2;
     let mut times = [now_ts(), now_ts()];
     let mut set = [true, true];
-    if a[2] != 0 {
+    if a.ptr(2) != 0 {
         let mut b = [0u8; 32];
-        t.mm().copy_in(a[2], &mut b)?;
+        t.mm().copy_in(a.ptr(2), &mut b)?;
         for i in 0..2 {
             let s = i64::from_le_bytes(
                 b[i * 16..i * 16 + 8]
@@ -126,34 +126,36 @@ pub(crate) fn utimensat(t: &mut Task, a: &Args) -> SysResult<u64> {
         mtime: set[1].then_some(times[1]),
         ..Default::default()
     };
-    if a[1] == 0 {
-        t.fds().file(a[0] as i64)?.setattr(&attr)?;
+    if a.ptr(1) == 0 {
+        t.fds().file(a.fd(0).into())?.setattr(&attr)?;
         return Ok(0);
-    }
-    setattr_path(t, a[0], a[1], a[3] & AT_SYMLINK_NOFOLLOW == 0, attr)
-}
-
-pub(crate) fn truncate(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if (a[1] as i64) < 0 {
-        return Err(Errno::EINVAL);
     }
     setattr_path(
         t,
-        AT_FDCWD as u64,
-        a[0],
+        a.fd(0),
+        a.ptr(1),
+        a.uint(3) & AT_SYMLINK_NOFOLLOW == 0,
+        attr,
+    )
+}
+
+pub(crate) fn truncate(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let size = u64::try_from(a.long(1)).map_err(|_| Errno::EINVAL)?;
+    setattr_path(
+        t,
+        AT_FDCWD,
+        a.ptr(0),
         true,
         SetAttr {
-            size: Some(a[1]),
+            size: Some(size),
             ..Default::default()
         },
     )
 }
 
 pub(crate) fn ftruncate(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if (a[1] as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    t.fds().file(a[0] as i64)?.truncate(a[1])?;
+    let size = u64::try_from(a.long(1)).map_err(|_| Errno::EINVAL)?;
+    t.fds().file(a.fd(0).into())?.truncate(size)?;
     Ok(0)
 }
 
@@ -162,8 +164,8 @@ pub(crate) fn fallocate(t: &mut Task, a: &Args) -> SysResult<u64> {
     const PUNCH_HOLE: u32 = 0x02;
     // KEEP_SIZE, PUNCH_HOLE, COLLAPSE_RANGE, ZERO_RANGE, INSERT_RANGE, UNSHARE_RANGE.
     const KNOWN: u32 = 0x7b;
-    let f = t.fds().file(a[0] as i64)?;
-    let (mode, off, len) = (a[1] as u32, a[2] as i64, a[3] as i64);
+    let f = t.fds().file(a.fd(0).into())?;
+    let (mode, off, len) = (a.uint(1), a.long(2), a.long(3));
     // The order of Linux's vfs_fallocate checks.
     if off < 0 || len <= 0 {
         return Err(Errno::EINVAL);
@@ -191,6 +193,6 @@ pub(crate) fn fallocate(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub(crate) fn umask(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut fs = t.fsctx.lock().unwrap_or_else(|p| p.into_inner());
     let old = fs.umask;
-    fs.umask = (a[0] & 0o777) as u32;
+    fs.umask = a.uint(0) & 0o777;
     Ok(old as u64)
 }

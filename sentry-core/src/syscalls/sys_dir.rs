@@ -10,16 +10,16 @@ use super::Args;
 pub(crate) fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut b = t.cwd().into_bytes();
     b.push(0);
-    if (a[1] as usize) < b.len() {
+    if a.len(1) < b.len() {
         return Err(Errno::ERANGE);
     }
-    t.mm().copy_out(a[0], &b)?;
+    t.mm().copy_out(a.ptr(0), &b)?;
     Ok(b.len() as u64)
 }
 
 pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let path = t.read_path(a[0])?;
-    let dir = at(t, AT_FDCWD as u64, &path, |fs, s| fs.resolve_dir(s, &path))?;
+    let path = t.read_path(a.ptr(0))?;
+    let dir = at(t, AT_FDCWD, &path, |fs, s| fs.resolve_dir(s, &path))?;
     t.root().access(
         &Start::Cwd("/"),
         dir.as_bytes(),
@@ -32,7 +32,7 @@ pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds().file(a[0] as i64)?;
+    let f = t.fds().file(a.fd(0).into())?;
     let p = f.path().ok_or(Errno::ENOTDIR)?;
     if f.stat()?.mode & crate::vfs::S_IFMT != crate::vfs::S_IFDIR {
         return Err(Errno::ENOTDIR);
@@ -42,20 +42,20 @@ pub(crate) fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds().file(a[0] as i64)?;
+    let file = t.fds().file(a.fd(0).into())?;
     // The count is an int in Linux: "negative" ones fit no entry. Only
     // what is mapped behind the buffer is filled (no entry is consumed
     // that cannot be copied out).
-    let count = a[2] as u32 as i32;
+    let count = a.int(2);
     if count < 0 {
         return Err(Errno::EINVAL);
     }
     let len = (count as usize).min(1 << 16);
     let len = t
         .mm()
-        .accessible_len(a[1], len, crate::platform::Access::Write)?;
+        .accessible_len(a.ptr(1), len, crate::platform::Access::Write)?;
     let mut buf = vec![0u8; len];
     let n = file.getdents64(&mut buf)?;
-    t.mm().copy_out(a[1], &buf[..n])?;
+    t.mm().copy_out(a.ptr(1), &buf[..n])?;
     Ok(n as u64)
 }

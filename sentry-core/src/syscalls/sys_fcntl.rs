@@ -11,29 +11,30 @@ use super::sys_open::dup_to;
 use super::Args;
 
 pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let fd = a[0] as i64;
+    let fd = i64::from(a.fd(0));
+    let cmd = a.int(1);
     let entry = t.fds().get(fd)?.clone();
-    match a[1] as i32 {
+    match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
-            let min = usize::try_from(a[2] as i64).map_err(|_| Errno::EINVAL)?;
+            let min = usize::try_from(a.long(2)).map_err(|_| Errno::EINVAL)?;
             if min >= crate::vfs::MAX_FDS {
                 return Err(Errno::EINVAL);
             }
-            dup_to(t, entry.file, min, a[1] as i32 == libc::F_DUPFD_CLOEXEC)
+            dup_to(t, entry.file, min, cmd == libc::F_DUPFD_CLOEXEC)
         }
         libc::F_GETFD => Ok(entry.cloexec as u64),
         libc::F_SETFD => {
-            t.fds().set_cloexec(fd, a[2] & 1 != 0)?;
+            t.fds().set_cloexec(fd, a.raw(2) & 1 != 0)?;
             Ok(0)
         }
         libc::F_GETFL => Ok(entry.file.status_flags() as u64),
         libc::F_SETFL => {
-            entry.file.set_status_flags(a[2] as u32);
+            entry.file.set_status_flags(a.uint(2));
             Ok(0)
         }
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | 36..=38 => {
             drop(entry);
-            fcntl_lock(t, fd, a[1] as i32, a[2])
+            fcntl_lock(t, fd, cmd, a.ptr(2))
         }
         libc::F_GETPIPE_SZ => match entry
             .file
@@ -48,7 +49,7 @@ pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             .as_any()
             .downcast_ref::<crate::fsimpl::pipe::PipeEnd>()
         {
-            Some(p) => Ok(p.set_capacity(a[2] as usize)? as u64),
+            Some(p) => Ok(p.set_capacity(a.uint(2) as usize)? as u64),
             None => Err(Errno::EBADF),
         },
         _ => Err(Errno::EINVAL),
@@ -141,13 +142,14 @@ fn fcntl_lock(t: &mut Task, fd: i64, cmd: i32, addr: u64) -> SysResult<u64> {
 }
 
 pub(crate) fn flock(t: &mut Task, a: &Args) -> SysResult<u64> {
-    const LOCK_SH: u64 = 1;
-    const LOCK_EX: u64 = 2;
-    const LOCK_NB: u64 = 4;
-    const LOCK_UN: u64 = 8;
-    let f = t.fds().file(a[0] as i64)?;
+    const LOCK_SH: u32 = 1;
+    const LOCK_EX: u32 = 2;
+    const LOCK_NB: u32 = 4;
+    const LOCK_UN: u32 = 8;
+    let f = t.fds().file(a.fd(0).into())?;
     let st = f.stat()?;
-    let op = a[1] & !LOCK_NB;
+    let cmd = a.uint(1);
+    let op = cmd & !LOCK_NB;
     if !matches!(op, LOCK_SH | LOCK_EX | LOCK_UN) {
         return Err(Errno::EINVAL);
     }
@@ -159,7 +161,7 @@ pub(crate) fn flock(t: &mut Task, a: &Args) -> SysResult<u64> {
         u64::MAX,
         op == LOCK_EX,
         op == LOCK_UN,
-        a[1] & LOCK_NB == 0,
+        cmd & LOCK_NB == 0,
         true,
     )?;
     Ok(0)

@@ -6,14 +6,14 @@ use crate::kernel::Task;
 use super::Args;
 
 pub(crate) fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let fd = a[0] as i64;
+    let fd = i64::from(a.fd(0));
     let file = t.fds().file(fd)?;
-    let req = a[1] & 0xffff_ffff;
+    let req = u64::from(a.uint(1));
     match req {
         // FIONBIO
         0x5421 => {
             let mut b = [0u8; 4];
-            t.mm().copy_in(a[2], &mut b)?;
+            t.mm().copy_in(a.ptr(2), &mut b)?;
             let nb = libc::O_NONBLOCK as u32;
             let fl = file.status_flags();
             file.set_status_flags(if i32::from_le_bytes(b) != 0 {

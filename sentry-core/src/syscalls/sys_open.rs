@@ -80,11 +80,10 @@ fn reopen(
     }
 }
 
-fn do_open(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64, mode: u64) -> SysResult<u64> {
+fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult<u64> {
     let path = t.read_path(path_addr)?;
-    let flags = flags as u32;
     let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
-    let mode = (mode as u32) & 0o7777 & !umask;
+    let mode = mode & 0o7777 & !umask;
     let fl = flags as i32;
     let follow = fl & libc::O_NOFOLLOW == 0;
     let stat = at(t, dirfd, &path, |fs, s| fs.stat(s, &path, follow));
@@ -147,7 +146,7 @@ const O_TMPFILE: u32 = 0o20200000;
 /// a name later with linkat(AT_EMPTY_PATH).
 fn open_tmpfile(
     t: &mut Task,
-    dirfd: u64,
+    dirfd: i32,
     dir: &[u8],
     flags: u32,
     mode: u32,
@@ -183,21 +182,21 @@ fn open_tmpfile(
 }
 
 pub(crate) fn open(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_open(t, AT_FDCWD as u64, a[0], a[1], a[2])
+    do_open(t, AT_FDCWD, a.ptr(0), a.uint(1), a.uint(2))
 }
 
 pub(crate) fn creat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let fl = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
-    do_open(t, AT_FDCWD as u64, a[0], fl, a[1])
+    let fl = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u32;
+    do_open(t, AT_FDCWD, a.ptr(0), fl, a.uint(1))
 }
 
 pub(crate) fn openat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_open(t, a[0], a[1], a[2], a[3])
+    do_open(t, a.fd(0), a.ptr(1), a.uint(2), a.uint(3))
 }
 
 pub(crate) fn close(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds().file(a[0] as i64)?;
-    t.fds().close(a[0] as i64)?;
+    let f = t.fds().file(a.fd(0).into())?;
+    t.fds().close(a.fd(0).into())?;
     // POSIX locks of this process on the file go with any of its fds.
     if let Ok(st) = f.stat() {
         t.kernel.locks.release_process((st.dev, st.ino), t.pid);
@@ -208,15 +207,18 @@ pub(crate) fn close(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn close_range(t: &mut Task, a: &Args) -> SysResult<u64> {
-    const CLOSE_RANGE_CLOEXEC: u64 = 4;
-    const CLOSE_RANGE_UNSHARE: u64 = 2;
-    if a[2] & !(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE) != 0 || a[0] > a[1] {
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    const CLOSE_RANGE_UNSHARE: u32 = 2;
+    // close_range(unsigned int first, unsigned int last, unsigned int flags)
+    let (first, last, flags) = (a.uint(0), a.uint(1), a.uint(2));
+    if flags & !(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
-    let first = a[0].min(u32::MAX as u64) as usize;
-    let last = a[1].min(u32::MAX as u64) as usize;
-    t.fds()
-        .close_range(first, last, a[2] & CLOSE_RANGE_CLOEXEC != 0);
+    t.fds().close_range(
+        first as usize,
+        last as usize,
+        flags & CLOSE_RANGE_CLOEXEC != 0,
+    );
     Ok(0)
 }
 
@@ -230,16 +232,17 @@ pub(super) fn dup_to(
 }
 
 pub(crate) fn dup(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds().file(a[0] as i64)?;
+    let file = t.fds().file(a.fd(0).into())?;
     dup_to(t, file, 0, false)
 }
 
 pub(crate) fn dup2(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let file = t.fds().file(a[0] as i64)?;
-    if a[0] == a[1] {
-        return Ok(a[1]);
+    let (from, to) = (a.fd(0), a.fd(1));
+    let file = t.fds().file(from.into())?;
+    if from == to {
+        return Ok(to as u64);
     }
-    let to = usize::try_from(a[1] as i64).map_err(|_| Errno::EBADF)?;
+    let to = usize::try_from(to).map_err(|_| Errno::EBADF)?;
     t.fds().install_at(
         to,
         FdEntry {
@@ -247,21 +250,22 @@ pub(crate) fn dup2(t: &mut Task, a: &Args) -> SysResult<u64> {
             cloexec: false,
         },
     )?;
-    Ok(a[1])
+    Ok(to as u64)
 }
 
 pub(crate) fn dup3(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[0] == a[1] || a[2] & !(libc::O_CLOEXEC as u64) != 0 {
+    let (from, to, flags) = (a.fd(0), a.fd(1), a.uint(2));
+    if from == to || flags & !(libc::O_CLOEXEC as u32) != 0 {
         return Err(Errno::EINVAL);
     }
-    let file = t.fds().file(a[0] as i64)?;
-    let to = usize::try_from(a[1] as i64).map_err(|_| Errno::EBADF)?;
+    let file = t.fds().file(from.into())?;
+    let to = usize::try_from(to).map_err(|_| Errno::EBADF)?;
     t.fds().install_at(
         to,
         FdEntry {
             file,
-            cloexec: a[2] != 0,
+            cloexec: flags != 0,
         },
     )?;
-    Ok(a[1])
+    Ok(to as u64)
 }

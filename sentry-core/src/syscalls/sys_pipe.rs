@@ -7,11 +7,12 @@ use crate::vfs::FdEntry;
 use super::Args;
 
 pub(crate) fn pipe2(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[1] & !((libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64) != 0 {
+    let flags = a.int(1);
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (r, w) = crate::fsimpl::pipe::new_pipe(a[1] & libc::O_NONBLOCK as u64 != 0);
-    let cloexec = a[1] & libc::O_CLOEXEC as u64 != 0;
+    let (r, w) = crate::fsimpl::pipe::new_pipe(flags & libc::O_NONBLOCK != 0);
+    let cloexec = flags & libc::O_CLOEXEC != 0;
     let mut fds = t.fds();
     let rfd = fds.install(FdEntry { file: r, cloexec }, 0)?;
     let wfd = match fds.install(FdEntry { file: w, cloexec }, 0) {
@@ -25,7 +26,7 @@ pub(crate) fn pipe2(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut b = [0u8; 8];
     b[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
     b[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
-    if let Err(e) = t.mm().copy_out(a[0], &b) {
+    if let Err(e) = t.mm().copy_out(a.ptr(0), &b) {
         let mut fds = t.fds();
         let _ = fds.close(rfd);
         let _ = fds.close(wfd);
@@ -35,5 +36,5 @@ pub(crate) fn pipe2(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn pipe(t: &mut Task, a: &Args) -> SysResult<u64> {
-    pipe2(t, &[a[0], 0, 0, 0, 0, 0])
+    pipe2(t, &Args([a.ptr(0), 0, 0, 0, 0, 0]))
 }

@@ -315,7 +315,7 @@ pub(crate) fn eventfd2(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn eventfd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    eventfd2(t, &[a[0], 0, 0, 0, 0, 0])
+    eventfd2(t, &Args([a[0], 0, 0, 0, 0, 0]))
 }
 
 pub(crate) fn epoll_create1(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -336,7 +336,7 @@ pub(crate) fn epoll_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     if (a[0] as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
-    epoll_create1(t, &[0; 6])
+    epoll_create1(t, &Args::default())
 }
 
 fn epoll_of(t: &Task, fd: u64) -> SysResult<Arc<dyn FileDescription>> {

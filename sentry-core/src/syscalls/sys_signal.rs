@@ -408,7 +408,7 @@ pub(crate) fn signalfd4(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn signalfd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    signalfd4(t, &[a[0], a[1], a[2], 0, 0, 0])
+    signalfd4(t, &Args([a[0], a[1], a[2], 0, 0, 0]))
 }
 
 pub(crate) fn pause(_t: &mut Task, _a: &Args) -> SysResult<u64> {

@@ -8,58 +8,59 @@ use crate::vfs::Stat;
 use super::at::{at, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::Args;
 
-fn stat_path(t: &mut Task, dirfd: u64, path_addr: u64, flags: u64) -> SysResult<Stat> {
+fn stat_path(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<Stat> {
     let path = t.mm().read_cstring(path_addr, 4095)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        if dirfd as i32 == AT_FDCWD {
+        if dirfd == AT_FDCWD {
             let cwd = t.cwd();
             return at(t, dirfd, cwd.as_bytes(), |fs, s| {
                 fs.stat(s, cwd.as_bytes(), true)
             });
         }
-        return t.fds().file(dirfd as i64)?.stat();
+        return t.fds().file(dirfd.into())?.stat();
     }
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     at(t, dirfd, &path, |fs, s| fs.stat(s, &path, follow))
 }
 
 pub(crate) fn stat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let st = stat_path(t, AT_FDCWD as u64, a[0], 0)?;
-    t.mm().copy_out(a[1], &st.to_bytes())?;
+    let st = stat_path(t, AT_FDCWD, a.ptr(0), 0)?;
+    t.mm().copy_out(a.ptr(1), &st.to_bytes())?;
     Ok(0)
 }
 
 pub(crate) fn lstat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let st = stat_path(t, AT_FDCWD as u64, a[0], AT_SYMLINK_NOFOLLOW)?;
-    t.mm().copy_out(a[1], &st.to_bytes())?;
+    let st = stat_path(t, AT_FDCWD, a.ptr(0), AT_SYMLINK_NOFOLLOW)?;
+    t.mm().copy_out(a.ptr(1), &st.to_bytes())?;
     Ok(0)
 }
 
 pub(crate) fn fstat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let st = t.fds().file(a[0] as i64)?.stat()?;
-    t.mm().copy_out(a[1], &st.to_bytes())?;
+    let st = t.fds().file(a.fd(0).into())?.stat()?;
+    t.mm().copy_out(a.ptr(1), &st.to_bytes())?;
     Ok(0)
 }
 
 pub(crate) fn newfstatat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[3] & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT as u64) != 0 {
+    let flags = a.uint(3);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT as u32) != 0 {
         return Err(Errno::EINVAL);
     }
-    let st = stat_path(t, a[0], a[1], a[3])?;
-    t.mm().copy_out(a[2], &st.to_bytes())?;
+    let st = stat_path(t, a.fd(0), a.ptr(1), flags)?;
+    t.mm().copy_out(a.ptr(2), &st.to_bytes())?;
     Ok(0)
 }
 
 pub(crate) fn statx(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let st = stat_path(t, a[0], a[1], a[2])?;
-    t.mm().copy_out(a[4], &st.to_statx())?;
+    let st = stat_path(t, a.fd(0), a.ptr(1), a.uint(2))?;
+    t.mm().copy_out(a.ptr(4), &st.to_statx())?;
     Ok(0)
 }
 
-fn do_access(t: &mut Task, dirfd: u64, path_addr: u64, mode: u64) -> SysResult<u64> {
+fn do_access(t: &mut Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult<u64> {
     if mode & !7 != 0 {
         return Err(Errno::EINVAL);
     }
@@ -68,25 +69,23 @@ fn do_access(t: &mut Task, dirfd: u64, path_addr: u64, mode: u64) -> SysResult<u
         let c = t.creds();
         (c.uid[3], c.gid[3])
     };
-    at(t, dirfd, &path, |fs, s| {
-        fs.access(s, &path, mode as u32, uid, gid)
-    })?;
+    at(t, dirfd, &path, |fs, s| fs.access(s, &path, mode, uid, gid))?;
     Ok(0)
 }
 
 pub(crate) fn access(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_access(t, AT_FDCWD as u64, a[0], a[1])
+    do_access(t, AT_FDCWD, a.ptr(0), a.uint(1))
 }
 
 pub(crate) fn faccessat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_access(t, a[0], a[1], a[2])
+    do_access(t, a.fd(0), a.ptr(1), a.uint(2))
 }
 
 pub(crate) fn faccessat2(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[3] & !(libc::AT_EACCESS as u64 | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+    if a.uint(3) & !(libc::AT_EACCESS as u32 | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    do_access(t, a[0], a[1], a[2])
+    do_access(t, a.fd(0), a.ptr(1), a.uint(2))
 }
 
 const TMPFS_MAGIC: u64 = 0x0102_1994;
@@ -112,16 +111,16 @@ fn statfs_bytes(ty: u64, mem: &crate::platform::MemoryFile) -> [u8; 120] {
 }
 
 pub(crate) fn statfs(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let path = t.read_path(a[0])?;
+    let path = t.read_path(a.ptr(0))?;
     let cwd = t.cwd();
     let ty = t.root().fs_type(&crate::vfs::Start::Cwd(&cwd), &path)?;
     let b = statfs_bytes(ty, t.mm().memory());
-    t.mm().copy_out(a[1], &b)?;
+    t.mm().copy_out(a.ptr(1), &b)?;
     Ok(0)
 }
 
 pub(crate) fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds().file(a[0] as i64)?;
+    let f = t.fds().file(a.fd(0).into())?;
     let ty = match f.path() {
         Some(p) => t
             .kernel
@@ -131,6 +130,6 @@ pub(crate) fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
         None => 0x5049_5045, // pipefs
     };
     let b = statfs_bytes(ty, t.mm().memory());
-    t.mm().copy_out(a[1], &b)?;
+    t.mm().copy_out(a.ptr(1), &b)?;
     Ok(0)
 }

@@ -6,13 +6,13 @@ use crate::kernel::Task;
 use super::Args;
 
 pub(crate) fn fsync(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds().file(a[0] as i64)?;
+    t.fds().file(a.fd(0).into())?;
     Ok(0)
 }
 
 pub(crate) fn fadvise64(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds().file(a[0] as i64)?;
-    if a[3] > 5 {
+    t.fds().file(a.fd(0).into())?;
+    if a.uint(3) > 5 {
         return Err(Errno::EINVAL);
     }
     Ok(0)

@@ -16,13 +16,17 @@ enum XTarget {
     Fd,
 }
 
-fn xattr_fs(t: &mut Task, which: XTarget, a0: u64) -> SysResult<(Arc<dyn crate::vfs::Fs>, String)> {
+fn xattr_fs(
+    t: &mut Task,
+    which: XTarget,
+    a: &Args,
+) -> SysResult<(Arc<dyn crate::vfs::Fs>, String)> {
     let (path, follow) = match which {
         XTarget::Fd => {
-            let f = t.fds().file(a0 as i64)?;
+            let f = t.fds().file(a.fd(0).into())?;
             (f.path().ok_or(Errno::EOPNOTSUPP)?.into_bytes(), true)
         }
-        XTarget::Path(follow) => (t.read_path(a0)?, follow),
+        XTarget::Path(follow) => (t.read_path(a.ptr(0))?, follow),
     };
     let fs = t.root();
     let cwd = t.cwd();
@@ -50,56 +54,59 @@ fn xattr_name(t: &mut Task, addr: u64) -> SysResult<String> {
 }
 
 fn do_getxattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
-    let (fs, rel) = xattr_fs(t, which, a[0])?;
-    let name = xattr_name(t, a[1])?;
+    let (fs, rel) = xattr_fs(t, which, a)?;
+    let name = xattr_name(t, a.ptr(1))?;
     let v = fs.getxattr(&rel, &name)?;
-    if a[3] == 0 {
+    let size = a.len(3);
+    if size == 0 {
         return Ok(v.len() as u64);
     }
-    if (a[3] as usize) < v.len() {
+    if size < v.len() {
         return Err(Errno::ERANGE);
     }
-    t.mm().copy_out(a[2], &v)?;
+    t.mm().copy_out(a.ptr(2), &v)?;
     Ok(v.len() as u64)
 }
 
 fn do_setxattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
-    if a[3] > 65536 || a[4] & !3 != 0 {
-        return Err(if a[3] > 65536 {
+    let (size, flags) = (a.len(3), a.int(4));
+    if size > 65536 || flags & !3 != 0 {
+        return Err(if size > 65536 {
             Errno::E2BIG
         } else {
             Errno::EINVAL
         });
     }
-    let (fs, rel) = xattr_fs(t, which, a[0])?;
-    let name = xattr_name(t, a[1])?;
-    let mut v = vec![0u8; a[3] as usize];
-    t.mm().copy_in(a[2], &mut v)?;
-    fs.setxattr(&rel, &name, &v, a[4] as u32)?;
+    let (fs, rel) = xattr_fs(t, which, a)?;
+    let name = xattr_name(t, a.ptr(1))?;
+    let mut v = vec![0u8; size];
+    t.mm().copy_in(a.ptr(2), &mut v)?;
+    fs.setxattr(&rel, &name, &v, flags as u32)?;
     Ok(0)
 }
 
 fn do_listxattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
-    let (fs, rel) = xattr_fs(t, which, a[0])?;
+    let (fs, rel) = xattr_fs(t, which, a)?;
     let names = fs.listxattr(&rel)?;
     let mut b = Vec::new();
     for n in names {
         b.extend_from_slice(n.as_bytes());
         b.push(0);
     }
-    if a[2] == 0 {
+    let size = a.len(2);
+    if size == 0 {
         return Ok(b.len() as u64);
     }
-    if (a[2] as usize) < b.len() {
+    if size < b.len() {
         return Err(Errno::ERANGE);
     }
-    t.mm().copy_out(a[1], &b)?;
+    t.mm().copy_out(a.ptr(1), &b)?;
     Ok(b.len() as u64)
 }
 
 fn do_removexattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
-    let (fs, rel) = xattr_fs(t, which, a[0])?;
-    let name = xattr_name(t, a[1])?;
+    let (fs, rel) = xattr_fs(t, which, a)?;
+    let name = xattr_name(t, a.ptr(1))?;
     fs.removexattr(&rel, &name)?;
     Ok(0)
 }

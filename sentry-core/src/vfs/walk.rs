@@ -491,8 +491,8 @@ impl std::fmt::Debug for Vfs {
 mod tests {
     #[test]
     fn missing_directories_above_a_mount_point_are_walked() {
-        use crate::fsimpl::tmpfs::TmpFs;
         use super::*;
+        use crate::fsimpl::tmpfs::TmpFs;
         let mut vfs = Vfs::new(TmpFs::new(0o755, 1));
         vfs.mount("/a/b/c", TmpFs::new(0o700, 2));
         assert_eq!(vfs.lstat_abs("/a").unwrap().mode & S_IFMT, S_IFDIR);
