@@ -179,7 +179,7 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             Ok(0)
         }
         libc::PR_SET_PDEATHSIG => {
-            if a[1] > 64 {
+            if a[1] > u64::from(crate::abi::NSIG) {
                 return Err(Errno::EINVAL);
             }
             t.handle.tg.lock().pdeath_signal = a[1] as u32;
