@@ -77,7 +77,7 @@ fn read_flock(t: &Task, addr: u64, f: &Arc<dyn FileDescription>) -> SysResult<(i
     };
     if len < 0 {
         e = s;
-        s += len;
+        s = s.checked_add(len).ok_or(Errno::EOVERFLOW)?;
     }
     if s < 0 {
         return Err(Errno::EINVAL);
@@ -120,7 +120,11 @@ fn fcntl_lock(t: &mut Task, fd: i64, cmd: i32, addr: u64) -> SysResult<u64> {
                     b[0..2].copy_from_slice(&(if w { wr } else { rd }).to_le_bytes());
                     b[2..4].copy_from_slice(&0i16.to_le_bytes());
                     b[8..16].copy_from_slice(&(s as i64).to_le_bytes());
-                    let len = if e == u64::MAX { 0 } else { (e - s) as i64 };
+                    let len = if e == u64::MAX {
+                        0
+                    } else {
+                        e.saturating_sub(s) as i64
+                    };
                     b[16..24].copy_from_slice(&len.to_le_bytes());
                     b[24..28].copy_from_slice(&pid.to_le_bytes());
                 }
