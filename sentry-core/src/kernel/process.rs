@@ -685,7 +685,7 @@ pub fn wait_child(
 
 /// Sends `sig` to the processes `pid` selects, as kill(2).
 pub fn kill(t: &mut Task, pid: i32, sig: u32) -> SysResult<u64> {
-    if sig > 64 {
+    if sig > crate::abi::NSIG {
         return Err(Errno::EINVAL);
     }
     let kernel = t.kernel.clone();

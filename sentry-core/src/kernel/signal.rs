@@ -266,7 +266,7 @@ pub fn init_ignores(tg: &ThreadGroup, sig: u32) -> bool {
 
 /// Whether every thread of `tg` blocks `sig` (SIGKILL and SIGSTOP never are).
 fn blocked_by_all(tg: &ThreadGroup, sig: u32) -> bool {
-    if sig == 9 || sig == 19 || sig == 0 || sig > 64 {
+    if sig == 9 || sig == 19 || sig == 0 || sig > crate::abi::NSIG {
         return false;
     }
     // Threads are read under the process lock, masks after it is released

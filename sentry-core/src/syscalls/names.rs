@@ -1,5 +1,14 @@
-//! x86-64 system call names by number (generated from the kernel UAPI header
-//! asm/unistd_64.h; regenerate with the snippet in docs/SYSCALLS.md).
+//! x86-64 system call names by number, generated from the kernel UAPI header
+//! asm/unistd_64.h (linux-libc-dev). The body of `NAMES` is the output of
+//!
+//! ```text
+//! awk '/^#define __NR_/ {n[$3]=substr($2,6); if ($3+1>m) m=$3+1}
+//!      END {for (i=0;i<m;i++) printf "    \"%s\",\n", n[i]}' \
+//!     /usr/include/x86_64-linux-gnu/asm/unistd_64.h
+//! ```
+//!
+//! (its line count is `NR_SYSCALLS`); to check it, diff that output with the
+//! lines between `pub static NAMES` and `];`.
 
 /// One past the highest x86-64 system call number known here.
 pub const NR_SYSCALLS: usize = 451;

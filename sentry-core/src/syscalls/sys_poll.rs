@@ -294,19 +294,6 @@ pub(crate) fn pselect6(t: &mut Task, a: &Args) -> SysResult<u64> {
     with_sigmask(t, mask, size, |t| do_select(t, n, r, w, e, deadline))
 }
 
-pub(crate) fn close_range(t: &mut Task, a: &Args) -> SysResult<u64> {
-    const CLOSE_RANGE_CLOEXEC: u64 = 4;
-    const CLOSE_RANGE_UNSHARE: u64 = 2;
-    if a[2] & !(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE) != 0 || a[0] > a[1] {
-        return Err(Errno::EINVAL);
-    }
-    let first = a[0].min(u32::MAX as u64) as usize;
-    let last = a[1].min(u32::MAX as u64) as usize;
-    t.fds()
-        .close_range(first, last, a[2] & CLOSE_RANGE_CLOEXEC != 0);
-    Ok(0)
-}
-
 pub(crate) fn eventfd2(t: &mut Task, a: &Args) -> SysResult<u64> {
     const EFD_SEMAPHORE: u64 = 1;
     let ok = EFD_SEMAPHORE | libc::O_NONBLOCK as u64 | libc::O_CLOEXEC as u64;
@@ -329,7 +316,7 @@ pub(crate) fn eventfd2(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn eventfd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    eventfd2(t, &[a[0], 0, 0, 0, 0, 0])
+    eventfd2(t, &Args([a[0], 0, 0, 0, 0, 0]))
 }
 
 pub(crate) fn epoll_create1(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -350,7 +337,7 @@ pub(crate) fn epoll_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     if (a[0] as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
-    epoll_create1(t, &[0; 6])
+    epoll_create1(t, &Args::default())
 }
 
 fn epoll_of(t: &Task, fd: u64) -> SysResult<Arc<dyn FileDescription>> {

@@ -55,7 +55,7 @@ pub(crate) fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
     if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
         return Err(Errno::EINVAL);
     }
-    if exit_signal & !CSIGNAL != 0 || exit_signal > 64 {
+    if exit_signal & !CSIGNAL != 0 || exit_signal > u64::from(crate::abi::NSIG) {
         return Err(Errno::EINVAL);
     }
     if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || size < KNOWN) {

@@ -8,7 +8,7 @@ use super::Args;
 
 pub(crate) fn rt_sigaction(t: &mut Task, a: &Args) -> SysResult<u64> {
     let sig = a[0];
-    if a[3] != 8 || !(1..=64).contains(&sig) {
+    if a[3] != 8 || !crate::abi::is_signal(sig) {
         return Err(Errno::EINVAL);
     }
     let i = (sig - 1) as usize;
@@ -137,7 +137,7 @@ pub(crate) fn kill(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn tgkill(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (tgid, tid, sig) = (a[0] as i32, a[1] as i32, a[2] as u32);
-    if tgid <= 0 || tid <= 0 || sig > 64 {
+    if tgid <= 0 || tid <= 0 || sig > crate::abi::NSIG {
         return Err(Errno::EINVAL);
     }
     signal_thread(t, Some(tgid), tid, sig)
@@ -145,7 +145,7 @@ pub(crate) fn tgkill(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn tkill(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (tid, sig) = (a[0] as i32, a[1] as u32);
-    if tid <= 0 || sig > 64 {
+    if tid <= 0 || sig > crate::abi::NSIG {
         return Err(Errno::EINVAL);
     }
     signal_thread(t, None, tid, sig)
@@ -212,7 +212,7 @@ fn read_siginfo(t: &Task, addr: u64, sig: u32) -> SysResult<crate::kernel::signa
 
 pub(crate) fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (pid, sig) = (a[0] as i32, a[1] as u32);
-    if sig > 64 {
+    if sig > crate::abi::NSIG {
         return Err(Errno::EINVAL);
     }
     let info = read_siginfo(t, a[2], sig)?;
@@ -237,7 +237,7 @@ pub(crate) fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn rt_tgsigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (tgid, tid, sig) = (a[0] as i32, a[1] as i32, a[2] as u32);
-    if !(1..=64).contains(&sig) {
+    if !crate::abi::is_signal(sig.into()) {
         return Err(Errno::EINVAL);
     }
     let info = read_siginfo(t, a[3], sig)?;
@@ -416,7 +416,7 @@ pub(crate) fn signalfd4(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn signalfd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    signalfd4(t, &[a[0], a[1], a[2], 0, 0, 0])
+    signalfd4(t, &Args([a[0], a[1], a[2], 0, 0, 0]))
 }
 
 pub(crate) fn pause(t: &mut Task, _a: &Args) -> SysResult<u64> {

@@ -1,4 +1,5 @@
-//! Identity, exit and per-thread settings.
+//! Thread and process identity (pids, process groups, sessions), exit and
+//! per-thread settings.
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::{ExitStatus, Task};
@@ -102,187 +103,6 @@ pub(crate) fn setsid(t: &mut Task, _: &Args) -> SysResult<u64> {
     Ok(pid as u64)
 }
 
-pub(crate) fn getuid(t: &mut Task, _: &Args) -> SysResult<u64> {
-    Ok(t.creds().uid[0] as u64)
-}
-
-pub(crate) fn geteuid(t: &mut Task, _: &Args) -> SysResult<u64> {
-    Ok(t.creds().uid[1] as u64)
-}
-
-pub(crate) fn getgid(t: &mut Task, _: &Args) -> SysResult<u64> {
-    Ok(t.creds().gid[0] as u64)
-}
-
-pub(crate) fn getegid(t: &mut Task, _: &Args) -> SysResult<u64> {
-    Ok(t.creds().gid[1] as u64)
-}
-
-fn three(t: &mut Task, a: &Args, v: [u32; 4]) -> SysResult<u64> {
-    for (i, &p) in a[..3].iter().enumerate() {
-        t.mm().copy_out(p, &v[i].to_le_bytes())?;
-    }
-    Ok(0)
-}
-
-pub(crate) fn getresuid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let v = t.creds().uid;
-    three(t, a, v)
-}
-
-pub(crate) fn getresgid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let v = t.creds().gid;
-    three(t, a, v)
-}
-
-pub(crate) fn getgroups(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let size = a[0] as i32;
-    if size < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let g = t.creds().groups;
-    if size == 0 {
-        return Ok(g.len() as u64);
-    }
-    if (size as usize) < g.len() {
-        return Err(Errno::EINVAL);
-    }
-    let b: Vec<u8> = g.iter().flat_map(|x| x.to_le_bytes()).collect();
-    t.mm().copy_out(a[1], &b)?;
-    Ok(g.len() as u64)
-}
-
-pub(crate) fn setgroups(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a[0] > 65536 {
-        return Err(Errno::EINVAL);
-    }
-    if !t.creds().privileged() {
-        return Err(Errno::EPERM);
-    }
-    let mut b = vec![0u8; a[0] as usize * 4];
-    t.mm().copy_in(a[1], &mut b)?;
-    let g = b
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    t.handle
-        .tg
-        .creds
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .groups = g;
-    Ok(0)
-}
-
-/// setres[ug]id semantics: -1 keeps a value; unprivileged callers may only
-/// use values they already hold as real, effective or saved id. The
-/// file-system id follows the effective one.
-fn set_ids(t: &mut Task, group: bool, r: u64, e: u64, s: u64) -> SysResult<u64> {
-    let tg = t.handle.tg.clone();
-    let mut c = tg.creds.lock().unwrap_or_else(|p| p.into_inner());
-    let privileged = c.privileged();
-    let ids = if group { &mut c.gid } else { &mut c.uid };
-    let cur = *ids;
-    let want = [r, e, s].map(|v| {
-        if v as u32 == u32::MAX {
-            None
-        } else {
-            Some(v as u32)
-        }
-    });
-    if !privileged {
-        for v in want.iter().flatten() {
-            if !cur[..3].contains(v) {
-                return Err(Errno::EPERM);
-            }
-        }
-    }
-    for (i, v) in want.iter().enumerate() {
-        if let Some(v) = v {
-            ids[i] = *v;
-        }
-    }
-    ids[3] = ids[1];
-    Ok(0)
-}
-
-pub(crate) fn setresuid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_ids(t, false, a[0], a[1], a[2])
-}
-
-pub(crate) fn setresgid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_ids(t, true, a[0], a[1], a[2])
-}
-
-fn set_re(t: &mut Task, group: bool, r: u64, e: u64) -> SysResult<u64> {
-    // The saved id follows the new effective id when the real id is set or
-    // the effective one changes to something other than the real id.
-    let c = t.creds();
-    let real = if group { c.gid[0] } else { c.uid[0] };
-    let s = if r as u32 != u32::MAX || (e as u32 != u32::MAX && e as u32 != real) {
-        e
-    } else {
-        u32::MAX as u64
-    };
-    set_ids(t, group, r, e, s)
-}
-
-pub(crate) fn setreuid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_re(t, false, a[0], a[1])
-}
-
-pub(crate) fn setregid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_re(t, true, a[0], a[1])
-}
-
-fn set_one(t: &mut Task, group: bool, v: u64) -> SysResult<u64> {
-    if v as u32 == u32::MAX {
-        return Err(Errno::EINVAL);
-    }
-    let keep = u32::MAX as u64;
-    if t.creds().privileged() {
-        set_ids(t, group, v, v, v)
-    } else {
-        set_ids(t, group, keep, v, keep)
-    }
-}
-
-pub(crate) fn setuid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_one(t, false, a[0])
-}
-
-pub(crate) fn setgid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_one(t, true, a[0])
-}
-
-fn set_fs_id(t: &mut Task, group: bool, v: u64) -> SysResult<u64> {
-    let tg = t.handle.tg.clone();
-    let mut c = tg.creds.lock().unwrap_or_else(|p| p.into_inner());
-    let privileged = c.privileged();
-    let ids = if group { &mut c.gid } else { &mut c.uid };
-    let old = ids[3];
-    let v = v as u32;
-    if v != u32::MAX && (privileged || ids.contains(&v)) {
-        ids[3] = v;
-    }
-    Ok(old as u64)
-}
-
-pub(crate) fn setfsuid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_fs_id(t, false, a[0])
-}
-
-pub(crate) fn setfsgid(t: &mut Task, a: &Args) -> SysResult<u64> {
-    set_fs_id(t, true, a[0])
-}
-
-pub(crate) fn umask(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let mut fs = t.fsctx.lock().unwrap_or_else(|p| p.into_inner());
-    let old = fs.umask;
-    fs.umask = (a[0] & 0o777) as u32;
-    Ok(old as u64)
-}
-
 pub(crate) fn sched_yield(_t: &mut Task, _: &Args) -> SysResult<u64> {
     std::thread::yield_now();
     Ok(0)
@@ -359,7 +179,7 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             Ok(0)
         }
         libc::PR_SET_PDEATHSIG => {
-            if a[1] > 64 {
+            if a[1] > u64::from(crate::abi::NSIG) {
                 return Err(Errno::EINVAL);
             }
             t.handle.tg.lock().pdeath_signal = a[1] as u32;

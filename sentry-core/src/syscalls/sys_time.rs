@@ -498,7 +498,7 @@ pub(crate) fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     };
     let target = match notify {
         SIGEV_NONE => None,
-        SIGEV_SIGNAL | SIGEV_THREAD_ID if (1..=64).contains(&sig) => {
+        SIGEV_SIGNAL | SIGEV_THREAD_ID if crate::abi::is_signal(sig.into()) => {
             let tid = (notify == SIGEV_THREAD_ID).then_some(tid);
             if let Some(tid) = tid {
                 if !t.handle.tg.lock().threads.iter().any(|h| h.tid == tid) {

@@ -1,0 +1,61 @@
+//! Directories as a process sees them: getcwd, chdir, fchdir, getdents64.
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+use crate::vfs::Start;
+
+use super::at::{at, AT_FDCWD};
+use super::Args;
+
+pub(crate) fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mut b = t.cwd().into_bytes();
+    b.push(0);
+    if a.len(1) < b.len() {
+        return Err(Errno::ERANGE);
+    }
+    t.mm().copy_out(a.ptr(0), &b)?;
+    Ok(b.len() as u64)
+}
+
+pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let path = t.read_path(a.ptr(0))?;
+    let dir = at(t, AT_FDCWD, &path, |fs, s| fs.resolve_dir(s, &path))?;
+    t.root().access(
+        &Start::cwd(t, "/"),
+        dir.as_bytes(),
+        1,
+        t.creds().uid[3],
+        t.creds().gid[3],
+    )?;
+    t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).cwd = dir;
+    Ok(0)
+}
+
+pub(crate) fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds().file(a.fd(0).into())?;
+    let p = f.path().ok_or(Errno::ENOTDIR)?;
+    if f.stat()?.mode & crate::vfs::S_IFMT != crate::vfs::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).cwd = p;
+    Ok(0)
+}
+
+pub(crate) fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let file = t.fds().file(a.fd(0).into())?;
+    // The count is an int in Linux: "negative" ones fit no entry. Only
+    // what is mapped behind the buffer is filled (no entry is consumed
+    // that cannot be copied out).
+    let count = a.int(2);
+    if count < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = (count as usize).min(1 << 16);
+    let len = t
+        .mm()
+        .accessible_len(a.ptr(1), len, crate::platform::Access::Write)?;
+    let mut buf = vec![0u8; len];
+    let n = file.getdents64(&mut buf)?;
+    t.mm().copy_out(a.ptr(1), &buf[..n])?;
+    Ok(n as u64)
+}

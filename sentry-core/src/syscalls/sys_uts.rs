@@ -1,0 +1,40 @@
+//! The UTS names: uname, sethostname.
+
+use crate::abi::{MACHINE, RELEASE, SYSNAME, VERSION};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+
+use super::Args;
+
+pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mut b = [0u8; 65 * 6];
+    let host = t
+        .kernel
+        .hostname
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let fields = [SYSNAME, host.as_str(), RELEASE, VERSION, MACHINE, "(none)"];
+    for (i, f) in fields.iter().enumerate() {
+        let n = f.len().min(64);
+        b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
+    }
+    t.mm().copy_out(a.ptr(0), &b)?;
+    Ok(0)
+}
+
+pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // len is an int: negative or longer than a UTS field is EINVAL.
+    let len = usize::try_from(a.int(1)).map_err(|_| Errno::EINVAL)?;
+    if len > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if !t.creds().privileged() {
+        return Err(Errno::EPERM);
+    }
+    let mut b = vec![0u8; len];
+    t.mm().copy_in(a.ptr(0), &mut b)?;
+    *t.kernel.hostname.lock().unwrap_or_else(|p| p.into_inner()) =
+        String::from_utf8_lossy(&b).into_owned();
+    Ok(0)
+}
