@@ -25,11 +25,13 @@ use crate::platform::{
 };
 use crate::vfs::{FdTable, Vfs};
 
+mod attr;
 mod creds;
 mod dirents;
 mod fd;
 mod file;
 mod info;
+mod mm;
 mod namespace;
 mod pipe;
 mod signal;
