@@ -19,5 +19,7 @@ pub mod mm;
 pub mod platform;
 pub mod procfs;
 pub mod syscalls;
+#[cfg(test)]
+mod testing;
 pub mod vfs;
 pub mod waiter;
