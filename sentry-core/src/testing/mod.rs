@@ -149,9 +149,6 @@ impl Harness {
         };
         task.set_comm(b"harness");
         task.publish_info(Some(b"harness".to_vec()));
-        // Handlers that look up the calling task (SIGPIPE, signalfd) find it
-        // through the host thread's current task, as on a task thread.
-        crate::waiter::set_current(Some(task.handle.clone()));
         let mut h = Harness {
             task,
             root,
@@ -330,12 +327,6 @@ impl Harness {
         let buf = self.alloc(std::mem::size_of::<libc::stat>());
         self.call(if follow { "stat" } else { "lstat" }, &[p, buf])?;
         Ok(self.read_struct(buf))
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        crate::waiter::set_current(None);
     }
 }
 
