@@ -106,9 +106,8 @@ impl HostFs {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: fd is fresh and owned by nothing else.
-        Ok(Arc::new(HostFs {
-            root: unsafe { OwnedFd::from_raw_fd(fd) },
-        }))
+        let root = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Arc::new(HostFs { root }))
     }
 
     fn c(path: &str) -> SysResult<CString> {

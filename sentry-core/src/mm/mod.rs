@@ -197,7 +197,7 @@ pub(crate) mod testutil {
     use crate::platform::Platform;
 
     pub(crate) fn mm(fault_around: u64) -> (MemoryManager, Arc<dyn AddressSpace>) {
-        let p = FakePlatform::new(64 << 20);
+        let p = FakePlatform::new(64 << 20).unwrap();
         let space = p.new_address_space().unwrap();
         (
             MemoryManager::new(space.clone(), p.memory().clone(), fault_around),
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn fork_copies_private_memory_on_write_and_shares_shared() {
-        let p = FakePlatform::new(64 << 20);
+        let p = FakePlatform::new(64 << 20).unwrap();
         let mem = p.memory().clone();
         let mut parent = MemoryManager::new(p.new_address_space().unwrap(), mem.clone(), 4);
         let a = parent
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn shared_managers_defer_frees_until_the_flush() {
-        let p = FakePlatform::new(64 << 20);
+        let p = FakePlatform::new(64 << 20).unwrap();
         let mem = p.memory().clone();
         let mut m = MemoryManager::new(p.new_address_space().unwrap(), mem.clone(), 1);
         m.shared = true;

@@ -14,10 +14,11 @@ pub struct FakePlatform {
 
 impl FakePlatform {
     /// With a memory file of `size` bytes.
-    pub fn new(size: u64) -> Self {
-        FakePlatform {
-            mem: Arc::new(MemoryFile::new(size).expect("memfd for the fake platform")),
-        }
+    pub fn new(size: u64) -> Result<Self, PlatformError> {
+        let mem = MemoryFile::new(size).map_err(|e| {
+            PlatformError::Unsupported(format!("memory file for the fake platform: {e}"))
+        })?;
+        Ok(FakePlatform { mem: Arc::new(mem) })
     }
 }
 

@@ -110,7 +110,7 @@ impl Harness {
 
     /// A kernel with `config` and its first task.
     pub fn with_config(config: KernelConfig) -> Harness {
-        let platform = Arc::new(FakePlatform::new(64 << 20));
+        let platform = Arc::new(FakePlatform::new(64 << 20).unwrap());
         let root = TmpFs::with_memory(0o755, 1, platform.memory().clone());
         let vfs = Arc::new(Vfs::new(root.clone()));
         let kernel = Kernel::new(platform.clone(), vfs.clone(), config, None);
