@@ -8,8 +8,10 @@ use anyhow::{Context as _, Result};
 
 use crate::confine;
 
-/// `binds`) and serves the gofer protocol, the root on descriptor `fd` and
-/// the n-th bind on `fd + n`, until the sentry closes the channels.
+/// `gvisor gofer`: confines this process to `root` (and the bind sources
+/// `binds`, read-only or read-write) and serves the gofer protocol, the root
+/// on descriptor `fd` and the n-th bind on `fd + n`, until the sentry closes
+/// the channels.
 pub fn gofer_main(root: &Path, bind_args: &[PathBuf], fd: RawFd) -> Result<()> {
     let mut binds = Vec::new();
     for b in bind_args {

@@ -1,5 +1,5 @@
-//! The gofer server: serves one root directory, read-only, never following
-//! a symlink on the host.
+//! The gofer server: serves one root directory, never following a symlink
+//! on the host; read-only unless made `writable` (a read-write bind mount).
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

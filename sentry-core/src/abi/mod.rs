@@ -5,6 +5,7 @@
 
 pub mod dirent;
 pub mod stat;
+pub mod termios;
 
 /// The size of a page.
 pub const PAGE_SIZE: u64 = 4096;
