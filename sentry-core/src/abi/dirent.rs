@@ -2,19 +2,11 @@
 
 use crate::errno::{Errno, SysResult};
 
-/// DT_* from a mode.
-pub fn dtype(mode: u32) -> u8 {
-    match mode & 0o170000 {
-        0o040000 => 4,  // DT_DIR
-        0o100000 => 8,  // DT_REG
-        0o120000 => 10, // DT_LNK
-        0o020000 => 2,  // DT_CHR
-        0o060000 => 6,  // DT_BLK
-        0o010000 => 1,  // DT_FIFO
-        0o140000 => 12, // DT_SOCK
-        _ => 0,
-    }
-}
+// The mode ↔ d_type mapping and the parser are shared with the gofer
+// (which lists host directories): one definition, in vfs-gofer.
+/// DT_* from a mode; records (name, inode, mode) parsed from a
+/// `getdents64` buffer (for merging a host directory's listing).
+pub use vfs_gofer::abi::{dtype, parse_dirents as parse};
 
 /// Writes records for `entries[*pos..]` (name, inode, mode) into `buf`,
 /// advancing `pos`; EINVAL if not even one fits.
@@ -39,35 +31,6 @@ pub fn fill(buf: &mut [u8], entries: &[(String, u64, u32)], pos: &mut u64) -> Sy
         *pos += 1;
     }
     Ok(off)
-}
-
-/// Parses records (for merging a host directory's listing).
-pub fn parse(buf: &[u8]) -> Vec<(String, u64, u32)> {
-    let mut v = Vec::new();
-    let mut off = 0;
-    while off + 19 <= buf.len() {
-        let ino = u64::from_le_bytes(buf[off..off + 8].try_into().unwrap_or([0; 8]));
-        let reclen = u16::from_le_bytes([buf[off + 16], buf[off + 17]]) as usize;
-        if reclen < 20 || off + reclen > buf.len() {
-            break;
-        }
-        let t = buf[off + 18];
-        let name = &buf[off + 19..off + reclen];
-        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-        let mode = match t {
-            4 => 0o040000,
-            8 => 0o100000,
-            10 => 0o120000,
-            2 => 0o020000,
-            6 => 0o060000,
-            1 => 0o010000,
-            12 => 0o140000,
-            _ => 0,
-        };
-        v.push((String::from_utf8_lossy(name).into_owned(), ino, mode));
-        off += reclen;
-    }
-    v
 }
 
 #[cfg(test)]
