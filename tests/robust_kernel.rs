@@ -91,6 +91,15 @@ fn unknown_and_invalid_flags_give_einval_as_linux() {
 }
 
 #[test]
+fn pointers_that_wrap_are_efault_not_an_overflow() {
+    let prog = compile_c("rk_wild_pointers");
+    let out = same_as_native(&prog, &[] as &[&str]);
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("child exit 3"), "{out}");
+    assert!(out.contains("child2 signaled 11"), "{out}");
+}
+
+#[test]
 fn futex_wake_with_count_zero_wakes_one() {
     let prog = compile_c_with("rk_futex_wake", &["-pthread"]);
     let out = same_as_native(&prog, &[] as &[&str]);

@@ -431,9 +431,11 @@ fn release_robust_list(t: &mut Task) {
         return;
     }
     let read = |t: &Task, a: u64| t.mm().read_u64(a).ok();
-    let (Some(mut entry), Some(offset), Some(pending)) =
-        (read(t, head), read(t, head + 8), read(t, head + 16))
-    else {
+    let (Some(mut entry), Some(offset), Some(pending)) = (
+        read(t, head),
+        read(t, head.wrapping_add(8)),
+        read(t, head.wrapping_add(16)),
+    ) else {
         return;
     };
     let handle = |t: &Task, e: u64| {

@@ -535,7 +535,7 @@ fn setup_frame(t: &mut Task, sig: Signal, info: SigInfo, act: SigAction) -> Resu
         && t.altstack.size > 0
         && !on_alt
     {
-        sp = t.altstack.sp + t.altstack.size;
+        sp = t.altstack.sp.wrapping_add(t.altstack.size);
     } else {
         sp = sp.wrapping_sub(128); // red zone
     }
@@ -554,8 +554,10 @@ fn setup_frame(t: &mut Task, sig: Signal, info: SigInfo, act: SigAction) -> Resu
         fpbuf[464 + i * 4..468 + i * 4].copy_from_slice(&v.to_le_bytes());
     }
     fpbuf.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
-    let fpstate = (sp - fpbuf.len() as u64) & !63;
-    let frame = ((fpstate - FRAME_SIZE) & !15) - 8;
+    // The program chooses rsp and the alternate stack: the frame may wrap
+    // around (then writing it faults, as on Linux), never overflow.
+    let fpstate = sp.wrapping_sub(fpbuf.len() as u64) & !63;
+    let frame = (fpstate.wrapping_sub(FRAME_SIZE) & !15).wrapping_sub(8);
     let restorer = if act.flags & sa::SA_RESTORER != 0 {
         act.restorer
     } else {

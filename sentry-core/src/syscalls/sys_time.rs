@@ -240,7 +240,10 @@ pub(crate) fn setitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let (interval, value) = if a[1] != 0 {
-        (read_timeval(t, a[1])?, read_timeval(t, a[1] + 16)?)
+        (
+            read_timeval(t, a[1])?,
+            read_timeval(t, a[1].wrapping_add(16))?,
+        )
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
