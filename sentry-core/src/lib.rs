@@ -6,7 +6,7 @@
 //! `tests::layers`, fails when an import goes upwards):
 //!
 //! ```text
-//! syscalls → procfs → kernel → loader → fsimpl → vfs → mm → platform
+//! syscalls → procfs → kernel → net → loader → fsimpl → vfs → mm → platform
 //! leaves usable from every layer: abi, errno, waiter
 //! ```
 
@@ -16,6 +16,7 @@ pub mod fsimpl;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod platform;
 pub mod procfs;
 pub mod syscalls;

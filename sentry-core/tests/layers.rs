@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Top to bottom. A module may use the ones after it.
 const LAYERS: &[&str] = &[
-    "syscalls", "procfs", "kernel", "loader", "fsimpl", "vfs", "mm", "platform",
+    "syscalls", "procfs", "kernel", "net", "loader", "fsimpl", "vfs", "mm", "platform",
 ];
 /// Usable from every layer.
 const LEAVES: &[&str] = &["abi", "errno", "waiter"];

@@ -65,6 +65,20 @@ impl TaskContext for Task {
     fn install_fd(&self, file: Arc<dyn FileDescription>, cloexec: bool) -> SysResult<i64> {
         self.fds().install(FdEntry { file, cloexec }, 0)
     }
+    fn cwd(&self) -> String {
+        Task::cwd(self)
+    }
+    fn ucred(&self) -> crate::abi::socket::Ucred {
+        let c = self.creds();
+        crate::abi::socket::Ucred {
+            pid: self.handle.tg.pid,
+            uid: c.uid[1],
+            gid: c.gid[1],
+        }
+    }
+    fn capable(&self, cap: u32) -> bool {
+        cap < 64 && self.creds().caps.effective & (1u64 << cap) != 0
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -180,6 +180,9 @@ pub struct Kernel {
     pub default_container: Arc<container::Container>,
     /// Called once when a process (by pid) has exited.
     exit_watchers: Mutex<HashMap<i32, ExitWatcher>>,
+    /// The sandbox's network: sockets of every family, shared by the
+    /// containers of the pod.
+    pub net: Arc<crate::net::Stack>,
 }
 
 /// What [`Kernel::watch_exit`] calls with a process's final status.
@@ -208,10 +211,12 @@ impl Kernel {
         let config_seccomp = config.app_seccomp.clone();
         // tmpfs file data lives in this kernel's memory file.
         crate::mm::pagecache::set_file_memory(platform.memory());
+        let net = crate::net::Stack::new(fs.clone());
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),
             platform,
             fs,
+            net,
             config,
             strace: strace.map(Mutex::new),
             unimplemented_seen: Mutex::new(HashSet::new()),

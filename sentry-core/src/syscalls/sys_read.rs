@@ -95,6 +95,9 @@ fn iovecs(t: &mut Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
 
 pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
+    if file.socket().is_some() {
+        return super::sys_socket::readv_socket(t, &file, a[1], a[2]);
+    }
     let iov = iovecs(t, a[1], a[2])?;
     let mut total = 0usize;
     for (base, len) in iov {
@@ -119,6 +122,9 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
+    if file.socket().is_some() {
+        return super::sys_socket::writev_socket(t, &file, a[1], a[2]);
+    }
     let iov = iovecs(t, a[1], a[2])?;
     // Gather up to CHUNK bytes into one buffer so a terminal or pipe sees one write; larger
     // vectors go out in CHUNK-sized writes until one is short (as `write_chunked`).

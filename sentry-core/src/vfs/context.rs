@@ -51,6 +51,14 @@ pub trait TaskContext: Waiter {
     fn sessions(&self) -> Weak<dyn Sessions>;
     /// Installs `file` in the task's fd table at the lowest free number.
     fn install_fd(&self, file: Arc<dyn super::FileDescription>, cloexec: bool) -> SysResult<i64>;
+    /// The task's working directory, absolute (where a relative unix
+    /// socket path starts).
+    fn cwd(&self) -> String;
+    /// Process id, effective uid and gid (SO_PEERCRED, SCM_CREDENTIALS).
+    fn ucred(&self) -> crate::abi::socket::Ucred;
+    /// Whether the task holds capability `cap` (CAP_NET_ADMIN,
+    /// CAP_NET_RAW...) in its effective set.
+    fn capable(&self, cap: u32) -> bool;
     /// The task itself, for the layers above the kernel (procfs).
     fn as_any(&self) -> &dyn Any;
 }
@@ -105,6 +113,15 @@ impl TaskContext for Detached {
     }
     fn install_fd(&self, _file: Arc<dyn super::FileDescription>, _cloexec: bool) -> SysResult<i64> {
         Err(Errno::EMFILE)
+    }
+    fn cwd(&self) -> String {
+        "/".into()
+    }
+    fn ucred(&self) -> crate::abi::socket::Ucred {
+        crate::abi::socket::Ucred::default()
+    }
+    fn capable(&self, _cap: u32) -> bool {
+        true
     }
     fn as_any(&self) -> &dyn Any {
         self

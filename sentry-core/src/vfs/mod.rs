@@ -10,6 +10,7 @@ use crate::errno::{Errno, SysResult};
 
 pub mod context;
 pub mod locks;
+pub mod socket;
 pub mod walk;
 
 pub use context::{Detached, JobIds, Sessions, TaskContext};
@@ -145,6 +146,11 @@ pub trait FileDescription: Send + Sync + Any {
         _mem: &Arc<crate::platform::MemoryFile>,
     ) -> SysResult<Option<Arc<crate::mm::PageCache>>> {
         Ok(None)
+    }
+    /// The socket behind this file (sockets only): the socket calls go
+    /// through it.
+    fn socket(&self) -> Option<&dyn socket::Socket> {
+        None
     }
     /// For file systems that need their own type back.
     fn as_any(&self) -> &dyn Any;
