@@ -185,6 +185,14 @@ pub struct Kernel {
     pub net: Arc<crate::net::Stack>,
 }
 
+/// Connects the network devices of `net` to the sysfs mounted in `vfs`
+/// (/sys/class/net): sysfs is below the network layer and gets them
+/// through this provider.
+pub fn attach_sysfs(vfs: &Vfs, net: &Arc<crate::net::Stack>) {
+    let devices: Arc<dyn crate::fsimpl::sysfs::NetDevices> = net.clone();
+    crate::fsimpl::sysfs::SysFs::attach_net_all(vfs, &Arc::downgrade(&devices));
+}
+
 /// What [`Kernel::watch_exit`] calls with a process's final status.
 pub type ExitWatcher = Box<dyn FnOnce(ExitStatus) + Send>;
 
@@ -212,6 +220,7 @@ impl Kernel {
         // tmpfs file data lives in this kernel's memory file.
         crate::mm::pagecache::set_file_memory(platform.memory());
         let net = crate::net::Stack::new(fs.clone());
+        attach_sysfs(&fs, &net);
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),
             platform,

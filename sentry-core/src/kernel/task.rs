@@ -434,6 +434,8 @@ impl Task {
         let space = platform.new_address_space()?;
         let mut mm =
             MemoryManager::new(space, platform.memory().clone(), kernel.config.fault_around);
+        // A container's own /sys shows the pod's network devices.
+        super::attach_sysfs(&spec.root, &kernel.net);
         let fsctx = FsContext {
             root: spec.root.clone(),
             cwd: cwd.clone(),

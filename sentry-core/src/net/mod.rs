@@ -19,6 +19,7 @@ use crate::errno::{Errno, SysResult};
 use crate::vfs::{FileDescription, TaskContext, Vfs};
 
 pub mod inet;
+pub mod ioctl;
 pub mod netlink;
 pub mod opts;
 pub mod unix;

@@ -10,6 +10,8 @@ use crate::kernel::{Kernel, TaskHandle};
 use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 
+pub mod net;
+
 /// The task asking (for /proc/self and permission checks), if a task is.
 fn caller(ctx: &dyn TaskContext) -> Option<&crate::kernel::Task> {
     ctx.as_any().downcast_ref::<crate::kernel::Task>()
@@ -222,8 +224,11 @@ impl ProcFs {
         }
         match parts.as_slice() {
             [] => {
-                let mut v: Vec<(String, u32)> =
-                    vec![("self".into(), S_IFLNK), ("sys".into(), S_IFDIR)];
+                let mut v: Vec<(String, u32)> = vec![
+                    ("self".into(), S_IFLNK),
+                    ("net".into(), S_IFLNK),
+                    ("sys".into(), S_IFDIR),
+                ];
                 v.extend(TOP_FILES.iter().map(|f| (f.to_string(), S_IFREG)));
                 let mut pids: Vec<i32> = k.procs().tgs.keys().copied().collect();
                 pids.sort_unstable();
@@ -234,6 +239,7 @@ impl ProcFs {
                 let cur = caller(ctx).ok_or(Errno::ENOENT)?;
                 Ok(Node::Link(cur.handle.tg.pid.to_string().into_bytes()))
             }
+            ["net"] => Ok(Node::Link(b"self/net".to_vec())),
             ["thread-self"] => {
                 let cur = caller(ctx).ok_or(Errno::ENOENT)?;
                 Ok(Node::Link(
@@ -454,10 +460,18 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
             v.extend(PID_LINKS.iter().map(|l| (l.to_string(), S_IFLNK)));
             v.push(("fd".into(), S_IFDIR));
             v.push(("fdinfo".into(), S_IFDIR));
+            v.push(("net".into(), S_IFDIR));
             v.push(("task".into(), S_IFDIR));
             Ok(Node::Dir(v))
         }
         ["exe"] => Ok(Node::Link(info.exe.clone())),
+        ["net"] => Ok(Node::Dir(
+            net::FILES
+                .iter()
+                .map(|f| (f.to_string(), S_IFREG))
+                .collect(),
+        )),
+        ["net", f] => net::file(&k.net, f).map(Node::File).ok_or(Errno::ENOENT),
         ["root"] => Ok(Node::Link(b"/".to_vec())),
         ["cwd"] => {
             let f = info.fsctx.upgrade().ok_or(Errno::ENOENT)?;

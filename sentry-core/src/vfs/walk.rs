@@ -48,6 +48,12 @@ impl Vfs {
         self.mounts.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
     }
 
+    /// The mounted file systems (the kernel connects its network view to
+    /// the sysfs among them).
+    pub fn file_systems(&self) -> impl Iterator<Item = &Arc<dyn Fs>> {
+        self.mounts.iter().map(|(_, f)| f)
+    }
+
     /// The mount points, for /proc/mounts.
     pub fn mount_points(&self) -> Vec<(String, u64)> {
         self.mounts

@@ -1,0 +1,153 @@
+//! Netlink route sockets, the interface ioctls, /proc/net and /sys/class/net (issue 13, items 1
+//! and 4): what a program sees of the network in a sandbox, which has only loopback.
+//!
+//! Each check runs `tests/c/sock_netlink.c` (or busybox `ip`) natively inside a fresh network
+//! namespace with only lo up (`unshare -n`, plus a fresh sysfs mount so /sys/class/net shows that
+//! namespace) and sandboxed; the outputs must match. The C program leaves volatile values out
+//! (counters, time stamps, port ids other than the first). The native side needs root (to
+//! unshare); without it the tests say so and pass.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use gvisor_tests::*;
+
+const SHORT: Duration = Duration::from_secs(60);
+
+/// `prog args` natively in a new network and mount namespace with lo up; None when this host
+/// cannot make one (not root).
+fn native_in_netns(prog: &Path, args: &[&str]) -> Option<Output> {
+    let probe = Command::new("unshare").args(["-n", "-m", "true"]).output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        eprintln!("skipped: cannot unshare a network namespace here (needs root)");
+        return None;
+    }
+    let bb = busybox();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", "-m", "sh", "-c"])
+        .arg(format!(
+            "{} ip link set lo up && mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"",
+            bb.display()
+        ))
+        .arg(prog)
+        .args(args);
+    let out = run_command_timeout(cmd, SHORT);
+    assert!(
+        out.status.success(),
+        "native run failed\n{}",
+        describe(&out)
+    );
+    Some(out)
+}
+
+fn sandboxed(prog: &Path, args: &[&str]) -> Output {
+    run_command_timeout(sandboxed_command(prog, args, &[] as &[&str]), SHORT)
+}
+
+/// Runs the C battery section `what` both ways and compares.
+fn same_as_native(what: &str) {
+    let prog = compile_c("sock_netlink");
+    let Some(native) = native_in_netns(&prog, &[what]) else {
+        return;
+    };
+    let sandboxed = sandboxed(&prog, &[what]);
+    assert_same(&native, &sandboxed);
+}
+
+/// Whether the sandbox serves AF_INET sockets yet (glibc's if_nametoindex and busybox's qlen go
+/// through an inet or unix socket's ioctls).
+fn sandbox_has_inet() -> bool {
+    let prog = compile_c("sock_netlink");
+    let out = sandboxed(&prog, &["inet"]);
+    let has = !String::from_utf8_lossy(&out.stdout).contains("no inet");
+    if !has {
+        eprintln!("skipped: the sandbox has no AF_INET sockets yet");
+    }
+    has
+}
+
+#[test]
+fn netlink_socket_calls_as_linux() {
+    same_as_native("socket");
+}
+
+#[test]
+fn netlink_route_dumps_as_linux() {
+    same_as_native("dump");
+}
+
+#[test]
+fn interface_ioctls_on_netlink_socket() {
+    same_as_native("ioctl");
+}
+
+#[test]
+fn interface_ioctls_on_inet_socket() {
+    if sandbox_has_inet() {
+        same_as_native("inet");
+    }
+}
+
+#[test]
+fn getifaddrs_and_if_nameindex() {
+    if sandbox_has_inet() {
+        same_as_native("ifaddrs");
+    }
+}
+
+#[test]
+fn getifaddrs_lists_loopback() {
+    // The part of getifaddrs that is netlink only.
+    let prog = compile_c("sock_netlink");
+    let out = sandboxed(&prog, &["ifaddrs"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "ifaddr lo family 17 flags 0x10049 data 1 ll index 1 hatype 772 halen 6\n",
+        "ifaddr lo family 2 flags 0x10049 data 0 addr 127.0.0.1 mask 255.0.0.0 brd 127.0.0.1\n",
+        "ifaddr lo family 10 flags 0x10049 data 0 addr ::1 mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\n",
+        "nameindex 1 lo\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?}\n{}", describe(&out));
+    }
+}
+
+#[test]
+fn proc_net_files_as_linux() {
+    same_as_native("procnet");
+}
+
+#[test]
+fn sys_class_net_as_linux() {
+    same_as_native("sysfs");
+}
+
+fn busybox_ip(args: &[&str]) {
+    let bb = busybox();
+    let mut full = vec!["ip"];
+    full.extend_from_slice(args);
+    let Some(native) = native_in_netns(&bb, &full) else {
+        return;
+    };
+    let sandboxed = sandboxed(&bb, &full);
+    assert_same(&native, &sandboxed);
+}
+
+#[test]
+fn busybox_ip_route() {
+    busybox_ip(&["route"]);
+    busybox_ip(&["-6", "route"]);
+    busybox_ip(&["route", "show", "table", "local"]);
+    busybox_ip(&["neigh"]);
+}
+
+#[test]
+fn busybox_ip_addr_and_link() {
+    // The qlen and the device lookup by name are SIOCGIFTXQLEN / SIOCGIFINDEX on an inet socket.
+    if sandbox_has_inet() {
+        busybox_ip(&["addr"]);
+        busybox_ip(&["link"]);
+        busybox_ip(&["-4", "addr", "show", "dev", "lo"]);
+    }
+}
