@@ -8,7 +8,9 @@
  * Calls are a mix of pure noise (any number, arguments biased to small values, valid and invalid
  * pointers, huge lengths) and argument-aware generators for the families that once crashed the
  * sentry: memory ranges, clone/clone3 flags, /proc and /sys paths, futexes, pipes and splice,
- * signals, ioctls.
+ * signals, ioctls, and the socket calls (every family, malformed addresses, huge iovec counts,
+ * garbage control messages, SCM_RIGHTS with many descriptors, sockets sent over themselves,
+ * random netlink requests).
  *
  * The harness itself must survive: calls that would reach it (kill(-1), pid 1 as a target,
  * reboot) are pointed at the child instead. A batch that runs past 2 s is killed with
@@ -27,6 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -507,13 +513,377 @@ static long noise_call(void) {
     return r;
 }
 
+/* ---- sockets ---- */
+
+static int socks[16];
+static int nsocks;
+
+static void add_sock(long fd) {
+    if (fd < 0 || fd == LOG_FD) return;
+    add_fd(fd);
+    if (nsocks < 16) socks[nsocks++] = (int)fd;
+    else socks[below(16)] = (int)fd;
+}
+
+static uint64_t gen_sock(void) {
+    return nsocks && chance(85) ? (uint64_t)socks[below(nsocks)] : gen_fd();
+}
+
+static uint64_t gen_domain(void) {
+    static const uint64_t D[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNSPEC};
+    switch (below(6)) {
+    case 0: case 1: case 2: return D[below(sizeof D / sizeof D[0])];
+    case 3: return AF_UNIX;
+    case 4: return below(50);
+    default: return gen_int();
+    }
+}
+
+static uint64_t gen_socktype(void) {
+    static const uint64_t T[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW, SOCK_RDM};
+    uint64_t t = chance(85) ? T[below(sizeof T / sizeof T[0])] : gen_int();
+    if (chance(30)) t |= SOCK_NONBLOCK;
+    if (chance(30)) t |= SOCK_CLOEXEC;
+    return t;
+}
+
+static uint64_t gen_proto(void) {
+    static const uint64_t P[] = {0, 0, 0, 6, 17, 1, 58, 255, 132, 15, 16, 9};
+    return chance(85) ? P[below(sizeof P / sizeof P[0])] : gen_int();
+}
+
+/* A socket address in the scratch area (8th page): the right shape for its family, too short,
+ * too long, unterminated, or noise. Its length goes to *len. */
+static uint64_t gen_sockaddr(uint64_t *len) {
+    unsigned char *p = scratch + 8 * PAGE + 64 * below(4);
+    uint16_t fam = (uint16_t)gen_domain();
+    memcpy(p, &fam, 2);
+    switch (fam) {
+    case AF_UNIX: {
+        static const char *const N[] = {"/tmp/fz/s", "/tmp/fz/t", "/tmp/fzfile", "/tmp",
+                                        "/nonexistent/s", "/proc/self/fd/0", ""};
+        if (chance(30)) { /* abstract */
+            p[2] = 0;
+            memcpy(p + 3, "fz", 2);
+            *len = 2 + 1 + below(4);
+        } else {
+            const char *n = N[below(sizeof N / sizeof N[0])];
+            strcpy((char *)p + 2, n);
+            *len = 2 + strlen(n) + below(2);
+        }
+        break;
+    }
+    case AF_INET: {
+        struct sockaddr_in *a = (void *)p;
+        a->sin_port = htons(chance(50) ? 4000 + below(4) : (uint16_t)gen_int());
+        a->sin_addr.s_addr = chance(60) ? htonl(0x7f000001) : (uint32_t)gen_int();
+        *len = 16;
+        break;
+    }
+    case AF_INET6: {
+        struct sockaddr_in6 *a = (void *)p;
+        a->sin6_port = htons(chance(50) ? 4000 + below(4) : (uint16_t)gen_int());
+        memset(&a->sin6_addr, 0, 16);
+        a->sin6_addr.s6_addr[15] = chance(70);
+        a->sin6_scope_id = chance(80) ? 0 : (uint32_t)gen_int();
+        *len = chance(80) ? 28 : 24;
+        break;
+    }
+    case AF_NETLINK: {
+        uint32_t pid = chance(50) ? 0 : (uint32_t)gen_int(), groups = chance(70) ? 0 : (uint32_t)gen_int();
+        memcpy(p + 2, "\0\0", 2);
+        memcpy(p + 4, &pid, 4);
+        memcpy(p + 8, &groups, 4);
+        *len = 12;
+        break;
+    }
+    default:
+        *len = 16;
+        break;
+    }
+    switch (below(8)) {
+    case 0: *len = below(3); break; /* shorter than the family */
+    case 1: *len = *len ? *len - 1 : 0; break;
+    case 2: *len = 110 + below(40); break; /* around sizeof(sockaddr_un) and sockaddr_storage */
+    case 3: *len = chance(50) ? gen_len() : (uint64_t)-(int64_t)below(8); break;
+    }
+    if (chance(5)) return gen_ptr();
+    return (uint64_t)p;
+}
+
+/* A length pointer holding a plausible, tiny, negative or huge value. */
+static uint64_t gen_lenptr(void) {
+    uint32_t *l = (uint32_t *)(scratch + 8 * PAGE + 512 + 4 * below(4));
+    static const uint32_t V[] = {0, 1, 2, 12, 16, 28, 110, 128, 4096, 0x7fffffff, 0x80000000, 0xffffffff};
+    *l = V[below(sizeof V / sizeof V[0])];
+    return chance(90) ? (uint64_t)l : gen_ptr();
+}
+
+/* A control buffer (9th page): SCM_RIGHTS with few or very many descriptors (the socket itself
+ * among them), SCM_CREDENTIALS true or forged, unknown levels and types, lengths that lie. */
+static uint64_t gen_control(uint64_t *clen, int self) {
+    unsigned char *base = scratch + 9 * PAGE;
+    size_t room = PAGE, at = 0;
+    int n = 1 + below(3);
+    for (int i = 0; i < n && at + 64 < room; i++) {
+        struct cmsghdr *c = (struct cmsghdr *)(base + at);
+        size_t data;
+        switch (below(4)) {
+        case 0: case 1: { /* SCM_RIGHTS */
+            size_t nfds = chance(60) ? 1 + below(4) : chance(50) ? 250 + below(8) : below(700);
+            if (nfds * 4 + 16 + at > room) nfds = (room - at - 16) / 4;
+            int *fds = (int *)CMSG_DATA(c);
+            for (size_t k = 0; k < nfds; k++)
+                fds[k] = chance(30) ? self : chance(85) ? (int)gen_fd() : (int)gen_int();
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            data = nfds * 4;
+            break;
+        }
+        case 2: { /* SCM_CREDENTIALS */
+            int *u = (int *)CMSG_DATA(c);
+            u[0] = chance(60) ? getpid() : (int)gen_int();
+            u[1] = chance(60) ? (int)getuid() : (int)gen_int();
+            u[2] = chance(60) ? (int)getgid() : (int)gen_int();
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_CREDENTIALS;
+            data = 12;
+            break;
+        }
+        default:
+            c->cmsg_level = chance(50) ? SOL_SOCKET : (int)gen_int();
+            c->cmsg_type = (int)below(64);
+            data = below(48);
+            break;
+        }
+        c->cmsg_len = CMSG_LEN(data);
+        if (chance(15)) c->cmsg_len = chance(50) ? below(20) : gen_len();
+        at += CMSG_SPACE(data);
+    }
+    *clen = at;
+    if (chance(15)) *clen = chance(50) ? below(at + 1) : gen_len();
+    if (chance(5)) return gen_ptr();
+    return (uint64_t)base;
+}
+
+/* A msghdr (10th page + offset) with its iovecs: counts up to and past UIO_MAXIOV. */
+static uint64_t gen_msghdr(unsigned char *at, int self) {
+    struct msghdr *m = (struct msghdr *)at;
+    struct iovec *iov = (struct iovec *)(scratch + 12 * PAGE);
+    size_t maxiov = PAGE * 4 / sizeof(struct iovec); /* 1024; one more reads the guard page */
+    size_t n = chance(70) ? below(4) : chance(50) ? 1024 + below(2) : below(maxiov);
+    for (size_t i = 0; i < n && i < maxiov; i++) {
+        iov[i].iov_base = chance(85) ? scratch + 2 * PAGE + below(PAGE) : (void *)gen_ptr();
+        iov[i].iov_len = chance(85) ? below(256) : gen_len();
+    }
+    uint64_t nl = 0, cl = 0;
+    m->msg_name = chance(50) ? NULL : (void *)gen_sockaddr(&nl);
+    m->msg_namelen = (socklen_t)nl;
+    m->msg_iov = chance(95) ? iov : (void *)gen_ptr();
+    m->msg_iovlen = chance(90) ? n : gen_len();
+    m->msg_control = chance(50) ? NULL : (void *)gen_control(&cl, self);
+    m->msg_controllen = cl;
+    m->msg_flags = (int)gen_int();
+    return (uint64_t)m;
+}
+
+static uint64_t gen_msgflags(void) {
+    static const uint64_t F[] = {MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, MSG_NOSIGNAL,
+                                 MSG_OOB, MSG_CMSG_CLOEXEC, MSG_EOR, MSG_MORE, MSG_CONFIRM,
+                                 MSG_ERRQUEUE, MSG_WAITFORONE};
+    uint64_t f = chance(60) ? MSG_DONTWAIT : 0;
+    for (int i = 0, n = below(3); i < n; i++) f |= F[below(sizeof F / sizeof F[0])];
+    if (chance(5)) f |= gen_flags();
+    return f;
+}
+
+/* A netlink request (random type, flags and lengths) in the 13th page. */
+static void gen_netlink(uint64_t *buf, uint64_t *len) {
+    unsigned char *p = scratch + 13 * PAGE;
+    size_t at = 0;
+    for (int i = 0, n = 1 + below(3); i < n && at < PAGE - 128; i++) {
+        uint32_t body = chance(70) ? 16 + 4 * below(8) : below(64);
+        struct { uint32_t len; uint16_t type, flags; uint32_t seq, pid; } h;
+        h.len = 16 + body;
+        if (chance(15)) h.len = chance(50) ? below(40) : (uint32_t)gen_int();
+        h.type = chance(70) ? 16 + below(112) : (uint16_t)gen_int();
+        h.flags = chance(70) ? (1 | (chance(50) ? 0x300 : 0) | (chance(30) ? 4 : 0)) : (uint16_t)gen_int();
+        h.seq = (uint32_t)next64();
+        h.pid = 0;
+        memcpy(p + at, &h, 16);
+        for (uint32_t k = 0; k < body; k++) p[at + 16 + k] = chance(60) ? 0 : (unsigned char)next64();
+        if (chance(30)) { /* an attribute: IFLA_IFNAME "lo" */
+            uint16_t al = 7, ty = 3;
+            memcpy(p + at + 16 + 16 % (body + 1), &al, 2);
+            memcpy(p + at + 18 + 16 % (body + 1), &ty, 2);
+        }
+        at += (16 + body + 3) & ~3u;
+    }
+    *buf = (uint64_t)p;
+    *len = chance(90) ? at : gen_len();
+}
+
+static long socket_call(void) {
+    uint64_t a[6] = {0};
+    uint64_t l = 0;
+    long r;
+    switch (below(18)) {
+    case 0: case 1: /* socket */
+        a[0] = gen_domain();
+        a[1] = gen_socktype();
+        a[2] = gen_proto();
+        r = do_call(SYS_socket, a);
+        add_sock(r);
+        return r;
+    case 2: { /* socketpair */
+        int *sv = (int *)(scratch + 8 * PAGE + 1024);
+        a[0] = chance(70) ? AF_UNIX : gen_domain();
+        a[1] = gen_socktype();
+        a[2] = chance(80) ? 0 : gen_proto();
+        a[3] = chance(90) ? (uint64_t)sv : gen_ptr();
+        r = do_call(SYS_socketpair, a);
+        if (r == 0 && a[3] == (uint64_t)sv) { add_sock(sv[0]); add_sock(sv[1]); }
+        return r;
+    }
+    case 3: /* bind, connect */
+        a[0] = gen_sock();
+        a[1] = gen_sockaddr(&l);
+        a[2] = l;
+        return do_call(chance(50) ? SYS_bind : SYS_connect, a);
+    case 4: /* listen */
+        a[0] = gen_sock();
+        a[1] = chance(70) ? below(8) : gen_int();
+        return do_call(SYS_listen, a);
+    case 5: /* accept, accept4 */
+        a[0] = gen_sock();
+        a[1] = chance(50) ? 0 : (uint64_t)(scratch + 8 * PAGE + 256);
+        a[2] = a[1] ? gen_lenptr() : (chance(80) ? 0 : gen_ptr());
+        a[3] = chance(70) ? (below(2) ? SOCK_NONBLOCK : 0) | (below(2) ? SOCK_CLOEXEC : 0) : gen_int();
+        r = do_call(chance(50) ? SYS_accept4 : SYS_accept, a);
+        add_sock(r);
+        return r;
+    case 6: /* shutdown, getsockname, getpeername */
+        a[0] = gen_sock();
+        switch (below(3)) {
+        case 0: a[1] = chance(80) ? below(3) : gen_int(); return do_call(SYS_shutdown, a);
+        case 1: a[1] = chance(80) ? (uint64_t)(scratch + 8 * PAGE + 256) : gen_ptr(); a[2] = gen_lenptr(); return do_call(SYS_getsockname, a);
+        default: a[1] = chance(80) ? (uint64_t)(scratch + 8 * PAGE + 256) : gen_ptr(); a[2] = gen_lenptr(); return do_call(SYS_getpeername, a);
+        }
+    case 7: { /* setsockopt, getsockopt */
+        static const uint64_t LV[] = {SOL_SOCKET, SOL_SOCKET, 6, 0, 41, 17, 270, 1, 263};
+        a[0] = gen_sock();
+        a[1] = chance(90) ? LV[below(sizeof LV / sizeof LV[0])] : gen_int();
+        a[2] = chance(85) ? below(80) : gen_int();
+        a[3] = chance(85) ? (uint64_t)(scratch + 8 * PAGE + 768) : gen_ptr();
+        if (chance(50)) {
+            a[4] = chance(70) ? 4 * below(5) : gen_len();
+            return do_call(SYS_setsockopt, a);
+        }
+        a[4] = gen_lenptr();
+        return do_call(SYS_getsockopt, a);
+    }
+    case 8: case 9: /* sendto, recvfrom */
+        a[0] = gen_sock();
+        a[1] = chance(85) ? (uint64_t)(scratch + 3 * PAGE) : gen_ptr();
+        a[2] = chance(70) ? below(PAGE) : gen_len();
+        a[3] = gen_msgflags();
+        if (chance(50)) {
+            a[4] = chance(50) ? 0 : gen_sockaddr(&l);
+            a[5] = l;
+            return do_call(SYS_sendto, a);
+        }
+        a[4] = chance(50) ? 0 : (uint64_t)(scratch + 8 * PAGE + 256);
+        a[5] = a[4] ? gen_lenptr() : 0;
+        return do_call(SYS_recvfrom, a);
+    case 10: case 11: { /* sendmsg, recvmsg */
+        a[0] = gen_sock();
+        a[1] = chance(95) ? gen_msghdr(scratch + 10 * PAGE, (int)a[0]) : gen_ptr();
+        a[2] = gen_msgflags();
+        r = do_call(chance(50) ? SYS_sendmsg : SYS_recvmsg, a);
+        return r;
+    }
+    case 12: { /* sendmmsg, recvmmsg */
+        unsigned char *v = scratch + 10 * PAGE;
+        size_t n = chance(80) ? 1 + below(4) : below(64);
+        if (n > 64) n = 64;
+        a[0] = gen_sock();
+        for (size_t i = 0; i < n; i++) {
+            gen_msghdr(v + 64 * i, (int)a[0]);
+            *(unsigned *)(v + 64 * i + 56) = (unsigned)gen_int();
+        }
+        a[1] = chance(95) ? (uint64_t)v : gen_ptr();
+        a[2] = chance(85) ? n : gen_len();
+        a[3] = gen_msgflags();
+        if (chance(50)) return do_call(SYS_sendmmsg, a);
+        struct timespec *ts = (struct timespec *)(scratch + 8 * PAGE + 1536);
+        ts->tv_sec = 0;
+        ts->tv_nsec = chance(80) ? (long)below(1000000) : (long)gen_int();
+        a[4] = chance(50) ? 0 : chance(90) ? (uint64_t)ts : gen_ptr();
+        return do_call(SYS_recvmmsg, a);
+    }
+    case 13: { /* a unix pair sent over itself, then closed: a cycle only a collector frees */
+        int sv[2];
+        if (socketpair(AF_UNIX, chance(50) ? SOCK_STREAM : SOCK_DGRAM, 0, sv)) return -1;
+        struct msghdr m = {0};
+        struct iovec iov = {"x", 1};
+        union { struct cmsghdr c; char b[CMSG_SPACE(8)]; } u;
+        memset(&u, 0, sizeof u);
+        u.c.cmsg_len = CMSG_LEN(8);
+        u.c.cmsg_level = SOL_SOCKET;
+        u.c.cmsg_type = SCM_RIGHTS;
+        memcpy(CMSG_DATA(&u.c), sv, 8);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = u.b;
+        m.msg_controllen = sizeof u.b;
+        uint64_t b[6] = {(uint64_t)sv[0], (uint64_t)&m, MSG_DONTWAIT, 0, 0, 0};
+        do_call(SYS_sendmsg, b);
+        b[0] = (uint64_t)sv[1];
+        do_call(SYS_sendmsg, b);
+        if (chance(50)) { close(sv[0]); close(sv[1]); } else { add_sock(sv[0]); add_sock(sv[1]); }
+        return 0;
+    }
+    case 14: case 15: { /* netlink requests */
+        int fd = nsocks && chance(50) ? socks[below(nsocks)]
+                                      : (int)syscall(SYS_socket, AF_NETLINK, chance(50) ? SOCK_RAW : SOCK_DGRAM, chance(90) ? 0 : gen_proto());
+        if (fd < 0) return fd;
+        add_sock(fd);
+        uint64_t buf, len;
+        gen_netlink(&buf, &len);
+        a[0] = (uint64_t)fd;
+        a[1] = buf;
+        a[2] = len;
+        a[3] = gen_msgflags();
+        do_call(SYS_sendto, a);
+        a[1] = (uint64_t)(scratch + 3 * PAGE);
+        a[2] = chance(70) ? PAGE : below(64);
+        a[3] = MSG_DONTWAIT | (chance(30) ? MSG_PEEK | MSG_TRUNC : 0);
+        return do_call(SYS_recvfrom, a);
+    }
+    default: { /* socket ioctls and fcntl */
+        static const uint64_t REQ[] = {0x8910, 0x8912, 0x8913, 0x8914, 0x8915, 0x8916, 0x8919,
+                                       0x891b, 0x8921, 0x8922, 0x8927, 0x8933, 0x8942, 0x8970,
+                                       0x541B, 0x5411, 0x89ff, 0x8938, 0x890B, 0x8906, 0x8907};
+        a[0] = gen_sock();
+        if (chance(20)) {
+            a[1] = chance(50) ? F_SETFL : F_SETOWN;
+            a[2] = chance(50) ? O_NONBLOCK | O_ASYNC : (uint64_t)getpid();
+            return do_call(SYS_fcntl, a);
+        }
+        a[1] = chance(90) ? REQ[below(sizeof REQ / sizeof REQ[0])] : gen_int();
+        a[2] = chance(80) ? (uint64_t)(scratch + 8 * PAGE + 2048 + 8 * below(8)) : gen_ptr();
+        return do_call(SYS_ioctl, a);
+    }
+    }
+}
+
 static void on_alarm(int sig) { (void)sig; }
 
 /* Files the batches may have made: gone after each batch, so what they hold (tmpfs data is
  * sandbox memory) does not pile up into an out-of-memory kill of the harness. */
 static void clean_files(void) {
     static const char *const FILES[] = {"/tmp/fz/a", "/tmp/fz/b", "/tmp/fzfile", "/tmp/fzlink",
-                                        "/tmp/fzfifo", "/dev/shm/fz"};
+                                        "/tmp/fzfifo", "/dev/shm/fz", "/tmp/fz/s", "/tmp/fz/t"};
     for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
         unlink(FILES[i]);
         rmdir(FILES[i]);
@@ -585,6 +955,7 @@ static void run_batch(uint64_t seed, unsigned batch, unsigned calls) {
         case 7: futex_call(); break;
         case 8: pipe_call(); break;
         case 9: ioctl_call(); break;
+        case 10: case 11: socket_call(); break;
         default: noise_call(); break;
         }
     }
