@@ -85,6 +85,7 @@ const IFA_FLAGS: u16 = 8;
 const IFA_F_PERMANENT: u32 = 0x80;
 
 const RTA_DST: u16 = 1;
+const RTA_SRC: u16 = 2;
 const RTA_OIF: u16 = 4;
 const RTA_PRIORITY: u16 = 6;
 const RTA_PREFSRC: u16 = 7;
@@ -419,6 +420,113 @@ fn route_msg(r: &Route, seq: u32, port: u32) -> Vec<u8> {
     m.finish()
 }
 
+/// `ip route get`: the route to RTA_DST. Only local destinations have
+/// one (the sandbox has no other network): a loopback prefix or an
+/// interface's own address; ENETUNREACH for the rest.
+fn route_get(ifaces: &[Interface], body: &[u8], seq: u32, port: u32) -> Result<Vec<u8>, Errno> {
+    // struct rtmsg is 12 bytes.
+    if body.len() < 12 {
+        return Err(Errno::EINVAL);
+    }
+    let family = body[0];
+    let dst = attrs(body, 12)
+        .into_iter()
+        .find(|(t, _)| *t == RTA_DST)
+        .map(|(_, v)| v.to_vec());
+    let (dst, src): (IpAddr, IpAddr) = match family as i32 {
+        libc::AF_INET => {
+            let d = match dst.as_deref() {
+                Some([a, b, c, d]) => std::net::Ipv4Addr::new(*a, *b, *c, *d),
+                Some(_) => return Err(Errno::EINVAL),
+                None => std::net::Ipv4Addr::UNSPECIFIED,
+            };
+            let d = if d.is_unspecified() {
+                std::net::Ipv4Addr::LOCALHOST
+            } else {
+                d
+            };
+            let src = ifaces.iter().find_map(|i| {
+                i.addrs.iter().find_map(|&(a, plen)| match a {
+                    IpAddr::V4(a4) => {
+                        let mask = if plen == 0 {
+                            0
+                        } else {
+                            u32::MAX << (32 - u32::from(plen.min(32)))
+                        };
+                        let loopback = i.flags & libc::IFF_LOOPBACK as u32 != 0;
+                        let hit =
+                            a4 == d || (loopback && u32::from(a4) & mask == u32::from(d) & mask);
+                        hit.then_some((a4, i.index))
+                    }
+                    IpAddr::V6(_) => None,
+                })
+            });
+            let (s, _) = src.ok_or(Errno::ENETUNREACH)?;
+            (IpAddr::V4(d), IpAddr::V4(s))
+        }
+        libc::AF_INET6 => {
+            let d = match dst.as_deref() {
+                Some(v) if v.len() == 16 => {
+                    let mut o = [0u8; 16];
+                    o.copy_from_slice(v);
+                    std::net::Ipv6Addr::from(o)
+                }
+                Some(_) => return Err(Errno::EINVAL),
+                None => std::net::Ipv6Addr::UNSPECIFIED,
+            };
+            let own = ifaces
+                .iter()
+                .any(|i| i.addrs.iter().any(|&(a, _)| a == IpAddr::V6(d)));
+            if !own {
+                return Err(Errno::ENETUNREACH);
+            }
+            (IpAddr::V6(d), IpAddr::V6(d))
+        }
+        _ => return Err(Errno::EOPNOTSUPP),
+    };
+    let oif = ifaces
+        .iter()
+        .find(|i| i.flags & libc::IFF_LOOPBACK as u32 != 0)
+        .map_or(1, |i| i.index);
+    let octets = |a: IpAddr| match a {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    let mut m = Msg::new(RTM_NEWROUTE, 0, seq, port);
+    if dst.is_ipv4() {
+        // A cloned route of the main table, as Linux answers.
+        m.bytes(&[family, 32, 0, 0, 254, 0, RT_SCOPE_UNIVERSE, RTN_LOCAL]);
+        m.bytes(&0x200u32.to_ne_bytes());
+        m.u32_attr(RTA_TABLE, 254);
+        m.attr(RTA_DST, &octets(dst));
+        m.u32_attr(RTA_OIF, oif);
+        m.attr(RTA_PREFSRC, &octets(src));
+        m.attr(RTA_CACHEINFO, &[0u8; 32]);
+    } else {
+        // The request's source (unspecified) comes back as a /128.
+        m.bytes(&[
+            family,
+            128,
+            128,
+            0,
+            RT_TABLE_LOCAL,
+            RTPROT_KERNEL,
+            RT_SCOPE_UNIVERSE,
+            RTN_LOCAL,
+        ]);
+        m.bytes(&0u32.to_ne_bytes());
+        m.u32_attr(RTA_TABLE, u32::from(RT_TABLE_LOCAL));
+        m.attr(RTA_DST, &octets(dst));
+        m.attr(RTA_SRC, &[0u8; 16]);
+        m.u32_attr(RTA_OIF, oif);
+        m.attr(RTA_PREFSRC, &octets(src));
+        m.u32_attr(RTA_PRIORITY, 0);
+        m.attr(RTA_CACHEINFO, &[0u8; 32]);
+        m.u8_attr(RTA_PREF, 0);
+    }
+    Ok(m.finish())
+}
+
 /// The interface a by-index or by-name request names.
 fn find_link<'a>(ifaces: &'a [Interface], body: &[u8]) -> Result<&'a Interface, Errno> {
     // struct ifinfomsg is 16 bytes; a shorter request is malformed.
@@ -530,6 +638,10 @@ pub fn handle(
     match ty {
         RTM_GETLINK => match find_link(ifaces, body) {
             Ok(i) => (vec![link_msg(i, 0, seq, port)], Some(0)),
+            Err(e) => (Vec::new(), Some(e.0)),
+        },
+        RTM_GETROUTE => match route_get(ifaces, body, seq, port) {
+            Ok(m) => (vec![m], Some(0)),
             Err(e) => (Vec::new(), Some(e.0)),
         },
         _ => (Vec::new(), Some(Errno::EOPNOTSUPP.0)),
