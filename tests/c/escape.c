@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +31,33 @@ static void report(const char *name, int got_in) {
 }
 
 /* Whether reading `path` gives the secret. */
+/* Whether a netlink route socket shows any interface but the sandbox's loopback (the host's
+ * eth0...): netlink sockets are served inside the sentry and must describe only its stack. */
+static int netlink_sees_host(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    if (fd < 0) return 0;
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req = {
+        .h = {.nlmsg_len = sizeof req, .nlmsg_type = RTM_GETLINK,
+              .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1},
+    };
+    if (send(fd, &req, sizeof req, 0) < 0) { close(fd); return 0; }
+    static char buf[65536];
+    int other = 0, done = 0;
+    while (!done) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) { done = 1; break; }
+            if (h->nlmsg_type != RTM_NEWLINK) continue;
+            int len = IFLA_PAYLOAD(h);
+            for (struct rtattr *a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFLA_IFNAME && strcmp(RTA_DATA(a), "lo") != 0) other = 1;
+        }
+    }
+    close(fd);
+    return other;
+}
+
 static int reads_secret(const char *path) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return 0;
@@ -112,7 +141,7 @@ int main(int argc, char **argv) {
     /* Sockets. */
     report("raw socket", socket(AF_INET, SOCK_RAW, 1) >= 0);
     report("packet socket", socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) >= 0);
-    report("netlink socket", socket(AF_NETLINK, SOCK_RAW, 0) >= 0);
+    report("netlink shows the host's interfaces", netlink_sees_host());
 
     /* The sentry's memory. */
     report("/proc/self/mem", open("/proc/self/mem", O_RDONLY) >= 0);
