@@ -162,3 +162,52 @@ fn busybox_ip_addr_and_link() {
         busybox_ip(&["-4", "addr", "show", "dev", "lo"]);
     }
 }
+
+/// iproute2's `ip` (dynamically linked, from the host's root file system) where it is
+/// installed: it asks more of netlink than busybox (strict checking, extended acks, the IPv6
+/// view of links, rules, netconf).
+fn iproute2(args: &[&str]) {
+    let ip = Path::new("/usr/sbin/ip");
+    if !ip.exists() {
+        eprintln!("skipped: no /usr/sbin/ip");
+        return;
+    }
+    let Some(native) = native_in_netns(ip, args) else {
+        return;
+    };
+    let sandboxed = sandboxed(ip, args);
+    assert_same(&native, &sandboxed);
+}
+
+#[test]
+fn iproute2_ip_as_linux() {
+    for args in [
+        &["addr"][..],
+        &["link"],
+        &["-d", "link"],
+        &["-s", "link"],
+        &["-j", "-d", "addr"],
+        &["-6", "link"],
+        &["route"],
+        &["-6", "route"],
+        &["route", "show", "table", "all"],
+        &["-6", "route", "show", "table", "all"],
+        &["route", "get", "127.0.0.1"],
+        &["route", "get", "10.1.2.3"],
+        &["-6", "route", "get", "::1"],
+        &["rule"],
+        &["-6", "rule"],
+        &["netconf"],
+        &["neigh"],
+    ] {
+        iproute2(args);
+    }
+}
+
+#[test]
+fn iproute2_ip_needing_inet_ioctls() {
+    // The IPv6 view of a link has no queue length: ip asks SIOCGIFTXQLEN of an inet socket.
+    if sandbox_has_inet() {
+        iproute2(&["-6", "addr"]);
+    }
+}

@@ -279,7 +279,7 @@ impl NetlinkSocket {
                 if flags & route::NLM_F_REQUEST == 0 || ty < route::NLMSG_MIN_TYPE {
                     (Vec::new(), Some(0))
                 } else {
-                    route::handle(&ifaces, msg, port, net_admin)
+                    route::handle(&ifaces, msg, port, net_admin, ctx.uid().0)
                 };
             for d in datagrams {
                 self.deliver(Datagram { data: d, from: 0 });

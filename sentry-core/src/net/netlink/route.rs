@@ -36,8 +36,14 @@ pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_GETROUTE: u16 = 26;
 /// RTM_GETNEIGH.
 pub const RTM_GETNEIGH: u16 = 30;
+/// RTM_NEWRULE.
+pub const RTM_NEWRULE: u16 = 32;
 /// RTM_GETRULE.
 pub const RTM_GETRULE: u16 = 34;
+/// RTM_NEWNETCONF.
+pub const RTM_NEWNETCONF: u16 = 80;
+/// RTM_GETNETCONF.
+pub const RTM_GETNETCONF: u16 = 82;
 /// RTM_MAX as Linux 6.x has it (after RTM_GETTUNNEL).
 pub const RTM_MAX: u16 = 123;
 
@@ -76,6 +82,16 @@ const IFLA_CARRIER_UP_COUNT: u16 = 47;
 const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
 const IFLA_MIN_MTU: u16 = 50;
 const IFLA_MAX_MTU: u16 = 51;
+const IFLA_GRO_MAX_SIZE: u16 = 58;
+const IFLA_TSO_MAX_SIZE: u16 = 59;
+const IFLA_TSO_MAX_SEGS: u16 = 60;
+const IFLA_ALLMULTI: u16 = 61;
+const IFLA_PROTINFO: u16 = 12;
+const IFLA_AF_SPEC: u16 = 26;
+const IFLA_INET6_FLAGS: u16 = 1;
+const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
+/// IF_READY: IPv6 is up on the link.
+const IF_READY: u32 = 0x8000_0000;
 
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -92,6 +108,25 @@ const RTA_PREFSRC: u16 = 7;
 const RTA_CACHEINFO: u16 = 12;
 const RTA_TABLE: u16 = 15;
 const RTA_PREF: u16 = 20;
+const RTA_UID: u16 = 25;
+/// RTCF_LOCAL in a cloned route's flags.
+const RTCF_LOCAL: u32 = 0x8000_0000;
+/// RTM_F_CLONED.
+const RTM_F_CLONED: u32 = 0x200;
+
+const FRA_PRIORITY: u16 = 6;
+const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
+const FRA_TABLE: u16 = 15;
+const FRA_PROTOCOL: u16 = 21;
+const FR_ACT_TO_TBL: u8 = 1;
+
+const NETCONFA_IFINDEX: u16 = 1;
+const NETCONFA_FORWARDING: u16 = 2;
+const NETCONFA_RP_FILTER: u16 = 3;
+const NETCONFA_MC_FORWARDING: u16 = 4;
+const NETCONFA_PROXY_NEIGH: u16 = 5;
+const NETCONFA_IGNORE_ROUTES_WITH_LINKDOWN: u16 = 6;
+const NETCONFA_BC_FORWARDING: u16 = 8;
 
 const RT_TABLE_LOCAL: u8 = 255;
 const RTPROT_KERNEL: u8 = 2;
@@ -154,6 +189,17 @@ impl Msg {
         let mut v = s.as_bytes().to_vec();
         v.push(0);
         self.attr(ty, &v);
+    }
+
+    /// A nested attribute whose payload `f` writes (without NLA_F_NESTED,
+    /// as Linux's legacy nests: parsers such as iproute2's do not mask it).
+    fn nest(&mut self, ty: u16, f: impl FnOnce(&mut Msg)) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        self.buf.extend_from_slice(&ty.to_ne_bytes());
+        f(self);
+        let len = (self.buf.len() - start) as u16;
+        self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
     }
 
     fn finish(mut self) -> Vec<u8> {
@@ -232,10 +278,10 @@ pub fn operstate(i: &Interface) -> u8 {
     }
 }
 
-fn link_msg(i: &Interface, flags: u16, seq: u32, port: u32) -> Vec<u8> {
+fn link_msg(i: &Interface, family: u8, flags: u16, seq: u32, port: u32) -> Vec<u8> {
     let mut m = Msg::new(RTM_NEWLINK, flags, seq, port);
     // struct ifinfomsg.
-    m.bytes(&[0, 0]);
+    m.bytes(&[family, 0]);
     m.bytes(&i.hw_type.to_ne_bytes());
     m.bytes(&(i.index as i32).to_ne_bytes());
     let mut iff = i.flags;
@@ -244,6 +290,18 @@ fn link_msg(i: &Interface, flags: u16, seq: u32, port: u32) -> Vec<u8> {
     }
     m.bytes(&iff.to_ne_bytes());
     m.bytes(&0u32.to_ne_bytes());
+    if family == libc::AF_INET6 as u8 {
+        // IPv6's own view of the link (inet6_fill_ifinfo).
+        m.str_attr(IFLA_IFNAME, &i.name);
+        m.attr(IFLA_ADDRESS, &i.mac);
+        m.u32_attr(IFLA_MTU, i.mtu);
+        m.u8_attr(IFLA_OPERSTATE, operstate(i));
+        m.nest(IFLA_PROTINFO, |m| {
+            m.u32_attr(IFLA_INET6_FLAGS, IF_READY);
+            m.u8_attr(IFLA_INET6_ADDR_GEN_MODE, 0);
+        });
+        return m.finish();
+    }
     m.str_attr(IFLA_IFNAME, &i.name);
     m.u32_attr(IFLA_TXQLEN, TXQLEN);
     m.u8_attr(IFLA_OPERSTATE, operstate(i));
@@ -253,9 +311,13 @@ fn link_msg(i: &Interface, flags: u16, seq: u32, port: u32) -> Vec<u8> {
     m.u32_attr(IFLA_MAX_MTU, 0);
     m.u32_attr(IFLA_GROUP, 0);
     m.u32_attr(IFLA_PROMISCUITY, 0);
+    m.u32_attr(IFLA_ALLMULTI, 0);
     m.u32_attr(IFLA_NUM_TX_QUEUES, 1);
     m.u32_attr(IFLA_GSO_MAX_SEGS, 65535);
     m.u32_attr(IFLA_GSO_MAX_SIZE, 65536);
+    m.u32_attr(IFLA_GRO_MAX_SIZE, 65536);
+    m.u32_attr(IFLA_TSO_MAX_SIZE, 524_280);
+    m.u32_attr(IFLA_TSO_MAX_SEGS, 65535);
     m.u32_attr(IFLA_NUM_RX_QUEUES, 1);
     m.u8_attr(IFLA_CARRIER, 1);
     m.str_attr(IFLA_QDISC, "noqueue");
@@ -270,6 +332,13 @@ fn link_msg(i: &Interface, flags: u16, seq: u32, port: u32) -> Vec<u8> {
     // struct rtnl_link_stats64 (25 counters) and rtnl_link_stats (25).
     m.attr(IFLA_STATS64, &[0u8; 25 * 8]);
     m.attr(IFLA_STATS, &[0u8; 25 * 4]);
+    // IPv6 address generation: EUI-64.
+    m.nest(IFLA_AF_SPEC, |m| {
+        m.nest(libc::AF_INET6 as u16, |m| {
+            m.u32_attr(IFLA_INET6_FLAGS, IF_READY);
+            m.u8_attr(IFLA_INET6_ADDR_GEN_MODE, 0);
+        });
+    });
     m.finish()
 }
 
@@ -423,7 +492,13 @@ fn route_msg(r: &Route, seq: u32, port: u32) -> Vec<u8> {
 /// `ip route get`: the route to RTA_DST. Only local destinations have
 /// one (the sandbox has no other network): a loopback prefix or an
 /// interface's own address; ENETUNREACH for the rest.
-fn route_get(ifaces: &[Interface], body: &[u8], seq: u32, port: u32) -> Result<Vec<u8>, Errno> {
+fn route_get(
+    ifaces: &[Interface],
+    body: &[u8],
+    uid: u32,
+    seq: u32,
+    port: u32,
+) -> Result<Vec<u8>, Errno> {
     // struct rtmsg is 12 bytes.
     if body.len() < 12 {
         return Err(Errno::EINVAL);
@@ -496,11 +571,12 @@ fn route_get(ifaces: &[Interface], body: &[u8], seq: u32, port: u32) -> Result<V
     if dst.is_ipv4() {
         // A cloned route of the main table, as Linux answers.
         m.bytes(&[family, 32, 0, 0, 254, 0, RT_SCOPE_UNIVERSE, RTN_LOCAL]);
-        m.bytes(&0x200u32.to_ne_bytes());
+        m.bytes(&(RTCF_LOCAL | RTM_F_CLONED).to_ne_bytes());
         m.u32_attr(RTA_TABLE, 254);
         m.attr(RTA_DST, &octets(dst));
         m.u32_attr(RTA_OIF, oif);
         m.attr(RTA_PREFSRC, &octets(src));
+        m.u32_attr(RTA_UID, uid);
         m.attr(RTA_CACHEINFO, &[0u8; 32]);
     } else {
         // The request's source (unspecified) comes back as a /128.
@@ -525,6 +601,65 @@ fn route_get(ifaces: &[Interface], body: &[u8], seq: u32, port: u32) -> Result<V
         m.u8_attr(RTA_PREF, 0);
     }
     Ok(m.finish())
+}
+
+/// The default policy rules: local, main and default tables for IPv4;
+/// local and main for IPv6.
+fn rule_msgs(family: u8, seq: u32, port: u32) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (fam, rules) in [
+        (
+            libc::AF_INET as u8,
+            &[(0u32, 255u8), (32766, 254), (32767, 253)][..],
+        ),
+        (libc::AF_INET6 as u8, &[(0, 255), (32766, 254)][..]),
+    ] {
+        if family != libc::AF_UNSPEC as u8 && family != fam {
+            continue;
+        }
+        for &(prio, table) in rules {
+            let mut m = Msg::new(RTM_NEWRULE, NLM_F_MULTI, seq, port);
+            // struct fib_rule_hdr.
+            m.bytes(&[fam, 0, 0, 0, table, 0, 0, FR_ACT_TO_TBL]);
+            m.bytes(&0u32.to_ne_bytes());
+            m.u32_attr(FRA_TABLE, u32::from(table));
+            m.u32_attr(FRA_SUPPRESS_PREFIXLEN, u32::MAX);
+            m.u8_attr(FRA_PROTOCOL, RTPROT_KERNEL);
+            if prio != 0 {
+                m.u32_attr(FRA_PRIORITY, prio);
+            }
+            out.push(m.finish());
+        }
+    }
+    out
+}
+
+/// The per-device, "all" (-1) and "default" (-2) configurations: nothing
+/// forwards, filters or proxies.
+fn netconf_msgs(ifaces: &[Interface], family: u8, seq: u32, port: u32) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut indexes: Vec<i32> = ifaces.iter().map(|i| i.index as i32).collect();
+    indexes.extend([-1, -2]);
+    for fam in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+        if family != libc::AF_UNSPEC as u8 && family != fam {
+            continue;
+        }
+        for &index in &indexes {
+            let mut m = Msg::new(RTM_NEWNETCONF, NLM_F_MULTI, seq, port);
+            m.bytes(&[fam, 0, 0, 0]);
+            m.attr(NETCONFA_IFINDEX, &index.to_ne_bytes());
+            m.u32_attr(NETCONFA_FORWARDING, 0);
+            if fam == libc::AF_INET as u8 {
+                m.u32_attr(NETCONFA_RP_FILTER, 0);
+                m.u32_attr(NETCONFA_MC_FORWARDING, 0);
+                m.u32_attr(NETCONFA_BC_FORWARDING, 0);
+            }
+            m.u32_attr(NETCONFA_PROXY_NEIGH, 0);
+            m.u32_attr(NETCONFA_IGNORE_ROUTES_WITH_LINKDOWN, 0);
+            out.push(m.finish());
+        }
+    }
+    out
 }
 
 /// The interface a by-index or by-name request names.
@@ -558,12 +693,14 @@ fn find_link<'a>(ifaces: &'a [Interface], body: &[u8]) -> Result<&'a Interface, 
 /// says, already checked to fit) from `port`. `net_admin`: the sender holds
 /// CAP_NET_ADMIN. Returns the datagrams to queue and the error to
 /// acknowledge (0 for success), or None when the request was answered by
-/// a dump (no acknowledgement follows a dump).
+/// a dump (no acknowledgement follows a dump). `uid`: the sender's, for
+/// the routes it looks up.
 pub fn handle(
     ifaces: &[Interface],
     req: &[u8],
     port: u32,
     net_admin: bool,
+    uid: u32,
 ) -> (Vec<Vec<u8>>, Option<i32>) {
     let ty = u16_at(req, 4).unwrap_or(0);
     let flags = u16_at(req, 6).unwrap_or(0);
@@ -587,12 +724,21 @@ pub fn handle(
     }
     if flags & NLM_F_DUMP != 0 {
         let entries: Option<Vec<Vec<u8>>> = match ty {
-            RTM_GETLINK => Some(
-                ifaces
-                    .iter()
-                    .map(|i| link_msg(i, NLM_F_MULTI, seq, port))
-                    .collect(),
-            ),
+            RTM_GETLINK => {
+                // IPv6 answers for its family; every other family gets
+                // the generic view.
+                let fam = if family == libc::AF_INET6 as u8 {
+                    family
+                } else {
+                    0
+                };
+                Some(
+                    ifaces
+                        .iter()
+                        .map(|i| link_msg(i, fam, NLM_F_MULTI, seq, port))
+                        .collect(),
+                )
+            }
             RTM_GETADDR => {
                 let mut v = Vec::new();
                 for want in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
@@ -620,9 +766,10 @@ pub fn handle(
                     .map(|r| route_msg(r, seq, port))
                     .collect(),
             ),
-            // No neighbours on loopback, no policy rules but the defaults
-            // (answered empty).
-            RTM_GETNEIGH | RTM_GETRULE => Some(Vec::new()),
+            RTM_GETRULE => Some(rule_msgs(family, seq, port)),
+            RTM_GETNETCONF => Some(netconf_msgs(ifaces, family, seq, port)),
+            // No neighbours on loopback.
+            RTM_GETNEIGH => Some(Vec::new()),
             _ => None,
         };
         let Some(entries) = entries else {
@@ -637,10 +784,10 @@ pub fn handle(
     }
     match ty {
         RTM_GETLINK => match find_link(ifaces, body) {
-            Ok(i) => (vec![link_msg(i, 0, seq, port)], Some(0)),
+            Ok(i) => (vec![link_msg(i, 0, 0, seq, port)], Some(0)),
             Err(e) => (Vec::new(), Some(e.0)),
         },
-        RTM_GETROUTE => match route_get(ifaces, body, seq, port) {
+        RTM_GETROUTE => match route_get(ifaces, body, uid, seq, port) {
             Ok(m) => (vec![m], Some(0)),
             Err(e) => (Vec::new(), Some(e.0)),
         },
@@ -658,6 +805,15 @@ mod tests {
         m.finish()
     }
 
+    fn handle_t(
+        ifs: &[Interface],
+        req: &[u8],
+        port: u32,
+        admin: bool,
+    ) -> (Vec<Vec<u8>>, Option<i32>) {
+        handle(ifs, req, port, admin, 0)
+    }
+
     fn messages(d: &[u8]) -> Vec<(u16, &[u8])> {
         let mut out = Vec::new();
         let mut at = 0;
@@ -672,7 +828,7 @@ mod tests {
     #[test]
     fn link_dump_has_lo_and_done() {
         let ifs = [Interface::loopback()];
-        let (d, ack) = handle(&ifs, &req(RTM_GETLINK, 0x301, &[0; 16]), 42, false);
+        let (d, ack) = handle_t(&ifs, &req(RTM_GETLINK, 0x301, &[0; 16]), 42, false);
         assert_eq!(ack, None);
         assert_eq!(d.len(), 2);
         let m = messages(&d[0]);
@@ -693,17 +849,17 @@ mod tests {
     #[test]
     fn addr_and_route_dumps() {
         let ifs = [Interface::loopback()];
-        let (d, _) = handle(&ifs, &req(RTM_GETADDR, 0x301, &[0; 8]), 1, false);
+        let (d, _) = handle_t(&ifs, &req(RTM_GETADDR, 0x301, &[0; 8]), 1, false);
         assert_eq!(messages(&d[0]).len(), 2);
-        let (d, _) = handle(&ifs, &req(RTM_GETADDR, 0x301, &[10, 0, 0, 0]), 1, false);
+        let (d, _) = handle_t(&ifs, &req(RTM_GETADDR, 0x301, &[10, 0, 0, 0]), 1, false);
         assert_eq!(messages(&d[0]).len(), 1);
-        let (d, _) = handle(&ifs, &req(RTM_GETROUTE, 0x301, &[2; 12]), 1, false);
+        let (d, _) = handle_t(&ifs, &req(RTM_GETROUTE, 0x301, &[2; 12]), 1, false);
         let m = messages(&d[0]);
         assert_eq!(m.len(), 3);
         // 127.0.0.0/8 local, 127.0.0.1 local, 127.255.255.255 broadcast.
         assert_eq!(&m[0].1[16..24], &[2, 8, 0, 0, 255, 2, 254, 2]);
         assert_eq!(&m[2].1[16..24], &[2, 32, 0, 0, 255, 2, 253, 3]);
-        let (d, _) = handle(&ifs, &req(RTM_GETNEIGH, 0x301, &[0; 12]), 1, false);
+        let (d, _) = handle_t(&ifs, &req(RTM_GETNEIGH, 0x301, &[0; 12]), 1, false);
         assert_eq!(d.len(), 1);
     }
 
@@ -713,19 +869,19 @@ mod tests {
         let mut one = [0u8; 16];
         one[4] = 9;
         assert_eq!(
-            handle(&ifs, &req(RTM_GETLINK, 1, &one), 1, false).1,
+            handle_t(&ifs, &req(RTM_GETLINK, 1, &one), 1, false).1,
             Some(Errno::ENODEV.0)
         );
         assert_eq!(
-            handle(&ifs, &req(RTM_NEWADDR, 1, &[0; 8]), 1, false).1,
+            handle_t(&ifs, &req(RTM_NEWADDR, 1, &[0; 8]), 1, false).1,
             Some(Errno::EPERM.0)
         );
         assert_eq!(
-            handle(&ifs, &req(RTM_NEWADDR, 1, &[0; 8]), 1, true).1,
+            handle_t(&ifs, &req(RTM_NEWADDR, 1, &[0; 8]), 1, true).1,
             Some(Errno::EOPNOTSUPP.0)
         );
         assert_eq!(
-            handle(&ifs, &req(0x7ff, 1, &[0; 8]), 1, true).1,
+            handle_t(&ifs, &req(0x7ff, 1, &[0; 8]), 1, true).1,
             Some(Errno::EOPNOTSUPP.0)
         );
         let r = req(RTM_NEWLINK, 1, &[0; 16]);
