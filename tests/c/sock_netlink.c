@@ -401,6 +401,38 @@ static void test_socket(void) {
     getsockname(fd3, (struct sockaddr *)&b, &l);
     printf("got %s '%s' from sender %d\n", err(r), rb, from.nl_pid == b.nl_pid && b.nl_pid != 0);
     close(fd3);
+
+    /* read(2) and write(2) are recv and send. */
+    struct {
+        struct nlmsghdr h;
+        struct ifinfomsg i;
+    } wreq = {.h = {.nlmsg_len = sizeof wreq, .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST,
+                    .nlmsg_seq = ++seq},
+              .i = {.ifi_index = 1}};
+    printf("write request: %s\n", err(write(fd, &wreq, sizeof wreq)));
+    char big[8192];
+    ssize_t rn = read(fd, big, sizeof big);
+    printf("read reply: %d type %u\n", rn > (ssize_t)sizeof(struct nlmsghdr),
+           rn > 0 ? ((struct nlmsghdr *)big)->nlmsg_type : 0);
+
+    /* A blocking receive is woken by a datagram from another process; a timeout ends one. */
+    struct timeval tv = {0, 100000};
+    printf("SO_RCVTIMEO: %s\n", err(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv)));
+    printf("recv timeout: %s\n", err(recv(fd, big, sizeof big, 0)));
+    tv.tv_usec = 0;
+    tv.tv_sec = 5;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    pid_t w = fork();
+    if (w == 0) {
+        usleep(100000);
+        int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        struct sockaddr_nl dst = {.nl_family = AF_NETLINK, .nl_pid = myport};
+        sendto(s, "wake", 4, 0, (struct sockaddr *)&dst, sizeof dst);
+        _exit(0);
+    }
+    rn = recv(fd, big, sizeof big, 0);
+    printf("blocking recv: %s '%.4s'\n", err(rn), rn == 4 ? big : "");
+    waitpid(w, &st, 0);
     close(fd);
 }
 

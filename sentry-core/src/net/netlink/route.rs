@@ -714,7 +714,7 @@ pub fn handle(
         return (Vec::new(), Some(0));
     }
     let family = body[0];
-    let kind = (ty - RTM_BASE) & 3;
+    let kind = ty.wrapping_sub(RTM_BASE) & 3;
     if kind != 2 && !net_admin {
         return (Vec::new(), Some(Errno::EPERM.0));
     }
@@ -888,5 +888,28 @@ mod tests {
         let e = error_msg(&r, Errno::EPERM.0, 5, false);
         assert_eq!(e.len(), 16 + 4 + r.len());
         assert_eq!(error_msg(&r, 0, 5, false).len(), 36);
+    }
+
+    #[test]
+    fn garbage_requests_never_panic() {
+        let ifs = [Interface::loopback()];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 96) as usize;
+            let mut m: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if m.len() >= 8 && next() % 2 == 0 {
+                let ty = [RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE, 0, 15]
+                    [next() as usize % 6];
+                m[4..6].copy_from_slice(&ty.to_ne_bytes());
+            }
+            let _ = handle(&ifs, &m, 1, next() % 2 == 0, 0);
+            let _ = error_msg(&m, 22, 1, false);
+        }
     }
 }
