@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::opts::{int_bytes, SocketOptions};
 use super::{Stack, CAP_NET_ADMIN};
-use crate::abi::socket::SockAddr;
+use crate::abi::socket::{SockAddr, Ucred};
 use crate::errno::{Errno, SysResult};
 use crate::vfs::socket::{Control, Received, Socket};
 use crate::vfs::{FileDescription, Stat, TaskContext};
@@ -96,6 +96,9 @@ struct Datagram {
     data: Vec<u8>,
     /// The sender's port id (0: the kernel).
     from: u32,
+    /// The sender's credentials (the kernel's are all zero), for
+    /// SO_PASSCRED.
+    creds: Ucred,
 }
 
 struct State {
@@ -282,12 +285,20 @@ impl NetlinkSocket {
                     route::handle(&ifaces, msg, port, net_admin, ctx.uid().0)
                 };
             for d in datagrams {
-                self.deliver(Datagram { data: d, from: 0 });
+                self.deliver(Datagram {
+                    data: d,
+                    from: 0,
+                    creds: Ucred::default(),
+                });
             }
             if let Some(e) = err {
                 if e != 0 || flags & route::NLM_F_ACK != 0 {
                     let ack = route::error_msg(msg, e, port, cap_ack);
-                    self.deliver(Datagram { data: ack, from: 0 });
+                    self.deliver(Datagram {
+                        data: ack,
+                        from: 0,
+                        creds: Ucred::default(),
+                    });
                 }
             }
             at += (len + 3) & !3;
@@ -435,6 +446,7 @@ impl Socket for NetlinkSocket {
         let nonblock =
             self.nonblock.load(Ordering::Relaxed) || flags & libc::MSG_DONTWAIT as u32 != 0;
         let data = data.to_vec();
+        let creds = ctx.ucred();
         block_until(ctx, &[&peer.wq], deadline, Errno::EAGAIN, || {
             let mut st = peer.lock();
             if st.queued < st.opts.rcvbuf as usize {
@@ -442,6 +454,7 @@ impl Socket for NetlinkSocket {
                 st.queue.push_back(Datagram {
                     data: data.clone(),
                     from: port,
+                    creds,
                 });
                 return Some(Ok(()));
             }
@@ -476,7 +489,10 @@ impl Socket for NetlinkSocket {
                     pid: d.from,
                     groups: 0,
                 }),
-                control: Control::default(),
+                control: Control {
+                    rights: Vec::new(),
+                    creds: st.opts.passcred.then_some(d.creds),
+                },
                 flags: if n < d.data.len() {
                     libc::MSG_TRUNC as u32
                 } else {
