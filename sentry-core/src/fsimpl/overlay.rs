@@ -279,6 +279,32 @@ impl Fs for OverlayFs {
         Ok(())
     }
 
+    fn bind_socket(
+        &self,
+        path: &str,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        endpoint: Arc<dyn Any + Send + Sync>,
+    ) -> SysResult<()> {
+        if self.lstat(&Detached, path).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        self.upper_parents(path)?;
+        self.upper.bind_socket(path, mode, uid, gid, endpoint)?;
+        self.marks().whiteouts.remove(path);
+        Ok(())
+    }
+
+    fn bound_socket(&self, path: &str) -> SysResult<Arc<dyn Any + Send + Sync>> {
+        if self.in_upper(path) {
+            return self.upper.bound_socket(path);
+        }
+        // A socket file of the host tree: no sandbox socket behind it.
+        self.lower_lstat(path)?;
+        Err(Errno::ECONNREFUSED)
+    }
+
     fn symlink(&self, target: &[u8], path: &str) -> SysResult<()> {
         if self.lstat(&Detached, path).is_ok() {
             return Err(Errno::EEXIST);
