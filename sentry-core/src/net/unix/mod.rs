@@ -45,12 +45,19 @@ const SHUTDOWN_MASK: u8 = 3;
 /// is not connected with.
 const MAX_DGRAM_QLEN: usize = 10;
 
-/// The credentials an unconnected socket's SO_PEERCRED and a message sent
-/// without credentials show (no pid, the overflow ids).
+/// The credentials a message sent without them shows to a receiver with
+/// SO_PASSCRED (no pid, the overflow ids).
 const NO_CRED: Ucred = Ucred {
     pid: 0,
     uid: 65534,
     gid: 65534,
+};
+
+/// SO_PEERCRED of a socket without a peer.
+const NO_PEER_CRED: Ucred = Ucred {
+    pid: 0,
+    uid: u32::MAX,
+    gid: u32::MAX,
 };
 
 /// CAP_DAC_OVERRIDE.
@@ -61,8 +68,9 @@ const CAP_DAC_OVERRIDE: u32 = 1;
 /// state.
 #[derive(Default)]
 pub struct Namespace {
-    /// Abstract names.
-    names: Mutex<HashMap<Vec<u8>, Weak<UnixSocket>>>,
+    /// Abstract names, per socket type (Linux hashes the type in: a name
+    /// bound by a datagram socket is not found by a stream connect).
+    names: Mutex<HashMap<(i32, Vec<u8>), Weak<UnixSocket>>>,
     /// Every socket, by inode.
     all: Mutex<HashMap<u64, Weak<UnixSocket>>>,
     /// The next autobind name to try.
@@ -76,7 +84,7 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    fn names(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Weak<UnixSocket>>> {
+    fn names(&self) -> MutexGuard<'_, HashMap<(i32, Vec<u8>), Weak<UnixSocket>>> {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -180,6 +188,11 @@ fn next_ino() -> u64 {
 
 /// Checks socket(2)'s type and protocol for AF_UNIX.
 fn check_type(ty: i32, protocol: i32) -> SysResult<()> {
+    // SOCK_MAX: a type past the known ones is EINVAL before the family
+    // looks at it.
+    if !(0..=10).contains(&ty) {
+        return Err(Errno::EINVAL);
+    }
     if protocol != 0 && protocol != libc::PF_UNIX {
         return Err(Errno::EPROTONOSUPPORT);
     }
@@ -328,10 +341,11 @@ impl Drop for UnixSocket {
             )
         };
         self.ns().all().remove(&self.ino);
-        if let Some(UnixAddr::Abstract(n)) = &addr {
+        if let Some(UnixAddr::Abstract(n)) = addr {
+            let key = (self.ty, n);
             let mut names = self.ns().names();
-            if names.get(n).is_some_and(|w| w.strong_count() == 0) {
-                names.remove(n);
+            if names.get(&key).is_some_and(|w| w.strong_count() == 0) {
+                names.remove(&key);
             }
         }
         if self.connection_oriented() {
@@ -490,7 +504,7 @@ impl Socket for UnixSocket {
         control: Control,
         flags: u32,
     ) -> SysResult<usize> {
-        if flags & libc::MSG_OOB as u32 != 0 {
+        if flags & libc::MSG_OOB as u32 != 0 && self.ty != libc::SOCK_STREAM {
             return Err(Errno::EOPNOTSUPP);
         }
         match self.ty {
@@ -539,7 +553,7 @@ impl Socket for UnixSocket {
         match name {
             libc::SO_ERROR => Ok(int_bytes(st.err.take().map_or(0, |e| e.0))),
             libc::SO_ACCEPTCONN => Ok(int_bytes(st.listen.is_some() as i32)),
-            libc::SO_PEERCRED => Ok(st.peercred.unwrap_or(NO_CRED).encode().to_vec()),
+            libc::SO_PEERCRED => Ok(st.peercred.unwrap_or(NO_PEER_CRED).encode().to_vec()),
             libc::SO_COOKIE => Ok(self.ino.to_ne_bytes().to_vec()),
             libc::SO_PEERNAME => {
                 drop(st);

@@ -36,17 +36,15 @@ pub fn bind(s: &UnixSocket, ctx: &dyn TaskContext, addr: &SockAddr) -> SysResult
                 return Err(Errno::EINVAL);
             }
             let mut names = s.ns().names();
-            if names.get(n).is_some_and(|w| w.strong_count() > 0) {
+            let key = (s.ty, n.clone());
+            if names.get(&key).is_some_and(|w| w.strong_count() > 0) {
                 return Err(Errno::EADDRINUSE);
             }
-            names.insert(n.clone(), s.me.clone());
+            names.insert(key, s.me.clone());
             st.addr = Some(a.clone());
             Ok(())
         }
         UnixAddr::Path(p) => {
-            if s.lock().addr.is_some() {
-                return Err(Errno::EINVAL);
-            }
             let cwd = ctx.cwd();
             let start = Start::cwd(ctx, &cwd);
             let cred = ctx.ucred();
@@ -57,8 +55,9 @@ pub fn bind(s: &UnixSocket, ctx: &dyn TaskContext, addr: &SockAddr) -> SysResult
                 .bind_socket(&start, p, 0o777 & !UMASK, (cred.uid, cred.gid), endpoint)?;
             let mut st = s.lock();
             if st.addr.is_some() {
-                // Bound meanwhile by another thread: the node stays, as
-                // Linux leaves it when its bind loses the race.
+                // Already bound: as Linux, the node made is removed again.
+                drop(st);
+                let _ = s.stack.vfs.unlink(&start, p, false);
                 return Err(Errno::EINVAL);
             }
             st.addr = Some(a.clone());
@@ -79,10 +78,11 @@ pub fn autobind(s: &UnixSocket) -> SysResult<()> {
     for _ in 0..AUTOBIND_NAMES {
         let n = format!("{:05x}", *next % AUTOBIND_NAMES).into_bytes();
         *next = next.wrapping_add(1) % AUTOBIND_NAMES;
-        if names.get(&n).is_some_and(|w| w.strong_count() > 0) {
+        let key = (s.ty, n.clone());
+        if names.get(&key).is_some_and(|w| w.strong_count() > 0) {
             continue;
         }
-        names.insert(n.clone(), s.me.clone());
+        names.insert(key, s.me.clone());
         st.addr = Some(UnixAddr::Abstract(n));
         return Ok(());
     }
@@ -105,7 +105,7 @@ pub fn lookup(
         UnixAddr::Abstract(n) => s
             .ns()
             .names()
-            .get(n)
+            .get(&(s.ty, n.clone()))
             .and_then(Weak::upgrade)
             .ok_or(Errno::ECONNREFUSED)?,
         UnixAddr::Path(p) => {

@@ -221,6 +221,11 @@ pub fn send(
         UnixSocket::sigpipe(ctx, flags);
         return Err(Errno::EPIPE);
     };
+    if flags & libc::MSG_OOB as u32 != 0 {
+        // Out-of-band data (Linux's CONFIG_AF_UNIX_OOB) is not served.
+        drop_later(vec![peer]);
+        return Err(Errno::EOPNOTSUPP);
+    }
     let their_passcred = peer.lock().opts.passcred;
     let creds = UnixSocket::send_creds(ctx, control.creds, passcred, their_passcred);
     let nonblock = s.nonblocking(flags);
