@@ -163,6 +163,9 @@ pub fn send(
     let my_addr = s.name();
     let nonblock = s.nonblocking(flags);
     let to_self = std::ptr::eq(&*target, s);
+    if !control.rights.is_empty() {
+        super::gc::on_operation(&s.stack);
+    }
     let mut rights = Some(control.rights);
     let r = block_until(ctx, &[s.wq(), target.wq()], deadline, Errno::EAGAIN, || {
         let sndbuf = s.lock().opts.sndbuf as usize;

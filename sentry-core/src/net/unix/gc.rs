@@ -17,12 +17,33 @@ use std::sync::Arc;
 
 use super::{drop_later, Stack, UnixSocket};
 
-/// Runs a collection if sockets are in flight and none is running.
+/// Operations (socket creations, sends with files) between collections
+/// they trigger.
+const OPS_PER_COLLECTION: usize = 16;
+
+/// A chance to collect on an operation that does not release a socket:
+/// a cycle's last descriptor closes without the socket layer seeing it,
+/// so creations and sends of files collect too, every few of them; the
+/// garbage left meanwhile is bounded by what those few operations make.
+pub fn on_operation(stack: &Arc<Stack>) {
+    let ns = &stack.unix;
+    if ns.inflight.get() == 0 {
+        return;
+    }
+    if ns.gc_ops.fetch_add(1, Ordering::SeqCst) + 1 < OPS_PER_COLLECTION {
+        return;
+    }
+    maybe_collect(stack);
+}
+
+/// Runs a collection if sockets are in flight and none is running (on
+/// every release of a socket, as Linux).
 pub fn maybe_collect(stack: &Arc<Stack>) {
     let ns = &stack.unix;
     if ns.inflight.get() == 0 {
         return;
     }
+    ns.gc_ops.store(0, Ordering::SeqCst);
     if ns.gc_running.swap(true, Ordering::SeqCst) {
         return;
     }

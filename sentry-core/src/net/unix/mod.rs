@@ -81,6 +81,8 @@ pub struct Namespace {
     gc_lock: RwLock<()>,
     /// A collection is running (drops during it do not start another).
     gc_running: AtomicBool,
+    /// Operations since the last collection.
+    gc_ops: std::sync::atomic::AtomicUsize,
 }
 
 impl Namespace {
@@ -101,6 +103,18 @@ impl Namespace {
             .collect();
         v.sort_by_key(|(i, _)| *i);
         v.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Collects the sockets in flight that no descriptor can reach any
+    /// more (what the next release of a socket would do).
+    pub fn collect_now(stack: &Arc<Stack>) {
+        gc::maybe_collect(stack);
+    }
+
+    /// How many unix sockets are alive (open, in flight, or queued for
+    /// accept).
+    pub fn live(&self) -> usize {
+        self.all().values().filter(|w| w.strong_count() > 0).count()
     }
 
     /// /proc/net/unix, as Linux formats it.
@@ -236,6 +250,7 @@ impl UnixSocket {
             }),
         });
         stack.unix.all().insert(ino, Arc::downgrade(&s));
+        gc::on_operation(stack);
         s
     }
 

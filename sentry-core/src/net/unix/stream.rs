@@ -230,6 +230,9 @@ pub fn send(
     let creds = UnixSocket::send_creds(ctx, control.creds, passcred, their_passcred);
     let nonblock = s.nonblocking(flags);
     let piece = (sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX);
+    if !control.rights.is_empty() {
+        super::gc::on_operation(&s.stack);
+    }
     let mut rights = Some(control.rights);
     let mut sent = 0usize;
     let mut result = Ok(());
