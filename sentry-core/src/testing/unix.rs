@@ -49,7 +49,7 @@ impl Harness {
         for f in fds {
             control.extend_from_slice(&(*f as i32).to_ne_bytes());
         }
-        while control.len() % 8 != 0 {
+        while !control.len().is_multiple_of(8) {
             control.push(0);
         }
         let clen = control.len();

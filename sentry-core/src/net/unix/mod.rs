@@ -63,6 +63,9 @@ const NO_PEER_CRED: Ucred = Ucred {
 /// CAP_DAC_OVERRIDE.
 const CAP_DAC_OVERRIDE: u32 = 1;
 
+/// Abstract names: (socket type, name) to the socket bound to it.
+type Names = HashMap<(i32, Vec<u8>), Weak<UnixSocket>>;
+
 /// The unix sockets of one stack: the abstract namespace, every live
 /// socket (for /proc/net/unix and the collector), and the collector's
 /// state.
@@ -70,7 +73,7 @@ const CAP_DAC_OVERRIDE: u32 = 1;
 pub struct Namespace {
     /// Abstract names, per socket type (Linux hashes the type in: a name
     /// bound by a datagram socket is not found by a stream connect).
-    names: Mutex<HashMap<(i32, Vec<u8>), Weak<UnixSocket>>>,
+    names: Mutex<Names>,
     /// Every socket, by inode.
     all: Mutex<HashMap<u64, Weak<UnixSocket>>>,
     /// The next autobind name to try.
@@ -86,7 +89,7 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    fn names(&self) -> MutexGuard<'_, HashMap<(i32, Vec<u8>), Weak<UnixSocket>>> {
+    fn names(&self) -> MutexGuard<'_, Names> {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
