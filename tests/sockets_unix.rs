@@ -110,3 +110,9 @@ fn sockets_shared_across_fork() {
 fn many_sockets_and_cycles_in_flight() {
     same_as_native("many");
 }
+
+#[test]
+fn edges_buffers_passcred_boundaries_shutdown_of_datagrams() {
+    let out = same_as_native("edges");
+    assert!(stdout(&out).contains("passcred read 2 = 5"));
+}

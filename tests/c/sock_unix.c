@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -750,6 +751,141 @@ static void rights(void) {
     printf("  type=%d\n", c ? c->cmsg_type : -1);
 }
 
+
+static void edges(void) {
+    char buf[64];
+    int sv[2];
+    /* Default buffers and options. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    SHOW("SO_SNDBUF default", intopt(sv[0], SO_SNDBUF));
+    SHOW("SO_RCVBUF default", intopt(sv[0], SO_RCVBUF));
+    SHOW("SO_RCVLOWAT", intopt(sv[0], SO_RCVLOWAT));
+    SHOW("SO_PASSCRED", intopt(sv[0], SO_PASSCRED));
+    /* A zero-length read with data waiting. */
+    write(sv[0], "abc", 3);
+    SHOW("recv len 0", recv(sv[1], buf, 0, 0));
+    SHOW("recv MSG_TRUNC stream", recv(sv[1], buf, 2, MSG_TRUNC));
+    SHOW("left", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
+    /* readv/writev. */
+    struct iovec w[2] = {{"one", 3}, {"two", 3}};
+    SHOW("writev", writev(sv[0], w, 2));
+    char r1[2], r2[10];
+    struct iovec r[2] = {{r1, 2}, {r2, 10}};
+    SHOW("readv", readv(sv[1], r, 2));
+    /* MSG_WAITALL ended by the peer's close. */
+    pid_t c = fork();
+    if (c == 0) {
+        write(sv[0], "part", 4);
+        usleep(50000);
+        _exit(0);
+    }
+    close(sv[0]);
+    SHOW("waitall cut short", recv(sv[1], buf, 20, MSG_WAITALL));
+    waitpid(c, NULL, 0);
+    SHOW("then eof", recv(sv[1], buf, 20, MSG_WAITALL));
+    close(sv[1]);
+    /* With SO_PASSCRED, writes of different processes are not merged. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int one = 1;
+    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    write(sv[0], "parent", 6);
+    c = fork();
+    if (c == 0) {
+        write(sv[0], "child", 5);
+        _exit(0);
+    }
+    waitpid(c, NULL, 0);
+    write(sv[0], "parent", 6);
+    SHOW("passcred read 1", recv(sv[1], buf, sizeof buf, 0));
+    SHOW("passcred read 2", recv(sv[1], buf, sizeof buf, 0));
+    SHOW("passcred read 3", recv(sv[1], buf, sizeof buf, 0));
+    close(sv[0]);
+    close(sv[1]);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    write(sv[0], "parent", 6);
+    c = fork();
+    if (c == 0) {
+        write(sv[0], "child", 5);
+        _exit(0);
+    }
+    waitpid(c, NULL, 0);
+    SHOW("no passcred: merged", recv(sv[1], buf, sizeof buf, 0));
+    close(sv[0]);
+    close(sv[1]);
+    /* Seqpacket: the peer closes with unread records. */
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+    send(sv[1], "mine", 4, 0);
+    send(sv[0], "unread", 6, 0);
+    close(sv[1]);
+    show_poll("seqpacket reset", sv[0]);
+    SHOW("recv", recv(sv[0], buf, sizeof buf, MSG_DONTWAIT));
+    SHOW("recv", recv(sv[0], buf, sizeof buf, MSG_DONTWAIT));
+    SHOW("recv", recv(sv[0], buf, sizeof buf, MSG_DONTWAIT));
+    close(sv[0]);
+    /* Datagram shutdowns. */
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    SHOW("dgram shutdown wr", shutdown(sv[0], SHUT_WR));
+    SHOW("dgram send after own SHUT_WR", send(sv[0], "x", 1, MSG_NOSIGNAL));
+    show_poll("dgram after SHUT_WR", sv[0]);
+    show_poll("dgram peer", sv[1]);
+    SHOW("dgram shutdown rd", shutdown(sv[1], SHUT_RD));
+    SHOW("dgram send to SHUT_RD", send(sv[0], "x", 1, MSG_NOSIGNAL));
+    SHOW("dgram reverse", send(sv[1], "x", 1, MSG_NOSIGNAL));
+    SHOW("dgram recv after own SHUT_RD", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
+    close(sv[0]);
+    close(sv[1]);
+    /* FIONREAD of a listener. */
+    struct sockaddr_un a;
+    socklen_t al;
+    abstract_of(&a, &al, "su-edges");
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    bind(l, (struct sockaddr *)&a, al);
+    listen(l, 1);
+    int n;
+    SHOW("FIONREAD listener", ioctl(l, FIONREAD, &n));
+    SHOW("SIOCOUTQ listener", ioctl(l, SIOCOUTQ, &n));
+    SHOW("listen again", listen(l, 5));
+    SHOW("bind listener", bind(l, (struct sockaddr *)&a, al));
+    SHOW("ioctl unknown", ioctl(l, 0x5401, &n));
+    /* Rights with MSG_CMSG_CLOEXEC. */
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    send_fds(sv[0], "f", 1, &sv[0], 1);
+    int fds[16], nf, mf;
+    recv_fds(sv[1], buf, sizeof buf, fds, &nf, MSG_CMSG_CLOEXEC, &mf);
+    SHOW("received with cloexec", nf == 1 ? fcntl(fds[0], F_GETFD) : -1);
+    send_fds(sv[0], "g", 1, &sv[0], 1);
+    recv_fds(sv[1], buf, sizeof buf, fds, &nf, 0, &mf);
+    SHOW("received without", nf == 1 ? fcntl(fds[0], F_GETFD) : -1);
+    /* A dgram peeked with its rights. */
+    send_fds(sv[0], "h", 1, &sv[0], 1);
+    SHOW("peek dgram", recv_fds(sv[1], buf, sizeof buf, fds, &nf, MSG_PEEK, &mf));
+    printf("  nfds=%d\n", nf);
+    SHOW("recv dgram", recv_fds(sv[1], buf, sizeof buf, fds, &nf, 0, &mf));
+    printf("  nfds=%d\n", nf);
+    struct sockaddr_un from;
+    socklen_t fl = sizeof from;
+    send(sv[0], "i", 1, 0);
+    SHOW("recvfrom pair", recvfrom(sv[1], buf, sizeof buf, 0, (struct sockaddr *)&from, &fl));
+    printf("  fromlen=%d\n", fl);
+    /* Credentials another process's pid may not be claimed. */
+    char sc[CMSG_SPACE(sizeof(struct ucred))];
+    struct msghdr sm = {0};
+    struct iovec siov = {"e", 1};
+    sm.msg_iov = &siov;
+    sm.msg_iovlen = 1;
+    sm.msg_control = sc;
+    sm.msg_controllen = sizeof sc;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&sm);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+    struct ucred me = {getpid(), getuid(), getgid()};
+    memcpy(CMSG_DATA(cm), &me, sizeof me);
+    SHOW("dgram own creds", sendmsg(sv[0], &sm, 0));
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* A forking echo server over a path socket: each client checks its echo. */
 static void echo(void) {
     struct sockaddr_un a;
@@ -941,7 +1077,7 @@ int main(int argc, char **argv) {
                     {"named", named},     {"backlog", backlog},  {"abstract", abstract},
                     {"dgram", dgram},     {"seqpacket", seqpacket}, {"rights", rights},
                     {"echo", echo},       {"bulk", bulk},        {"shared", shared},
-                    {"many", many}};
+                    {"many", many},       {"edges", edges}};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         if (strcmp(what, "all") == 0 || strcmp(what, sections[i].name) == 0) {
             printf("== %s\n", sections[i].name);

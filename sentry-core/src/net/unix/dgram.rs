@@ -131,6 +131,9 @@ pub fn send(
     } else if peer.is_none() {
         return Err(Errno::ENOTCONN);
     }
+    if s.lock().shutdown & super::SEND_SHUTDOWN != 0 {
+        return Err(Errno::EPIPE);
+    }
     if passcred {
         name::autobind(s)?;
     }
@@ -210,6 +213,7 @@ pub fn recv(
     flags: u32,
 ) -> SysResult<Received> {
     let peek = flags & libc::MSG_PEEK as u32 != 0;
+    let seqpacket = s.ty == libc::SOCK_SEQPACKET;
     let nonblock = s.nonblocking(flags);
     let deadline = {
         let st = s.lock();
@@ -227,7 +231,9 @@ pub fn recv(
         }
         let passcred = st.opts.passcred;
         let Some(m) = st.recv.front_mut() else {
-            if st.shutdown & RCV_SHUTDOWN != 0 {
+            // End of file for a seqpacket (or a blocking datagram) read
+            // after shutdown; a non-blocking datagram read finds nothing.
+            if st.shutdown & RCV_SHUTDOWN != 0 && (seqpacket || !nonblock) {
                 return Some(Ok(Received::default()));
             }
             return nonblock.then_some(Err(Errno::EAGAIN));

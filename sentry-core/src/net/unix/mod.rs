@@ -694,12 +694,7 @@ impl FileDescription for UnixSocket {
                 };
                 n.min(i32::MAX as usize) as i32
             }
-            r if r == libc::TIOCOUTQ => {
-                if self.lock().listen.is_some() {
-                    return Err(Errno::EINVAL);
-                }
-                self.shared.wmem().min(i32::MAX as usize) as i32
-            }
+            r if r == libc::TIOCOUTQ => self.shared.wmem().min(i32::MAX as usize) as i32,
             _ => return Err(Errno::ENOTTY),
         };
         ctx.mm()?.copy_out(arg, &v.to_ne_bytes())?;
