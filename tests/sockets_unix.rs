@@ -116,3 +116,9 @@ fn edges_buffers_passcred_boundaries_shutdown_of_datagrams() {
     let out = same_as_native("edges");
     assert!(stdout(&out).contains("passcred read 2 = 5"));
 }
+
+#[test]
+fn epoll_edges_and_blocking_calls_woken() {
+    let out = same_as_native("blocking");
+    assert!(stdout(&out).contains("recv restarted = 4"));
+}

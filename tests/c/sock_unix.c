@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -886,6 +887,124 @@ static void edges(void) {
     close(sv[1]);
 }
 
+
+static int ep_wait(int ep, int ms) {
+    struct epoll_event ev[8];
+    int n = epoll_wait(ep, ev, 8, ms);
+    int bits = 0;
+    for (int i = 0; i < n; i++) bits |= ev[i].events;
+    return n < 0 ? -errno : (n << 16) | bits;
+}
+
+static void blocking(void) {
+    char buf[64];
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.fd = sv[1]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &ev);
+    printf("et empty: %x\n", ep_wait(ep, 0));
+    write(sv[0], "a", 1);
+    printf("et after write: %x\n", ep_wait(ep, 0));
+    printf("et again: %x\n", ep_wait(ep, 0));
+    write(sv[0], "b", 1);
+    printf("et second write: %x\n", ep_wait(ep, 0));
+    read(sv[1], buf, sizeof buf);
+    shutdown(sv[0], SHUT_WR);
+    printf("et after peer shutdown: %x\n", ep_wait(ep, 0));
+    close(ep);
+    close(sv[0]);
+    close(sv[1]);
+    /* Level-triggered writability comes back after a drain. */
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    ep = epoll_create1(0);
+    ev.events = EPOLLOUT;
+    ev.data.fd = sv[0];
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+    printf("lt writable: %x\n", ep_wait(ep, 0));
+    static char chunk[4096];
+    while (write(sv[0], chunk, sizeof chunk) > 0) {
+    }
+    printf("lt full: %x\n", ep_wait(ep, 0));
+    pid_t c = fork();
+    if (c == 0) {
+        usleep(30000);
+        while (read(sv[1], chunk, sizeof chunk) > 0) {
+        }
+        _exit(0);
+    }
+    printf("lt woken by drain: %x\n", ep_wait(ep, 5000));
+    waitpid(c, NULL, 0);
+    close(ep);
+    close(sv[0]);
+    close(sv[1]);
+    /* A blocked reader is woken by the peer's close in another process. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    c = fork();
+    if (c == 0) {
+        usleep(30000);
+        _exit(0);
+    }
+    close(sv[0]);
+    SHOW("blocked read, peer exits", read(sv[1], buf, sizeof buf));
+    waitpid(c, NULL, 0);
+    close(sv[1]);
+    /* A blocked accept is woken by a connect; a listener polls readable. */
+    struct sockaddr_un a;
+    socklen_t al;
+    abstract_of(&a, &al, "su-blocking");
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    bind(l, (struct sockaddr *)&a, al);
+    listen(l, 0);
+    ep = epoll_create1(0);
+    ev.events = EPOLLIN;
+    ev.data.fd = l;
+    epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev);
+    c = fork();
+    if (c == 0) {
+        usleep(30000);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        connect(s, (struct sockaddr *)&a, al);
+        /* The queue holds one: a second connect waits for an accept. */
+        int s2 = socket(AF_UNIX, SOCK_STREAM, 0);
+        int r = connect(s2, (struct sockaddr *)&a, al);
+        int s3 = socket(AF_UNIX, SOCK_STREAM, 0);
+        int r3 = connect(s3, (struct sockaddr *)&a, al);
+        write(s3, "third", 5);
+        _exit(r == 0 && r3 == 0 ? 0 : 1);
+    }
+    printf("listener woken: %x\n", ep_wait(ep, 5000));
+    int x = accept(l, NULL, NULL);
+    SHOW("accepted", x >= 0);
+    usleep(50000);
+    int y = accept(l, NULL, NULL);
+    SHOW("accepted second", y >= 0);
+    int z = accept(l, NULL, NULL);
+    SHOW("accepted third", z >= 0);
+    SHOW("third's data", read(z, buf, sizeof buf));
+    int st;
+    waitpid(c, &st, 0);
+    SHOW("connector exit", WEXITSTATUS(st));
+    /* A signal interrupts a blocked recv (EINTR without SA_RESTART). */
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigpipe;
+    sigaction(SIGALRM, &sa, NULL);
+    ualarm(30000, 0);
+    SHOW("recv interrupted", recv(sv[1], buf, sizeof buf, 0));
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    c = fork();
+    if (c == 0) {
+        usleep(80000);
+        send(sv[0], "late", 4, 0);
+        _exit(0);
+    }
+    ualarm(30000, 0);
+    SHOW("recv restarted", recv(sv[1], buf, sizeof buf, 0));
+    waitpid(c, NULL, 0);
+}
+
 /* A forking echo server over a path socket: each client checks its echo. */
 static void echo(void) {
     struct sockaddr_un a;
@@ -1077,7 +1196,7 @@ int main(int argc, char **argv) {
                     {"named", named},     {"backlog", backlog},  {"abstract", abstract},
                     {"dgram", dgram},     {"seqpacket", seqpacket}, {"rights", rights},
                     {"echo", echo},       {"bulk", bulk},        {"shared", shared},
-                    {"many", many},       {"edges", edges}};
+                    {"many", many},       {"edges", edges},     {"blocking", blocking}};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         if (strcmp(what, "all") == 0 || strcmp(what, sections[i].name) == 0) {
             printf("== %s\n", sections[i].name);

@@ -294,6 +294,8 @@ enum Pass {
     Done,
     /// Nothing readable: wait (when the target is not met).
     Wait,
+    /// An error before anything was read.
+    Fail(Errno),
 }
 
 /// recv of a SOCK_STREAM socket: the bytes of consecutive messages, not
@@ -402,19 +404,25 @@ pub fn recv(
             if matches!(pass, Pass::Wait) && st.recv.is_empty() {
                 if let Some(e) = st.err.take() {
                     if copied == 0 {
-                        drop(st);
-                        drop_later(garbage);
-                        return Err(e);
+                        pass = Pass::Fail(e);
+                    } else {
+                        pass = Pass::Done;
                     }
-                    pass = Pass::Done;
                 } else if st.shutdown & RCV_SHUTDOWN != 0 {
                     pass = Pass::Done;
                 }
             }
             pass
         };
-        if matches!(pass, Pass::Done) {
-            break;
+        match pass {
+            Pass::Done => break,
+            // Dropped here, outside the collection lock: a message's files
+            // may be sockets whose release collects.
+            Pass::Fail(e) => {
+                drop_later(garbage);
+                return Err(e);
+            }
+            Pass::Wait => {}
         }
         // Nothing more yet: wait for data, an error or the end.
         let r = block_until(ctx, &[s.wq()], deadline, Errno::EAGAIN, || {
