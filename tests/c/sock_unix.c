@@ -313,6 +313,18 @@ static void named(void) {
     SHOW("stat", stat(a.sun_path, &st));
     printf("  sock=%d mode=%o\n", S_ISSOCK(st.st_mode), st.st_mode & 0777);
     SHOW("open socket file", open(a.sun_path, O_RDONLY));
+    for (int m = 0; m < 2; m++) {
+        mode_t old = umask(m ? 077 : 0);
+        struct sockaddr_un u;
+        socklen_t ul;
+        path_of(&u, &ul, "su_umask");
+        unlink(u.sun_path);
+        bind(socket(AF_UNIX, SOCK_DGRAM, 0), (struct sockaddr *)&u, ul);
+        stat(u.sun_path, &st);
+        printf("umask %o: mode=%o\n", m ? 077 : 0, st.st_mode & 0777);
+        unlink(u.sun_path);
+        umask(old);
+    }
     int s2 = socket(AF_UNIX, SOCK_STREAM, 0);
     SHOW("bind in use", bind(s2, (struct sockaddr *)&a, al));
     struct sockaddr_un n;

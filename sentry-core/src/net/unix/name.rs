@@ -19,10 +19,6 @@ pub struct Endpoint {
 /// Autobind names: 2^20 of them.
 const AUTOBIND_NAMES: u32 = 1 << 20;
 
-/// The umask applied to a socket node: the tasks' default (the task
-/// context does not carry its umask).
-const UMASK: u32 = 0o022;
-
 /// bind(2).
 pub fn bind(s: &UnixSocket, ctx: &dyn TaskContext, addr: &SockAddr) -> SysResult<()> {
     let SockAddr::Unix(a) = addr else {
@@ -50,14 +46,14 @@ pub fn bind(s: &UnixSocket, ctx: &dyn TaskContext, addr: &SockAddr) -> SysResult
             let cred = ctx.ucred();
             let endpoint: Arc<dyn std::any::Any + Send + Sync> =
                 Arc::new(Endpoint { sock: s.me.clone() });
-            s.stack
-                .vfs
-                .bind_socket(&start, p, 0o777 & !UMASK, (cred.uid, cred.gid), endpoint)?;
+            let vfs = ctx.fs_root().unwrap_or_else(|| s.stack.vfs.clone());
+            let mode = 0o777 & !ctx.umask();
+            vfs.bind_socket(&start, p, mode, (cred.uid, cred.gid), endpoint)?;
             let mut st = s.lock();
             if st.addr.is_some() {
                 // Already bound: as Linux, the node made is removed again.
                 drop(st);
-                let _ = s.stack.vfs.unlink(&start, p, false);
+                let _ = vfs.unlink(&start, p, false);
                 return Err(Errno::EINVAL);
             }
             st.addr = Some(a.clone());
@@ -111,7 +107,8 @@ pub fn lookup(
         UnixAddr::Path(p) => {
             let cwd = ctx.cwd();
             let start = Start::cwd(ctx, &cwd);
-            let (st, endpoint) = s.stack.vfs.bound_socket(&start, p)?;
+            let vfs = ctx.fs_root().unwrap_or_else(|| s.stack.vfs.clone());
+            let (st, endpoint) = vfs.bound_socket(&start, p)?;
             may_write(ctx, &st)?;
             let e = endpoint
                 .downcast::<Endpoint>()
