@@ -847,6 +847,20 @@ static void edges(void) {
     SHOW("dgram recv after own SHUT_RD", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
     close(sv[0]);
     close(sv[1]);
+    /* Zero-length writes. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    close(sv[1]);
+    sigpipes = 0;
+    SHOW("write 0 to closed peer", write(sv[0], "", 0));
+    SHOW("write 1 to closed peer", send(sv[0], "x", 1, MSG_NOSIGNAL));
+    printf("  sigpipes=%d\n", sigpipes);
+    close(sv[0]);
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+    SHOW("seqpacket empty record", send(sv[0], "", 0, 0));
+    SHOW("read it", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
+    SHOW("nothing more", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
+    close(sv[0]);
+    close(sv[1]);
     /* FIONREAD of a listener. */
     struct sockaddr_un a;
     socklen_t al;

@@ -108,7 +108,7 @@ pub fn send(
         }
         (
             st.opts.passcred,
-            st.opts.sndbuf as usize,
+            st.sndbuf(),
             st.opts.deadline(true),
             st.peer.clone(),
             st.connected,
@@ -171,7 +171,7 @@ pub fn send(
     }
     let mut rights = Some(control.rights);
     let r = block_until(ctx, &[s.wq(), target.wq()], deadline, Errno::EAGAIN, || {
-        let sndbuf = s.lock().opts.sndbuf as usize;
+        let sndbuf = s.lock().sndbuf();
         let _gc = s.ns().gc_lock.read().unwrap_or_else(|p| p.into_inner());
         let mut ts = target.lock();
         if !to_self && ts.peer.is_some() && !is(&ts.peer, s) {

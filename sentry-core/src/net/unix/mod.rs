@@ -185,6 +185,18 @@ struct State {
     peercred: Option<Ucred>,
 }
 
+/// The most a socket's messages may hold in flight, whatever SO_SNDBUF
+/// (SO_SNDBUFFORCE lets a privileged program ask for gigabytes; the
+/// sentry's memory is not the host kernel's).
+const SNDBUF_CAP: usize = 16 << 20;
+
+impl State {
+    /// The send buffer as enforced.
+    fn sndbuf(&self) -> usize {
+        (self.opts.sndbuf as usize).min(SNDBUF_CAP)
+    }
+}
+
 /// An AF_UNIX socket.
 pub struct UnixSocket {
     me: Weak<UnixSocket>,
@@ -287,7 +299,7 @@ impl UnixSocket {
 
     /// Whether the sender's buffer has room for more (unix_writable).
     fn writable(&self, st: &State) -> bool {
-        st.listen.is_none() && self.shared.wmem().saturating_mul(4) <= st.opts.sndbuf as usize
+        st.listen.is_none() && self.shared.wmem().saturating_mul(4) <= st.sndbuf()
     }
 
     /// The credentials a message from `ctx` carries to a receiver: the

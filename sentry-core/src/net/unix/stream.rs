@@ -198,7 +198,7 @@ pub fn send(
             st.connected,
             st.shutdown,
             st.opts.passcred,
-            st.opts.sndbuf as usize,
+            st.sndbuf(),
             st.opts.deadline(true),
             st.addr.clone(),
         )
@@ -217,6 +217,12 @@ pub fn send(
         UnixSocket::sigpipe(ctx, flags);
         return Err(Errno::EPIPE);
     }
+    if data.is_empty() && flags & libc::MSG_OOB as u32 == 0 {
+        // Nothing to queue (files passed with no byte are dropped, as
+        // Linux does), even to a peer that is gone.
+        drop_later(control.rights);
+        return Ok(0);
+    }
     let Some(peer) = s.peer() else {
         UnixSocket::sigpipe(ctx, flags);
         return Err(Errno::EPIPE);
@@ -226,6 +232,7 @@ pub fn send(
         drop_later(vec![peer]);
         return Err(Errno::EOPNOTSUPP);
     }
+
     let their_passcred = peer.lock().opts.passcred;
     let creds = UnixSocket::send_creds(ctx, control.creds, passcred, their_passcred);
     let nonblock = s.nonblocking(flags);
@@ -240,7 +247,7 @@ pub fn send(
         let n = (data.len() - sent).min(piece);
         let chunk = &data[sent..sent + n];
         let r = block_until(ctx, &[s.wq(), peer.wq()], deadline, Errno::EAGAIN, || {
-            let sndbuf = s.lock().opts.sndbuf as usize;
+            let sndbuf = s.lock().sndbuf();
             let _gc = s.ns().gc_lock.read().unwrap_or_else(|p| p.into_inner());
             let mut ps = peer.lock();
             if ps.shutdown & RCV_SHUTDOWN != 0 {
