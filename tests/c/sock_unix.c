@@ -681,6 +681,19 @@ static void rights(void) {
     printf("  nfds=%d\n", nf);
     SHOW("read passed pipe", read(fds[0], buf, sizeof buf));
     close(fds[0]);
+    /* A regular file: the same open file description (shared offset). */
+    char fpath[200];
+    snprintf(fpath, sizeof fpath, "%s/su_passed", dir);
+    int f = open(fpath, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    write(f, "0123456789", 10);
+    lseek(f, 2, SEEK_SET);
+    send_fds(sv[0], "f", 1, &f, 1);
+    recv_fds(sv[1], buf, sizeof buf, fds, &nf, 0, &mf);
+    SHOW("read passed file", nf == 1 ? read(fds[0], buf, 3) : -1);
+    SHOW("offset shared", lseek(f, 0, SEEK_CUR));
+    close(fds[0]);
+    close(f);
+    unlink(fpath);
     /* Boundaries: data with rights is not merged with later rights. */
     int two[2] = {p[1], p[1]};
     send_fds(sv[0], "aa", 2, two, 1);
