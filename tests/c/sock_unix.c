@@ -377,6 +377,42 @@ static void named(void) {
     SHOW("accept4", c3 >= 0);
     printf("  peer len ok=%d same=%d nonblock=%d\n", bl == cal,
            strcmp(b.sun_path, ca.sun_path) == 0, (fcntl(c3, F_GETFL) & O_NONBLOCK) != 0);
+    /* recvmsg's name on a stream: the sender's, when it is bound. */
+    write(s3, "from", 4);
+    struct sockaddr_un rn;
+    struct iovec riov = {buf, sizeof buf};
+    struct msghdr rm = {.msg_name = &rn, .msg_namelen = sizeof rn, .msg_iov = &riov,
+                        .msg_iovlen = 1};
+    SHOW("recvmsg from bound client", recvmsg(c3, &rm, 0));
+    printf("  namelen ok=%d\n", rm.msg_namelen == cal);
+    write(c3, "back", 4);
+    rm.msg_namelen = sizeof rn;
+    SHOW("recvmsg from server end", recvmsg(s3, &rm, 0));
+    printf("  namelen ok=%d\n", rm.msg_namelen == al);
+    write(c, "back", 4);
+    rm.msg_namelen = sizeof rn;
+    SHOW("recvmsg unbound... server end", recvmsg(s2, &rm, 0));
+    printf("  namelen=%d\n", rm.msg_namelen);
+    write(s2, "x", 1);
+    rm.msg_namelen = sizeof rn;
+    SHOW("recvmsg from unbound client", recvmsg(c, &rm, 0));
+    printf("  namelen=%d\n", rm.msg_namelen);
+    /* SO_PEERCRED names the process that connected. */
+    pid_t kid = fork();
+    if (kid == 0) {
+        int k = socket(AF_UNIX, SOCK_STREAM, 0);
+        connect(k, (struct sockaddr *)&a, al);
+        read(k, buf, 1);
+        _exit(0);
+    }
+    fcntl(s, F_SETFL, 0);
+    int kc = accept(s, NULL, NULL);
+    l = sizeof uc;
+    getsockopt(kc, SOL_SOCKET, SO_PEERCRED, &uc, &l);
+    printf("peercred is the child=%d\n", uc.pid == kid);
+    write(kc, "x", 1);
+    waitpid(kid, NULL, 0);
+    fcntl(s, F_SETFL, O_NONBLOCK);
     /* Relative paths resolve from the working directory. */
     chdir(dir);
     struct sockaddr_un r = {.sun_family = AF_UNIX};
