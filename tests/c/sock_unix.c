@@ -1060,6 +1060,41 @@ static void blocking(void) {
     int st;
     waitpid(c, &st, 0);
     SHOW("connector exit", WEXITSTATUS(st));
+    /* A writer blocked on a full buffer learns of the reader's close. */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    c = fork();
+    if (c == 0) {
+        close(sv[0]);
+        usleep(50000);
+        _exit(0);
+    }
+    close(sv[1]);
+    static char big[1 << 20];
+    ssize_t wr = write(sv[0], big, sizeof big);
+    printf("blocked writer, reader exits: partial=%d\n", wr > 0 && wr < (ssize_t)sizeof big);
+    sigpipes = 0;
+    SHOW("next write", write(sv[0], big, 10));
+    printf("  sigpipes=%d\n", sigpipes);
+    waitpid(c, NULL, 0);
+    close(sv[0]);
+    /* A datagram sender blocked on a full receiver learns of its close. */
+    struct sockaddr_un da;
+    socklen_t dal;
+    abstract_of(&da, &dal, "su-dgram-full");
+    int rcv = socket(AF_UNIX, SOCK_DGRAM, 0);
+    bind(rcv, (struct sockaddr *)&da, dal);
+    int snd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    for (int i = 0; i < 11; i++) sendto(snd, "q", 1, 0, (struct sockaddr *)&da, dal);
+    SHOW("full receiver, nonblocking", sendto(snd, "q", 1, MSG_DONTWAIT, (struct sockaddr *)&da, dal));
+    c = fork();
+    if (c == 0) {
+        usleep(50000);
+        _exit(0);
+    }
+    close(rcv);
+    SHOW("blocked sender, receiver exits", sendto(snd, "q", 1, 0, (struct sockaddr *)&da, dal));
+    waitpid(c, NULL, 0);
+    close(snd);
     /* A signal interrupts a blocked recv (EINTR without SA_RESTART). */
     socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
     struct sigaction sa = {0};

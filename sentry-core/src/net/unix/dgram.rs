@@ -6,7 +6,7 @@
 use std::sync::{Arc, Weak};
 
 use super::queue::Message;
-use super::{drop_later, name, UnixSocket, MAX_DGRAM_QLEN, RCV_SHUTDOWN};
+use super::{drop_later, name, Remote, UnixSocket, MAX_DGRAM_QLEN, RCV_SHUTDOWN};
 use crate::abi::socket::{SockAddr, UnixAddr};
 use crate::errno::{Errno, SysResult};
 use crate::vfs::socket::{Control, Received};
@@ -166,14 +166,59 @@ pub fn send(
     let my_addr = s.name();
     let nonblock = s.nonblocking(flags);
     let to_self = std::ptr::eq(&*target, s);
+    let target = {
+        let r = Remote::of(&target);
+        drop_later(vec![target]);
+        r
+    };
     if !control.rights.is_empty() {
         super::gc::on_operation(&s.stack);
     }
     let mut rights = Some(control.rights);
+    let gone = if seqpacket {
+        Errno::EPIPE
+    } else {
+        Errno::ECONNREFUSED
+    };
     let r = block_until(ctx, &[s.wq(), target.wq()], deadline, Errno::EAGAIN, || {
         let sndbuf = s.lock().sndbuf();
+        target
+            .with(|t| {
+                push(s, t, to_self, sndbuf, nonblock, || {
+                    Message::new(
+                        data.to_vec(),
+                        rights.take().unwrap_or_default(),
+                        creds,
+                        my_addr.clone(),
+                        &s.shared,
+                        &s.ns().inflight,
+                    )
+                })
+            })
+            .unwrap_or(Some(Err(gone)))
+            .map(|r| r.map(|()| data.len()))
+    });
+    if r.is_ok() {
+        target.wq().notify_all();
+    }
+    drop_later(rights.unwrap_or_default());
+    r
+}
+
+/// Queues the message `make` builds on `t` when there is room: EPERM when
+/// `t` is connected to another, EPIPE after its SHUT_RD; None to wait for
+/// room (EAGAIN when `nonblock`).
+fn push(
+    s: &UnixSocket,
+    t: &UnixSocket,
+    to_self: bool,
+    sndbuf: usize,
+    nonblock: bool,
+    make: impl FnOnce() -> Message,
+) -> Option<SysResult<()>> {
+    {
         let _gc = s.ns().gc_lock.read().unwrap_or_else(|p| p.into_inner());
-        let mut ts = target.lock();
+        let mut ts = t.lock();
         if !to_self && ts.peer.is_some() && !is(&ts.peer, s) {
             return Some(Err(Errno::EPERM));
         }
@@ -186,23 +231,9 @@ pub fn send(
         if !to_self && !is(&ts.peer, s) && ts.recv.len() > MAX_DGRAM_QLEN {
             return nonblock.then_some(Err(Errno::EAGAIN));
         }
-        let m = Message::new(
-            data.to_vec(),
-            rights.take().unwrap_or_default(),
-            creds,
-            my_addr.clone(),
-            &s.shared,
-            &s.ns().inflight,
-        );
-        ts.recv.push(m);
-        Some(Ok(data.len()))
-    });
-    if r.is_ok() {
-        target.notify();
+        ts.recv.push(make());
     }
-    drop_later(vec![target]);
-    drop_later(rights.unwrap_or_default());
-    r
+    Some(Ok(()))
 }
 
 /// recv of a datagram or seqpacket socket: one message.

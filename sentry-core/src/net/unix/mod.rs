@@ -331,6 +331,37 @@ impl UnixSocket {
     }
 }
 
+/// Another socket as a call that may wait holds it: weakly (a strong
+/// reference would keep it open past its last close, and the wait would
+/// never learn it closed), with its wait queue.
+struct Remote {
+    weak: Weak<UnixSocket>,
+    shared: Arc<Shared>,
+}
+
+impl Remote {
+    fn of(s: &Arc<UnixSocket>) -> Remote {
+        Remote {
+            weak: Arc::downgrade(s),
+            shared: s.shared.clone(),
+        }
+    }
+
+    fn wq(&self) -> &WaitQueue {
+        &self.shared.wq
+    }
+
+    /// `f` on the socket if it is still open (None when closed). The
+    /// reference taken is released after `f` returns, so outside the
+    /// locks `f` takes.
+    fn with<T>(&self, f: impl FnOnce(&UnixSocket) -> T) -> Option<T> {
+        let s = self.weak.upgrade()?;
+        let r = f(&s);
+        drop_later(vec![s]);
+        Some(r)
+    }
+}
+
 /// Drops `v` (messages, files, sockets) iteratively: a socket carried in
 /// a message carried in a socket... is released without deep recursion.
 fn drop_later<T: Send + 'static>(v: Vec<T>) {

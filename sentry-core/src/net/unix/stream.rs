@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 use super::queue::Message;
-use super::{drop_later, name, Listen, UnixSocket, RCV_SHUTDOWN, SEND_SHUTDOWN};
+use super::{drop_later, name, Listen, Remote, UnixSocket, RCV_SHUTDOWN, SEND_SHUTDOWN};
 use crate::abi::socket::{SockAddr, Ucred, UnixAddr};
 use crate::errno::{Errno, SysResult};
 use crate::vfs::socket::{Control, Received};
@@ -102,23 +102,26 @@ pub fn connect(s: &UnixSocket, ctx: &dyn TaskContext, addr: &SockAddr) -> SysRes
     }
     let me = s.arc()?;
     let listener = name::lookup(s, ctx, addr)?;
-    let r = connect_to(s, &me, ctx, &listener);
+    let l = Remote::of(&listener);
     drop_later(vec![listener]);
-    r
+    connect_to(s, &me, ctx, &l)
 }
 
 fn connect_to(
     s: &UnixSocket,
     me: &Arc<UnixSocket>,
     ctx: &dyn TaskContext,
-    l: &Arc<UnixSocket>,
+    l: &Remote,
 ) -> SysResult<()> {
-    {
-        let ls = l.lock();
-        if ls.listen.is_none() || ls.shutdown & RCV_SHUTDOWN != 0 {
-            return Err(Errno::ECONNREFUSED);
-        }
-    }
+    let l_addr = l
+        .with(|l| {
+            let ls = l.lock();
+            if ls.listen.is_none() || ls.shutdown & RCV_SHUTDOWN != 0 {
+                return Err(Errno::ECONNREFUSED);
+            }
+            Ok(ls.addr.clone())
+        })
+        .ok_or(Errno::ECONNREFUSED)??;
     {
         let st = s.lock();
         if st.connected {
@@ -132,7 +135,6 @@ fn connect_to(
     // to it at once.
     let child = UnixSocket::create(&s.stack, ctx, s.ty, false);
     let my_addr = s.name();
-    let l_addr = l.name();
     {
         let mut cs = child.lock();
         cs.peer = Some(Arc::downgrade(me));
@@ -146,20 +148,23 @@ fn connect_to(
     let deadline = s.lock().opts.deadline(true);
     let mut pending = Some(child.clone());
     let r: SysResult<Ucred> = block_until(ctx, &[l.wq(), s.wq()], deadline, Errno::EAGAIN, || {
-        let _gc = s.ns().gc_lock.read().unwrap_or_else(|p| p.into_inner());
-        let mut ls = l.lock();
-        if ls.shutdown & RCV_SHUTDOWN != 0 {
-            return Some(Err(Errno::ECONNREFUSED));
-        }
-        let Some(lq) = ls.listen.as_mut() else {
-            return Some(Err(Errno::ECONNREFUSED));
-        };
-        if lq.queue.len() > lq.backlog {
-            return nonblock.then_some(Err(Errno::EAGAIN));
-        }
-        let c = pending.take()?;
-        lq.queue.push_back(c);
-        Some(Ok(lq.cred))
+        l.with(|l| {
+            let _gc = s.ns().gc_lock.read().unwrap_or_else(|p| p.into_inner());
+            let mut ls = l.lock();
+            if ls.shutdown & RCV_SHUTDOWN != 0 {
+                return Some(Err(Errno::ECONNREFUSED));
+            }
+            let Some(lq) = ls.listen.as_mut() else {
+                return Some(Err(Errno::ECONNREFUSED));
+            };
+            if lq.queue.len() > lq.backlog {
+                return nonblock.then_some(Err(Errno::EAGAIN));
+            }
+            let c = pending.take()?;
+            lq.queue.push_back(c);
+            Some(Ok(lq.cred))
+        })
+        .unwrap_or(Some(Err(Errno::ECONNREFUSED)))
     });
     let cred = match r {
         Ok(c) => c,
@@ -169,7 +174,7 @@ fn connect_to(
             return Err(e);
         }
     };
-    l.notify();
+    l.wq().notify_all();
     {
         let mut st = s.lock();
         st.peer = Some(Arc::downgrade(&child));
@@ -235,6 +240,11 @@ pub fn send(
 
     let their_passcred = peer.lock().opts.passcred;
     let creds = UnixSocket::send_creds(ctx, control.creds, passcred, their_passcred);
+    let peer = {
+        let r = Remote::of(&peer);
+        drop_later(vec![peer]);
+        r
+    };
     let nonblock = s.nonblocking(flags);
     let piece = (sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX);
     if !control.rights.is_empty() {
@@ -248,29 +258,32 @@ pub fn send(
         let chunk = &data[sent..sent + n];
         let r = block_until(ctx, &[s.wq(), peer.wq()], deadline, Errno::EAGAIN, || {
             let sndbuf = s.lock().sndbuf();
-            let _gc = s.ns().gc_lock.read().unwrap_or_else(|p| p.into_inner());
-            let mut ps = peer.lock();
-            if ps.shutdown & RCV_SHUTDOWN != 0 {
-                return Some(Err(Errno::EPIPE));
-            }
-            if s.shared.wmem() >= sndbuf {
-                return nonblock.then_some(Err(Errno::EAGAIN));
-            }
-            let m = Message::new(
-                chunk.to_vec(),
-                rights.take().unwrap_or_default(),
-                creds,
-                my_addr.clone(),
-                &s.shared,
-                &s.ns().inflight,
-            );
-            ps.recv.push(m);
-            Some(Ok(()))
+            peer.with(|p| {
+                let _gc = s.ns().gc_lock.read().unwrap_or_else(|p| p.into_inner());
+                let mut ps = p.lock();
+                if ps.shutdown & RCV_SHUTDOWN != 0 {
+                    return Some(Err(Errno::EPIPE));
+                }
+                if s.shared.wmem() >= sndbuf {
+                    return nonblock.then_some(Err(Errno::EAGAIN));
+                }
+                let m = Message::new(
+                    chunk.to_vec(),
+                    rights.take().unwrap_or_default(),
+                    creds,
+                    my_addr.clone(),
+                    &s.shared,
+                    &s.ns().inflight,
+                );
+                ps.recv.push(m);
+                Some(Ok(()))
+            })
+            .unwrap_or(Some(Err(Errno::EPIPE)))
         });
         match r {
             Ok(()) => {
                 sent += n;
-                peer.notify();
+                peer.wq().notify_all();
             }
             Err(e) => {
                 result = Err(e);
@@ -278,7 +291,6 @@ pub fn send(
             }
         }
     }
-    drop_later(vec![peer]);
     drop_later(rights.unwrap_or_default());
     match result {
         Ok(()) => Ok(sent),
