@@ -281,8 +281,23 @@ static void full_buffer(void) {
     while ((r = recv(sv[1], buf, sizeof buf, MSG_DONTWAIT)) > 0) got += r;
     printf("drained all=%d\n", got == total);
     show_poll("writer after drain", sv[0]);
-    /* A blocking writer is woken by a reader. */
+    /* SO_SNDTIMEO: a blocking writer gives up with EAGAIN. */
     fcntl(sv[0], F_SETFL, 0);
+    while ((r = send(sv[0], chunk, sizeof chunk, MSG_DONTWAIT)) > 0) {
+    }
+    struct timeval tv = {0, 100000};
+    SHOW("SO_SNDTIMEO", setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    SHOW("write with timeout", write(sv[0], chunk, sizeof chunk));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    printf("  waited>=90ms %d\n", ms >= 90);
+    while (recv(sv[1], buf, sizeof buf, MSG_DONTWAIT) > 0) {
+    }
+    tv.tv_usec = 0;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    /* A blocking writer is woken by a reader. */
     pid_t c = fork();
     if (c == 0) {
         long n = 0;

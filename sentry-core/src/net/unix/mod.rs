@@ -203,10 +203,17 @@ pub struct UnixSocket {
     stack: Arc<Stack>,
     ty: i32,
     ino: u64,
-    owner: Ucred,
+    /// The owner its inode shows (uid << 32 | gid): the creator's, the
+    /// acceptor's for an accepted socket.
+    owner: AtomicU64,
     nonblock: AtomicBool,
     shared: Arc<Shared>,
     st: Mutex<State>,
+}
+
+/// The packed owner of a socket's inode.
+fn owner_of(c: Ucred) -> u64 {
+    (u64::from(c.uid) << 32) | u64::from(c.gid)
 }
 
 /// The next socket inode number.
@@ -247,7 +254,7 @@ impl UnixSocket {
             stack: stack.clone(),
             ty,
             ino,
-            owner: ctx.ucred(),
+            owner: AtomicU64::new(owner_of(ctx.ucred())),
             nonblock: AtomicBool::new(nonblock),
             shared: Arc::default(),
             st: Mutex::new(State {
@@ -640,8 +647,8 @@ impl FileDescription for UnixSocket {
             ino: self.ino,
             nlink: 1,
             mode: libc::S_IFSOCK | 0o777,
-            uid: self.owner.uid,
-            gid: self.owner.gid,
+            uid: (self.owner.load(Ordering::Relaxed) >> 32) as u32,
+            gid: self.owner.load(Ordering::Relaxed) as u32,
             blksize: 4096,
             ..Default::default()
         })

@@ -80,6 +80,10 @@ pub fn accept(
         drop_later(live.into_iter().collect());
         a
     };
+    child.owner.store(
+        super::owner_of(ctx.ucred()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     child.nonblock.store(
         flags & libc::SOCK_NONBLOCK as u32 != 0,
         std::sync::atomic::Ordering::Relaxed,
