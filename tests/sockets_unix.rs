@@ -122,3 +122,102 @@ fn epoll_edges_and_blocking_calls_woken() {
     let out = same_as_native("blocking");
     assert!(stdout(&out).contains("recv restarted = 4"));
 }
+
+/// Python over AF_UNIX only: socketpair, send_fds/recv_fds, a path server with selectors, an
+/// asyncio unix server, and a multiprocessing manager (its server is reached over a unix
+/// socket).
+const PY_UNIX: &str = r#"# Python over AF_UNIX only: socketpair, fd passing, a path server with
+# selectors, asyncio unix server, and a multiprocessing manager.
+import asyncio, os, socket, selectors, sys, tempfile
+import multiprocessing as mp
+
+d = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp()
+
+a, b = socket.socketpair()
+a.sendall(b"x" * 100000)
+got = 0
+while got < 100000:
+    got += len(b.recv(65536))
+print("socketpair", got)
+r, w = os.pipe()
+os.write(w, b"piped")
+socket.send_fds(a, [b"m"], [r])
+msg, fds, flags, addr = socket.recv_fds(b, 10, 4)
+print("recv_fds", msg, len(fds), os.read(fds[0], 10))
+
+path = os.path.join(d, "py.sock")
+if os.path.exists(path):
+    os.unlink(path)
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen()
+srv.setblocking(False)
+sel = selectors.DefaultSelector()
+sel.register(srv, selectors.EVENT_READ)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(path)
+c.sendall(b"hello")
+conn = None
+done = False
+while not done:
+    for key, ev in sel.select(timeout=5):
+        if key.fileobj is srv:
+            conn, _ = srv.accept()
+            conn.setblocking(False)
+            sel.register(conn, selectors.EVENT_READ)
+        else:
+            data = key.fileobj.recv(100)
+            key.fileobj.sendall(data.upper())
+            done = True
+print("selectors", c.recv(100))
+os.unlink(path)
+
+async def main():
+    p = os.path.join(d, "aio.sock")
+    async def handle(r, w):
+        line = await r.readline()
+        w.write(line[::-1])
+        await w.drain()
+        w.close()
+    server = await asyncio.start_unix_server(handle, p)
+    async with server:
+        r, w = await asyncio.open_unix_connection(p)
+        w.write(b"abc\n")
+        print("asyncio", await r.read())
+        w.close()
+    os.unlink(p)
+asyncio.run(main())
+
+def add(dd, k):
+    dd[k] = k * 10
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    with mp.Manager() as m:
+        dd = m.dict()
+        ps = [mp.Process(target=add, args=(dd, i)) for i in range(4)]
+        for p in ps: p.start()
+        for p in ps: p.join()
+        print("manager", sorted(dd.items()))
+"#;
+
+#[test]
+fn python_over_unix_sockets() {
+    let py = scratch_dir().join("py_unix.py");
+    std::fs::write(&py, PY_UNIX).unwrap();
+    let dir = sock_dir("python");
+    let args = [py.to_str().unwrap(), dir.as_str()];
+    let native = run_native("/usr/bin/python3", &args);
+    assert!(
+        native.status.success(),
+        "native run failed\n{}",
+        describe(&native)
+    );
+    let sandboxed = run_command_timeout(
+        sandboxed_command("/usr/bin/python3", &args, &[] as &[&str]),
+        SHORT,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_same(&native, &sandboxed);
+    assert!(stdout(&sandboxed).contains("manager [(0, 0), (1, 10), (2, 20), (3, 30)]"));
+}
