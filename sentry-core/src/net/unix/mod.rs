@@ -15,6 +15,13 @@
 //! `stream.rs` (listen, accept, connect; stream and seqpacket transfer),
 //! `dgram.rs` (datagrams), `queue.rs` (receive queues and messages),
 //! `gc.rs` (sockets in flight in a cycle).
+//!
+//! Not served: MSG_OOB (EOPNOTSUPP; Linux's CONFIG_AF_UNIX_OOB), SO_PEEK_OFF,
+//! SO_PASSSEC/SO_PEERSEC, and binding a path on a gofer-backed mount (the
+//! sandbox cannot make the host see a socket; EROFS). A message's cost to
+//! its sender is its bytes plus a fixed overhead per message and per file
+//! (Linux charges skb truesize), so SIOCOUTQ and the exact point a full
+//! buffer refuses differ a little from Linux's.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -114,6 +121,10 @@ impl Namespace {
         gc::maybe_collect(stack);
     }
 
+    fn connection_oriented_ty(&self, ty: i32) -> bool {
+        ty != libc::SOCK_DGRAM
+    }
+
     /// How many unix sockets are alive (open, in flight, or queued for
     /// accept).
     pub fn live(&self) -> usize {
@@ -124,8 +135,10 @@ impl Namespace {
     pub fn proc_net(&self) -> String {
         let mut out = String::from("Num       RefCount Protocol Flags    Type St Inode Path\n");
         for s in self.sockets() {
-            let refs = Arc::strong_count(&s).saturating_sub(1).max(1);
             let st = s.lock();
+            // Linux's count: the file's reference and the socket table's,
+            // and the peer's when connected.
+            let refs = 2 + u32::from(st.connected && self.connection_oriented_ty(s.ty));
             let flags = if st.listen.is_some() { 1 << 16 } else { 0 };
             let state = if st.connected { 3 } else { 1 };
             out.push_str(&format!(
@@ -674,14 +687,11 @@ impl FileDescription for UnixSocket {
         if st.err.is_some() {
             m |= libc::POLLERR;
         }
-        if st.shutdown == SHUTDOWN_MASK && self.ty == libc::SOCK_STREAM {
+        if st.shutdown == SHUTDOWN_MASK {
             m |= libc::POLLHUP;
         }
         if st.shutdown & RCV_SHUTDOWN != 0 {
             m |= libc::POLLRDHUP | libc::POLLIN | libc::POLLRDNORM;
-        }
-        if st.shutdown == SHUTDOWN_MASK && self.ty != libc::SOCK_STREAM {
-            m |= libc::POLLHUP;
         }
         let readable = match &st.listen {
             Some(l) => !l.queue.is_empty(),

@@ -21,6 +21,10 @@ use crate::waiter::WaitQueue;
 /// many tiny messages too.
 pub const MSG_OVERHEAD: usize = 512;
 
+/// What each file carried costs its sender (the files in flight are
+/// bounded by the send buffer too).
+pub const FD_OVERHEAD: usize = 64;
+
 /// What a socket shares with the messages it sent: its wait queue and the
 /// bytes it has in flight.
 #[derive(Default, Debug)]
@@ -92,7 +96,10 @@ impl Message {
         sender: &Arc<Shared>,
         inflight: &Arc<InFlight>,
     ) -> Message {
-        let charge = data.len().saturating_add(MSG_OVERHEAD);
+        let charge = data
+            .len()
+            .saturating_add(MSG_OVERHEAD)
+            .saturating_add(rights.len().saturating_mul(FD_OVERHEAD));
         sender.wmem.fetch_add(charge, Ordering::SeqCst);
         let socks = rights.iter().filter(|f| is_unix(f.as_ref())).count();
         inflight.add(socks);
