@@ -221,3 +221,9 @@ fn python_over_unix_sockets() {
     assert_same(&native, &sandboxed);
     assert!(stdout(&sandboxed).contains("manager [(0, 0), (1, 10), (2, 20), (3, 30)]"));
 }
+
+#[test]
+fn threads_hammering_shared_sockets_and_passing_cycles() {
+    let out = same_as_native("stress");
+    assert!(stdout(&out).contains("stress: 2000 2000 2000 2000 bad=0"));
+}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1130,6 +1131,62 @@ static void blocking(void) {
     waitpid(c, NULL, 0);
 }
 
+
+/* Threads hammering shared sockets: writers and readers on one pair, fd
+ * passing and closing on others, all at once; must end, nothing lost. */
+static int stress_pair[2];
+static void *stress_writer(void *arg) {
+    long id = (long)arg;
+    char m[8];
+    memset(m, 'a' + id, sizeof m);
+    for (int i = 0; i < 2000; i++)
+        if (send(stress_pair[0], m, sizeof m, 0) != sizeof m) return (void *)1;
+    return NULL;
+}
+static void *stress_passer(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 300; i++) {
+        int a[2], b[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, a) || socketpair(AF_UNIX, SOCK_DGRAM, 0, b))
+            return (void *)1;
+        send_fds(a[0], "x", 1, &b[0], 1);
+        send_fds(b[1], "y", 1, &a[1], 1);
+        send_fds(a[1], "z", 1, &a[0], 1);
+        close(a[0]);
+        close(a[1]);
+        close(b[0]);
+        close(b[1]);
+    }
+    return NULL;
+}
+static void stress(void) {
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, stress_pair);
+    pthread_t w[4], p[2];
+    for (long i = 0; i < 4; i++) pthread_create(&w[i], NULL, stress_writer, (void *)i);
+    for (long i = 0; i < 2; i++) pthread_create(&p[i], NULL, stress_passer, NULL);
+    long counts[4] = {0};
+    char buf[64];
+    for (int i = 0; i < 8000; i++) {
+        struct pollfd pf = {stress_pair[1], POLLIN, 0};
+        poll(&pf, 1, 1000);
+        ssize_t n = recv(stress_pair[1], buf, sizeof buf, 0);
+        if (n != 8) break;
+        counts[buf[0] - 'a']++;
+    }
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(w[i], &r);
+        bad |= r != NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(p[i], &r);
+        bad |= r != NULL;
+    }
+    printf("stress: %ld %ld %ld %ld bad=%d\n", counts[0], counts[1], counts[2], counts[3], bad);
+}
+
 /* A forking echo server over a path socket: each client checks its echo. */
 static void echo(void) {
     struct sockaddr_un a;
@@ -1321,7 +1378,7 @@ int main(int argc, char **argv) {
                     {"named", named},     {"backlog", backlog},  {"abstract", abstract},
                     {"dgram", dgram},     {"seqpacket", seqpacket}, {"rights", rights},
                     {"echo", echo},       {"bulk", bulk},        {"shared", shared},
-                    {"many", many},       {"edges", edges},     {"blocking", blocking}};
+                    {"many", many},       {"edges", edges},     {"blocking", blocking}, {"stress", stress}};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         if (strcmp(what, "all") == 0 || strcmp(what, sections[i].name) == 0) {
             printf("== %s\n", sections[i].name);
