@@ -890,6 +890,36 @@ static void edges(void) {
     SHOW("no passcred: merged", recv(sv[1], buf, sizeof buf, 0));
     close(sv[0]);
     close(sv[1]);
+    /* Written before accept, read by a listener's child with SO_PASSCRED. */
+    {
+        struct sockaddr_un la;
+        socklen_t lal;
+        abstract_of(&la, &lal, "su-passcred-listener");
+        int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+        bind(ls, (struct sockaddr *)&la, lal);
+        listen(ls, 1);
+        setsockopt(ls, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+        int cs = socket(AF_UNIX, SOCK_STREAM, 0);
+        connect(cs, (struct sockaddr *)&la, lal);
+        write(cs, "early", 5);
+        int as = accept(ls, NULL, NULL);
+        SHOW("accepted inherits SO_PASSCRED", intopt(as, SO_PASSCRED));
+        char cb[256];
+        struct iovec ci = {buf, sizeof buf};
+        struct msghdr cm = {.msg_iov = &ci, .msg_iovlen = 1, .msg_control = cb,
+                            .msg_controllen = sizeof cb};
+        SHOW("recv early", recvmsg(as, &cm, 0));
+        struct cmsghdr *h = CMSG_FIRSTHDR(&cm);
+        if (h && h->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred uc;
+            memcpy(&uc, CMSG_DATA(h), sizeof uc);
+            printf("  creds pid ok=%d uid=%d\n", uc.pid == getpid(), uc.uid);
+        } else
+            printf("  no creds\n");
+        close(as);
+        close(cs);
+        close(ls);
+    }
     /* Seqpacket: the peer closes with unread records. */
     socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
     send(sv[1], "mine", 4, 0);

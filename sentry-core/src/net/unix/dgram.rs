@@ -161,7 +161,12 @@ pub fn send(
             }
         },
     };
-    let their_passcred = target.lock().opts.passcred;
+    // A receiver not yet accepted gets credentials too (its acceptor
+    // may want them), as Linux.
+    let their_passcred = {
+        let t = target.lock();
+        t.opts.passcred || t.embryo
+    };
     let creds = UnixSocket::send_creds(ctx, control.creds, passcred, their_passcred);
     let my_addr = s.name();
     let nonblock = s.nonblocking(flags);

@@ -242,7 +242,12 @@ pub fn send(
         return Err(Errno::EOPNOTSUPP);
     }
 
-    let their_passcred = peer.lock().opts.passcred;
+    // A receiver not yet accepted gets credentials too (its acceptor
+    // may want them), as Linux.
+    let their_passcred = {
+        let t = peer.lock();
+        t.opts.passcred || t.embryo
+    };
     let creds = UnixSocket::send_creds(ctx, control.creds, passcred, their_passcred);
     let peer = {
         let r = Remote::of(&peer);
