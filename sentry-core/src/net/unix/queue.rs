@@ -152,9 +152,13 @@ impl Message {
 impl Drop for Message {
     fn drop(&mut self) {
         self.inflight.sub(self.socks);
-        self.sender
+        let charge = self.charge;
+        let _ = self
+            .sender
             .wmem
-            .fetch_sub(self.charge.min(self.sender.wmem()), Ordering::SeqCst);
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_sub(charge))
+            });
         self.sender.wq.notify_all();
     }
 }
