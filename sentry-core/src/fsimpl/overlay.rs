@@ -279,6 +279,32 @@ impl Fs for OverlayFs {
         Ok(())
     }
 
+    fn bind_socket(
+        &self,
+        path: &str,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        endpoint: Arc<dyn Any + Send + Sync>,
+    ) -> SysResult<()> {
+        if self.lstat(&Detached, path).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        self.upper_parents(path)?;
+        self.upper.bind_socket(path, mode, uid, gid, endpoint)?;
+        self.marks().whiteouts.remove(path);
+        Ok(())
+    }
+
+    fn bound_socket(&self, path: &str) -> SysResult<Arc<dyn Any + Send + Sync>> {
+        if self.in_upper(path) {
+            return self.upper.bound_socket(path);
+        }
+        // A socket file of the host tree: no sandbox socket behind it.
+        self.lower_lstat(path)?;
+        Err(Errno::ECONNREFUSED)
+    }
+
     fn symlink(&self, target: &[u8], path: &str) -> SysResult<()> {
         if self.lstat(&Detached, path).is_ok() {
             return Err(Errno::EEXIST);
@@ -520,6 +546,30 @@ mod tests {
         assert!(ov.lstat(&Detached, "sub/y").is_ok());
         assert!(!dir.join("sub/y").exists());
         assert_eq!(ov.rename("sub", "moved", 0).err(), Some(Errno::EXDEV));
+        // A socket node: made in the upper layer (parents copied up),
+        // keeping its endpoint; the host tree is untouched.
+        let endpoint: Arc<dyn Any + Send + Sync> = Arc::new(7u32);
+        ov.bind_socket("sub/s.sock", 0o755, 5, 6, endpoint).unwrap();
+        let st = ov.lstat(&Detached, "sub/s.sock").unwrap();
+        assert_eq!(st.mode, libc::S_IFSOCK | 0o755);
+        assert_eq!((st.uid, st.gid), (5, 6));
+        let e = ov.bound_socket("sub/s.sock").unwrap();
+        assert_eq!(e.downcast_ref::<u32>(), Some(&7));
+        assert!(!dir.join("sub/s.sock").exists());
+        assert_eq!(
+            ov.bind_socket("sub/s.sock", 0o755, 0, 0, Arc::new(0u32))
+                .err(),
+            Some(Errno::EEXIST)
+        );
+        assert_eq!(
+            ov.clone()
+                .open(&Detached, "sub/s.sock", libc::O_RDONLY as u32, 0)
+                .err(),
+            Some(Errno::ENXIO)
+        );
+        assert_eq!(ov.bound_socket("sub").err(), Some(Errno::ECONNREFUSED));
+        ov.unlink("sub/s.sock", false).unwrap();
+        assert_eq!(ov.bound_socket("sub/s.sock").err(), Some(Errno::ENOENT));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

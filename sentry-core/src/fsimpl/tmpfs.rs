@@ -48,6 +48,10 @@ enum Data {
     File(Arc<PageCache>),
     Link(Vec<u8>),
     Fifo(Arc<crate::fsimpl::pipe::Pipe>),
+    /// A unix socket's name: the endpoint its bind left (the socket layer
+    /// holds the socket itself only weakly through it, so a closed
+    /// socket's node refuses connections).
+    Socket(Arc<dyn Any + Send + Sync>),
 }
 
 struct Node {
@@ -297,6 +301,10 @@ impl Fs for TmpFs {
             drop(i);
             return crate::fsimpl::pipe::open_fifo(ctx, &p, flags);
         }
+        if let Data::Socket(_) = &node.data {
+            // open(2) of a socket file, as Linux.
+            return Err(Errno::ENXIO);
+        }
         match &mut node.data {
             Data::Dir(_) if acc != libc::O_RDONLY => return Err(Errno::EISDIR),
             Data::Link(_) => return Err(Errno::ELOOP),
@@ -346,6 +354,39 @@ impl Fs for TmpFs {
                 self.dev,
             )
             .map(|_| ())
+    }
+
+    fn bind_socket(
+        &self,
+        path: &str,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        endpoint: Arc<dyn Any + Send + Sync>,
+    ) -> SysResult<()> {
+        let (parent, name) = split_parent(path);
+        let mut i = self.lock();
+        let ino = i.add(
+            parent,
+            name,
+            Data::Socket(endpoint),
+            libc::S_IFSOCK | (mode & 0o7777),
+            self.dev,
+        )?;
+        if let Some(n) = i.nodes.get_mut(&ino) {
+            n.stat.uid = uid;
+            n.stat.gid = gid;
+        }
+        Ok(())
+    }
+
+    fn bound_socket(&self, path: &str) -> SysResult<Arc<dyn Any + Send + Sync>> {
+        let i = self.lock();
+        let ino = i.lookup(path)?;
+        match &i.nodes.get(&ino).ok_or(Errno::ENOENT)?.data {
+            Data::Socket(e) => Ok(e.clone()),
+            _ => Err(Errno::ECONNREFUSED),
+        }
     }
 
     fn symlink(&self, target: &[u8], path: &str) -> SysResult<()> {
@@ -530,7 +571,7 @@ fn set_node(n: &mut Node, a: &SetAttr) -> SysResult<()> {
                 n.stat.mtime = now();
             }
             Data::Dir(_) => return Err(Errno::EISDIR),
-            Data::Link(_) | Data::Fifo(_) => return Err(Errno::EINVAL),
+            Data::Link(_) | Data::Fifo(_) | Data::Socket(_) => return Err(Errno::EINVAL),
         }
     }
     if let Some(m) = a.mode {
@@ -603,7 +644,7 @@ impl TmpFile {
         match &i.nodes.get(&self.ino).ok_or(Errno::EIO)?.data {
             Data::File(d) => Ok(d.clone()),
             Data::Dir(_) => Err(Errno::EISDIR),
-            Data::Link(_) | Data::Fifo(_) => Err(Errno::EINVAL),
+            Data::Link(_) | Data::Fifo(_) | Data::Socket(_) => Err(Errno::EINVAL),
         }
     }
     fn read_at(&self, buf: &mut [u8], off: u64) -> SysResult<usize> {

@@ -68,6 +68,12 @@ impl TaskContext for Task {
     fn cwd(&self) -> String {
         Task::cwd(self)
     }
+    fn umask(&self) -> u32 {
+        self.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask
+    }
+    fn fs_root(&self) -> Option<Arc<crate::vfs::Vfs>> {
+        Some(self.root())
+    }
     fn ucred(&self) -> crate::abi::socket::Ucred {
         let c = self.creds();
         crate::abi::socket::Ucred {

@@ -36,6 +36,7 @@ mod namespace;
 mod pipe;
 mod signal;
 mod stat;
+mod unix;
 mod xattr;
 
 /// `AT_FDCWD` as a syscall argument.

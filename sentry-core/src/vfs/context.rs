@@ -54,6 +54,16 @@ pub trait TaskContext: Waiter {
     /// The task's working directory, absolute (where a relative unix
     /// socket path starts).
     fn cwd(&self) -> String;
+    /// The task's umask (the mode of a unix socket's node at bind).
+    fn umask(&self) -> u32 {
+        0o022
+    }
+    /// The file systems the task's paths resolve in (its container's
+    /// root: where a unix socket path is bound or found); None: the
+    /// kernel's.
+    fn fs_root(&self) -> Option<Arc<super::Vfs>> {
+        None
+    }
     /// Process id, effective uid and gid (SO_PEERCRED, SCM_CREDENTIALS).
     fn ucred(&self) -> crate::abi::socket::Ucred;
     /// Whether the task holds capability `cap` (CAP_NET_ADMIN,

@@ -236,6 +236,26 @@ pub trait Fs: Send + Sync + Any {
     fn symlink(&self, _target: &[u8], _path: &str) -> SysResult<()> {
         Err(Errno::EROFS)
     }
+    /// bind(2) of a unix socket to a path: creates an S_IFSOCK node with
+    /// `mode` (the caller applied the umask), owned by `uid`/`gid`, that
+    /// keeps `endpoint` for [`Fs::bound_socket`]. EEXIST when the name
+    /// exists. A file system that cannot hold sockets answers EROFS.
+    fn bind_socket(
+        &self,
+        _path: &str,
+        _mode: u32,
+        _uid: u32,
+        _gid: u32,
+        _endpoint: Arc<dyn Any + Send + Sync>,
+    ) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+    /// The endpoint a socket node at `path` keeps (connect(2), sendto(2)).
+    /// ECONNREFUSED when the node is no socket bound in the sandbox (a
+    /// host socket file, another file type).
+    fn bound_socket(&self, _path: &str) -> SysResult<Arc<dyn Any + Send + Sync>> {
+        Err(Errno::ECONNREFUSED)
+    }
     /// unlink (`dir` = rmdir).
     fn unlink(&self, _path: &str, _dir: bool) -> SysResult<()> {
         Err(Errno::EROFS)

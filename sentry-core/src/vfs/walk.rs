@@ -379,6 +379,47 @@ impl Vfs {
         fs.mknod_fifo(&rel, mode)
     }
 
+    /// bind(2) of a unix socket to `path`: the parent must exist (ENOENT)
+    /// and the name must not (EADDRINUSE, also for a dangling symlink, as
+    /// Linux); `mode` has the umask applied.
+    pub fn bind_socket(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+        endpoint: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> SysResult<()> {
+        let (fs, rel, abs) = self.parent_op(start, path).map_err(|e| match e {
+            Errno::EBUSY => Errno::EADDRINUSE,
+            e => e,
+        })?;
+        if rel.is_empty() || self.lstat_abs(start.ctx, &abs).is_ok() {
+            return Err(Errno::EADDRINUSE);
+        }
+        match fs.bind_socket(&rel, mode, owner.0, owner.1, endpoint) {
+            Err(Errno::EEXIST) => Err(Errno::EADDRINUSE),
+            r => r,
+        }
+    }
+
+    /// The socket bound at `path` (connect(2), sendto(2)), following a
+    /// final symlink: its node's status and the endpoint it keeps. ENOENT
+    /// when missing, ECONNREFUSED when the file is not a socket.
+    pub fn bound_socket(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+    ) -> SysResult<(Stat, Arc<dyn std::any::Any + Send + Sync>)> {
+        let r = self.resolve(start, path, true)?;
+        let st = self.lstat_abs(start.ctx, &r.abs)?;
+        if st.mode & S_IFMT != libc::S_IFSOCK {
+            return Err(Errno::ECONNREFUSED);
+        }
+        let (fs, rel) = self.locate(&r.abs);
+        Ok((st, fs.bound_socket(rel)?))
+    }
+
     /// symlink.
     pub fn symlink(&self, target: &[u8], start: &Start<'_>, path: &[u8]) -> SysResult<()> {
         if target.is_empty() {
