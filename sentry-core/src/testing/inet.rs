@@ -1,0 +1,151 @@
+//! The inet stack driven directly through the `Socket` trait, tasks as
+//! host threads with detached contexts.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+use crate::abi::socket::SockAddr;
+use crate::errno::Errno;
+use crate::fsimpl::tmpfs::TmpFs;
+use crate::net::Stack;
+use crate::vfs::socket::Control;
+use crate::vfs::{Detached, FileDescription, Vfs};
+
+fn stack() -> Arc<Stack> {
+    Stack::new(Arc::new(Vfs::new(TmpFs::new(0o755, 1))))
+}
+
+fn lo(port: u16) -> SockAddr {
+    SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+}
+
+fn port_of(a: &SockAddr) -> u16 {
+    match a {
+        SockAddr::Inet(a) => a.port(),
+        SockAddr::Inet6(a) => a.port(),
+        _ => 0,
+    }
+}
+
+fn tcp(s: &Arc<Stack>, nonblock: bool) -> Arc<dyn FileDescription> {
+    s.socket(&Detached, libc::AF_INET, libc::SOCK_STREAM, 0, nonblock)
+        .unwrap()
+}
+
+#[test]
+fn tcp_echo_and_close() {
+    let s = stack();
+    let l = tcp(&s, false);
+    let ls = l.socket().unwrap();
+    ls.bind(&Detached, &lo(0)).unwrap();
+    ls.listen(&Detached, 4).unwrap();
+    let port = port_of(&ls.sockname().unwrap());
+    assert!(port >= 32768);
+    let s2 = s.clone();
+    let client = std::thread::spawn(move || {
+        let c = tcp(&s2, false);
+        let cs = c.socket().unwrap();
+        cs.connect(&Detached, &lo(port)).unwrap();
+        let msg = vec![7u8; 300_000];
+        assert_eq!(c.write(&Detached, &msg).unwrap(), msg.len());
+        cs.shutdown(&Detached, libc::SHUT_WR).unwrap();
+        let mut back = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = c.read(&Detached, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            back.extend_from_slice(&buf[..n]);
+        }
+        back.len()
+    });
+    let (a, _peer) = ls.accept(&Detached, 0).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0;
+    loop {
+        let n = a.read(&Detached, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+        assert_eq!(a.write(&Detached, &buf[..n]).unwrap(), n);
+    }
+    drop(a);
+    assert_eq!(total, 300_000);
+    assert_eq!(client.join().unwrap(), 300_000);
+}
+
+#[test]
+fn tcp_refused_and_nonblocking_connect() {
+    let s = stack();
+    let c = tcp(&s, false);
+    assert_eq!(
+        c.socket().unwrap().connect(&Detached, &lo(1)),
+        Err(Errno::ECONNREFUSED)
+    );
+    let n = tcp(&s, true);
+    let ns = n.socket().unwrap();
+    assert_eq!(ns.connect(&Detached, &lo(1)), Err(Errno::EINPROGRESS));
+    let r = n.readiness();
+    assert!(r & libc::POLLERR as u32 != 0, "{r:#x}");
+    assert_eq!(
+        ns.getsockopt(&Detached, libc::SOL_SOCKET, libc::SO_ERROR)
+            .unwrap(),
+        (libc::ECONNREFUSED).to_ne_bytes().to_vec()
+    );
+    let b = tcp(&s, false);
+    assert_eq!(
+        b.socket().unwrap().bind(
+            &Detached,
+            &SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 0))
+        ),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+}
+
+#[test]
+fn udp_and_ping() {
+    let s = stack();
+    let u = s
+        .socket(&Detached, libc::AF_INET, libc::SOCK_DGRAM, 0, true)
+        .unwrap();
+    let us = u.socket().unwrap();
+    us.bind(&Detached, &lo(0)).unwrap();
+    let port = port_of(&us.sockname().unwrap());
+    let v = s
+        .socket(&Detached, libc::AF_INET, libc::SOCK_DGRAM, 0, true)
+        .unwrap();
+    let vs = v.socket().unwrap();
+    vs.sendmsg(&Detached, b"hello", Some(&lo(port)), Control::default(), 0)
+        .unwrap();
+    let mut buf = [0u8; 3];
+    let r = us.recvmsg(&Detached, &mut buf, 0).unwrap();
+    assert_eq!((r.len, r.msg_len), (3, 5));
+    // Connected to a closed port: ECONNREFUSED on the next call.
+    vs.connect(&Detached, &lo(9)).unwrap();
+    vs.sendmsg(&Detached, b"x", None, Control::default(), 0)
+        .unwrap();
+    assert_eq!(
+        vs.recvmsg(&Detached, &mut buf, 0).err(),
+        Some(Errno::ECONNREFUSED)
+    );
+    let p = s
+        .socket(
+            &Detached,
+            libc::AF_INET,
+            libc::SOCK_DGRAM,
+            libc::IPPROTO_ICMP,
+            true,
+        )
+        .unwrap();
+    let ps = p.socket().unwrap();
+    let req = [8u8, 0, 0, 0, 0, 0, 0, 1, b'p', b'i'];
+    ps.sendmsg(&Detached, &req, Some(&lo(0)), Control::default(), 0)
+        .unwrap();
+    let mut rep = [0u8; 64];
+    let r = ps.recvmsg(&Detached, &mut rep, 0).unwrap();
+    assert_eq!(r.len, 10);
+    assert_eq!(rep[0], 0);
+    assert_eq!(&rep[8..10], b"pi");
+}
