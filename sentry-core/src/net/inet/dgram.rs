@@ -217,6 +217,12 @@ impl Inner {
     }
 
     fn dg_send(&mut self, id: u64, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
+        // Linux binds a port before it looks at anything else.
+        let d = self.d(id)?;
+        if d.local.is_none() {
+            let any = addr::any_of(d.domain);
+            self.dg_bind(id, any, 0, true)?;
+        }
         let d = self.d(id)?;
         if let Some(e) = d.err.take() {
             return Err(e);

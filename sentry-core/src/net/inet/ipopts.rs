@@ -145,7 +145,7 @@ impl IpOpts {
                 }
                 libc::IP_MULTICAST_TTL => {
                     if stream {
-                        return Err(Errno::ENOPROTOOPT);
+                        return Err(Errno::EINVAL);
                     }
                     let v = int_or_byte(val)?;
                     let v = if v == -1 { 1 } else { v };
@@ -156,13 +156,13 @@ impl IpOpts {
                 }
                 libc::IP_MULTICAST_LOOP => {
                     if stream {
-                        return Err(Errno::ENOPROTOOPT);
+                        return Err(Errno::EINVAL);
                     }
                     self.mc_loop = flag(val)?;
                 }
                 libc::IP_MULTICAST_IF => {
                     if stream {
-                        return Err(Errno::ENOPROTOOPT);
+                        return Err(Errno::EINVAL);
                     }
                     // struct in_addr, ip_mreq or ip_mreqn: the address
                     // comes first in the first two, second in the third.

@@ -74,6 +74,8 @@ pub struct Stats {
 #[derive(Default)]
 pub struct LoopDev {
     queue: VecDeque<Vec<u8>>,
+    /// (source, destination) of each RST sent since the last scan.
+    rsts: Vec<Syn>,
     held: Vec<Vec<u8>>,
     spare: Vec<Vec<u8>>,
     stats: Stats,
@@ -103,7 +105,17 @@ impl phy::TxToken for TxTok<'_> {
         let r = f(&mut buf);
         dev.stats.packets += 1;
         dev.stats.bytes += len as u64;
-        if syn_of(&buf).is_some() {
+        let (syn, rst) = match tcp_of(&buf) {
+            Some((ends, syn, ack, rst)) => {
+                if rst {
+                    dev.rsts.push(ends);
+                }
+                (syn && !ack, rst)
+            }
+            None => (false, false),
+        };
+        let _ = rst;
+        if syn {
             dev.held.push(buf);
         } else {
             dev.queue.push_back(buf);
@@ -142,6 +154,12 @@ impl Device for LoopDev {
 type Syn = ((IpAddr, u16), (IpAddr, u16));
 
 fn syn_of(p: &[u8]) -> Option<Syn> {
+    let (ends, syn, ack, _) = tcp_of(p)?;
+    (syn && !ack).then_some(ends)
+}
+
+/// The endpoints and the SYN, ACK and RST flags of a TCP packet.
+fn tcp_of(p: &[u8]) -> Option<(Syn, bool, bool, bool)> {
     let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = match p.first()? >> 4 {
         4 => {
             let ip = Ipv4Packet::new_checked(p).ok()?;
@@ -171,7 +189,12 @@ fn syn_of(p: &[u8]) -> Option<Syn> {
         _ => return None,
     };
     let t = TcpPacket::new_checked(payload).ok()?;
-    (t.syn() && !t.ack()).then_some(((src, t.src_port()), (dst, t.dst_port())))
+    Some((
+        ((src, t.src_port()), (dst, t.dst_port())),
+        t.syn(),
+        t.ack(),
+        t.rst(),
+    ))
 }
 
 /// Who a smoltcp socket belongs to.
@@ -198,6 +221,14 @@ pub struct Meta {
     pub sq: usize,
     /// Whether it ever got past the handshake.
     pub established: bool,
+    /// (local, remote) once known.
+    pub tuple: Option<Syn>,
+}
+
+/// The (local, remote) endpoints of a smoltcp socket.
+pub fn tuple_of(s: &tcp::Socket<'_>) -> Option<Syn> {
+    let (l, r) = (s.local_endpoint()?, s.remote_endpoint()?);
+    Some(((l.addr.into(), l.port), (r.addr.into(), r.port)))
 }
 
 /// Everything under the stack's lock.
@@ -443,6 +474,7 @@ impl Inner {
     /// Adds a smoltcp socket owned by `owner`.
     pub fn add(&mut self, s: tcp::Socket<'static>, owner: Owner) -> SocketHandle {
         let state = s.state();
+        let tuple = tuple_of(&s);
         let h = self.set.add(s);
         self.meta.insert(
             h,
@@ -452,6 +484,7 @@ impl Inner {
                 rq: 0,
                 sq: 0,
                 established: false,
+                tuple,
             },
         );
         h
@@ -478,6 +511,9 @@ impl Inner {
         };
         let closed = closed || self.sock(h).is_none_or(|s| s.state() == tcp::State::Closed);
         if closed {
+            // An aborted socket sends its RST at its next dispatch.
+            let now = self.now();
+            self.iface.poll(now, &mut self.dev, &mut self.set);
             self.remove(h);
             return;
         }
@@ -535,22 +571,26 @@ impl Inner {
 
     /// Moves packets until none is left, then looks at what changed.
     pub fn pump(&mut self, wake: &mut Vec<Arc<WaitQueue>>) {
-        for _ in 0..MAX_ROUNDS {
-            let now = self.now();
-            self.iface.poll(now, &mut self.dev, &mut self.set);
-            let held = std::mem::take(&mut self.dev.held);
-            for p in held {
-                self.route_syn(p);
+        for _ in 0..4 {
+            for _ in 0..MAX_ROUNDS {
+                let now = self.now();
+                self.iface.poll(now, &mut self.dev, &mut self.set);
+                let held = std::mem::take(&mut self.dev.held);
+                for p in held {
+                    self.route_syn(p);
+                }
+                if self.dev.queue.is_empty() {
+                    break;
+                }
+                // Keep a few buffers for the next packets.
+                if self.dev.spare.len() > 8 {
+                    self.dev.spare.truncate(8);
+                }
             }
-            if self.dev.queue.is_empty() {
+            if !self.scan(wake) {
                 break;
             }
-            // Keep a few buffers for the next packets.
-            if self.dev.spare.len() > 8 {
-                self.dev.spare.truncate(8);
-            }
         }
-        self.scan(wake);
     }
 
     /// Gives a held SYN its listener, or drops it, or lets it be refused.
@@ -591,12 +631,17 @@ impl Inner {
     }
 
     /// Compares every smoltcp socket with the last pump and acts on the
-    /// changes.
-    fn scan(&mut self, wake: &mut Vec<Arc<WaitQueue>>) {
+    /// changes; whether packets are to move again (an orphan got data and
+    /// was reset).
+    fn scan(&mut self, wake: &mut Vec<Arc<WaitQueue>>) -> bool {
+        let rsts = std::mem::take(&mut self.dev.rsts);
         let mut changed: Vec<(SocketHandle, Owner, tcp::State, bool)> = Vec::new();
         for (h, m) in self.meta.iter_mut() {
             let s = self.set.get::<tcp::Socket>(*h);
             let (st, rq, sq) = (s.state(), s.recv_queue(), s.send_queue());
+            if let Some(t) = tuple_of(s) {
+                m.tuple = Some(t);
+            }
             if st == m.state && rq == m.rq && sq == m.sq {
                 continue;
             }
@@ -613,27 +658,34 @@ impl Inner {
             ) {
                 m.established = true;
             }
+            // Reset: closed by a RST sent to it.
             let abnormal = st == tcp::State::Closed
-                && !matches!(
-                    prev,
-                    tcp::State::Closed | tcp::State::TimeWait | tcp::State::LastAck
-                );
+                && m.tuple
+                    .is_some_and(|(l, r)| rsts.iter().any(|&(src, dst)| src == r && dst == l));
             changed.push((*h, m.owner, prev, abnormal));
         }
+        let mut again = false;
         for (h, owner, prev, abnormal) in changed {
             match owner {
                 Owner::Conn(id) => self.conn_changed(id, h, prev, abnormal, wake),
                 Owner::Pending(lid) => self.pending_changed(lid, h, wake),
                 Owner::Orphan(..) => {
-                    if self
-                        .meta
-                        .get(&h)
-                        .is_some_and(|m| m.state == tcp::State::Closed)
-                    {
+                    let (state, rq) = match self.meta.get(&h) {
+                        Some(m) => (m.state, m.rq),
+                        None => continue,
+                    };
+                    if state == tcp::State::Closed {
                         self.remove(h);
+                    } else if rq > 0 {
+                        // Data for a socket its program closed: reset.
+                        if let Some(s) = self.sock(h) {
+                            s.abort();
+                        }
+                        again = true;
                     }
                 }
             }
         }
+        again
     }
 }

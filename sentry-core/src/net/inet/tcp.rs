@@ -104,7 +104,7 @@ fn secs_to_retrans(secs: i32) -> i32 {
     if secs <= 0 {
         return 0;
     }
-    let (mut timeout, mut period, mut res) = (3i32, 3i32, 1i32);
+    let (mut timeout, mut period, mut res) = (1i32, 1i32, 1i32);
     while secs > period && res < 255 {
         res += 1;
         timeout = (timeout << 1).min(120);
@@ -117,7 +117,7 @@ fn retrans_to_secs(retrans: i32) -> i32 {
     if retrans <= 0 {
         return 0;
     }
-    let (mut timeout, mut period) = (3i32, 3i32);
+    let (mut timeout, mut period) = (1i32, 1i32);
     for _ in 1..retrans {
         timeout = (timeout << 1).min(120);
         period = period.saturating_add(timeout);
@@ -399,6 +399,9 @@ impl Inner {
             // The last non-blocking attempt failed: this call reports it.
             t.connecting = false;
             if let Some(e) = t.err.take() {
+                if let Some(h) = t.handle.take() {
+                    self.remove(h);
+                }
                 return Err(e);
             }
         }
@@ -467,7 +470,13 @@ impl Inner {
             Phase::Connecting => None,
             _ => {
                 t.connecting = false;
-                Some(Err(t.err.take().unwrap_or(Errno::ECONNABORTED)))
+                let e = t.err.take().unwrap_or(Errno::ECONNABORTED);
+                // A failed connect leaves the socket as new (Linux's
+                // disconnect).
+                if let Some(h) = t.handle.take() {
+                    self.remove(h);
+                }
+                Some(Err(e))
             }
         }
     }
@@ -639,6 +648,15 @@ impl Inner {
             }
             Phase::Connected => {
                 t.shut_rd |= rd;
+                let h = t.handle;
+                let done = h
+                    .and_then(|h| self.sock(h))
+                    .is_none_or(|s| matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait));
+                let t = self.t(id)?;
+                if done {
+                    t.shut_wr |= wr;
+                    return Err(Errno::ENOTCONN);
+                }
                 if wr && !t.shut_wr {
                     t.shut_wr = true;
                     if let Some(h) = t.handle {
