@@ -66,12 +66,28 @@ impl Waker {
 /// A notification wakes every ordinary waiter and one exclusive waiter
 /// (epoll's EPOLLEXCLUSIVE), and advances the queue's generation, which
 /// edge-triggered epoll compares to tell a new event from an old one.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct WaitQueue {
     /// (waker, exclusive), in registration order.
     waiters: Mutex<Vec<(Arc<Waker>, bool)>>,
     generation: std::sync::atomic::AtomicU64,
+    /// Called on every notification (O_ASYNC's SIGIO), by id.
+    hooks: Mutex<Vec<(u64, Hook)>>,
 }
+
+/// A function a notification calls (it must not block).
+pub type Hook = Arc<dyn Fn() + Send + Sync>;
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitQueue")
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Ids of hooks, unique in the sentry.
+static NEXT_HOOK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl WaitQueue {
     fn waiters(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Waker>, bool)>> {
@@ -119,6 +135,36 @@ impl WaitQueue {
             let e = v.remove(i);
             v.push(e);
         }
+        drop(v);
+        let hooks: Vec<Hook> = {
+            let h = self.hooks.lock().unwrap_or_else(|p| p.into_inner());
+            if h.is_empty() {
+                return;
+            }
+            h.iter().map(|x| x.1.clone()).collect()
+        };
+        for h in hooks {
+            h();
+        }
+    }
+
+    /// Calls `hook` on every later notification until removed; returns
+    /// its id.
+    pub fn add_hook(&self, hook: Hook) -> u64 {
+        let id = NEXT_HOOK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, hook));
+        id
+    }
+
+    /// Removes the hook `id`.
+    pub fn remove_hook(&self, id: u64) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|h| h.0 != id);
     }
 
     /// Notifications so far.

@@ -12,6 +12,7 @@ use crate::vfs::Vfs;
 pub mod container;
 pub mod context;
 pub mod exec;
+pub mod fasync;
 pub mod futex;
 pub mod hostinfo;
 pub mod process;
@@ -183,6 +184,8 @@ pub struct Kernel {
     /// The sandbox's network: sockets of every family, shared by the
     /// containers of the pod.
     pub net: Arc<crate::net::Stack>,
+    /// Owners and O_ASYNC of open files (signal-driven I/O).
+    pub fasync: fasync::Fasync,
 }
 
 /// What [`Kernel::watch_exit`] calls with a process's final status.
@@ -217,6 +220,7 @@ impl Kernel {
             platform,
             fs,
             net,
+            fasync: Default::default(),
             config,
             strace: strace.map(Mutex::new),
             unimplemented_seen: Mutex::new(HashSet::new()),
@@ -237,6 +241,16 @@ impl Kernel {
     /// The process table, locked.
     pub fn procs(&self) -> MutexGuard<'_, ProcTable> {
         self.procs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The process table if nobody holds it now (callers that may run
+    /// inside a section holding it).
+    pub fn try_procs(&self) -> Option<MutexGuard<'_, ProcTable>> {
+        match self.procs.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Creates a process with one thread and registers both.

@@ -10,6 +10,12 @@ use crate::vfs::FileDescription;
 use super::sys_open::dup_to;
 use super::Args;
 
+/// fcntl commands the libc crate does not name.
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
+
 pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fd = i64::from(a.fd(0));
     let cmd = a.int(1);
@@ -27,11 +33,71 @@ pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.fds().set_cloexec(fd, a.raw(2) & 1 != 0)?;
             Ok(0)
         }
-        libc::F_GETFL => Ok(entry.file.status_flags() as u64),
+        libc::F_GETFL => {
+            let fasync = if t.kernel.fasync.is_async(&entry.file) {
+                libc::O_ASYNC as u32
+            } else {
+                0
+            };
+            Ok((entry.file.status_flags() | fasync) as u64)
+        }
         libc::F_SETFL => {
-            entry.file.set_status_flags(a.uint(2));
+            let flags = a.uint(2);
+            entry.file.set_status_flags(flags & !(libc::O_ASYNC as u32));
+            set_async(t, &entry.file, flags & libc::O_ASYNC as u32 != 0);
             Ok(0)
         }
+        libc::F_SETOWN => {
+            let who = a.int(2);
+            if who == i32::MIN {
+                return Err(Errno::EINVAL);
+            }
+            let (kind, id) = if who < 0 {
+                (crate::kernel::fasync::F_OWNER_PGRP, -who)
+            } else {
+                (crate::kernel::fasync::F_OWNER_PID, who)
+            };
+            let kernel = t.kernel.clone();
+            kernel.fasync.set_owner(&kernel, &entry.file, kind, id)?;
+            Ok(0)
+        }
+        libc::F_GETOWN => {
+            let o = t.kernel.fasync.owner(&entry.file);
+            Ok(if o.kind == crate::kernel::fasync::F_OWNER_PGRP {
+                (-o.id) as i64 as u64
+            } else {
+                o.id as i64 as u64
+            })
+        }
+        F_SETOWN_EX => {
+            let mut b = [0u8; 8];
+            t.mm().copy_in(a.ptr(2), &mut b)?;
+            let kind = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            let id = i32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+            if !(0..=2).contains(&kind) || id < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let kernel = t.kernel.clone();
+            kernel.fasync.set_owner(&kernel, &entry.file, kind, id)?;
+            Ok(0)
+        }
+        F_GETOWN_EX => {
+            let o = t.kernel.fasync.owner(&entry.file);
+            let kind = if o.id == 0 {
+                crate::kernel::fasync::F_OWNER_PID
+            } else {
+                o.kind
+            };
+            let mut b = kind.to_ne_bytes().to_vec();
+            b.extend_from_slice(&o.id.to_ne_bytes());
+            t.mm().copy_out(a.ptr(2), &b)?;
+            Ok(0)
+        }
+        F_SETSIG => {
+            t.kernel.fasync.set_sig(&entry.file, a.uint(2))?;
+            Ok(0)
+        }
+        F_GETSIG => Ok(t.kernel.fasync.sig(&entry.file) as u64),
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | 36..=38 => {
             drop(entry);
             fcntl_lock(t, fd, cmd, a.ptr(2))
@@ -54,6 +120,12 @@ pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
         },
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// O_ASYNC on or off (F_SETFL, FIOASYNC).
+pub(crate) fn set_async(t: &Task, file: &Arc<dyn FileDescription>, on: bool) {
+    let kernel = t.kernel.clone();
+    kernel.fasync.set_async(&kernel, file, on);
 }
 
 fn read_flock(t: &Task, addr: u64, f: &Arc<dyn FileDescription>) -> SysResult<(i16, u64, u64)> {

@@ -23,6 +23,13 @@ pub(crate) fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             });
             Ok(0)
         }
+        // FIOASYNC
+        0x5452 => {
+            let mut b = [0u8; 4];
+            t.mm().copy_in(a.ptr(2), &mut b)?;
+            super::sys_fcntl::set_async(t, &file, i32::from_ne_bytes(b) != 0);
+            Ok(0)
+        }
         // FIOCLEX, FIONCLEX
         0x5451 | 0x5450 => {
             t.fds().set_cloexec(fd, req == 0x5451)?;

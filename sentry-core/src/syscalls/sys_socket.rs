@@ -365,15 +365,12 @@ fn scatter(t: &Task, iov: &[(u64, usize)], data: &[u8]) -> SysResult<()> {
 
 /// The size of the receive buffer a call with `want` bytes of iovecs
 /// gets: a stream reads at most one chunk per pass, a datagram socket
-/// at most the largest message (the rest is reported by MSG_TRUNC).
-fn recv_room(t: &Task, iov: &[(u64, usize)], stream: bool) -> SysResult<usize> {
-    let want = total_len(iov).min(if stream { STREAM_CHUNK } else { DGRAM_MAX });
-    // Fault before receiving (so nothing is consumed) when the first
-    // buffer is not writable at all.
-    if let Some(&(base, len)) = iov.iter().find(|v| v.1 > 0) {
-        t.mm().accessible_len(base, len.min(want), Access::Write)?;
-    }
-    Ok(want)
+/// at most the largest message (the rest is reported by MSG_TRUNC). The
+/// buffers are not checked first: as on Linux, an empty queue answers
+/// EAGAIN before a bad buffer answers EFAULT (and a message received into
+/// a bad buffer is lost, as Linux loses a datagram).
+fn recv_room(iov: &[(u64, usize)], stream: bool) -> usize {
+    total_len(iov).min(if stream { STREAM_CHUNK } else { DGRAM_MAX })
 }
 
 fn is_stream(s: &dyn Socket) -> bool {
@@ -429,7 +426,7 @@ fn send_iov(
 /// with MSG_WAITALL and more room.
 fn recv_iov(t: &Task, s: &dyn Socket, iov: &[(u64, usize)], flags: u32) -> SysResult<Received> {
     let stream = is_stream(s);
-    let room = recv_room(t, iov, stream)?;
+    let room = recv_room(iov, stream);
     let mut buf = vec![0u8; room];
     let r = s.recvmsg(t, &mut buf, flags)?;
     if flags & libc::MSG_TRUNC as u32 != 0 && stream {
@@ -556,11 +553,10 @@ fn read_msghdr(t: &Task, addr: u64) -> SysResult<MsgHdr> {
 /// EPERM for credentials the sender may not claim.
 fn read_control(t: &Task, s: &dyn Socket, addr: u64, len: u64) -> SysResult<Control> {
     let mut control = Control::default();
-    if len == 0 {
-        return Ok(control);
-    }
+    // Less than one header: no control message at all (CMSG_FIRSTHDR is
+    // NULL), as Linux.
     if len < CMSGHDR_LEN as u64 {
-        return Err(Errno::EINVAL);
+        return Ok(control);
     }
     let len = (len as usize).min(1 << 20);
     let mut raw = vec![0u8; len];
