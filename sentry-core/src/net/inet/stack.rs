@@ -41,7 +41,13 @@ pub const MTU: usize = 65535;
 const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most orphans kept; past it the oldest in TIME-WAIT go first
 /// (net.ipv4.tcp_max_tw_buckets, scaled down).
-const MAX_ORPHANS: usize = 16384;
+const MAX_ORPHANS: usize = 4096;
+/// How long a closed connection's port stays taken (TIME-WAIT, 2 MSL on
+/// Linux). Nothing on loopback is lost, so no socket need stay to answer
+/// a retransmitted FIN: only the port is kept.
+const TIME_WAIT: Duration = Duration::from_secs(60);
+/// Most ports kept in TIME-WAIT (net.ipv4.tcp_max_tw_buckets, scaled).
+const MAX_TIME_WAIT: usize = 16384;
 /// Most pump rounds per operation.
 const MAX_ROUNDS: usize = 100_000;
 
@@ -246,6 +252,9 @@ pub struct Inner {
     pub meta: HashMap<SocketHandle, Meta>,
     /// Orphans in the order they were orphaned.
     orphans: VecDeque<SocketHandle>,
+    /// Ports held by connections in TIME-WAIT whose smoltcp sockets are
+    /// gone: (port, binding id, until when).
+    time_wait: VecDeque<(u16, u64, Instant)>,
     next_id: u64,
     udp_stats: Stats,
 }
@@ -366,6 +375,7 @@ impl Core {
             dgram: HashMap::new(),
             meta: HashMap::new(),
             orphans: VecDeque::new(),
+            time_wait: VecDeque::new(),
             next_id: 1,
             udp_stats: Stats::default(),
         };
@@ -509,6 +519,13 @@ impl Inner {
             }
             None => return,
         };
+        if self
+            .sock(h)
+            .is_some_and(|s| s.state() == tcp::State::TimeWait)
+        {
+            self.retire(h);
+            return;
+        }
         let closed = closed || self.sock(h).is_none_or(|s| s.state() == tcp::State::Closed);
         if closed {
             // An aborted socket sends its RST at its next dispatch.
@@ -523,9 +540,34 @@ impl Inner {
         }
     }
 
+    /// An orphan reached TIME-WAIT: its smoltcp socket goes, its port
+    /// stays taken for a while.
+    fn retire(&mut self, h: SocketHandle) {
+        let Some(m) = self.meta.remove(&h) else { return };
+        self.set.remove(h);
+        if let Owner::Orphan(port, id, _) = m.owner {
+            if port != 0 {
+                self.time_wait
+                    .push_back((port, id, Instant::now() + TIME_WAIT));
+                while self.time_wait.len() > MAX_TIME_WAIT {
+                    if let Some((p, id, _)) = self.time_wait.pop_front() {
+                        self.ports.unbind(Proto::Tcp, p, id);
+                    }
+                }
+            }
+        }
+    }
+
     /// Drops orphans that are done, too old, or too many (TIME-WAIT first).
     fn reap_orphans(&mut self) {
         let now = Instant::now();
+        while let Some(&(port, id, until)) = self.time_wait.front() {
+            if until > now {
+                break;
+            }
+            self.time_wait.pop_front();
+            self.ports.unbind(Proto::Tcp, port, id);
+        }
         let mut keep = VecDeque::with_capacity(self.orphans.len());
         let excess = self.orphans.len().saturating_sub(MAX_ORPHANS);
         let mut dropped = 0;
@@ -555,6 +597,10 @@ impl Inner {
     /// Frees one port held by an orphan in TIME-WAIT (ephemeral ports ran
     /// out); whether one was.
     pub fn reuse_time_wait(&mut self) -> bool {
+        if let Some((port, id, _)) = self.time_wait.pop_front() {
+            self.ports.unbind(Proto::Tcp, port, id);
+            return true;
+        }
         let tw = self.orphans.iter().position(|h| {
             self.meta
                 .get(h)
@@ -676,6 +722,8 @@ impl Inner {
                     };
                     if state == tcp::State::Closed {
                         self.remove(h);
+                    } else if state == tcp::State::TimeWait {
+                        self.retire(h);
                     } else if rq > 0 {
                         // Data for a socket its program closed: reset.
                         if let Some(s) = self.sock(h) {
