@@ -13,7 +13,11 @@ use gvisor_tests::*;
 fn same_as_native(check: &str) {
     let prog = compile_c("sock_inet");
     let native = run_command_timeout(native_command(&prog, &[check]), Duration::from_secs(120));
-    assert!(native.status.success(), "native run failed\n{}", describe(&native));
+    assert!(
+        native.status.success(),
+        "native run failed\n{}",
+        describe(&native)
+    );
     let sandboxed = run_command_timeout(
         sandboxed_command(&prog, &[check], &[] as &[&str]),
         Duration::from_secs(120),

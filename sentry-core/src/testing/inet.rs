@@ -149,3 +149,64 @@ fn udp_and_ping() {
     assert_eq!(rep[0], 0);
     assert_eq!(&rep[8..10], b"pi");
 }
+
+#[test]
+fn full_accept_queue_drops_syns_until_accept() {
+    let s = stack();
+    let l = tcp(&s, false);
+    let ls = l.socket().unwrap();
+    ls.bind(&Detached, &lo(0)).unwrap();
+    ls.listen(&Detached, 0).unwrap();
+    let port = port_of(&ls.sockname().unwrap());
+    // Backlog 0 queues one connection; the next SYN is dropped, not refused.
+    let c1 = tcp(&s, true);
+    let c2 = tcp(&s, true);
+    for c in [&c1, &c2] {
+        assert_eq!(
+            c.socket().unwrap().connect(&Detached, &lo(port)),
+            Err(Errno::EINPROGRESS)
+        );
+    }
+    let out = libc::POLLOUT as u32;
+    assert_ne!(c1.readiness() & out, 0);
+    assert_eq!(c2.readiness() & (out | libc::POLLERR as u32), 0);
+    let (_a1, _) = ls.accept(&Detached, 0).unwrap();
+    // The retransmitted SYN (the timer thread sends it) gets through.
+    let t0 = std::time::Instant::now();
+    while c2.readiness() & out == 0 {
+        assert!(t0.elapsed().as_secs() < 10, "SYN never retransmitted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (_a2, _) = ls.accept(&Detached, 0).unwrap();
+    assert_eq!(
+        c2.socket()
+            .unwrap()
+            .getsockopt(&Detached, libc::SOL_SOCKET, libc::SO_ERROR)
+            .unwrap(),
+        0i32.to_ne_bytes().to_vec()
+    );
+}
+
+#[test]
+fn closing_everything_empties_the_stack() {
+    let s = stack();
+    {
+        let l = tcp(&s, false);
+        let ls = l.socket().unwrap();
+        ls.bind(&Detached, &lo(0)).unwrap();
+        ls.listen(&Detached, 64).unwrap();
+        let port = port_of(&ls.sockname().unwrap());
+        let mut keep = Vec::new();
+        for _ in 0..50 {
+            let c = tcp(&s, false);
+            c.socket().unwrap().connect(&Detached, &lo(port)).unwrap();
+            c.write(&Detached, b"unread").unwrap();
+            let (a, _) = ls.accept(&Detached, 0).unwrap();
+            keep.push((c, a));
+        }
+    }
+    let g = s.inet.core.lock();
+    assert!(g.tcp.is_empty());
+    // Connections closed with unread data are reset: nothing lingers.
+    assert_eq!(g.meta.len(), 0, "smoltcp sockets left");
+}

@@ -543,7 +543,9 @@ impl Inner {
     /// An orphan reached TIME-WAIT: its smoltcp socket goes, its port
     /// stays taken for a while.
     fn retire(&mut self, h: SocketHandle) {
-        let Some(m) = self.meta.remove(&h) else { return };
+        let Some(m) = self.meta.remove(&h) else {
+            return;
+        };
         self.set.remove(h);
         if let Owner::Orphan(port, id, _) = m.owner {
             if port != 0 {

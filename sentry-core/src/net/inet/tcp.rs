@@ -31,7 +31,7 @@ const TCP_SNDBUF: u32 = 16384;
 const TCP_RCVBUF: u32 = 131072;
 /// The smoltcp buffer each way when the program did not size it (Linux
 /// grows its buffers on demand; smoltcp's are fixed).
-const DEFAULT_BUF: usize = 256 << 10;
+const DEFAULT_BUF: usize = 128 << 10;
 /// The largest smoltcp buffer.
 const MAX_BUF: usize = 4 << 20;
 /// TCP_MSS_DEFAULT (TCP_MAXSEG of an unconnected socket).
