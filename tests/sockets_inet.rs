@@ -11,7 +11,7 @@ use std::time::Duration;
 use gvisor_tests::*;
 
 fn same_as_native(check: &str) {
-    let prog = compile_c("sock_inet");
+    let prog = compile_c_with("sock_inet", &["-pthread"]);
     let native = run_command_timeout(native_command(&prog, &[check]), Duration::from_secs(120));
     assert!(
         native.status.success(),
@@ -96,6 +96,16 @@ fn inet_100mb_over_tcp_checksummed() {
 }
 
 #[test]
+fn inet_iovecs_mmsg_udp_buffers_and_rebinding() {
+    same_as_native("more");
+}
+
+#[test]
+fn inet_threads_share_the_stack() {
+    same_as_native("threads");
+}
+
+#[test]
 #[ignore = "procfs does not route /proc/net to the stack yet"]
 fn inet_proc_net_files() {
     same_as_native("procnet");
@@ -103,7 +113,7 @@ fn inet_proc_net_files() {
 
 #[test]
 fn inet_ping_sockets_and_refusals() {
-    let prog = compile_c("sock_inet");
+    let prog = compile_c_with("sock_inet", &["-pthread"]);
     let out = run_command_timeout(
         sandboxed_command(&prog, &["ping"], &[] as &[&str]),
         Duration::from_secs(60),

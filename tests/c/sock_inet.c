@@ -12,6 +12,7 @@
 #include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -929,6 +932,126 @@ static void ping(void) {
     close(p6);
 }
 
+static void more(void) {
+    /* readv/writev and sendmsg with several iovecs on TCP. */
+    int c, s;
+    pair(&c, &s);
+    struct iovec w[3] = {{"ab", 2}, {"", 0}, {"cdef", 4}};
+    RES("writev", writev(c, w, 3));
+    char x[3] = {0}, y[8] = {0};
+    struct iovec r[2] = {{x, 2}, {y, sizeof y}};
+    wait_readable(s);
+    usleep(20000);
+    RES("readv", readv(s, r, 2));
+    SAY("readv '%s' '%s'\n", x, y);
+    struct msghdr m = {.msg_iov = w, .msg_iovlen = 3};
+    RES("sendmsg", sendmsg(c, &m, 0));
+    RES("recv all", recv(s, y, sizeof y, MSG_WAITALL | MSG_DONTWAIT));
+    RES("sendto on tcp ignores address", ({ struct sockaddr_in o = lo4(1);
+        sendto(c, "z", 1, 0, (struct sockaddr *)&o, sizeof o); }));
+    close(c); close(s);
+    /* A listener's port is free again once it is closed (with SO_REUSEADDR). */
+    int l = listener(0), port = port_of(l);
+    pair(&c, &s);
+    close(l);
+    int l2 = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(l2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = lo4(port);
+    RES("rebind closed listener port", bind(l2, (struct sockaddr *)&a, sizeof a));
+    RES("listen again", listen(l2, 1));
+    close(l2); close(c); close(s);
+    /* UDP: peek, mmsg, connect sets the source address, v6only UDP. */
+    int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
+    a = lo4(0);
+    bind(u, (struct sockaddr *)&a, sizeof a);
+    struct sockaddr_in to = lo4(port_of(u));
+    RES("connect udp", connect(v, (struct sockaddr *)&to, sizeof to));
+    show_name("udp connected name", v, 0);
+    struct mmsghdr mm[3];
+    struct iovec iv[3] = {{"m1", 2}, {"msg2", 4}, {"3", 1}};
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 3; i++) { mm[i].msg_hdr.msg_iov = &iv[i]; mm[i].msg_hdr.msg_iovlen = 1; }
+    RES("sendmmsg", sendmmsg(v, mm, 3, 0));
+    char pk[8] = {0};
+    RES("peek dgram", recv(u, pk, sizeof pk, MSG_PEEK));
+    SAY("peeked '%s'\n", pk);
+    char b0[8] = {0}, b1[8] = {0}, b2[8] = {0};
+    struct iovec ri[3] = {{b0, 8}, {b1, 8}, {b2, 8}};
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 3; i++) { mm[i].msg_hdr.msg_iov = &ri[i]; mm[i].msg_hdr.msg_iovlen = 1; }
+    RES("recvmmsg", recvmmsg(u, mm, 3, MSG_DONTWAIT, NULL));
+    SAY("mmsg '%s' %u '%s' %u '%s' %u\n", b0, mm[0].msg_len, b1, mm[1].msg_len, b2, mm[2].msg_len);
+    /* A small receive buffer drops what does not fit. */
+    int sz = 1;
+    setsockopt(u, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    SAY("rcvbuf min %d\n", geti(u, SOL_SOCKET, SO_RCVBUF));
+    static char blob[1000];
+    int sent = 0, got = 0;
+    for (int i = 0; i < 100; i++) if (send(v, blob, sizeof blob, 0) == sizeof blob) sent++;
+    while (recv(u, blob, sizeof blob, MSG_DONTWAIT) > 0) got++;
+    SAY("sent %d, some dropped %d, some kept %d\n", sent, got < sent, got > 0);
+    close(u); close(v);
+    int u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    setsockopt(u6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
+    bind(u6, (struct sockaddr *)&any6, sizeof any6);
+    int u4 = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in t4 = lo4(port_of(u6));
+    RES("v4 to v6only udp", sendto(u4, "x", 1, 0, (struct sockaddr *)&t4, sizeof t4));
+    RES("v6only got nothing", recv(u6, pk, sizeof pk, MSG_DONTWAIT));
+    close(u6); close(u4);
+    /* fstat of a socket. */
+    struct stat st;
+    int t = socket(AF_INET, SOCK_STREAM, 0);
+    fstat(t, &st);
+    SAY("fstat sock %d mode %o\n", S_ISSOCK(st.st_mode), st.st_mode & 0777);
+    SAY("fcntl flags %#x\n", fcntl(t, F_GETFL));
+    close(t);
+}
+
+static int thr_port;
+static void *thr_client(void *arg) {
+    long ok = 0;
+    for (int i = 0; i < 100; i++) {
+        int c = connect_to(thr_port);
+        char msg[32], back[32] = {0};
+        int n = snprintf(msg, sizeof msg, "t%ld-%d", (long)arg, i);
+        write(c, msg, n);
+        int got = 0;
+        while (got < n) { ssize_t r = read(c, back + got, n - got); if (r <= 0) break; got += r; }
+        if (got == n && !memcmp(msg, back, n)) ok++;
+        close(c);
+    }
+    return (void *)ok;
+}
+
+static void *thr_server(void *arg) {
+    int l = (int)(long)arg;
+    for (;;) {
+        int s = accept(l, NULL, NULL);
+        if (s < 0) return NULL;
+        char b[64];
+        ssize_t n = read(s, b, sizeof b);
+        if (n > 0) write(s, b, n);
+        close(s);
+    }
+}
+
+/* Threads of one process use the stack at once: 4 servers on one listener, 8 clients. */
+static void threads(void) {
+    int l = listener(0);
+    thr_port = port_of(l);
+    pthread_t sv[4], cl[8];
+    for (long i = 0; i < 4; i++) pthread_create(&sv[i], NULL, thr_server, (void *)(long)l);
+    for (long i = 0; i < 8; i++) pthread_create(&cl[i], NULL, thr_client, (void *)i);
+    long total = 0;
+    for (int i = 0; i < 8; i++) { void *r; pthread_join(cl[i], &r); total += (long)r; }
+    SAY("echoed %ld of 800\n", total);
+    shutdown(l, SHUT_RDWR);
+    for (int i = 0; i < 4; i++) pthread_join(sv[i], NULL);
+    SAY("servers stopped\n");
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     const char *w = argc > 1 ? argv[1] : "basics";
@@ -948,6 +1071,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(w, "forkecho")) forkecho();
     else if (!strcmp(w, "procnet")) procnet();
     else if (!strcmp(w, "ping")) ping();
+    else if (!strcmp(w, "more")) more();
+    else if (!strcmp(w, "threads")) threads();
     else { fprintf(stderr, "unknown check %s\n", w); return 2; }
     return 0;
 }

@@ -1075,11 +1075,12 @@ impl Socket for TcpSocket {
     fn connect(&self, ctx: &dyn TaskContext, a: &SockAddr) -> SysResult<()> {
         if *a == SockAddr::Unspec {
             // Disconnect: the connection is reset and the socket is new.
-            return self.core().run(|i, _| {
+            return self.core().run(|i, w| {
                 let t = i.t(self.id)?;
                 if t.phase == Phase::Listening {
                     return Ok(());
                 }
+                w.push(t.wq.clone());
                 let h = t.handle.take();
                 t.phase = Phase::Closed;
                 t.connecting = false;
@@ -1119,7 +1120,14 @@ impl Socket for TcpSocket {
     }
 
     fn shutdown(&self, _ctx: &dyn TaskContext, how: i32) -> SysResult<()> {
-        self.core().run(|i, _| i.tcp_shutdown(self.id, how))
+        self.core().run(|i, w| {
+            let r = i.tcp_shutdown(self.id, how);
+            // Blocked readers, writers and accepters see the change.
+            if let Some(t) = i.tcp.get(&self.id) {
+                w.push(t.wq.clone());
+            }
+            r
+        })
     }
 
     fn sockname(&self) -> SysResult<SockAddr> {
