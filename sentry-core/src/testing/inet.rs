@@ -210,3 +210,49 @@ fn closing_everything_empties_the_stack() {
     // Connections closed with unread data are reset: nothing lingers.
     assert_eq!(g.meta.len(), 0, "smoltcp sockets left");
 }
+
+#[test]
+fn proc_net_shows_sockets_as_linux() {
+    let s = stack();
+    let l = tcp(&s, false);
+    let ls = l.socket().unwrap();
+    ls.bind(&Detached, &lo(0)).unwrap();
+    ls.listen(&Detached, 4).unwrap();
+    let port = port_of(&ls.sockname().unwrap());
+    let t = s.proc_net("tcp").unwrap();
+    assert!(
+        t.contains(&format!("0100007F:{port:04X} 00000000:0000 0A")),
+        "{t}"
+    );
+    assert!(t.lines().all(|l| l.len() == 149), "{t}");
+    let u = s
+        .socket(&Detached, libc::AF_INET6, libc::SOCK_DGRAM, 0, false)
+        .unwrap();
+    u.socket()
+        .unwrap()
+        .bind(
+            &Detached,
+            &SockAddr::Inet6(std::net::SocketAddrV6::new(
+                std::net::Ipv6Addr::LOCALHOST,
+                0,
+                0,
+                0,
+            )),
+        )
+        .unwrap();
+    let uport = port_of(&u.socket().unwrap().sockname().unwrap());
+    let u6 = s.proc_net("udp6").unwrap();
+    assert!(
+        u6.contains(&format!(
+            "00000000000000000000000001000000:{uport:04X} 00000000000000000000000000000000:0000 07"
+        )),
+        "{u6}"
+    );
+    for f in ["dev", "if_inet6", "route", "snmp", "netstat", "tcp6", "udp"] {
+        assert!(s.proc_net(f).is_some(), "{f}");
+    }
+    assert!(s
+        .proc_net("if_inet6")
+        .unwrap()
+        .contains("00000000000000000000000000000001 01 80 10 80       lo"));
+}
