@@ -257,6 +257,8 @@ pub struct Inner {
     time_wait: VecDeque<(u16, u64, Instant)>,
     next_id: u64,
     udp_stats: Stats,
+    /// A smoltcp socket was touched since the last pump.
+    dirty: bool,
 }
 
 /// The stack: its state and its timer.
@@ -378,6 +380,7 @@ impl Core {
             time_wait: VecDeque::new(),
             next_id: 1,
             udp_stats: Stats::default(),
+            dirty: false,
         };
         let timer = Arc::new(Timer::default());
         let core = Arc::new(Core {
@@ -405,8 +408,13 @@ impl Core {
         let (r, next) = {
             let mut g = self.lock();
             let r = f(&mut g, &mut wake);
-            g.pump(&mut wake);
-            let next = g.next_poll();
+            // Nothing touched, nothing in flight: nothing can have moved.
+            let next = if g.dirty || !g.dev.queue.is_empty() {
+                g.pump(&mut wake);
+                g.next_poll()
+            } else {
+                None
+            };
             (r, next)
         };
         for q in wake {
@@ -473,11 +481,17 @@ impl Inner {
         Some(Instant::now() + Duration::from_micros(d.total_micros()))
     }
 
+    /// Marks the smoltcp sockets as touched (the next operation pumps).
+    pub fn touch(&mut self) {
+        self.dirty = true;
+    }
+
     /// The TCP socket `h` (None if it is gone).
     pub fn sock(&mut self, h: SocketHandle) -> Option<&mut tcp::Socket<'static>> {
         if !self.meta.contains_key(&h) {
             return None;
         }
+        self.dirty = true;
         Some(self.set.get_mut::<tcp::Socket>(h))
     }
 
@@ -485,6 +499,7 @@ impl Inner {
     pub fn add(&mut self, s: tcp::Socket<'static>, owner: Owner) -> SocketHandle {
         let state = s.state();
         let tuple = tuple_of(&s);
+        self.dirty = true;
         let h = self.set.add(s);
         self.meta.insert(
             h,
@@ -502,6 +517,7 @@ impl Inner {
 
     /// Removes smoltcp socket `h` (and its port, if an orphan's).
     pub fn remove(&mut self, h: SocketHandle) {
+        self.dirty = true;
         if let Some(m) = self.meta.remove(&h) {
             self.set.remove(h);
             if let Owner::Orphan(port, id, _) = m.owner {
@@ -619,6 +635,7 @@ impl Inner {
 
     /// Moves packets until none is left, then looks at what changed.
     pub fn pump(&mut self, wake: &mut Vec<Arc<WaitQueue>>) {
+        self.dirty = false;
         for _ in 0..4 {
             for _ in 0..MAX_ROUNDS {
                 let now = self.now();

@@ -1232,6 +1232,7 @@ impl Socket for TcpSocket {
                     t.apply(set.get_mut::<tcp::Socket>(h));
                 }
             }
+            i.touch();
             Ok(())
         })
     }
