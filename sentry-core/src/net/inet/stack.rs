@@ -704,8 +704,11 @@ impl Inner {
         for (h, m) in self.meta.iter_mut() {
             let s = self.set.get::<tcp::Socket>(*h);
             let (st, rq, sq) = (s.state(), s.recv_queue(), s.send_queue());
-            if let Some(t) = tuple_of(s) {
-                m.tuple = Some(t);
+            // A connection's endpoints never change once known.
+            if m.tuple.is_none() || st != m.state {
+                if let Some(t) = tuple_of(s) {
+                    m.tuple = Some(t);
+                }
             }
             if st == m.state && rq == m.rq && sq == m.sq {
                 continue;
