@@ -12,6 +12,31 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+/* A TCP listener on 127.0.0.1 (an ephemeral port) and its address. */
+static int tcp_listener(struct sockaddr_in *a) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    socklen_t len = sizeof *a;
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (l < 0 || bind(l, (struct sockaddr *)a, sizeof *a) < 0 || listen(l, 128) < 0 ||
+        getsockname(l, (struct sockaddr *)a, &len) < 0)
+        exit(1);
+    return l;
+}
+
+static int tcp_connect(const struct sockaddr_in *a) {
+    int c = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (c < 0 || connect(c, (const struct sockaddr *)a, sizeof *a) < 0)
+        exit(1);
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return c;
+}
 
 static double now_ns(void) {
     struct timespec ts;
@@ -21,7 +46,7 @@ static double now_ns(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench getpid|touch|forkexec|fork100m|pipe N | readfile N FILE\n");
+        fprintf(stderr, "usage: bench getpid|touch|forkexec|fork100m|pipe|tcprr|tcpconn|tcpstream N | readfile N FILE\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -88,6 +113,70 @@ int main(int argc, char **argv) {
             total += r;
         waitpid(c, NULL, 0);
         if (total != n * 16 * (long)sizeof buf)
+            return 1;
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "tcprr") == 0) {
+        /* n one-byte request/response round trips over TCP loopback to a child. */
+        struct sockaddr_in a;
+        int l = tcp_listener(&a);
+        pid_t c = fork();
+        if (c == 0) {
+            int s = accept(l, NULL, NULL), one = 1;
+            char b;
+            setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            while (read(s, &b, 1) == 1)
+                if (write(s, &b, 1) != 1)
+                    _exit(1);
+            _exit(0);
+        }
+        int s = tcp_connect(&a);
+        char b = 'x';
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++)
+            if (write(s, &b, 1) != 1 || read(s, &b, 1) != 1)
+                return 1;
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+        close(s);
+        waitpid(c, NULL, 0);
+    } else if (strcmp(argv[1], "tcpconn") == 0) {
+        /* n connect + accept + close over TCP loopback (connection rate). */
+        struct sockaddr_in a;
+        int l = tcp_listener(&a);
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            int c = tcp_connect(&a);
+            int s = accept(l, NULL, NULL);
+            if (s < 0)
+                return 1;
+            close(c);
+            close(s);
+        }
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "tcpstream") == 0) {
+        /* n MiB over TCP loopback from a child; reports ns per MiB. */
+        struct sockaddr_in a;
+        int l = tcp_listener(&a);
+        static char buf[1 << 18];
+        double t0 = now_ns();
+        pid_t c = fork();
+        if (c == 0) {
+            int s = tcp_connect(&a);
+            for (long i = 0; i < n * 4; i++)
+                for (size_t off = 0; off < sizeof buf;) {
+                    ssize_t w = write(s, buf + off, sizeof buf - off);
+                    if (w <= 0)
+                        _exit(1);
+                    off += w;
+                }
+            _exit(0);
+        }
+        int s = accept(l, NULL, NULL);
+        long total = 0;
+        ssize_t r;
+        while ((r = read(s, buf, sizeof buf)) > 0)
+            total += r;
+        waitpid(c, NULL, 0);
+        if (total != n * 4 * (long)sizeof buf)
             return 1;
         printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
     } else if (strcmp(argv[1], "stat") == 0 && argc > 3) {

@@ -30,6 +30,7 @@ mod creds;
 mod dirents;
 mod fd;
 mod file;
+mod inet;
 mod info;
 mod mm;
 mod namespace;
