@@ -4,7 +4,6 @@
 use gvisor_tests::*;
 
 #[test]
-#[ignore = "enabled when unix sockets land"]
 fn sigio_reaches_the_owner_as_on_linux() {
     let prog = compile_c("fasync");
     let native = run_native(&prog, &[] as &[&str]);

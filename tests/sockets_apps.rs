@@ -53,7 +53,6 @@ fn python(name: &str) -> String {
 }
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn python_socket_basics() {
     let out = python("py_basic.py");
     assert!(out.contains("AF_INET echo 1048576 True"), "{out}");
@@ -61,28 +60,24 @@ fn python_socket_basics() {
 }
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn python_selectors_echo() {
     let out = python("py_selectors.py");
     assert!(out.contains("9 b'CLIENT 9'"), "{out}");
 }
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn python_asyncio_server_and_clients_in_one_loop() {
     let out = python("py_asyncio.py");
     assert!(out.contains("tcp 50"), "{out}");
 }
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn python_socketserver() {
     let out = python("py_socketserver.py");
     assert!(out.contains("ForkingTCPServer"), "{out}");
 }
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn python_multiprocessing_manager() {
     let out = python("py_multiprocessing.py");
     assert!(
@@ -92,7 +87,6 @@ fn python_multiprocessing_manager() {
 }
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn busybox_httpd_wget_and_nc() {
     let s = script("busybox_net.sh");
     let out = same_as_native(&busybox(), &["sh", s.to_str().unwrap()]);
@@ -101,7 +95,6 @@ fn busybox_httpd_wget_and_nc() {
 }
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn nginx_serves_a_static_file_inside_the_sandbox() {
     let nginx = Path::new("/usr/sbin/nginx");
     assert!(

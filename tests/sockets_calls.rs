@@ -8,7 +8,6 @@ use std::time::Duration;
 use gvisor_tests::*;
 
 #[test]
-#[ignore = "enabled when the socket families land"]
 fn socket_call_arguments_are_checked_as_linux() {
     let prog = compile_c("sock_calls");
     let mut c = Command::new("unshare");

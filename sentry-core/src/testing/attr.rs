@@ -157,7 +157,10 @@ fn ioctl_on_files_and_pipes() {
 fn packet_sockets_are_refused() {
     let mut h = Harness::new();
     assert_eq!(
-        h.call("socket", &[libc::AF_PACKET as u64, libc::SOCK_RAW as u64, 0]),
+        h.call(
+            "socket",
+            &[libc::AF_PACKET as u64, libc::SOCK_RAW as u64, 0]
+        ),
         Err(Errno::EAFNOSUPPORT)
     );
 }

@@ -360,6 +360,10 @@ impl Vfs {
 
     /// mkdir.
     pub fn mkdir(&self, start: &Start<'_>, path: &[u8], mode: u32) -> SysResult<()> {
+        // mkdir("/") is EEXIST, as Linux (not the EBUSY of removing it).
+        if self.resolve(start, path, false).is_ok_and(|r| r.abs == "/") {
+            return Err(Errno::EEXIST);
+        }
         let (fs, rel, abs) = self.parent_op(start, path)?;
         if self.lstat_abs(start.ctx, &abs).is_ok() {
             return Err(Errno::EEXIST);

@@ -546,7 +546,7 @@ impl FileDescription for DgramSocket {
         let v = match req {
             0x541b => self.with(|d| d.first_len() as i32)?,
             0x5411 => 0,
-            _ => return super::interface_ioctl(&self.net, ctx, req, arg),
+            _ => return super::interface_ioctl(&self.net, ctx, self.domain, req, arg),
         };
         ctx.mm()?.copy_out(arg, &v.to_ne_bytes())?;
         Ok(0)

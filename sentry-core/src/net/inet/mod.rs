@@ -117,13 +117,20 @@ pub(crate) fn socket_stat(ino: u64) -> Stat {
 }
 
 /// The ioctls of the interfaces (SIOCGIF*), asked of any socket.
+/// AF_INET sockets answer the address ioctls too (SIOCGIFADDR ...);
+/// AF_INET6 sockets only the device ones, as Linux.
 pub(crate) fn interface_ioctl(
-    _stack: &Arc<NetStack>,
-    _ctx: &dyn TaskContext,
-    _req: u64,
-    _arg: u64,
+    stack: &Arc<NetStack>,
+    ctx: &dyn TaskContext,
+    domain: i32,
+    req: u64,
+    arg: u64,
 ) -> SysResult<u64> {
-    Err(Errno::ENOTTY)
+    if domain == libc::AF_INET {
+        crate::net::ioctl::interface_ioctl(stack, ctx, req, arg)
+    } else {
+        crate::net::ioctl::device_ioctl(stack, ctx, req, arg)
+    }
 }
 
 /// bind(2)'s checks of the address, in Linux's order: EINVAL for a

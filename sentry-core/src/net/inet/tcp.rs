@@ -1001,7 +1001,7 @@ impl FileDescription for TcpSocket {
             }
             // SIOCATMARK: never at an urgent mark.
             0x8905 => 0,
-            _ => return super::interface_ioctl(&self.net, ctx, req, arg),
+            _ => return super::interface_ioctl(&self.net, ctx, self.domain, req, arg),
         };
         ctx.mm()?.copy_out(arg, &v.to_ne_bytes())?;
         Ok(0)

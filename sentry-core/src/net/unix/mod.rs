@@ -755,7 +755,7 @@ impl FileDescription for UnixSocket {
                 n.min(i32::MAX as usize) as i32
             }
             r if r == libc::TIOCOUTQ => self.shared.wmem().min(i32::MAX as usize) as i32,
-            _ => return Err(Errno::ENOTTY),
+            _ => return crate::net::ioctl::device_ioctl(&self.stack, ctx, req, arg),
         };
         ctx.mm()?.copy_out(arg, &v.to_ne_bytes())?;
         Ok(0)
