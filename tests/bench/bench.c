@@ -46,7 +46,7 @@ static double now_ns(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench getpid|touch|forkexec|fork100m|pipe|tcprr|tcpconn|tcpstream N | readfile N FILE\n");
+        fprintf(stderr, "usage: bench getpid|touch|forkexec|fork100m|pipe|tcprr|tcpconn|tcpstream|unixrr|unixstream N | readfile N FILE\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -177,6 +177,57 @@ int main(int argc, char **argv) {
             total += r;
         waitpid(c, NULL, 0);
         if (total != n * 4 * (long)sizeof buf)
+            return 1;
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+    } else if (strcmp(argv[1], "unixrr") == 0) {
+        /* n one-byte round trips over a unix stream socketpair to a child. */
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+            return 1;
+        pid_t c = fork();
+        if (c == 0) {
+            char b;
+            close(sv[0]);
+            while (read(sv[1], &b, 1) == 1)
+                if (write(sv[1], &b, 1) != 1)
+                    _exit(1);
+            _exit(0);
+        }
+        close(sv[1]);
+        char b = 'x';
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++)
+            if (write(sv[0], &b, 1) != 1 || read(sv[0], &b, 1) != 1)
+                return 1;
+        printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
+        close(sv[0]);
+        waitpid(c, NULL, 0);
+    } else if (strcmp(argv[1], "unixstream") == 0) {
+        /* n MiB over a unix stream socketpair from a child; ns per MiB. */
+        int sv[2];
+        static char ubuf[1 << 18];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+            return 1;
+        double t0 = now_ns();
+        pid_t c = fork();
+        if (c == 0) {
+            close(sv[0]);
+            for (long i = 0; i < n * 4; i++)
+                for (size_t off = 0; off < sizeof ubuf;) {
+                    ssize_t w = write(sv[1], ubuf + off, sizeof ubuf - off);
+                    if (w <= 0)
+                        _exit(1);
+                    off += w;
+                }
+            _exit(0);
+        }
+        close(sv[1]);
+        long total = 0;
+        ssize_t r;
+        while ((r = read(sv[0], ubuf, sizeof ubuf)) > 0)
+            total += r;
+        waitpid(c, NULL, 0);
+        if (total != n * 4 * (long)sizeof ubuf)
             return 1;
         printf("ns_per_op=%.1f\n", (now_ns() - t0) / n);
     } else if (strcmp(argv[1], "stat") == 0 && argc > 3) {

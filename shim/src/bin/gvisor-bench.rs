@@ -168,6 +168,29 @@ fn main() -> Result<()> {
         ("fork+exec+wait /bin/true", "ms", "forkexec", 20u64, 200u64),
         ("fork+wait, parent touched 100 MB", "ms", "fork100m", 5, 20),
         ("pipe throughput (per MiB)", "ms", "pipe", 64, 256),
+        ("TCP loopback round trip", "ms", "tcprr", 2000, 20000),
+        (
+            "TCP loopback connect+accept+close",
+            "ms",
+            "tcpconn",
+            500,
+            5000,
+        ),
+        (
+            "TCP loopback throughput (per MiB)",
+            "ms",
+            "tcpstream",
+            128,
+            512,
+        ),
+        ("unix socket round trip", "ms", "unixrr", 2000, 20000),
+        (
+            "unix socket throughput (per MiB)",
+            "ms",
+            "unixstream",
+            128,
+            512,
+        ),
     ] {
         let native = ns_per_op(&run(
             Command::new(&prog).args([mode, &native_n.to_string()])
