@@ -106,7 +106,6 @@ fn inet_threads_share_the_stack() {
 }
 
 #[test]
-#[ignore = "procfs does not route /proc/net to the stack yet"]
 fn inet_proc_net_files() {
     same_as_native("procnet");
 }

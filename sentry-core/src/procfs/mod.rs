@@ -571,6 +571,9 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
             let f = open_fd(&info.fds, n)?;
             let target = match f.path() {
                 Some(p) => p,
+                None if f.socket().is_some() => {
+                    format!("socket:[{}]", f.stat().map(|s| s.ino).unwrap_or(0))
+                }
                 None => format!("pipe:[{}]", f.stat().map(|s| s.ino).unwrap_or(0)),
             };
             Ok(Node::Link(target.into_bytes()))
