@@ -45,7 +45,8 @@ python3           /usr/bin/python3                    test          tests/proces
 tar               tar                                 test          tests/scripts/coreutils.sh
 gzip              gzip                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs
 findutils         find                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs
-nginx             /usr/sbin/nginx                     test          tests/sockets_apps.rs: Debian's nginx serving a file on 127.0.0.1 inside the sandbox
+iproute2          /usr/sbin/ip                        test          native runs of the socket tests (unshare -n, then ip link set lo up); tests/sockets_netlink.rs compares ip
+nginx             /usr/sbin/nginx                     test          tests/sockets_apps.rs: the Debian nginx serving a file on 127.0.0.1 inside the sandbox
 procps            free                                test          tests/robust_mm.rs compares free with busybox free
 binutils          strip                               hwkvm         the hardware-KVM initramfs carries stripped binaries
 qemu-system-x86   qemu-system-x86_64                  hwkvm         make test-hw-kvm boots an emulated AMD machine
