@@ -73,6 +73,9 @@ pub struct WaitQueue {
     generation: std::sync::atomic::AtomicU64,
     /// Called on every notification (O_ASYNC's SIGIO), by id.
     hooks: Mutex<Vec<(u64, Hook)>>,
+    /// Whether `hooks` may be non-empty: notifications skip its lock
+    /// when no file of this queue has O_ASYNC.
+    hooked: std::sync::atomic::AtomicBool,
 }
 
 /// A function a notification calls (it must not block).
@@ -136,6 +139,9 @@ impl WaitQueue {
             v.push(e);
         }
         drop(v);
+        if !self.hooked.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let hooks: Vec<Hook> = {
             let h = self.hooks.lock().unwrap_or_else(|p| p.into_inner());
             if h.is_empty() {
@@ -156,6 +162,7 @@ impl WaitQueue {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((id, hook));
+        self.hooked.store(true, std::sync::atomic::Ordering::SeqCst);
         id
     }
 
