@@ -55,6 +55,10 @@ pub struct KernelConfig {
     /// (`syscalls::dispatch`), which sits above the kernel and is wired in
     /// by whoever builds it. By default every call answers ENOSYS.
     pub syscalls: SyscallHandler,
+    /// The sandbox's network (mode, interfaces, routes, packet sockets),
+    /// checked with [`crate::net::NetConfig::validate`] by whoever builds
+    /// the kernel.
+    pub net: crate::net::NetConfig,
 }
 
 /// Serves the system call a task has just made (number and arguments in
@@ -82,6 +86,7 @@ impl Default for KernelConfig {
             sysctl: Default::default(),
             host: hostinfo::HostInfo::probe(),
             syscalls: no_syscalls,
+            net: crate::net::NetConfig::none(),
         }
     }
 }
@@ -222,7 +227,7 @@ impl Kernel {
         let config_seccomp = config.app_seccomp.clone();
         // tmpfs file data lives in this kernel's memory file.
         crate::mm::pagecache::set_file_memory(platform.memory());
-        let net = crate::net::Stack::new(fs.clone());
+        let net = crate::net::Stack::with_config(fs.clone(), config.net.clone());
         attach_sysfs(&fs, &net);
         Arc::new_cyclic(|me| Kernel {
             me: me.clone(),

@@ -15,9 +15,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, Weak};
 
+pub use config::{LinkConfig, NetConfig, NetConfigError, NetMode, RouteConfig};
+
 use crate::errno::{Errno, SysResult};
 use crate::vfs::{FileDescription, TaskContext, Vfs};
 
+pub mod config;
+pub mod hostinet;
 pub mod inet;
 pub mod ioctl;
 pub mod netlink;
@@ -67,6 +71,20 @@ impl Interface {
             ],
         }
     }
+
+    /// The interface of `link` at `index` (an Ethernet device, up).
+    pub fn of_link(link: &LinkConfig, index: u32) -> Interface {
+        Interface {
+            name: link.name.clone(),
+            index,
+            flags: (libc::IFF_UP | libc::IFF_BROADCAST | libc::IFF_RUNNING | libc::IFF_MULTICAST)
+                as u32,
+            mtu: link.mtu,
+            mac: link.mac,
+            hw_type: 1,
+            addrs: link.addrs.clone(),
+        }
+    }
 }
 
 /// The network of one sandbox (pod).
@@ -79,21 +97,39 @@ pub struct Stack {
     pub unix: unix::Namespace,
     /// TCP, UDP and ICMP over the user-space stack.
     pub inet: inet::Stack,
-    /// The interfaces (loopback only for now).
+    /// The interfaces: loopback, then the links of the configuration.
     pub interfaces: Mutex<Vec<Interface>>,
+    /// What the launcher handed over (mode, links, routes).
+    pub config: NetConfig,
 }
 
 impl Stack {
-    /// A stack with the loopback interface up.
+    /// A stack with the loopback interface up and nothing else (mode
+    /// `none`).
     pub fn new(vfs: Arc<Vfs>) -> Arc<Stack> {
-        let interfaces = vec![Interface::loopback()];
+        Stack::with_config(vfs, NetConfig::none())
+    }
+
+    /// A stack for `config` (checked by [`NetConfig::validate`] first: an
+    /// invalid one is the launcher's error to report).
+    pub fn with_config(vfs: Arc<Vfs>, config: NetConfig) -> Arc<Stack> {
+        let mut interfaces = vec![Interface::loopback()];
+        for (i, l) in config.links.iter().enumerate() {
+            interfaces.push(Interface::of_link(l, 2 + i as u32));
+        }
         Arc::new_cyclic(|me| Stack {
             me: me.clone(),
             vfs,
             unix: unix::Namespace::default(),
-            inet: inet::Stack::new(&interfaces),
+            inet: inet::Stack::new(&interfaces, &config),
             interfaces: Mutex::new(interfaces),
+            config,
         })
+    }
+
+    /// The network mode.
+    pub fn mode(&self) -> NetMode {
+        self.config.mode
     }
 
     /// This stack, shared (sockets keep a reference to their stack).
@@ -122,6 +158,9 @@ impl Stack {
         let me = self.arc().ok_or(Errno::EAFNOSUPPORT)?;
         match domain {
             libc::AF_UNIX => unix::new_socket(&me, ctx, ty, protocol, nonblock),
+            libc::AF_INET | libc::AF_INET6 if self.mode() == NetMode::Host => {
+                hostinet::new_socket(&me, ctx, domain, ty, protocol, nonblock)
+            }
             libc::AF_INET | libc::AF_INET6 => {
                 inet::new_socket(&me, ctx, domain, ty, protocol, nonblock)
             }

@@ -35,7 +35,7 @@ pub struct Allowed {
     pub why: &'static str,
 }
 
-fn allow(name: &'static str, nr: i64, why: &'static str) -> Allowed {
+pub(crate) fn allow(name: &'static str, nr: i64, why: &'static str) -> Allowed {
     Allowed {
         name,
         nr,
@@ -44,7 +44,12 @@ fn allow(name: &'static str, nr: i64, why: &'static str) -> Allowed {
     }
 }
 
-fn allow_if(name: &'static str, nr: i64, when: Vec<Vec<Cond>>, why: &'static str) -> Allowed {
+pub(crate) fn allow_if(
+    name: &'static str,
+    nr: i64,
+    when: Vec<Vec<Cond>>,
+    why: &'static str,
+) -> Allowed {
     Allowed {
         name,
         nr,
@@ -81,8 +86,33 @@ fn fcntl_commands() -> Vec<Vec<Cond>> {
         .collect()
 }
 
-/// The sentry's host system calls once confined. `pid` is its own pid (as
-/// it sees it): signals go only to its own threads.
+/// The sentry's host system calls once confined in network mode `mode`:
+/// the base list and what the mode's network needs (moving frames through
+/// the donated packet sockets for `sandbox`, the socket calls for `host`).
+pub fn sentry_allowlist_for(pid: i32, mode: sentry_core::net::NetMode) -> Vec<Allowed> {
+    use sentry_core::net::NetMode;
+    let mut list = sentry_allowlist(pid);
+    let extra = match mode {
+        NetMode::None => Vec::new(),
+        NetMode::Sandbox => super::net_packet::packet_calls(),
+        NetMode::Host => super::net_host::hostinet_calls(),
+    };
+    for a in extra {
+        match list.iter_mut().find(|b| b.nr == a.nr) {
+            // A call the base list has with conditions gains the mode's
+            // alternatives; one it allows outright stays so.
+            Some(b) if !b.when.is_empty() && !a.when.is_empty() => b.when.extend(a.when),
+            Some(b) if !b.when.is_empty() => b.when.clear(),
+            Some(_) => {}
+            None => list.push(a),
+        }
+    }
+    list
+}
+
+/// The sentry's host system calls once confined (network mode `none`).
+/// `pid` is its own pid (as it sees it): signals go only to its own
+/// threads.
 pub fn sentry_allowlist(pid: i32) -> Vec<Allowed> {
     use libc::*;
     let mut ioctls: Vec<Vec<Cond>> = KVM_IOCTLS

@@ -12,6 +12,8 @@
 
 mod allowlist;
 mod bpf;
+mod net_host;
+mod net_packet;
 mod privileges;
 mod root;
 mod sigsys;
@@ -21,7 +23,9 @@ use std::ffi::CString;
 
 use anyhow::{anyhow, bail, Result};
 
-pub use allowlist::{describe, gofer_allowlist, sentry_allowlist, Allowed, Cond, KVM_IOCTLS};
+pub use allowlist::{
+    describe, gofer_allowlist, sentry_allowlist, sentry_allowlist_for, Allowed, Cond, KVM_IOCTLS,
+};
 pub use bpf::{compile, install_seccomp};
 pub use privileges::{close_fds_except, drop_caps, no_new_privs, GOFER_CAPS};
 pub use root::{make_mounts_private, pivot_into, pivot_into_empty};

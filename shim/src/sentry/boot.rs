@@ -576,8 +576,13 @@ pub fn run(
         .to_vec();
     let binds = bundle.as_ref().map_or(0, |b| b.binds.len());
     keep_fds.extend((1..=binds).map(|i| opts.gofer_fd + i as i32));
-    super::confine::confine_sentry(opts.gofer_fd, opts.debug_log.as_deref(), &keep_fds)
-        .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
+    super::confine::confine_sentry(
+        opts.gofer_fd,
+        opts.debug_log.as_deref(),
+        &keep_fds,
+        sentry_core::net::NetMode::None,
+    )
+    .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
     if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_FORBIDDEN_SYSCALL").is_some() {
         // Debug builds only: prove the allowlist is enforced (tests).
         // SAFETY: an open the seccomp filter forbids; the process dies here.

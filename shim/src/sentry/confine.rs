@@ -19,7 +19,12 @@ fn sentry_may_keep(target: &str, log_dir: Option<&Path>) -> bool {
 /// but stdio, the gofer channel, KVM's and the memory file (and the debug
 /// log); pivot_root into an empty read-only tmpfs; no capabilities;
 /// no_new_privs; the seccomp allowlist.
-pub fn confine_sentry(gofer_fd: RawFd, log_dir: Option<&Path>, extra: &[RawFd]) -> Result<()> {
+pub fn confine_sentry(
+    gofer_fd: RawFd,
+    log_dir: Option<&Path>,
+    extra: &[RawFd],
+    mode: sentry_core::net::NetMode,
+) -> Result<()> {
     let mut keep = vec![0, 1, 2, gofer_fd];
     keep.extend_from_slice(extra);
     let entries = std::fs::read_dir("/proc/self/fd").context("listing /proc/self/fd")?;
@@ -42,6 +47,6 @@ pub fn confine_sentry(gofer_fd: RawFd, log_dir: Option<&Path>, extra: &[RawFd]) 
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() };
     confine::report_violations()?;
-    confine::install_seccomp(&confine::sentry_allowlist(pid))?;
+    confine::install_seccomp(&confine::sentry_allowlist_for(pid, mode))?;
     Ok(())
 }

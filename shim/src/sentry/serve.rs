@@ -512,8 +512,13 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         .map(Reply::Create);
     // Every descriptor the sentry needs from now on is open (or arrives on
     // the control socket): confine.
-    super::confine::confine_sentry(raw, opts.debug_log.as_deref(), &keep)
-        .context("confining the sentry")?;
+    super::confine::confine_sentry(
+        raw,
+        opts.debug_log.as_deref(),
+        &keep,
+        sentry_core::net::NetMode::None,
+    )
+    .context("confining the sentry")?;
     let mut answer = Some((first_seq, answer));
     loop {
         let (seq, a) = match answer.take() {

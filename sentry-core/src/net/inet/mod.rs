@@ -42,8 +42,9 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// A stack serving `interfaces` (the loopback interface).
-    pub fn new(_interfaces: &[Interface]) -> Stack {
+    /// A stack serving `interfaces` (loopback first), built from `config`
+    /// (its links carry the packet sockets in `sandbox` mode).
+    pub fn new(_interfaces: &[Interface], _config: &super::NetConfig) -> Stack {
         Stack {
             core: stack::Core::new(),
         }
