@@ -40,6 +40,11 @@ enum Cmd {
         /// Pages mapped per page fault (1 disables fault-around).
         #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND, hide = true)]
         fault_around: u64,
+        /// The sandbox's network: "none" (loopback only), "sandbox" (the
+        /// sentry's stack on a network namespace's interfaces) or "host"
+        /// (host sockets in the network namespace: weaker isolation).
+        #[arg(long, value_name = "MODE", default_value = "none", value_parser = parse_network)]
+        network: sentry_core::net::NetMode,
         #[command(flatten)]
         limits: LimitFlags,
         /// Use the host directory DIR as the root file system (default: the host's /).
@@ -82,6 +87,12 @@ enum Cmd {
         /// Run the OCI bundle in DIR (its config.json) instead of COMMAND.
         #[arg(long, value_name = "DIR")]
         bundle: Option<PathBuf>,
+        /// The sandbox's network: "none" (loopback only), "sandbox" (the
+        /// sentry's stack on a network namespace's interfaces) or "host"
+        /// (host sockets in the network namespace: weaker isolation).
+        #[arg(long, value_name = "MODE", default_value = "none", value_parser = parse_network)]
+        network: sentry_core::net::NetMode,
+
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
@@ -103,6 +114,11 @@ enum Cmd {
         /// Limits (they override the bundle's linux.resources).
         #[command(flatten)]
         limits: LimitFlags,
+        /// The sandbox's network: "none" (loopback only), "sandbox" (the
+        /// sentry's stack on a network namespace's interfaces) or "host"
+        /// (host sockets in the network namespace: weaker isolation).
+        #[arg(long, value_name = "MODE", default_value = "sandbox", value_parser = parse_network)]
+        network: sentry_core::net::NetMode,
         /// The container id.
         id: String,
     },
@@ -163,6 +179,12 @@ fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::F
             Ok(None)
         }
     }
+}
+
+/// A `--network` value.
+fn parse_network(s: &str) -> Result<sentry_core::net::NetMode, String> {
+    sentry_core::net::NetMode::parse(s)
+        .ok_or_else(|| format!("unknown network mode {s:?} (expected none, sandbox or host)"))
 }
 
 /// The sandbox's limits, shared by `gvisor do` and `gvisor run` (for `run`
@@ -297,6 +319,7 @@ pub fn main() -> ExitCode {
             stats,
             limits,
             rootfs,
+            network,
             command,
         } => {
             let _ = init_logging(None);
@@ -328,6 +351,8 @@ pub fn main() -> ExitCode {
             boot_flags.push("--fault-around".into());
             boot_flags.push(fault_around.to_string().into());
             boot_flags.extend(limits.boot_flags());
+            boot_flags.push("--network".into());
+            boot_flags.push(network.name().into());
             let opts = launch::LaunchOptions {
                 rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
                 binds: Vec::new(),
@@ -347,6 +372,7 @@ pub fn main() -> ExitCode {
             debug_log,
             stats,
             limits,
+            network,
             id,
         } => {
             let _ = init_logging(None);
@@ -379,6 +405,8 @@ pub fn main() -> ExitCode {
                 boot_flags.push(d.clone().into_os_string());
             }
             boot_flags.extend(limits.boot_flags());
+            boot_flags.push("--network".into());
+            boot_flags.push(network.name().into());
             let opts = launch::LaunchOptions {
                 rootfs: b.root.clone(),
                 binds: b.binds.clone(),
@@ -403,6 +431,7 @@ pub fn main() -> ExitCode {
             stats,
             memory_limit,
             pids_limit,
+            network,
             command,
         } => {
             let log_file = match init_logging(debug_log.as_ref()) {
@@ -452,6 +481,10 @@ pub fn main() -> ExitCode {
                 gofer_fd,
                 memory_limit,
                 pids_limit,
+                net: sentry_core::net::NetConfig {
+                    mode: network,
+                    ..Default::default()
+                },
             };
             match boot::run(&opts, strace_out) {
                 Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),

@@ -57,6 +57,9 @@ pub struct DoOptions {
     /// Most tasks (threads) in the sandbox: the vCPU pool's size (each task
     /// holds a vCPU), so clone past it gives EAGAIN.
     pub pids_limit: Option<u64>,
+    /// The sandbox's network (mode, interfaces, routes, packet sockets)
+    /// as the launcher handed it over.
+    pub net: sentry_core::net::NetConfig,
 }
 
 /// The VM for `opts`: the default, shrunk to the sandbox's limits.
@@ -496,6 +499,7 @@ pub fn run(
         gid,
         hostname: hostname(),
         syscalls: sentry_core::syscalls::dispatch,
+        net: opts.net.clone(),
         ..KernelConfig::default()
     };
     let (program, prog_args, envp, cwd) = match &bundle {
@@ -580,7 +584,7 @@ pub fn run(
         opts.gofer_fd,
         opts.debug_log.as_deref(),
         &keep_fds,
-        sentry_core::net::NetMode::None,
+        opts.net.mode,
     )
     .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
     if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_FORBIDDEN_SYSCALL").is_some() {
