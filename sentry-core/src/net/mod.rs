@@ -132,6 +132,21 @@ impl Stack {
         self.config.mode
     }
 
+    /// The host descriptors the stack works through (the donated packet
+    /// sockets, hostinet's own): the sentry keeps them open when it
+    /// confines itself.
+    pub fn host_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        let mut v: Vec<_> = self
+            .config
+            .links
+            .iter()
+            .filter_map(|l| l.fd.as_ref().map(|f| f.as_raw_fd()))
+            .collect();
+        v.extend(hostinet::host_fds());
+        v
+    }
+
     /// This stack, shared (sockets keep a reference to their stack).
     pub fn arc(&self) -> Option<Arc<Stack>> {
         self.me.upgrade()

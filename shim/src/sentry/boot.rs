@@ -580,6 +580,7 @@ pub fn run(
         .to_vec();
     let binds = bundle.as_ref().map_or(0, |b| b.binds.len());
     keep_fds.extend((1..=binds).map(|i| opts.gofer_fd + i as i32));
+    keep_fds.extend(kernel.net.host_fds());
     super::confine::confine_sentry(
         opts.gofer_fd,
         opts.debug_log.as_deref(),

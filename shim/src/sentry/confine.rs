@@ -42,7 +42,15 @@ pub fn confine_sentry(
     }
     confine::close_fds_except(&keep);
     confine::pivot_into_empty().context("confining the sentry to an empty root")?;
-    confine::drop_caps(&[]).context("dropping the sentry's capabilities")?;
+    // Host sockets (network mode `host`) bind privileged ports for the
+    // program (which the sentry checks against the program's own
+    // capabilities first).
+    let caps: &[u32] = if mode == sentry_core::net::NetMode::Host {
+        &[sentry_core::net::CAP_NET_BIND_SERVICE]
+    } else {
+        &[]
+    };
+    confine::drop_caps(caps).context("dropping the sentry's capabilities")?;
     confine::no_new_privs()?;
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() };

@@ -506,7 +506,8 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         exited_tx,
         exited_rx,
     };
-    let keep: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let mut keep: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    keep.extend(server.kernel.net.host_fds());
     let answer = server
         .add_container(&create.container, &bundle, fds)
         .map(Reply::Create);
