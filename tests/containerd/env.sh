@@ -9,10 +9,23 @@
 #
 # DIR gets: containerd.sock, root/, state/, config.toml, gvisor.toml,
 # containerd.log, images/ (busybox.tar, pause.tar: OCI archives built with
-# umoci from the host's busybox-static; no registry is used).
+# umoci from the host's busybox-static; no registry is used), cni-conf/ (the
+# CRI plugin's CNI conflist: bridge + host-local + portmap, then loopback;
+# plugins from Debian's containernetworking-plugins in /usr/lib/cni) and
+# cni-ipam/ (host-local's allocations). Nothing under /etc is touched.
+#
+# The CNI network, its bridge and its subnet come from the environment so
+# that parallel containerds do not share them:
+#   GVISOR_CNI_BRIDGE  bridge and network name (default gvisor-test0)
+#   GVISOR_CNI_SUBNET  the pods' /24, as A.B.C (default 10.213.77)
+# `stop` removes what CNI left behind for pods that were not stopped: their
+# network namespaces, the iptables rules and chains naming the network, and
+# the bridge.
 set -eu
 cmd=$1
 dir=$2
+bridge=${GVISOR_CNI_BRIDGE:-gvisor-test0}
+subnet=${GVISOR_CNI_SUBNET:-10.213.77}
 
 image() {
     # image NAME CMD...: an OCI archive whose rootfs is busybox plus links.
@@ -44,12 +57,62 @@ image() {
     rm -rf "$work"
 }
 
+# What CNI left for pods that were never stopped (a failed test): their
+# network namespaces (named in the sandboxes' bundles), the nat rules whose
+# comment names the network with the chains they jump to, and the bridge.
+cni_cleanup() {
+    [ -f "$dir/cni-bridge" ] || return 0
+    net=$(cat "$dir/cni-bridge")
+    for ns in $netns_left; do
+        ip netns del "${ns##*/}" 2>/dev/null || { umount "$ns" 2>/dev/null; rm -f "$ns"; } || true
+    done
+    if command -v iptables >/dev/null 2>&1; then
+        ours=$(iptables -t nat -S 2>/dev/null | grep -F "name: \\\"$net\\\"" || true)
+        chains=$(printf '%s\n' "$ours" | sed -n 's/.* -j \(CNI-[A-Za-z0-9-]*\).*/\1/p' | sort -u)
+        printf '%s\n' "$ours" | while read -r line; do
+            [ -n "$line" ] || continue
+            eval "iptables -t nat -D ${line#-A }" 2>/dev/null || true
+        done
+        for c in $chains; do
+            case "$c" in CNI-HOSTPORT-*) continue ;; esac
+            iptables -t nat -F "$c" 2>/dev/null || true
+            iptables -t nat -X "$c" 2>/dev/null || true
+        done
+    fi
+    ip link del "$net" 2>/dev/null || true
+}
+
 case "$cmd" in
 start)
     bindir=$3
     mkdir -p "$dir/images" "$dir/root" "$dir/state"
     image busybox /bin/sh
     image pause /bin/sleep 1000000
+    mkdir -p "$dir/cni-conf" "$dir/cni-ipam"
+    echo "$bridge" > "$dir/cni-bridge"
+    cat > "$dir/cni-conf/10-gvisor-test.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "$bridge",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$bridge",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$dir/cni-ipam",
+        "ranges": [[{"subnet": "$subnet.0/24", "gateway": "$subnet.1"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}},
+    {"type": "loopback"}
+  ]
+}
+JSON
     cat > "$dir/gvisor.toml" <<TOML
 platform = "kvm"
 debug = false
@@ -72,8 +135,9 @@ state = "$dir/state"
   restrict_oom_score_adj = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$dir/cni-bin"
+    bin_dir = "/usr/lib/cni"
     conf_dir = "$dir/cni-conf"
+    max_conf_num = 1
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -106,6 +170,22 @@ TOML
     done
     ;;
 stop)
+    # The network namespaces CNI made for pods still there (named in their
+    # sandboxes' bundles, which go with the tasks).
+    netns_left=$(cat "$dir"/state/io.containerd.runtime.v2.task/*/*/config.json 2>/dev/null |
+        grep -o '"/var/run/netns/cni-[0-9a-f-]*"' | tr -d '"' | sort -u || true)
+    # Every task still running (a failed test's pods and containers, runc's
+    # too) is killed through containerd first, so that nothing outlives it.
+    if [ -S "$dir/containerd.sock" ]; then
+        for ns in default k8s.io; do
+            for t in $(ctr -a "$dir/containerd.sock" -n $ns tasks ls -q 2>/dev/null); do
+                ctr -a "$dir/containerd.sock" -n $ns tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
+            done
+            for t in $(ctr -a "$dir/containerd.sock" -n $ns tasks ls -q 2>/dev/null); do
+                ctr -a "$dir/containerd.sock" -n $ns tasks delete -f "$t" >/dev/null 2>&1 || true
+            done
+        done
+    fi
     if [ -f "$dir/containerd.pid" ]; then
         pid=$(cat "$dir/containerd.pid")
         kill "$pid" 2>/dev/null || true
@@ -133,7 +213,9 @@ stop)
     grep -o " $dir/[^ ]*" /proc/mounts | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true
     done
-    rm -rf "$dir/root" "$dir/state"
+    cni_cleanup
+    rm -rf "$dir/root" "$dir/state" "$dir/cni-ipam"
+    rm -f "$dir/cni-bridge"
     ;;
 *)
     echo "usage: env.sh start DIR BINDIR | stop DIR" >&2
