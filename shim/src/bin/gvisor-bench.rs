@@ -123,6 +123,15 @@ fn main() -> Result<()> {
     let busybox = Path::new("/bin/busybox");
 
     let (floor, backend) = exit_floor(20_000)?;
+    // GVISOR_BENCH_ONLY=nginx: the nginx comparison alone.
+    if std::env::var("GVISOR_BENCH_ONLY").as_deref() == Ok("nginx") {
+        println!("gvisor-rs benchmark ({backend})");
+        println!("exit floor (bare VM exit round trip, no sentry work): {floor:.2} µs per exit\n");
+        let report = nginx::bench(&gvisor, floor)
+            .unwrap_or_else(|e| format!("nginx comparison skipped: {e:#}\n"));
+        println!("{report}");
+        return Ok(());
+    }
     let mut rows = Vec::new();
 
     // getpid round trip.
@@ -369,6 +378,9 @@ fn main() -> Result<()> {
         );
     }
     println!("\n{ctr_report}");
+    let nginx_report = nginx::bench(&gvisor, floor)
+        .unwrap_or_else(|e| format!("nginx comparison skipped: {e:#}\n"));
+    println!("{nginx_report}");
     Ok(())
 }
 
@@ -538,4 +550,680 @@ fn containerd_bench(gvisor: &Path) -> Result<String> {
         .status();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The study's nginx comparison: wrk against the same nginx and
+/// configuration natively, under runc and under gvisor-rs (through the
+/// private containerd, `ctr run` in a network namespace with a veth pair to
+/// the host and a DNAT rule: a port mapping), keepalive and
+/// `Connection: close`.
+mod nginx {
+    use std::fmt::Write as _;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use anyhow::{bail, Context, Result};
+
+    use super::run;
+
+    const PAGE_BYTES: usize = 1024;
+    const IMAGE: &str = "docker.io/library/nginx:latest";
+
+    /// One wrk run.
+    #[derive(Clone, Copy)]
+    struct Wrk {
+        rps: f64,
+        p99_ms: f64,
+        requests: u64,
+    }
+
+    fn seconds() -> u32 {
+        std::env::var("GVISOR_BENCH_WRK_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(5)
+    }
+
+    /// "512.00us", "1.23ms", "2.00s" in ms.
+    fn parse_ms(v: &str) -> Option<f64> {
+        let (num, scale) = if let Some(n) = v.strip_suffix("us") {
+            (n, 1e-3)
+        } else if let Some(n) = v.strip_suffix("ms") {
+            (n, 1.0)
+        } else if let Some(n) = v.strip_suffix('s') {
+            (n, 1e3)
+        } else if let Some(n) = v.strip_suffix('m') {
+            (n, 60e3)
+        } else {
+            return None;
+        };
+        num.parse::<f64>().ok().map(|x| x * scale)
+    }
+
+    fn wrk(url: &str, close: bool, secs: u32, conns: u32) -> Result<Wrk> {
+        let mut c = Command::new("wrk");
+        c.args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--latency",
+        ]);
+        if close {
+            c.args(["-H", "Connection: close"]);
+        }
+        c.arg(url);
+        let out = run(&mut c)?;
+        let s = String::from_utf8_lossy(&out.stdout);
+        let rps = s
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("no Requests/sec in wrk's output {s:?}"))?;
+        let p99_ms = s
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("99%"))
+            .and_then(|v| parse_ms(v.trim()))
+            .with_context(|| format!("no 99% latency in wrk's output {s:?}"))?;
+        let requests = s
+            .lines()
+            .find_map(|l| {
+                let t = l.trim();
+                t.contains(" requests in ")
+                    .then(|| t.split_whitespace().next()?.parse().ok())
+                    .flatten()
+            })
+            .with_context(|| format!("no request count in wrk's output {s:?}"))?;
+        if let Some(l) = s.lines().find(|l| l.contains("Non-2xx")) {
+            bail!("wrk against {url}: {}", l.trim());
+        }
+        Ok(Wrk {
+            rps,
+            p99_ms,
+            requests,
+        })
+    }
+
+    /// The image's nginx.conf (tests/images/nginx.sh) with other paths.
+    fn conf(listen: &str, root: &Path, dir: &Path) -> String {
+        let t = dir.join("temp");
+        format!(
+            "user www-data;\nworker_processes auto;\npid {pid};\nerror_log /dev/stderr;\n\
+             events {{\n    worker_connections 768;\n}}\nhttp {{\n    sendfile on;\n    tcp_nopush on;\n\
+             include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n\
+             access_log /dev/stderr;\n    client_body_temp_path {t}/body;\n    proxy_temp_path {t}/proxy;\n\
+             fastcgi_temp_path {t}/fastcgi;\n    uwsgi_temp_path {t}/uwsgi;\n    scgi_temp_path {t}/scgi;\n\
+             server {{\n        listen {listen} default_server;\n        root {root};\n        index index.html;\n    }}\n}}\n",
+            pid = dir.join("nginx.pid").display(),
+            t = t.display(),
+            root = root.display(),
+        )
+    }
+
+    fn wait_port(addr: &str, timeout: Duration) -> Result<()> {
+        let sa: std::net::SocketAddr = addr.parse().with_context(|| format!("address {addr}"))?;
+        let end = Instant::now() + timeout;
+        loop {
+            if std::net::TcpStream::connect_timeout(&sa, Duration::from_millis(500)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > end {
+                bail!("nothing answers on {addr} after {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn free_port() -> Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    }
+
+    fn quit(child: &mut Child, sig: i32, timeout: Duration) -> bool {
+        // SAFETY: kill(2) of a child this process started.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// Host nginx with the image's configuration on 127.0.0.1:`port`,
+    /// optionally under `strace -f -c -o FILE`.
+    fn native(
+        nginx: &Path,
+        dir: &Path,
+        html: &Path,
+        strace: Option<&Path>,
+    ) -> Result<(Child, String)> {
+        let port = free_port()?;
+        let addr = format!("127.0.0.1:{port}");
+        let conf_file = dir.join("nginx.conf");
+        std::fs::create_dir_all(dir.join("temp"))?;
+        std::fs::write(&conf_file, conf(&addr, html, dir))?;
+        let log = std::fs::File::create(dir.join("native.log"))?;
+        let mut c = match strace {
+            Some(out) => {
+                let mut c = Command::new("strace");
+                c.args(["-f", "-c", "-o"]).arg(out).arg(nginx);
+                c
+            }
+            None => Command::new(nginx),
+        };
+        c.args(["-e", "/dev/stderr", "-c"])
+            .arg(&conf_file)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = c
+            .spawn()
+            .with_context(|| format!("starting {}", nginx.display()))?;
+        wait_port(&addr, Duration::from_secs(10))?;
+        Ok((child, addr))
+    }
+
+    /// System calls nginx makes per request (strace -c -f, less a run with
+    /// no request), keepalive or not.
+    fn syscalls_per_request(nginx: &Path, dir: &Path, html: &Path, close: bool) -> Result<f64> {
+        let total = |n_requests: bool| -> Result<(u64, u64)> {
+            let out = dir.join("strace.txt");
+            let (mut child, addr) = native(nginx, dir, html, Some(&out))?;
+            let served = if n_requests {
+                wrk(&format!("http://{addr}/index.html"), close, 2, 4)?.requests
+            } else {
+                0
+            };
+            // nginx's master quits on SIGQUIT; strace writes its summary
+            // when the last traced process is gone.
+            let pid: i32 = std::fs::read_to_string(dir.join("nginx.pid"))?
+                .trim()
+                .parse()?;
+            // SAFETY: kill(2) of the nginx this function started.
+            unsafe { libc::kill(pid, libc::SIGQUIT) };
+            let end = Instant::now() + Duration::from_secs(15);
+            while child.try_wait()?.is_none() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let s = std::fs::read_to_string(&out).context("strace's summary")?;
+            let calls = s
+                .lines()
+                .find(|l| l.trim_end().ends_with(" total"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+                .with_context(|| format!("no total in strace's summary {s:?}"))?;
+            Ok((calls, served))
+        };
+        let (base, _) = total(false)?;
+        let (calls, served) = total(true)?;
+        if served == 0 {
+            bail!("no request served under strace");
+        }
+        Ok(calls.saturating_sub(base) as f64 / served as f64)
+    }
+
+    /// A network namespace with a veth pair to the host and a DNAT rule
+    /// for host_ip:port to ns_ip:80. Removed when dropped.
+    struct Mapped {
+        name: String,
+        host_if: String,
+        host_ip: String,
+        ns_ip: String,
+        port: u16,
+    }
+
+    fn sh(script: &str) -> Result<()> {
+        run(Command::new("sh").arg("-c").arg(script)).map(|_| ())
+    }
+
+    impl Mapped {
+        fn new(port: u16) -> Result<Mapped> {
+            let pid = std::process::id();
+            let third = pid % 250 + 2;
+            let m = Mapped {
+                name: format!("gvbench-{pid}"),
+                host_if: format!("gvb{}", pid % 1_000_000),
+                host_ip: format!("10.215.{third}.1"),
+                ns_ip: format!("10.215.{third}.2"),
+                port,
+            };
+            let (n, h) = (&m.name, &m.host_if);
+            sh(&format!(
+                "ip netns add {n} && ip link add {h} type veth peer name {h}c && \
+                 ip link set {h}c netns {n} && ip -n {n} link set {h}c name eth0 && \
+                 ip addr add {hip}/24 dev {h} && ip link set {h} up && \
+                 ip -n {n} addr add {nip}/24 dev eth0 && ip -n {n} link set eth0 up && \
+                 ip -n {n} link set lo up && ip -n {n} route add default via {hip}",
+                hip = m.host_ip,
+                nip = m.ns_ip
+            ))?;
+            sh(&format!("iptables -t nat -A OUTPUT {}", m.rule()))?;
+            Ok(m)
+        }
+
+        fn rule(&self) -> String {
+            format!(
+                "-d {}/32 -p tcp --dport {} -m comment --comment {} -j DNAT --to-destination {}:80",
+                self.host_ip, self.port, self.name, self.ns_ip
+            )
+        }
+
+        fn url(&self) -> String {
+            format!("http://{}:{}/index.html", self.host_ip, self.port)
+        }
+
+        fn addr(&self) -> String {
+            format!("{}:{}", self.host_ip, self.port)
+        }
+
+        fn path(&self) -> String {
+            format!("/var/run/netns/{}", self.name)
+        }
+    }
+
+    impl Drop for Mapped {
+        fn drop(&mut self) {
+            let _ = sh(&format!("iptables -t nat -D OUTPUT {}", self.rule()));
+            let _ = sh(&format!("ip netns del {}", self.name));
+            let _ = sh(&format!("ip link del {} 2>/dev/null || true", self.host_if));
+        }
+    }
+
+    /// What one server gave: keepalive and close.
+    struct Measured {
+        name: &'static str,
+        runs: Result<[Wrk; 2]>,
+        exits_per_request: [Option<f64>; 2],
+    }
+
+    fn both(url: &str, addr: &str) -> Result<[Wrk; 2]> {
+        wait_port(addr, Duration::from_secs(30))?;
+        // Warm up (workers started, files cached).
+        let _ = wrk(url, false, 1, 4);
+        Ok([
+            wrk(url, false, seconds(), 16)?,
+            wrk(url, true, seconds(), 16)?,
+        ])
+    }
+
+    /// nginx of the image in containerd (`ctr run` with `runtime`).
+    fn in_containerd(
+        ctr: &dyn Fn(&[&str]) -> Result<std::process::Output>,
+        runtime: &str,
+        tag: &str,
+        m: &Mapped,
+        html: &Path,
+        dir: &Path,
+    ) -> Result<[Wrk; 2]> {
+        let id = format!("bench-nginx-{tag}");
+        let log = dir.join(format!("{id}.log"));
+        ctr(&[
+            "run",
+            "-d",
+            "--runtime",
+            runtime,
+            "--with-ns",
+            &format!("network:{}", m.path()),
+            "--log-uri",
+            &format!("file://{}", log.display()),
+            "--mount",
+            &format!(
+                "type=bind,src={},dst=/usr/share/nginx/html,options=rbind:ro",
+                html.display()
+            ),
+            IMAGE,
+            &id,
+        ])?;
+        let r = both(&m.url(), &m.addr());
+        let _ = ctr(&["tasks", "kill", "-s", "SIGKILL", &id]);
+        let end = Instant::now() + Duration::from_secs(20);
+        while ctr(&["tasks", "delete", &id]).is_err() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = ctr(&["containers", "delete", &id]);
+        r
+    }
+
+    /// The image unpacked as a bundle for `gvisor run`, in `m`'s network
+    /// namespace, with `html` bound at the document root.
+    fn bundle(tar: &Path, dir: &Path, m: &Mapped, html: &Path) -> Result<PathBuf> {
+        let layout = dir.join("layout");
+        let bundle = dir.join("bundle");
+        let _ = std::fs::remove_dir_all(&layout);
+        let _ = std::fs::remove_dir_all(&bundle);
+        std::fs::create_dir_all(&layout)?;
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(&layout)
+            .arg("-xf")
+            .arg(tar))?;
+        run(Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:latest", layout.display()))
+            .arg(&bundle))?;
+        let cfg_path = bundle.join("config.json");
+        let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg_path)?)
+            .context("the bundle's config.json")?;
+        let ns = cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .context("config.json has no linux.namespaces")?;
+        ns.retain(|n| n["type"] != "network");
+        ns.push(serde_json::json!({"type": "network", "path": m.path()}));
+        cfg["mounts"]
+            .as_array_mut()
+            .context("config.json has no mounts")?
+            .push(serde_json::json!({
+                "destination": "/usr/share/nginx/html",
+                "type": "bind",
+                "source": html,
+                "options": ["rbind", "ro"]
+            }));
+        cfg["process"]["terminal"] = serde_json::json!(false);
+        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg)?)?;
+        Ok(bundle)
+    }
+
+    /// nginx under `gvisor run --stats` of the bundle, one mode per run:
+    /// its wrk figures and the sentry's exits per request.
+    fn gvisor_run(
+        gvisor: &Path,
+        bundle: &Path,
+        m: &Mapped,
+        dir: &Path,
+        close: bool,
+    ) -> Result<(Wrk, f64)> {
+        let err = dir.join("gvisor-run.stderr");
+        let mut child = Command::new(gvisor)
+            .args(["run", "--stats", "--bundle"])
+            .arg(bundle)
+            .arg(format!("bench-nginx-run-{}", std::process::id()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err)?)
+            .spawn()
+            .context("starting gvisor run")?;
+        let r = (|| -> Result<Wrk> {
+            wait_port(&m.addr(), Duration::from_secs(30))?;
+            wrk(&m.url(), close, seconds(), 16)
+        })();
+        // The launcher forwards SIGQUIT: nginx's master quits, the sandbox
+        // ends and the sentry prints its stats.
+        let clean = quit(&mut child, libc::SIGQUIT, Duration::from_secs(20));
+        let w = r.with_context(|| {
+            format!(
+                "gvisor run: {}",
+                std::fs::read_to_string(&err).unwrap_or_default().trim()
+            )
+        })?;
+        let s = std::fs::read_to_string(&err).unwrap_or_default();
+        let exits: u64 = s
+            .lines()
+            .filter(|l| l.starts_with("gvisor-stats:"))
+            .flat_map(|l| l.split_whitespace())
+            .find_map(|w| w.strip_prefix("exits=")?.parse().ok())
+            .with_context(|| {
+                format!(
+                    "no gvisor-stats from gvisor run ({}): {}",
+                    if clean {
+                        "it ended"
+                    } else {
+                        "killed after 20 s"
+                    },
+                    s.trim()
+                )
+            })?;
+        Ok((w, exits as f64 / w.requests.max(1) as f64))
+    }
+
+    pub(super) fn bench(gvisor: &Path, floor_us: f64) -> Result<String> {
+        for (tool, pkg) in [
+            ("wrk", "wrk"),
+            ("nginx", "nginx-light"),
+            ("strace", "strace"),
+            ("iptables", "iptables"),
+            ("ip", "iproute2"),
+            ("umoci", "umoci"),
+        ] {
+            if run(Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {tool}")))
+            .is_err()
+            {
+                bail!("{tool} is missing (apt-get install {pkg})");
+            }
+        }
+        let nginx = PathBuf::from(
+            String::from_utf8_lossy(
+                &run(Command::new("sh").arg("-c").arg("command -v nginx"))?.stdout,
+            )
+            .trim(),
+        );
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("workspace root")?
+            .to_path_buf();
+        let dir = PathBuf::from(format!("/tmp/gvisor-bench-nginx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let result = bench_in(gvisor, floor_us, &nginx, &root, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    fn bench_in(
+        gvisor: &Path,
+        floor_us: f64,
+        nginx: &Path,
+        root: &Path,
+        dir: &Path,
+    ) -> Result<String> {
+        let html = dir.join("html");
+        std::fs::create_dir_all(&html)?;
+        let page: String = std::iter::repeat("gvisor-rs nginx benchmark page\n")
+            .flat_map(|l| l.chars())
+            .take(PAGE_BYTES)
+            .collect();
+        std::fs::write(html.join("index.html"), &page)?;
+        let mut notes = String::new();
+
+        // Native.
+        let native_dir = dir.join("native");
+        std::fs::create_dir_all(&native_dir)?;
+        let native_runs = (|| -> Result<[Wrk; 2]> {
+            let (mut child, addr) = native(nginx, &native_dir, &html, None)?;
+            let r = both(&format!("http://{addr}/index.html"), &addr);
+            quit(&mut child, libc::SIGQUIT, Duration::from_secs(10));
+            r
+        })();
+        let syscalls: [Option<f64>; 2] = [false, true].map(|close| {
+            syscalls_per_request(nginx, &native_dir, &html, close)
+                .map_err(|e| {
+                    let _ = writeln!(notes, "syscalls per request: {e:#}");
+                })
+                .ok()
+        });
+        let mut measured = vec![Measured {
+            name: "native",
+            runs: native_runs,
+            exits_per_request: [None, None],
+        }];
+
+        // Containers: the private containerd, the image, a mapped netns.
+        let image_tar = dir.join("nginx.tar");
+        run(Command::new("sh")
+            .arg(root.join("tests/images/nginx.sh"))
+            .arg(&image_tar))
+        .context("building the nginx image (tests/images/nginx.sh)")?;
+        let env_sh = root.join("tests/containerd/env.sh");
+        let cdir = dir.join("containerd");
+        let bridge = format!("gvb{}x", std::process::id() % 100_000);
+        let subnet = format!("10.216.{}", std::process::id() % 250 + 2);
+        let started = run(Command::new("sh")
+            .arg(&env_sh)
+            .arg("start")
+            .arg(&cdir)
+            .arg(gvisor.parent().context("the gvisor binary's directory")?)
+            .env("GVISOR_CNI_BRIDGE", &bridge)
+            .env("GVISOR_CNI_SUBNET", &subnet));
+        let sock = cdir.join("containerd.sock");
+        let ctr = |args: &[&str]| -> Result<std::process::Output> {
+            run(Command::new("ctr").arg("-a").arg(&sock).args(args))
+        };
+        let m = Mapped::new(free_port()?)?;
+        match started.and_then(|_| {
+            ctr(&[
+                "images",
+                "import",
+                "--base-name",
+                "docker.io/library/nginx",
+                &image_tar.to_string_lossy(),
+            ])
+        }) {
+            Ok(_) => {
+                for (name, rt, tag) in [
+                    ("runc", "io.containerd.runc.v2", "runc"),
+                    ("gvisor-rs", "io.containerd.gvisor.v1", "gvisor"),
+                ] {
+                    measured.push(Measured {
+                        name,
+                        runs: in_containerd(&ctr, rt, tag, &m, &html, dir),
+                        exits_per_request: [None, None],
+                    });
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(notes, "containerd rows skipped: {e:#}");
+            }
+        }
+        let _ = Command::new("sh")
+            .arg(&env_sh)
+            .arg("stop")
+            .arg(&cdir)
+            .env("GVISOR_CNI_BRIDGE", &bridge)
+            .status();
+
+        // Exits per request: the same image as a bundle under `gvisor run
+        // --stats` (the containerd shim's stats do not carry exits).
+        let mut run_row = Measured {
+            name: "gvisor run --stats",
+            runs: Err(anyhow::anyhow!("not run")),
+            exits_per_request: [None, None],
+        };
+        match bundle(&image_tar, dir, &m, &html) {
+            Ok(b) => {
+                let mut ws = Vec::new();
+                for (k, close) in [false, true].into_iter().enumerate() {
+                    match gvisor_run(gvisor, &b, &m, dir, close) {
+                        Ok((w, e)) => {
+                            ws.push(w);
+                            run_row.exits_per_request[k] = Some(e);
+                        }
+                        Err(e) => {
+                            let _ = writeln!(notes, "gvisor run --stats: {e:#}");
+                            break;
+                        }
+                    }
+                }
+                if let [a, b] = ws[..] {
+                    run_row.runs = Ok([a, b]);
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(notes, "gvisor run bundle: {e:#}");
+            }
+        }
+        measured.push(run_row);
+        drop(m);
+
+        // The report.
+        let mut out = format!(
+            "nginx, static page of {PAGE_BYTES} B, wrk -t2 -c16 -d{}s --latency (same run):\n",
+            seconds()
+        );
+        let _ = writeln!(
+            out,
+            "| {:<20} | {:<9} | {:>10} | {:>9} | {:>9} | {:>9} | {:>10} | {:>9} | {:>11} | {:>7} |",
+            "server",
+            "mode",
+            "req/s",
+            "p99 ms",
+            "vs native",
+            "vs runc",
+            "syscalls/r",
+            "exits/r",
+            "floor max/s",
+            "of max"
+        );
+        let _ = writeln!(
+            out,
+            "|{:-<22}|{:-<11}|{:->12}|{:->11}|{:->11}|{:->11}|{:->12}|{:->11}|{:->13}|{:->9}|",
+            "", "", "", "", "", "", "", "", "", ""
+        );
+        let get = |name: &str, k: usize| -> Option<Wrk> {
+            measured
+                .iter()
+                .find(|m| m.name == name)
+                .and_then(|m| m.runs.as_ref().ok())
+                .map(|r| r[k])
+        };
+        for m in &measured {
+            match &m.runs {
+                Err(e) => {
+                    let _ = writeln!(out, "| {:<20} | skipped: {e:#}", m.name);
+                }
+                Ok(runs) => {
+                    for (k, mode) in ["keepalive", "close"].into_iter().enumerate() {
+                        let w = runs[k];
+                        let ratio = |other: Option<Wrk>| {
+                            other
+                                .map(|o| format!("{:.2}x", w.rps / o.rps))
+                                .unwrap_or_else(|| "-".into())
+                        };
+                        let sc = syscalls[k];
+                        // The floor-bound maximum: one core doing nothing
+                        // but one bare exit per system call.
+                        let max = sc.map(|sc| 1e6 / (floor_us * sc));
+                        let sandboxed = m.name != "native" && m.name != "runc";
+                        let _ = writeln!(
+                            out,
+                            "| {:<20} | {:<9} | {:>10.0} | {:>9.2} | {:>9} | {:>9} | {:>10} | {:>9} | {:>11} | {:>7} |",
+                            m.name,
+                            mode,
+                            w.rps,
+                            w.p99_ms,
+                            ratio(get("native", k)),
+                            ratio(get("runc", k)),
+                            sc.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
+                            m.exits_per_request[k]
+                                .map(|v| format!("{v:.1}"))
+                                .unwrap_or_else(|| "-".into()),
+                            match (sandboxed, max) {
+                                (true, Some(x)) => format!("{x:.0}"),
+                                _ => "-".into(),
+                            },
+                            match (sandboxed, max) {
+                                (true, Some(x)) => format!("{:.0} %", 100.0 * w.rps / x),
+                                _ => "-".into(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "syscalls/r: strace -c -f of the native nginx over a 2 s wrk run, less its start and stop; \
+             exits/r: the sentry's exit counter (gvisor run --stats) over the run's requests, start and stop included; \
+             floor max/s: 1 / (exit floor {floor_us:.2} µs x syscalls/r), one core; of max: req/s against it."
+        );
+        out.push_str(&notes);
+        Ok(out)
+    }
 }
