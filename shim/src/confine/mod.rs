@@ -30,7 +30,7 @@ pub use bpf::{compile, install_seccomp};
 pub use privileges::{close_fds_except, drop_caps, no_new_privs, GOFER_CAPS};
 pub use root::{make_mounts_private, pivot_into, pivot_into_empty};
 pub use sigsys::report_violations;
-pub use spawn::{spawn, GOFER_NAMESPACES, SENTRY_NAMESPACES};
+pub use spawn::{spawn, spawn_in, GOFER_NAMESPACES, SENTRY_NAMESPACES};
 
 /// Settles what glibc would otherwise look up with a path once confined:
 /// malloc reads /sys/devices/system/cpu/online (get_nprocs) when a new
