@@ -286,10 +286,16 @@ pub fn main() -> ExitCode {
         } => {
             let s = crate::confine::sentry_allowlist(1);
             let g = crate::confine::gofer_allowlist();
+            let p = crate::confine::packet_calls();
+            let h = crate::confine::hostinet_calls();
             let text = format!(
-                "# sentry (gvisor boot): {} host system calls\n{}# gofer (gvisor gofer): {} host system calls\n{}",
+                "# sentry (gvisor boot): {} host system calls\n{}# sentry, network mode sandbox: {} more (or more alternatives)\n{}# sentry, network mode host: {} more (or more alternatives)\n{}# gofer (gvisor gofer): {} host system calls\n{}",
                 s.len(),
                 crate::confine::describe(&s),
+                p.len(),
+                crate::confine::describe(&p),
+                h.len(),
+                crate::confine::describe(&h),
                 g.len(),
                 crate::confine::describe(&g)
             );
