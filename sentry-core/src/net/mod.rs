@@ -24,6 +24,7 @@ pub mod config;
 pub mod hostinet;
 pub mod inet;
 pub mod ioctl;
+pub mod link;
 pub mod netlink;
 pub mod opts;
 pub mod unix;

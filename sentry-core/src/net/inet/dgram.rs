@@ -19,6 +19,7 @@ use super::stack::Inner;
 use super::{next_ino, socket_stat};
 use crate::abi::socket::SockAddr;
 use crate::errno::{Errno, SysResult};
+use crate::net::link;
 use crate::net::opts::{int_bytes, int_of, SocketOptions};
 use crate::net::{Stack as NetStack, CAP_NET_ADMIN};
 use crate::vfs::socket::{Control, Received, Socket};
@@ -166,6 +167,7 @@ impl Inner {
     }
 
     fn dg_connect(&mut self, id: u64, dst: Option<Endpoint>) -> SysResult<()> {
+        let net = self.net.clone();
         let d = self.d(id)?;
         let proto = d.proto;
         let Some(dst) = dst else {
@@ -202,7 +204,7 @@ impl Inner {
         };
         let ip = if ip.is_unspecified() {
             d.auto_addr = true;
-            addr::source_for(dst.0)
+            net.source_for(dst.0)
         } else {
             ip
         };
@@ -217,6 +219,7 @@ impl Inner {
     }
 
     fn dg_send(&mut self, id: u64, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
+        let net = self.net.clone();
         // Linux binds a port before it looks at anything else.
         let d = self.d(id)?;
         if d.local.is_none() {
@@ -256,7 +259,7 @@ impl Inner {
                 return Ok(data.len());
             }
         }
-        let dip = addr::route(dst.0)?;
+        let dip = net.route(dst.0)?;
         if proto != Proto::Icmp && dst.1 == 0 {
             return Err(Errno::EINVAL);
         }
@@ -268,10 +271,14 @@ impl Inner {
             return Err(Errno::EINVAL);
         };
         let src_ip = if lip.is_unspecified() {
-            addr::source_for(dip)
+            net.source_for(dip)
         } else {
             lip
         };
+        if !net.is_local(dip) {
+            // To the outside, through a link.
+            return self.dg_send_link(proto, data, (src_ip, lport), (dip, dst.1));
+        }
         if proto == Proto::Icmp {
             return self.echo(id, data, dip, lport, src_ip);
         }
@@ -304,6 +311,145 @@ impl Inner {
         self.dstats().udp_in += 1;
         q.notify_all();
         Ok(data.len())
+    }
+
+    /// A datagram (UDP, or an ICMP echo request with identifier `src.1`)
+    /// leaving on a link: routed, fragmented (IPv4) to the link's MTU;
+    /// EMSGSIZE for an IPv6 datagram larger than the MTU.
+    fn dg_send_link(
+        &mut self,
+        proto: Proto,
+        data: &[u8],
+        src: Endpoint,
+        dst: Endpoint,
+    ) -> SysResult<usize> {
+        let net = self.net.clone();
+        let mtu = net
+            .lookup(dst.0)
+            .and_then(|r| net.links.get(r.link))
+            .map_or(1500, |l| l.mtu);
+        let (src_ip, dst_ip) = (src.0, dst.0);
+        let Some(dev) = self.dev.link.as_mut() else {
+            return Err(Errno::ENETUNREACH);
+        };
+        let id = dev.next_id();
+        let packets = if proto == Proto::Icmp {
+            let v6 = dst_ip.is_ipv6();
+            let req = if v6 { 128u8 } else { 8u8 };
+            if data.len() < 8 || data[0] != req || data[1] != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let mut head = [0u8; 8];
+            head.copy_from_slice(&data[..8]);
+            head[4..6].copy_from_slice(&src.1.to_be_bytes());
+            let p = if v6 {
+                link::wire::proto::ICMPV6
+            } else {
+                link::wire::proto::ICMP
+            };
+            link::wire::ip_packets(src_ip, dst_ip, p, &[&head, &data[8..]], mtu, id)
+        } else {
+            let len = u16::try_from(8 + data.len()).map_err(|_| Errno::EMSGSIZE)?;
+            let mut head = [0u8; 8];
+            head[0..2].copy_from_slice(&src.1.to_be_bytes());
+            head[2..4].copy_from_slice(&dst.1.to_be_bytes());
+            head[4..6].copy_from_slice(&len.to_be_bytes());
+            link::wire::ip_packets(
+                src_ip,
+                dst_ip,
+                link::wire::proto::UDP,
+                &[&head, data],
+                mtu,
+                id,
+            )
+        };
+        let Some(packets) = packets else {
+            return Err(Errno::EMSGSIZE);
+        };
+        for p in packets {
+            dev.output(p, false);
+        }
+        if proto == Proto::Udp {
+            self.dstats().udp_out += 1;
+        }
+        Ok(data.len())
+    }
+
+    /// A UDP datagram from a link for `dst`: queued to the socket the bind
+    /// table picks; false when no socket holds the port.
+    pub(crate) fn udp_deliver(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        data: &[u8],
+        wake: &mut Vec<Arc<WaitQueue>>,
+    ) -> bool {
+        let Some(rid) = self.ports.lookup(Proto::Udp, dst.0, dst.1, src, false) else {
+            self.dstats().udp_no_ports += 1;
+            return false;
+        };
+        self.dg_queue(rid, src, data.to_vec(), wake);
+        self.dstats().udp_in += 1;
+        true
+    }
+
+    /// An echo reply from a link for ping identifier `ident` at `dst`.
+    pub(crate) fn echo_deliver(
+        &mut self,
+        from: IpAddr,
+        dst: IpAddr,
+        ident: u16,
+        msg: &[u8],
+        wake: &mut Vec<Arc<WaitQueue>>,
+    ) {
+        if let Some(rid) = self.ports.lookup(Proto::Icmp, dst, ident, (from, 0), false) {
+            self.dg_queue(rid, (from, 0), msg.to_vec(), wake);
+        }
+    }
+
+    fn dg_queue(
+        &mut self,
+        rid: u64,
+        from: Endpoint,
+        data: Vec<u8>,
+        wake: &mut Vec<Arc<WaitQueue>>,
+    ) {
+        let Some(r) = self.dgram.get_mut(&rid) else {
+            return;
+        };
+        if r.shut_rd || r.queued > r.opts.rcvbuf as usize {
+            self.dstats().udp_rcvbuf_errors += 1;
+            return;
+        }
+        r.queued += data.len() + OVERHEAD;
+        r.queue.push_back(Datagram { from, data });
+        wake.push(r.wq.clone());
+    }
+
+    /// An error for the datagram socket of `proto` bound to port `port`
+    /// and connected to `peer` (an ICMP error, or a next hop that did not
+    /// answer), as Linux reports it to connected sockets.
+    pub(crate) fn dg_error(
+        &mut self,
+        proto: Proto,
+        port: u16,
+        peer: Endpoint,
+        e: Errno,
+        wake: &mut Vec<Arc<WaitQueue>>,
+    ) {
+        for d in self.dgram.values_mut() {
+            if d.proto != proto || d.local.map(|l| l.1) != Some(port) {
+                continue;
+            }
+            let hit = match proto {
+                Proto::Icmp => d.peer.is_some_and(|p| p.0 == peer.0),
+                _ => d.peer == Some(peer),
+            };
+            if hit {
+                d.err = Some(e);
+                wake.push(d.wq.clone());
+            }
+        }
     }
 
     /// An echo request from ping socket `id`: the stack's reply is queued
@@ -467,7 +613,7 @@ impl DgramSocket {
                 Some((addr::canonical(ip), port))
             }
         };
-        let r = self.core().lock().dg_send(self.id, data, to);
+        let r = self.core().locked(|i| i.dg_send(self.id, data, to));
         if r == Err(Errno::EPIPE) && flags & libc::MSG_NOSIGNAL as u32 == 0 {
             ctx.signal_process(libc::SIGPIPE as u32);
         }
@@ -578,7 +724,15 @@ impl Socket for DgramSocket {
         let (ip, port, _) = addr::endpoint_of(self.domain, a)?;
         let v6only = self.with(|d| d.ip.v6only)?;
         let check_port = if self.proto == Proto::Icmp { 0 } else { port };
-        super::check_bind_addr(ctx, self.domain, a, ip, check_port, v6only)?;
+        super::check_bind_addr(
+            &self.core().net,
+            ctx,
+            self.domain,
+            a,
+            ip,
+            check_port,
+            v6only,
+        )?;
         self.core().lock().dg_bind(self.id, ip, port, false)
     }
 
@@ -602,7 +756,7 @@ impl Socket for DgramSocket {
         if mapped && self.with(|d| d.ip.v6only)? {
             return Err(Errno::ENETUNREACH);
         }
-        let dst = addr::route(ip)?;
+        let dst = self.core().net.route(ip)?;
         self.core().lock().dg_connect(self.id, Some((dst, port)))
     }
 

@@ -1,7 +1,10 @@
 //! AF_INET and AF_INET6: TCP over smoltcp, UDP and ICMP echo ("ping")
-//! sockets, all on the one loopback interface of the sandbox (127.0.0.0/8
-//! and ::1). The host sees none of it: packets go from one smoltcp socket
-//! to another through an in-memory device, inside the sentry.
+//! sockets, on the loopback interface of the sandbox (127.0.0.0/8 and
+//! ::1) and, in `sandbox` mode, on its Ethernet links ([`crate::net::link`]).
+//! Packets between the sandbox's own addresses go from one smoltcp socket
+//! to another through an in-memory device, inside the sentry; packets to
+//! other addresses leave as Ethernet frames through the link their route
+//! picks, and frames for the sandbox's addresses come in the same way.
 //!
 //! - [`stack`]: the smoltcp interface, the loopback device, the pump and
 //!   the timer thread.
@@ -31,6 +34,7 @@ use crate::vfs::{FileDescription, Stat, TaskContext};
 pub mod addr;
 pub mod dgram;
 pub mod ipopts;
+pub mod linkio;
 pub mod ports;
 pub mod procnet;
 pub mod stack;
@@ -44,9 +48,16 @@ pub struct Stack {
 impl Stack {
     /// A stack serving `interfaces` (loopback first), built from `config`
     /// (its links carry the packet sockets in `sandbox` mode).
-    pub fn new(_interfaces: &[Interface], _config: &super::NetConfig) -> Stack {
+    pub fn new(_interfaces: &[Interface], config: &super::NetConfig) -> Stack {
+        // Links carry frames in `sandbox` mode only (in `host` mode the
+        // host's stack serves AF_INET; this one is loopback).
+        let net = if config.mode == super::NetMode::Sandbox {
+            super::link::Net::new(config)
+        } else {
+            super::link::Net::default()
+        };
         Stack {
-            core: stack::Core::new(),
+            core: stack::Core::new(Arc::new(net)),
         }
     }
 
@@ -139,6 +150,7 @@ pub(crate) fn interface_ioctl(
 /// interface has, EACCES for a privileged port without
 /// CAP_NET_BIND_SERVICE.
 pub(crate) fn check_bind_addr(
+    net: &super::link::Net,
     ctx: &dyn TaskContext,
     domain: i32,
     a: &SockAddr,
@@ -153,7 +165,7 @@ pub(crate) fn check_bind_addr(
         let _ = domain;
     }
     let ok = ip.is_unspecified()
-        || addr::is_local(ip)
+        || net.is_local(ip)
         || match ip {
             IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
             IpAddr::V6(v6) => v6.is_multicast(),

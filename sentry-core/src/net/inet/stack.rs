@@ -32,7 +32,13 @@ use smoltcp::wire::{
 use super::dgram::Dgram;
 use super::ports::{Ports, Proto};
 use super::tcp::TcpSock;
+use crate::net::link::{self, wire::ETH_HLEN, Net};
 use crate::waiter::WaitQueue;
+
+/// Room kept in front of every packet buffer for an Ethernet header: a
+/// packet that leaves on a link is framed in place, a frame that comes
+/// in enters the loopback queue as it is.
+pub const HEAD: usize = ETH_HLEN;
 
 /// The loopback MTU (smoltcp's frame limit; Linux's lo has 65536).
 pub const MTU: usize = 65535;
@@ -76,15 +82,50 @@ pub struct Stats {
     pub icmp_echo: u64,
 }
 
-/// The loopback device: what is sent is received, in order.
+/// The stack's device: what is sent to the sandbox's own addresses is
+/// received, in order; what is sent elsewhere leaves on a link (`link`,
+/// `sandbox` mode). Every buffer keeps [`HEAD`] bytes in front of the
+/// packet.
 #[derive(Default)]
 pub struct LoopDev {
-    queue: VecDeque<Vec<u8>>,
+    pub(crate) queue: VecDeque<Vec<u8>>,
     /// (source, destination) of each RST sent since the last scan.
-    rsts: Vec<Syn>,
-    held: Vec<Vec<u8>>,
+    pub(crate) rsts: Vec<Syn>,
+    pub(crate) held: Vec<Vec<u8>>,
     spare: Vec<Vec<u8>>,
     stats: Stats,
+    /// The links' half (None without links).
+    pub link: Option<link::Dev>,
+}
+
+impl LoopDev {
+    /// Queues a packet received from a link (`buf`: a frame, its packet
+    /// after [`HEAD`]) for smoltcp; a connection request is held for the
+    /// demultiplexer.
+    pub(crate) fn input_tcp(&mut self, buf: Vec<u8>) {
+        match buf.get(HEAD..).and_then(tcp_of) {
+            Some((ends, syn, ack, rst)) => {
+                if rst {
+                    self.rsts.push(ends);
+                }
+                if syn && !ack {
+                    self.held.push(buf);
+                } else {
+                    self.queue.push_back(buf);
+                }
+            }
+            None => self.spare.push(buf),
+        }
+    }
+
+    /// A buffer of `len` bytes (after the headroom), reused if one is
+    /// spare.
+    pub(crate) fn buffer(&mut self, len: usize) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.resize(HEAD + len, 0);
+        buf
+    }
 }
 
 pub struct RxTok(Vec<u8>);
@@ -95,7 +136,7 @@ impl phy::RxToken for RxTok {
     where
         F: FnOnce(&[u8]) -> R,
     {
-        f(&self.0)
+        f(self.0.get(HEAD..).unwrap_or_default())
     }
 }
 
@@ -105,13 +146,24 @@ impl phy::TxToken for TxTok<'_> {
         F: FnOnce(&mut [u8]) -> R,
     {
         let dev = self.0;
-        let mut buf = dev.spare.pop().unwrap_or_default();
-        buf.clear();
-        buf.resize(len, 0);
-        let r = f(&mut buf);
+        let mut buf = dev.buffer(len);
+        let r = f(&mut buf[HEAD..]);
+        if let Some(l) = dev.link.as_mut() {
+            // Not for the sandbox itself: out on a link.
+            if let Some(dst) = dst_of(&buf[HEAD..]) {
+                if !l.net.is_local(dst) {
+                    l.output(buf, true);
+                    if l.spare.len() > 8 {
+                        dev.spare.append(&mut l.spare);
+                        dev.spare.truncate(16);
+                    }
+                    return r;
+                }
+            }
+        }
         dev.stats.packets += 1;
         dev.stats.bytes += len as u64;
-        let (syn, rst) = match tcp_of(&buf) {
+        let (syn, rst) = match tcp_of(&buf[HEAD..]) {
             Some((ends, syn, ack, rst)) => {
                 if rst {
                     dev.rsts.push(ends);
@@ -158,6 +210,21 @@ impl Device for LoopDev {
 /// A connection request: (source, destination) endpoints of a SYN
 /// without ACK.
 type Syn = ((IpAddr, u16), (IpAddr, u16));
+
+/// The destination address of an IP packet.
+fn dst_of(p: &[u8]) -> Option<IpAddr> {
+    match p.first()? >> 4 {
+        4 => {
+            let d: [u8; 4] = p.get(16..20)?.try_into().ok()?;
+            Some(IpAddr::V4(Ipv4Addr::from(d)))
+        }
+        6 => {
+            let d: [u8; 16] = p.get(24..40)?.try_into().ok()?;
+            Some(IpAddr::V6(Ipv6Addr::from(d)))
+        }
+        _ => None,
+    }
+}
 
 fn syn_of(p: &[u8]) -> Option<Syn> {
     let (ends, syn, ack, _) = tcp_of(p)?;
@@ -239,6 +306,8 @@ pub fn tuple_of(s: &tcp::Socket<'_>) -> Option<Syn> {
 
 /// Everything under the stack's lock.
 pub struct Inner {
+    /// The interfaces and routes.
+    pub net: Arc<Net>,
     pub iface: Interface,
     pub dev: LoopDev,
     pub set: SocketSet<'static>,
@@ -265,6 +334,8 @@ pub struct Inner {
 pub struct Core {
     inner: Mutex<Inner>,
     timer: Arc<Timer>,
+    /// The interfaces and routes (fixed), readable without the lock.
+    pub net: Arc<Net>,
 }
 
 #[derive(Default)]
@@ -342,9 +413,13 @@ fn timer_thread(core: Weak<Core>, timer: Arc<Timer>) {
 }
 
 impl Core {
-    /// A stack with the loopback addresses, and its timer thread.
-    pub fn new() -> Arc<Core> {
+    /// A stack with the loopback addresses, the links of `net` (and a
+    /// receive thread for each), and its timer thread.
+    pub fn new(net: Arc<Net>) -> Arc<Core> {
         let mut dev = LoopDev::default();
+        if net.active() {
+            dev.link = Some(link::Dev::new(net.clone()));
+        }
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -359,7 +434,26 @@ impl Core {
         });
         // All of 127/8 answers, as on Linux's lo.
         iface.set_any_ip(true);
+        let active = net.active();
         iface.routes_mut().update(|r| {
+            if active {
+                // With links, smoltcp takes every packet the stack hands
+                // it (the link code decided it is ours) and sends
+                // everything through the device (which routes).
+                let _ = r.push(smoltcp::iface::Route {
+                    cidr: IpCidr::new(IpAddress::Ipv4(Ipv4Addr::UNSPECIFIED), 0),
+                    via_router: IpAddress::Ipv4(Ipv4Addr::LOCALHOST),
+                    preferred_until: None,
+                    expires_at: None,
+                });
+                let _ = r.push(smoltcp::iface::Route {
+                    cidr: IpCidr::new(IpAddress::Ipv6(Ipv6Addr::UNSPECIFIED), 0),
+                    via_router: IpAddress::Ipv6(Ipv6Addr::LOCALHOST),
+                    preferred_until: None,
+                    expires_at: None,
+                });
+                return;
+            }
             let _ = r.push(smoltcp::iface::Route {
                 cidr: IpCidr::new(IpAddress::Ipv4(Ipv4Addr::new(127, 0, 0, 0)), 8),
                 via_router: IpAddress::Ipv4(Ipv4Addr::LOCALHOST),
@@ -368,6 +462,7 @@ impl Core {
             });
         });
         let inner = Inner {
+            net: net.clone(),
             iface,
             dev,
             set: SocketSet::new(Vec::new()),
@@ -386,7 +481,12 @@ impl Core {
         let core = Arc::new(Core {
             inner: Mutex::new(inner),
             timer: timer.clone(),
+            net: net.clone(),
         });
+        for (pos, l) in net.links.iter().enumerate() {
+            let sink: Weak<dyn link::Sink> = Arc::downgrade(&core) as Weak<dyn link::Sink>;
+            l.spawn_rx(pos, sink);
+        }
         let weak = Arc::downgrade(&core);
         // Without the thread, timers fire only when a program acts; the
         // stack still works.
@@ -409,16 +509,42 @@ impl Core {
             let mut g = self.lock();
             let r = f(&mut g, &mut wake);
             // Nothing touched, nothing in flight: nothing can have moved.
-            let next = if g.dirty || !g.dev.queue.is_empty() {
+            let mut next = if g.dirty || !g.dev.queue.is_empty() {
                 g.pump(&mut wake);
                 g.next_poll()
             } else {
                 None
             };
+            if self.net.active() {
+                next = earliest(next, g.stage_links());
+            }
             (r, next)
         };
+        if self.net.active() {
+            self.net.flush();
+        }
         for q in wake {
             q.notify_all();
+        }
+        self.timer.schedule(next);
+        r
+    }
+
+    /// Runs `f` on the stack without a pump (datagrams), then sends what
+    /// it queued on the links.
+    pub fn locked<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let (r, next) = {
+            let mut g = self.lock();
+            let r = f(&mut g);
+            let next = if self.net.active() {
+                g.stage_links()
+            } else {
+                None
+            };
+            (r, next)
+        };
+        if self.net.active() {
+            self.net.flush();
         }
         self.timer.schedule(next);
         r
@@ -429,10 +555,18 @@ impl Core {
         let mut wake = Vec::new();
         let next = {
             let mut g = self.lock();
+            let mut next_link = None;
+            if let Some(l) = g.dev.link.as_mut() {
+                next_link = l.tick();
+            }
+            g.report_unreachable(&mut wake);
             g.pump(&mut wake);
             g.reap_orphans();
-            g.next_poll()
+            let next = g.next_poll();
+            let staged = g.stage_links();
+            earliest(earliest(next, next_link), staged)
         };
+        self.net.flush();
         for q in wake {
             q.notify_all();
         }
@@ -440,10 +574,50 @@ impl Core {
     }
 }
 
+/// The sooner of two deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+impl link::Sink for Core {
+    fn frames(&self, pos: usize, frames: &[&[u8]]) {
+        let mut wake = Vec::new();
+        let next = {
+            let mut g = self.lock();
+            for f in frames {
+                g.link_input(pos, f, &mut wake);
+            }
+            let mut next = None;
+            if g.dirty || !g.dev.queue.is_empty() || !g.dev.held.is_empty() {
+                g.pump(&mut wake);
+                next = g.next_poll();
+            }
+            earliest(next, g.stage_links())
+        };
+        self.net.flush();
+        for q in wake {
+            q.notify_all();
+        }
+        self.timer.schedule(next);
+    }
+}
+
 impl Inner {
     /// smoltcp's clock.
     pub fn now(&self) -> smoltcp::time::Instant {
         smoltcp::time::Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
+    }
+
+    /// Moves the frames the links' device made to the links' queues; the
+    /// time a neighbour timer needs the timer thread by.
+    pub fn stage_links(&mut self) -> Option<Instant> {
+        let l = self.dev.link.as_mut()?;
+        l.stage();
+        l.deadline.take()
     }
 
     /// A new socket id.
@@ -660,7 +834,7 @@ impl Inner {
 
     /// Gives a held SYN its listener, or drops it, or lets it be refused.
     fn route_syn(&mut self, p: Vec<u8>) {
-        let Some((src, dst)) = syn_of(&p) else {
+        let Some((src, dst)) = p.get(HEAD..).and_then(syn_of) else {
             self.dev.queue.push_back(p);
             return;
         };

@@ -351,6 +351,35 @@ impl Inner {
         }
     }
 
+    /// A connection request of socket `id` whose next hop did not answer
+    /// (or an ICMP error refused it): the connect fails with `e`, the
+    /// socket is as new. Established connections ignore it (Linux keeps
+    /// it as a soft error).
+    pub(crate) fn tcp_unreachable(&mut self, id: u64, e: Errno, wake: &mut Vec<Arc<WaitQueue>>) {
+        let Some(t) = self.tcp.get_mut(&id) else {
+            return;
+        };
+        if t.phase != Phase::Connecting {
+            return;
+        }
+        t.err = Some(e);
+        t.phase = Phase::Closed;
+        let h = t.handle.take();
+        let release = if t.autobound {
+            t.autobound = false;
+            t.local.take()
+        } else {
+            None
+        };
+        wake.push(t.wq.clone());
+        if let Some(h) = h {
+            self.remove(h);
+        }
+        if let Some((_, port)) = release {
+            self.ports.unbind(Proto::Tcp, port, id);
+        }
+    }
+
     /// Binds socket `id` (bind(2), or the implicit bind of connect and
     /// listen when `ip` is the wildcard and `port` 0).
     fn tcp_bind(&mut self, id: u64, ip: IpAddr, port: u16, auto: bool) -> SysResult<()> {
@@ -437,7 +466,7 @@ impl Inner {
         };
         let mut s = t.smol();
         let local_addr = (!lip.is_unspecified()).then(|| lip.into());
-        let local_addr = local_addr.or_else(|| Some(addr::source_for(dst.0).into()));
+        let local_addr = local_addr.or_else(|| Some(self.net.source_for(dst.0).into()));
         let cx = self.iface.context();
         s.connect(
             cx,
@@ -1032,7 +1061,7 @@ impl Socket for TcpSocket {
     fn bind(&self, ctx: &dyn TaskContext, a: &SockAddr) -> SysResult<()> {
         let (ip, port, _mapped) = addr::endpoint_of(self.domain, a)?;
         let v6only = self.with(|t| t.ip.v6only)?;
-        super::check_bind_addr(ctx, self.domain, a, ip, port, v6only)?;
+        super::check_bind_addr(&self.core().net, ctx, self.domain, a, ip, port, v6only)?;
         self.core().run(|i, _| i.tcp_bind(self.id, ip, port, false))
     }
 
@@ -1101,7 +1130,7 @@ impl Socket for TcpSocket {
         if mapped && self.with(|t| t.ip.v6only)? {
             return Err(Errno::ENETUNREACH);
         }
-        let dst = addr::route(ip)?;
+        let dst = self.core().net.route(ip)?;
         let nonblock = self.nonblock.load(Ordering::Relaxed);
         let again = self.core().run(|i, _| i.tcp_connect(self.id, (dst, port)));
         match again {
