@@ -51,6 +51,30 @@ async fn pod_ip_reachable_from_host(handler: &str) {
     pod.remove(&mut cri, &c).await;
 }
 
+/// CNI's DEL at StopPodSandbox finds what its ADD made: no nat rule names
+/// the pod afterwards (the bridge plugin's ipMasq teardown looks for the
+/// addresses on the pod's eth0: a sandbox that took them over must give them
+/// back before the pod's network is torn down).
+async fn pod_removal_leaves_no_nat_rules(handler: &str) {
+    let c = Containerd::start();
+    let mut cri = connect(&c.socket()).await;
+    let pod = Pod::run(&mut cri, &c, "gone", handler, PodSpec::default()).await;
+    pod.sh(&mut cri, &c, "srv", "echo up; sleep 1000").await;
+    pod.wait_log("srv", " stdout F up", T).await;
+    let id = pod.id.clone();
+    pod.remove(&mut cri, &c).await;
+    let rules = std::process::Command::new("iptables")
+        .args(["-t", "nat", "-S"])
+        .output()
+        .expect("iptables -S");
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    let left: Vec<&str> = rules.lines().filter(|l| l.contains(&id)).collect();
+    assert!(
+        left.is_empty(),
+        "{handler}: nat rules left after RemovePodSandbox: {left:?}"
+    );
+}
+
 async fn host_port_maps_to_the_pod(handler: &str) {
     let c = Containerd::start();
     let mut cri = connect(&c.socket()).await;
@@ -327,4 +351,5 @@ both!(
     pod_to_pod,
     dns_config_reaches_the_resolver,
     udp_with_a_server_on_the_host,
+    pod_removal_leaves_no_nat_rules,
 );
