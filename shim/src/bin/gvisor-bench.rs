@@ -785,12 +785,15 @@ mod nginx {
     }
 
     impl Mapped {
-        fn new(port: u16) -> Result<Mapped> {
+        /// `tag`: a digit, for a fresh namespace per sandbox (gvisor-rs
+        /// takes the addresses of the namespace's interfaces over and does
+        /// not give them back when it ends).
+        fn new(tag: u32, port: u16) -> Result<Mapped> {
             let pid = std::process::id();
-            let third = pid % 250 + 2;
+            let third = (pid + tag * 37) % 250 + 2;
             let m = Mapped {
-                name: format!("gvbench-{pid}"),
-                host_if: format!("gvb{}", pid % 1_000_000),
+                name: format!("gvbench-{pid}-{tag}"),
+                host_if: format!("gvb{}x{tag}", pid % 1_000_000),
                 host_ip: format!("10.215.{third}.1"),
                 ns_ip: format!("10.215.{third}.2"),
                 port,
@@ -1076,7 +1079,6 @@ mod nginx {
         let ctr = |args: &[&str]| -> Result<std::process::Output> {
             run(Command::new("ctr").arg("-a").arg(&sock).args(args))
         };
-        let m = Mapped::new(free_port()?)?;
         match started.and_then(|_| {
             ctr(&[
                 "images",
@@ -1087,13 +1089,18 @@ mod nginx {
             ])
         }) {
             Ok(_) => {
-                for (name, rt, tag) in [
+                for (k, (name, rt, tag)) in [
                     ("runc", "io.containerd.runc.v2", "runc"),
                     ("gvisor-rs", "io.containerd.gvisor.v1", "gvisor"),
-                ] {
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let runs = Mapped::new(k as u32, free_port()?)
+                        .and_then(|m| in_containerd(&ctr, rt, tag, &m, &html, dir));
                     measured.push(Measured {
                         name,
-                        runs: in_containerd(&ctr, rt, tag, &m, &html, dir),
+                        runs,
                         exits_per_request: [None, None],
                     });
                 }
@@ -1116,11 +1123,15 @@ mod nginx {
             runs: Err(anyhow::anyhow!("not run")),
             exits_per_request: [None, None],
         };
-        match bundle(&image_tar, dir, &m, &html) {
-            Ok(b) => {
+        {
+            {
                 let mut ws = Vec::new();
                 for (k, close) in [false, true].into_iter().enumerate() {
-                    match gvisor_run(gvisor, &b, &m, dir, close) {
+                    let r = Mapped::new(2 + k as u32, free_port()?).and_then(|m| {
+                        let b = bundle(&image_tar, dir, &m, &html)?;
+                        gvisor_run(gvisor, &b, &m, dir, close)
+                    });
+                    match r {
                         Ok((w, e)) => {
                             ws.push(w);
                             run_row.exits_per_request[k] = Some(e);
@@ -1135,12 +1146,8 @@ mod nginx {
                     run_row.runs = Ok([a, b]);
                 }
             }
-            Err(e) => {
-                let _ = writeln!(notes, "gvisor run bundle: {e:#}");
-            }
         }
         measured.push(run_row);
-        drop(m);
 
         // The report.
         let mut out = format!(
