@@ -38,7 +38,13 @@ protobuf-compiler protoc                              build         protoc: the 
 busybox-static    dpkg:busybox-static                 sandbox,hwkvm /bin/busybox (static): the examples, the tests, the images env.sh builds
 containerd        containerd                          run           containerd and ctr: make run, tests/containerd.rs, tests/cri.rs
 runc              runc                                run           the runc runtime of that containerd (the benchmark compares with it)
-umoci             umoci                               run           builds the busybox and pause images (tests/containerd/env.sh)
+umoci             umoci                               run           builds the busybox, pause and nginx images (tests/containerd/env.sh, tests/images/nginx.sh)
+containernetworking-plugins /usr/lib/cni/bridge        run           the CNI plugins of the private containerd (bridge, host-local, portmap, loopback)
+iptables          iptables                            run           CNI portmap and ipMasq rules; the DNAT of the nginx study and make bench
+nginx             /usr/sbin/nginx                     run           the nginx of the study image (tests/images/nginx.sh) and of make bench; tests/sockets_apps.rs
+wrk               wrk                                 run           make bench: the nginx comparison
+strace            strace                              run           make bench: system calls per nginx request (strace -c -f)
+curl              curl                                test          tests/nginx_study.rs: curl from the host to nginx in a container
 make              make                                test          make test
 coreutils         /usr/bin/sha256sum                  test          dynamically linked programs the tests run (/bin/true, sha256sum, ...)
 python3           /usr/bin/python3                    test          tests/process.rs and tests/containerd.rs run Python
@@ -46,7 +52,6 @@ tar               tar                                 test          tests/script
 gzip              gzip                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs
 findutils         find                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs
 iproute2          /usr/sbin/ip                        test          native runs of the socket tests (unshare -n, then ip link set lo up); tests/sockets_netlink.rs compares ip
-nginx             /usr/sbin/nginx                     test          tests/sockets_apps.rs: the Debian nginx serving a file on 127.0.0.1 inside the sandbox
 procps            free                                test          tests/robust_mm.rs compares free with busybox free
 binutils          strip                               hwkvm         the hardware-KVM initramfs carries stripped binaries
 qemu-system-x86   qemu-system-x86_64                  hwkvm         make test-hw-kvm boots an emulated AMD machine
