@@ -264,6 +264,12 @@ async fn with_cri(handler: &str) {
         &html.join("index.html"),
         &|| pod.log("nginx"),
     );
+    // What a user sees (cargo test ... -- --nocapture): the CRI log file.
+    println!(
+        "CRI {handler}: pod IP {}, {url}; the container's CRI log:\n{}",
+        pod.ip(&mut cri).await,
+        pod.log("nginx")
+    );
     // The access log lines came through nginx's stderr.
     assert!(
         pod.log("nginx").contains(" stderr F "),
