@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use gvisor_tests::ctrd::cri::{connect, Pod, PodSpec};
@@ -119,8 +120,9 @@ struct MappedNetns {
 
 impl MappedNetns {
     fn new(tag: &str, port: u16) -> MappedNetns {
+        static N: AtomicU32 = AtomicU32::new(0);
         let pid = std::process::id();
-        let third = (pid * 3 + u32::from(port)) % 250 + 2;
+        let third = (pid * 3 + N.fetch_add(1, Ordering::SeqCst)) % 250 + 2;
         let m = MappedNetns {
             name: format!("gvnginx-{pid}-{tag}"),
             host_if: format!("gvn{}{tag}", pid % 100_000),
