@@ -390,6 +390,15 @@ pub fn take_over(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
     let what = format!("network namespace {}", ns.path().display());
     ns.run(|| {
         let (mut links, routes, addrs) = read_here(&what)?;
+        // What the stack cannot take is refused before the namespace is
+        // touched (the sockets are checked after).
+        NetConfig {
+            mode: NetMode::Host,
+            links: links.iter().map(|(l, _)| l.clone()).collect(),
+            routes: routes.clone(),
+        }
+        .validate()
+        .map_err(|e| anyhow!("the sandbox's network: {e}"))?;
         let mut nl = netlink::Netlink::open().with_context(|| what.clone())?;
         for (l, index) in &mut links {
             let name = l.name.clone();
