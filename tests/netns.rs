@@ -471,6 +471,8 @@ fn bad_namespaces_are_one_line_errors() {
         e.contains("not a network namespace (a uts namespace)"),
         "{e}"
     );
+    let e = bundle_error("hostns", r#"{"type":"network","path":"/proc/self/ns/net"}"#);
+    assert!(e.contains("it is the launcher's own"), "{e}");
     let e = bundle_error("relative", r#"{"type":"network","path":"run/netns/x"}"#);
     assert!(e.contains("not absolute"), "{e}");
 }
@@ -588,4 +590,72 @@ fn do_sandbox_killed_launcher_is_swept() {
     });
     assert!(out.status.success(), "{}", describe(&out));
     assert_nothing_left(pid);
+}
+
+#[test]
+fn containerd_container_joins_a_namespace() {
+    if !tools() {
+        return;
+    }
+    use gvisor_tests::ctrd::{Containerd, RUNTIME};
+    let ns = TestNs::with_veth("ctr", 3, true);
+    let c = Containerd::start();
+    let p = port(6);
+    let with_ns = format!("network:{}", ns.path().display());
+    let script = format!("echo ready; nc -l -p {p} -e echo served-ctr; echo done");
+    let args: Vec<String> = [
+        "run",
+        "--rm",
+        "--runtime",
+        RUNTIME,
+        "--with-ns",
+        &with_ns,
+        "docker.io/library/busybox:latest",
+        "netns-ctr",
+        "sh",
+        "-c",
+        &script,
+    ]
+    .map(String::from)
+    .to_vec();
+    let c = std::sync::Arc::new(c);
+    let c2 = c.clone();
+    let ran = std::thread::spawn(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        c2.ctr(&a)
+    });
+    let addr: IpAddr = "10.214.3.2".parse().unwrap();
+    let mut got = String::new();
+    for _ in 0..300 {
+        if let Ok(s) = TcpStream::connect_timeout(&(addr, p).into(), Duration::from_secs(2)) {
+            got = read_all(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = ran.join().unwrap();
+    assert_eq!(got, "served-ctr\n", "{}\n{}", describe(&o), c.log_tail());
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ready\ndone\n");
+    let left = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
+    assert!(left.trim().is_empty(), "{left}");
+    // A namespace path that is not there: the task is not created, and no
+    // sandbox process is left.
+    let o = c.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RUNTIME,
+        "--with-ns",
+        "network:/run/netns/gvt-no-such",
+        "docker.io/library/busybox:latest",
+        "netns-bad",
+        "true",
+    ]);
+    assert!(!o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("network namespace /run/netns/gvt-no-such: no such file"),
+        "{err}"
+    );
 }

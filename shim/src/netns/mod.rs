@@ -93,6 +93,24 @@ impl NetNs {
         NetNs::open(Path::new("/proc/thread-self/ns/net"))
     }
 
+    /// Whether `other` is the same namespace.
+    pub fn same_as(&self, other: &NetNs) -> Result<bool> {
+        let id = |n: &NetNs| -> Result<(u64, u64)> {
+            // SAFETY: fstat into a zeroed buffer on our descriptor.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            if unsafe { libc::fstat(n.fd.as_raw_fd(), &mut st) } < 0 {
+                bail!(
+                    "network namespace {}: {}",
+                    n.path.display(),
+                    std::io::Error::last_os_error()
+                );
+            }
+            Ok((st.st_dev, st.st_ino))
+        };
+        Ok(id(self)? == id(other)?)
+    }
+
     /// The path it was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -449,6 +467,12 @@ pub fn prepare(mode: NetMode, source: &Source) -> Result<Prepared> {
         }
         (NetMode::Sandbox, Source::Path(path)) => {
             let ns = NetNs::open(path)?;
+            if ns.same_as(&NetNs::own()?)? {
+                bail!(
+                    "network namespace {}: it is the launcher's own; mode sandbox would take its interfaces away from the host (use mode host)",
+                    path.display()
+                );
+            }
             let (links, routes) = take_over(&ns)?;
             p.config = NetConfig {
                 mode,
