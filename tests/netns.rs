@@ -238,11 +238,16 @@ fn do_sandbox_reaches_the_host_and_serves_it() {
         c.write_all(b"hello from the host\n").unwrap();
         peer.ip()
     });
+    // A server on the host's loopback, which the sandbox must not reach
+    // (127.0.0.1 there is the sentry's own loopback).
+    let lo = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lo_port = lo.local_addr().unwrap().port();
     let sb_port = port(1);
     let script = format!(
         "A=$({bb} ip -4 -o addr show eth0 | {bb} awk '{{print $4}}' | {bb} cut -d/ -f1); \
          H=${{A%.*}}.$(( ${{A##*.}} - 1 )); echo $A; \
          {bb} nc -w 5 $H {host_port} </dev/null; \
+         if {bb} nc -w 2 127.0.0.1 {lo_port} </dev/null; then echo reached; else echo refused; fi; \
          {bb} nc -l -p {sb_port} -e {bb} echo hello from the sandbox; echo served; sleep 2",
         bb = bb.display()
     );
@@ -254,6 +259,8 @@ fn do_sandbox_reaches_the_host_and_serves_it() {
     let launcher = run.child.id();
     let addr: IpAddr = run.line().parse().expect("the sandbox's address");
     assert_eq!(run.line(), "hello from the host");
+    assert_eq!(run.line(), "refused", "the host's loopback is out of reach");
+    drop(lo);
     let peer = served.join().unwrap();
     // Masqueraded or not, the host saw a connection from the veth's /30
     // or from the host's own address.
@@ -408,6 +415,29 @@ fn bundle_joins_a_namespace_and_takes_it_over() {
     // The addresses are not given back (the namespace is the pod's).
     let after = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
     assert!(after.trim().is_empty(), "{after}");
+}
+
+#[test]
+fn bundle_in_host_mode_enters_the_namespace() {
+    if !tools() {
+        return;
+    }
+    let ns = TestNs::with_veth("hostmode", 4, true);
+    let dir = netns_bundle(
+        "hostmode",
+        &format!(
+            r#"{{"type":"network","path":{:?}}}"#,
+            ns.path().display().to_string()
+        ),
+        "ip -o -4 addr | awk '{print $2, $4}'",
+    );
+    let out = run_command(run_bundle_cmd(&dir, "hostmode", "host"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("eth0 10.214.4.2/30"), "{text}");
+    // Nothing is taken over in mode host.
+    let kept = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
+    assert!(kept.contains("10.214.4.2/30"), "{kept}");
 }
 
 #[test]
