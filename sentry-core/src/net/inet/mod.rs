@@ -61,6 +61,16 @@ impl Stack {
         }
     }
 
+    /// The counters of each link, by interface index.
+    pub fn link_counts(&self) -> Vec<(u32, crate::net::link::Counts)> {
+        self.core
+            .net
+            .links
+            .iter()
+            .map(|l| (l.index, l.stats.counts()))
+            .collect()
+    }
+
     /// /proc/net/`name` for the inet files.
     pub fn proc_net(&self, name: &str, interfaces: &[Interface]) -> Option<String> {
         procnet::render(&self.core, name, interfaces)
