@@ -555,7 +555,9 @@ fn send_frame_on_host(ifname: &str, frame: &[u8]) {
     // SAFETY: an all-zero sockaddr_ll is valid; the name is NUL-terminated.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) } as i32;
+    // SAFETY: a NUL-terminated name.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    sll.sll_ifindex = index as i32;
     sll.sll_halen = 6;
     // SAFETY: valid buffer and address.
     let n = unsafe {
