@@ -615,4 +615,61 @@ fn default_route_via_gateway() {
         assert!(Instant::now() < deadline, "gateway resolved");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The views: /proc/net/route, arp, dev; netlink's neighbour dump.
+    let route = s.proc_net("route").unwrap();
+    let gw = format!("{:08X}", u32::from_le_bytes(v.v4(1).octets()));
+    assert!(
+        route.contains(&format!("eth0\t00000000\t{gw}\t0003\t")),
+        "{route}"
+    );
+    let net = format!("{:08X}", u32::from_le_bytes(v.v4(0).octets()));
+    assert!(
+        route.contains(&format!("eth0\t{net}\t00000000\t0001\t")),
+        "{route}"
+    );
+    let arp = s.proc_net("arp").unwrap();
+    let line = arp
+        .lines()
+        .find(|l| l.starts_with(&v.v4(1).to_string()))
+        .unwrap_or_default();
+    assert!(
+        line.contains("0x1         0x2") && line.ends_with("eth0"),
+        "{arp}"
+    );
+    let dev = s.proc_net("dev").unwrap();
+    let eth = dev
+        .lines()
+        .find(|l| l.trim_start().starts_with("eth0:"))
+        .unwrap();
+    let fields: Vec<u64> = eth
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!(fields[1] >= 1 && fields[9] >= 2, "{eth}");
+    let view = s.inet.view();
+    assert!(view
+        .neigh
+        .iter()
+        .any(|n| n.ip == IpAddr::V4(v.v4(1)) && n.state == 2));
+    let mut req = vec![0u8; 16 + 12];
+    req[0..4].copy_from_slice(&28u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&30u16.to_ne_bytes());
+    req[6..8].copy_from_slice(&0x301u16.to_ne_bytes());
+    req[16] = libc::AF_INET as u8;
+    let ifaces = s.interfaces();
+    let (d, _) = crate::net::netlink::route::handle_with(&ifaces, &view, &req, 1, false, 0);
+    assert!(
+        d[0].windows(4).any(|w| w == v.v4(1).octets()),
+        "the neighbour is dumped"
+    );
+    let mut req = req.clone();
+    req[4..6].copy_from_slice(&26u16.to_ne_bytes());
+    let (d, _) = crate::net::netlink::route::handle_with(&ifaces, &view, &req, 1, false, 0);
+    assert!(
+        d[0].windows(4).any(|w| w == v.v4(1).octets()),
+        "the gateway is dumped"
+    );
 }

@@ -71,6 +71,15 @@ impl Stack {
             .collect()
     }
 
+    /// Routes, neighbours and counters of the links, for the views.
+    pub fn view(&self) -> crate::net::link::View {
+        let mut v = self.core.net.view();
+        if let Some(d) = self.core.lock().dev.link.as_ref() {
+            v.neigh = d.neigh_view();
+        }
+        v
+    }
+
     /// /proc/net/`name` for the inet files.
     pub fn proc_net(&self, name: &str, interfaces: &[Interface]) -> Option<String> {
         procnet::render(&self.core, name, interfaces)
