@@ -476,6 +476,23 @@ fn host_ping(src: Ipv4Addr, dst: Ipv4Addr) -> bool {
 fn unreachable_and_isolation() {
     let Some(v) = veth() else { return };
     let s = v.stack(vec![]);
+    // A closed port on the host: its RST refuses the connect.
+    let closed = {
+        let l = TcpListener::bind(SocketAddr::new(IpAddr::V4(v.v4(1)), 0)).unwrap();
+        l.local_addr().unwrap()
+    };
+    let c = tcp(&s, libc::AF_INET);
+    assert_eq!(
+        c.socket().unwrap().connect(&Detached, &sa(closed)),
+        Err(Errno::ECONNREFUSED)
+    );
+    // And the other way: the sandbox resets a connect to a closed port.
+    let e = TcpStream::connect_timeout(
+        &SocketAddr::new(IpAddr::V4(v.v4(2)), 9),
+        Duration::from_secs(3),
+    )
+    .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED), "{e}");
     // No route: at once.
     let c = tcp(&s, libc::AF_INET);
     let r = c.socket().unwrap().connect(
