@@ -69,6 +69,10 @@ pub struct Bundle {
     pub seccomp: Option<Arc<AppFilter>>,
     /// linux.resources: memory.limit, pids.limit, cpu shares/quota/period.
     pub limits: crate::limits::SandboxLimits,
+    /// The network namespace entry of linux.namespaces: None without one,
+    /// Some(None) for a new namespace, Some(Some(path)) to join one (the
+    /// launcher checks the path; see `crate::netns::source_of`).
+    pub network_ns: Option<Option<PathBuf>>,
 }
 
 fn rlimit_index(t: PosixRlimitType) -> usize {
@@ -569,15 +573,28 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         .as_ref()
         .and_then(|a| a.get("io.kubernetes.cri.container-type"))
         .is_some_and(|t| t == "container");
+    let mut network_ns = None;
     if let Some(linux) = spec.linux() {
         for ns in linux.namespaces().iter().flatten().filter(|_| !pod_member) {
             match ns.typ() {
                 LinuxNamespaceType::User => {
                     bail!("config.json: linux.namespaces: user namespaces are not supported")
                 }
-                LinuxNamespaceType::Network if ns.path().is_some() => bail!(
-                    "config.json: linux.namespaces: joining a network namespace by path is not supported yet"
-                ),
+                LinuxNamespaceType::Network => {
+                    if network_ns.is_some() {
+                        bail!("config.json: linux.namespaces: two network namespaces");
+                    }
+                    let path = ns.path().clone().filter(|p| !p.as_os_str().is_empty());
+                    if let Some(p) = &path {
+                        if !p.is_absolute() {
+                            bail!(
+                                "config.json: linux.namespaces: network namespace path {}: not absolute",
+                                p.display()
+                            );
+                        }
+                    }
+                    network_ns = Some(path);
+                }
                 _ => {}
             }
         }
@@ -638,6 +655,7 @@ fn from_spec(spec: &Spec, dir: &Path, host: bool) -> Result<Bundle> {
         masked,
         seccomp,
         limits,
+        network_ns,
     })
 }
 

@@ -6,10 +6,16 @@
 //! gvisor do ──clone(NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET)──► gvisor gofer --root DIR --fd 3
 //!     │                                                       (pivot_root into DIR, 5 capabilities,
 //!     │                                                        seccomp allowlist)
-//!     └────clone(NEWNS|NEWPID|NEWIPC|NEWUTS)──────────────► gvisor boot --gofer-fd 3 -- PROGRAM
+//!     └────clone(NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET])─────► gvisor boot --gofer-fd 3 -- PROGRAM
 //!                                                             (pivot_root into an empty read-only
 //!                                                              tmpfs, no capabilities, seccomp)
 //! ```
+//!
+//! The sentry gets a new, empty network namespace in network modes none and
+//! sandbox (in sandbox it works through the packet sockets the launcher
+//! opened in the sandbox's namespace and passes after the other
+//! descriptors, see `crate::netns`); in mode host it is spawned inside the
+//! sandbox's namespace (or stays in the launcher's).
 //!
 //! The launcher waits for the sentry, forwards SIGINT, SIGTERM, SIGHUP and
 //! SIGQUIT to it, then kills and reaps the gofer; it reports how each ended
@@ -142,8 +148,9 @@ fn cstrings(items: &[OsString]) -> Result<Vec<CString>> {
         .collect()
 }
 
-/// Starts the gofer and the sentry and waits for the sentry.
-pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
+/// Starts the gofer and the sentry (with the network `net`) and waits for
+/// the sentry.
+pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outcome> {
     let exe = c"/proc/self/exe";
     let mut clients = Vec::new();
     let mut servers = Vec::new();
@@ -213,6 +220,12 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
         opts.cwd.clone().into(),
     ];
     boot_args.extend(opts.boot_flags.iter().cloned());
+    let first_net = CHANNEL_FD + (clients.len() + opts.files.len()) as RawFd;
+    let packet_fds = net.fds();
+    let net_fds: Vec<RawFd> = (0..packet_fds.len())
+        .map(|i| first_net + i as RawFd)
+        .collect();
+    boot_args.extend(crate::netns::args::encode(&net.config, &net_fds));
     boot_args.push("--".into());
     boot_args.extend(opts.command.iter().cloned());
     let boot_argv = cstrings(&boot_args)?;
@@ -239,12 +252,19 @@ pub fn launch(opts: &LaunchOptions) -> Result<Outcome> {
             .enumerate()
             .map(|(i, f)| (f.as_raw_fd(), first_file + i as RawFd)),
     );
-    let sentry = match confine::spawn(
+    sentry_fds.extend(
+        packet_fds
+            .iter()
+            .zip(&net_fds)
+            .map(|(f, &t)| (f.as_raw_fd(), t)),
+    );
+    let sentry = match confine::spawn_in(
         exe,
         &boot_argv,
         &boot_env,
         &sentry_fds,
-        confine::SENTRY_NAMESPACES,
+        net.sentry_namespaces(),
+        net.join.as_ref().map(|ns| ns.fd().as_raw_fd()),
     ) {
         Ok(p) => p,
         Err(e) => {

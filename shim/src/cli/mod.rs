@@ -92,6 +92,13 @@ enum Cmd {
         /// (host sockets in the network namespace: weaker isolation).
         #[arg(long, value_name = "MODE", default_value = "none", value_parser = parse_network)]
         network: sentry_core::net::NetMode,
+        /// An interface of the sandbox: NAME,MAC,MTU,FD[,ADDR/PREFIX]...
+        /// (FD: its packet socket, or "-"; see `crate::netns::args`).
+        #[arg(long, value_name = "LINK")]
+        net_link: Vec<String>,
+        /// A route of the sandbox: DST/PREFIX,GATEWAY|-,NAME,METRIC.
+        #[arg(long, value_name = "ROUTE")]
+        net_route: Vec<String>,
 
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
@@ -227,8 +234,8 @@ fn limits_from_flags(
 }
 
 /// Starts a sandbox and turns how it ended into the exit code.
-fn launch_and_report(opts: &launch::LaunchOptions) -> ExitCode {
-    match launch::launch(opts) {
+fn launch_and_report(opts: &launch::LaunchOptions, net: &crate::netns::Prepared) -> ExitCode {
+    match launch::launch(opts, net) {
         Ok(launch::Outcome::Exited(code)) => ExitCode::from(code as u8),
         Ok(launch::Outcome::SentryOutOfMemory) => {
             eprintln!(
@@ -279,10 +286,16 @@ pub fn main() -> ExitCode {
         } => {
             let s = crate::confine::sentry_allowlist(1);
             let g = crate::confine::gofer_allowlist();
+            let p = crate::confine::packet_calls();
+            let h = crate::confine::hostinet_calls();
             let text = format!(
-                "# sentry (gvisor boot): {} host system calls\n{}# gofer (gvisor gofer): {} host system calls\n{}",
+                "# sentry (gvisor boot): {} host system calls\n{}# sentry, network mode sandbox: {} more (or more alternatives)\n{}# sentry, network mode host: {} more (or more alternatives)\n{}# gofer (gvisor gofer): {} host system calls\n{}",
                 s.len(),
                 crate::confine::describe(&s),
+                p.len(),
+                crate::confine::describe(&p),
+                h.len(),
+                crate::confine::describe(&h),
                 g.len(),
                 crate::confine::describe(&g)
             );
@@ -351,8 +364,6 @@ pub fn main() -> ExitCode {
             boot_flags.push("--fault-around".into());
             boot_flags.push(fault_around.to_string().into());
             boot_flags.extend(limits.boot_flags());
-            boot_flags.push("--network".into());
-            boot_flags.push(network.name().into());
             let opts = launch::LaunchOptions {
                 rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
                 binds: Vec::new(),
@@ -364,7 +375,36 @@ pub fn main() -> ExitCode {
                 limits,
                 cgroup_name: format!("{}{}", launch::STALE_PREFIX, std::process::id()),
             };
-            launch_and_report(&opts)
+            // Mode sandbox: a namespace of its own with a veth pair to the
+            // host and NAT, removed when this ends (the guard).
+            let do_net = match network {
+                sentry_core::net::NetMode::Sandbox => {
+                    match crate::netns::veth::DoNetwork::create(std::process::id()) {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            eprintln!("gvisor: the sandbox's network: {e:#}");
+                            return ExitCode::from(125);
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let source = match &do_net {
+                Some(d) => crate::netns::Source::Path(d.path()),
+                None if network == sentry_core::net::NetMode::Host => crate::netns::Source::Own,
+                None => crate::netns::Source::Empty,
+            };
+            let net = match crate::netns::prepare(network, &source) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
+            let code = launch_and_report(&opts, &net);
+            drop(net);
+            drop(do_net);
+            code
         }
         Cmd::Run {
             bundle,
@@ -405,8 +445,6 @@ pub fn main() -> ExitCode {
                 boot_flags.push(d.clone().into_os_string());
             }
             boot_flags.extend(limits.boot_flags());
-            boot_flags.push("--network".into());
-            boot_flags.push(network.name().into());
             let opts = launch::LaunchOptions {
                 rootfs: b.root.clone(),
                 binds: b.binds.clone(),
@@ -418,7 +456,15 @@ pub fn main() -> ExitCode {
                 limits,
                 cgroup_name: format!("gvisor-{id}"),
             };
-            launch_and_report(&opts)
+            let source = crate::netns::source_of(network, b.network_ns.as_ref());
+            let net = match crate::netns::prepare(network, &source) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
+            launch_and_report(&opts, &net)
         }
         Cmd::Boot {
             bundle,
@@ -432,6 +478,8 @@ pub fn main() -> ExitCode {
             memory_limit,
             pids_limit,
             network,
+            net_link,
+            net_route,
             command,
         } => {
             let log_file = match init_logging(debug_log.as_ref()) {
@@ -446,11 +494,19 @@ pub fn main() -> ExitCode {
                 (true, Some(f)) => Some(Box::new(f)),
                 (true, None) => Some(Box::new(std::io::stderr())),
             };
+            let net = match crate::netns::args::parse(network, &net_link, &net_route) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("gvisor: {e:#}");
+                    return ExitCode::from(125);
+                }
+            };
             if let Some(control_fd) = control_fd {
                 let opts = crate::sentry::serve::ServeOptions {
                     control_fd,
                     debug_log,
                     fault_around,
+                    net,
                 };
                 return match crate::sentry::serve::serve(&opts, strace_out) {
                     Ok(()) => ExitCode::SUCCESS,
@@ -481,10 +537,7 @@ pub fn main() -> ExitCode {
                 gofer_fd,
                 memory_limit,
                 pids_limit,
-                net: sentry_core::net::NetConfig {
-                    mode: network,
-                    ..Default::default()
-                },
+                net,
             };
             match boot::run(&opts, strace_out) {
                 Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),

@@ -27,10 +27,12 @@ pub use allowlist::{
     describe, gofer_allowlist, sentry_allowlist, sentry_allowlist_for, Allowed, Cond, KVM_IOCTLS,
 };
 pub use bpf::{compile, install_seccomp};
+pub use net_host::hostinet_calls;
+pub use net_packet::packet_calls;
 pub use privileges::{close_fds_except, drop_caps, no_new_privs, GOFER_CAPS};
 pub use root::{make_mounts_private, pivot_into, pivot_into_empty};
 pub use sigsys::report_violations;
-pub use spawn::{spawn, GOFER_NAMESPACES, SENTRY_NAMESPACES};
+pub use spawn::{spawn, spawn_in, GOFER_NAMESPACES, SENTRY_NAMESPACES};
 
 /// Settles what glibc would otherwise look up with a path once confined:
 /// malloc reads /sys/devices/system/cpu/online (get_nprocs) when a new

@@ -15,6 +15,20 @@ pub fn spawn(
     fds: &[(RawFd, RawFd)],
     flags: libc::c_int,
 ) -> Result<libc::pid_t> {
+    spawn_in(exe, argv, envp, fds, flags, None)
+}
+
+/// As [`spawn`]; with `netns` (a network namespace file's descriptor, and
+/// no CLONE_NEWNET in `flags`) the child enters that network namespace
+/// before it executes.
+pub fn spawn_in(
+    exe: &CStr,
+    argv: &[CString],
+    envp: &[CString],
+    fds: &[(RawFd, RawFd)],
+    flags: libc::c_int,
+    netns: Option<RawFd>,
+) -> Result<libc::pid_t> {
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
@@ -58,6 +72,11 @@ pub fn spawn(
             0,
             0,
         );
+        if let Some(ns) = netns {
+            if libc::setns(ns, libc::CLONE_NEWNET) < 0 {
+                libc::_exit(127);
+            }
+        }
         let base = 1000;
         for (i, &(src, _)) in fds.iter().enumerate() {
             if libc::dup2(src, base + i as RawFd) < 0 {
@@ -75,7 +94,8 @@ pub fn spawn(
     }
 }
 
-/// Namespaces of the sentry (the network namespace stays the pod's).
+/// Namespaces of the sentry besides the network's (a new one in network
+/// modes none and sandbox, the sandbox's in mode host).
 pub const SENTRY_NAMESPACES: libc::c_int =
     libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
 /// Namespaces of a gofer (it needs no network at all).

@@ -34,7 +34,9 @@ pub struct RuntimeOptions {
     /// default) or "none" (the root is read-only).
     #[serde(default)]
     pub overlay: Option<String>,
-    /// Network: "none" (the only one supported yet).
+    /// Network: "sandbox" (the default: the sentry's stack on the pod's
+    /// interfaces), "host" (host sockets in the pod's namespace) or "none"
+    /// (loopback only).
     #[serde(default)]
     pub network: Option<String>,
 }
@@ -51,11 +53,10 @@ impl RuntimeOptions {
             None | Some("memory") | Some("none") => {}
             Some(v) => bail!("{what}: overlay {v:?}: expected \"memory\" or \"none\""),
         }
-        match o.network.as_deref() {
-            None | Some("none") => {}
-            Some(v) => bail!(
-                "{what}: network {v:?} is not supported yet (only \"none\": the sandbox has no network stack)"
-            ),
+        if let Some(v) = o.network.as_deref() {
+            if sentry_core::net::NetMode::parse(v).is_none() {
+                bail!("{what}: network {v:?}: expected \"sandbox\", \"host\" or \"none\"");
+            }
         }
         Ok(o)
     }
@@ -72,6 +73,14 @@ impl RuntimeOptions {
         self.debug_log
             .as_ref()
             .map(|d| PathBuf::from(d.replace("%ID%", id)))
+    }
+
+    /// The network mode (default `sandbox`).
+    pub fn network_mode(&self) -> sentry_core::net::NetMode {
+        self.network
+            .as_deref()
+            .and_then(sentry_core::net::NetMode::parse)
+            .unwrap_or(sentry_core::net::NetMode::Sandbox)
     }
 
     /// Whether the root file system is read-only (overlay "none").
@@ -136,8 +145,14 @@ mod tests {
         assert!(e.to_string().contains("colour"), "{e}");
         let e = RuntimeOptions::parse("platform = \"ptrace\"\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("ptrace"), "{e}");
-        let e = RuntimeOptions::parse("network = \"sandbox\"\n", "t.toml").unwrap_err();
-        assert!(e.to_string().contains("not supported"), "{e}");
+        let o = RuntimeOptions::parse("network = \"host\"\n", "t.toml").unwrap();
+        assert_eq!(o.network_mode(), sentry_core::net::NetMode::Host);
+        assert_eq!(
+            RuntimeOptions::default().network_mode(),
+            sentry_core::net::NetMode::Sandbox
+        );
+        let e = RuntimeOptions::parse("network = \"bridge\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("network \"bridge\""), "{e}");
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub debug_log: Option<PathBuf>,
     /// Pages mapped per fault.
     pub fault_around: u64,
+    /// The pod's network (its packet sockets are this process's).
+    pub net: sentry_core::net::NetConfig,
 }
 
 /// A failed request: errno-like code and message.
@@ -483,6 +485,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         hostname: bundle.hostname.clone().unwrap_or_else(|| "gvisor".into()),
         sysctl: bundle.sysctl.clone(),
         syscalls: sentry_core::syscalls::dispatch,
+        net: opts.net.clone(),
         ..KernelConfig::default()
     };
     let procfs = ProcFs::new();
@@ -513,13 +516,8 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         .map(Reply::Create);
     // Every descriptor the sentry needs from now on is open (or arrives on
     // the control socket): confine.
-    super::confine::confine_sentry(
-        raw,
-        opts.debug_log.as_deref(),
-        &keep,
-        sentry_core::net::NetMode::None,
-    )
-    .context("confining the sentry")?;
+    super::confine::confine_sentry(raw, opts.debug_log.as_deref(), &keep, opts.net.mode)
+        .context("confining the sentry")?;
     let mut answer = Some((first_seq, answer));
     loop {
         let (seq, a) = match answer.take() {

@@ -280,11 +280,25 @@ impl Pod {
                 BackendError::Invalid(format!("bind mount source {}: {e}", f.display()))
             })?));
         }
+        // The pod's network, from the sandbox (pause) container's
+        // namespace: taken over (mode sandbox) before anything starts, so a
+        // bad namespace leaves nothing behind.
+        let net = if is_member {
+            None
+        } else {
+            let mode = options.network_mode();
+            let source = crate::netns::source_of(mode, b.network_ns.as_ref());
+            Some(
+                crate::netns::prepare(mode, &source)
+                    .map_err(|e| BackendError::Invalid(format!("{e:#}")))?,
+            )
+        };
         let (gofer_pid, channels) = self.start_gofer(&b, &env).map_err(failed)?;
         fds.extend(channels);
         fds.extend(files);
-        if !is_member {
-            let started = self.start_sentry(&req.id, &options, &env);
+        if let Some(net) = net {
+            let started = self.start_sentry(&req.id, &options, &env, &net);
+            drop(net);
             let (sentry_pid, client, dead) = match started {
                 Ok(s) => s,
                 Err(e) => {

@@ -61,6 +61,7 @@ impl Pod {
         fds: Vec<OwnedFd>,
         first: RawFd,
         ns: libc::c_int,
+        netns: Option<OwnedFd>,
     ) -> Result<i32> {
         let exe = self.gvisor.clone();
         let argv = cstrings(&argv)?;
@@ -85,7 +86,15 @@ impl Pod {
             if let Some(l) = &log {
                 pairs.push((l.as_raw_fd(), 2));
             }
-            let r = confine::spawn(&exe, &argv, &env, &pairs, ns);
+            let r = confine::spawn_in(
+                &exe,
+                &argv,
+                &env,
+                &pairs,
+                ns,
+                netns.as_ref().map(|n| n.as_raw_fd()),
+            );
+            drop(netns);
             drop(fds);
             drop(log);
             r
@@ -121,17 +130,26 @@ impl Pod {
             argv.push(a);
         }
         let pid = self
-            .spawn(argv, env.to_vec(), servers, 3, confine::GOFER_NAMESPACES)
+            .spawn(
+                argv,
+                env.to_vec(),
+                servers,
+                3,
+                confine::GOFER_NAMESPACES,
+                None,
+            )
             .context("starting the gofer")?;
         Ok((pid, clients))
     }
 
-    /// Starts the sentry with `options`; returns its pid and control client.
+    /// Starts the sentry with `options` and the pod's network `net`;
+    /// returns its pid and control client.
     pub(super) fn start_sentry(
         &self,
         id: &str,
         options: &RuntimeOptions,
         env: &[OsString],
+        net: &crate::netns::Prepared,
     ) -> Result<(i32, Arc<Client>, Arc<AtomicBool>)> {
         let (mine, theirs) =
             vfs_gofer::wire::socketpair().context("creating the control socket")?;
@@ -148,14 +166,22 @@ impl Pod {
         if options.strace {
             argv.push("--strace".into());
         }
+        // The packet sockets follow the control socket (descriptor 3).
+        let mut fds = vec![theirs];
+        let mut net_fds = Vec::new();
+        for f in net.fds() {
+            net_fds.push(3 + fds.len() as RawFd);
+            fds.push(f.try_clone().context("duplicating a packet socket")?);
+        }
+        argv.extend(crate::netns::args::encode(&net.config, &net_fds));
+        let netns = net
+            .join
+            .as_ref()
+            .map(|n| n.fd().try_clone())
+            .transpose()
+            .context("duplicating the network namespace's descriptor")?;
         let pid = self
-            .spawn(
-                argv,
-                env.to_vec(),
-                vec![theirs],
-                3,
-                confine::SENTRY_NAMESPACES,
-            )
+            .spawn(argv, env.to_vec(), fds, 3, net.sentry_namespaces(), netns)
             .context("starting the sentry")?;
         let sinks = self.sinks.clone();
         let sinks2 = self.sinks.clone();
