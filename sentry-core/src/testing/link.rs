@@ -690,3 +690,69 @@ fn default_route_via_gateway() {
         "the gateway is dumped"
     );
 }
+
+/// Bulk TCP over the veth both ways (a figure, not a check: run with
+/// `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn throughput() {
+    let Some(v) = veth() else { return };
+    let s = v.stack(vec![]);
+    const TOTAL: usize = 256 << 20;
+    // Host → sandbox.
+    let l = tcp(&s, libc::AF_INET);
+    let ls = l.socket().unwrap();
+    ls.bind(&Detached, &SockAddr::Inet(SocketAddrV4::new(v.v4(2), 0)))
+        .unwrap();
+    ls.listen(&Detached, 4).unwrap();
+    let port = match ls.sockname().unwrap() {
+        SockAddr::Inet(a) => a.port(),
+        _ => 0,
+    };
+    let me = SocketAddr::new(IpAddr::V4(v.v4(2)), port);
+    let t0 = Instant::now();
+    let tx = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(me).unwrap();
+        let buf = vec![1u8; 1 << 20];
+        for _ in 0..(TOTAL >> 20) {
+            c.write_all(&buf).unwrap();
+        }
+    });
+    let (a, _) = ls.accept(&Detached, 0).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut got = 0;
+    while got < TOTAL {
+        let n = a.read(&Detached, &mut buf).unwrap();
+        assert!(n > 0);
+        got += n;
+    }
+    tx.join().unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!("host -> sandbox: {:.0} MB/s", TOTAL as f64 / secs / 1e6);
+    // Sandbox → host.
+    let hl = TcpListener::bind(SocketAddr::new(IpAddr::V4(v.v4(1)), 0)).unwrap();
+    let hp = hl.local_addr().unwrap();
+    let rx = std::thread::spawn(move || {
+        let (mut c, _) = hl.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0;
+        while got < TOTAL {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+    });
+    let c = tcp(&s, libc::AF_INET);
+    c.socket().unwrap().connect(&Detached, &sa(hp)).unwrap();
+    let t0 = Instant::now();
+    let data = vec![2u8; 1 << 20];
+    let mut sent = 0;
+    while sent < TOTAL {
+        sent += c.write(&Detached, &data).unwrap();
+    }
+    rx.join().unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!("sandbox -> host: {:.0} MB/s", TOTAL as f64 / secs / 1e6);
+    let c = s.inet.link_counts()[0].1;
+    eprintln!("counters: rx {:?} tx {:?}", c.rx, c.tx);
+}

@@ -138,11 +138,16 @@ impl Inner {
             return false;
         }
         let ours = self.net.is_local(info.dst);
-        let mcast6 = match info.dst {
+        let multicast = match info.dst {
             IpAddr::V6(d) => d.is_multicast(),
-            _ => false,
+            IpAddr::V4(d) => d.is_multicast() || d.is_broadcast(),
         };
-        if !(ours || mcast6 && info.proto == proto::ICMPV6) {
+        if multicast && !(info.dst.is_ipv6() && info.proto == proto::ICMPV6) {
+            // A group the sandbox did not join (or a broadcast no
+            // socket here takes): not an error.
+            return true;
+        }
+        if !ours && !multicast {
             return false;
         }
         if info.fragment {
