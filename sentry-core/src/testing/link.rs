@@ -363,6 +363,26 @@ fn udp_ping_and_errors() {
     set_timeout(&u, 5);
     let n = u.read(&Detached, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"pong");
+    // Fragmented by the host on the way in: reassembled.
+    h.send_to(&[7u8; 4000], from).unwrap();
+    let n = u.read(&Detached, &mut buf).unwrap();
+    assert_eq!(n, 4000);
+    assert!(buf[..n].iter().all(|&b| b == 7));
+    // IPv6 both ways, fragmented.
+    let h6 = std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V6(v.v6(1)), 0)).unwrap();
+    h6.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let u6 = udp(&s, libc::AF_INET6);
+    u6.socket()
+        .unwrap()
+        .connect(&Detached, &sa(h6.local_addr().unwrap()))
+        .unwrap();
+    u6.write(&Detached, &[6u8; 3500]).unwrap();
+    let (n, from6) = h6.recv_from(&mut buf).unwrap();
+    assert_eq!((n, from6.ip()), (3500, IpAddr::V6(v.v6(2))));
+    h6.send_to(&[5u8; 3000], from6).unwrap();
+    set_timeout(&u6, 5);
+    let n = u6.read(&Detached, &mut buf).unwrap();
+    assert_eq!(n, 3000);
     // A closed port on the host: ICMP port unreachable, ECONNREFUSED.
     let closed = {
         let t = std::net::UdpSocket::bind(SocketAddr::new(host, 0)).unwrap();

@@ -8,8 +8,8 @@
 //!
 //! Dropped: frames for other hardware addresses, IPv4 multicast, packets
 //! from or to loopback addresses (127/8 and ::1 never cross a link),
-//! packets for addresses not the sandbox's, IP fragments (not
-//! reassembled), malformed packets. Checksums of received frames are not
+//! packets for addresses not the sandbox's, malformed packets. IP
+//! fragments are reassembled first ([`crate::net::link::frag`]). Checksums of received frames are not
 //! verified (the host may hand over partial ones, see the packet socket
 //! contract).
 
@@ -151,7 +151,20 @@ impl Inner {
             return false;
         }
         if info.fragment {
-            return false;
+            // Reassembled, then handled as one packet.
+            let Some(dev) = self.dev.link.as_mut() else {
+                return false;
+            };
+            let Some(whole) = dev.frags.add(p, &info, std::time::Instant::now()) else {
+                return true;
+            };
+            let mut frame = Vec::with_capacity(ETH_HLEN + whole.len());
+            frame.extend_from_slice(&f[..ETH_HLEN]);
+            frame.extend_from_slice(&whole);
+            return match wire::ip_info(&whole) {
+                Some(i) if !i.fragment => self.ip_input(li, link, &frame, src_mac, wake),
+                _ => false,
+            };
         }
         let l4 = &p[info.l4..info.end];
         match info.proto {

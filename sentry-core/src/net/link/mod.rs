@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
 
+pub mod frag;
 pub mod neigh;
 pub mod wire;
 
@@ -736,6 +737,8 @@ pub struct Dev {
     pub unreachable: Vec<Unreachable>,
     /// A resolution started: the timer must run by then.
     pub deadline: Option<Instant>,
+    /// IP fragments coming in.
+    pub frags: frag::Reassembly,
 }
 
 impl Dev {
@@ -750,6 +753,7 @@ impl Dev {
             ip_id: 1,
             unreachable: Vec::new(),
             deadline: None,
+            frags: frag::Reassembly::default(),
         }
     }
 
