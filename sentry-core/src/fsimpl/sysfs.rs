@@ -232,7 +232,8 @@ fn net_node(dev: &NetDevice, rest: &[&str]) -> Option<Node> {
                 | "proto_down" => "0\n".to_string(),
                 "addr_len" => "6\n".to_string(),
                 "address" => mac_text(&dev.mac),
-                "broadcast" => mac_text(&[0; 6]),
+                // Ethernet's is all ones, loopback's all zero.
+                "broadcast" => mac_text(&if dev.hw_type == 1 { [0xff; 6] } else { [0; 6] }),
                 "carrier" => format!("{}\n", dev.carrier as u8),
                 "dev_id" => "0x0\n".to_string(),
                 "flags" => format!("{:#x}\n", dev.flags),
