@@ -526,6 +526,18 @@ mod tests {
     }
 
     #[test]
+    fn sources_as_runsc_decides() {
+        let p = Some(PathBuf::from("/run/netns/x"));
+        for m in [NetMode::None, NetMode::Sandbox, NetMode::Host] {
+            assert_eq!(source_of(m, Some(&p)), Source::Path("/run/netns/x".into()));
+            assert_eq!(source_of(m, Some(&None)), Source::Empty);
+        }
+        assert_eq!(source_of(NetMode::Sandbox, None), Source::Empty);
+        assert_eq!(source_of(NetMode::None, None), Source::Empty);
+        assert_eq!(source_of(NetMode::Host, None), Source::Own);
+    }
+
+    #[test]
     fn none_and_empty_need_nothing() {
         let p = prepare(NetMode::None, &Source::Path("/x".into())).unwrap();
         assert!(p.config.links.is_empty());
