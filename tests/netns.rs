@@ -689,3 +689,69 @@ fn containerd_container_joins_a_namespace() {
         "{err}"
     );
 }
+
+#[test]
+fn containerd_network_option_picks_the_mode() {
+    if !tools() {
+        return;
+    }
+    use gvisor_tests::ctrd::{Containerd, RUNTIME};
+    let ns = TestNs::with_veth("ctropt", 5, true);
+    let c = Containerd::start();
+    let with_ns = format!("network:{}", ns.path().display());
+    let dir = scratch_dir().join("netns-ctr-options");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (mode, want) in [
+        ("host", "lo 127.0.0.1/8\neth0 10.214.5.2/30\n"),
+        ("none", "lo 127.0.0.1/8\n"),
+    ] {
+        let opts = dir.join(format!("{mode}.toml"));
+        std::fs::write(&opts, format!("network = \"{mode}\"\n")).unwrap();
+        let id = format!("netns-opt-{mode}");
+        let o = c.ctr(&[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            "--runtime-config-path",
+            &opts.display().to_string(),
+            "--with-ns",
+            &with_ns,
+            "docker.io/library/busybox:latest",
+            &id,
+            "sh",
+            "-c",
+            "ip -o -4 addr | awk '{print $2, $4}'",
+        ]);
+        assert!(
+            o.status.success(),
+            "{mode}: {}\n{}",
+            describe(&o),
+            c.log_tail()
+        );
+        assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{mode}");
+        // Neither mode takes the namespace over.
+        let kept = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
+        assert!(kept.contains("10.214.5.2/30"), "{mode}: {kept}");
+    }
+    // A bad value is refused, naming it.
+    let opts = dir.join("bad.toml");
+    std::fs::write(&opts, "network = \"bridge\"\n").unwrap();
+    let o = c.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RUNTIME,
+        "--runtime-config-path",
+        &opts.display().to_string(),
+        "docker.io/library/busybox:latest",
+        "netns-opt-bad",
+        "true",
+    ]);
+    assert!(!o.status.success(), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("network \"bridge\""),
+        "{}",
+        describe(&o)
+    );
+}
