@@ -418,15 +418,17 @@ pub fn take_over(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
         .validate()
         .map_err(|e| anyhow!("the sandbox's network: {e}"))?;
         let mut nl = netlink::Netlink::open().with_context(|| what.clone())?;
-        for (l, index) in &mut links {
-            let name = l.name.clone();
-            if !l
-                .name
+        // Names go into /proc/sys paths.
+        if let Some((l, _)) = links.iter().find(|(l, _)| {
+            !l.name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-            {
-                bail!("{what}: interface name {name:?} is not usable");
-            }
+                || l.name.starts_with('.')
+        }) {
+            bail!("{what}: interface name {:?} is not usable", l.name);
+        }
+        for (l, index) in &mut links {
+            let name = l.name.clone();
             nl.set_up(*index)
                 .map_err(|e| anyhow!("{what}: interface {name}: setting it up: {e}"))?;
             l.fd = Some(Arc::new(
