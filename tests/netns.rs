@@ -56,16 +56,31 @@ fn sh_ok(cmd: &str) {
 struct TestNs {
     name: String,
     host_if: String,
+    /// The sandbox end's address.
+    addr: IpAddr,
+}
+
+/// The third byte (IPv4) or second group (IPv6) of test subnet `k`: per
+/// test process, so that parallel runs do not collide.
+fn subnet(k: u8) -> u8 {
+    (std::process::id() % 30) as u8 * 8 + k
 }
 
 impl TestNs {
-    /// Namespace `gvt-TAG-PID` with `eth0` (10.214.K.2/30, host end
-    /// 10.214.K.1) when `v4`, or fd14:K::2/64 (host fd14:K::1) when not.
+    /// Namespace `gvt-TAG-PID` with `eth0` (10.214.S.2/30, host end
+    /// 10.214.S.1) when `v4`, or fd14:S::2/64 (host fd14:S::1) when not;
+    /// S is [`subnet`]`(k)`.
     fn with_veth(tag: &str, k: u8, v4: bool) -> TestNs {
         let pid = std::process::id();
+        let sub = subnet(k);
         let t = TestNs {
             name: format!("gvt-{tag}-{pid}"),
             host_if: format!("gvt{k}h{}", pid % 100_000),
+            addr: if v4 {
+                format!("10.214.{sub}.2").parse().unwrap()
+            } else {
+                format!("fd14:{sub}::2").parse().unwrap()
+            },
         };
         let (n, h) = (&t.name, &t.host_if);
         sh(&format!(
@@ -76,11 +91,11 @@ impl TestNs {
         ));
         if v4 {
             sh(&format!(
-                "ip addr add 10.214.{k}.1/30 dev {h} && ip -n {n} addr add 10.214.{k}.2/30 dev eth0"
+                "ip addr add 10.214.{sub}.1/30 dev {h} && ip -n {n} addr add 10.214.{sub}.2/30 dev eth0"
             ));
         } else {
             sh(&format!(
-                "ip addr add fd14:{k}::1/64 dev {h} nodad && ip -n {n} addr add fd14:{k}::2/64 dev eth0 nodad"
+                "ip addr add fd14:{sub}::1/64 dev {h} nodad && ip -n {n} addr add fd14:{sub}::2/64 dev eth0 nodad"
             ));
         }
         t
@@ -90,6 +105,7 @@ impl TestNs {
         let t = TestNs {
             name: format!("gvt-{tag}-{}", std::process::id()),
             host_if: String::new(),
+            addr: IpAddr::from([0, 0, 0, 0]),
         };
         sh(&format!("ip netns add {}", t.name));
         t
@@ -366,7 +382,7 @@ fn bundle_joins_a_namespace_and_takes_it_over() {
     sh(&format!("ip -n {} link add bare0 type ifb", ns.name));
     // Before: the host kernel of the namespace answers for the address
     // (a closed port is refused by it).
-    let addr: IpAddr = "10.214.1.2".parse().unwrap();
+    let addr = ns.addr;
     let e =
         TcpStream::connect_timeout(&(addr, port(3)).into(), Duration::from_secs(5)).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
@@ -434,10 +450,10 @@ fn bundle_in_host_mode_enters_the_namespace() {
     let out = run_command(run_bundle_cmd(&dir, "hostmode", "host"));
     assert!(out.status.success(), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("eth0 10.214.4.2/30"), "{text}");
+    assert!(text.contains(&format!("eth0 {}/30", ns.addr)), "{text}");
     // Nothing is taken over in mode host.
     let kept = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
-    assert!(kept.contains("10.214.4.2/30"), "{kept}");
+    assert!(kept.contains(&format!("{}/30", ns.addr)), "{kept}");
 }
 
 #[test]
@@ -457,7 +473,7 @@ fn ipv6_only_namespace_works() {
     );
     let mut run = Running::start(run_bundle_cmd(&dir, "v6", "sandbox"));
     assert_eq!(run.line(), "ready");
-    let addr: IpAddr = "fd14:2::2".parse().unwrap();
+    let addr = ns.addr;
     let mut got = String::new();
     for _ in 0..50 {
         if let Ok(s) = TcpStream::connect_timeout(&(addr, p).into(), Duration::from_secs(5)) {
@@ -654,7 +670,7 @@ fn containerd_container_joins_a_namespace() {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         c2.ctr(&a)
     });
-    let addr: IpAddr = "10.214.3.2".parse().unwrap();
+    let addr = ns.addr;
     let mut got = String::new();
     for _ in 0..300 {
         if let Ok(s) = TcpStream::connect_timeout(&(addr, p).into(), Duration::from_secs(2)) {
@@ -701,10 +717,8 @@ fn containerd_network_option_picks_the_mode() {
     let with_ns = format!("network:{}", ns.path().display());
     let dir = scratch_dir().join("netns-ctr-options");
     std::fs::create_dir_all(&dir).unwrap();
-    for (mode, want) in [
-        ("host", "lo 127.0.0.1/8\neth0 10.214.5.2/30\n"),
-        ("none", "lo 127.0.0.1/8\n"),
-    ] {
+    let host_want = format!("lo 127.0.0.1/8\neth0 {}/30\n", ns.addr);
+    for (mode, want) in [("host", host_want.as_str()), ("none", "lo 127.0.0.1/8\n")] {
         let opts = dir.join(format!("{mode}.toml"));
         std::fs::write(&opts, format!("network = \"{mode}\"\n")).unwrap();
         let id = format!("netns-opt-{mode}");
@@ -732,7 +746,7 @@ fn containerd_network_option_picks_the_mode() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{mode}");
         // Neither mode takes the namespace over.
         let kept = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
-        assert!(kept.contains("10.214.5.2/30"), "{mode}: {kept}");
+        assert!(kept.contains(&format!("{}/30", ns.addr)), "{mode}: {kept}");
     }
     // A bad value is refused, naming it.
     let opts = dir.join("bad.toml");
