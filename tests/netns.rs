@@ -380,6 +380,11 @@ fn bundle_joins_a_namespace_and_takes_it_over() {
     let ns = TestNs::with_veth("join", 1, true);
     // An interface without an address is just there.
     sh(&format!("ip -n {} link add bare0 type ifb", ns.name));
+    // A namespace that forwards (as a routing host's pods inherit).
+    sh(&format!(
+        "ip netns exec {} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/forwarding'",
+        ns.name
+    ));
     // Before: the host kernel of the namespace answers for the address
     // (a closed port is refused by it).
     let addr = ns.addr;
@@ -410,6 +415,12 @@ fn bundle_joins_a_namespace_and_takes_it_over() {
     assert!(links.contains(&"bare0:".to_string()), "{links:?}");
     // The namespace's host side has no address left: what answers now is
     // the sentry.
+    // Its kernel neither forwards nor answers for the taken interface.
+    let fwd = sh(&format!(
+        "ip netns exec {} cat /proc/sys/net/ipv4/conf/eth0/forwarding /proc/sys/net/ipv6/conf/eth0/disable_ipv6",
+        ns.name
+    ));
+    assert_eq!(fwd, "0\n1\n");
     let left = sh(&format!("ip -n {} -o addr", ns.name));
     assert!(
         !left

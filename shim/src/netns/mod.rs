@@ -443,6 +443,11 @@ pub fn take_over(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
             .with_context(|| format!("{what}: interface {name}"))?;
             write_sysctl(&format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "1")
                 .with_context(|| format!("{what}: interface {name}"))?;
+            // Frames for the sandbox's addresses reach the host kernel of
+            // the namespace too: with forwarding on (inherited from a host
+            // that routes) it would answer them with ICMP unreachable.
+            write_sysctl(&format!("/proc/sys/net/ipv4/conf/{name}/forwarding"), "0")
+                .with_context(|| format!("{what}: interface {name}"))?;
             // No ARP answers for addresses the interface no longer has.
             write_sysctl(&format!("/proc/sys/net/ipv4/conf/{name}/arp_ignore"), "8")
                 .with_context(|| format!("{what}: interface {name}"))?;
