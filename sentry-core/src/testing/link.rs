@@ -513,6 +513,28 @@ fn unreachable_and_isolation() {
     )
     .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED), "{e}");
+    // bind: the link's address yes, the host's no.
+    let b = tcp(&s, libc::AF_INET);
+    b.socket()
+        .unwrap()
+        .bind(&Detached, &SockAddr::Inet(SocketAddrV4::new(v.v4(2), 0)))
+        .unwrap();
+    let b = tcp(&s, libc::AF_INET);
+    assert_eq!(
+        b.socket()
+            .unwrap()
+            .bind(&Detached, &SockAddr::Inet(SocketAddrV4::new(v.v4(1), 0))),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    // A socket bound to loopback cannot reach the outside.
+    let b = tcp(&s, libc::AF_INET);
+    let bs = b.socket().unwrap();
+    bs.bind(
+        &Detached,
+        &SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
+    )
+    .unwrap();
+    assert_eq!(bs.connect(&Detached, &sa(closed)), Err(Errno::EINVAL));
     // No route: at once.
     let c = tcp(&s, libc::AF_INET);
     let r = c.socket().unwrap().connect(
@@ -686,6 +708,16 @@ fn default_route_via_gateway() {
         .map(|x| x.parse().unwrap())
         .collect();
     assert!(fields[1] >= 1 && fields[9] >= 2, "{eth}");
+    use crate::fsimpl::sysfs::NetDevices;
+    let eth0 = s
+        .net_devices()
+        .into_iter()
+        .find(|d| d.name == "eth0")
+        .unwrap();
+    assert!(eth0
+        .stats
+        .iter()
+        .any(|(n, v)| *n == "tx_packets" && *v >= 2));
     let view = s.inet.view();
     assert!(view
         .neigh

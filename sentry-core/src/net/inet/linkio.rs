@@ -201,6 +201,9 @@ impl Inner {
     /// code 4), back to its sender.
     fn icmp_error(&mut self, _li: usize, info: &wire::IpInfo, p: &[u8], port: bool) {
         let _ = port;
+        if !self.dev.link.as_mut().is_some_and(|d| d.icmp_allowed()) {
+            return;
+        }
         let v6 = info.src.is_ipv6();
         let max = if v6 { ICMP_ERR_MAX_V6 } else { ICMP_ERR_MAX_V4 };
         let quote = &p[..info.end.min(max)];

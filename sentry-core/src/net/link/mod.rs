@@ -739,7 +739,16 @@ pub struct Dev {
     pub deadline: Option<Instant>,
     /// IP fragments coming in.
     pub frags: frag::Reassembly,
+    /// ICMP errors that may still be sent in this burst, and when the
+    /// bucket was last filled.
+    icmp_tokens: u32,
+    icmp_filled: Instant,
 }
+
+/// ICMP errors per second (net.ipv4.icmp_msgs_per_sec).
+pub const ICMP_PER_SEC: u32 = 1000;
+/// Their burst (net.ipv4.icmp_msgs_burst).
+pub const ICMP_BURST: u32 = 50;
 
 impl Dev {
     /// The device of `net`.
@@ -754,7 +763,29 @@ impl Dev {
             unreachable: Vec::new(),
             deadline: None,
             frags: frag::Reassembly::default(),
+            icmp_tokens: ICMP_BURST,
+            icmp_filled: Instant::now(),
         }
+    }
+
+    /// Whether an ICMP error may be sent now (a token bucket, as Linux
+    /// limits them).
+    pub fn icmp_allowed(&mut self) -> bool {
+        let now = Instant::now();
+        let ms = now.duration_since(self.icmp_filled).as_millis();
+        if ms > 0 {
+            let add =
+                (ms.saturating_mul(u128::from(ICMP_PER_SEC)) / 1000).min(u128::from(ICMP_BURST));
+            if add > 0 {
+                self.icmp_tokens = (self.icmp_tokens + add as u32).min(ICMP_BURST);
+                self.icmp_filled = now;
+            }
+        }
+        if self.icmp_tokens == 0 {
+            return false;
+        }
+        self.icmp_tokens -= 1;
+        true
     }
 
     /// The next IPv4 identification.
