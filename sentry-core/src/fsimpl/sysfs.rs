@@ -37,6 +37,8 @@ pub struct NetDevice {
     pub operstate: &'static str,
     /// Whether the carrier is up.
     pub carrier: bool,
+    /// Counters by statistics/ file name (those absent read 0).
+    pub stats: Vec<(&'static str, u64)>,
 }
 
 /// Where sysfs gets the network devices from (the kernel's stack).
@@ -84,7 +86,7 @@ const NET_FILES: [&str; 24] = [
     "tx_queue_len",
     "type",
 ];
-/// The counters of statistics/ (always zero here).
+/// The counters of statistics/.
 const NET_STATS: [&str; 23] = [
     "collisions",
     "multicast",
@@ -213,7 +215,14 @@ fn net_node(dev: &NetDevice, rest: &[&str]) -> Option<Node> {
         }
         ["subsystem"] => Node::Link(b"../../../../class/net".to_vec()),
         ["statistics"] => Node::Dir(names(&NET_STATS, S_IFREG)),
-        ["statistics", s] if NET_STATS.contains(s) => Node::File(b"0\n".to_vec()),
+        ["statistics", s] if NET_STATS.contains(s) => {
+            let v = dev
+                .stats
+                .iter()
+                .find(|(n, _)| n == s)
+                .map_or(0, |(_, v)| *v);
+            Node::File(format!("{v}\n").into_bytes())
+        }
         ["uevent"] => {
             Node::File(format!("INTERFACE={}\nIFINDEX={}\n", dev.name, dev.index).into_bytes())
         }
@@ -232,7 +241,8 @@ fn net_node(dev: &NetDevice, rest: &[&str]) -> Option<Node> {
                 | "proto_down" => "0\n".to_string(),
                 "addr_len" => "6\n".to_string(),
                 "address" => mac_text(&dev.mac),
-                "broadcast" => mac_text(&[0; 6]),
+                // Ethernet's is all ones, loopback's all zero.
+                "broadcast" => mac_text(&if dev.hw_type == 1 { [0xff; 6] } else { [0; 6] }),
                 "carrier" => format!("{}\n", dev.carrier as u8),
                 "dev_id" => "0x0\n".to_string(),
                 "flags" => format!("{:#x}\n", dev.flags),
@@ -340,6 +350,7 @@ mod tests {
                 hw_type: 772,
                 txqlen: 1000,
                 operstate: "unknown",
+                stats: Vec::new(),
                 carrier: true,
             }]
         }

@@ -241,9 +241,27 @@ fn ifconf(stack: &Stack, ctx: &dyn TaskContext, arg: u64) -> SysResult<u64> {
 /// The devices /sys/class/net shows.
 impl crate::fsimpl::sysfs::NetDevices for Stack {
     fn net_devices(&self) -> Vec<crate::fsimpl::sysfs::NetDevice> {
+        let counts = self.inet.link_counts();
         self.interfaces()
             .into_iter()
             .map(|i| crate::fsimpl::sysfs::NetDevice {
+                stats: counts
+                    .iter()
+                    .find(|c| c.0 == i.index)
+                    .map(|(_, c)| {
+                        vec![
+                            ("rx_packets", c.rx[0]),
+                            ("rx_bytes", c.rx[1]),
+                            ("rx_errors", c.rx[2]),
+                            ("rx_dropped", c.rx[3]),
+                            ("multicast", c.rx[4]),
+                            ("tx_packets", c.tx[0]),
+                            ("tx_bytes", c.tx[1]),
+                            ("tx_errors", c.tx[2]),
+                            ("tx_dropped", c.tx[3]),
+                        ]
+                    })
+                    .unwrap_or_default(),
                 operstate: match super::netlink::route::operstate(&i) {
                     0 => "unknown",
                     6 => "up",

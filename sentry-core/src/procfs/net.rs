@@ -11,9 +11,24 @@ use std::net::IpAddr;
 use crate::net::{Interface, Stack};
 
 /// The files of /proc/[pid]/net.
-pub const FILES: [&str; 15] = [
-    "dev", "icmp", "icmp6", "if_inet6", "netstat", "packet", "raw", "raw6", "route", "snmp", "tcp",
-    "tcp6", "udp", "udp6", "unix",
+pub const FILES: [&str; 17] = [
+    "arp",
+    "dev",
+    "icmp",
+    "icmp6",
+    "if_inet6",
+    "ipv6_route",
+    "netstat",
+    "packet",
+    "raw",
+    "raw6",
+    "route",
+    "snmp",
+    "tcp",
+    "tcp6",
+    "udp",
+    "udp6",
+    "unix",
 ];
 
 /// The contents of /proc/net/`name`; None for a file that does not exist.

@@ -32,6 +32,7 @@ mod fd;
 mod file;
 mod inet;
 mod info;
+mod link;
 mod mm;
 mod namespace;
 mod pipe;

@@ -93,6 +93,24 @@ impl NetNs {
         NetNs::open(Path::new("/proc/thread-self/ns/net"))
     }
 
+    /// Whether `other` is the same namespace.
+    pub fn same_as(&self, other: &NetNs) -> Result<bool> {
+        let id = |n: &NetNs| -> Result<(u64, u64)> {
+            // SAFETY: fstat into a zeroed buffer on our descriptor.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            if unsafe { libc::fstat(n.fd.as_raw_fd(), &mut st) } < 0 {
+                bail!(
+                    "network namespace {}: {}",
+                    n.path.display(),
+                    std::io::Error::last_os_error()
+                );
+            }
+            Ok((st.st_dev, st.st_ino))
+        };
+        Ok(id(self)? == id(other)?)
+    }
+
     /// The path it was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -390,16 +408,27 @@ pub fn take_over(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
     let what = format!("network namespace {}", ns.path().display());
     ns.run(|| {
         let (mut links, routes, addrs) = read_here(&what)?;
+        // What the stack cannot take is refused before the namespace is
+        // touched (the sockets are checked after).
+        NetConfig {
+            mode: NetMode::Host,
+            links: links.iter().map(|(l, _)| l.clone()).collect(),
+            routes: routes.clone(),
+        }
+        .validate()
+        .map_err(|e| anyhow!("the sandbox's network: {e}"))?;
         let mut nl = netlink::Netlink::open().with_context(|| what.clone())?;
-        for (l, index) in &mut links {
-            let name = l.name.clone();
-            if !l
-                .name
+        // Names go into /proc/sys paths.
+        if let Some((l, _)) = links.iter().find(|(l, _)| {
+            !l.name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-            {
-                bail!("{what}: interface name {name:?} is not usable");
-            }
+                || l.name.starts_with('.')
+        }) {
+            bail!("{what}: interface name {:?} is not usable", l.name);
+        }
+        for (l, index) in &mut links {
+            let name = l.name.clone();
             nl.set_up(*index)
                 .map_err(|e| anyhow!("{what}: interface {name}: setting it up: {e}"))?;
             l.fd = Some(Arc::new(
@@ -413,6 +442,11 @@ pub fn take_over(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
             )
             .with_context(|| format!("{what}: interface {name}"))?;
             write_sysctl(&format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "1")
+                .with_context(|| format!("{what}: interface {name}"))?;
+            // Frames for the sandbox's addresses reach the host kernel of
+            // the namespace too: with forwarding on (inherited from a host
+            // that routes) it would answer them with ICMP unreachable.
+            write_sysctl(&format!("/proc/sys/net/ipv4/conf/{name}/forwarding"), "0")
                 .with_context(|| format!("{what}: interface {name}"))?;
             // No ARP answers for addresses the interface no longer has.
             write_sysctl(&format!("/proc/sys/net/ipv4/conf/{name}/arp_ignore"), "8")
@@ -440,6 +474,12 @@ pub fn prepare(mode: NetMode, source: &Source) -> Result<Prepared> {
         }
         (NetMode::Sandbox, Source::Path(path)) => {
             let ns = NetNs::open(path)?;
+            if ns.same_as(&NetNs::own()?)? {
+                bail!(
+                    "network namespace {}: it is the launcher's own; mode sandbox would take its interfaces away from the host (use mode host)",
+                    path.display()
+                );
+            }
             let (links, routes) = take_over(&ns)?;
             p.config = NetConfig {
                 mode,
@@ -490,6 +530,18 @@ mod tests {
         let e = NetNs::open(Path::new("/proc/self/ns/uts")).unwrap_err();
         assert!(e.to_string().contains("a uts namespace"), "{e}");
         NetNs::open(Path::new("/proc/self/ns/net")).unwrap();
+    }
+
+    #[test]
+    fn sources_as_runsc_decides() {
+        let p = Some(PathBuf::from("/run/netns/x"));
+        for m in [NetMode::None, NetMode::Sandbox, NetMode::Host] {
+            assert_eq!(source_of(m, Some(&p)), Source::Path("/run/netns/x".into()));
+            assert_eq!(source_of(m, Some(&None)), Source::Empty);
+        }
+        assert_eq!(source_of(NetMode::Sandbox, None), Source::Empty);
+        assert_eq!(source_of(NetMode::None, None), Source::Empty);
+        assert_eq!(source_of(NetMode::Host, None), Source::Own);
     }
 
     #[test]

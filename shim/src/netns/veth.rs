@@ -5,7 +5,10 @@
 //! iptables MASQUERADE rule for the /30 (so the sandbox reaches what the
 //! host reaches), plus FORWARD accept rules for the veth. Everything goes
 //! when the [`DoNetwork`] is dropped; what a killed launcher left is swept
-//! by the next one ([`sweep_stale`]).
+//! by the next one ([`sweep_stale`]). IPv4 forwarding, a host-wide
+//! setting, is given back its value when the last such namespace goes (the
+//! value before is kept in [`FORWARD_SAVED`]; the namespaces and that file
+//! change under the lock [`LOCK`]).
 //!
 //! It runs `ip` (iproute2) and `iptables`, as a user would by hand.
 
@@ -19,6 +22,87 @@ use anyhow::{anyhow, bail, Result};
 pub const PREFIX: &str = "gvisor-do-";
 /// Prefix of the host ends of the veth pairs.
 pub const HOST_IF_PREFIX: &str = "gvd";
+/// IPv4 forwarding's value before the first live `gvisor do` network.
+pub const FORWARD_SAVED: &str = "/run/gvisor-do-ip_forward";
+/// Taken while namespaces are added or removed and forwarding changes.
+pub const LOCK: &str = "/run/gvisor-do.lock";
+const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+
+/// An exclusive flock on [`LOCK`], released on drop (or when the process
+/// dies).
+struct Locked {
+    _file: Option<std::fs::File>,
+}
+
+fn lock() -> Locked {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LOCK);
+    match f {
+        Ok(f) => {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on our descriptor; blocks until granted.
+            while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
+                if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    break;
+                }
+            }
+            Locked { _file: Some(f) }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot take {LOCK}");
+            Locked { _file: None }
+        }
+    }
+}
+
+/// The `gvisor do` namespaces whose launcher is alive.
+fn live_namespaces() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.strip_prefix(PREFIX)
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .collect()
+}
+
+/// Turns IPv4 forwarding on, saving its value if this is the first
+/// network to need it. Under the lock.
+fn forwarding_on() -> Result<()> {
+    let now =
+        std::fs::read_to_string(IP_FORWARD).map_err(|e| anyhow!("reading {IP_FORWARD}: {e}"))?;
+    if now.trim() != "1" {
+        if !std::path::Path::new(FORWARD_SAVED).exists() {
+            std::fs::write(FORWARD_SAVED, now.trim())
+                .map_err(|e| anyhow!("writing {FORWARD_SAVED}: {e}"))?;
+        }
+        std::fs::write(IP_FORWARD, "1")
+            .map_err(|e| anyhow!("enabling IPv4 forwarding ({IP_FORWARD}): {e}"))?;
+    }
+    Ok(())
+}
+
+/// Gives IPv4 forwarding its saved value back when no `gvisor do` network
+/// is left. Under the lock.
+fn forwarding_restore_if_last() {
+    if !live_namespaces().is_empty() {
+        return;
+    }
+    if let Ok(v) = std::fs::read_to_string(FORWARD_SAVED) {
+        if let Err(e) = std::fs::write(IP_FORWARD, v.trim()) {
+            tracing::warn!(error = %e, "restoring IPv4 forwarding");
+        }
+        let _ = std::fs::remove_file(FORWARD_SAVED);
+    }
+}
 
 fn run(prog: &str, args: &[&str]) -> Result<String> {
     let out = Command::new(prog).args(args).output().map_err(|e| {
@@ -89,7 +173,6 @@ fn free_subnet(seed: u32) -> Result<Ipv4Addr> {
 impl DoNetwork {
     /// Makes the namespace, veth pair and rules of launcher `pid`.
     pub fn create(pid: u32) -> Result<DoNetwork> {
-        sweep_stale();
         let mut d = DoNetwork {
             name: format!("{PREFIX}{pid}"),
             host_if: format!("{HOST_IF_PREFIX}{pid}"),
@@ -110,8 +193,13 @@ impl DoNetwork {
         self.sandbox_addr = Ipv4Addr::from(u32::from(net) + 2);
         let (ns, hif) = (self.name.clone(), self.host_if.clone());
         let peer = format!("gvp{pid}");
-        run("ip", &["netns", "add", &ns])?;
-        self.ns_made = true;
+        {
+            let _l = lock();
+            sweep_stale_locked();
+            run("ip", &["netns", "add", &ns])?;
+            self.ns_made = true;
+            forwarding_on()?;
+        }
         run(
             "ip",
             &["link", "add", &hif, "type", "veth", "peer", "name", &peer],
@@ -155,9 +243,6 @@ impl DoNetwork {
                 &self.host_addr.to_string(),
             ],
         )?;
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").map_err(|e| {
-            anyhow!("enabling IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): {e}")
-        })?;
         let subnet = format!("{net}/30");
         let comment = self.name.clone();
         let rules: Vec<Vec<String>> = vec![
@@ -216,16 +301,25 @@ impl Drop for DoNetwork {
             let _ = run("ip", &["link", "del", &self.host_if]);
         }
         if self.ns_made {
+            let _l = lock();
             if let Err(e) = run("ip", &["netns", "del", &self.name]) {
                 tracing::warn!(error = %e, "removing the sandbox's network namespace");
             }
+            forwarding_restore_if_last();
         }
     }
 }
 
 /// Removes the namespaces, veths and rules of `gvisor do` launchers that
-/// are gone (killed before they could clean up).
+/// are gone (killed before they could clean up), and gives IPv4 forwarding
+/// its value back if none is left.
 pub fn sweep_stale() {
+    let _l = lock();
+    sweep_stale_locked();
+    forwarding_restore_if_last();
+}
+
+fn sweep_stale_locked() {
     let Ok(entries) = std::fs::read_dir("/run/netns") else {
         return;
     };

@@ -276,6 +276,10 @@ impl Inner {
             lip
         };
         if !net.is_local(dip) {
+            if addr::is_local(src_ip) {
+                // A loopback source cannot leave (as Linux's route lookup).
+                return Err(Errno::EINVAL);
+            }
             // To the outside, through a link.
             return self.dg_send_link(proto, data, (src_ip, lport), (dip, dst.1));
         }

@@ -8,8 +8,8 @@
 //!
 //! Dropped: frames for other hardware addresses, IPv4 multicast, packets
 //! from or to loopback addresses (127/8 and ::1 never cross a link),
-//! packets for addresses not the sandbox's, IP fragments (not
-//! reassembled), malformed packets. Checksums of received frames are not
+//! packets for addresses not the sandbox's, malformed packets. IP
+//! fragments are reassembled first ([`crate::net::link::frag`]). Checksums of received frames are not
 //! verified (the host may hand over partial ones, see the packet socket
 //! contract).
 
@@ -138,15 +138,33 @@ impl Inner {
             return false;
         }
         let ours = self.net.is_local(info.dst);
-        let mcast6 = match info.dst {
+        let multicast = match info.dst {
             IpAddr::V6(d) => d.is_multicast(),
-            _ => false,
+            IpAddr::V4(d) => d.is_multicast() || d.is_broadcast(),
         };
-        if !(ours || mcast6 && info.proto == proto::ICMPV6) {
+        if multicast && !(info.dst.is_ipv6() && info.proto == proto::ICMPV6) {
+            // A group the sandbox did not join (or a broadcast no
+            // socket here takes): not an error.
+            return true;
+        }
+        if !ours && !multicast {
             return false;
         }
         if info.fragment {
-            return false;
+            // Reassembled, then handled as one packet.
+            let Some(dev) = self.dev.link.as_mut() else {
+                return false;
+            };
+            let Some(whole) = dev.frags.add(p, &info, std::time::Instant::now()) else {
+                return true;
+            };
+            let mut frame = Vec::with_capacity(ETH_HLEN + whole.len());
+            frame.extend_from_slice(&f[..ETH_HLEN]);
+            frame.extend_from_slice(&whole);
+            return match wire::ip_info(&whole) {
+                Some(i) if !i.fragment => self.ip_input(li, link, &frame, src_mac, wake),
+                _ => false,
+            };
         }
         let l4 = &p[info.l4..info.end];
         match info.proto {
@@ -183,6 +201,9 @@ impl Inner {
     /// code 4), back to its sender.
     fn icmp_error(&mut self, _li: usize, info: &wire::IpInfo, p: &[u8], port: bool) {
         let _ = port;
+        if !self.dev.link.as_mut().is_some_and(|d| d.icmp_allowed()) {
+            return;
+        }
         let v6 = info.src.is_ipv6();
         let max = if v6 { ICMP_ERR_MAX_V6 } else { ICMP_ERR_MAX_V4 };
         let quote = &p[..info.end.min(max)];

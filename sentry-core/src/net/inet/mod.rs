@@ -61,6 +61,25 @@ impl Stack {
         }
     }
 
+    /// The counters of each link, by interface index.
+    pub fn link_counts(&self) -> Vec<(u32, crate::net::link::Counts)> {
+        self.core
+            .net
+            .links
+            .iter()
+            .map(|l| (l.index, l.stats.counts()))
+            .collect()
+    }
+
+    /// Routes, neighbours and counters of the links, for the views.
+    pub fn view(&self) -> crate::net::link::View {
+        let mut v = self.core.net.view();
+        if let Some(d) = self.core.lock().dev.link.as_ref() {
+            v.neigh = d.neigh_view();
+        }
+        v
+    }
+
     /// /proc/net/`name` for the inet files.
     pub fn proc_net(&self, name: &str, interfaces: &[Interface]) -> Option<String> {
         procnet::render(&self.core, name, interfaces)

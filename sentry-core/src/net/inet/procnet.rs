@@ -249,16 +249,26 @@ pub fn render(core: &Core, name: &str, ifaces: &[Interface]) -> Option<String> {
                 "Inter-|   Receive                                                |  Transmit\n",
             );
             s.push_str(" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n");
+            let view = core.net.view();
             for i in ifaces {
-                let (b, p) = if i.flags & libc::IFF_LOOPBACK as u32 != 0 {
-                    (stats.bytes, stats.packets)
+                // rx: bytes packets errs drop multicast; tx: bytes
+                // packets errs drop.
+                let (rx, tx) = if i.flags & libc::IFF_LOOPBACK as u32 != 0 {
+                    (
+                        [stats.bytes, stats.packets, 0, 0, 0],
+                        [stats.bytes, stats.packets, 0, 0],
+                    )
                 } else {
-                    (0, 0)
+                    let c = view.counts_of(i.index).unwrap_or_default();
+                    (
+                        [c.rx[1], c.rx[0], c.rx[2], c.rx[3], c.rx[4]],
+                        [c.tx[1], c.tx[0], c.tx[2], c.tx[3]],
+                    )
                 };
                 let _ = writeln!(
                     s,
                     "{:>6}:{:8} {:7} {:4} {:4} {:4} {:5} {:10} {:9} {:8} {:7} {:4} {:4} {:4} {:5} {:7} {:10}",
-                    i.name, b, p, 0, 0, 0, 0, 0, 0, b, p, 0, 0, 0, 0, 0, 0
+                    i.name, rx[0], rx[1], rx[2], rx[3], 0, 0, 0, rx[4], tx[0], tx[1], tx[2], tx[3], 0, 0, 0, 0
                 );
             }
         }
@@ -267,7 +277,13 @@ pub fn render(core: &Core, name: &str, ifaces: &[Interface]) -> Option<String> {
                 for (a, plen) in &i.addrs {
                     if let IpAddr::V6(v6) = a {
                         let hex: String = v6.octets().iter().map(|b| format!("{b:02x}")).collect();
-                        let scope = if v6.is_loopback() { 0x10 } else { 0 };
+                        let scope = if v6.is_loopback() {
+                            0x10
+                        } else if crate::net::link::is_link_local6(*v6) {
+                            0x20
+                        } else {
+                            0
+                        };
                         let _ = writeln!(
                             s,
                             "{} {:02x} {:02x} {:02x} {:02x} {:>8}",
@@ -278,13 +294,109 @@ pub fn render(core: &Core, name: &str, ifaces: &[Interface]) -> Option<String> {
             }
         }
         "route" => {
-            // The loopback routes live in the local table, which this
-            // file does not show.
+            // The main table's IPv4 routes (the loopback ones live in the
+            // local table, which this file does not show).
             pad(
                 &mut s,
                 "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
                 127,
             );
+            for r in core.net.view().routes {
+                let IpAddr::V4(d) = r.dst else { continue };
+                let mask = if r.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(r.prefix.min(32)))
+                };
+                let gw = match r.gateway {
+                    Some(g @ IpAddr::V4(_)) => hex_addr(g),
+                    _ => "00000000".into(),
+                };
+                let flags = if r.gateway.is_some() { 3 } else { 1 };
+                let line = format!(
+                    "{}\t{}\t{}\t{:04X}\t0\t0\t{}\t{}\t0\t0\t0",
+                    r.dev,
+                    hex_addr(IpAddr::V4(d)),
+                    gw,
+                    flags,
+                    r.metric,
+                    hex_addr(IpAddr::V4(std::net::Ipv4Addr::from(mask))),
+                );
+                pad(&mut s, &line, 127);
+            }
+        }
+        "arp" => {
+            s.push_str(
+                "IP address       HW type     Flags       HW address            Mask     Device\n",
+            );
+            let neigh = core
+                .lock()
+                .dev
+                .link
+                .as_ref()
+                .map(|d| d.neigh_view())
+                .unwrap_or_default();
+            for n in neigh {
+                let IpAddr::V4(a) = n.ip else { continue };
+                let mac = n.mac.unwrap_or([0; 6]);
+                let mac = mac
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":");
+                let flags = if n.mac.is_some() && n.state & 0x20 == 0 {
+                    2
+                } else {
+                    0
+                };
+                let _ = writeln!(
+                    s,
+                    "{:<16} 0x{:<10x}0x{:<10x}{:<17}     *        {}",
+                    a.to_string(),
+                    1,
+                    flags,
+                    mac,
+                    n.dev
+                );
+            }
+        }
+        "ipv6_route" => {
+            let hex6 = |a: std::net::Ipv6Addr| -> String {
+                a.octets().iter().map(|b| format!("{b:02x}")).collect()
+            };
+            let zero = hex6(std::net::Ipv6Addr::UNSPECIFIED);
+            for r in core.net.view().routes {
+                let IpAddr::V6(d) = r.dst else { continue };
+                let (gw, flags) = match r.gateway {
+                    Some(IpAddr::V6(g)) => (hex6(g), 3),
+                    _ => (zero.clone(), 1),
+                };
+                let _ = writeln!(
+                    s,
+                    "{} {:02x} {} 00 {} {:08x} 00000001 00000000 {:08x} {:>8}",
+                    hex6(d),
+                    r.prefix,
+                    zero,
+                    gw,
+                    r.metric,
+                    flags,
+                    r.dev
+                );
+            }
+            for i in ifaces {
+                for (a, _) in &i.addrs {
+                    if let IpAddr::V6(v6) = a {
+                        let _ = writeln!(
+                            s,
+                            "{} 80 {} 00 {} 00000000 00000001 00000000 80200001 {:>8}",
+                            hex6(*v6),
+                            zero,
+                            zero,
+                            "lo"
+                        );
+                    }
+                }
+            }
         }
         "snmp" => {
             let (est, _) = {

@@ -96,6 +96,8 @@ pub struct LoopDev {
     stats: Stats,
     /// The links' half (None without links).
     pub link: Option<link::Dev>,
+    /// Packets handed to the links since the pump last looked.
+    link_out: usize,
 }
 
 impl LoopDev {
@@ -152,6 +154,7 @@ impl phy::TxToken for TxTok<'_> {
             // Not for the sandbox itself: out on a link.
             if let Some(dst) = dst_of(&buf[HEAD..]) {
                 if !l.net.is_local(dst) {
+                    dev.link_out += 1;
                     l.output(buf, true);
                     if l.spare.len() > 8 {
                         dev.spare.append(&mut l.spare);
@@ -810,6 +813,7 @@ impl Inner {
     /// Moves packets until none is left, then looks at what changed.
     pub fn pump(&mut self, wake: &mut Vec<Arc<WaitQueue>>) {
         self.dirty = false;
+        let mut link_sent = 0usize;
         for _ in 0..4 {
             for _ in 0..MAX_ROUNDS {
                 let now = self.now();
@@ -818,7 +822,14 @@ impl Inner {
                 for p in held {
                     self.route_syn(p);
                 }
-                if self.dev.queue.is_empty() {
+                // smoltcp sends one segment per socket per poll: poll
+                // again while segments leave on a link, up to what the
+                // links' queues take at once (the rest goes at the next
+                // pump: the ACKs, or the timer smoltcp asks for).
+                let out = std::mem::take(&mut self.dev.link_out);
+                link_sent += out;
+                let more_out = out > 0 && link_sent < link::TX_QUEUE / 2;
+                if self.dev.queue.is_empty() && !more_out {
                     break;
                 }
                 // Keep a few buffers for the next packets.

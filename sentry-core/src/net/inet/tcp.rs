@@ -464,6 +464,12 @@ impl Inner {
         let Some((lip, lport)) = t.local else {
             return Err(Errno::EINVAL);
         };
+        // A loopback source cannot leave on a link (Linux's route lookup
+        // refuses it).
+        if addr::is_local(lip) && !self.net.is_local(dst.0) {
+            return Err(Errno::EINVAL);
+        }
+        let t = self.t(id)?;
         let mut s = t.smol();
         let local_addr = (!lip.is_unspecified()).then(|| lip.into());
         let local_addr = local_addr.or_else(|| Some(self.net.source_for(dst.0).into()));

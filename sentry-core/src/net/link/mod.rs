@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
 
+pub mod frag;
 pub mod neigh;
 pub mod wire;
 
@@ -606,6 +607,116 @@ fn is_link_local6_ip(a: IpAddr) -> bool {
     matches!(a, IpAddr::V6(v6) if is_link_local6(v6))
 }
 
+/// A route as the views (netlink, /proc/net/route) show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteView {
+    /// Destination network.
+    pub dst: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+    /// Next hop.
+    pub gateway: Option<IpAddr>,
+    /// Interface index.
+    pub oif: u32,
+    /// Interface name.
+    pub dev: String,
+    /// Metric.
+    pub metric: u32,
+    /// Preferred source.
+    pub src: Option<IpAddr>,
+    /// rtm_protocol.
+    pub protocol: u8,
+}
+
+/// A neighbour as the views (netlink, /proc/net/arp) show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeighView {
+    /// Address.
+    pub ip: IpAddr,
+    /// Hardware address, once known.
+    pub mac: Option<[u8; 6]>,
+    /// NUD_* state.
+    pub state: u16,
+    /// Interface index.
+    pub oif: u32,
+    /// Interface name.
+    pub dev: String,
+}
+
+/// What the views show of the links besides the interfaces themselves.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// The main table.
+    pub routes: Vec<RouteView>,
+    /// The neighbours.
+    pub neigh: Vec<NeighView>,
+    /// Counters by interface index.
+    pub counts: Vec<(u32, Counts)>,
+}
+
+impl View {
+    /// The counters of interface `index`.
+    pub fn counts_of(&self, index: u32) -> Option<Counts> {
+        self.counts.iter().find(|c| c.0 == index).map(|c| c.1)
+    }
+}
+
+impl Net {
+    /// The routes and counters (neighbours come from the device).
+    pub fn view(&self) -> View {
+        let routes = self
+            .routes
+            .iter()
+            .filter_map(|r| {
+                let l = self.links.get(r.link)?;
+                Some(RouteView {
+                    dst: r.dst,
+                    prefix: r.prefix,
+                    gateway: r.gateway,
+                    oif: l.index,
+                    dev: l.name.clone(),
+                    metric: r.metric,
+                    src: r.src,
+                    protocol: r.protocol,
+                })
+            })
+            .collect();
+        View {
+            routes,
+            neigh: Vec::new(),
+            counts: self
+                .links
+                .iter()
+                .map(|l| (l.index, l.stats.counts()))
+                .collect(),
+        }
+    }
+}
+
+impl Dev {
+    /// The neighbour tables.
+    pub fn neigh_view(&self) -> Vec<NeighView> {
+        let now = Instant::now();
+        let mut v = Vec::new();
+        for (li, t) in self.neigh.iter().enumerate() {
+            let Some(l) = self.net.links.get(li) else {
+                continue;
+            };
+            for (ip, e) in &t.entries {
+                v.push(NeighView {
+                    ip: *ip,
+                    mac: e.mac,
+                    state: e.state(now),
+                    oif: l.index,
+                    dev: l.name.clone(),
+                });
+            }
+        }
+        v.sort_by_key(|n| (n.oif, n.ip));
+        v
+    }
+}
+
 /// A packet that could not be delivered because its next hop did not
 /// answer (its sender is told EHOSTUNREACH).
 pub type Unreachable = Vec<u8>;
@@ -626,7 +737,18 @@ pub struct Dev {
     pub unreachable: Vec<Unreachable>,
     /// A resolution started: the timer must run by then.
     pub deadline: Option<Instant>,
+    /// IP fragments coming in.
+    pub frags: frag::Reassembly,
+    /// ICMP errors that may still be sent in this burst, and when the
+    /// bucket was last filled.
+    icmp_tokens: u32,
+    icmp_filled: Instant,
 }
+
+/// ICMP errors per second (net.ipv4.icmp_msgs_per_sec).
+pub const ICMP_PER_SEC: u32 = 1000;
+/// Their burst (net.ipv4.icmp_msgs_burst).
+pub const ICMP_BURST: u32 = 50;
 
 impl Dev {
     /// The device of `net`.
@@ -640,7 +762,30 @@ impl Dev {
             ip_id: 1,
             unreachable: Vec::new(),
             deadline: None,
+            frags: frag::Reassembly::default(),
+            icmp_tokens: ICMP_BURST,
+            icmp_filled: Instant::now(),
         }
+    }
+
+    /// Whether an ICMP error may be sent now (a token bucket, as Linux
+    /// limits them).
+    pub fn icmp_allowed(&mut self) -> bool {
+        let now = Instant::now();
+        let ms = now.duration_since(self.icmp_filled).as_millis();
+        if ms > 0 {
+            let add =
+                (ms.saturating_mul(u128::from(ICMP_PER_SEC)) / 1000).min(u128::from(ICMP_BURST));
+            if add > 0 {
+                self.icmp_tokens = (self.icmp_tokens + add as u32).min(ICMP_BURST);
+                self.icmp_filled = now;
+            }
+        }
+        if self.icmp_tokens == 0 {
+            return false;
+        }
+        self.icmp_tokens -= 1;
+        true
     }
 
     /// The next IPv4 identification.

@@ -438,11 +438,10 @@ pub fn ipv6_header(h: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, next: u8, payload
 }
 
 /// IP packets (with `ETH_HLEN` bytes of room in front of each for the
-/// link's header) carrying transport message `l4` (its checksum field
-/// still to fill at `csum_at`, 0 for none... ICMPv4 has no pseudo
-/// header) from `src` to `dst`: one packet, or IPv4 fragments of at most
-/// `mtu` bytes. None when an IPv6 packet would not fit the MTU (not
-/// fragmented: EMSGSIZE).
+/// link's header) carrying transport message `l4` (UDP, ICMP or ICMPv6:
+/// its checksum is filled here) from `src` to `dst`: one packet, or
+/// fragments of at most `mtu` bytes (IPv4 identification `id`; IPv6 a
+/// fragment header). None when not even a fragment fits.
 pub fn ip_packets(
     src: IpAddr,
     dst: IpAddr,
@@ -522,13 +521,35 @@ pub fn ip_packets(
             Some(out)
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            if 40 + len > mtu {
+            if 40 + len <= mtu {
+                let mut f = vec![0u8; ETH_HLEN + 40 + len];
+                ipv6_header(&mut f[ETH_HLEN..], s, d, proto, len as u16, 64);
+                f[ETH_HLEN + 40..].copy_from_slice(&body);
+                return Some(vec![f]);
+            }
+            // Fragments (RFC 8200 4.5): a fragment header after the
+            // fixed one, 8-byte multiples but the last.
+            let step = (mtu.saturating_sub(48) / 8) * 8;
+            if step == 0 {
                 return None;
             }
-            let mut f = vec![0u8; ETH_HLEN + 40 + len];
-            ipv6_header(&mut f[ETH_HLEN..], s, d, proto, len as u16, 64);
-            f[ETH_HLEN + 40..].copy_from_slice(&body);
-            Some(vec![f])
+            let mut out = Vec::new();
+            let mut off = 0;
+            while off < body.len() {
+                let n = step.min(body.len() - off);
+                let more = off + n < body.len();
+                let mut f = vec![0u8; ETH_HLEN + 48 + n];
+                ipv6_header(&mut f[ETH_HLEN..], s, d, 44, (8 + n) as u16, 64);
+                let h = &mut f[ETH_HLEN + 40..ETH_HLEN + 48];
+                h[0] = proto;
+                let fo = (off as u16) | u16::from(more);
+                h[2..4].copy_from_slice(&fo.to_be_bytes());
+                h[4..8].copy_from_slice(&(0x5eed_0000u32 | u32::from(id)).to_be_bytes());
+                f[ETH_HLEN + 48..].copy_from_slice(&body[off..off + n]);
+                out.push(f);
+                off += n;
+            }
+            Some(out)
         }
         _ => None,
     }
@@ -588,8 +609,18 @@ mod tests {
             &[&udp, &data],
             1500,
             1,
-        );
-        assert!(v6.is_none());
+        )
+        .unwrap();
+        assert_eq!(v6.len(), 3);
+        let mut total = 0;
+        for f in &v6 {
+            assert!(f.len() - ETH_HLEN <= 1500);
+            assert_eq!(f[ETH_HLEN + 6], 44);
+            let fo = u16::from_be_bytes([f[ETH_HLEN + 42], f[ETH_HLEN + 43]]);
+            assert_eq!(usize::from(fo & !7), total);
+            total += f.len() - ETH_HLEN - 48;
+        }
+        assert_eq!(total, 3008);
     }
 
     #[test]

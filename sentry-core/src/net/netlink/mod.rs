@@ -266,6 +266,7 @@ impl NetlinkSocket {
     /// The kernel's side: every message in `data`, as netlink_rcv_skb.
     fn kernel_receive(&self, ctx: &dyn TaskContext, port: u32, data: &[u8]) {
         let ifaces = self.stack.interfaces();
+        let view = self.stack.inet.view();
         let net_admin = ctx.capable(CAP_NET_ADMIN);
         let cap_ack = self.lock().nl_flags & (1 << NETLINK_CAP_ACK) != 0;
         let mut at = 0usize;
@@ -282,7 +283,7 @@ impl NetlinkSocket {
                 if flags & route::NLM_F_REQUEST == 0 || ty < route::NLMSG_MIN_TYPE {
                     (Vec::new(), Some(0))
                 } else {
-                    route::handle(&ifaces, msg, port, net_admin, ctx.uid().0)
+                    route::handle_with(&ifaces, &view, msg, port, net_admin, ctx.uid().0)
                 };
             for d in datagrams {
                 self.deliver(Datagram {

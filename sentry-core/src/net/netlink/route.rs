@@ -6,6 +6,8 @@
 
 use std::net::IpAddr;
 
+use crate::net::link::{NeighView, RouteView, View};
+
 use crate::errno::Errno;
 use crate::net::Interface;
 
@@ -129,6 +131,15 @@ const NETCONFA_IGNORE_ROUTES_WITH_LINKDOWN: u16 = 6;
 const NETCONFA_BC_FORWARDING: u16 = 8;
 
 const RT_TABLE_LOCAL: u8 = 255;
+const RT_TABLE_MAIN: u8 = 254;
+const RTN_UNICAST: u8 = 1;
+const RTA_GATEWAY: u16 = 5;
+/// RTM_NEWNEIGH.
+pub const RTM_NEWNEIGH: u16 = 28;
+const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
+const NDA_CACHEINFO: u16 = 3;
+const NDA_PROBES: u16 = 4;
 const RTPROT_KERNEL: u8 = 2;
 const RT_SCOPE_UNIVERSE: u8 = 0;
 const RT_SCOPE_LINK: u8 = 253;
@@ -278,7 +289,7 @@ pub fn operstate(i: &Interface) -> u8 {
     }
 }
 
-fn link_msg(i: &Interface, family: u8, flags: u16, seq: u32, port: u32) -> Vec<u8> {
+fn link_msg(i: &Interface, view: &View, family: u8, flags: u16, seq: u32, port: u32) -> Vec<u8> {
     let mut m = Msg::new(RTM_NEWLINK, flags, seq, port);
     // struct ifinfomsg.
     m.bytes(&[family, 0]);
@@ -328,10 +339,26 @@ fn link_msg(i: &Interface, family: u8, flags: u16, seq: u32, port: u32) -> Vec<u
     // struct rtnl_link_ifmap: three u64, u16, two u8, padded to 32.
     m.attr(IFLA_MAP, &[0u8; 32]);
     m.attr(IFLA_ADDRESS, &i.mac);
-    m.attr(IFLA_BROADCAST, &[0u8; 6]);
-    // struct rtnl_link_stats64 (25 counters) and rtnl_link_stats (25).
-    m.attr(IFLA_STATS64, &[0u8; 25 * 8]);
-    m.attr(IFLA_STATS, &[0u8; 25 * 4]);
+    let brd = if i.hw_type == 1 {
+        [0xffu8; 6]
+    } else {
+        [0u8; 6]
+    };
+    m.attr(IFLA_BROADCAST, &brd);
+    // struct rtnl_link_stats64 (25 counters) and rtnl_link_stats (25):
+    // rx/tx packets, rx/tx bytes, rx/tx errors, rx/tx dropped, multicast.
+    let c = view.counts_of(i.index).unwrap_or_default();
+    let first = [
+        c.rx[0], c.tx[0], c.rx[1], c.tx[1], c.rx[2], c.tx[2], c.rx[3], c.tx[3], c.rx[4],
+    ];
+    let mut s64 = [0u8; 25 * 8];
+    let mut s32 = [0u8; 25 * 4];
+    for (k, v) in first.iter().enumerate() {
+        s64[k * 8..k * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        s32[k * 4..k * 4 + 4].copy_from_slice(&(*v as u32).to_ne_bytes());
+    }
+    m.attr(IFLA_STATS64, &s64);
+    m.attr(IFLA_STATS, &s32);
     // IPv6 address generation: EUI-64.
     m.nest(IFLA_AF_SPEC, |m| {
         m.nest(libc::AF_INET6 as u16, |m| {
@@ -348,10 +375,10 @@ fn addr_msg(i: &Interface, addr: IpAddr, plen: u8, seq: u32, port: u32) -> Vec<u
         IpAddr::V4(a) => (libc::AF_INET as u8, a.octets().to_vec()),
         IpAddr::V6(a) => (libc::AF_INET6 as u8, a.octets().to_vec()),
     };
-    let scope = if addr.is_loopback() {
-        RT_SCOPE_HOST
-    } else {
-        RT_SCOPE_UNIVERSE
+    let scope = match addr {
+        a if a.is_loopback() => RT_SCOPE_HOST,
+        IpAddr::V6(a6) if crate::net::link::is_link_local6(a6) => RT_SCOPE_LINK,
+        _ => RT_SCOPE_UNIVERSE,
     };
     // struct ifaddrmsg.
     m.bytes(&[family, plen, IFA_F_PERMANENT as u8, scope]);
@@ -489,11 +516,151 @@ fn route_msg(r: &Route, seq: u32, port: u32) -> Vec<u8> {
     m.finish()
 }
 
+fn octets_of(a: IpAddr) -> Vec<u8> {
+    match a {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+fn family_of(a: IpAddr) -> u8 {
+    if a.is_ipv4() {
+        libc::AF_INET as u8
+    } else {
+        libc::AF_INET6 as u8
+    }
+}
+
+/// A route of the main table as Linux dumps it: a connected IPv4 network
+/// has scope link and the address as preferred source; IPv6 routes carry
+/// their metric, cache info and preference.
+fn main_route_msg(r: &RouteView, seq: u32, port: u32) -> Vec<u8> {
+    let mut m = Msg::new(RTM_NEWROUTE, NLM_F_MULTI, seq, port);
+    let v4 = r.dst.is_ipv4();
+    let scope = if v4 && r.gateway.is_none() {
+        RT_SCOPE_LINK
+    } else {
+        RT_SCOPE_UNIVERSE
+    };
+    m.bytes(&[
+        family_of(r.dst),
+        r.prefix,
+        0,
+        0,
+        RT_TABLE_MAIN,
+        r.protocol,
+        scope,
+        RTN_UNICAST,
+    ]);
+    m.bytes(&0u32.to_ne_bytes());
+    m.u32_attr(RTA_TABLE, u32::from(RT_TABLE_MAIN));
+    if r.prefix > 0 {
+        m.attr(RTA_DST, &octets_of(r.dst));
+    }
+    if v4 {
+        if r.metric != 0 {
+            m.u32_attr(RTA_PRIORITY, r.metric);
+        }
+        if let (Some(src), None) = (r.src, r.gateway) {
+            m.attr(RTA_PREFSRC, &octets_of(src));
+        }
+        if let Some(g) = r.gateway {
+            m.attr(RTA_GATEWAY, &octets_of(g));
+        }
+        m.u32_attr(RTA_OIF, r.oif);
+    } else {
+        m.u32_attr(RTA_PRIORITY, r.metric);
+        if let Some(g) = r.gateway {
+            m.attr(RTA_GATEWAY, &octets_of(g));
+        }
+        m.u32_attr(RTA_OIF, r.oif);
+        m.attr(RTA_CACHEINFO, &[0u8; 32]);
+        m.u8_attr(RTA_PREF, 0);
+    }
+    m.finish()
+}
+
+/// A neighbour as `ip neigh` gets it.
+fn neigh_msg(n: &NeighView, seq: u32, port: u32) -> Vec<u8> {
+    let mut m = Msg::new(RTM_NEWNEIGH, NLM_F_MULTI, seq, port);
+    // struct ndmsg.
+    m.bytes(&[family_of(n.ip), 0, 0, 0]);
+    m.bytes(&(n.oif as i32).to_ne_bytes());
+    m.bytes(&n.state.to_ne_bytes());
+    m.bytes(&[0, RTN_UNICAST]);
+    m.attr(NDA_DST, &octets_of(n.ip));
+    if let Some(mac) = n.mac {
+        m.attr(NDA_LLADDR, &mac);
+    }
+    m.attr(NDA_CACHEINFO, &[0u8; 16]);
+    m.u32_attr(NDA_PROBES, 0);
+    m.finish()
+}
+
+/// `ip route get` for a destination beyond the sandbox: the main table's
+/// route to it.
+fn route_get_main(
+    view: &View,
+    family: u8,
+    dst: IpAddr,
+    uid: u32,
+    seq: u32,
+    port: u32,
+) -> Result<Vec<u8>, Errno> {
+    let mut best: Option<&RouteView> = None;
+    for r in &view.routes {
+        if r.dst.is_ipv4() != dst.is_ipv4() || !crate::net::link::in_prefix(r.dst, r.prefix, dst) {
+            continue;
+        }
+        best = match best {
+            Some(b) if b.prefix > r.prefix => Some(b),
+            Some(b) if b.prefix == r.prefix && b.metric <= r.metric => Some(b),
+            _ => Some(r),
+        };
+    }
+    let r = best.ok_or(Errno::ENETUNREACH)?;
+    let src = r.src.filter(|s| s.is_ipv4() == dst.is_ipv4()).or_else(|| {
+        view.routes
+            .iter()
+            .filter(|x| x.oif == r.oif)
+            .find_map(|x| x.src.filter(|s| s.is_ipv4() == dst.is_ipv4()))
+    });
+    let full = if dst.is_ipv4() { 32 } else { 128 };
+    let mut m = Msg::new(RTM_NEWROUTE, 0, seq, port);
+    m.bytes(&[
+        family,
+        full,
+        0,
+        0,
+        RT_TABLE_MAIN,
+        0,
+        RT_SCOPE_UNIVERSE,
+        RTN_UNICAST,
+    ]);
+    m.bytes(&RTM_F_CLONED.to_ne_bytes());
+    m.u32_attr(RTA_TABLE, u32::from(RT_TABLE_MAIN));
+    m.attr(RTA_DST, &octets_of(dst));
+    m.u32_attr(RTA_OIF, r.oif);
+    if let Some(s) = src {
+        m.attr(RTA_PREFSRC, &octets_of(s));
+    }
+    if let Some(g) = r.gateway {
+        m.attr(RTA_GATEWAY, &octets_of(g));
+    }
+    if !dst.is_ipv4() {
+        m.u32_attr(RTA_PRIORITY, r.metric);
+    }
+    m.u32_attr(RTA_UID, uid);
+    m.attr(RTA_CACHEINFO, &[0u8; 32]);
+    Ok(m.finish())
+}
+
 /// `ip route get`: the route to RTA_DST. Only local destinations have
 /// one (the sandbox has no other network): a loopback prefix or an
 /// interface's own address; ENETUNREACH for the rest.
 fn route_get(
     ifaces: &[Interface],
+    view: &View,
     body: &[u8],
     uid: u32,
     seq: u32,
@@ -536,7 +703,9 @@ fn route_get(
                     IpAddr::V6(_) => None,
                 })
             });
-            let (s, _) = src.ok_or(Errno::ENETUNREACH)?;
+            let Some((s, _)) = src else {
+                return route_get_main(view, family, IpAddr::V4(d), uid, seq, port);
+            };
             (IpAddr::V4(d), IpAddr::V4(s))
         }
         libc::AF_INET6 => {
@@ -553,7 +722,7 @@ fn route_get(
                 .iter()
                 .any(|i| i.addrs.iter().any(|&(a, _)| a == IpAddr::V6(d)));
             if !own {
-                return Err(Errno::ENETUNREACH);
+                return route_get_main(view, family, IpAddr::V6(d), uid, seq, port);
             }
             (IpAddr::V6(d), IpAddr::V6(d))
         }
@@ -702,6 +871,18 @@ pub fn handle(
     net_admin: bool,
     uid: u32,
 ) -> (Vec<Vec<u8>>, Option<i32>) {
+    handle_with(ifaces, &View::default(), req, port, net_admin, uid)
+}
+
+/// [`handle`] with the links' routes, neighbours and counters.
+pub fn handle_with(
+    ifaces: &[Interface],
+    view: &View,
+    req: &[u8],
+    port: u32,
+    net_admin: bool,
+    uid: u32,
+) -> (Vec<Vec<u8>>, Option<i32>) {
     let ty = u16_at(req, 4).unwrap_or(0);
     let flags = u16_at(req, 6).unwrap_or(0);
     let seq = u32_at(req, 8).unwrap_or(0);
@@ -735,7 +916,7 @@ pub fn handle(
                 Some(
                     ifaces
                         .iter()
-                        .map(|i| link_msg(i, fam, NLM_F_MULTI, seq, port))
+                        .map(|i| link_msg(i, view, fam, NLM_F_MULTI, seq, port))
                         .collect(),
                 )
             }
@@ -760,16 +941,32 @@ pub fn handle(
                 }
                 Some(v)
             }
-            RTM_GETROUTE => Some(
-                routes(ifaces, family)
-                    .iter()
-                    .map(|r| route_msg(r, seq, port))
-                    .collect(),
-            ),
+            RTM_GETROUTE => {
+                // The main table (the links' routes), then the local one.
+                let mut v: Vec<Vec<u8>> = Vec::new();
+                for want in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+                    if family != libc::AF_UNSPEC as u8 && family != want {
+                        continue;
+                    }
+                    v.extend(
+                        view.routes
+                            .iter()
+                            .filter(|r| family_of(r.dst) == want)
+                            .map(|r| main_route_msg(r, seq, port)),
+                    );
+                    v.extend(routes(ifaces, want).iter().map(|r| route_msg(r, seq, port)));
+                }
+                Some(v)
+            }
             RTM_GETRULE => Some(rule_msgs(family, seq, port)),
             RTM_GETNETCONF => Some(netconf_msgs(ifaces, family, seq, port)),
-            // No neighbours on loopback.
-            RTM_GETNEIGH => Some(Vec::new()),
+            RTM_GETNEIGH => Some(
+                view.neigh
+                    .iter()
+                    .filter(|n| family == libc::AF_UNSPEC as u8 || family == family_of(n.ip))
+                    .map(|n| neigh_msg(n, seq, port))
+                    .collect(),
+            ),
             _ => None,
         };
         let Some(entries) = entries else {
@@ -784,10 +981,10 @@ pub fn handle(
     }
     match ty {
         RTM_GETLINK => match find_link(ifaces, body) {
-            Ok(i) => (vec![link_msg(i, 0, 0, seq, port)], Some(0)),
+            Ok(i) => (vec![link_msg(i, view, 0, 0, seq, port)], Some(0)),
             Err(e) => (Vec::new(), Some(e.0)),
         },
-        RTM_GETROUTE => match route_get(ifaces, body, uid, seq, port) {
+        RTM_GETROUTE => match route_get(ifaces, view, body, uid, seq, port) {
             Ok(m) => (vec![m], Some(0)),
             Err(e) => (Vec::new(), Some(e.0)),
         },
