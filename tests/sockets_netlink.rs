@@ -15,6 +15,14 @@ use gvisor_tests::*;
 
 const SHORT: Duration = Duration::from_secs(60);
 
+/// A new network namespace inherits the IPv4 `all`/`default` settings of the host's (Linux's
+/// `devconf_inherit_init_net` default), so a host where CNI's bridge plugin turned
+/// `ip_forward` on would show forwarding in /proc/net/snmp and `ip netconf`. The sandbox's
+/// kernel never forwards; the native side pins the settings a fresh host has.
+const PIN_SYSCTLS: &str = "for c in all default lo; do \
+     echo 0 > /proc/sys/net/ipv4/conf/$c/forwarding && \
+     echo 0 > /proc/sys/net/ipv4/conf/$c/rp_filter || exit 97; done && ";
+
 /// `prog args` natively in a new network and mount namespace with lo up; None when this host
 /// cannot make one (not root).
 fn native_in_netns(prog: &Path, args: &[&str]) -> Option<Output> {
@@ -27,8 +35,8 @@ fn native_in_netns(prog: &Path, args: &[&str]) -> Option<Output> {
     let mut cmd = Command::new("unshare");
     cmd.args(["-n", "-m", "sh", "-c"])
         .arg(format!(
-            "{} ip link set lo up && mount -t sysfs sysfs /sys && exec \"$0\" \"$@\"",
-            bb.display()
+            "{bb} ip link set lo up && mount -t sysfs sysfs /sys && {PIN_SYSCTLS} exec \"$0\" \"$@\"",
+            bb = bb.display()
         ))
         .arg(prog)
         .args(args);
