@@ -358,11 +358,10 @@ async fn runc_pod_removal_leaves_no_nat_rules() {
     pod_removal_leaves_no_nat_rules("runc").await
 }
 
-/// Known wrong: the sandbox does not give the pod's addresses back before
-/// the pod's network is torn down, so the bridge plugin's masquerade rule
-/// stays (docs/ARCHITECTURE.md, what is missing).
+/// The sandbox gives the pod's addresses back when its sandbox container
+/// ends, before containerd has CNI tear the network down: the bridge
+/// plugin finds them and removes its masquerade rule.
 #[tokio::test(flavor = "current_thread")]
-#[ignore = "the sandbox does not yet give the pod's addresses back at teardown"]
 async fn gvisor_pod_removal_leaves_no_nat_rules() {
     pod_removal_leaves_no_nat_rules("gvisor").await
 }

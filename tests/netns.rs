@@ -385,6 +385,17 @@ fn bundle_joins_a_namespace_and_takes_it_over() {
         "ip netns exec {} sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/forwarding'",
         ns.name
     ));
+    // A default route, a second IPv4 address and a global IPv6 one: all
+    // go with the takeover and must come back after it.
+    let sub = subnet(1);
+    sh(&format!(
+        "ip -n {n} route add default via 10.214.{sub}.1 dev eth0 && \
+         ip -n {n} addr add 10.215.{sub}.9/24 dev eth0 && \
+         ip -n {n} addr add fd15:{sub}::2/64 dev eth0 nodad && \
+         ip -n {n} route add fd16:{sub}::/64 via fd15:{sub}::1 dev eth0",
+        n = ns.name
+    ));
+    let before = ns_state(&ns.name);
     // Before: the host kernel of the namespace answers for the address
     // (a closed port is refused by it).
     let addr = ns.addr;
@@ -439,9 +450,20 @@ fn bundle_joins_a_namespace_and_takes_it_over() {
     assert_eq!(got, "served\n");
     assert_eq!(run.line(), "done");
     assert_eq!(run.wait(), 0);
-    // The addresses are not given back (the namespace is the pod's).
-    let after = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
-    assert!(after.trim().is_empty(), "{after}");
+    // The sandbox gave everything back when it ended: addresses, routes
+    // (the ones the kernel dropped with the last address too), sysctls.
+    assert_eq!(ns_state(&ns.name), before);
+}
+
+/// What a takeover changes in namespace `n` and must give back: the
+/// addresses, the main table's routes and eth0's sysctls.
+fn ns_state(n: &str) -> String {
+    sh(&format!(
+        "ip -n {n} -o addr | awk '{{print $2, $3, $4}}' | sort; \
+         ip -n {n} route show table main; ip -n {n} -6 route show table main | sort; \
+         cd /proc/sys/net && ip netns exec {n} cat ipv4/conf/eth0/forwarding \
+         ipv4/conf/eth0/arp_ignore ipv6/conf/eth0/disable_ipv6 ipv6/conf/eth0/addr_gen_mode"
+    ))
 }
 
 #[test]
@@ -694,8 +716,9 @@ fn containerd_container_joins_a_namespace() {
     assert_eq!(got, "served-ctr\n", "{}\n{}", describe(&o), c.log_tail());
     assert!(o.status.success(), "{}", describe(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ready\ndone\n");
-    let left = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
-    assert!(left.trim().is_empty(), "{left}");
+    // The container's end gave the address back.
+    let back = sh(&format!("ip -n {} -o -4 addr show dev eth0", ns.name));
+    assert!(back.contains(&format!("{}/30", ns.addr)), "{back}");
     // A namespace path that is not there: the task is not created, and no
     // sandbox process is left.
     let o = c.ctr(&[

@@ -785,9 +785,8 @@ mod nginx {
     }
 
     impl Mapped {
-        /// `tag`: a digit, for a fresh namespace per sandbox (gvisor-rs
-        /// takes the addresses of the namespace's interfaces over and does
-        /// not give them back when it ends).
+        /// `tag`: a digit, for a fresh namespace per sandbox (as each pod
+        /// has its own).
         fn new(tag: u32, port: u16) -> Result<Mapped> {
             let pid = std::process::id();
             let third = (pid + tag * 37) % 250 + 2;

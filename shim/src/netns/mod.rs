@@ -180,6 +180,9 @@ pub struct Prepared {
     /// The sentry stays in the launcher's namespace (mode `host` without a
     /// namespace).
     pub own_ns: bool,
+    /// Mode `sandbox`: what the takeover changed, given back when dropped
+    /// (with this, unless taken out to live as long as the sandbox).
+    pub give_back: Option<GiveBack>,
 }
 
 impl Prepared {
@@ -203,8 +206,14 @@ impl Prepared {
     }
 }
 
-/// What [`read_here`] found: links with their indexes, routes, addresses.
-type Read = (Vec<(LinkConfig, i32)>, Vec<RouteConfig>, Vec<netlink::Addr>);
+/// What [`read_here`] found: links with their indexes, routes (as the
+/// sentry takes them and as netlink gave them), addresses.
+type Read = (
+    Vec<(LinkConfig, i32)>,
+    Vec<RouteConfig>,
+    Vec<netlink::Route>,
+    Vec<netlink::Addr>,
+);
 
 /// The interfaces (Ethernet, not loopback) and main-table routes of the
 /// namespace the calling thread is in, with the netlink records of the
@@ -265,6 +274,7 @@ fn read_here(what: &str) -> Result<Read> {
         );
     }
     let mut rts = Vec::new();
+    let mut kept_routes = Vec::new();
     for r in routes {
         let Some(oif) = r.oif else {
             tracing::warn!(dst = %r.dst, prefix = r.prefix, "{what}: skipping a route without an output interface");
@@ -287,6 +297,7 @@ fn read_here(what: &str) -> Result<Read> {
             link: l.name.clone(),
             metric: r.metric,
         });
+        kept_routes.push(r);
     }
     if rts.len() > MAX_ROUTES {
         bail!(
@@ -299,7 +310,7 @@ fn read_here(what: &str) -> Result<Read> {
         .into_iter()
         .filter(|a| kept.contains(&a.index))
         .collect();
-    Ok((out, rts, addrs))
+    Ok((out, rts, kept_routes, addrs))
 }
 
 /// Opens the packet socket of interface `index` as the contract with the
@@ -392,76 +403,288 @@ fn write_sysctl(path: &str, value: &str) -> Result<()> {
     }
 }
 
+/// A sysctl's value (None when the file is missing).
+fn read_sysctl(path: &str) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(v) => Ok(Some(v.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("reading {path}: {e}")),
+    }
+}
+
+/// What a takeover changed on one interface.
+#[derive(Debug, Default)]
+struct LinkChanges {
+    index: i32,
+    name: String,
+    /// Sysctl files and their values before, in the order they were set.
+    sysctls: Vec<(String, String)>,
+    /// The addresses removed.
+    addrs: Vec<netlink::Addr>,
+    /// Down before: set down again.
+    was_down: bool,
+}
+
+/// What a takeover changed in a namespace, in the order it was done.
+#[derive(Debug, Default)]
+struct Changes {
+    links: Vec<LinkChanges>,
+    /// The namespace's routes through the taken interfaces (the kernel
+    /// drops them with the last address of an interface).
+    routes: Vec<netlink::Route>,
+}
+
+impl Changes {
+    /// Sets sysctl `path` of the calling thread's namespace to `value`,
+    /// remembering the old value for the last link.
+    fn set_sysctl(&mut self, path: String, value: &str) -> Result<()> {
+        let Some(old) = read_sysctl(&path)? else {
+            return Ok(());
+        };
+        write_sysctl(&path, value)?;
+        if let Some(l) = self.links.last_mut() {
+            l.sysctls.push((path, old));
+        }
+        Ok(())
+    }
+
+    /// Puts back what was changed, in the calling thread's namespace:
+    /// sysctls (in reverse order, IPv6 turned on last so that the kernel
+    /// gives the interface its link-local address again), then the
+    /// addresses, then the routes the kernel dropped with them. Interfaces
+    /// that are gone or renamed are skipped; what fails is logged and the
+    /// rest still done. Returns the first failure.
+    fn give_back_here(&mut self, what: &str) -> Result<()> {
+        let mut first: Option<anyhow::Error> = None;
+        let mut note = |e: anyhow::Error| {
+            tracing::warn!(error = %format!("{e:#}"), "{what}: giving the interfaces back");
+            first.get_or_insert(e);
+        };
+        let mut nl = match netlink::Netlink::open() {
+            Ok(nl) => nl,
+            Err(e) => return Err(e.context(what.to_string())),
+        };
+        let present = match nl.links() {
+            Ok(l) => l,
+            Err(e) => return Err(e.context(format!("{what}: listing interfaces"))),
+        };
+        let mut here = Vec::new();
+        let mut down = Vec::new();
+        for l in std::mem::take(&mut self.links) {
+            if !present
+                .iter()
+                .any(|p| p.index == l.index && p.name == l.name)
+            {
+                tracing::debug!(interface = %l.name, "{what}: gone before it was given back");
+                continue;
+            }
+            for (path, old) in l.sysctls.iter().rev() {
+                if let Err(e) = write_sysctl(path, old) {
+                    note(e.context(format!("interface {}", l.name)));
+                }
+            }
+            here.push(l.index);
+            if l.was_down {
+                down.push((l.index, l.name.clone()));
+            }
+            let (v4, v6): (Vec<_>, Vec<_>) = l.addrs.iter().partition(|a| a.addr.is_ipv4());
+            for a in v4.into_iter().chain(v6) {
+                // The kernel makes the link-local one itself.
+                if let IpAddr::V6(v) = a.addr {
+                    if v.segments()[0] & 0xffc0 == 0xfe80 {
+                        continue;
+                    }
+                }
+                if let Err(e) = nl.add_addr(a) {
+                    note(e.context(format!("interface {}", l.name)));
+                }
+            }
+        }
+        for r in std::mem::take(&mut self.routes) {
+            // The kernel's own routes came back with the addresses; a
+            // router's advertised ones are its to give again.
+            if r.protocol == RTPROT_KERNEL || r.protocol == RTPROT_RA {
+                continue;
+            }
+            if !r.oif.is_some_and(|i| here.contains(&i)) {
+                continue;
+            }
+            if let Err(e) = nl.add_route(&r) {
+                note(e);
+            }
+        }
+        for (index, name) in down {
+            if let Err(e) = nl.set_up(index, false) {
+                note(e.context(format!("interface {name}: setting it down again")));
+            }
+        }
+        match first {
+            Some(e) => Err(e.context(what.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// RTPROT_KERNEL, RTPROT_RA.
+const RTPROT_KERNEL: u8 = 2;
+const RTPROT_RA: u8 = 9;
+
+/// What mode `sandbox` took from a namespace (its interfaces' addresses,
+/// some sysctls, the routes that went with the addresses), given back when
+/// this is dropped: after the sandbox ends, before whoever made the
+/// namespace (CNI) tears it down, so that the teardown finds what it set up
+/// (the bridge plugin removes its masquerade rule by the addresses it finds).
+#[derive(Debug)]
+pub struct GiveBack {
+    ns: NetNs,
+    changes: Changes,
+}
+
+impl GiveBack {
+    /// Gives the interfaces back now (what dropping does), returning the
+    /// first failure.
+    pub fn give_back(mut self) -> Result<()> {
+        self.give_back_inner()
+    }
+
+    fn give_back_inner(&mut self) -> Result<()> {
+        if self.changes.links.is_empty() {
+            return Ok(());
+        }
+        let mut changes = std::mem::take(&mut self.changes);
+        let what = format!("network namespace {}", self.ns.path().display());
+        self.ns.run(move || changes.give_back_here(&what))
+    }
+}
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        if let Err(e) = self.give_back_inner() {
+            tracing::warn!(error = %format!("{e:#}"), "giving a sandbox's interfaces back");
+        }
+    }
+}
+
 /// Reads the namespace `ns` (mode `host`: the links are shown in the
 /// sandbox, the sentry is spawned inside it).
 pub fn read(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
     let what = format!("network namespace {}", ns.path().display());
-    let (links, routes, _) = ns.run(|| read_here(&what))?;
+    let (links, routes, _, _) = ns.run(|| read_here(&what))?;
     Ok((links.into_iter().map(|(l, _)| l).collect(), routes))
 }
 
 /// Takes the namespace `ns` over for mode `sandbox`: reads it, opens a
 /// packet socket per interface, removes the addresses from the host side
 /// (IPv6 disabled on the interfaces so that the kernel adds no link-local
-/// address again) and keeps the links up.
-pub fn take_over(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
+/// address again) and keeps the links up. What it changed is given back
+/// when the returned [`GiveBack`] is dropped (at once if this fails
+/// midway).
+pub fn take_over(ns: &NetNs) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>, GiveBack)> {
     let what = format!("network namespace {}", ns.path().display());
-    ns.run(|| {
-        let (mut links, routes, addrs) = read_here(&what)?;
-        // What the stack cannot take is refused before the namespace is
-        // touched (the sockets are checked after).
-        NetConfig {
-            mode: NetMode::Host,
-            links: links.iter().map(|(l, _)| l.clone()).collect(),
-            routes: routes.clone(),
-        }
-        .validate()
-        .map_err(|e| anyhow!("the sandbox's network: {e}"))?;
-        let mut nl = netlink::Netlink::open().with_context(|| what.clone())?;
-        // Names go into /proc/sys paths.
-        if let Some((l, _)) = links.iter().find(|(l, _)| {
-            !l.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-                || l.name.starts_with('.')
-        }) {
-            bail!("{what}: interface name {:?} is not usable", l.name);
-        }
-        for (l, index) in &mut links {
-            let name = l.name.clone();
-            nl.set_up(*index)
-                .map_err(|e| anyhow!("{what}: interface {name}: setting it up: {e}"))?;
-            l.fd = Some(Arc::new(
-                packet_socket(*index, &name).with_context(|| what.clone())?,
-            ));
-            // The kernel stops answering NDP and drops every IPv6 address
-            // (link-local included) of the interface, for good.
-            write_sysctl(
-                &format!("/proc/sys/net/ipv6/conf/{name}/addr_gen_mode"),
-                "1",
-            )
-            .with_context(|| format!("{what}: interface {name}"))?;
-            write_sysctl(&format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "1")
-                .with_context(|| format!("{what}: interface {name}"))?;
-            // Frames for the sandbox's addresses reach the host kernel of
-            // the namespace too: with forwarding on (inherited from a host
-            // that routes) it would answer them with ICMP unreachable.
-            write_sysctl(&format!("/proc/sys/net/ipv4/conf/{name}/forwarding"), "0")
-                .with_context(|| format!("{what}: interface {name}"))?;
-            // No ARP answers for addresses the interface no longer has.
-            write_sysctl(&format!("/proc/sys/net/ipv4/conf/{name}/arp_ignore"), "8")
-                .with_context(|| format!("{what}: interface {name}"))?;
-            for a in addrs.iter().filter(|a| a.index == *index) {
-                match nl.del_addr(a) {
-                    Ok(()) => {}
-                    // IPv6 ones went with disable_ipv6.
-                    Err(_) if a.addr.is_ipv6() => {}
-                    Err(e) => bail!("{what}: interface {name}: {e}"),
+    let (links, routes, changes) = ns.run(|| {
+        let mut changes = Changes::default();
+        match take_over_here(&what, &mut changes) {
+            Ok((links, routes)) => Ok((links, routes, changes)),
+            Err(e) => {
+                if let Err(e2) = changes.give_back_here(&what) {
+                    tracing::warn!(error = %format!("{e2:#}"), "undoing a failed takeover");
                 }
+                Err(e)
             }
         }
-        Ok((links.into_iter().map(|(l, _)| l).collect(), routes))
-    })
+    })?;
+    let give_back = GiveBack {
+        ns: NetNs {
+            fd: ns
+                .fd
+                .try_clone()
+                .with_context(|| format!("{what}: duplicating its descriptor"))?,
+            path: ns.path.clone(),
+        },
+        changes,
+    };
+    Ok((links, routes, give_back))
+}
+
+/// The takeover, on a thread inside the namespace; `changes` records what
+/// was done so far.
+fn take_over_here(
+    what: &str,
+    changes: &mut Changes,
+) -> Result<(Vec<LinkConfig>, Vec<RouteConfig>)> {
+    let (mut links, routes, raw_routes, addrs) = read_here(what)?;
+    // What the stack cannot take is refused before the namespace is
+    // touched (the sockets are checked after).
+    NetConfig {
+        mode: NetMode::Host,
+        links: links.iter().map(|(l, _)| l.clone()).collect(),
+        routes: routes.clone(),
+    }
+    .validate()
+    .map_err(|e| anyhow!("the sandbox's network: {e}"))?;
+    let mut nl = netlink::Netlink::open().with_context(|| what.to_string())?;
+    let up_before: Vec<i32> = nl
+        .links()
+        .with_context(|| format!("{what}: listing interfaces"))?
+        .iter()
+        .filter(|l| l.flags & libc::IFF_UP as u32 != 0)
+        .map(|l| l.index)
+        .collect();
+    // Names go into /proc/sys paths.
+    if let Some((l, _)) = links.iter().find(|(l, _)| {
+        !l.name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+            || l.name.starts_with('.')
+    }) {
+        bail!("{what}: interface name {:?} is not usable", l.name);
+    }
+    changes.routes = raw_routes;
+    for (l, index) in &mut links {
+        let name = l.name.clone();
+        nl.set_up(*index, true)
+            .map_err(|e| anyhow!("{what}: interface {name}: setting it up: {e}"))?;
+        l.fd = Some(Arc::new(
+            packet_socket(*index, &name).with_context(|| what.to_string())?,
+        ));
+        changes.links.push(LinkChanges {
+            index: *index,
+            name: name.clone(),
+            was_down: !up_before.contains(index),
+            ..Default::default()
+        });
+        let on = |e: anyhow::Error| e.context(format!("{what}: interface {name}"));
+        // The kernel stops answering NDP and drops every IPv6 address
+        // (link-local included) of the interface.
+        changes
+            .set_sysctl(format!("/proc/sys/net/ipv6/conf/{name}/addr_gen_mode"), "1")
+            .map_err(on)?;
+        changes
+            .set_sysctl(format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "1")
+            .map_err(on)?;
+        // Frames for the sandbox's addresses reach the host kernel of the
+        // namespace too: with forwarding on (inherited from a host that
+        // routes) it would answer them with ICMP unreachable.
+        changes
+            .set_sysctl(format!("/proc/sys/net/ipv4/conf/{name}/forwarding"), "0")
+            .map_err(on)?;
+        // No ARP answers for addresses the interface no longer has.
+        changes
+            .set_sysctl(format!("/proc/sys/net/ipv4/conf/{name}/arp_ignore"), "8")
+            .map_err(on)?;
+        for a in addrs.iter().filter(|a| a.index == *index) {
+            // IPv6 ones went with disable_ipv6, but are remembered.
+            match nl.del_addr(a) {
+                Ok(()) => {}
+                Err(_) if a.addr.is_ipv6() => {}
+                Err(e) => bail!("{what}: interface {name}: {e}"),
+            }
+            if let Some(c) = changes.links.last_mut() {
+                c.addrs.push(a.clone());
+            }
+        }
+    }
+    Ok((links.into_iter().map(|(l, _)| l).collect(), routes))
 }
 
 /// Prepares the network of a sandbox in `mode` from `source`.
@@ -480,12 +703,13 @@ pub fn prepare(mode: NetMode, source: &Source) -> Result<Prepared> {
                     path.display()
                 );
             }
-            let (links, routes) = take_over(&ns)?;
+            let (links, routes, give_back) = take_over(&ns)?;
             p.config = NetConfig {
                 mode,
                 links,
                 routes,
             };
+            p.give_back = Some(give_back);
         }
         (NetMode::Host, Source::Own) => {
             let ns = NetNs::own()?;

@@ -1,6 +1,7 @@
 //! A small synchronous rtnetlink client: dumps of links, addresses and
-//! routes, deleting an address and setting a link up. It works in the
-//! network namespace of the thread that opens it.
+//! routes, deleting an address, adding an address or route again from its
+//! dump record, and setting a link up. It works in the network namespace of
+//! the thread that opens it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -12,11 +13,15 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
 const RTM_GETADDR: u16 = 22;
+const RTM_NEWROUTE: u16 = 24;
 const RTM_GETROUTE: u16 = 26;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
 const NLM_F_DUMP: u16 = 0x300;
 
 const IFLA_ADDRESS: u16 = 1;
@@ -53,6 +58,14 @@ pub struct Link {
     pub mtu: u32,
 }
 
+/// The attributes of an address record that adding it again keeps:
+/// IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS,
+/// IFA_RT_PRIORITY, IFA_PROTO (not IFA_CACHEINFO: time stamps).
+const ADDR_KEEP: &[u16] = &[1, 2, 3, 4, 8, 9, 11];
+/// The same for a route: RTA_DST, RTA_SRC, RTA_OIF, RTA_GATEWAY,
+/// RTA_PRIORITY, RTA_PREFSRC, RTA_METRICS, RTA_TABLE, RTA_PREF.
+const ROUTE_KEEP: &[u16] = &[1, 2, 4, 5, 6, 7, 8, 15, 20];
+
 /// One address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Addr {
@@ -62,6 +75,8 @@ pub struct Addr {
     pub addr: IpAddr,
     /// Prefix length.
     pub prefix: u8,
+    /// The dump record (ifaddrmsg and attributes), to add it back.
+    pub raw: Vec<u8>,
 }
 
 /// One route of the main table.
@@ -77,6 +92,10 @@ pub struct Route {
     pub oif: Option<i32>,
     /// Metric.
     pub metric: u32,
+    /// RTPROT_* (who added it).
+    pub protocol: u8,
+    /// The dump record (rtmsg and attributes), to add it back.
+    pub raw: Vec<u8>,
 }
 
 /// A NETLINK_ROUTE socket.
@@ -171,6 +190,28 @@ impl Netlink {
                 std::io::Error::last_os_error()
             );
         }
+        // The kernel answers at once; a receive that waits longer is a bug
+        // to report, not a hang.
+        let tv = libc::timeval {
+            tv_sec: 5,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt with a timeval of its size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const libc::timeval as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+        if r < 0 {
+            bail!(
+                "netlink socket: SO_RCVTIMEO: {}",
+                std::io::Error::last_os_error()
+            );
+        }
         Ok(Netlink { fd, seq: 0 })
     }
 
@@ -191,7 +232,8 @@ impl Netlink {
         if n < 0 {
             bail!("netlink send: {}", std::io::Error::last_os_error());
         }
-        let dump = flags & NLM_F_DUMP != 0;
+        // NLM_F_DUMP is two bits, one shared with NLM_F_EXCL.
+        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
         let mut out = Vec::new();
         let mut total = 0usize;
         let mut buf = vec![0u8; 64 << 10];
@@ -201,10 +243,11 @@ impl Netlink {
                 unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = std::io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EAGAIN) => bail!("netlink: no answer from the kernel in 5 s"),
+                    _ => bail!("netlink receive: {e}"),
                 }
-                bail!("netlink receive: {e}");
             }
             let n = n as usize;
             total = total.saturating_add(n);
@@ -307,6 +350,7 @@ impl Netlink {
                     index,
                     addr,
                     prefix,
+                    raw: p.clone(),
                 });
             }
         }
@@ -334,6 +378,8 @@ impl Netlink {
                     gateway: None,
                     oif: None,
                     metric: 0,
+                    protocol: p[5],
+                    raw: p.clone(),
                 };
                 for (a, d) in attrs(&p[12..]) {
                     match a {
@@ -372,11 +418,51 @@ impl Netlink {
         Ok(())
     }
 
-    /// Sets a link up.
-    pub fn set_up(&mut self, index: i32) -> Result<()> {
+    /// Adds back an address removed earlier, from its dump record;
+    /// Ok(false) when it is there already.
+    pub fn add_addr(&mut self, a: &Addr) -> Result<bool> {
+        self.add_again(RTM_NEWADDR, 8, ADDR_KEEP, &a.raw)
+            .map_err(|e| anyhow!("adding {}/{} back: {e}", a.addr, a.prefix))
+    }
+
+    /// Adds back a route that went with an address, from its dump record;
+    /// Ok(false) when it is there already.
+    pub fn add_route(&mut self, r: &Route) -> Result<bool> {
+        self.add_again(RTM_NEWROUTE, 12, ROUTE_KEEP, &r.raw)
+            .map_err(|e| anyhow!("adding the route to {}/{} back: {e}", r.dst, r.prefix))
+    }
+
+    /// Sends a dump record `raw` (a `head`-byte header, then attributes) as
+    /// a new object of type `typ`, with only the attributes in `keep`.
+    fn add_again(&mut self, typ: u16, head: usize, keep: &[u16], raw: &[u8]) -> Result<bool> {
+        let Some(h) = raw.get(..head) else {
+            bail!("a truncated record");
+        };
+        let mut body = h.to_vec();
+        for (a, d) in attrs(&raw[head..]) {
+            if keep.contains(&a) {
+                push_attr(&mut body, a, d);
+            }
+        }
+        match self.request(typ, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &body) {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .and_then(|e| e.raw_os_error())
+                    == Some(libc::EEXIST) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets a link up (or down).
+    pub fn set_up(&mut self, index: i32, up: bool) -> Result<()> {
         let mut body = vec![0u8; 16];
+        let flags = if up { libc::IFF_UP as u32 } else { 0 };
         body[4..8].copy_from_slice(&index.to_ne_bytes());
-        body[8..12].copy_from_slice(&(libc::IFF_UP as u32).to_ne_bytes());
+        body[8..12].copy_from_slice(&flags.to_ne_bytes());
         body[12..16].copy_from_slice(&(libc::IFF_UP as u32).to_ne_bytes());
         self.request(RTM_NEWLINK, NLM_F_ACK, &body)?;
         Ok(())

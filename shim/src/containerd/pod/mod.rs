@@ -66,6 +66,22 @@ struct Sandbox {
     dead: Arc<AtomicBool>,
     /// The OOM watcher: told to stop, it reads the counter a last time.
     oom_watch: Option<OomWatch>,
+    /// Mode `sandbox`: the pod namespace's addresses and routes, given back
+    /// when the sandbox container's process exits (before containerd
+    /// hears of it and has CNI tear the namespace down) or at shutdown.
+    give_back: GiveBackSlot,
+}
+
+type GiveBackSlot = Arc<Mutex<Option<crate::netns::GiveBack>>>;
+
+/// Gives the pod's interfaces back if that is still to be done.
+fn give_back_now(slot: &GiveBackSlot) {
+    let g = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(g) = g {
+        if let Err(e) = g.give_back() {
+            tracing::warn!(error = %format!("{e:#}"), "giving the pod's interfaces back");
+        }
+    }
 }
 
 #[derive(Default)]
@@ -296,7 +312,9 @@ impl Pod {
         let (gofer_pid, channels) = self.start_gofer(&b, &env).map_err(failed)?;
         fds.extend(channels);
         fds.extend(files);
-        if let Some(net) = net {
+        if let Some(mut net) = net {
+            // Given back when dropped: on a failed start, at once.
+            let give_back: GiveBackSlot = Arc::new(Mutex::new(net.give_back.take()));
             let started = self.start_sentry(&req.id, &options, &env, &net);
             drop(net);
             let (sentry_pid, client, dead) = match started {
@@ -340,6 +358,7 @@ impl Pod {
                 options,
                 dead,
                 oom_watch,
+                give_back,
             });
         } else if let Some(cg) = self.lock().sandbox.as_ref().and_then(|s| s.cgroup.clone()) {
             if let Err(e) = cg.add(gofer_pid) {
@@ -405,6 +424,7 @@ impl Pod {
         if let Some(cg) = &sb.cgroup {
             cg.remove();
         }
+        give_back_now(&sb.give_back);
         tracing::info!(sandbox = %sb.id, "sandbox shut down");
     }
 }
@@ -456,7 +476,21 @@ impl Backend for Pod {
     fn start(&self, id: &str, exec_id: &str, exited: ExitSink) -> Result<u32, BackendError> {
         let pid = self.proc_pid(id, exec_id)?;
         let client = self.client()?;
-        let host_pid = self.lock().sandbox.as_ref().map_or(0, |s| s.sentry_pid);
+        let (host_pid, slot) = self.lock().sandbox.as_ref().map_or((0, None), |s| {
+            (
+                s.sentry_pid,
+                (s.id == id && exec_id.is_empty()).then(|| s.give_back.clone()),
+            )
+        });
+        // The sandbox container's end is the pod's: its interfaces go back
+        // before the exit is reported.
+        let exited: ExitSink = match slot {
+            Some(slot) => Box::new(move |status| {
+                give_back_now(&slot);
+                exited(status)
+            }),
+            None => exited,
+        };
         self.sinks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
