@@ -3,7 +3,10 @@
 //! `boot` becomes the sentry (`crate::sentry`) and `gofer` a gofer
 //! (`crate::gofer`).
 
+pub mod debug_flags;
 pub mod launch;
+pub mod profile_flags;
+pub mod strace_flags;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -15,6 +18,9 @@ use clap::{Parser, Subcommand};
 use sentry_core::kernel::ExitStatus;
 
 use crate::sentry::boot::{self, DoOptions};
+use debug_flags::DebugFlags;
+use profile_flags::ProfileFlags;
+use strace_flags::StraceFlags;
 
 #[derive(Parser)]
 #[command(
@@ -31,12 +37,12 @@ struct Cli {
 enum Cmd {
     /// Run PROGRAM from the host file system in a new sandbox.
     Do {
-        /// Print one line per system call (to stderr, or to the debug log).
-        #[arg(long)]
-        strace: bool,
-        /// Write the sentry's debug log (and strace) into DIR.
-        #[arg(long, value_name = "DIR")]
-        debug_log: Option<PathBuf>,
+        #[command(flatten)]
+        strace: StraceFlags,
+        #[command(flatten)]
+        debug: DebugFlags,
+        #[command(flatten)]
+        profile: ProfileFlags,
         /// Pages mapped per page fault (1 disables fault-around).
         #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND, hide = true)]
         fault_around: u64,
@@ -70,10 +76,12 @@ enum Cmd {
         /// The program's working directory in the sandbox.
         #[arg(long, default_value = "/")]
         cwd: String,
-        #[arg(long)]
-        strace: bool,
-        #[arg(long, value_name = "DIR")]
-        debug_log: Option<PathBuf>,
+        #[command(flatten)]
+        strace: StraceFlags,
+        #[command(flatten)]
+        debug: DebugFlags,
+        #[command(flatten)]
+        profile: ProfileFlags,
         #[arg(long, default_value_t = sentry_core::mm::DEFAULT_FAULT_AROUND)]
         fault_around: u64,
         #[arg(long)]
@@ -109,12 +117,12 @@ enum Cmd {
         /// The bundle directory.
         #[arg(long, value_name = "DIR")]
         bundle: PathBuf,
-        /// Print one line per system call (to stderr, or to the debug log).
-        #[arg(long)]
-        strace: bool,
-        /// Write the sentry's debug log (and strace) into DIR.
-        #[arg(long, value_name = "DIR")]
-        debug_log: Option<PathBuf>,
+        #[command(flatten)]
+        strace: StraceFlags,
+        #[command(flatten)]
+        debug: DebugFlags,
+        #[command(flatten)]
+        profile: ProfileFlags,
         /// Print exits, faults and pages to stderr at the end (benchmarks).
         #[arg(long, hide = true)]
         stats: bool,
@@ -327,7 +335,8 @@ pub fn main() -> ExitCode {
         }
         Cmd::Do {
             strace,
-            debug_log,
+            debug,
+            profile,
             fault_around,
             stats,
             limits,
@@ -351,13 +360,9 @@ pub fn main() -> ExitCode {
                     .unwrap_or_else(|| "/".into()),
             };
             let mut boot_flags: Vec<OsString> = Vec::new();
-            if strace {
-                boot_flags.push("--strace".into());
-            }
-            if let Some(d) = &debug_log {
-                boot_flags.push("--debug-log".into());
-                boot_flags.push(d.clone().into_os_string());
-            }
+            boot_flags.extend(strace.boot_args());
+            boot_flags.extend(debug.boot_args());
+            boot_flags.extend(profile.boot_args());
             if stats {
                 boot_flags.push("--stats".into());
             }
@@ -409,7 +414,8 @@ pub fn main() -> ExitCode {
         Cmd::Run {
             bundle,
             strace,
-            debug_log,
+            debug,
+            profile,
             stats,
             limits,
             network,
@@ -437,13 +443,9 @@ pub fn main() -> ExitCode {
             if stats {
                 boot_flags.push("--stats".into());
             }
-            if strace {
-                boot_flags.push("--strace".into());
-            }
-            if let Some(d) = &debug_log {
-                boot_flags.push("--debug-log".into());
-                boot_flags.push(d.clone().into_os_string());
-            }
+            boot_flags.extend(strace.boot_args());
+            boot_flags.extend(debug.boot_args());
+            boot_flags.extend(profile.boot_args());
             boot_flags.extend(limits.boot_flags());
             let opts = launch::LaunchOptions {
                 rootfs: b.root.clone(),
@@ -472,7 +474,8 @@ pub fn main() -> ExitCode {
             control_fd,
             cwd,
             strace,
-            debug_log,
+            debug,
+            profile,
             fault_around,
             stats,
             memory_limit,
@@ -482,6 +485,9 @@ pub fn main() -> ExitCode {
             net_route,
             command,
         } => {
+            let _ = &profile;
+            let debug_log = debug.debug_log;
+            let strace = strace.strace;
             let log_file = match init_logging(debug_log.as_ref()) {
                 Ok(f) => f,
                 Err(e) => {
