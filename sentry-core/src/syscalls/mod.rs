@@ -442,6 +442,7 @@ pub fn dispatch(task: &mut Task) {
     let traced = task.kernel.tracing();
     let pre = traced.then(|| format_call(task, nr, entry, &args));
     let started = traced.then(Instant::now);
+    let profiled = task.kernel.profile().start();
     let verdict = task
         .handle
         .tg
@@ -481,6 +482,13 @@ pub fn dispatch(task: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
+    if let Some(t0) = profiled {
+        let (pid, comm) = (task.handle.tg.pid, task.comm);
+        let failed = res.is_err();
+        task.kernel
+            .profile()
+            .record(pid, &comm, nr, t0.elapsed(), failed);
+    }
     task.regs.rax = match res {
         Ok(v) => v,
         Err(e) if (512..=516).contains(&e.0) => {
