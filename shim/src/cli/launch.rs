@@ -232,8 +232,8 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     let profile_fd = first_net + net_fds.len() as RawFd;
     let profile_pair = match &opts.profile {
         Some(_) => {
-            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-                .context("creating the profile channel")?;
+            let (ours, theirs) =
+                std::os::unix::net::UnixStream::pair().context("creating the profile channel")?;
             boot_args.push("--profile-fd".into());
             boot_args.push(profile_fd.to_string().into());
             Some((OwnedFd::from(ours), OwnedFd::from(theirs)))

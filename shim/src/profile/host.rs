@@ -288,7 +288,8 @@ mod tests {
 
     #[test]
     fn parses_trace_lines() {
-        let l = "  gvisor-sentry-1234  [001] ..... 5678.123456: sys_enter: NR 16 (3, ae03, 0, 0, 0, 0)";
+        let l =
+            "  gvisor-sentry-1234  [001] ..... 5678.123456: sys_enter: NR 16 (3, ae03, 0, 0, 0, 0)";
         assert_eq!(parse_line(l), Some(16));
         assert_eq!(parse_line("garbage"), None);
         assert_eq!(parse_lost("CPU:1 [LOST 12 EVENTS]"), Some(12));

@@ -78,12 +78,7 @@ pub struct LauncherLink {
 impl LauncherLink {
     /// Serves the launcher's end `end` of the channel to the sentry `sentry`
     /// (host pid), counting host calls of `sentry` and `gofer` from `ready`.
-    pub fn spawn(
-        end: File,
-        sentry: i32,
-        gofer: i32,
-        request: Request,
-    ) -> Result<LauncherLink> {
+    pub fn spawn(end: File, sentry: i32, gofer: i32, request: Request) -> Result<LauncherLink> {
         let launched = Instant::now();
         let thread = std::thread::Builder::new()
             .name("profile".into())
@@ -140,6 +135,7 @@ fn serve(end: File, sentry: i32, gofer: i32) -> Received {
         }
         if line.starts_with(b"ready") {
             r.tracer = host::Tracer::start(&[("sentry", sentry), ("gofer", gofer)]);
+            hold();
             r.started = Some(Instant::now());
             if let Some(mut a) = answer.take() {
                 let _ = a.write_all(b"go\n");
@@ -149,4 +145,21 @@ fn serve(end: File, sentry: i32, gofer: i32) -> Received {
         }
     }
     r
+}
+
+/// Debug builds only (tests): with `GVISOR_PROFILE_HOLD=PATH` the program
+/// starts only once PATH exists (at most a minute later), so a test can
+/// attach `strace -p` to the sentry and the gofer first and compare the
+/// same window.
+fn hold() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let Some(path) = std::env::var_os("GVISOR_PROFILE_HOLD") else {
+        return;
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while !std::path::Path::new(&path).exists() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

@@ -16,9 +16,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 use sentry_core::kernel::profile::{Counts, Snapshot, OTHER};
 use sentry_core::syscalls::NAMES;
+use serde::{Deserialize, Serialize};
 
 /// The whole profile of one sandbox (the contract of issue 15; fields may
 /// be added, not renamed).
