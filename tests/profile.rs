@@ -265,9 +265,12 @@ fn host_profiles_name_what_strace_sees() {
         .stderr(Stdio::piped());
     let mut launcher = cmd.spawn().unwrap();
     let lpid = launcher.id();
-    let instance = format!("/sys/kernel/tracing/instances/gvisor-{lpid}-gofer");
+    // The gofer's instance is set up last; its event enabled last.
+    let enabled = format!(
+        "/sys/kernel/tracing/instances/gvisor-{lpid}-gofer/events/raw_syscalls/sys_enter/enable"
+    );
     wait_until("the profile's trace instances", || {
-        Path::new(&instance).exists()
+        std::fs::read_to_string(&enabled).is_ok_and(|e| e.trim() == "1")
     });
     let kids = children(lpid);
     let pid_of = |suffix: &str| {
@@ -388,7 +391,7 @@ fn a_killed_sandbox_leaves_no_trace_instance() {
     let _ = launcher.wait();
     assert!(Path::new(&instance).exists());
     let out = run_command(sandboxed_command(
-        &compile_c("profile_counts"),
+        compile_c("profile_counts"),
         &[] as &[&str],
         &["--profile=/dev/null"],
     ));

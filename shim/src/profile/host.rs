@@ -50,9 +50,16 @@ fn tracefs() -> Result<PathBuf, String> {
         return Err("host system calls are counted with tracefs, which needs root".into());
     }
     let root = PathBuf::from(TRACEFS);
-    if root.join("instances").is_dir() {
-        return Ok(root);
+    if !root.join("instances").is_dir() {
+        mount_tracefs(&root)?;
     }
+    if !root.join("events/raw_syscalls/sys_enter").is_dir() {
+        return Err("the host kernel has no raw_syscalls/sys_enter trace event".into());
+    }
+    Ok(root)
+}
+
+fn mount_tracefs(root: &Path) -> Result<(), String> {
     // SAFETY: valid NUL-terminated strings; no data argument.
     let r = unsafe {
         libc::mount(
@@ -69,10 +76,7 @@ fn tracefs() -> Result<PathBuf, String> {
             std::io::Error::last_os_error()
         ));
     }
-    if !root.join("events/raw_syscalls/sys_enter").is_dir() {
-        return Err("the host kernel has no raw_syscalls/sys_enter trace event".into());
-    }
-    Ok(root)
+    Ok(())
 }
 
 /// Removes the instances of launchers that are gone.

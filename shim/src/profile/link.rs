@@ -116,10 +116,7 @@ impl LauncherLink {
 }
 
 fn serve(end: File, sentry: i32, gofer: i32) -> Received {
-    let mut answer = match end.try_clone() {
-        Ok(f) => Some(f),
-        Err(_) => None,
-    };
+    let mut answer = end.try_clone().ok();
     let mut r = Received {
         tracer: Err("the sandbox ended before its program started".into()),
         app: None,

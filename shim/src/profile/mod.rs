@@ -373,7 +373,7 @@ mod tests {
             sentry_host: Host::from_counts(&host, 0),
             gofer_host: Host::unavailable("not root"),
         };
-        assert_eq!(p.app.syscalls[0].name, "getppid");
+        assert_eq!(p.app.syscalls[0].name, "getpid");
         assert_eq!(p.app.syscalls[1].errors, 10);
         assert_eq!(p.app.total.distinct, 2);
         assert_eq!(p.sentry_host.syscalls[0].name, "read");
