@@ -398,3 +398,74 @@ fn a_killed_sandbox_leaves_no_trace_instance() {
     assert!(out.status.success(), "{}", describe(&out));
     assert!(!Path::new(&instance).exists(), "{instance} not swept");
 }
+
+#[test]
+fn containerd_runtime_option_writes_a_profile_per_container() {
+    use gvisor_tests::ctrd::{Containerd, RUNTIME};
+    const IMAGE: &str = "docker.io/library/busybox:latest";
+    let c = Containerd::start();
+    let dir = scratch_dir().join("ctrd-profile");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("gvisor.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "debug-log = \"{}/%ID%\"\nprofile = true\nnetwork = \"none\"\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let toml_arg = toml.display().to_string();
+    let o = c.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RUNTIME,
+        "--runtime-config-path",
+        &toml_arg,
+        IMAGE,
+        "prof1",
+        "sh",
+        "-c",
+        "cat /etc/passwd >/dev/null; echo hi",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "hi");
+    let json = logs.join("prof1/profile.prof1.json");
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(p["sandbox"], "prof1");
+    assert_eq!(p["command"][0], "sh");
+    let procs = p["app"]["processes"].as_array().unwrap();
+    assert!(procs.len() >= 2, "sh and cat: {procs:?}");
+    assert!(procs.iter().any(|p| p["command"] == "cat"), "{procs:?}");
+    assert!(p["app"]["total"]["distinct"].as_u64().unwrap_or(0) > 5);
+    for s in ["sentry_host", "gofer_host"] {
+        assert_eq!(p[s]["source"], "ftrace", "{}", p[s]);
+        assert!(p[s]["distinct"].as_u64().unwrap_or(0) > 0, "{}", p[s]);
+    }
+    let text = std::fs::read_to_string(logs.join("prof1/profile.prof1.txt")).unwrap();
+    assert!(text.contains("app -> sentry (whole sandbox)"), "{text}");
+
+    // profile = true without a debug-log directory: one line at create.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "profile = true\nnetwork = \"none\"\n").unwrap();
+    let bad_arg = bad.display().to_string();
+    let o = c.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RUNTIME,
+        "--runtime-config-path",
+        &bad_arg,
+        IMAGE,
+        "prof2",
+        "true",
+    ]);
+    assert!(!o.status.success(), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("profile = true needs debug-log"),
+        "{}",
+        describe(&o)
+    );
+}

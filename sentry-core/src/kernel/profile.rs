@@ -45,6 +45,8 @@ impl Counts {
 /// One process's profile.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcessProfile {
+    /// Its container's id (empty outside a pod).
+    pub container: String,
     /// Its pid in the sandbox (0: the processes past [`MAX_PROCESSES`]).
     pub pid: i32,
     /// Its command (comm) when it last made a call.
@@ -75,8 +77,12 @@ impl Snapshot {
 
 #[derive(Default)]
 struct Table {
-    order: Vec<i32>,
-    by_pid: BTreeMap<i32, ProcessProfile>,
+    /// (container, pid) in the order of their first call.
+    order: Vec<(String, i32)>,
+    /// By container, then pid.
+    by_container: BTreeMap<String, BTreeMap<i32, ProcessProfile>>,
+    /// Entries in `by_container`.
+    len: usize,
 }
 
 /// The profiler a kernel holds.
@@ -102,25 +108,47 @@ impl Profiler {
         self.enabled().then(Instant::now)
     }
 
-    /// Counts one call of `nr` by process `pid` (command `comm`), served in
-    /// `took`, failed or not.
-    pub fn record(&self, pid: i32, comm: &[u8; 16], nr: u64, took: Duration, failed: bool) {
+    /// Counts one call of `nr` by process `pid` (command `comm`) of
+    /// container `container`, served in `took`, failed or not.
+    pub fn record(
+        &self,
+        container: &str,
+        pid: i32,
+        comm: &[u8; 16],
+        nr: u64,
+        took: Duration,
+        failed: bool,
+    ) {
         let row = if nr < NR_SYSCALLS as u64 {
             nr as u32
         } else {
             OTHER
         };
         let time_ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        let key = if t.by_pid.contains_key(&pid) || t.by_pid.len() < MAX_PROCESSES {
+        let mut guard = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let t = &mut *guard;
+        let known = t
+            .by_container
+            .get(container)
+            .is_some_and(|c| c.contains_key(&pid));
+        let key = if known || t.len < MAX_PROCESSES {
             pid
         } else {
             0
         };
-        if !t.by_pid.contains_key(&key) {
-            t.order.push(key);
+        if !t.by_container.contains_key(container) {
+            t.by_container
+                .insert(container.to_string(), BTreeMap::new());
         }
-        let p = t.by_pid.entry(key).or_insert_with(|| ProcessProfile {
+        let Some(procs) = t.by_container.get_mut(container) else {
+            return;
+        };
+        if !procs.contains_key(&key) {
+            t.order.push((container.to_string(), key));
+            t.len = t.len.saturating_add(1);
+        }
+        let p = procs.entry(key).or_insert_with(|| ProcessProfile {
+            container: container.to_string(),
             pid: key,
             ..Default::default()
         });
@@ -141,12 +169,18 @@ impl Profiler {
 
     /// A copy of what was counted so far.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_of(None)
+    }
+
+    /// A copy of what the processes of `container` (all: None) made.
+    pub fn snapshot_of(&self, container: Option<&str>) -> Snapshot {
         let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         Snapshot {
             processes: t
                 .order
                 .iter()
-                .filter_map(|pid| t.by_pid.get(pid).cloned())
+                .filter(|(c, _)| container.is_none_or(|want| want == c))
+                .filter_map(|(c, pid)| t.by_container.get(c).and_then(|m| m.get(pid)).cloned())
                 .collect(),
         }
     }
@@ -169,11 +203,18 @@ mod tests {
         p.enable();
         assert!(p.start().is_some());
         for _ in 0..3 {
-            p.record(1, &comm("sh"), 39, Duration::from_nanos(10), false);
+            p.record("", 1, &comm("sh"), 39, Duration::from_nanos(10), false);
         }
-        p.record(1, &comm("sh"), 2, Duration::from_nanos(5), true);
-        p.record(2, &comm("child"), 39, Duration::from_nanos(1), false);
-        p.record(2, &comm("child"), 100_000, Duration::from_nanos(1), true);
+        p.record("", 1, &comm("sh"), 2, Duration::from_nanos(5), true);
+        p.record("", 2, &comm("child"), 39, Duration::from_nanos(1), false);
+        p.record(
+            "",
+            2,
+            &comm("child"),
+            100_000,
+            Duration::from_nanos(1),
+            true,
+        );
         let s = p.snapshot();
         assert_eq!(s.processes.len(), 2);
         assert_eq!(s.processes[0].pid, 1);
@@ -196,11 +237,26 @@ mod tests {
         let p = Profiler::default();
         p.enable();
         for pid in 1..=(MAX_PROCESSES as i32 + 10) {
-            p.record(pid, &comm("x"), 0, Duration::ZERO, false);
+            p.record("", pid, &comm("x"), 0, Duration::ZERO, false);
         }
         let s = p.snapshot();
         assert_eq!(s.processes.len(), MAX_PROCESSES + 1);
         let others = s.processes.iter().find(|p| p.pid == 0);
         assert_eq!(others.map(|o| o.syscalls[&0].calls), Some(10));
+    }
+
+    #[test]
+    fn containers_kept_apart() {
+        let p = Profiler::default();
+        p.enable();
+        p.record("a", 1, &comm("x"), 0, Duration::ZERO, false);
+        p.record("b", 1, &comm("y"), 1, Duration::ZERO, false);
+        p.record("b", 1, &comm("y"), 1, Duration::ZERO, false);
+        let a = p.snapshot_of(Some("a"));
+        assert_eq!(a.processes.len(), 1);
+        assert_eq!(a.processes[0].command, "x");
+        let b = p.snapshot_of(Some("b"));
+        assert_eq!(b.total()[&1].calls, 2);
+        assert_eq!(p.snapshot().processes.len(), 2);
     }
 }

@@ -483,11 +483,16 @@ pub fn dispatch(task: &mut Task) {
         }
     };
     if let Some(t0) = profiled {
-        let (pid, comm) = (task.handle.tg.pid, task.comm);
+        let tg = &task.handle.tg;
         let failed = res.is_err();
-        task.kernel
-            .profile()
-            .record(pid, &comm, nr, t0.elapsed(), failed);
+        task.kernel.profile().record(
+            &tg.container.id,
+            tg.pid,
+            &task.comm,
+            nr,
+            t0.elapsed(),
+            failed,
+        );
     }
     task.regs.rax = match res {
         Ok(v) => v,

@@ -522,6 +522,7 @@ pub fn main() -> ExitCode {
                     debug_log,
                     fault_around,
                     net,
+                    profile: profile.profile.is_some(),
                 };
                 return match crate::sentry::serve::serve(&opts, strace_out) {
                     Ok(()) => ExitCode::SUCCESS,

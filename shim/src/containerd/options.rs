@@ -39,6 +39,11 @@ pub struct RuntimeOptions {
     /// (loopback only).
     #[serde(default)]
     pub network: Option<String>,
+    /// `profile = true`: at each container's init exit, write
+    /// `profile.<id>.txt` and `.json` (see `crate::profile`) into the
+    /// container's debug-log directory (required).
+    #[serde(default)]
+    pub profile: bool,
 }
 
 impl RuntimeOptions {

@@ -108,7 +108,10 @@ impl LauncherLink {
             sandbox: self.request.sandbox,
             command: self.request.command,
             wall_ns: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            app: r.app.unwrap_or_default(),
+            app: r.app.unwrap_or_else(|| App {
+                unavailable: Some("the sentry sent no app profile (it ended early)".into()),
+                ..App::default()
+            }),
             sentry_host,
             gofer_host,
         }

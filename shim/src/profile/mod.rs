@@ -10,6 +10,7 @@
 
 pub mod host;
 pub mod link;
+pub mod pod;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -91,6 +92,9 @@ pub struct App {
     pub syscalls: Vec<AppRow>,
     /// Per process, in the order they made their first call.
     pub processes: Vec<AppProcess>,
+    /// Why there are no counts (the sentry did not send them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 /// One host system call row.
@@ -210,6 +214,7 @@ impl App {
             total,
             syscalls,
             processes,
+            unavailable: None,
         }
     }
 }
@@ -287,6 +292,9 @@ impl Profile {
             self.wall_ns as f64 / 1e9
         );
         let _ = writeln!(out, "\napp -> sentry (whole sandbox)");
+        if let Some(why) = &self.app.unavailable {
+            let _ = writeln!(out, "unavailable: {why}");
+        }
         app_table(&mut out, &self.app.total, &self.app.syscalls);
         for p in &self.app.processes {
             let _ = writeln!(out, "\napp -> sentry: process {} ({})", p.pid, p.command);
