@@ -365,6 +365,7 @@ mod tests {
         );
         let snap = Snapshot {
             processes: vec![sentry_core::kernel::profile::ProcessProfile {
+                container: String::new(),
                 pid: 1,
                 command: "a".into(),
                 syscalls: counts,
