@@ -469,3 +469,39 @@ fn containerd_runtime_option_writes_a_profile_per_container() {
         describe(&o)
     );
 }
+
+#[test]
+fn gvisor_run_writes_the_profile_of_a_bundle() {
+    let dir = scratch_dir().join("bundle-profile");
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(gvisor_tests::busybox(), bin.join("busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "process": {"args": ["/bin/sh", "-c", "echo hi; (echo sub); echo end"], "cwd": "/",
+                        "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}}"#,
+    )
+    .unwrap();
+    let json = dir.join("p.json");
+    let out = run_command({
+        let mut c = Command::new(gvisor_bin());
+        c.arg("run")
+            .arg(format!("--profile={}", json.display()))
+            .arg("--bundle")
+            .arg(&dir)
+            .arg("prof-run");
+        c
+    });
+    assert!(out.status.success(), "{}", describe(&out));
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(p["sandbox"], "prof-run");
+    assert_eq!(p["command"][0], "/bin/sh");
+    assert!(row(&p["app"]["syscalls"], "write")["calls"].as_u64() >= Some(2));
+    assert!(p["app"]["processes"]
+        .as_array()
+        .is_some_and(|a| a.len() >= 2));
+    assert_eq!(p["sentry_host"]["source"], "ftrace");
+}
