@@ -150,6 +150,8 @@ mod tests {
         assert!(e.to_string().contains("colour"), "{e}");
         let e = RuntimeOptions::parse("platform = \"ptrace\"\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("ptrace"), "{e}");
+        let o = RuntimeOptions::parse("profile = true\n", "t.toml").unwrap();
+        assert!(o.profile && !RuntimeOptions::default().profile);
         let o = RuntimeOptions::parse("network = \"host\"\n", "t.toml").unwrap();
         assert_eq!(o.network_mode(), sentry_core::net::NetMode::Host);
         assert_eq!(
