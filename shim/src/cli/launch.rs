@@ -228,8 +228,9 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         .map(|i| first_net + i as RawFd)
         .collect();
     boot_args.extend(crate::netns::args::encode(&net.config, &net_fds));
-    // --profile: a channel to the sentry after the network's descriptors.
-    let profile_fd = first_net + net_fds.len() as RawFd;
+    // --profile: a channel to the sentry, one past the descriptor after
+    // the network's (which the sentry's debug log takes).
+    let profile_fd = first_net + net_fds.len() as RawFd + 1;
     let profile_pair = match &opts.profile {
         Some(_) => {
             let (ours, theirs) =
