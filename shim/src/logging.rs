@@ -437,6 +437,21 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Tee {
     }
 }
 
+static SHIM_TEE: OnceLock<Tee> = OnceLock::new();
+
+/// The shim's log writer (to attach its debug-log file to).
+pub fn shim_tee() -> Option<&'static Tee> {
+    SHIM_TEE.get()
+}
+
+/// Sets up the containerd shim's logging: to `base` at `level` (text), and
+/// to its debug-log file once attached ([`shim_tee`]).
+pub fn init_shim(base: Box<dyn Write + Send>, level: &str) {
+    let tee = Tee::new(base);
+    let _ = SHIM_TEE.set(tee.clone());
+    init_tee(tee, level, Format::Text);
+}
+
 /// Installs the global subscriber writing through `tee` at `level`.
 pub fn init_tee(tee: Tee, level: &str, format: Format) {
     use tracing_subscriber::EnvFilter;
