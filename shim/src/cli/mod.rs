@@ -178,13 +178,16 @@ enum Cmd {
     },
 }
 
+/// Where strace lines go.
+type StraceOut = Box<dyn Write + Send>;
+
 /// Sets up the sentry's logging: into the file the launcher opened
 /// (`--debug-log-fd`) or, run by hand with `--debug-log`, one it opens
 /// itself; else warnings to stderr. Returns the strace output and the log's
 /// descriptors (kept through confinement).
 fn init_boot_logging(
     debug: &DebugFlags,
-) -> anyhow::Result<(Option<Box<dyn Write + Send>>, Vec<i32>)> {
+) -> anyhow::Result<(Option<StraceOut>, Vec<i32>)> {
     use std::os::fd::{AsRawFd, FromRawFd};
     let file = match (debug.debug_log_fd, &debug.debug_log) {
         (Some(fd), _) => {
