@@ -394,3 +394,41 @@ fn the_containerd_shim_writes_its_files_into_the_option_directory() {
         "strace goes to the sentry's log:\n{text}"
     );
 }
+
+#[test]
+fn gvisor_run_names_files_by_container_id() {
+    let dir = scratch_dir().join("dl-bundle");
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(dir.join("rootfs/tmp")).unwrap();
+    std::fs::copy(gvisor_tests::busybox(), bin.join("busybox")).unwrap();
+    for a in [
+        "sh", "echo", "cat", "ls", "id", "hostname", "mkdir", "true", "mv", "rm", "ln", "grep",
+    ] {
+        std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
+    }
+    let share = dir.join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join("file"), "shared-data\n").unwrap();
+    let config = std::fs::read_to_string(
+        gvisor_tests::workspace_root().join("tests/bundles/busybox-config.json"),
+    )
+    .unwrap()
+    .replace("@SHARE@", &share.to_string_lossy());
+    std::fs::write(dir.join("config.json"), config).unwrap();
+    let logs = fresh("dl-run");
+    let mut c = Command::new(gvisor_bin());
+    c.arg("run")
+        .arg("--bundle")
+        .arg(&dir)
+        .arg("--debug-log")
+        .arg(format!("{}/%ID%.%COMMAND%.log", logs.display()))
+        .arg("logs-c1");
+    let o = run_command(c);
+    assert_eq!(o.status.code(), Some(7), "{}", describe(&o));
+    assert_eq!(
+        files(&logs),
+        ["logs-c1.boot.log", "logs-c1.gofer.log", "logs-c1.run.log"]
+    );
+}

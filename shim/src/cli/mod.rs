@@ -185,9 +185,7 @@ type StraceOut = Box<dyn Write + Send>;
 /// (`--debug-log-fd`) or, run by hand with `--debug-log`, one it opens
 /// itself; else warnings to stderr. Returns the strace output and the log's
 /// descriptors (kept through confinement).
-fn init_boot_logging(
-    debug: &DebugFlags,
-) -> anyhow::Result<(Option<StraceOut>, Vec<i32>)> {
+fn init_boot_logging(debug: &DebugFlags) -> anyhow::Result<(Option<StraceOut>, Vec<i32>)> {
     use std::os::fd::{AsRawFd, FromRawFd};
     let file = match (debug.debug_log_fd, &debug.debug_log) {
         (Some(fd), _) => {

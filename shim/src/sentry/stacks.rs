@@ -103,6 +103,18 @@ pub fn record(id: &str, pid: i32) {
         return;
     }
     let _ = std::fs::create_dir_all(STATE_DIR);
+    // Records of launchers that were killed: their sentry is gone.
+    if let Ok(entries) = std::fs::read_dir(STATE_DIR) {
+        for e in entries.flatten() {
+            let stale = std::fs::read_to_string(e.path())
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+                .is_some_and(|p| p > 0 && !std::path::Path::new(&format!("/proc/{p}")).exists());
+            if stale {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let p = std::path::Path::new(STATE_DIR).join(format!("{id}.pid"));
     if let Err(e) = std::fs::write(&p, format!("{pid}\n")) {
         tracing::debug!(error = %e, path = %p.display(), "sandbox state not recorded");
