@@ -387,6 +387,41 @@ fn the_containerd_shim_writes_its_files_into_the_option_directory() {
             json_targets(n, &text);
         }
     }
+    // `gvisor debug --stacks` finds a pod's sandbox by its id.
+    let o = c.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        "docker.io/library/busybox:latest",
+        "dsleep",
+        "sleep",
+        "30",
+    ]);
+    assert!(o.status.success(), "{}\n{}", describe(&o), c.log_tail());
+    let mut listed = String::new();
+    for _ in 0..50 {
+        let o = stacks("dsleep");
+        listed = String::from_utf8_lossy(&o.stdout).into_owned();
+        if listed.contains("nanosleep(") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = c.ctr(&["task", "kill", "-s", "KILL", "dsleep"]);
+    for _ in 0..50 {
+        if c.ctr(&["task", "rm", "dsleep"]).status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = c.ctr(&["containers", "rm", "dsleep"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(" sleep ") && l.contains("nanosleep(")),
+        "{listed}"
+    );
     let boot = names.iter().find(|n| n.ends_with(".boot.log")).unwrap();
     let text = read(&dir.join(boot));
     assert!(
