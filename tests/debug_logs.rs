@@ -251,7 +251,7 @@ fn start_sandbox(prog: &str, args: &[&str]) -> std::process::Child {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let child = cmd.spawn().expect("starting gvisor do");
+    let mut child = cmd.spawn().expect("starting gvisor do");
     let state = format!("/run/gvisor-rs/{}.pid", child.id());
     for _ in 0..200 {
         if Path::new(&state).exists() {
@@ -261,6 +261,8 @@ fn start_sandbox(prog: &str, args: &[&str]) -> std::process::Child {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("{state} did not appear");
 }
 
