@@ -376,13 +376,13 @@ pub fn init(file: Option<File>, format: Format) {
     }
 }
 
-/// Sets up logging into `file` for the rest of the process, for writers
-/// (the shim) that may get their file only later: everything goes to
-/// `base` (the shim's log FIFO or stderr) and, once [`Tee::attach`] is
-/// called, to the file too.
+/// The containerd shim's log writer: everything goes to `base` (the
+/// shim's log FIFO or stderr) and, once [`Tee::attach`] is called (the
+/// sandbox's options arrive with its creation), to its debug-log file too:
+/// text through this writer, JSON through [`JsonFileLayer`].
 #[derive(Clone)]
 pub struct Tee {
-    file: std::sync::Arc<Mutex<Option<File>>>,
+    file: std::sync::Arc<Mutex<Option<(File, Format)>>>,
     base: std::sync::Arc<Mutex<Box<dyn Write + Send>>>,
 }
 
@@ -395,11 +395,11 @@ impl Tee {
         }
     }
 
-    /// Adds `file` (the first call wins).
-    pub fn attach(&self, file: File) {
+    /// Adds `file` with its format (the first call wins).
+    pub fn attach(&self, file: File, format: Format) {
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if f.is_none() {
-            *f = Some(file);
+            *f = Some((file, format));
         }
     }
 
@@ -410,6 +410,16 @@ impl Tee {
             .unwrap_or_else(|p| p.into_inner())
             .is_some()
     }
+
+    /// Writes `buf` to the attached file if it has format `format`.
+    fn to_file(&self, buf: &[u8], format: Format) {
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((f, fmt)) = f.as_mut() {
+            if *fmt == format {
+                let _ = f.write_all(buf);
+            }
+        }
+    }
 }
 
 impl Write for Tee {
@@ -418,10 +428,7 @@ impl Write for Tee {
             let mut b = self.base.lock().unwrap_or_else(|p| p.into_inner());
             let _ = b.write_all(buf);
         }
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = f.as_mut() {
-            let _ = f.write_all(buf);
-        }
+        self.to_file(buf, Format::Text);
         Ok(buf.len())
     }
 
@@ -437,6 +444,28 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Tee {
     }
 }
 
+/// Writes every event as a JSON line into the [`Tee`]'s file when it was
+/// attached with format JSON.
+pub struct JsonFileLayer(Tee);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for JsonFileLayer {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let json = {
+            let f = self.0.file.lock().unwrap_or_else(|p| p.into_inner());
+            matches!(f.as_ref(), Some((_, Format::Json)))
+        };
+        if json {
+            let mut line = json_event(event);
+            line.push('\n');
+            self.0.to_file(line.as_bytes(), Format::Json);
+        }
+    }
+}
+
 static SHIM_TEE: OnceLock<Tee> = OnceLock::new();
 
 /// The shim's log writer (to attach its debug-log file to).
@@ -447,28 +476,21 @@ pub fn shim_tee() -> Option<&'static Tee> {
 /// Sets up the containerd shim's logging: to `base` at `level` (text), and
 /// to its debug-log file once attached ([`shim_tee`]).
 pub fn init_shim(base: Box<dyn Write + Send>, level: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::EnvFilter;
     let tee = Tee::new(base);
     let _ = SHIM_TEE.set(tee.clone());
-    init_tee(tee, level, Format::Text);
-}
-
-/// Installs the global subscriber writing through `tee` at `level`.
-pub fn init_tee(tee: Tee, level: &str, format: Format) {
-    use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("GVISOR_LOG").unwrap_or_else(|_| level.into());
-    match format {
-        Format::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(tee)
-            .with_ansi(false)
-            .init(),
-        Format::Json => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(tee)
-            .with_ansi(false)
-            .event_format(JsonFormat)
-            .init(),
-    }
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(tee.clone())
+                .with_ansi(false),
+        )
+        .with(JsonFileLayer(tee))
+        .try_init();
 }
 
 /// One JSON object per event: `time`, `level`, `target`, `msg` and the
@@ -518,15 +540,19 @@ where
         mut writer: tracing_subscriber::fmt::format::Writer<'_>,
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
-        let m = event.metadata();
-        let mut map = serde_json::Map::new();
-        map.insert("time".into(), rfc3339_now().into());
-        map.insert("level".into(), m.level().as_str().into());
-        map.insert("target".into(), m.target().into());
-        event.record(&mut JsonVisitor(&mut map));
-        let line = serde_json::Value::Object(map).to_string();
-        writeln!(writer, "{line}")
+        writeln!(writer, "{}", json_event(event))
     }
+}
+
+/// `event` as one JSON object (no newline).
+fn json_event(event: &tracing::Event<'_>) -> String {
+    let m = event.metadata();
+    let mut map = serde_json::Map::new();
+    map.insert("time".into(), rfc3339_now().into());
+    map.insert("level".into(), m.level().as_str().into());
+    map.insert("target".into(), m.target().into());
+    event.record(&mut JsonVisitor(&mut map));
+    serde_json::Value::Object(map).to_string()
 }
 
 /// A line as a JSON log line (the strace output in a JSON debug log).

@@ -214,7 +214,7 @@ impl Pod {
                 let name = crate::logging::expand(&p, &names, "shim", Some(std::process::id()));
                 match crate::logging::create_exclusive(std::path::Path::new(&name)) {
                     Ok((f, path)) => {
-                        tee.attach(f);
+                        tee.attach(f, options.debug_log_format());
                         tracing::info!(sandbox = id, log = %path.display(), "shim debug log");
                     }
                     Err(e) => tracing::warn!(error = %format!("{e:#}"), "the shim's debug log"),
