@@ -70,13 +70,25 @@ pub fn serve_stacks(kernel: &Arc<Kernel>) -> Result<Vec<RawFd>> {
         .spawn(move || {
             let mut req = std::fs::File::from(req_r);
             let mut reply = std::fs::File::from(reply_w);
-            let mut nonce = [0u8; 8];
+            let mut buf = [0u8; 64];
             loop {
-                match req.read_exact(&mut nonce) {
-                    Ok(()) => {}
+                // A request is one 8-byte write (atomic on a pipe); a short
+                // one (a client that died) is dropped, and of requests read
+                // together the last one is answered.
+                let got = match req.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(got) => got,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(_) => break,
-                }
+                };
+                let Some(last) = got.checked_sub(got % 8).and_then(|end| {
+                    let start = end.checked_sub(8)?;
+                    buf.get(start..end)
+                }) else {
+                    continue;
+                };
+                let mut nonce = [0u8; 8];
+                nonce.copy_from_slice(last);
                 let Some(k) = k.upgrade() else { break };
                 let n = u64::from_ne_bytes(nonce);
                 let text = format!(
