@@ -201,15 +201,29 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         })
         .unwrap_or_default();
     let gofer_env = cstrings(&log_env)?;
+    // Debug logs: the launcher opens the children's files (see crate::logging).
+    let mut gofer_log = child_log("gofer")?;
+    let mut gofer_fds = channel_fds(&servers);
+    let mut gofer_argv = gofer_argv;
+    if let Some((l, fmt)) = &gofer_log {
+        let to = CHANNEL_FD + servers.len() as RawFd;
+        gofer_fds.push((l.file.as_raw_fd(), to));
+        gofer_argv.extend(cstrings(&log_args(to, *fmt))?);
+    }
     let gofer = confine::spawn(
         exe,
         &gofer_argv,
         &gofer_env,
-        &channel_fds(&servers),
+        &gofer_fds,
         confine::GOFER_NAMESPACES,
     )
     .context("starting the gofer")?;
     drop(servers);
+    if let Some((l, _)) = &mut gofer_log {
+        l.settle(gofer);
+        tracing::info!(pid = gofer, log = %l.path.display(), "gofer started");
+    }
+    drop(gofer_log);
 
     let mut boot_args: Vec<OsString> = vec![
         "gvisor-sentry".into(),
@@ -226,6 +240,11 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         .map(|i| first_net + i as RawFd)
         .collect();
     boot_args.extend(crate::netns::args::encode(&net.config, &net_fds));
+    let mut sentry_log = child_log("boot")?;
+    let sentry_log_fd = first_net + net_fds.len() as RawFd;
+    if let Some((_, fmt)) = &sentry_log {
+        boot_args.extend(log_args(sentry_log_fd, *fmt));
+    }
     boot_args.push("--".into());
     boot_args.extend(opts.command.iter().cloned());
     let boot_argv = cstrings(&boot_args)?;
@@ -258,6 +277,9 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
             .zip(&net_fds)
             .map(|(f, &t)| (f.as_raw_fd(), t)),
     );
+    if let Some((l, _)) = &sentry_log {
+        sentry_fds.push((l.file.as_raw_fd(), sentry_log_fd));
+    }
     let sentry = match confine::spawn_in(
         exe,
         &boot_argv,
@@ -276,6 +298,13 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     };
     drop(clients);
     drop(opened);
+    if let Some((l, _)) = &mut sentry_log {
+        l.settle(sentry);
+        tracing::info!(pid = sentry, log = %l.path.display(), "sentry started");
+    }
+    drop(sentry_log);
+    let sandbox_id = crate::logging::sandbox_id().unwrap_or_default();
+    crate::sentry::stacks::record(sandbox_id, sentry);
     let cgroup = match sandbox_cgroup(opts, &[gofer, sentry]) {
         Ok(cg) => cg,
         Err(e) => {
@@ -296,6 +325,8 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     let status = wait(sentry, 0)?.unwrap_or(0);
     drop(raw);
     SENTRY_PID.store(0, Ordering::SeqCst);
+    crate::sentry::stacks::forget(sandbox_id);
+    tracing::info!(status, "sentry ended");
     // The gofer serves only this sentry: it goes now.
     if let Ok(Some(st)) = wait(gofer, libc::WNOHANG) {
         if libc::WIFSIGNALED(st) {
@@ -321,6 +352,26 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         return Ok(Outcome::SentryKilled(libc::WTERMSIG(status)));
     }
     Ok(Outcome::Exited(libc::WEXITSTATUS(status)))
+}
+
+/// The debug log of child `command` (boot, gofer), opened here, and its
+/// format; None without `--debug-log`.
+fn child_log(command: &str) -> Result<Option<(crate::logging::ChildLog, crate::logging::Format)>> {
+    let Some(c) = crate::logging::children() else {
+        return Ok(None);
+    };
+    let l = crate::logging::ChildLog::open(&c.pattern, &c.names, command)?;
+    Ok(Some((l, c.format)))
+}
+
+/// The flags giving a child its log: descriptor `fd`, format `fmt`.
+fn log_args(fd: RawFd, fmt: crate::logging::Format) -> Vec<OsString> {
+    vec![
+        "--debug-log-fd".into(),
+        fd.to_string().into(),
+        "--debug-log-format".into(),
+        fmt.as_str().into(),
+    ]
 }
 
 /// The cgroup name of a `gvisor do` sandbox is this and the launcher's pid.

@@ -309,7 +309,9 @@ impl Pod {
                     .map_err(|e| BackendError::Invalid(format!("{e:#}")))?,
             )
         };
-        let (gofer_pid, channels) = self.start_gofer(&b, &env).map_err(failed)?;
+        let (gofer_pid, channels) = self
+            .start_gofer(&b, &env, &req.id, &options)
+            .map_err(failed)?;
         fds.extend(channels);
         fds.extend(files);
         if let Some(mut net) = net {
