@@ -411,7 +411,7 @@ fn containerd_runtime_option_writes_a_profile_per_container() {
     std::fs::write(
         &toml,
         format!(
-            "debug-log = \"{}/%ID%\"\nprofile = true\nnetwork = \"none\"\n",
+            "debug-log = \"{}/%ID%/\"\nprofile = true\nnetwork = \"none\"\n",
             logs.display()
         ),
     )

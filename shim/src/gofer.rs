@@ -11,8 +11,13 @@ use crate::confine;
 /// `gvisor gofer`: confines this process to `root` (and the bind sources
 /// `binds`, read-only or read-write) and serves the gofer protocol, the root
 /// on descriptor `fd` and the n-th bind on `fd + n`, until the sentry closes
-/// the channels.
-pub fn gofer_main(root: &Path, bind_args: &[PathBuf], fd: RawFd) -> Result<()> {
+/// the channels. `log_fd`: its debug log, kept open.
+pub fn gofer_main(
+    root: &Path,
+    bind_args: &[PathBuf],
+    fd: RawFd,
+    log_fd: Option<RawFd>,
+) -> Result<()> {
     let mut binds = Vec::new();
     for b in bind_args {
         let s = b.to_string_lossy();
@@ -27,7 +32,9 @@ pub fn gofer_main(root: &Path, bind_args: &[PathBuf], fd: RawFd) -> Result<()> {
     let fds: Vec<RawFd> = (0..=binds.len()).map(|i| fd + i as RawFd).collect();
     let mut keep = vec![0, 1, 2];
     keep.extend(&fds);
+    keep.extend(log_fd);
     confine::close_fds_except(&keep);
+    tracing::info!(root = %root.display(), binds = binds.len(), "gofer starting");
     // SAFETY: the launcher handed us these descriptors; nothing else owns them.
     let socks: Vec<OwnedFd> = fds
         .iter()
@@ -68,11 +75,13 @@ pub fn gofer_main(root: &Path, bind_args: &[PathBuf], fd: RawFd) -> Result<()> {
     }
     confine::report_violations()?;
     confine::install_seccomp(&confine::gofer_allowlist())?;
+    tracing::debug!(channels = threads.len(), "gofer confined, serving");
     for t in threads {
         match t.join() {
             Ok(r) => r.context("serving the gofer protocol")?,
             Err(_) => anyhow::bail!("a gofer thread panicked"),
         }
     }
+    tracing::info!("gofer done: the sentry closed its channels");
     Ok(())
 }

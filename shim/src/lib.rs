@@ -14,6 +14,7 @@ pub mod containerd;
 pub mod control;
 pub mod gofer;
 pub mod limits;
+pub mod logging;
 pub mod netns;
 pub mod oci;
 pub mod panic;

@@ -11,6 +11,7 @@ use crate::vfs::Vfs;
 
 pub mod container;
 pub mod context;
+pub mod debug;
 pub mod exec;
 pub mod fasync;
 pub mod futex;
@@ -338,6 +339,7 @@ impl Kernel {
             in_guest: Default::default(),
             info: Mutex::new(task::TaskInfo::default()),
             host_tid: Default::default(),
+            debug: Default::default(),
         });
         tg.lock().threads.push(h.clone());
         procs.tasks.insert(tid, h.clone());

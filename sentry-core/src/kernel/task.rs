@@ -235,6 +235,8 @@ pub struct TaskHandle {
     /// True from taking the address space (under the memory manager's lock)
     /// until app code has stopped: what `quiesce` waits for.
     pub in_guest: AtomicBool,
+    /// The system call it is in and its user rip/rsp (`gvisor debug --stacks`).
+    pub debug: crate::kernel::debug::TaskDebug,
 }
 
 impl TaskHandle {
@@ -663,6 +665,9 @@ impl Task {
             };
             let ev = self.ctx.switch(&mut self.regs, &mut self.fpu, &*space);
             self.handle.in_guest.store(false, Ordering::SeqCst);
+            if !matches!(ev, Ok(Event::Syscall)) {
+                self.handle.debug.user(self.regs.rip, self.regs.rsp);
+            }
             let ev = match ev {
                 Ok(ev) => ev,
                 Err(e) => {
@@ -673,7 +678,10 @@ impl Task {
             match ev {
                 Event::Syscall => {
                     self.repeat_fault.1 = 0;
-                    (self.kernel.config.syscalls)(self)
+                    let d = &self.handle.debug;
+                    d.enter(self.regs.rax, self.regs.rip, self.regs.rsp);
+                    (self.kernel.config.syscalls)(self);
+                    self.handle.debug.leave();
                 }
                 Event::Fault {
                     addr,

@@ -203,15 +203,29 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         })
         .unwrap_or_default();
     let gofer_env = cstrings(&log_env)?;
+    // Debug logs: the launcher opens the children's files (see crate::logging).
+    let mut gofer_log = child_log("gofer")?;
+    let mut gofer_fds = channel_fds(&servers);
+    let mut gofer_argv = gofer_argv;
+    if let Some((l, fmt)) = &gofer_log {
+        let to = CHANNEL_FD + servers.len() as RawFd;
+        gofer_fds.push((l.file.as_raw_fd(), to));
+        gofer_argv.extend(cstrings(&log_args(to, *fmt))?);
+    }
     let gofer = confine::spawn(
         exe,
         &gofer_argv,
         &gofer_env,
-        &channel_fds(&servers),
+        &gofer_fds,
         confine::GOFER_NAMESPACES,
     )
     .context("starting the gofer")?;
     drop(servers);
+    if let Some((l, _)) = &mut gofer_log {
+        l.settle(gofer);
+        tracing::info!(pid = gofer, log = %l.path.display(), "gofer started");
+    }
+    drop(gofer_log);
 
     let mut boot_args: Vec<OsString> = vec![
         "gvisor-sentry".into(),
@@ -228,9 +242,14 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         .map(|i| first_net + i as RawFd)
         .collect();
     boot_args.extend(crate::netns::args::encode(&net.config, &net_fds));
-    // --profile: a channel to the sentry, one past the descriptor after
-    // the network's (which the sentry's debug log takes).
-    let profile_fd = first_net + net_fds.len() as RawFd + 1;
+    let mut sentry_log = child_log("boot")?;
+    let sentry_log_fd = first_net + net_fds.len() as RawFd;
+    if let Some((_, fmt)) = &sentry_log {
+        boot_args.extend(log_args(sentry_log_fd, *fmt));
+    }
+    // --profile: a channel to the sentry, one past the debug log's
+    // descriptor.
+    let profile_fd = sentry_log_fd + 1;
     let profile_pair = match &opts.profile {
         Some(_) => {
             let (ours, theirs) =
@@ -273,6 +292,9 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
             .zip(&net_fds)
             .map(|(f, &t)| (f.as_raw_fd(), t)),
     );
+    if let Some((l, _)) = &sentry_log {
+        sentry_fds.push((l.file.as_raw_fd(), sentry_log_fd));
+    }
     if let Some((_, theirs)) = &profile_pair {
         sentry_fds.push((theirs.as_raw_fd(), profile_fd));
     }
@@ -294,6 +316,13 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     };
     drop(clients);
     drop(opened);
+    if let Some((l, _)) = &mut sentry_log {
+        l.settle(sentry);
+        tracing::info!(pid = sentry, log = %l.path.display(), "sentry started");
+    }
+    drop(sentry_log);
+    let sandbox_id = crate::logging::sandbox_id().unwrap_or_default();
+    crate::sentry::stacks::record(sandbox_id, sentry);
     let profile = match (profile_pair, &opts.profile) {
         (Some((ours, theirs)), Some(req)) => {
             drop(theirs);
@@ -332,8 +361,20 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     let status = wait(sentry, 0)?.unwrap_or(0);
     drop(raw);
     SENTRY_PID.store(0, Ordering::SeqCst);
+    crate::sentry::stacks::forget(sandbox_id);
+    tracing::info!(status, "sentry ended");
+    // --profile: the gofer ends on its own once its channel closes; give it
+    // a moment so its host profile ends with its exit, not a kill midway.
+    let mut gofer_status = wait(gofer, libc::WNOHANG);
+    if profile.is_some() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while matches!(gofer_status, Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            gofer_status = wait(gofer, libc::WNOHANG);
+        }
+    }
     // The gofer serves only this sentry: it goes now.
-    if let Ok(Some(st)) = wait(gofer, libc::WNOHANG) {
+    if let Ok(Some(st)) = gofer_status {
         if libc::WIFSIGNALED(st) {
             eprintln!(
                 "gvisor: the gofer (pid {gofer}) was killed by {} during the run; file operations in the sandbox failed with EIO from then on",
@@ -362,6 +403,26 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         return Ok(Outcome::SentryKilled(libc::WTERMSIG(status)));
     }
     Ok(Outcome::Exited(libc::WEXITSTATUS(status)))
+}
+
+/// The debug log of child `command` (boot, gofer), opened here, and its
+/// format; None without `--debug-log`.
+fn child_log(command: &str) -> Result<Option<(crate::logging::ChildLog, crate::logging::Format)>> {
+    let Some(c) = crate::logging::children() else {
+        return Ok(None);
+    };
+    let l = crate::logging::ChildLog::open(&c.pattern, &c.names, command)?;
+    Ok(Some((l, c.format)))
+}
+
+/// The flags giving a child its log: descriptor `fd`, format `fmt`.
+fn log_args(fd: RawFd, fmt: crate::logging::Format) -> Vec<OsString> {
+    vec![
+        "--debug-log-fd".into(),
+        fd.to_string().into(),
+        "--debug-log-format".into(),
+        fmt.as_str().into(),
+    ]
 }
 
 /// The cgroup name of a `gvisor do` sandbox is this and the launcher's pid.

@@ -149,6 +149,22 @@ enum Cmd {
         /// A host directory to serve read-only on the next descriptor.
         #[arg(long)]
         bind: Vec<PathBuf>,
+        /// The debug log, already open (given by the launcher).
+        #[arg(long, value_name = "FD")]
+        debug_log_fd: Option<i32>,
+        /// The debug log's format.
+        #[arg(long, value_name = "FORMAT", value_enum, default_value_t = crate::logging::Format::Text)]
+        debug_log_format: crate::logging::Format,
+    },
+    /// Inspect a running sandbox (as `runsc debug`).
+    Debug {
+        /// Print every task of the sandbox: pid, tid, command, state, the
+        /// system call it is in, and its user rip/rsp.
+        #[arg(long)]
+        stacks: bool,
+        /// The sandbox: a `gvisor run` container id, a `gvisor do`
+        /// launcher's pid, a pod sandbox id, or the sentry's host pid.
+        sandbox: String,
     },
     /// Print the system call table.
     Syscalls {
@@ -162,38 +178,47 @@ enum Cmd {
     },
 }
 
-fn init_logging(debug_log: Option<&PathBuf>) -> anyhow::Result<Option<std::fs::File>> {
-    use tracing_subscriber::EnvFilter;
-    match debug_log {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating debug log directory {}", dir.display()))?;
-            let path = dir.join(format!("gvisor.{}.boot.log", std::process::id()));
-            let file = std::fs::File::create(&path)
-                .with_context(|| format!("creating debug log {}", path.display()))?;
-            let strace = file.try_clone().context("duplicating the debug log")?;
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    EnvFilter::try_from_env("GVISOR_LOG").unwrap_or_else(|_| "debug".into()),
-                )
-                .with_writer(std::sync::Mutex::new(file))
-                .with_ansi(false)
-                .init();
-            Ok(Some(strace))
+/// Where strace lines go.
+type StraceOut = Box<dyn Write + Send>;
+
+/// Sets up the sentry's logging: into the file the launcher opened
+/// (`--debug-log-fd`) or, run by hand with `--debug-log`, one it opens
+/// itself; else warnings to stderr. Returns the strace output and the log's
+/// descriptors (kept through confinement).
+fn init_boot_logging(debug: &DebugFlags) -> anyhow::Result<(Option<StraceOut>, Vec<i32>)> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let file = match (debug.debug_log_fd, &debug.debug_log) {
+        (Some(fd), _) => {
+            if fd < 3 {
+                anyhow::bail!("--debug-log-fd {fd}: not a log descriptor");
+            }
+            // SAFETY: the launcher handed this descriptor over for the log;
+            // nothing else owns it.
+            Some(unsafe { std::fs::File::from_raw_fd(fd) })
         }
-        None => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    EnvFilter::try_from_env("GVISOR_LOG").unwrap_or_else(|_| "warn".into()),
-                )
-                .with_writer(std::io::stderr)
-                .with_ansi(false)
-                .without_time()
-                .with_target(false)
-                .init();
-            Ok(None)
+        (None, Some(arg)) => {
+            let pattern = crate::logging::pattern(arg)?;
+            let names = crate::logging::Names {
+                id: std::process::id().to_string(),
+                timestamp: crate::logging::timestamp_now(),
+            };
+            let name = crate::logging::expand(&pattern, &names, "boot", Some(std::process::id()));
+            Some(crate::logging::create_exclusive(std::path::Path::new(&name))?.0)
         }
-    }
+        (None, None) => None,
+    };
+    let Some(file) = file else {
+        crate::logging::init(None, debug.debug_log_format);
+        return Ok((None, Vec::new()));
+    };
+    let strace = file.try_clone().context("duplicating the debug log")?;
+    let fds = vec![file.as_raw_fd(), strace.as_raw_fd()];
+    crate::logging::init(Some(file), debug.debug_log_format);
+    let out: Box<dyn Write + Send> = match debug.debug_log_format {
+        crate::logging::Format::Text => Box::new(strace),
+        crate::logging::Format::Json => Box::new(crate::logging::JsonLines::new(strace, "strace")),
+    };
+    Ok((Some(out), fds))
 }
 
 /// A `--network` value.
@@ -309,13 +334,38 @@ pub fn main() -> ExitCode {
             );
             print_out(&text)
         }
-        Cmd::Gofer { root, fd, bind } => {
-            let _ = init_logging(None);
-            match crate::gofer::gofer_main(&root, &bind, fd) {
+        Cmd::Gofer {
+            root,
+            fd,
+            bind,
+            debug_log_fd,
+            debug_log_format,
+        } => {
+            let log = debug_log_fd.filter(|&l| l > 2).map(|l| {
+                // SAFETY: the launcher handed this descriptor over for the
+                // log; nothing else owns it.
+                unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(l) }
+            });
+            crate::logging::init(log, debug_log_format);
+            match crate::gofer::gofer_main(&root, &bind, fd, debug_log_fd) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gvisor gofer: {e:#}");
                     ExitCode::from(125)
+                }
+            }
+        }
+        Cmd::Debug { stacks, sandbox } => {
+            crate::logging::init(None, crate::logging::Format::Text);
+            if !stacks {
+                eprintln!("gvisor debug: nothing asked (use --stacks)");
+                return ExitCode::from(2);
+            }
+            match crate::sentry::stacks::collect(&sandbox, std::time::Duration::from_secs(10)) {
+                Ok(text) => print_out(&text),
+                Err(e) => {
+                    eprintln!("gvisor debug: {e:#}");
+                    ExitCode::from(1)
                 }
             }
         }
@@ -344,7 +394,15 @@ pub fn main() -> ExitCode {
             network,
             command,
         } => {
-            let _ = init_logging(None);
+            if let Err(e) = crate::logging::init_launcher(
+                debug.debug_log.as_deref(),
+                debug.debug_log_format,
+                &std::process::id().to_string(),
+                "do",
+            ) {
+                eprintln!("gvisor: {e:#}");
+                return ExitCode::from(125);
+            }
             let limits = match limits_from_flags(Default::default(), &limits) {
                 Ok(l) => l,
                 Err(e) => {
@@ -429,7 +487,17 @@ pub fn main() -> ExitCode {
             network,
             id,
         } => {
-            let _ = init_logging(None);
+            if let Err(e) = crate::oci::check_id(&id).and_then(|()| {
+                crate::logging::init_launcher(
+                    debug.debug_log.as_deref(),
+                    debug.debug_log_format,
+                    &id,
+                    "run",
+                )
+            }) {
+                eprintln!("gvisor: {e:#}");
+                return ExitCode::from(125);
+            }
             let loaded = crate::oci::check_id(&id).and_then(|()| crate::oci::load(&bundle));
             let b = match loaded {
                 Ok(b) => b,
@@ -495,18 +563,18 @@ pub fn main() -> ExitCode {
             command,
         } => {
             let profile_fd = profile.profile_fd;
-            let debug_log = debug.debug_log;
             let strace = strace.strace;
-            let log_file = match init_logging(debug_log.as_ref()) {
+            let (log_file, log_fds) = match init_boot_logging(&debug) {
                 Ok(f) => f,
                 Err(e) => {
                     eprintln!("gvisor: {e:#}");
                     return ExitCode::from(125);
                 }
             };
+            sentry_core::net::link::log_packets(debug.log_packets);
             let strace_out: Option<Box<dyn Write + Send>> = match (strace, log_file) {
                 (false, _) => None,
-                (true, Some(f)) => Some(Box::new(f)),
+                (true, Some(f)) => Some(f),
                 (true, None) => Some(Box::new(std::io::stderr())),
             };
             let net = match crate::netns::args::parse(network, &net_link, &net_route) {
@@ -519,7 +587,7 @@ pub fn main() -> ExitCode {
             if let Some(control_fd) = control_fd {
                 let opts = crate::sentry::serve::ServeOptions {
                     control_fd,
-                    debug_log,
+                    log_fds,
                     fault_around,
                     net,
                     profile: profile.profile.is_some(),
@@ -546,7 +614,7 @@ pub fn main() -> ExitCode {
                 program,
                 args: it.collect(),
                 strace,
-                debug_log,
+                log_fds,
                 fault_around,
                 stats,
                 cwd,

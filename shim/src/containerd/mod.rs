@@ -128,28 +128,21 @@ fn delete() -> Result<DeleteResponse> {
 }
 
 fn init_log(debug: bool) {
-    use tracing_subscriber::EnvFilter;
     let level = if debug { "debug" } else { "info" };
     // containerd copies the bundle's `log` FIFO into its own log.
     // Non-blocking: no reader (or a full pipe) must not stall the shim.
+    // The sandbox's `debug-log` file is added when the sandbox is created
+    // (its options arrive with it), see pod::spawn.
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NONBLOCK)
         .open("log");
-    let filter = EnvFilter::try_from_env("GVISOR_LOG").unwrap_or_else(|_| level.into());
-    match file {
-        Ok(f) => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::sync::Mutex::new(f))
-            .with_ansi(false)
-            .init(),
-        Err(_) => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .init(),
-    }
+    let base: Box<dyn std::io::Write + Send> = match file {
+        Ok(f) => Box::new(f),
+        Err(_) => Box::new(std::io::stderr()),
+    };
+    crate::logging::init_shim(base, level);
 }
 
 /// The `gvisor` binary: next to this one, else on PATH.

@@ -23,10 +23,19 @@ pub struct RuntimeOptions {
     /// Debug logging (shim log at debug level, sentry debug log).
     #[serde(default)]
     pub debug: bool,
-    /// Directory for the sentry's debug log and strace output; `%ID%` is
-    /// replaced by the sandbox id.
+    /// Debug logs of the shim, the sentry (and its strace output) and the
+    /// gofers: a directory (ending in `/` or existing) or a file pattern;
+    /// `%ID%` is the sandbox id (a gofer's: its container's), `%COMMAND%`
+    /// shim, boot or gofer, `%TIMESTAMP%` and `%PID%` as for `gvisor do`
+    /// (see `crate::logging`).
     #[serde(default)]
     pub debug_log: Option<String>,
+    /// The debug logs' format: "text" (the default) or "json".
+    #[serde(default)]
+    pub debug_log_format: Option<String>,
+    /// Log every network frame of the sandbox (headers) into its debug log.
+    #[serde(default)]
+    pub log_packets: bool,
     /// Trace every system call of the sandbox into the debug log.
     #[serde(default)]
     pub strace: bool,
@@ -58,6 +67,14 @@ impl RuntimeOptions {
             None | Some("memory") | Some("none") => {}
             Some(v) => bail!("{what}: overlay {v:?}: expected \"memory\" or \"none\""),
         }
+        if let Some(v) = o.debug_log_format.as_deref() {
+            if crate::logging::Format::parse(v).is_none() {
+                bail!("{what}: debug-log-format {v:?}: expected \"text\" or \"json\"");
+            }
+        }
+        if let Some(d) = o.debug_log.as_deref() {
+            crate::logging::pattern(Path::new(d)).map_err(|e| anyhow!("{what}: {e:#}"))?;
+        }
         if let Some(v) = o.network.as_deref() {
             if sentry_core::net::NetMode::parse(v).is_none() {
                 bail!("{what}: network {v:?}: expected \"sandbox\", \"host\" or \"none\"");
@@ -73,11 +90,32 @@ impl RuntimeOptions {
         RuntimeOptions::parse(&text, &path.display().to_string())
     }
 
-    /// The debug log directory for sandbox `id`.
+    /// The debug log directory for sandbox `id`: `debug-log` itself when
+    /// it is a directory, else the directory of its file pattern; `%ID%`
+    /// replaced by `id`.
     pub fn debug_log_dir(&self, id: &str) -> Option<PathBuf> {
+        let d = self.debug_log.as_ref()?;
+        let dir = if d.ends_with('/') || Path::new(d).is_dir() {
+            d.as_str()
+        } else {
+            d.rsplit_once('/').map_or(".", |(a, _)| a)
+        };
+        Some(PathBuf::from(dir.replace("%ID%", id)))
+    }
+
+    /// The debug logs' full pattern (a directory made a pattern), if set.
+    pub fn debug_log_pattern(&self) -> Option<String> {
         self.debug_log
             .as_ref()
-            .map(|d| PathBuf::from(d.replace("%ID%", id)))
+            .and_then(|d| crate::logging::pattern(Path::new(d)).ok())
+    }
+
+    /// The debug logs' format.
+    pub fn debug_log_format(&self) -> crate::logging::Format {
+        self.debug_log_format
+            .as_deref()
+            .and_then(crate::logging::Format::parse)
+            .unwrap_or_default()
     }
 
     /// The network mode (default `sandbox`).
@@ -146,6 +184,9 @@ mod tests {
         .unwrap();
         assert!(o.debug && o.strace && o.read_only_root());
         assert_eq!(o.debug_log_dir("abc"), Some(PathBuf::from("/tmp/g/abc/")));
+        let o =
+            RuntimeOptions::parse("debug-log = \"/tmp/g/%ID%/x.%COMMAND%.log\"\n", "t").unwrap();
+        assert_eq!(o.debug_log_dir("abc"), Some(PathBuf::from("/tmp/g/abc")));
         let e = RuntimeOptions::parse("colour = 1\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
         let e = RuntimeOptions::parse("platform = \"ptrace\"\n", "t.toml").unwrap_err();
@@ -158,6 +199,21 @@ mod tests {
             RuntimeOptions::default().network_mode(),
             sentry_core::net::NetMode::Sandbox
         );
+        let o = RuntimeOptions::parse(
+            "debug-log = \"/tmp/g/%ID%.%COMMAND%.log\"\ndebug-log-format = \"json\"\nlog-packets = true\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert!(o.log_packets);
+        assert_eq!(o.debug_log_format(), crate::logging::Format::Json);
+        assert_eq!(
+            o.debug_log_pattern().as_deref(),
+            Some("/tmp/g/%ID%.%COMMAND%.log")
+        );
+        let e = RuntimeOptions::parse("debug-log-format = \"xml\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("debug-log-format \"xml\""), "{e}");
+        let e = RuntimeOptions::parse("debug-log = \"/tmp/%X%.log\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("%X%"), "{e}");
         let e = RuntimeOptions::parse("network = \"bridge\"\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("network \"bridge\""), "{e}");
     }

@@ -36,8 +36,8 @@ pub struct DoOptions {
     pub args: Vec<OsString>,
     /// Trace syscalls.
     pub strace: bool,
-    /// Debug log directory.
-    pub debug_log: Option<PathBuf>,
+    /// The debug log's descriptors (kept open through confinement).
+    pub log_fds: Vec<i32>,
     /// Pages mapped per fault.
     pub fault_around: u64,
     /// Print run statistics to stderr at the end.
@@ -584,14 +584,11 @@ pub fn run(
     let binds = bundle.as_ref().map_or(0, |b| b.binds.len());
     keep_fds.extend((1..=binds).map(|i| opts.gofer_fd + i as i32));
     keep_fds.extend(kernel.net.host_fds());
+    keep_fds.extend(&opts.log_fds);
     keep_fds.extend(opts.profile_fd);
-    super::confine::confine_sentry(
-        opts.gofer_fd,
-        opts.debug_log.as_deref(),
-        &keep_fds,
-        opts.net.mode,
-    )
-    .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
+    keep_fds.extend(super::stacks::serve_stacks(&kernel).map_err(|e| DoError::new(125, e))?);
+    super::confine::confine_sentry(opts.gofer_fd, None, &keep_fds, opts.net.mode)
+        .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
     if cfg!(debug_assertions) && std::env::var_os("GVISOR_DEBUG_FORBIDDEN_SYSCALL").is_some() {
         // Debug builds only: prove the allowlist is enforced (tests).
         // SAFETY: an open the seccomp filter forbids; the process dies here.

@@ -5,3 +5,4 @@
 pub mod boot;
 pub mod confine;
 pub mod serve;
+pub mod stacks;

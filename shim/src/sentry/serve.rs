@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _, Result};
@@ -34,8 +33,8 @@ use crate::sentry::boot::{self, DoError};
 pub struct ServeOptions {
     /// The control socket.
     pub control_fd: RawFd,
-    /// Debug log directory (kept open through confinement).
-    pub debug_log: Option<PathBuf>,
+    /// The debug log's descriptors (kept open through confinement).
+    pub log_fds: Vec<RawFd>,
     /// Pages mapped per fault.
     pub fault_around: u64,
     /// The pod's network (its packet sockets are this process's).
@@ -523,12 +522,14 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     };
     let mut keep: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
     keep.extend(server.kernel.net.host_fds());
+    keep.extend(&opts.log_fds);
+    keep.extend(super::stacks::serve_stacks(&server.kernel)?);
     let answer = server
         .add_container(&create.container, &bundle, fds)
         .map(Reply::Create);
     // Every descriptor the sentry needs from now on is open (or arrives on
     // the control socket): confine.
-    super::confine::confine_sentry(raw, opts.debug_log.as_deref(), &keep, opts.net.mode)
+    super::confine::confine_sentry(raw, None, &keep, opts.net.mode)
         .context("confining the sentry")?;
     let mut answer = Some((first_seq, answer));
     loop {

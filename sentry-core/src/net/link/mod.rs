@@ -31,9 +31,11 @@ use std::time::Instant;
 use crate::errno::{Errno, SysResult};
 
 pub mod frag;
+pub mod log;
 pub mod neigh;
 pub mod wire;
 
+pub use log::log_packets;
 use wire::ETH_HLEN;
 
 /// Frames a link's transmit queue holds before it drops.
@@ -243,6 +245,11 @@ impl Link {
     /// sendmmsg of `frames` (blocking; retried on EINTR, the rest of a
     /// partial send sent again).
     fn send_batch(&self, fd: i32, frames: &[Vec<u8>]) {
+        if log::enabled() {
+            for f in frames {
+                log::frame("send", &self.name, f);
+            }
+        }
         let mut iov: Vec<libc::iovec> = frames
             .iter()
             .map(|f| libc::iovec {
@@ -359,6 +366,11 @@ fn rx_thread(link: Arc<Link>, pos: usize, fd: Arc<OwnedFd>, sink: Weak<dyn Sink>
                 continue;
             }
             frames.push(&b[..len]);
+        }
+        if log::enabled() {
+            for f in &frames {
+                log::frame("recv", &link.name, f);
+            }
         }
         s.frames(pos, &frames);
     }

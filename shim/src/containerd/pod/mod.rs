@@ -331,7 +331,9 @@ impl Pod {
             .then(|| options.debug_log_dir(&req.id))
             .flatten()
             .map(|d| (b.process.args.clone(), d));
-        let (gofer_pid, channels) = self.start_gofer(&b, &env).map_err(failed)?;
+        let (gofer_pid, channels) = self
+            .start_gofer(&b, &env, &req.id, &options)
+            .map_err(failed)?;
         fds.extend(channels);
         fds.extend(files);
         if let Some(mut net) = net {

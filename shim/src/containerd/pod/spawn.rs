@@ -53,6 +53,33 @@ fn cstrings(items: &[OsString]) -> Result<Vec<CString>> {
         .collect()
 }
 
+/// The debug log of child `command` (boot, gofer) of container `id`,
+/// opened here (the child is confined); None without `debug-log`.
+fn child_log(
+    options: &RuntimeOptions,
+    id: &str,
+    command: &str,
+) -> Result<Option<crate::logging::ChildLog>> {
+    let Some(p) = options.debug_log_pattern() else {
+        return Ok(None);
+    };
+    let names = crate::logging::Names {
+        id: id.to_string(),
+        timestamp: crate::logging::timestamp_now(),
+    };
+    crate::logging::ChildLog::open(&p, &names, command).map(Some)
+}
+
+/// The flags giving a child its log: descriptor `fd`, format `fmt`.
+fn log_args(fd: RawFd, fmt: crate::logging::Format) -> Vec<OsString> {
+    vec![
+        "--debug-log-fd".into(),
+        fd.to_string().into(),
+        "--debug-log-format".into(),
+        fmt.as_str().into(),
+    ]
+}
+
 impl Pod {
     fn spawn(
         &self,
@@ -107,6 +134,8 @@ impl Pod {
         &self,
         b: &crate::oci::Bundle,
         env: &[OsString],
+        id: &str,
+        options: &RuntimeOptions,
     ) -> Result<(i32, Vec<OwnedFd>)> {
         let mut clients = Vec::new();
         let mut servers = Vec::new();
@@ -129,6 +158,18 @@ impl Pod {
             argv.push("--bind".into());
             argv.push(a);
         }
+        let mut servers = servers;
+        let mut log = child_log(options, id, "gofer")?;
+        if let Some(l) = &log {
+            let fd = 3 + servers.len() as RawFd;
+            servers.push(
+                l.file
+                    .try_clone()
+                    .context("duplicating the gofer's log")?
+                    .into(),
+            );
+            argv.extend(log_args(fd, options.debug_log_format()));
+        }
         let pid = self
             .spawn(
                 argv,
@@ -139,6 +180,10 @@ impl Pod {
                 None,
             )
             .context("starting the gofer")?;
+        if let Some(l) = &mut log {
+            l.settle(pid);
+            tracing::info!(pid, container = id, log = %l.path.display(), "gofer started");
+        }
         Ok((pid, clients))
     }
 
@@ -159,15 +204,31 @@ impl Pod {
             "--control-fd".into(),
             "3".into(),
         ];
-        if let Some(d) = options.debug_log_dir(id) {
-            argv.push("--debug-log".into());
-            argv.push(d.into_os_string());
+        // The shim's own debug log starts with its sandbox.
+        if let (Some(p), Some(tee)) = (options.debug_log_pattern(), crate::logging::shim_tee()) {
+            if !tee.attached() {
+                let names = crate::logging::Names {
+                    id: id.to_string(),
+                    timestamp: crate::logging::timestamp_now(),
+                };
+                let name = crate::logging::expand(&p, &names, "shim", Some(std::process::id()));
+                match crate::logging::create_exclusive(std::path::Path::new(&name)) {
+                    Ok((f, path)) => {
+                        tee.attach(f, options.debug_log_format());
+                        tracing::info!(sandbox = id, log = %path.display(), "shim debug log");
+                    }
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "the shim's debug log"),
+                }
+            }
         }
         if options.strace {
             argv.push("--strace".into());
         }
         if options.profile {
             argv.push("--profile".into());
+        }
+        if options.log_packets {
+            argv.push("--log-packets".into());
         }
         // The packet sockets follow the control socket (descriptor 3).
         let mut fds = vec![theirs];
@@ -177,6 +238,17 @@ impl Pod {
             fds.push(f.try_clone().context("duplicating a packet socket")?);
         }
         argv.extend(crate::netns::args::encode(&net.config, &net_fds));
+        let mut log = child_log(options, id, "boot")?;
+        if let Some(l) = &log {
+            let fd = 3 + fds.len() as RawFd;
+            fds.push(
+                l.file
+                    .try_clone()
+                    .context("duplicating the sentry's log")?
+                    .into(),
+            );
+            argv.extend(log_args(fd, options.debug_log_format()));
+        }
         let netns = net
             .join
             .as_ref()
@@ -186,6 +258,12 @@ impl Pod {
         let pid = self
             .spawn(argv, env.to_vec(), fds, 3, net.sentry_namespaces(), netns)
             .context("starting the sentry")?;
+        if let Some(l) = &mut log {
+            l.settle(pid);
+            tracing::info!(pid, sandbox = id, log = %l.path.display(), "sentry started");
+        }
+        crate::sentry::stacks::record(id, pid);
+        let forget_id = id.to_string();
         let sinks = self.sinks.clone();
         let sinks2 = self.sinks.clone();
         let dead = Arc::new(AtomicBool::new(false));
@@ -204,6 +282,7 @@ impl Pod {
             move || {
                 // The sentry is gone: everything in it has ended.
                 dead2.store(true, Ordering::SeqCst);
+                crate::sentry::stacks::forget(&forget_id);
                 let all: Vec<ExitSink> = sinks2
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
