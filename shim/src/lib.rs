@@ -18,4 +18,5 @@ pub mod logging;
 pub mod netns;
 pub mod oci;
 pub mod panic;
+pub mod profile;
 pub mod sentry;

@@ -61,6 +61,8 @@ pub struct LaunchOptions {
     pub limits: SandboxLimits,
     /// The name of the sandbox's cgroup, made under the launcher's own.
     pub cgroup_name: String,
+    /// `--profile`: the profile to write at the end.
+    pub profile: Option<crate::profile::Request>,
 }
 
 /// Puts host fd 0 in raw mode while alive, if it is a terminal.
@@ -245,6 +247,19 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     if let Some((_, fmt)) = &sentry_log {
         boot_args.extend(log_args(sentry_log_fd, *fmt));
     }
+    // --profile: a channel to the sentry, one past the debug log's
+    // descriptor.
+    let profile_fd = sentry_log_fd + 1;
+    let profile_pair = match &opts.profile {
+        Some(_) => {
+            let (ours, theirs) =
+                std::os::unix::net::UnixStream::pair().context("creating the profile channel")?;
+            boot_args.push("--profile-fd".into());
+            boot_args.push(profile_fd.to_string().into());
+            Some((OwnedFd::from(ours), OwnedFd::from(theirs)))
+        }
+        None => None,
+    };
     boot_args.push("--".into());
     boot_args.extend(opts.command.iter().cloned());
     let boot_argv = cstrings(&boot_args)?;
@@ -280,6 +295,9 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     if let Some((l, _)) = &sentry_log {
         sentry_fds.push((l.file.as_raw_fd(), sentry_log_fd));
     }
+    if let Some((_, theirs)) = &profile_pair {
+        sentry_fds.push((theirs.as_raw_fd(), profile_fd));
+    }
     let sentry = match confine::spawn_in(
         exe,
         &boot_argv,
@@ -305,6 +323,24 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     drop(sentry_log);
     let sandbox_id = crate::logging::sandbox_id().unwrap_or_default();
     crate::sentry::stacks::record(sandbox_id, sentry);
+    let profile = match (profile_pair, &opts.profile) {
+        (Some((ours, theirs)), Some(req)) => {
+            drop(theirs);
+            match crate::profile::link::LauncherLink::spawn(
+                std::fs::File::from(ours),
+                sentry,
+                gofer,
+                req.clone(),
+            ) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("gvisor: --profile: {e:#}");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let cgroup = match sandbox_cgroup(opts, &[gofer, sentry]) {
         Ok(cg) => cg,
         Err(e) => {
@@ -327,8 +363,18 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     SENTRY_PID.store(0, Ordering::SeqCst);
     crate::sentry::stacks::forget(sandbox_id);
     tracing::info!(status, "sentry ended");
+    // --profile: the gofer ends on its own once its channel closes; give it
+    // a moment so its host profile ends with its exit, not a kill midway.
+    let mut gofer_status = wait(gofer, libc::WNOHANG);
+    if profile.is_some() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while matches!(gofer_status, Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            gofer_status = wait(gofer, libc::WNOHANG);
+        }
+    }
     // The gofer serves only this sentry: it goes now.
-    if let Ok(Some(st)) = wait(gofer, libc::WNOHANG) {
+    if let Ok(Some(st)) = gofer_status {
         if libc::WIFSIGNALED(st) {
             eprintln!(
                 "gvisor: the gofer (pid {gofer}) was killed by {} during the run; file operations in the sandbox failed with EIO from then on",
@@ -339,6 +385,11 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         // SAFETY: kill and reap our own child.
         unsafe { libc::kill(gofer, libc::SIGKILL) };
         let _ = wait(gofer, 0);
+    }
+    if let (Some(link), Some(req)) = (profile, &opts.profile) {
+        if let Err(e) = link.finish().write(req.path.as_deref()) {
+            eprintln!("gvisor: {e:#}");
+        }
     }
     let mut oom = false;
     if let Some(cg) = cgroup {

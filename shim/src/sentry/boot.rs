@@ -60,6 +60,9 @@ pub struct DoOptions {
     /// The sandbox's network (mode, interfaces, routes, packet sockets)
     /// as the launcher handed it over.
     pub net: sentry_core::net::NetConfig,
+    /// `--profile-fd`: the launcher's profile channel (see
+    /// `crate::profile::link`).
+    pub profile_fd: Option<i32>,
 }
 
 /// The VM for `opts`: the default, shrunk to the sandbox's limits.
@@ -582,6 +585,7 @@ pub fn run(
     keep_fds.extend((1..=binds).map(|i| opts.gofer_fd + i as i32));
     keep_fds.extend(kernel.net.host_fds());
     keep_fds.extend(&opts.log_fds);
+    keep_fds.extend(opts.profile_fd);
     keep_fds.extend(super::stacks::serve_stacks(&kernel).map_err(|e| DoError::new(125, e))?);
     super::confine::confine_sentry(opts.gofer_fd, None, &keep_fds, opts.net.mode)
         .map_err(|e| DoError::new(125, e.context("confining the sentry")))?;
@@ -634,6 +638,16 @@ pub fn run(
     let execfn = path.clone();
     let task = Task::new_init(kernel.clone(), &bytes, &argv, &envp, &execfn, cwd, stdio)
         .map_err(|e| task_error(&path, e))?;
+    let profile = opts.profile_fd.map(|fd| {
+        // SAFETY: the launcher handed this descriptor over for the profile
+        // channel; nothing else here uses it.
+        let mut link = unsafe { crate::profile::link::SentryLink::from_fd(fd) };
+        if let Err(e) = link.ready() {
+            tracing::warn!("{e:#}");
+        }
+        kernel.profile().enable();
+        link
+    });
     let status = kernel
         .run_init(task)
         .with_context(|| format!("sandbox failed while running {path_shown}"))
@@ -644,6 +658,12 @@ pub fn run(
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         while !out.is_finished() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    if let Some(link) = profile {
+        let app = crate::profile::App::from_snapshot(&kernel.profile().snapshot());
+        if let Err(e) = link.send_app(&app) {
+            tracing::warn!("{e:#}");
         }
     }
     // Tasks still running when init has gone end with this process.

@@ -224,6 +224,9 @@ impl Pod {
         if options.strace {
             argv.push("--strace".into());
         }
+        if options.profile {
+            argv.push("--profile".into());
+        }
         if options.log_packets {
             argv.push("--log-packets".into());
         }
