@@ -208,10 +208,15 @@ pub fn exit(task: &mut Task, p: Pending, res: &SysResult<u64>) {
     };
     let call = call_text(&p, outs.iter().map(|s| s.as_deref()));
     let ret_addr = p.entry.is_some_and(|s| s.flags.contains(Flags::RET_ADDR));
+    // exit and exit_group do not return to the app.
+    let result = if p.entry.is_some_and(|s| matches!(s.name, "exit" | "exit_group")) {
+        "?".to_string()
+    } else {
+        format_result(res, ret_addr)
+    };
     let line = format!(
-        "{} X {call} = {} ({})",
+        "{} X {call} = {result} ({})",
         prefix(task),
-        format_result(res, ret_addr),
         format_elapsed(elapsed)
     );
     task.kernel.strace_line(&line);

@@ -487,6 +487,13 @@ pub fn main() -> ExitCode {
         } => {
             let _ = &profile;
             let debug_log = debug.debug_log;
+            let strace_config = match strace.config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("gvisor: {e}");
+                    return ExitCode::from(125);
+                }
+            };
             let strace = strace.strace;
             let log_file = match init_logging(debug_log.as_ref()) {
                 Ok(f) => f,
@@ -513,6 +520,7 @@ pub fn main() -> ExitCode {
                     debug_log,
                     fault_around,
                     net,
+                    strace: strace_config,
                 };
                 return match crate::sentry::serve::serve(&opts, strace_out) {
                     Ok(()) => ExitCode::SUCCESS,
@@ -536,6 +544,7 @@ pub fn main() -> ExitCode {
                 program,
                 args: it.collect(),
                 strace,
+                strace_config,
                 debug_log,
                 fault_around,
                 stats,

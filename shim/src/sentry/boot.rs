@@ -36,6 +36,8 @@ pub struct DoOptions {
     pub args: Vec<OsString>,
     /// Trace syscalls.
     pub strace: bool,
+    /// What strace traces and how much of a buffer it shows.
+    pub strace_config: sentry_core::syscalls::strace::StraceConfig,
     /// Debug log directory.
     pub debug_log: Option<PathBuf>,
     /// Pages mapped per fault.
@@ -500,6 +502,7 @@ pub fn run(
         hostname: hostname(),
         syscalls: sentry_core::syscalls::dispatch,
         net: opts.net.clone(),
+        strace: opts.strace_config.clone(),
         ..KernelConfig::default()
     };
     let (program, prog_args, envp, cwd) = match &bundle {

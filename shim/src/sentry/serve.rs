@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub fault_around: u64,
     /// The pod's network (its packet sockets are this process's).
     pub net: sentry_core::net::NetConfig,
+    /// What strace traces and how much of a buffer it shows.
+    pub strace: sentry_core::syscalls::strace::StraceConfig,
 }
 
 /// A failed request: errno-like code and message.
@@ -486,6 +488,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         sysctl: bundle.sysctl.clone(),
         syscalls: sentry_core::syscalls::dispatch,
         net: opts.net.clone(),
+        strace: opts.strace.clone(),
         ..KernelConfig::default()
     };
     let procfs = ProcFs::new();

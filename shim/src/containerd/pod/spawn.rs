@@ -165,6 +165,12 @@ impl Pod {
         }
         if options.strace {
             argv.push("--strace".into());
+            if let Some(l) = &options.strace_syscalls {
+                argv.push(format!("--strace-syscalls={l}").into());
+            }
+            if let Some(n) = options.strace_log_size {
+                argv.push(format!("--strace-log-size={n}").into());
+            }
         }
         // The packet sockets follow the control socket (descriptor 3).
         let mut fds = vec![theirs];
