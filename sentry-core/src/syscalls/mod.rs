@@ -159,6 +159,9 @@ pub enum Arg {
     OutBuf(u8),
     /// open flags (O_RDONLY|O_CREAT|…).
     OpenFlags,
+    /// O_CLOEXEC/O_NONBLOCK-style flags without an access mode (pipe2,
+    /// dup3).
+    FdFlags,
     /// A creation mode, shown when the open flags (argument `n`) create.
     OpenMode(u8),
     /// mmap/mprotect protection.
@@ -244,6 +247,8 @@ pub enum Arg {
     SockaddrIn(u8),
     /// A sockaddr the call fills, its length pointer in argument `n`.
     SockaddrOut(u8),
+    /// A pointer to an `int` the call fills (a socklen_t, shown "[16]").
+    IntOut,
     /// An iovec array of argument `n` entries (sizes).
     Iovec(u8),
     /// A struct msghdr (name, iovec sizes, control length, flags).
@@ -336,19 +341,19 @@ table! {
     40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Ptr, Long];
     41 socket => sys_socket::socket, Partial("AF_UNIX, AF_INET, AF_INET6 (TCP, UDP, ICMP echo), AF_NETLINK (NETLINK_ROUTE); SOCK_RAW and AF_PACKET are refused (EPERM/EAFNOSUPPORT)"), [SockFamily, SockType, SockProto(0)];
     42 connect => sys_socket::connect, Full, [Fd, SockaddrIn(2), Int];
-    43 accept => sys_socket::accept, Full, [Fd, SockaddrOut(2), Ptr];
+    43 accept => sys_socket::accept, Full, [Fd, SockaddrOut(2), IntOut];
     44 sendto => sys_socket::sendto, Full, [Fd, InBuf(2), Long, MsgFlags, SockaddrIn(5), Int];
-    45 recvfrom => sys_socket::recvfrom, Full, [Fd, OutBuf(2), Long, MsgFlags, SockaddrOut(5), Ptr];
+    45 recvfrom => sys_socket::recvfrom, Full, [Fd, OutBuf(2), Long, MsgFlags, SockaddrOut(5), IntOut];
     46 sendmsg => sys_socket::sendmsg, Partial("control messages: SCM_RIGHTS and SCM_CREDENTIALS on unix sockets; IP-level ones are accepted and ignored"), [Fd, Msghdr, MsgFlags];
     47 recvmsg => sys_socket::recvmsg, Partial("control messages: SCM_RIGHTS and SCM_CREDENTIALS; no timestamps, no MSG_ERRQUEUE"), [Fd, Msghdr, MsgFlags];
     48 shutdown => sys_socket::shutdown, Full, [Fd, Int];
     49 bind => sys_socket::bind, Full, [Fd, SockaddrIn(2), Int];
     50 listen => sys_socket::listen, Full, [Fd, Int];
-    51 getsockname => sys_socket::getsockname, Full, [Fd, SockaddrOut(2), Ptr];
-    52 getpeername => sys_socket::getpeername, Full, [Fd, SockaddrOut(2), Ptr];
+    51 getsockname => sys_socket::getsockname, Full, [Fd, SockaddrOut(2), IntOut];
+    52 getpeername => sys_socket::getpeername, Full, [Fd, SockaddrOut(2), IntOut];
     53 socketpair => sys_socket::socketpair, Partial("AF_UNIX only (EOPNOTSUPP for inet, as Linux)"), [SockFamily, SockType, SockProto(0), PipeFds];
     54 setsockopt => sys_socket::setsockopt, Partial("the options each family lists in docs/ARCHITECTURE.md; others ENOPROTOOPT"), [Fd, SockLevel, SockOpt(1), InBuf(4), Int];
-    55 getsockopt => sys_socket::getsockopt, Partial("as setsockopt"), [Fd, SockLevel, SockOpt(1), Ptr, Ptr];
+    55 getsockopt => sys_socket::getsockopt, Partial("as setsockopt"), [Fd, SockLevel, SockOpt(1), Ptr, IntOut];
     56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK, and namespaces, are not supported"), [CloneFlags, Ptr, Ptr, Ptr, Hex];
     57 fork => sys_process::fork, Full, [];
     58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
@@ -488,12 +493,12 @@ table! {
     285 fallocate => sys_attr::fallocate, Partial("tmpfs: allocate, KEEP_SIZE, PUNCH_HOLE; other files: mode 0 grows the file"), [Fd, Int, Long, Long];
     286 timerfd_settime => sys_time::timerfd_settime, Full, [Fd, TimerFlags, Ptr, Ptr];
     287 timerfd_gettime => sys_time::timerfd_gettime, Full, [Fd, Ptr];
-    288 accept4 => sys_socket::accept4, Full, [Fd, SockaddrOut(2), Ptr, SockType];
+    288 accept4 => sys_socket::accept4, Full, [Fd, SockaddrOut(2), IntOut, SockType];
     289 signalfd4 => sys_signal::signalfd4, Full, [Fd, SigSet, Long, Hex];
     290 eventfd2 => sys_poll::eventfd2, Full, [Int, Hex];
     291 epoll_create1 => sys_poll::epoll_create1, Full, [Hex];
-    292 dup3 => sys_open::dup3, Full, [Fd, Fd, OpenFlags];
-    293 pipe2 => sys_pipe::pipe2, Full, [PipeFds, OpenFlags];
+    292 dup3 => sys_open::dup3, Full, [Fd, Fd, FdFlags];
+    293 pipe2 => sys_pipe::pipe2, Full, [PipeFds, FdFlags];
     297 rt_tgsigqueueinfo => sys_signal::rt_tgsigqueueinfo, Full, [Int, Int, Signal, Ptr];
     299 recvmmsg => sys_socket::recvmmsg, Partial("as recvmsg"), [Fd, Ptr, Int, MsgFlags, Timespec];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Rlimit, Ptr, Ptr];

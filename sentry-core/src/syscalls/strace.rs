@@ -209,7 +209,10 @@ pub fn exit(task: &mut Task, p: Pending, res: &SysResult<u64>) {
     let call = call_text(&p, outs.iter().map(|s| s.as_deref()));
     let ret_addr = p.entry.is_some_and(|s| s.flags.contains(Flags::RET_ADDR));
     // exit and exit_group do not return to the app.
-    let result = if p.entry.is_some_and(|s| matches!(s.name, "exit" | "exit_group")) {
+    let result = if p
+        .entry
+        .is_some_and(|s| matches!(s.name, "exit" | "exit_group"))
+    {
         "?".to_string()
     } else {
         format_result(res, ret_addr)
@@ -501,6 +504,9 @@ fn string_array(task: &Task, addr: u64, max: usize) -> String {
 // ---- symbolic constants ----
 
 fn flags(v: u64, table: &[(u64, &str)]) -> String {
+    if v == 0 {
+        return "0".into();
+    }
     let mut names = Vec::new();
     let mut rest = v;
     for &(bit, name) in table {
@@ -1276,8 +1282,7 @@ fn sockaddr_out(task: &Task, addr: u64, lenp: u64) -> String {
     let Some(b) = read_bytes(task, lenp, 4) else {
         return addr_text(addr);
     };
-    let len = le_u32(&b, 0) as u64;
-    format!("{}, [{len}]", sockaddr(task, addr, len))
+    sockaddr(task, addr, le_u32(&b, 0) as u64)
 }
 
 fn iovecs(task: &Task, addr: u64, n: u64) -> String {
@@ -1404,6 +1409,7 @@ fn is_output(kind: Arg) -> bool {
             | PipeFds
             | WaitStatus
             | SockaddrOut(_)
+            | IntOut
             | TimespecOut
             | TimevalOut
             | PollFds(_)
@@ -1430,6 +1436,7 @@ fn render_in(task: &Task, kinds: &[Arg], i: usize, a: &Args, size: usize) -> Opt
         Path => string_arg(task, v, size),
         InBuf(n) => buf_arg(task, v, a.raw(n as usize), size),
         OpenFlags => open_flags(v),
+        FdFlags => flags(v & 0xffff_ffff, OPEN_FLAGS),
         OpenMode(n) => {
             let f = a.raw(n as usize);
             if f & O_CREAT != 0 || f & O_TMPFILE == O_TMPFILE {
@@ -1605,8 +1612,8 @@ fn render_in(task: &Task, kinds: &[Arg], i: usize, a: &Args, size: usize) -> Opt
         Argv => string_array(task, v, size),
         PollFds(n) => pollfds(task, v, a.raw(n as usize), false),
         Msghdr => msghdr(task, v),
-        OutBuf(_) | StatOut | StatxOut | PipeFds | WaitStatus | SockaddrOut(_) | TimespecOut
-        | TimevalOut | EpollEventsOut | SigSetOut | SigActionOut => addr_text(v),
+        OutBuf(_) | StatOut | StatxOut | PipeFds | WaitStatus | SockaddrOut(_) | IntOut
+        | TimespecOut | TimevalOut | EpollEventsOut | SigSetOut | SigActionOut => addr_text(v),
     })
 }
 
@@ -1650,6 +1657,10 @@ fn render_out(
             }
         }
         SockaddrOut(n) => sockaddr_out(task, v, a.raw(n as usize)),
+        IntOut => match read_bytes(task, v, 4) {
+            Some(b) => format!("[{}]", le_u32(&b, 0) as i32),
+            None => addr_text(v),
+        },
         TimespecOut => timespec(task, v),
         TimevalOut => timeval(task, v),
         PollFds(n) => pollfds(task, v, a.raw(n as usize), true),
