@@ -308,7 +308,7 @@ table! {
     4 stat => sys_stat::stat, Full, [Path, StatOut];
     5 fstat => sys_stat::fstat, Full, [Fd, StatOut];
     6 lstat => sys_stat::lstat, Full, [Path, StatOut];
-    7 poll => sys_poll::poll, Full, [PollFds(1), Int, Int];
+    7 poll => sys_poll::poll, Full, [PollFds(1), Long, Int];
     8 lseek => sys_read::lseek, Full, [Fd, Long, Whence];
     9 mmap => sys_mmap::mmap, Partial("regular files map their page cache (tmpfs data, or the host file read on demand); a mapping keeps the pages of a file truncated under it where Linux unmaps them (no SIGBUS after truncate); procfs/sysfs files are mapped as copies; MAP_HUGETLB, MAP_SYNC ignored"), [Ptr, Long, Prot, MmapFlags, Fd, Hex], flags: FLUSH_MM | RET_ADDR;
     10 mprotect => sys_mmap::mprotect, Full, [Ptr, Long, Prot], flags: FLUSH_MM;
@@ -480,7 +480,7 @@ table! {
     268 fchmodat => sys_attr::fchmodat, Full, [Fd, Path, Oct];
     269 faccessat => sys_stat::faccessat, Full, [Fd, Path, AccessMode];
     270 pselect6 => sys_poll::pselect6, Full, [Int, Ptr, Ptr, Ptr, Timespec, Ptr];
-    271 ppoll => sys_poll::ppoll, Full, [PollFds(1), Int, Timespec, SigSet, Long];
+    271 ppoll => sys_poll::ppoll, Full, [PollFds(1), Long, Timespec, SigSet, Long];
     273 set_robust_list => sys_thread::set_robust_list, Full, [Ptr, Long];
     275 splice => sys_read::splice, Partial("a copy through the sentry; SPLICE_F_* flags ignored"), [Fd, Ptr, Fd, Ptr, Long, Hex];
     276 tee => sys_read::tee, Full, [Fd, Fd, Long, Hex];
