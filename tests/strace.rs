@@ -213,3 +213,51 @@ fn hostile_program_keeps_the_sentry_and_lines_bounded() {
         &out,
     );
 }
+
+/// Through containerd: the runtime options `strace`, `strace-syscalls`
+/// and `strace-log-size` reach the pod's sentry, and each line names the
+/// task's container.
+#[test]
+fn containerd_runtime_options_and_container_ids() {
+    use gvisor_tests::ctrd::{Containerd, RUNTIME};
+    let c = Containerd::start();
+    let logs = c.dir.join("sentry-logs");
+    std::fs::write(
+        c.dir.join("gvisor.toml"),
+        format!(
+            "platform = \"kvm\"\ndebug-log = \"{}/%ID%/\"\nstrace = true\n\
+             strace-syscalls = \"write,execve\"\nstrace-log-size = 5\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let id = "strace-ctr";
+    let out = c.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RUNTIME,
+        "docker.io/library/busybox:latest",
+        id,
+        "echo",
+        "hello-strace",
+    ]);
+    assert!(out.status.success(), "{}\n{}", describe(&out), c.log_tail());
+    let mut text = String::new();
+    for e in std::fs::read_dir(logs.join(id)).unwrap().flatten() {
+        text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("[{id} "))
+            && l.contains("X write(1, \"hello\"..., 13) = 13 (")),
+        "no traced write of {id}:\n{text}"
+    );
+    for l in &lines {
+        let call = call_of(l);
+        assert!(
+            call.starts_with("write(") || call.starts_with("execve("),
+            "{l:?}"
+        );
+    }
+}
