@@ -261,3 +261,31 @@ fn containerd_runtime_options_and_container_ids() {
         );
     }
 }
+
+/// The fuzzer (tests/c/fuzz.c: every call with noise, wild pointers and
+/// huge lengths) under --strace: the sandbox ends normally and no line
+/// grows past the bounds.
+#[test]
+fn fuzzer_under_strace() {
+    let fuzz = compile_c("fuzz");
+    let cmd = sandboxed_command(
+        &fuzz,
+        &["--seed", "7", "--calls", "3000"],
+        &["--strace", "--strace-log-size=256"],
+    );
+    let out = run_command_timeout(cmd, LIMIT);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" done"),
+        "{}",
+        describe(&out)
+    );
+    let lines = trace_lines(&out);
+    assert!(lines.len() > 1000, "{} lines", lines.len());
+    let longest = lines.iter().map(String::len).max().unwrap_or(0);
+    // 256 bytes per string (4 characters each escaped), 64 entries per array.
+    assert!(
+        longest < 2 * 65 * (4 * 256 + 8) + 4096,
+        "a line of {longest} bytes"
+    );
+}
