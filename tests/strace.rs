@@ -80,6 +80,8 @@ fn common_calls_are_decoded() {
         "X kill(1, SIGUSR1) = 0 (",
         "X socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = ",
         "X bind(3, {sa_family=AF_INET, addr=127.0.0.1:0}, 16) = 0 (",
+        "X ioctl(4, FIONBIO, [1]) = 0 (",
+        "X ioctl(4, FIONREAD, [0]) = 0 (",
         "X poll([{fd=3, events=POLLIN, revents=0}], 1, 10) = 0 (",
         "X clock_nanosleep(CLOCK_REALTIME, 0, {tv_sec=0, tv_nsec=1000000}, NULL) = 0 (",
         "X clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, ",

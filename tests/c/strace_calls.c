@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,6 +45,9 @@ int main(void) {
         getsockname(l, (struct sockaddr *)&a, &alen)) { perror("listen"); return 1; }
     int c = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(c, (struct sockaddr *)&a, sizeof a)) { perror("connect"); return 1; }
+    int on = 1, avail = -1;
+    ioctl(c, FIONBIO, &on);
+    ioctl(c, FIONREAD, &avail);
     printf("port %d\n", ntohs(a.sin_port));
     fflush(stdout);
     close(c);

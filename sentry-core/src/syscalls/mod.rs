@@ -196,6 +196,9 @@ pub enum Arg {
     SockOpt(u8),
     /// An ioctl request.
     Ioctl,
+    /// ioctl's argument, by the request in argument `n` (an int read or
+    /// written, a struct winsize, else the address).
+    IoctlArg(u8),
     /// An fcntl command.
     FcntlCmd,
     /// fcntl's third argument, by the command in argument `n`.
@@ -317,7 +320,7 @@ table! {
     13 rt_sigaction => sys_signal::rt_sigaction, Full, [Signal, SigAction, SigActionOut, Long];
     14 rt_sigprocmask => sys_signal::rt_sigprocmask, Full, [SigHow, SigSet, SigSetOut, Long];
     15 rt_sigreturn => sys_signal::rt_sigreturn, Full, [];
-    16 ioctl => sys_ioctl::ioctl, Partial("FIONBIO, FIOCLEX, FIONCLEX on any fd; pseudo-terminals: termios get/set, window size, FIONREAD, TIOCOUTQ, TCFLSH, TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP/TIOCSPGRP, TIOCGSID; FIONREAD on pipes; TCGETS and TIOCGWINSZ on a host terminal given as stdio; ENOTTY otherwise"), [Fd, Ioctl, Hex];
+    16 ioctl => sys_ioctl::ioctl, Partial("FIONBIO, FIOCLEX, FIONCLEX on any fd; pseudo-terminals: termios get/set, window size, FIONREAD, TIOCOUTQ, TCFLSH, TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP/TIOCSPGRP, TIOCGSID; FIONREAD on pipes; TCGETS and TIOCGWINSZ on a host terminal given as stdio; ENOTTY otherwise"), [Fd, Ioctl, IoctlArg(1)];
     17 pread64 => sys_read::pread64, Full, [Fd, OutBuf(2), Long, Long];
     18 pwrite64 => sys_read::pwrite64, Full, [Fd, InBuf(2), Long, Long];
     19 readv => sys_read::readv, Full, [Fd, Iovec(2), Int];

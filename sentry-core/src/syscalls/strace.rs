@@ -1382,6 +1382,26 @@ fn statx_out(task: &Task, addr: u64) -> String {
     )
 }
 
+fn int_at(task: &Task, addr: u64) -> String {
+    match read_bytes(task, addr, 4) {
+        Some(b) => format!("[{}]", le_u32(&b, 0) as i32),
+        None => addr_text(addr),
+    }
+}
+
+fn winsize(task: &Task, addr: u64) -> String {
+    match read_bytes(task, addr, 8) {
+        Some(b) => format!(
+            "{{ws_row={}, ws_col={}, ws_xpixel={}, ws_ypixel={}}}",
+            le_u16(&b, 0),
+            le_u16(&b, 2),
+            le_u16(&b, 4),
+            le_u16(&b, 6)
+        ),
+        None => addr_text(addr),
+    }
+}
+
 fn pipe_fds(task: &Task, addr: u64) -> String {
     match read_bytes(task, addr, 8) {
         Some(b) => format!("[{}, {}]", le_u32(&b, 0) as i32, le_u32(&b, 4) as i32),
@@ -1410,6 +1430,7 @@ fn is_output(kind: Arg) -> bool {
             | WaitStatus
             | SockaddrOut(_)
             | IntOut
+            | IoctlArg(_)
             | TimespecOut
             | TimevalOut
             | PollFds(_)
@@ -1465,6 +1486,16 @@ fn render_in(task: &Task, kinds: &[Arg], i: usize, a: &Args, size: usize) -> Opt
         SockLevel => sock_level(v),
         SockOpt(n) => sock_opt(a.raw(n as usize), v),
         Ioctl => ioctl_request(v),
+        IoctlArg(n) => match a.raw(n as usize) & 0xffff_ffff {
+            // Ints the call reads.
+            0x5421 | 0x5452 | 0x5410 | 0x4004_5431 => int_at(task, v),
+            // Struct winsize the call reads.
+            0x5414 => winsize(task, v),
+            // None (FIOCLEX, FIONCLEX, TIOCNOTTY, TIOCSCTTY's is an int).
+            0x5450 | 0x5451 | 0x5422 => return None,
+            0x540E | 0x540B => format!("{}", v as u32 as i32),
+            _ => addr_text(v),
+        },
         FcntlCmd => constant(v & 0xffff_ffff, FCNTL_CMDS),
         FcntlArg(n) => return fcntl_arg(a.raw(n as usize), v),
         AtFlags => at_flags(v),
@@ -1657,6 +1688,12 @@ fn render_out(
             }
         }
         SockaddrOut(n) => sockaddr_out(task, v, a.raw(n as usize)),
+        IoctlArg(n) => match a.raw(n as usize) & 0xffff_ffff {
+            // Ints the call writes.
+            0x541B | 0x5411 | 0x540F | 0x5429 | 0x8004_5430 | 0x8004_5439 => int_at(task, v),
+            0x5413 => winsize(task, v),
+            _ => return render_in(task, kinds, i, a, size),
+        },
         IntOut => match read_bytes(task, v, 4) {
             Some(b) => format!("[{}]", le_u32(&b, 0) as i32),
             None => addr_text(v),
@@ -1830,8 +1867,8 @@ mod tests {
             for a in s.args {
                 let idx = match a {
                     InBuf(n) | OutBuf(n) | OpenMode(n) | SockProto(n) | SockOpt(n)
-                    | FcntlArg(n) | FutexTimeout(n) | SockaddrIn(n) | SockaddrOut(n) | Iovec(n)
-                    | PollFds(n) => Some(*n as usize),
+                    | FcntlArg(n) | IoctlArg(n) | FutexTimeout(n) | SockaddrIn(n)
+                    | SockaddrOut(n) | Iovec(n) | PollFds(n) => Some(*n as usize),
                     _ => None,
                 };
                 if let Some(n) = idx {
