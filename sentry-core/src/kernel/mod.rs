@@ -61,6 +61,9 @@ pub struct KernelConfig {
     /// checked with [`crate::net::NetConfig::validate`] by whoever builds
     /// the kernel.
     pub net: crate::net::NetConfig,
+    /// What `--strace` traces (the filter) and how much of a buffer it
+    /// shows; used when the kernel has a strace writer.
+    pub strace: crate::syscalls::strace::StraceConfig,
 }
 
 /// Serves the system call a task has just made (number and arguments in
@@ -89,6 +92,7 @@ impl Default for KernelConfig {
             host: hostinfo::HostInfo::probe(),
             syscalls: no_syscalls,
             net: crate::net::NetConfig::none(),
+            strace: Default::default(),
         }
     }
 }

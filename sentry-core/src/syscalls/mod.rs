@@ -5,13 +5,13 @@
 //! docs/SYSCALLS.md is generated from this table (`gvisor syscalls --markdown`).
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
 
 mod at;
 pub mod names;
+pub mod strace;
 pub mod sys_attr;
 pub mod sys_cred;
 pub mod sys_dir;
@@ -135,19 +135,137 @@ impl Flags {
     }
 }
 
-/// How strace prints an argument.
+/// How strace prints an argument (decoded in [`strace`]). `(n)` names
+/// the argument that gives a length, a count or a selector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arg {
-    /// Signed decimal.
+    /// A C `int`: the low 32 bits, signed decimal.
     Int,
+    /// A `long`, `size_t` or `off_t`: 64 bits, signed decimal.
+    Long,
     /// Hexadecimal.
     Hex,
+    /// A pointer not decoded (NULL or hexadecimal).
+    Ptr,
+    /// A mode in octal.
+    Oct,
     /// A file descriptor (AT_FDCWD shown by name).
     Fd,
-    /// A NUL-terminated path.
+    /// A NUL-terminated string (path, name).
     Path,
     /// A buffer written by the app whose length is argument `n`.
     InBuf(u8),
+    /// A buffer the call fills (the result's bytes, at most argument `n`).
+    OutBuf(u8),
+    /// open flags (O_RDONLY|O_CREAT|…).
+    OpenFlags,
+    /// O_CLOEXEC/O_NONBLOCK-style flags without an access mode (pipe2,
+    /// dup3).
+    FdFlags,
+    /// A creation mode, shown when the open flags (argument `n`) create.
+    OpenMode(u8),
+    /// mmap/mprotect protection.
+    Prot,
+    /// mmap flags.
+    MmapFlags,
+    /// A signal number.
+    Signal,
+    /// rt_sigprocmask's how.
+    SigHow,
+    /// A pointer to a signal set read by the call.
+    SigSet,
+    /// A pointer to a signal set the call fills.
+    SigSetOut,
+    /// A pointer to a struct sigaction read by the call.
+    SigAction,
+    /// A pointer to a struct sigaction the call fills.
+    SigActionOut,
+    /// clone flags and exit signal.
+    CloneFlags,
+    /// clone3's struct clone_args.
+    CloneArgs,
+    /// A socket address family.
+    SockFamily,
+    /// A socket type with SOCK_NONBLOCK/SOCK_CLOEXEC.
+    SockType,
+    /// A socket protocol of the family in argument `n`.
+    SockProto(u8),
+    /// A socket option level.
+    SockLevel,
+    /// A socket option name of the level in argument `n`.
+    SockOpt(u8),
+    /// An ioctl request.
+    Ioctl,
+    /// ioctl's argument, by the request in argument `n` (an int read or
+    /// written, a struct winsize, else the address).
+    IoctlArg(u8),
+    /// An fcntl command.
+    FcntlCmd,
+    /// fcntl's third argument, by the command in argument `n`.
+    FcntlArg(u8),
+    /// *at flags (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH, AT_REMOVEDIR…).
+    AtFlags,
+    /// access(2) mode.
+    AccessMode,
+    /// wait4/waitid options.
+    WaitOptions,
+    /// A pointer to a wait status the call fills.
+    WaitStatus,
+    /// A pollfd array of argument `n` entries (revents shown on exit).
+    PollFds(u8),
+    /// epoll_ctl op.
+    EpollOp,
+    /// A pointer to a struct epoll_event read by the call.
+    EpollEvent,
+    /// epoll_event array the call fills (as many as the result).
+    EpollEventsOut,
+    /// A futex operation.
+    FutexOp,
+    /// futex's timeout (a timespec for waits; val2 otherwise, by the op
+    /// in argument `n`).
+    FutexTimeout(u8),
+    /// lseek whence.
+    Whence,
+    /// madvise advice.
+    Advice,
+    /// prctl option.
+    PrctlOption,
+    /// arch_prctl code.
+    ArchPrctlCode,
+    /// A resource limit.
+    Rlimit,
+    /// A clock id.
+    ClockId,
+    /// TIMER_ABSTIME.
+    TimerFlags,
+    /// A pointer to a struct timespec read by the call.
+    Timespec,
+    /// A pointer to a struct timespec the call fills.
+    TimespecOut,
+    /// A pointer to a struct timeval read by the call.
+    Timeval,
+    /// A pointer to a struct timeval the call fills.
+    TimevalOut,
+    /// A sockaddr read by the call, of argument `n` bytes.
+    SockaddrIn(u8),
+    /// A sockaddr the call fills, its length pointer in argument `n`.
+    SockaddrOut(u8),
+    /// A pointer to an `int` the call fills (a socklen_t, shown "[16]").
+    IntOut,
+    /// An iovec array of argument `n` entries (sizes).
+    Iovec(u8),
+    /// A struct msghdr (name, iovec sizes, control length, flags).
+    Msghdr,
+    /// send/recv flags.
+    MsgFlags,
+    /// A pointer to a struct stat the call fills.
+    StatOut,
+    /// A pointer to a struct statx the call fills.
+    StatxOut,
+    /// A pointer to the two descriptors pipe/socketpair fill.
+    PipeFds,
+    /// A NULL-terminated array of strings (execve's argv and envp).
+    Argv,
 }
 
 /// One row of the table.
@@ -186,95 +304,95 @@ macro_rules! table {
 }
 
 table! {
-    0 read => sys_read::read, Full, [Fd, Hex, Int];
-    1 write => sys_read::write, Full, [Fd, InBuf(2), Int];
-    2 open => sys_open::open, Full, [Path, Hex, Hex];
+    0 read => sys_read::read, Full, [Fd, OutBuf(2), Long];
+    1 write => sys_read::write, Full, [Fd, InBuf(2), Long];
+    2 open => sys_open::open, Full, [Path, OpenFlags, OpenMode(1)];
     3 close => sys_open::close, Full, [Fd];
-    4 stat => sys_stat::stat, Full, [Path, Hex];
-    5 fstat => sys_stat::fstat, Full, [Fd, Hex];
-    6 lstat => sys_stat::lstat, Full, [Path, Hex];
-    7 poll => sys_poll::poll, Full, [Hex, Int, Int];
-    8 lseek => sys_read::lseek, Full, [Fd, Int, Int];
-    9 mmap => sys_mmap::mmap, Partial("regular files map their page cache (tmpfs data, or the host file read on demand); a mapping keeps the pages of a file truncated under it where Linux unmaps them (no SIGBUS after truncate); procfs/sysfs files are mapped as copies; MAP_HUGETLB, MAP_SYNC ignored"), [Hex, Hex, Hex, Hex, Fd, Hex], flags: FLUSH_MM | RET_ADDR;
-    10 mprotect => sys_mmap::mprotect, Full, [Hex, Hex, Hex], flags: FLUSH_MM;
-    11 munmap => sys_mmap::munmap, Full, [Hex, Hex], flags: FLUSH_MM;
-    12 brk => sys_mmap::brk, Full, [Hex], flags: FLUSH_MM | RET_ADDR;
-    13 rt_sigaction => sys_signal::rt_sigaction, Full, [Int, Hex, Hex, Int];
-    14 rt_sigprocmask => sys_signal::rt_sigprocmask, Full, [Int, Hex, Hex, Int];
+    4 stat => sys_stat::stat, Full, [Path, StatOut];
+    5 fstat => sys_stat::fstat, Full, [Fd, StatOut];
+    6 lstat => sys_stat::lstat, Full, [Path, StatOut];
+    7 poll => sys_poll::poll, Full, [PollFds(1), Long, Int];
+    8 lseek => sys_read::lseek, Full, [Fd, Long, Whence];
+    9 mmap => sys_mmap::mmap, Partial("regular files map their page cache (tmpfs data, or the host file read on demand); a mapping keeps the pages of a file truncated under it where Linux unmaps them (no SIGBUS after truncate); procfs/sysfs files are mapped as copies; MAP_HUGETLB, MAP_SYNC ignored"), [Ptr, Long, Prot, MmapFlags, Fd, Hex], flags: FLUSH_MM | RET_ADDR;
+    10 mprotect => sys_mmap::mprotect, Full, [Ptr, Long, Prot], flags: FLUSH_MM;
+    11 munmap => sys_mmap::munmap, Full, [Ptr, Long], flags: FLUSH_MM;
+    12 brk => sys_mmap::brk, Full, [Ptr], flags: FLUSH_MM | RET_ADDR;
+    13 rt_sigaction => sys_signal::rt_sigaction, Full, [Signal, SigAction, SigActionOut, Long];
+    14 rt_sigprocmask => sys_signal::rt_sigprocmask, Full, [SigHow, SigSet, SigSetOut, Long];
     15 rt_sigreturn => sys_signal::rt_sigreturn, Full, [];
-    16 ioctl => sys_ioctl::ioctl, Partial("FIONBIO, FIOCLEX, FIONCLEX on any fd; pseudo-terminals: termios get/set, window size, FIONREAD, TIOCOUTQ, TCFLSH, TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP/TIOCSPGRP, TIOCGSID; FIONREAD on pipes; TCGETS and TIOCGWINSZ on a host terminal given as stdio; ENOTTY otherwise"), [Fd, Hex, Hex];
-    17 pread64 => sys_read::pread64, Full, [Fd, Hex, Int, Int];
-    18 pwrite64 => sys_read::pwrite64, Full, [Fd, InBuf(2), Int, Int];
-    19 readv => sys_read::readv, Full, [Fd, Hex, Int];
-    20 writev => sys_read::writev, Full, [Fd, Hex, Int];
-    21 access => sys_stat::access, Full, [Path, Int];
-    22 pipe => sys_pipe::pipe, Full, [Hex];
-    23 select => sys_poll::select, Full, [Int, Hex, Hex, Hex, Hex];
+    16 ioctl => sys_ioctl::ioctl, Partial("FIONBIO, FIOCLEX, FIONCLEX on any fd; pseudo-terminals: termios get/set, window size, FIONREAD, TIOCOUTQ, TCFLSH, TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP/TIOCSPGRP, TIOCGSID; FIONREAD on pipes; TCGETS and TIOCGWINSZ on a host terminal given as stdio; ENOTTY otherwise"), [Fd, Ioctl, IoctlArg(1)];
+    17 pread64 => sys_read::pread64, Full, [Fd, OutBuf(2), Long, Long];
+    18 pwrite64 => sys_read::pwrite64, Full, [Fd, InBuf(2), Long, Long];
+    19 readv => sys_read::readv, Full, [Fd, Iovec(2), Int];
+    20 writev => sys_read::writev, Full, [Fd, Iovec(2), Int];
+    21 access => sys_stat::access, Full, [Path, AccessMode];
+    22 pipe => sys_pipe::pipe, Full, [PipeFds];
+    23 select => sys_poll::select, Full, [Int, Ptr, Ptr, Ptr, Timeval];
     24 sched_yield => sys_thread::sched_yield, Full, [];
-    25 mremap => sys_mmap::mremap, Partial("MREMAP_DONTUNMAP not supported"), [Hex, Hex, Hex, Hex, Hex], flags: FLUSH_MM;
-    26 msync => sys_mmap::msync, Full, [Hex, Hex, Hex];
-    27 mincore => sys_mmap::mincore, Full, [Hex, Hex, Hex];
-    28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Hex, Hex, Int], flags: FLUSH_MM;
+    25 mremap => sys_mmap::mremap, Partial("MREMAP_DONTUNMAP not supported"), [Ptr, Long, Long, Hex, Ptr], flags: FLUSH_MM;
+    26 msync => sys_mmap::msync, Full, [Ptr, Long, Hex];
+    27 mincore => sys_mmap::mincore, Full, [Ptr, Long, Ptr];
+    28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Ptr, Long, Advice], flags: FLUSH_MM;
     32 dup => sys_open::dup, Full, [Fd];
     33 dup2 => sys_open::dup2, Full, [Fd, Fd];
     34 pause => sys_signal::pause, Full, [];
-    35 nanosleep => sys_time::nanosleep, Full, [Hex, Hex];
-    36 getitimer => sys_time::getitimer, Partial("ITIMER_REAL; the CPU-time timers read as disarmed"), [Int, Hex];
+    35 nanosleep => sys_time::nanosleep, Full, [Timespec, TimespecOut];
+    36 getitimer => sys_time::getitimer, Partial("ITIMER_REAL; the CPU-time timers read as disarmed"), [Int, Ptr];
     37 alarm => sys_time::alarm, Full, [Int];
-    38 setitimer => sys_time::setitimer, Partial("ITIMER_REAL only"), [Int, Hex, Hex];
+    38 setitimer => sys_time::setitimer, Partial("ITIMER_REAL only"), [Int, Ptr, Ptr];
     39 getpid => sys_thread::getpid, Full, [];
-    40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Hex, Int];
-    41 socket => sys_socket::socket, Partial("AF_UNIX, AF_INET, AF_INET6 (TCP, UDP, ICMP echo), AF_NETLINK (NETLINK_ROUTE); SOCK_RAW and AF_PACKET are refused (EPERM/EAFNOSUPPORT)"), [Int, Int, Int];
-    42 connect => sys_socket::connect, Full, [Fd, Hex, Int];
-    43 accept => sys_socket::accept, Full, [Fd, Hex, Hex];
-    44 sendto => sys_socket::sendto, Full, [Fd, InBuf(2), Int, Hex, Hex, Int];
-    45 recvfrom => sys_socket::recvfrom, Full, [Fd, Hex, Int, Hex, Hex, Hex];
-    46 sendmsg => sys_socket::sendmsg, Partial("control messages: SCM_RIGHTS and SCM_CREDENTIALS on unix sockets; IP-level ones are accepted and ignored"), [Fd, Hex, Hex];
-    47 recvmsg => sys_socket::recvmsg, Partial("control messages: SCM_RIGHTS and SCM_CREDENTIALS; no timestamps, no MSG_ERRQUEUE"), [Fd, Hex, Hex];
+    40 sendfile => sys_read::sendfile, Full, [Fd, Fd, Ptr, Long];
+    41 socket => sys_socket::socket, Partial("AF_UNIX, AF_INET, AF_INET6 (TCP, UDP, ICMP echo), AF_NETLINK (NETLINK_ROUTE); SOCK_RAW and AF_PACKET are refused (EPERM/EAFNOSUPPORT)"), [SockFamily, SockType, SockProto(0)];
+    42 connect => sys_socket::connect, Full, [Fd, SockaddrIn(2), Int];
+    43 accept => sys_socket::accept, Full, [Fd, SockaddrOut(2), IntOut];
+    44 sendto => sys_socket::sendto, Full, [Fd, InBuf(2), Long, MsgFlags, SockaddrIn(5), Int];
+    45 recvfrom => sys_socket::recvfrom, Full, [Fd, OutBuf(2), Long, MsgFlags, SockaddrOut(5), IntOut];
+    46 sendmsg => sys_socket::sendmsg, Partial("control messages: SCM_RIGHTS and SCM_CREDENTIALS on unix sockets; IP-level ones are accepted and ignored"), [Fd, Msghdr, MsgFlags];
+    47 recvmsg => sys_socket::recvmsg, Partial("control messages: SCM_RIGHTS and SCM_CREDENTIALS; no timestamps, no MSG_ERRQUEUE"), [Fd, Msghdr, MsgFlags];
     48 shutdown => sys_socket::shutdown, Full, [Fd, Int];
-    49 bind => sys_socket::bind, Full, [Fd, Hex, Int];
+    49 bind => sys_socket::bind, Full, [Fd, SockaddrIn(2), Int];
     50 listen => sys_socket::listen, Full, [Fd, Int];
-    51 getsockname => sys_socket::getsockname, Full, [Fd, Hex, Hex];
-    52 getpeername => sys_socket::getpeername, Full, [Fd, Hex, Hex];
-    53 socketpair => sys_socket::socketpair, Partial("AF_UNIX only (EOPNOTSUPP for inet, as Linux)"), [Int, Int, Int, Hex];
-    54 setsockopt => sys_socket::setsockopt, Partial("the options each family lists in docs/ARCHITECTURE.md; others ENOPROTOOPT"), [Fd, Int, Int, Hex, Int];
-    55 getsockopt => sys_socket::getsockopt, Partial("as setsockopt"), [Fd, Int, Int, Hex, Hex];
-    56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK, and namespaces, are not supported"), [Hex, Hex, Hex, Hex, Hex];
+    51 getsockname => sys_socket::getsockname, Full, [Fd, SockaddrOut(2), IntOut];
+    52 getpeername => sys_socket::getpeername, Full, [Fd, SockaddrOut(2), IntOut];
+    53 socketpair => sys_socket::socketpair, Partial("AF_UNIX only (EOPNOTSUPP for inet, as Linux)"), [SockFamily, SockType, SockProto(0), PipeFds];
+    54 setsockopt => sys_socket::setsockopt, Partial("the options each family lists in docs/ARCHITECTURE.md; others ENOPROTOOPT"), [Fd, SockLevel, SockOpt(1), InBuf(4), Int];
+    55 getsockopt => sys_socket::getsockopt, Partial("as setsockopt"), [Fd, SockLevel, SockOpt(1), Ptr, IntOut];
+    56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK, and namespaces, are not supported"), [CloneFlags, Ptr, Ptr, Ptr, Hex];
     57 fork => sys_process::fork, Full, [];
     58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
-    59 execve => sys_process::execve, Full, [Path, Hex, Hex];
+    59 execve => sys_process::execve, Full, [Path, Argv, Argv];
     60 exit => sys_thread::exit, Full, [Int];
-    61 wait4 => sys_process::wait4, Partial("rusage zeroed"), [Int, Hex, Hex, Hex];
-    62 kill => sys_signal::kill, Full, [Int, Int];
-    63 uname => sys_uts::uname, Full, [Hex];
-    72 fcntl => sys_fcntl::fcntl, Partial("no leases or notifications"), [Fd, Int, Hex];
+    61 wait4 => sys_process::wait4, Partial("rusage zeroed"), [Int, WaitStatus, WaitOptions, Ptr];
+    62 kill => sys_signal::kill, Full, [Int, Signal];
+    63 uname => sys_uts::uname, Full, [Ptr];
+    72 fcntl => sys_fcntl::fcntl, Partial("no leases or notifications"), [Fd, FcntlCmd, FcntlArg(1)];
     73 flock => sys_fcntl::flock, Full, [Fd, Hex];
     74 fsync => sys_sync::fsync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [Fd];
     75 fdatasync => sys_sync::fsync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [Fd];
-    76 truncate => sys_attr::truncate, Full, [Path, Int];
-    77 ftruncate => sys_attr::ftruncate, Full, [Fd, Int];
-    79 getcwd => sys_dir::getcwd, Full, [Hex, Int];
+    76 truncate => sys_attr::truncate, Full, [Path, Long];
+    77 ftruncate => sys_attr::ftruncate, Full, [Fd, Long];
+    79 getcwd => sys_dir::getcwd, Full, [OutBuf(1), Long];
     80 chdir => sys_dir::chdir, Full, [Path];
     81 fchdir => sys_dir::fchdir, Full, [Fd];
     82 rename => sys_link::rename, Partial("host directories cannot be moved (EXDEV)"), [Path, Path];
-    83 mkdir => sys_link::mkdir, Full, [Path, Hex];
+    83 mkdir => sys_link::mkdir, Full, [Path, Oct];
     84 rmdir => sys_link::rmdir, Full, [Path];
-    85 creat => sys_open::creat, Full, [Path, Hex];
+    85 creat => sys_open::creat, Full, [Path, Oct];
     86 link => sys_link::link, Full, [Path, Path];
     87 unlink => sys_link::unlink, Full, [Path];
     88 symlink => sys_link::symlink, Full, [Path, Path];
-    89 readlink => sys_link::readlink, Full, [Path, Hex, Int];
-    90 chmod => sys_attr::chmod, Full, [Path, Hex];
-    91 fchmod => sys_attr::fchmod, Full, [Fd, Hex];
+    89 readlink => sys_link::readlink, Full, [Path, OutBuf(2), Long];
+    90 chmod => sys_attr::chmod, Full, [Path, Oct];
+    91 fchmod => sys_attr::fchmod, Full, [Fd, Oct];
     92 chown => sys_attr::chown, Full, [Path, Int, Int];
     93 fchown => sys_attr::fchown, Full, [Fd, Int, Int];
     94 lchown => sys_attr::lchown, Full, [Path, Int, Int];
-    95 umask => sys_attr::umask, Full, [Hex];
-    96 gettimeofday => sys_time::gettimeofday, Full, [Hex, Hex];
-    97 getrlimit => sys_info::getrlimit, Full, [Int, Hex];
-    98 getrusage => sys_time::getrusage, Partial("CPU time (counted as user time); other fields zero"), [Int, Hex];
-    99 sysinfo => sys_info::sysinfo, Full, [Hex];
-    100 times => sys_time::times, Partial("CPU time counted as user time"), [Hex];
+    95 umask => sys_attr::umask, Full, [Oct];
+    96 gettimeofday => sys_time::gettimeofday, Full, [TimevalOut, Ptr];
+    97 getrlimit => sys_info::getrlimit, Full, [Rlimit, Ptr];
+    98 getrusage => sys_time::getrusage, Partial("CPU time (counted as user time); other fields zero"), [Int, Ptr];
+    99 sysinfo => sys_info::sysinfo, Full, [Ptr];
+    100 times => sys_time::times, Partial("CPU time counted as user time"), [Ptr];
     102 getuid => sys_cred::getuid, Full, [];
     104 getgid => sys_cred::getgid, Full, [];
     105 setuid => sys_cred::setuid, Full, [Int];
@@ -287,120 +405,120 @@ table! {
     112 setsid => sys_thread::setsid, Full, [];
     113 setreuid => sys_cred::setreuid, Full, [Int, Int];
     114 setregid => sys_cred::setregid, Full, [Int, Int];
-    115 getgroups => sys_cred::getgroups, Full, [Int, Hex];
-    116 setgroups => sys_cred::setgroups, Full, [Int, Hex];
+    115 getgroups => sys_cred::getgroups, Full, [Int, Ptr];
+    116 setgroups => sys_cred::setgroups, Full, [Int, Ptr];
     117 setresuid => sys_cred::setresuid, Full, [Int, Int, Int];
-    118 getresuid => sys_cred::getresuid, Full, [Hex, Hex, Hex];
+    118 getresuid => sys_cred::getresuid, Full, [Ptr, Ptr, Ptr];
     119 setresgid => sys_cred::setresgid, Full, [Int, Int, Int];
-    120 getresgid => sys_cred::getresgid, Full, [Hex, Hex, Hex];
+    120 getresgid => sys_cred::getresgid, Full, [Ptr, Ptr, Ptr];
     121 getpgid => sys_thread::getpgid, Full, [Int];
     122 setfsuid => sys_cred::setfsuid, Full, [Int];
     123 setfsgid => sys_cred::setfsgid, Full, [Int];
     124 getsid => sys_thread::getsid, Full, [Int];
-    125 capget => sys_cred::capget, Partial("reports the process's sets (from the OCI spec, or all for root); permission checks in the sentry go by uid"), [Hex, Hex];
-    126 capset => sys_cred::capset, Partial("changes the caller's own sets within Linux's rules; not consulted by permission checks, and exec does not recompute them"), [Hex, Hex];
-    127 rt_sigpending => sys_signal::rt_sigpending, Full, [Hex, Int];
-    128 rt_sigtimedwait => sys_signal::rt_sigtimedwait, Full, [Hex, Hex, Hex, Int];
-    129 rt_sigqueueinfo => sys_signal::rt_sigqueueinfo, Full, [Int, Int, Hex];
-    130 rt_sigsuspend => sys_signal::rt_sigsuspend, Full, [Hex, Int];
-    131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Hex, Hex];
-    133 mknod => sys_link::mknod, Partial("FIFOs and regular files; device nodes are EPERM"), [Path, Hex, Hex];
+    125 capget => sys_cred::capget, Partial("reports the process's sets (from the OCI spec, or all for root); permission checks in the sentry go by uid"), [Ptr, Ptr];
+    126 capset => sys_cred::capset, Partial("changes the caller's own sets within Linux's rules; not consulted by permission checks, and exec does not recompute them"), [Ptr, Ptr];
+    127 rt_sigpending => sys_signal::rt_sigpending, Full, [SigSetOut, Long];
+    128 rt_sigtimedwait => sys_signal::rt_sigtimedwait, Full, [SigSet, Ptr, Timespec, Long];
+    129 rt_sigqueueinfo => sys_signal::rt_sigqueueinfo, Full, [Int, Signal, Ptr];
+    130 rt_sigsuspend => sys_signal::rt_sigsuspend, Full, [SigSet, Long];
+    131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Ptr, Ptr];
+    133 mknod => sys_link::mknod, Partial("FIFOs and regular files; device nodes are EPERM"), [Path, Oct, Hex];
     135 personality => sys_info::personality, Partial("PER_LINUX only"), [Hex];
-    137 statfs => sys_stat::statfs, Partial("generic figures (tmpfs-like)"), [Path, Hex];
-    138 fstatfs => sys_stat::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Hex];
+    137 statfs => sys_stat::statfs, Partial("generic figures (tmpfs-like)"), [Path, Ptr];
+    138 fstatfs => sys_stat::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Ptr];
     140 getpriority => sys_info::getpriority, Partial("per-process nice value, kept and reported; the host scheduler does not see it"), [Int, Int];
     141 setpriority => sys_info::setpriority, Partial("per-process nice value, kept and reported; the host scheduler does not see it"), [Int, Int, Int];
-    149 mlock => sys_mmap::mlock, Partial("accepted: sandbox memory is never swapped"), [Hex, Hex];
-    150 munlock => sys_mmap::mlock, Partial("accepted"), [Hex, Hex];
+    149 mlock => sys_mmap::mlock, Partial("accepted: sandbox memory is never swapped"), [Ptr, Long];
+    150 munlock => sys_mmap::mlock, Partial("accepted"), [Ptr, Long];
     151 mlockall => sys_mmap::mlockall, Partial("accepted"), [Hex];
     152 munlockall => sys_mmap::munlockall, Partial("accepted"), [];
-    157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [Int, Hex, Hex, Hex, Hex];
-    158 arch_prctl => sys_thread::arch_prctl, Full, [Hex, Hex];
-    170 sethostname => sys_uts::sethostname, Full, [Hex, Int];
+    157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [PrctlOption, Hex, Hex, Hex, Hex];
+    158 arch_prctl => sys_thread::arch_prctl, Full, [ArchPrctlCode, Hex];
+    170 sethostname => sys_uts::sethostname, Full, [InBuf(1), Long];
     186 gettid => sys_thread::gettid, Full, [];
-    188 setxattr => sys_xattr::setxattr, Partial("user.* (and trusted./security. for root) on files the sandbox created or copied up; host attributes are not shown"), [Path, Path, Hex, Int, Hex];
-    189 lsetxattr => sys_xattr::lsetxattr, Partial("as setxattr"), [Path, Path, Hex, Int, Hex];
-    190 fsetxattr => sys_xattr::fsetxattr, Partial("as setxattr"), [Fd, Path, Hex, Int, Hex];
-    191 getxattr => sys_xattr::getxattr, Partial("as setxattr"), [Path, Path, Hex, Int];
-    192 lgetxattr => sys_xattr::lgetxattr, Partial("as setxattr"), [Path, Path, Hex, Int];
-    193 fgetxattr => sys_xattr::fgetxattr, Partial("as setxattr"), [Fd, Path, Hex, Int];
-    194 listxattr => sys_xattr::listxattr, Partial("as setxattr"), [Path, Hex, Int];
-    195 llistxattr => sys_xattr::llistxattr, Partial("as setxattr"), [Path, Hex, Int];
-    196 flistxattr => sys_xattr::flistxattr, Partial("as setxattr"), [Fd, Hex, Int];
+    188 setxattr => sys_xattr::setxattr, Partial("user.* (and trusted./security. for root) on files the sandbox created or copied up; host attributes are not shown"), [Path, Path, InBuf(3), Long, Hex];
+    189 lsetxattr => sys_xattr::lsetxattr, Partial("as setxattr"), [Path, Path, InBuf(3), Long, Hex];
+    190 fsetxattr => sys_xattr::fsetxattr, Partial("as setxattr"), [Fd, Path, InBuf(3), Long, Hex];
+    191 getxattr => sys_xattr::getxattr, Partial("as setxattr"), [Path, Path, OutBuf(3), Long];
+    192 lgetxattr => sys_xattr::lgetxattr, Partial("as setxattr"), [Path, Path, OutBuf(3), Long];
+    193 fgetxattr => sys_xattr::fgetxattr, Partial("as setxattr"), [Fd, Path, OutBuf(3), Long];
+    194 listxattr => sys_xattr::listxattr, Partial("as setxattr"), [Path, Ptr, Long];
+    195 llistxattr => sys_xattr::llistxattr, Partial("as setxattr"), [Path, Ptr, Long];
+    196 flistxattr => sys_xattr::flistxattr, Partial("as setxattr"), [Fd, Ptr, Long];
     197 removexattr => sys_xattr::removexattr, Partial("as setxattr"), [Path, Path];
     198 lremovexattr => sys_xattr::lremovexattr, Partial("as setxattr"), [Path, Path];
     199 fremovexattr => sys_xattr::fremovexattr, Partial("as setxattr"), [Fd, Path];
-    200 tkill => sys_signal::tkill, Full, [Int, Int];
-    201 time => sys_time::time, Full, [Hex];
-    202 futex => sys_thread::futex, Full, [Hex, Int, Int, Hex, Hex, Hex];
-    203 sched_setaffinity => sys_info::sched_setaffinity, Partial("accepted, no effect"), [Int, Int, Hex];
-    204 sched_getaffinity => sys_thread::sched_getaffinity, Full, [Int, Int, Hex];
+    200 tkill => sys_signal::tkill, Full, [Int, Signal];
+    201 time => sys_time::time, Full, [Ptr];
+    202 futex => sys_thread::futex, Full, [Ptr, FutexOp, Int, FutexTimeout(1), Ptr, Hex];
+    203 sched_setaffinity => sys_info::sched_setaffinity, Partial("accepted, no effect"), [Int, Long, Ptr];
+    204 sched_getaffinity => sys_thread::sched_getaffinity, Full, [Int, Long, Ptr];
     213 epoll_create => sys_poll::epoll_create, Full, [Int];
-    217 getdents64 => sys_dir::getdents64, Full, [Fd, Hex, Int];
-    218 set_tid_address => sys_thread::set_tid_address, Full, [Hex];
-    221 fadvise64 => sys_sync::fadvise64, Partial("accepted, no effect"), [Fd, Int, Int, Int];
-    222 timer_create => sys_time::timer_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME; SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE"), [Int, Hex, Hex];
-    223 timer_settime => sys_time::timer_settime, Full, [Int, Hex, Hex, Hex];
-    224 timer_gettime => sys_time::timer_gettime, Full, [Int, Hex];
+    217 getdents64 => sys_dir::getdents64, Full, [Fd, Ptr, Long];
+    218 set_tid_address => sys_thread::set_tid_address, Full, [Ptr];
+    221 fadvise64 => sys_sync::fadvise64, Partial("accepted, no effect"), [Fd, Long, Long, Int];
+    222 timer_create => sys_time::timer_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME; SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE"), [ClockId, Ptr, Ptr];
+    223 timer_settime => sys_time::timer_settime, Full, [Int, TimerFlags, Ptr, Ptr];
+    224 timer_gettime => sys_time::timer_gettime, Full, [Int, Ptr];
     225 timer_getoverrun => sys_time::timer_getoverrun, Full, [Int];
     226 timer_delete => sys_time::timer_delete, Full, [Int];
-    228 clock_gettime => sys_time::clock_gettime, Full, [Int, Hex];
-    229 clock_getres => sys_time::clock_getres, Full, [Int, Hex];
-    230 clock_nanosleep => sys_time::clock_nanosleep, Full, [Int, Int, Hex, Hex];
+    228 clock_gettime => sys_time::clock_gettime, Full, [ClockId, TimespecOut];
+    229 clock_getres => sys_time::clock_getres, Full, [ClockId, TimespecOut];
+    230 clock_nanosleep => sys_time::clock_nanosleep, Full, [ClockId, TimerFlags, Timespec, TimespecOut];
     231 exit_group => sys_thread::exit_group, Full, [Int];
-    232 epoll_wait => sys_poll::epoll_wait, Partial("EPOLLET may report an extra event (any notification of the file counts), never misses one"), [Fd, Hex, Int, Int];
-    233 epoll_ctl => sys_poll::epoll_ctl, Full, [Fd, Int, Fd, Hex];
-    234 tgkill => sys_signal::tgkill, Full, [Int, Int, Int];
-    247 waitid => sys_process::waitid, Full, [Int, Int, Hex, Hex];
-    257 openat => sys_open::openat, Full, [Fd, Path, Hex, Hex];
-    258 mkdirat => sys_link::mkdirat, Full, [Fd, Path, Hex];
-    259 mknodat => sys_link::mknodat, Partial("FIFOs and regular files; device nodes are EPERM"), [Fd, Path, Hex, Hex];
-    260 fchownat => sys_attr::fchownat, Full, [Fd, Path, Int, Int, Hex];
-    262 newfstatat => sys_stat::newfstatat, Full, [Fd, Path, Hex, Hex];
-    263 unlinkat => sys_link::unlinkat, Full, [Fd, Path, Hex];
+    232 epoll_wait => sys_poll::epoll_wait, Partial("EPOLLET may report an extra event (any notification of the file counts), never misses one"), [Fd, EpollEventsOut, Int, Int];
+    233 epoll_ctl => sys_poll::epoll_ctl, Full, [Fd, EpollOp, Fd, EpollEvent];
+    234 tgkill => sys_signal::tgkill, Full, [Int, Int, Signal];
+    247 waitid => sys_process::waitid, Full, [Int, Int, Ptr, WaitOptions];
+    257 openat => sys_open::openat, Full, [Fd, Path, OpenFlags, OpenMode(2)];
+    258 mkdirat => sys_link::mkdirat, Full, [Fd, Path, Oct];
+    259 mknodat => sys_link::mknodat, Partial("FIFOs and regular files; device nodes are EPERM"), [Fd, Path, Oct, Hex];
+    260 fchownat => sys_attr::fchownat, Full, [Fd, Path, Int, Int, AtFlags];
+    262 newfstatat => sys_stat::newfstatat, Full, [Fd, Path, StatOut, AtFlags];
+    263 unlinkat => sys_link::unlinkat, Full, [Fd, Path, AtFlags];
     264 renameat => sys_link::renameat, Partial("as rename"), [Fd, Path, Fd, Path];
-    265 linkat => sys_link::linkat, Full, [Fd, Path, Fd, Path, Hex];
+    265 linkat => sys_link::linkat, Full, [Fd, Path, Fd, Path, AtFlags];
     266 symlinkat => sys_link::symlinkat, Full, [Path, Fd, Path];
-    267 readlinkat => sys_link::readlinkat, Full, [Fd, Path, Hex, Int];
-    268 fchmodat => sys_attr::fchmodat, Full, [Fd, Path, Hex];
-    269 faccessat => sys_stat::faccessat, Full, [Fd, Path, Int];
-    270 pselect6 => sys_poll::pselect6, Full, [Int, Hex, Hex, Hex, Hex, Hex];
-    271 ppoll => sys_poll::ppoll, Full, [Hex, Int, Hex, Hex, Int];
-    273 set_robust_list => sys_thread::set_robust_list, Full, [Hex, Int];
-    275 splice => sys_read::splice, Partial("a copy through the sentry; SPLICE_F_* flags ignored"), [Fd, Hex, Fd, Hex, Int, Hex];
-    276 tee => sys_read::tee, Full, [Fd, Fd, Int, Hex];
-    278 vmsplice => sys_read::vmsplice, Partial("a copy, as writev/readv on the pipe; SPLICE_F_NONBLOCK follows the pipe's O_NONBLOCK"), [Fd, Hex, Int, Hex];
-    280 utimensat => sys_attr::utimensat, Full, [Fd, Path, Hex, Hex];
-    281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, Hex, Int, Int, Hex, Int];
-    282 signalfd => sys_signal::signalfd, Full, [Fd, Hex, Int];
-    283 timerfd_create => sys_time::timerfd_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME"), [Int, Hex];
+    267 readlinkat => sys_link::readlinkat, Full, [Fd, Path, OutBuf(3), Long];
+    268 fchmodat => sys_attr::fchmodat, Full, [Fd, Path, Oct];
+    269 faccessat => sys_stat::faccessat, Full, [Fd, Path, AccessMode];
+    270 pselect6 => sys_poll::pselect6, Full, [Int, Ptr, Ptr, Ptr, Timespec, Ptr];
+    271 ppoll => sys_poll::ppoll, Full, [PollFds(1), Long, Timespec, SigSet, Long];
+    273 set_robust_list => sys_thread::set_robust_list, Full, [Ptr, Long];
+    275 splice => sys_read::splice, Partial("a copy through the sentry; SPLICE_F_* flags ignored"), [Fd, Ptr, Fd, Ptr, Long, Hex];
+    276 tee => sys_read::tee, Full, [Fd, Fd, Long, Hex];
+    278 vmsplice => sys_read::vmsplice, Partial("a copy, as writev/readv on the pipe; SPLICE_F_NONBLOCK follows the pipe's O_NONBLOCK"), [Fd, Iovec(2), Long, Hex];
+    280 utimensat => sys_attr::utimensat, Full, [Fd, Path, Ptr, AtFlags];
+    281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, EpollEventsOut, Int, Int, SigSet, Long];
+    282 signalfd => sys_signal::signalfd, Full, [Fd, SigSet, Long];
+    283 timerfd_create => sys_time::timerfd_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME"), [ClockId, Hex];
     284 eventfd => sys_poll::eventfd, Full, [Int];
-    285 fallocate => sys_attr::fallocate, Partial("tmpfs: allocate, KEEP_SIZE, PUNCH_HOLE; other files: mode 0 grows the file"), [Fd, Int, Int, Int];
-    286 timerfd_settime => sys_time::timerfd_settime, Full, [Fd, Hex, Hex, Hex];
-    287 timerfd_gettime => sys_time::timerfd_gettime, Full, [Fd, Hex];
-    288 accept4 => sys_socket::accept4, Full, [Fd, Hex, Hex, Hex];
-    289 signalfd4 => sys_signal::signalfd4, Full, [Fd, Hex, Int, Hex];
+    285 fallocate => sys_attr::fallocate, Partial("tmpfs: allocate, KEEP_SIZE, PUNCH_HOLE; other files: mode 0 grows the file"), [Fd, Int, Long, Long];
+    286 timerfd_settime => sys_time::timerfd_settime, Full, [Fd, TimerFlags, Ptr, Ptr];
+    287 timerfd_gettime => sys_time::timerfd_gettime, Full, [Fd, Ptr];
+    288 accept4 => sys_socket::accept4, Full, [Fd, SockaddrOut(2), IntOut, SockType];
+    289 signalfd4 => sys_signal::signalfd4, Full, [Fd, SigSet, Long, Hex];
     290 eventfd2 => sys_poll::eventfd2, Full, [Int, Hex];
     291 epoll_create1 => sys_poll::epoll_create1, Full, [Hex];
-    292 dup3 => sys_open::dup3, Full, [Fd, Fd, Hex];
-    293 pipe2 => sys_pipe::pipe2, Full, [Hex, Hex];
-    297 rt_tgsigqueueinfo => sys_signal::rt_tgsigqueueinfo, Full, [Int, Int, Int, Hex];
-    299 recvmmsg => sys_socket::recvmmsg, Partial("as recvmsg"), [Fd, Hex, Int, Hex, Hex];
-    302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Int, Hex, Hex];
-    307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Hex, Int, Hex];
-    309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Hex, Hex, Hex];
+    292 dup3 => sys_open::dup3, Full, [Fd, Fd, FdFlags];
+    293 pipe2 => sys_pipe::pipe2, Full, [PipeFds, FdFlags];
+    297 rt_tgsigqueueinfo => sys_signal::rt_tgsigqueueinfo, Full, [Int, Int, Signal, Ptr];
+    299 recvmmsg => sys_socket::recvmmsg, Partial("as recvmsg"), [Fd, Ptr, Int, MsgFlags, Timespec];
+    302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Rlimit, Ptr, Ptr];
+    307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
+    309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
     316 renameat2 => sys_link::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];
-    318 getrandom => sys_info::getrandom, Full, [Hex, Int, Hex];
+    318 getrandom => sys_info::getrandom, Full, [OutBuf(1), Long, Hex];
     319 memfd_create => sys_mmap::memfd_create, Partial("no sealing"), [Path, Hex];
-    322 execveat => sys_process::execveat, Partial("absolute paths or AT_FDCWD"), [Fd, Path, Hex, Hex, Hex];
-    325 mlock2 => sys_mmap::mlock2, Partial("accepted"), [Hex, Hex, Hex];
-    326 copy_file_range => sys_read::copy_file_range, Full, [Fd, Hex, Fd, Hex, Int, Hex];
-    332 statx => sys_stat::statx, Partial("basic fields"), [Fd, Path, Hex, Hex, Hex];
-    334 rseq => sys_thread::rseq, Refuses(Errno::ENOSYS, "restartable sequences are not supported; glibc falls back"), [Hex, Int, Hex, Hex];
-    435 clone3 => sys_process::clone3, Partial("as clone"), [Hex, Int];
-    436 close_range => sys_open::close_range, Full, [Fd, Fd, Hex];
-    439 faccessat2 => sys_stat::faccessat2, Full, [Fd, Path, Int, Hex];
-    441 epoll_pwait2 => sys_poll::epoll_pwait2, Partial("as epoll_wait"), [Fd, Hex, Int, Hex, Hex, Int];
+    322 execveat => sys_process::execveat, Partial("absolute paths or AT_FDCWD"), [Fd, Path, Argv, Argv, AtFlags];
+    325 mlock2 => sys_mmap::mlock2, Partial("accepted"), [Ptr, Long, Hex];
+    326 copy_file_range => sys_read::copy_file_range, Full, [Fd, Ptr, Fd, Ptr, Long, Hex];
+    332 statx => sys_stat::statx, Partial("basic fields"), [Fd, Path, AtFlags, Hex, StatxOut];
+    334 rseq => sys_thread::rseq, Refuses(Errno::ENOSYS, "restartable sequences are not supported; glibc falls back"), [Ptr, Int, Hex, Hex];
+    435 clone3 => sys_process::clone3, Partial("as clone"), [CloneArgs, Long];
+    436 close_range => sys_open::close_range, Full, [Int, Int, Hex];
+    439 faccessat2 => sys_stat::faccessat2, Full, [Fd, Path, AccessMode, AtFlags];
+    441 epoll_pwait2 => sys_poll::epoll_pwait2, Partial("as epoll_wait"), [Fd, EpollEventsOut, Int, Timespec, SigSet, Long];
 }
 
 fn index() -> &'static [Option<&'static Syscall>] {
@@ -439,9 +557,7 @@ pub fn dispatch(task: &mut Task) {
     let r = &task.regs;
     let args = Args([r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]);
     let entry = lookup(nr);
-    let traced = task.kernel.tracing();
-    let pre = traced.then(|| format_call(task, nr, entry, &args));
-    let started = traced.then(Instant::now);
+    let traced = strace::enter(task, nr, &args);
     let profiled = task.kernel.profile().start();
     let verdict = task
         .handle
@@ -508,75 +624,9 @@ pub fn dispatch(task: &mut Task) {
     {
         crate::kernel::process::flush_shared_mm(task);
     }
-    if let (Some(pre), Some(t)) = (pre, started) {
-        let ret = match res {
-            Ok(v) if entry.is_some_and(|s| s.flags.contains(Flags::RET_ADDR)) => format!("{v:#x}"),
-            Ok(v) => format!("{}", v as i64),
-            Err(e) => format!("-1 {} ({})", e.name(), e.0),
-        };
-        task.kernel.strace_line(&format!(
-            "[{:>4}] {pre} = {ret} <{:.6}>",
-            task.tid,
-            t.elapsed().as_secs_f64()
-        ));
+    if let Some(p) = traced {
+        strace::exit(task, p, &res);
     }
-}
-
-fn escape(bytes: &[u8], max: usize) -> String {
-    let mut s = String::from("\"");
-    for &b in bytes.iter().take(max) {
-        match b {
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
-    if bytes.len() > max {
-        s.push_str("...");
-    }
-    s
-}
-
-fn format_call(task: &mut Task, nr: u64, entry: Option<&Syscall>, args: &Args) -> String {
-    let Some(s) = entry else {
-        let name = name_of(nr);
-        let name = if name.is_empty() {
-            format!("syscall_{nr}")
-        } else {
-            name.to_string()
-        };
-        return format!(
-            "{name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
-            args[0], args[1], args[2], args[3], args[4], args[5]
-        );
-    };
-    let mut parts = Vec::with_capacity(s.args.len());
-    for (i, kind) in s.args.iter().enumerate() {
-        let v = args[i];
-        parts.push(match kind {
-            Int => format!("{}", v as i64),
-            Hex => format!("{v:#x}"),
-            Fd if v as i64 as i32 == libc::AT_FDCWD => "AT_FDCWD".to_string(),
-            Fd => format!("{}", v as i64 as i32),
-            Path => match task.mm().read_cstring(v, 4095) {
-                Ok(p) => escape(&p, 256),
-                Err(_) => format!("{v:#x}"),
-            },
-            InBuf(n) => {
-                let len = args[*n as usize].min(32) as usize;
-                let mut b = vec![0u8; len];
-                match task.mm().copy_in(v, &mut b) {
-                    Ok(()) => escape(&b, 32) + if args[*n as usize] > 32 { "..." } else { "" },
-                    Err(_) => format!("{v:#x}"),
-                }
-            }
-        });
-    }
-    format!("{}({})", s.name, parts.join(", "))
 }
 
 /// Markdown for docs/SYSCALLS.md, generated from the table.

@@ -563,6 +563,13 @@ pub fn main() -> ExitCode {
             command,
         } => {
             let profile_fd = profile.profile_fd;
+            let strace_config = match strace.config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("gvisor: {e}");
+                    return ExitCode::from(125);
+                }
+            };
             let strace = strace.strace;
             let (log_file, log_fds) = match init_boot_logging(&debug) {
                 Ok(f) => f,
@@ -591,6 +598,7 @@ pub fn main() -> ExitCode {
                     fault_around,
                     net,
                     profile: profile.profile.is_some(),
+                    strace: strace_config,
                 };
                 return match crate::sentry::serve::serve(&opts, strace_out) {
                     Ok(()) => ExitCode::SUCCESS,
@@ -615,6 +623,7 @@ pub fn main() -> ExitCode {
                 args: it.collect(),
                 strace,
                 log_fds,
+                strace_config,
                 fault_around,
                 stats,
                 cwd,

@@ -39,6 +39,13 @@ pub struct RuntimeOptions {
     /// Trace every system call of the sandbox into the debug log.
     #[serde(default)]
     pub strace: bool,
+    /// With `strace`: trace only these system calls (comma-separated
+    /// names, `--strace-syscalls`).
+    #[serde(default)]
+    pub strace_syscalls: Option<String>,
+    /// With `strace`: bytes of a string or buffer shown (`--strace-log-size`).
+    #[serde(default)]
+    pub strace_log_size: Option<usize>,
     /// Root file system overlay: "memory" (writes go to sandbox memory, the
     /// default) or "none" (the root is read-only).
     #[serde(default)]
@@ -75,6 +82,11 @@ impl RuntimeOptions {
         if let Some(d) = o.debug_log.as_deref() {
             crate::logging::pattern(Path::new(d)).map_err(|e| anyhow!("{what}: {e:#}"))?;
         }
+        sentry_core::syscalls::strace::StraceConfig::from_flags(
+            o.strace_syscalls.as_deref(),
+            o.strace_log_size,
+        )
+        .map_err(|e| anyhow!("{what}: {e}"))?;
         if let Some(v) = o.network.as_deref() {
             if sentry_core::net::NetMode::parse(v).is_none() {
                 bail!("{what}: network {v:?}: expected \"sandbox\", \"host\" or \"none\"");
@@ -243,5 +255,21 @@ mod tests {
         let o = resolve(Some(&prost::Message::encode_to_vec(&msg))).unwrap();
         assert!(o.strace);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn strace_options() {
+        let o = RuntimeOptions::parse(
+            "strace = true\nstrace-syscalls = \"openat,read\"\nstrace-log-size = 64\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(o.strace_syscalls.as_deref(), Some("openat,read"));
+        assert_eq!(o.strace_log_size, Some(64));
+        let e = RuntimeOptions::parse("strace-syscalls = \"nosuch\"\n", "t").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t: --strace-syscalls: unknown system call \"nosuch\""
+        );
     }
 }

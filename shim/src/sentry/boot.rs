@@ -38,6 +38,8 @@ pub struct DoOptions {
     pub strace: bool,
     /// The debug log's descriptors (kept open through confinement).
     pub log_fds: Vec<i32>,
+    /// What strace traces and how much of a buffer it shows.
+    pub strace_config: sentry_core::syscalls::strace::StraceConfig,
     /// Pages mapped per fault.
     pub fault_around: u64,
     /// Print run statistics to stderr at the end.
@@ -503,6 +505,7 @@ pub fn run(
         hostname: hostname(),
         syscalls: sentry_core::syscalls::dispatch,
         net: opts.net.clone(),
+        strace: opts.strace_config.clone(),
         ..KernelConfig::default()
     };
     let (program, prog_args, envp, cwd) = match &bundle {

@@ -41,6 +41,8 @@ pub struct ServeOptions {
     pub net: sentry_core::net::NetConfig,
     /// `--profile`: count the app's system calls (see [`Op::Profile`]).
     pub profile: bool,
+    /// What strace traces and how much of a buffer it shows.
+    pub strace: sentry_core::syscalls::strace::StraceConfig,
 }
 
 /// A failed request: errno-like code and message.
@@ -494,6 +496,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         sysctl: bundle.sysctl.clone(),
         syscalls: sentry_core::syscalls::dispatch,
         net: opts.net.clone(),
+        strace: opts.strace.clone(),
         ..KernelConfig::default()
     };
     let procfs = ProcFs::new();

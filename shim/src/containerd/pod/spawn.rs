@@ -223,6 +223,12 @@ impl Pod {
         }
         if options.strace {
             argv.push("--strace".into());
+            if let Some(l) = &options.strace_syscalls {
+                argv.push(format!("--strace-syscalls={l}").into());
+            }
+            if let Some(n) = options.strace_log_size {
+                argv.push(format!("--strace-log-size={n}").into());
+            }
         }
         if options.profile {
             argv.push("--profile".into());
