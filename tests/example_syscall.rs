@@ -65,7 +65,12 @@ fn run_with(bin: &PathBuf, flags: &[&str], args: &[&str]) -> Output {
 fn the_default_build_answers_enosys_as_linux() {
     let prog = compile_c("square");
     let native = run_native(&prog, &["7"]);
-    assert_eq!(stdout(&native), "7 -> -1 errno 38\n", "{}", describe(&native));
+    assert_eq!(
+        stdout(&native),
+        "7 -> -1 errno 38\n",
+        "{}",
+        describe(&native)
+    );
     let sandboxed = run_sandboxed(&prog, &["7"], &[] as &[&str]);
     assert_same(&native, &sandboxed);
 
