@@ -37,7 +37,7 @@ pub struct Request {
     #[prost(uint64, tag = "1")]
     pub seq: u64,
     /// The operation.
-    #[prost(oneof = "Op", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
+    #[prost(oneof = "Op", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20")]
     pub op: Option<Op>,
 }
 
@@ -77,6 +77,9 @@ pub enum Op {
     /// The sentry ends: every process is killed.
     #[prost(message, tag = "12")]
     Shutdown(Shutdown),
+    /// The app→sentry profile of a container (`--profile`).
+    #[prost(message, tag = "20")]
+    Profile(ProfileOf),
 }
 
 impl Op {
@@ -94,6 +97,7 @@ impl Op {
             Op::ResizePty(_) => "ResizePty",
             Op::Delete(_) => "Delete",
             Op::Shutdown(_) => "Shutdown",
+            Op::Profile(_) => "Profile",
         }
     }
 }
@@ -216,7 +220,7 @@ pub struct Response {
     #[prost(uint64, tag = "1")]
     pub seq: u64,
     /// What the operation answers.
-    #[prost(oneof = "Reply", tags = "2, 3, 4, 5, 6, 7")]
+    #[prost(oneof = "Reply", tags = "2, 3, 4, 5, 6, 7, 20")]
     pub reply: Option<Reply>,
 }
 
@@ -241,6 +245,25 @@ pub enum Reply {
     /// [`Op::Stats`].
     #[prost(message, tag = "7")]
     Stats(Usage),
+    /// [`Op::Profile`].
+    #[prost(message, tag = "20")]
+    Profile(ProfileData),
+}
+
+/// The app→sentry profile of `container` ([`Reply::Profile`]).
+#[derive(Clone, PartialEq, Message)]
+pub struct ProfileOf {
+    /// Container id.
+    #[prost(string, tag = "1")]
+    pub container: String,
+}
+
+/// A profile's app section as JSON (`crate::profile::App`).
+#[derive(Clone, PartialEq, Message)]
+pub struct ProfileData {
+    /// The JSON.
+    #[prost(bytes = "vec", tag = "1")]
+    pub json: Vec<u8>,
 }
 
 /// A failed operation.
@@ -451,6 +474,14 @@ impl Client {
         match self.call(Op::Stats(req), &[])? {
             Reply::Stats(u) => Ok(u),
             other => Err(unexpected("Stats", &other)),
+        }
+    }
+
+    /// [`Op::Profile`].
+    pub fn profile(&self, req: ProfileOf) -> Result<Vec<u8>, ControlError> {
+        match self.call(Op::Profile(req), &[])? {
+            Reply::Profile(p) => Ok(p.json),
+            other => Err(unexpected("Profile", &other)),
         }
     }
 

@@ -17,4 +17,5 @@ pub mod limits;
 pub mod netns;
 pub mod oci;
 pub mod panic;
+pub mod profile;
 pub mod sentry;

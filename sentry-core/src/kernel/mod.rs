@@ -16,6 +16,7 @@ pub mod fasync;
 pub mod futex;
 pub mod hostinfo;
 pub mod process;
+pub mod profile;
 pub mod seccomp;
 pub mod signal;
 pub mod task;
@@ -186,6 +187,8 @@ pub struct Kernel {
     pub default_container: Arc<container::Container>,
     /// Called once when a process (by pid) has exited.
     exit_watchers: Mutex<HashMap<i32, ExitWatcher>>,
+    /// The app→sentry profile (`--profile`), off until enabled.
+    profile: profile::Profiler,
     /// The sandbox's network: sockets of every family, shared by the
     /// containers of the pod.
     pub net: Arc<crate::net::Stack>,
@@ -249,6 +252,7 @@ impl Kernel {
             locks: Default::default(),
             default_container: container::Container::new("", config_seccomp),
             exit_watchers: Mutex::new(HashMap::new()),
+            profile: profile::Profiler::default(),
         })
     }
 
@@ -345,6 +349,11 @@ impl Kernel {
         let mut procs = self.procs();
         let tid = procs.alloc_id();
         Self::add_thread(&mut procs, tg, tid)
+    }
+
+    /// The app→sentry profile (`--profile`).
+    pub fn profile(&self) -> &profile::Profiler {
+        &self.profile
     }
 
     /// Whether syscalls are traced.

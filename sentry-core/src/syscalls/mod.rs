@@ -483,6 +483,7 @@ pub fn dispatch(task: &mut Task) {
     let traced = task.kernel.tracing();
     let pre = traced.then(|| format_call(task, nr, entry, &args));
     let started = traced.then(Instant::now);
+    let profiled = task.kernel.profile().start();
     let verdict = task
         .handle
         .tg
@@ -522,6 +523,18 @@ pub fn dispatch(task: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
+    if let Some(t0) = profiled {
+        let tg = &task.handle.tg;
+        let failed = res.is_err();
+        task.kernel.profile().record(
+            &tg.container.id,
+            tg.pid,
+            &task.comm,
+            nr,
+            t0.elapsed(),
+            failed,
+        );
+    }
     task.regs.rax = match res {
         Ok(v) => v,
         Err(e) if (512..=516).contains(&e.0) => {

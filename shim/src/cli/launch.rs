@@ -61,6 +61,8 @@ pub struct LaunchOptions {
     pub limits: SandboxLimits,
     /// The name of the sandbox's cgroup, made under the launcher's own.
     pub cgroup_name: String,
+    /// `--profile`: the profile to write at the end.
+    pub profile: Option<crate::profile::Request>,
 }
 
 /// Puts host fd 0 in raw mode while alive, if it is a terminal.
@@ -226,6 +228,18 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         .map(|i| first_net + i as RawFd)
         .collect();
     boot_args.extend(crate::netns::args::encode(&net.config, &net_fds));
+    // --profile: a channel to the sentry after the network's descriptors.
+    let profile_fd = first_net + net_fds.len() as RawFd;
+    let profile_pair = match &opts.profile {
+        Some(_) => {
+            let (ours, theirs) =
+                std::os::unix::net::UnixStream::pair().context("creating the profile channel")?;
+            boot_args.push("--profile-fd".into());
+            boot_args.push(profile_fd.to_string().into());
+            Some((OwnedFd::from(ours), OwnedFd::from(theirs)))
+        }
+        None => None,
+    };
     boot_args.push("--".into());
     boot_args.extend(opts.command.iter().cloned());
     let boot_argv = cstrings(&boot_args)?;
@@ -258,6 +272,9 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
             .zip(&net_fds)
             .map(|(f, &t)| (f.as_raw_fd(), t)),
     );
+    if let Some((_, theirs)) = &profile_pair {
+        sentry_fds.push((theirs.as_raw_fd(), profile_fd));
+    }
     let sentry = match confine::spawn_in(
         exe,
         &boot_argv,
@@ -276,6 +293,24 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
     };
     drop(clients);
     drop(opened);
+    let profile = match (profile_pair, &opts.profile) {
+        (Some((ours, theirs)), Some(req)) => {
+            drop(theirs);
+            match crate::profile::link::LauncherLink::spawn(
+                std::fs::File::from(ours),
+                sentry,
+                gofer,
+                req.clone(),
+            ) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("gvisor: --profile: {e:#}");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let cgroup = match sandbox_cgroup(opts, &[gofer, sentry]) {
         Ok(cg) => cg,
         Err(e) => {
@@ -308,6 +343,11 @@ pub fn launch(opts: &LaunchOptions, net: &crate::netns::Prepared) -> Result<Outc
         // SAFETY: kill and reap our own child.
         unsafe { libc::kill(gofer, libc::SIGKILL) };
         let _ = wait(gofer, 0);
+    }
+    if let (Some(link), Some(req)) = (profile, &opts.profile) {
+        if let Err(e) = link.finish().write(req.path.as_deref()) {
+            eprintln!("gvisor: {e:#}");
+        }
     }
     let mut oom = false;
     if let Some(cg) = cgroup {

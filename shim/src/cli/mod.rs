@@ -369,6 +369,13 @@ pub fn main() -> ExitCode {
             boot_flags.push("--fault-around".into());
             boot_flags.push(fault_around.to_string().into());
             boot_flags.extend(limits.boot_flags());
+            let profile_request = profile.request(
+                std::process::id().to_string(),
+                command
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            );
             let opts = launch::LaunchOptions {
                 rootfs: rootfs.unwrap_or_else(|| PathBuf::from("/")),
                 binds: Vec::new(),
@@ -379,6 +386,7 @@ pub fn main() -> ExitCode {
                 terminal: false,
                 limits,
                 cgroup_name: format!("{}{}", launch::STALE_PREFIX, std::process::id()),
+                profile: profile_request,
             };
             // Mode sandbox: a namespace of its own with a veth pair to the
             // host and NAT, removed when this ends (the guard).
@@ -457,6 +465,7 @@ pub fn main() -> ExitCode {
                 terminal: b.process.terminal,
                 limits,
                 cgroup_name: format!("gvisor-{id}"),
+                profile: profile.request(id.clone(), b.process.args.clone()),
             };
             let source = crate::netns::source_of(network, b.network_ns.as_ref());
             let net = match crate::netns::prepare(network, &source) {
@@ -485,7 +494,7 @@ pub fn main() -> ExitCode {
             net_route,
             command,
         } => {
-            let _ = &profile;
+            let profile_fd = profile.profile_fd;
             let debug_log = debug.debug_log;
             let strace = strace.strace;
             let log_file = match init_logging(debug_log.as_ref()) {
@@ -513,6 +522,7 @@ pub fn main() -> ExitCode {
                     debug_log,
                     fault_around,
                     net,
+                    profile: profile.profile.is_some(),
                 };
                 return match crate::sentry::serve::serve(&opts, strace_out) {
                     Ok(()) => ExitCode::SUCCESS,
@@ -544,6 +554,7 @@ pub fn main() -> ExitCode {
                 memory_limit,
                 pids_limit,
                 net,
+                profile_fd,
             };
             match boot::run(&opts, strace_out) {
                 Ok(ExitStatus::Exited(code)) => ExitCode::from(code as u8),

@@ -39,6 +39,11 @@ pub struct RuntimeOptions {
     /// (loopback only).
     #[serde(default)]
     pub network: Option<String>,
+    /// `profile = true`: at each container's init exit, write
+    /// `profile.<id>.txt` and `.json` (see `crate::profile`) into the
+    /// container's debug-log directory (required).
+    #[serde(default)]
+    pub profile: bool,
 }
 
 impl RuntimeOptions {
@@ -145,6 +150,8 @@ mod tests {
         assert!(e.to_string().contains("colour"), "{e}");
         let e = RuntimeOptions::parse("platform = \"ptrace\"\n", "t.toml").unwrap_err();
         assert!(e.to_string().contains("ptrace"), "{e}");
+        let o = RuntimeOptions::parse("profile = true\n", "t.toml").unwrap();
+        assert!(o.profile && !RuntimeOptions::default().profile);
         let o = RuntimeOptions::parse("network = \"host\"\n", "t.toml").unwrap();
         assert_eq!(o.network_mode(), sentry_core::net::NetMode::Host);
         assert_eq!(

@@ -60,6 +60,9 @@ pub struct DoOptions {
     /// The sandbox's network (mode, interfaces, routes, packet sockets)
     /// as the launcher handed it over.
     pub net: sentry_core::net::NetConfig,
+    /// `--profile-fd`: the launcher's profile channel (see
+    /// `crate::profile::link`).
+    pub profile_fd: Option<i32>,
 }
 
 /// The VM for `opts`: the default, shrunk to the sandbox's limits.
@@ -581,6 +584,7 @@ pub fn run(
     let binds = bundle.as_ref().map_or(0, |b| b.binds.len());
     keep_fds.extend((1..=binds).map(|i| opts.gofer_fd + i as i32));
     keep_fds.extend(kernel.net.host_fds());
+    keep_fds.extend(opts.profile_fd);
     super::confine::confine_sentry(
         opts.gofer_fd,
         opts.debug_log.as_deref(),
@@ -637,6 +641,16 @@ pub fn run(
     let execfn = path.clone();
     let task = Task::new_init(kernel.clone(), &bytes, &argv, &envp, &execfn, cwd, stdio)
         .map_err(|e| task_error(&path, e))?;
+    let profile = opts.profile_fd.map(|fd| {
+        // SAFETY: the launcher handed this descriptor over for the profile
+        // channel; nothing else here uses it.
+        let mut link = unsafe { crate::profile::link::SentryLink::from_fd(fd) };
+        if let Err(e) = link.ready() {
+            tracing::warn!("{e:#}");
+        }
+        kernel.profile().enable();
+        link
+    });
     let status = kernel
         .run_init(task)
         .with_context(|| format!("sandbox failed while running {path_shown}"))
@@ -647,6 +661,12 @@ pub fn run(
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         while !out.is_finished() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    if let Some(link) = profile {
+        let app = crate::profile::App::from_snapshot(&kernel.profile().snapshot());
+        if let Err(e) = link.send_app(&app) {
+            tracing::warn!("{e:#}");
         }
     }
     // Tasks still running when init has gone end with this process.

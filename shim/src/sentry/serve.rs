@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub fault_around: u64,
     /// The pod's network (its packet sockets are this process's).
     pub net: sentry_core::net::NetConfig,
+    /// `--profile`: count the app's system calls (see [`Op::Profile`]).
+    pub profile: bool,
 }
 
 /// A failed request: errno-like code and message.
@@ -327,6 +329,13 @@ impl Server {
                         .collect(),
                 }))
             }
+            Op::Profile(p) => {
+                let snap = self.kernel.profile().snapshot_of(Some(&p.container));
+                let app = crate::profile::App::from_snapshot(&snap);
+                serde_json::to_vec(&app)
+                    .map(|json| Reply::Profile(control::ProfileData { json }))
+                    .map_err(|e| Failure(libc::EIO, format!("encoding the profile: {e}")))
+            }
             Op::Pause(p) => self.set_paused(&p.container, true),
             Op::Resume(r) => self.set_paused(&r.container, false),
             Op::Stats(st) => {
@@ -496,6 +505,9 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
         config,
         strace_out,
     );
+    if opts.profile {
+        kernel.profile().enable();
+    }
     procfs.attach(&kernel);
     let (exited_tx, exited_rx) = std::sync::mpsc::channel();
     let mut server = Server {

@@ -54,6 +54,8 @@ struct Ctr {
     rootfs_mounted: Option<PathBuf>,
     gofer_pid: i32,
     procs: HashMap<String, ProcEntry>,
+    /// `profile = true`: the init's command and the debug-log directory.
+    profile: Option<(Vec<String>, PathBuf)>,
 }
 
 struct Sandbox {
@@ -193,6 +195,21 @@ impl Pod {
             crate::containerd::options::resolve(req.options.as_ref().map(|a| a.value.as_slice()))
                 .map_err(|e| BackendError::Invalid(format!("{e:#}")))?
         };
+        if options.profile {
+            let Some(dir) = options.debug_log_dir(&req.id) else {
+                return Err(BackendError::Invalid(format!(
+                    "container {}: profile = true needs debug-log (the profile is written into the container's debug-log directory)",
+                    req.id
+                )));
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                BackendError::Invalid(format!(
+                    "container {}: profile = true: debug-log directory {}: {e}",
+                    req.id,
+                    dir.display()
+                ))
+            })?;
+        }
         // The rootfs arrives as mounts to make at bundle/rootfs.
         let mut mounted = None;
         if !req.rootfs.is_empty() {
@@ -309,6 +326,11 @@ impl Pod {
                     .map_err(|e| BackendError::Invalid(format!("{e:#}")))?,
             )
         };
+        let profile_info = options
+            .profile
+            .then(|| options.debug_log_dir(&req.id))
+            .flatten()
+            .map(|d| (b.process.args.clone(), d));
         let (gofer_pid, channels) = self.start_gofer(&b, &env).map_err(failed)?;
         fds.extend(channels);
         fds.extend(files);
@@ -393,9 +415,57 @@ impl Pod {
                 rootfs_mounted: None,
                 gofer_pid,
                 procs,
+                profile: profile_info,
             },
         );
         Ok(())
+    }
+
+    /// `profile = true`, a container's init: counts host calls from now,
+    /// and at its exit writes the profile before reporting the exit.
+    fn profile_at_exit(
+        &self,
+        id: &str,
+        exec_id: &str,
+        sentry_pid: i32,
+        client: &Arc<Client>,
+        exited: ExitSink,
+    ) -> ExitSink {
+        if !exec_id.is_empty() {
+            return exited;
+        }
+        let Some((command, dir, gofer_pid)) = self
+            .lock()
+            .containers
+            .get(id)
+            .and_then(|c| c.profile.clone().map(|(cmd, d)| (cmd, d, c.gofer_pid)))
+        else {
+            return exited;
+        };
+        let prof = crate::profile::pod::PodProfile::start(id, command, dir, sentry_pid, gofer_pid);
+        let (client, id) = (client.clone(), id.to_string());
+        Box::new(move |status| {
+            // Called on the control reader: the profile request needs it
+            // free, so the rest runs on a thread of its own.
+            let sink = Arc::new(Mutex::new(Some(exited)));
+            let sink2 = sink.clone();
+            let spawned = std::thread::Builder::new()
+                .name("profile".into())
+                .spawn(move || {
+                    let app = client
+                        .profile(control::ProfileOf { container: id })
+                        .map_err(|e| e.to_string());
+                    prof.finish(app);
+                    if let Some(s) = sink2.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                        s(status);
+                    }
+                });
+            if spawned.is_err() {
+                if let Some(s) = sink.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    s(status);
+                }
+            }
+        })
     }
 
     /// Ends the sentry and removes the sandbox cgroup.
@@ -491,6 +561,7 @@ impl Backend for Pod {
             }),
             None => exited,
         };
+        let exited = self.profile_at_exit(id, exec_id, host_pid, &client, exited);
         self.sinks
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -166,6 +166,9 @@ impl Pod {
         if options.strace {
             argv.push("--strace".into());
         }
+        if options.profile {
+            argv.push("--profile".into());
+        }
         // The packet sockets follow the control socket (descriptor 3).
         let mut fds = vec![theirs];
         let mut net_fds = Vec::new();
