@@ -76,7 +76,7 @@ fn the_default_build_answers_enosys_as_linux() {
 
     let out = run_sandboxed(&prog, &["7"], &["--strace"]);
     assert!(
-        stderr(&out).contains("syscall_400(0x7, ") && stderr(&out).contains(" = -1 ENOSYS (38)"),
+        stderr(&out).contains("syscall_400(0x7, ") && stderr(&out).contains(" = -1 ENOSYS ("),
         "{}",
         describe(&out)
     );
@@ -115,7 +115,8 @@ fn strace_names_square() {
     for line in [
         "square(7) = 49",
         "square(-3) = 9",
-        "square(4294967296) = -1 EOVERFLOW (75)",
+        // The argument is a long: all 64 bits are shown.
+        "square(4294967296) = -1 EOVERFLOW (",
     ] {
         assert!(err.contains(line), "no {line:?} in\n{err}");
     }
