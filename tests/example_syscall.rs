@@ -141,3 +141,20 @@ fn the_generated_docs_list_square() {
     let doc = std::fs::read_to_string(workspace_root().join("docs/SYSCALLS.md")).unwrap();
     assert!(!doc.contains("square"));
 }
+
+#[test]
+fn the_profile_counts_square_by_number() {
+    let bin = example_bin();
+    let json = scratch_dir().join("square-profile.json");
+    let flag = format!("--profile={}", json.display());
+    run_with(&bin, &[&flag], &["7", "4294967296", "-3"]);
+    let text = std::fs::read_to_string(&json).unwrap();
+    let p: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let rows = p["app"]["syscalls"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["nr"] == 400)
+        .unwrap_or_else(|| panic!("no row for 400 in {text}"));
+    assert_eq!(row["calls"], 3, "{row}");
+    assert_eq!(row["errors"], 1, "{row}");
+}
