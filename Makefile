@@ -12,7 +12,7 @@ CONTAINERD_DIR ?= /tmp/gvisor-containerd
 
 DEPS_TARGETS := deps-shim deps-build deps-sandbox deps-run deps-hwkvm deps-test
 
-.PHONY: all build build-shim test test-hw-kvm fuzz bench run run-sandbox install uninstall clean \
+.PHONY: all build build-shim test test-hw-kvm fuzz bench study run run-sandbox install uninstall clean \
 	containerd-up containerd-down deps $(DEPS_TARGETS)
 
 all: build
@@ -56,6 +56,14 @@ fuzz: deps-sandbox build
 bench: deps-run
 	$(CARGO) build --release -p shim
 	$(CURDIR)/target/release/gvisor-bench
+
+# The gVisor study's measurements with our tools (docs/STUDY.md): distinct
+# system calls of nginx and of `ls` (app -> sentry, sentry -> host, gofer ->
+# host, and Linux's view with strace -f -c); prints the Markdown table.
+# Needs root, nginx, umoci, strace, curl and jq. STUDY_OUT keeps the profiles.
+STUDY_OUT ?= $(CURDIR)/target/study
+study: deps-run build-shim
+	GVISOR_BIN=$(GVISOR_BIN) tests/study/run.sh $(STUDY_OUT)
 
 # The main job: a container through a private containerd (tests/containerd/env.sh),
 # with `ctr run --runtime io.containerd.gvisor.v1`. Installs the packages it needs

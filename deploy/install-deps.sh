@@ -43,7 +43,8 @@ containernetworking-plugins /usr/lib/cni/bridge        run           the CNI plu
 iptables          iptables                            run           CNI portmap and ipMasq rules; the DNAT of the nginx study and make bench
 nginx             /usr/sbin/nginx                     run           the nginx of the study image (tests/images/nginx.sh) and of make bench; tests/sockets_apps.rs
 wrk               wrk                                 run           make bench: the nginx comparison
-strace            strace                              run           make bench: system calls per nginx request (strace -c -f)
+strace            strace                              run           make bench: system calls per nginx request (strace -c -f); tests/profile.rs, make study
+jq                jq                                  run           make study: reads the --profile JSON
 curl              curl                                test          tests/nginx_study.rs: curl from the host to nginx in a container
 make              make                                test          make test
 coreutils         /usr/bin/sha256sum                  test          dynamically linked programs the tests run (/bin/true, sha256sum, ...)

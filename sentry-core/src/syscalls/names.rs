@@ -9,6 +9,11 @@
 //!
 //! (its line count is `NR_SYSCALLS`); to check it, diff that output with the
 //! lines between `pub static NAMES` and `];`.
+//!
+//! These are Linux's names only. A table row may name a number Linux leaves
+//! unassigned (the `example-syscall` feature's 400 `square`,
+//! docs/ADDING-A-SYSCALL.md), so the names of the sandbox's system calls come
+//! from [`super::name_of`], which asks the table first and this list second.
 
 /// One past the highest x86-64 system call number known here.
 pub const NR_SYSCALLS: usize = 451;

@@ -164,6 +164,16 @@ pub fn host_name(nr: u64) -> String {
     }
 }
 
+/// The name of a sandbox system call number: the sentry's table first (it
+/// may have rows Linux has not, as the `example-syscall` feature's
+/// `square`), then Linux's list.
+pub fn app_name(nr: u64) -> String {
+    match sentry_core::syscalls::name_of(nr) {
+        "" => format!("syscall_{nr}"),
+        n => n.to_string(),
+    }
+}
+
 fn app_rows(counts: &BTreeMap<u32, Counts>) -> (AppTotal, Vec<AppRow>) {
     let mut rows: Vec<AppRow> = counts
         .iter()
@@ -172,7 +182,7 @@ fn app_rows(counts: &BTreeMap<u32, Counts>) -> (AppTotal, Vec<AppRow>) {
             name: if nr == OTHER {
                 "other".into()
             } else {
-                host_name(u64::from(nr))
+                app_name(u64::from(nr))
             },
             calls: c.calls,
             errors: c.errors,
