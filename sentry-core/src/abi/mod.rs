@@ -4,6 +4,7 @@
 //! and it uses nothing of the sentry's but [`crate::errno`].
 
 pub mod dirent;
+pub mod names;
 pub mod socket;
 pub mod stat;
 pub mod termios;

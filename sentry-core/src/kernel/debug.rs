@@ -142,7 +142,11 @@ pub fn dump(kernel: &Kernel) -> String {
 
 fn row(pid: i32, tid: i32, comm: &str, state: &str, sc: Option<u64>, rip: u64, rsp: u64) -> String {
     let call = match sc {
-        Some(nr) => match crate::syscalls::name_of(nr) {
+        Some(nr) => match usize::try_from(nr)
+            .ok()
+            .and_then(|i| crate::abi::names::NAMES.get(i).copied())
+            .unwrap_or("")
+        {
             "" => format!("syscall_{nr}({nr})"),
             name => format!("{name}({nr})"),
         },

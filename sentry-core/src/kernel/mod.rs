@@ -20,6 +20,7 @@ pub mod process;
 pub mod profile;
 pub mod seccomp;
 pub mod signal;
+pub mod strace_config;
 pub mod task;
 pub mod timers;
 
@@ -63,7 +64,7 @@ pub struct KernelConfig {
     pub net: crate::net::NetConfig,
     /// What `--strace` traces (the filter) and how much of a buffer it
     /// shows; used when the kernel has a strace writer.
-    pub strace: crate::syscalls::strace::StraceConfig,
+    pub strace: strace_config::StraceConfig,
 }
 
 /// Serves the system call a task has just made (number and arguments in

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::syscalls::NR_SYSCALLS;
+use crate::abi::names::NR_SYSCALLS;
 
 /// Processes kept apart; the rest are summed into the pid-0 entry.
 pub const MAX_PROCESSES: usize = 4096;

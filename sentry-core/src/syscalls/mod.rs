@@ -10,7 +10,7 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
 
 mod at;
-pub mod names;
+pub use crate::abi::names;
 pub mod strace;
 pub mod sys_attr;
 pub mod sys_cred;

@@ -19,28 +19,11 @@ use crate::kernel::Task;
 
 /// Array entries shown (argv, envp, pollfds, iovecs…) before "...".
 pub const MAX_ELEMS: usize = 64;
-/// Default `--strace-log-size`: bytes of a string or buffer shown.
-pub const DEFAULT_LOG_SIZE: usize = 1024;
+pub use crate::kernel::strace_config::DEFAULT_LOG_SIZE;
 /// The largest `--strace-log-size` accepted.
 pub const MAX_LOG_SIZE: usize = 1 << 20;
 
-/// What `--strace` traces and how much of each buffer it shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StraceConfig {
-    /// Only these syscall numbers (None: every call).
-    pub syscalls: Option<BTreeSet<u64>>,
-    /// Bytes of a string or buffer shown.
-    pub log_size: usize,
-}
-
-impl Default for StraceConfig {
-    fn default() -> Self {
-        StraceConfig {
-            syscalls: None,
-            log_size: DEFAULT_LOG_SIZE,
-        }
-    }
-}
+pub use crate::kernel::strace_config::StraceConfig;
 
 /// A bad `--strace-syscalls` or `--strace-log-size`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
