@@ -233,6 +233,19 @@ fn port(k: u16) -> u16 {
 }
 
 /// Reads everything from a connection (until EOF or 10 s).
+/// Connects to `to` (up to `tries` times, 100 ms apart, each attempt
+/// waiting at most `each`) and reads what the server sends until it closes;
+/// empty when it never answered.
+fn fetch(to: std::net::SocketAddr, tries: u32, each: Duration) -> String {
+    for _ in 0..tries {
+        if let Ok(s) = TcpStream::connect_timeout(&to, each) {
+            return read_all(s);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    String::new()
+}
+
 fn read_all(mut s: TcpStream) -> String {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut out = String::new();
@@ -286,14 +299,7 @@ fn do_sandbox_reaches_the_host_and_serves_it() {
     assert!(!ns_addrs.contains("inet"), "{ns_addrs}");
     // The host reaches the sandbox's server, and a closed port is refused
     // (by the sentry: the host kernel has no address there).
-    let mut got = String::new();
-    for _ in 0..50 {
-        if let Ok(s) = TcpStream::connect_timeout(&(addr, sb_port).into(), Duration::from_secs(5)) {
-            got = read_all(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let got = fetch((addr, sb_port).into(), 50, Duration::from_secs(5));
     assert_eq!(got, "hello from the sandbox\n");
     assert_eq!(run.line(), "served");
     let e =
@@ -439,14 +445,7 @@ fn bundle_joins_a_namespace_and_takes_it_over() {
             .any(|l| !l.contains(" lo ") && l.contains("inet")),
         "{left}"
     );
-    let mut got = String::new();
-    for _ in 0..50 {
-        if let Ok(s) = TcpStream::connect_timeout(&(addr, p).into(), Duration::from_secs(5)) {
-            got = read_all(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let got = fetch((addr, p).into(), 50, Duration::from_secs(5));
     assert_eq!(got, "served\n");
     assert_eq!(run.line(), "done");
     assert_eq!(run.wait(), 0);
@@ -507,14 +506,7 @@ fn ipv6_only_namespace_works() {
     let mut run = Running::start(run_bundle_cmd(&dir, "v6", "sandbox"));
     assert_eq!(run.line(), "ready");
     let addr = ns.addr;
-    let mut got = String::new();
-    for _ in 0..50 {
-        if let Ok(s) = TcpStream::connect_timeout(&(addr, p).into(), Duration::from_secs(5)) {
-            got = read_all(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let got = fetch((addr, p).into(), 50, Duration::from_secs(5));
     assert_eq!(got, "served-v6\n");
     assert_eq!(run.wait(), 0);
 }
@@ -704,14 +696,7 @@ fn containerd_container_joins_a_namespace() {
         c2.ctr(&a)
     });
     let addr = ns.addr;
-    let mut got = String::new();
-    for _ in 0..300 {
-        if let Ok(s) = TcpStream::connect_timeout(&(addr, p).into(), Duration::from_secs(2)) {
-            got = read_all(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let got = fetch((addr, p).into(), 300, Duration::from_secs(2));
     let o = ran.join().unwrap();
     assert_eq!(got, "served-ctr\n", "{}\n{}", describe(&o), c.log_tail());
     assert!(o.status.success(), "{}", describe(&o));
