@@ -107,6 +107,16 @@ impl Vcpu {
                 }
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                     self.fd.set_kvm_immediate_exit(0);
+                    if self.event_in_flight() {
+                        // KVM stopped in the middle of delivering an event
+                        // (say the app's #PF, interrupted by an exit while the
+                        // CPU pushed its frame) and delivers it on the next
+                        // KVM_RUN. Redirecting RIP now (to the PTE snippet or
+                        // an iret) would deliver the app's fault there, in
+                        // platform code; so let it land first: it exits
+                        // through its stub and the kick is seen after that.
+                        continue;
+                    }
                     if cpl == 3 {
                         regs.load(&sync.regs);
                         regs.rip = rip;
@@ -202,6 +212,21 @@ impl Vcpu {
             vector: 13,
             error_code: 0,
             cr2: 0,
+        }
+    }
+
+    /// Whether KVM holds an exception, NMI or interrupt it has begun to
+    /// deliver (or must inject) on the next KVM_RUN. A backend that cannot
+    /// tell counts as none.
+    fn event_in_flight(&self) -> bool {
+        match self.fd.get_vcpu_events() {
+            Ok(ev) => {
+                ev.exception.injected != 0
+                    || ev.exception.pending != 0
+                    || ev.nmi.injected != 0
+                    || ev.interrupt.injected != 0
+            }
+            Err(_) => false,
         }
     }
 

@@ -396,7 +396,7 @@ impl Kernel {
             .name(format!("task-{tid}"))
             .spawn(move || {
                 if let Err(e) = task.run() {
-                    tracing::error!(tid, error = %e, "task failed");
+                    tracing::debug!(tid, error = %e, "task ended with an error (logged when it happened)");
                 }
             })
             .map(|_| ())

@@ -671,6 +671,9 @@ impl Task {
             let ev = match ev {
                 Ok(ev) => ev,
                 Err(e) => {
+                    // Logged here: once this task's exit is reported the
+                    // sentry may end before `Kernel::spawn` logs the error.
+                    tracing::error!(tid = self.tid, error = %e, "running app code failed; the process is killed");
                     self.group_exit(ExitStatus::Signaled(Signal::SIGKILL));
                     return Err(e.into());
                 }

@@ -59,7 +59,7 @@ pub(crate) fn allow_if(
 }
 
 /// KVM ioctl requests the sentry issues after start-up.
-pub const KVM_IOCTLS: [(&str, u64); 12] = [
+pub const KVM_IOCTLS: [(&str, u64); 13] = [
     ("KVM_RUN", 0xae80),
     ("KVM_CREATE_VCPU", 0xae41),
     ("KVM_GET_VCPU_MMAP_SIZE", 0xae04),
@@ -72,6 +72,7 @@ pub const KVM_IOCTLS: [(&str, u64); 12] = [
     ("KVM_SET_XSAVE", 0x5000_aea5),
     ("KVM_SET_XCRS", 0x4188_aea7),
     ("KVM_SET_USER_MEMORY_REGION", 0x4020_ae46),
+    ("KVM_GET_VCPU_EVENTS", 0x8040_ae9f),
 ];
 
 const AT_EMPTY: u64 = libc::AT_EMPTY_PATH as u64;
