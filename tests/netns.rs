@@ -95,7 +95,11 @@ impl TestNs {
             ));
         } else {
             sh(&format!(
-                "ip addr add fd14:{sub}::1/64 dev {h} nodad && ip -n {n} addr add fd14:{sub}::2/64 dev eth0 nodad"
+                // IPv6 on both ends even where the host disables it by
+                // default (net.ipv6.conf.default.disable_ipv6 = 1).
+                "sysctl -qw net.ipv6.conf.{h}.disable_ipv6=0 && \
+                 ip netns exec {n} sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 && \
+                 ip addr add fd14:{sub}::1/64 dev {h} nodad && ip -n {n} addr add fd14:{sub}::2/64 dev eth0 nodad"
             ));
         }
         t
