@@ -184,3 +184,40 @@ fn single_file_binds_on_a_read_only_root() {
         "shared-data\n"
     );
 }
+
+/// A read-only bind mount is shared with the host: a file the host
+/// rewrites while the sandbox runs shows its new size and content (as
+/// gVisor's "shared" file access for mounts); web servers send
+/// Content-Length from stat.
+#[test]
+fn read_only_bind_sees_host_changes() {
+    let config = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["sh","-c","cat /ro/file; busybox stat -c %s /ro/file; i=0; while [ ! -e /ro/go ] && [ $i -lt 300 ]; do busybox sleep 0.1; i=$((i+1)); done; busybox stat -c %s /ro/file; cat /ro/file; ls /ro"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}},
+"mounts":[{"destination":"/ro","type":"bind","source":"@SHARE@","options":["rbind","ro"]}]}"#;
+    let dir = make_bundle("roshared", config);
+    let mut c = Command::new(gvisor_bin());
+    c.arg("run").arg("--bundle").arg(&dir).arg("rs1");
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    use std::io::{BufRead, Read};
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "shared-data\n12\n");
+    let share = dir.join("share");
+    std::fs::write(share.join("file"), "new host data, longer\n").unwrap();
+    std::fs::write(share.join("go"), "").unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        rest,
+        "22\nnew host data, longer\nfile\ngo\n",
+        "{}",
+        describe(&out)
+    );
+}

@@ -8,6 +8,8 @@
 //! costs one round trip per new component rather than several per lookup.
 //! Changes made to the host tree behind the sandbox's back are therefore not
 //! all seen (an open still goes to the gofer and fails if the file is gone).
+//! Bind mounts are shared with the host and cache nothing (`new_shared`,
+//! `new_writable`).
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -30,6 +32,10 @@ pub struct GoferFs {
     /// host side may change too, e.g. a directory shared between
     /// containers).
     writable: bool,
+    /// Attributes and link targets are cached (the root file system, which
+    /// the sandbox owns); a bind mount is shared with the host and asks
+    /// every time, as gVisor's "shared" file access does.
+    cached: bool,
 }
 
 /// Entries kept per cache before it is emptied and refilled.
@@ -59,6 +65,19 @@ impl GoferFs {
             attrs: Mutex::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
             writable: false,
+            cached: true,
+        })
+    }
+
+    /// A read-only mount of a host directory the host may change behind
+    /// the sandbox's back (a bind mount): nothing is cached.
+    pub fn new_shared(client: Client) -> Arc<Self> {
+        Arc::new(GoferFs {
+            client,
+            attrs: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
+            writable: false,
+            cached: false,
         })
     }
 
@@ -69,6 +88,7 @@ impl GoferFs {
             attrs: Mutex::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
             writable: true,
+            cached: false,
         })
     }
 
@@ -112,7 +132,7 @@ impl Fs for GoferFs {
     }
 
     fn lstat(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Stat> {
-        if self.writable {
+        if !self.cached {
             return Ok(stat(&self.client.lstat(path).map_err(Errno)?));
         }
         if let Some(st) = recall(&self.attrs, path) {
@@ -124,7 +144,7 @@ impl Fs for GoferFs {
     }
 
     fn readlink(&self, _ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
-        if self.writable {
+        if !self.cached {
             return self.client.readlink(path).map_err(Errno);
         }
         if let Some(t) = recall(&self.links, path) {

@@ -296,7 +296,7 @@ fn mount_bundle(
                 let fs = if *rw {
                     GoferFs::new_writable(client)
                 } else {
-                    GoferFs::new(client)
+                    GoferFs::new_shared(client)
                 };
                 vfs.mount(dest, fs);
             }
