@@ -167,7 +167,37 @@ impl Pod {
             .ok_or_else(|| BackendError::NotFound(format!("process {exec_id:?} of container {id}")))
     }
 
-    fn do_create(&self, req: &CreateTaskRequest) -> Result<(), BackendError> {
+    /// Creates container `req.id` as [`Backend::create`] does, with its
+    /// init's stdio from `stdio` (not the request's FIFOs) and `adjust`
+    /// applied to the config.json the sentry gets (the runc CLI clamps
+    /// rlimits there).
+    pub fn create_with(
+        &self,
+        req: &CreateTaskRequest,
+        stdio: Stdio,
+        adjust: &dyn Fn(&mut serde_json::Value),
+    ) -> Result<(), BackendError> {
+        self.do_create(req, stdio, adjust)
+    }
+
+    /// The host pids of container `id`'s sandbox: its sentry and its gofer.
+    pub fn host_pids(&self, id: &str) -> Result<Vec<i32>, BackendError> {
+        let st = self.lock();
+        let c = st
+            .containers
+            .get(id)
+            .ok_or_else(|| BackendError::NotFound(format!("container {id}")))?;
+        let mut pids: Vec<i32> = st.sandbox.iter().map(|s| s.sentry_pid).collect();
+        pids.push(c.gofer_pid);
+        Ok(pids)
+    }
+
+    fn do_create(
+        &self,
+        req: &CreateTaskRequest,
+        stdio: Stdio,
+        adjust: &dyn Fn(&mut serde_json::Value),
+    ) -> Result<(), BackendError> {
         crate::oci::check_id(&req.id).map_err(|e| BackendError::Invalid(format!("{e:#}")))?;
         let bundle = PathBuf::from(&req.bundle);
         let spec = crate::oci::load_spec(&bundle.join("config.json"))
@@ -235,7 +265,7 @@ impl Pod {
             })?;
             mounted = Some(target);
         }
-        let r = self.create_mounted(req, &bundle, &spec, options, is_member);
+        let r = self.create_mounted(req, &bundle, &spec, options, is_member, stdio, adjust);
         if r.is_err() {
             if let Some(t) = &mounted {
                 unmount(t);
@@ -246,6 +276,7 @@ impl Pod {
         r
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_mounted(
         &self,
         req: &CreateTaskRequest,
@@ -253,6 +284,8 @@ impl Pod {
         spec: &oci_spec::runtime::Spec,
         options: RuntimeOptions,
         is_member: bool,
+        stdio: Stdio,
+        adjust: &dyn Fn(&mut serde_json::Value),
     ) -> Result<(), BackendError> {
         let b = crate::oci::load(bundle).map_err(|e| BackendError::Invalid(format!("{e:#}")))?;
         let mut config: serde_json::Value = serde_json::from_slice(
@@ -287,14 +320,9 @@ impl Pod {
                 }
             }
         }
+        adjust(&mut config);
         let config = serde_json::to_vec(&config)
             .map_err(|e| BackendError::Failed(format!("encoding config.json: {e}")))?;
-        let stdio = Stdio {
-            stdin: req.stdin.clone(),
-            stdout: req.stdout.clone(),
-            stderr: req.stderr.clone(),
-            terminal: req.terminal,
-        };
         let (mut fds, stdin) = open_stdio(&stdio).map_err(failed)?;
         let env: Vec<OsString> = if options.debug {
             vec!["GVISOR_LOG=debug".into()]
@@ -512,7 +540,14 @@ fn unmount(target: &Path) {
 
 impl Backend for Pod {
     fn create(&self, req: &CreateTaskRequest) -> Result<(), BackendError> {
-        self.do_create(req)
+        let stdio = Stdio {
+            stdin: req.stdin.clone(),
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            terminal: req.terminal,
+            open: None,
+        };
+        self.do_create(req, stdio, &|_| {})
     }
 
     fn exec(
