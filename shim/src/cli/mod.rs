@@ -344,7 +344,7 @@ fn parse_cli() -> Result<Cli, ExitCode> {
                     .get(clap::error::ContextKind::InvalidSubcommand)
                     .map(|v| v.to_string())
                     .unwrap_or_default();
-                runc::report::error(&format!("No help topic for '{name}'"));
+                runc::report::error(&format!("No help topic for '{name}'\n"));
                 Err(ExitCode::from(3))
             }
             _ => {

@@ -6,7 +6,7 @@
 //! in `delete`.
 
 use std::collections::HashSet;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -53,7 +53,7 @@ fn run_one(h: &Hook, state: &str) -> Result<(), String> {
             c.env(k, v);
         }
     }
-    c.stdin(Stdio::piped());
+    c.stdin(Stdio::piped()).stderr(Stdio::piped());
     let mut child = {
         let mut g = HOOK_PIDS.lock().unwrap_or_else(|p| p.into_inner());
         let child = c.spawn().map_err(|e| format!("{}: {e}", h.path))?;
@@ -70,6 +70,27 @@ fn run_one(h: &Hook, state: &str) -> Result<(), String> {
         // A hook that does not read its stdin is fine.
         let _ = stdin.write_all(state.as_bytes());
     }
+    // Its stderr (the last line goes into the error), read aside; a
+    // descendant keeping it open does not hold us up.
+    let (etx, erx) = std::sync::mpsc::channel::<String>();
+    if let Some(mut e) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = (&mut e).take(64 * 1024).read_to_end(&mut buf);
+            let _ = etx.send(String::from_utf8_lossy(&buf).into_owned());
+        });
+    }
+    let said = move || -> String {
+        erx.recv_timeout(Duration::from_secs(1))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| format!(": {}", l.trim()))
+            })
+            .unwrap_or_default()
+    };
     let deadline = h
         .timeout
         .filter(|&t| t > 0)
@@ -99,12 +120,13 @@ fn run_one(h: &Hook, state: &str) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else if let Some(sig) = status.signal() {
-        Err(format!("{}: killed by signal {sig}", h.path))
+        Err(format!("{}: killed by signal {sig}{}", h.path, said()))
     } else {
         Err(format!(
-            "{}: exit status {}",
+            "{}: exit status {}{}",
             h.path,
-            status.code().unwrap_or(-1)
+            status.code().unwrap_or(-1),
+            said()
         ))
     }
 }

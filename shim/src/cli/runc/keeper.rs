@@ -22,7 +22,7 @@ use super::state::{self, Record};
 use super::wire::{self, Reply, Request};
 use crate::containerd::backend::{Backend, BackendError, NoEvents, OpenStdio, Stdio};
 use crate::containerd::options::RuntimeOptions;
-use crate::containerd::pod::Pod;
+use crate::containerd::pod::{CreateWith, Pod};
 
 /// What the keeper needs from `create`.
 pub struct KeeperArgs {
@@ -38,6 +38,12 @@ pub struct KeeperArgs {
     pub terminal: Option<OwnedFd>,
     /// Where to say "ok" or why it failed.
     pub ready: OwnedFd,
+    /// config.json asks for a new network namespace (an entry without a
+    /// path) and the network mode uses one: the keeper makes it, so that
+    /// the create hooks can set it up (Docker's prestart hook moves the
+    /// container's veth into /proc/PID/ns/net) before the sandbox takes
+    /// its interfaces.
+    pub new_netns: bool,
 }
 
 enum Event {
@@ -220,9 +226,26 @@ pub fn run(args: KeeperArgs) -> ! {
         // SAFETY: _exit ends the process at once.
         unsafe { libc::_exit(1) }
     };
+    // SAFETY: PR_SET_NAME with a NUL-terminated name of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"gvisor-keeper".as_ptr(), 0, 0, 0) };
     match setup(&args.dir, args.terminal.as_ref()) {
         Ok(()) => {}
         Err(e) => fail(e),
+    }
+    let mut network_ns = None;
+    if args.new_netns {
+        // SAFETY: unshare with a constant flag; the keeper is still
+        // single-threaded, so the whole process moves.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            fail(format!(
+                "creating the container's network namespace: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        network_ns = Some(PathBuf::from(format!(
+            "/proc/{}/ns/net",
+            std::process::id()
+        )));
     }
     let stdio = match &args.terminal {
         Some(t) => [t.as_raw_fd(); 3],
@@ -276,17 +299,36 @@ pub fn run(args: KeeperArgs) -> ! {
         open: Some(OpenStdio(Arc::new(arr))),
         ..Default::default()
     };
-    if let Err(e) = pod.create_with(&req, stdio, &clamp_rlimits) {
-        fail(backend_text(e));
-    }
+    // The create hooks run once the keeper (the pid they get) is in the
+    // container's network namespace and before the sandbox reads it.
     let mut rec = args.record;
     rec.pid = std::process::id() as i32;
     rec.keeper_start = state::start_time(rec.pid).unwrap_or(0);
     let created_state = rec.oci_json_as("creating");
     for kind in ["prestart", "createRuntime", "createContainer"] {
         if let Err(e) = hooks::run(rec.hooks.as_ref(), kind, &created_state) {
-            let _ = pod.delete(&args.id, "");
             fail(e);
+        }
+    }
+    let with = CreateWith {
+        stdio,
+        adjust: &clamp_rlimits,
+        network_ns,
+    };
+    if let Err(e) = pod.create_with(&req, with) {
+        fail(runc_words(&backend_text(e)));
+    }
+    if let Some(t) = &args.terminal {
+        // The terminal's size so far (the caller may have set it).
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ fills a local winsize.
+        if unsafe { libc::ioctl(t.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_col > 0 {
+            let _ = pod.resize(&args.id, "", u32::from(ws.ws_col), u32::from(ws.ws_row));
         }
     }
     if let Err(e) = state::save(&args.dir, &rec) {
@@ -347,6 +389,14 @@ pub fn run(args: KeeperArgs) -> ! {
         Err(_) => 128 + libc::SIGKILL as u32,
     };
     k.finish(status)
+}
+
+/// The sentry's errno names in the words podman and Docker look for (they
+/// map "no such file or directory" to exit 127, "permission denied" to 126).
+fn runc_words(msg: &str) -> String {
+    msg.replace("ENOENT (2)", "no such file or directory")
+        .replace("EACCES (13)", "permission denied")
+        .replace("ENOEXEC (8)", "exec format error")
 }
 
 fn backend_text(e: BackendError) -> String {
@@ -768,7 +818,7 @@ impl Keeper {
         let spec = serde_json::to_vec(&process).map_err(|e| e.to_string())?;
         self.pod
             .exec(&self.id, &exec_id, &spec, &stdio)
-            .map_err(backend_text)?;
+            .map_err(|e| runc_words(&backend_text(e)))?;
         drop(stdio);
         let (tx, rx) = mpsc::channel();
         if let Err(e) = self.pod.start(

@@ -537,6 +537,19 @@ fn create(g: &GlobalFlags, a: &CreateArgs) -> Res<i32> {
             Err(e) => return Err(Fail(format!("console socket {}: {e}", p.display()), 1)),
         }
     }
+    let new_netns = options.network_mode() != sentry_core::net::NetMode::None
+        && config
+            .get("linux")
+            .and_then(|l| l.get("namespaces"))
+            .and_then(|n| n.as_array())
+            .is_some_and(|ns| {
+                ns.iter().any(|n| {
+                    n.get("type").and_then(|t| t.as_str()) == Some("network")
+                        && n.get("path")
+                            .and_then(|p| p.as_str())
+                            .is_none_or(str::is_empty)
+                })
+            });
     let dir = state::make_dir(&g.root, &a.id)?;
     let cleanup = |f: Fail| {
         let _ = std::fs::remove_dir_all(&dir);
@@ -577,6 +590,7 @@ fn create(g: &GlobalFlags, a: &CreateArgs) -> Res<i32> {
             options,
             terminal: slave,
             ready: w,
+            new_netns,
         });
     }
     drop(w);
