@@ -798,3 +798,26 @@ fn spec_features_and_run_detached() {
     assert!(env.entries().is_empty());
     env.assert_no_processes();
 }
+
+#[test]
+fn a_killed_keeper_takes_its_sandbox_with_it() {
+    let env = Env::new("keeperkill");
+    let b = env.bundle("b", &["sleep", "1000"], |_| {});
+    let out = env.base.join("c.out");
+    assert!(env.create(&b, "kk", &out, &[]).status.success());
+    assert!(env.g(&["start", "kk"]).status.success());
+    let pid = env.state("kk")["pid"].as_i64().unwrap() as i32;
+    // SAFETY: SIGKILL to the keeper this test created.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    env.assert_no_processes();
+    assert_eq!(env.state("kk")["status"], "stopped");
+    let o = env.g(&["kill", "kk", "TERM"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("container not running"),
+        "{}",
+        describe(&o)
+    );
+    assert!(env.g(&["delete", "kk"]).status.success());
+    assert!(env.entries().is_empty());
+}

@@ -198,6 +198,25 @@ fn start_reaper() -> std::io::Result<()> {
         .map(|_| ())
 }
 
+/// Closes every descriptor above 2 but `keep` (single-threaded callers).
+pub fn close_other_fds(keep: &[RawFd]) {
+    let Ok(rd) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: closing a descriptor nothing in this (single-threaded)
+            // process uses (the directory's own is already closed or
+            // fails harmlessly).
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
 fn dup_cloexec(fd: RawFd) -> std::io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC of a descriptor we hold; checked.
     let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
@@ -226,6 +245,11 @@ pub fn run(args: KeeperArgs) -> ! {
         // SAFETY: _exit ends the process at once.
         unsafe { libc::_exit(1) }
     };
+    // Descriptors the caller leaked into create (conmon's port
+    // reservations, the docker shim's socket) are not the keeper's to keep.
+    let mut keep = vec![ready.as_raw_fd()];
+    keep.extend(args.terminal.as_ref().map(|t| t.as_raw_fd()));
+    close_other_fds(&keep);
     // SAFETY: PR_SET_NAME with a NUL-terminated name of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"gvisor-keeper".as_ptr(), 0, 0, 0) };
     match setup(&args.dir, args.terminal.as_ref()) {
@@ -815,7 +839,9 @@ impl Keeper {
             open: Some(OpenStdio(Arc::new(arr))),
             ..Default::default()
         };
-        let spec = serde_json::to_vec(&process).map_err(|e| e.to_string())?;
+        let mut wrapped = serde_json::json!({ "process": process });
+        clamp_rlimits(&mut wrapped);
+        let spec = serde_json::to_vec(&wrapped["process"]).map_err(|e| e.to_string())?;
         self.pod
             .exec(&self.id, &exec_id, &spec, &stdio)
             .map_err(|e| runc_words(&backend_text(e)))?;

@@ -1133,6 +1133,7 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
         }
         if pid == 0 {
             // The waiter: holds the connection, exits with the process.
+            keeper::close_other_fds(&[conn.as_raw_fd()]);
             if let Ok(null) = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
