@@ -573,7 +573,8 @@ fn hooks_run_in_order_with_the_state() {
         ["prestart", "createRuntime", "createContainer"],
         "{after_create}"
     );
-    assert!(env.g(&["start", "h1"]).status.success());
+    let o = env.g(&["start", "h1"]);
+    assert!(o.status.success(), "{}", describe(&o));
     env.wait_stopped("h1");
     assert!(env.g(&["delete", "h1"]).status.success());
     let all = std::fs::read_to_string(&log).unwrap();
@@ -820,4 +821,55 @@ fn a_killed_keeper_takes_its_sandbox_with_it() {
     );
     assert!(env.g(&["delete", "kk"]).status.success());
     assert!(env.entries().is_empty());
+}
+
+#[test]
+fn a_prestart_hook_sets_up_the_new_network_namespace_as_docker_does() {
+    // Docker: a network namespace entry without a path, and a prestart
+    // hook that moves the container's veth into /proc/PID/ns/net of the
+    // pid in the state; the sandbox then takes that interface.
+    let env = Env::new("dockernet");
+    let host_if = format!("rch{}", std::process::id() % 100000);
+    let octet = 10 + std::process::id() % 200;
+    let script = format!(
+        "pid=$(sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); \
+         ip link add {host_if} type veth peer name {host_if}c && \
+         ip link set {host_if}c netns /proc/$pid/ns/net && \
+         nsenter --net=/proc/$pid/ns/net ip addr add 10.211.{octet}.2/24 dev {host_if}c && \
+         nsenter --net=/proc/$pid/ns/net ip link set {host_if}c up"
+    );
+    let b = env.bundle("b", &["sh", "-c", "cat /proc/net/dev; ip addr"], |c| {
+        c["hooks"] = serde_json::json!({"prestart": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", script],
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        }]});
+    });
+    let out = env.base.join("c.out");
+    let f = std::fs::File::create(&out).unwrap();
+    let mut c = Command::new(gvisor_bin());
+    c.arg("--root")
+        .arg(&env.root)
+        .args(["--network", "sandbox", "create", "--bundle"])
+        .arg(&b)
+        .arg("n1")
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f);
+    let status = c.status().unwrap();
+    let cleanup = || {
+        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
+    };
+    if !status.success() {
+        cleanup();
+        panic!("create failed: {}", std::fs::read_to_string(&out).unwrap());
+    }
+    assert!(env.g(&["start", "n1"]).status.success());
+    env.wait_stopped("n1");
+    assert!(env.g(&["delete", "n1"]).status.success());
+    cleanup();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains(&format!("{host_if}c")), "{text}");
+    assert!(text.contains(&format!("10.211.{octet}.2")), "{text}");
+    env.assert_no_processes();
 }

@@ -12,7 +12,7 @@ use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 
 use containerd_shim_protos::api::CreateTaskRequest;
 use containerd_shim_protos::protobuf::well_known_types::any::Any;
@@ -61,6 +61,10 @@ struct Keeper {
     events: mpsc::Sender<Event>,
     terminal: Option<OwnedFd>,
     seq: AtomicU64,
+    /// Held (shared) while a request is answered: the keeper does not
+    /// exit under a request (an init that exits at once would otherwise
+    /// end the keeper before `start` got its answer).
+    busy: RwLock<()>,
 }
 
 /// Signals forwarded to the init.
@@ -256,21 +260,6 @@ pub fn run(args: KeeperArgs) -> ! {
         Ok(()) => {}
         Err(e) => fail(e),
     }
-    let mut network_ns = None;
-    if args.new_netns {
-        // SAFETY: unshare with a constant flag; the keeper is still
-        // single-threaded, so the whole process moves.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            fail(format!(
-                "creating the container's network namespace: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        network_ns = Some(PathBuf::from(format!(
-            "/proc/{}/ns/net",
-            std::process::id()
-        )));
-    }
     let stdio = match &args.terminal {
         Some(t) => [t.as_raw_fd(); 3],
         None => [0, 1, 2],
@@ -290,6 +279,37 @@ pub fn run(args: KeeperArgs) -> ! {
         Err(e) => fail(format!("installing signal handlers: {e}")),
     };
     crate::logging::init(None, crate::logging::Format::Text);
+    // The create hooks run with the keeper (the pid they get) in the
+    // container's new network namespace, before the sandbox reads it; the
+    // keeper then returns to its own namespace and holds the new one.
+    let mut rec = args.record;
+    rec.pid = std::process::id() as i32;
+    rec.keeper_start = state::start_time(rec.pid).unwrap_or(0);
+    let (network_ns, _held_ns) = if args.new_netns {
+        match enter_new_netns() {
+            Ok((orig, new)) => {
+                run_create_hooks(&rec).unwrap_or_else(|e| fail(e));
+                // SAFETY: setns of the main thread back to the namespace
+                // it came from (a descriptor we opened).
+                if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    fail(format!(
+                        "returning to the host network namespace: {}",
+                        std::io::Error::last_os_error()
+                    ));
+                }
+                let path = PathBuf::from(format!(
+                    "/proc/{}/fd/{}",
+                    std::process::id(),
+                    new.as_raw_fd()
+                ));
+                (Some(path), Some(new))
+            }
+            Err(e) => fail(e),
+        }
+    } else {
+        run_create_hooks(&rec).unwrap_or_else(|e| fail(e));
+        (None, None)
+    };
     if let Err(e) = start_reaper() {
         fail(format!("starting the reaper: {e}"));
     }
@@ -309,7 +329,7 @@ pub fn run(args: KeeperArgs) -> ! {
     };
     let mut req = CreateTaskRequest::new();
     req.id = args.id.clone();
-    req.bundle = args.record.bundle.clone();
+    req.bundle = rec.bundle.clone();
     req.terminal = args.terminal.is_some();
     let mut any = Any::new();
     any.value = prost::Message::encode_to_vec(&cri);
@@ -323,17 +343,6 @@ pub fn run(args: KeeperArgs) -> ! {
         open: Some(OpenStdio(Arc::new(arr))),
         ..Default::default()
     };
-    // The create hooks run once the keeper (the pid they get) is in the
-    // container's network namespace and before the sandbox reads it.
-    let mut rec = args.record;
-    rec.pid = std::process::id() as i32;
-    rec.keeper_start = state::start_time(rec.pid).unwrap_or(0);
-    let created_state = rec.oci_json_as("creating");
-    for kind in ["prestart", "createRuntime", "createContainer"] {
-        if let Err(e) = hooks::run(rec.hooks.as_ref(), kind, &created_state) {
-            fail(e);
-        }
-    }
     let with = CreateWith {
         stdio,
         adjust: &clamp_rlimits,
@@ -378,6 +387,7 @@ pub fn run(args: KeeperArgs) -> ! {
         events: tx,
         terminal: args.terminal,
         seq: AtomicU64::new(0),
+        busy: RwLock::new(()),
     });
     let k2 = k.clone();
     let serving = std::thread::Builder::new()
@@ -421,6 +431,36 @@ fn runc_words(msg: &str) -> String {
     msg.replace("ENOENT (2)", "no such file or directory")
         .replace("EACCES (13)", "permission denied")
         .replace("ENOEXEC (8)", "exec format error")
+}
+
+/// prestart, createRuntime and createContainer, with the state as runc
+/// gives it (status "creating").
+fn run_create_hooks(rec: &Record) -> Result<(), String> {
+    let st = rec.oci_json_as("creating");
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        hooks::run(rec.hooks.as_ref(), kind, &st)?;
+    }
+    Ok(())
+}
+
+/// Moves the (single-threaded) keeper into a new network namespace;
+/// returns descriptors of the old one and of the new one.
+fn enter_new_netns() -> Result<(OwnedFd, OwnedFd), String> {
+    let open = || {
+        std::fs::File::open("/proc/self/ns/net")
+            .map(OwnedFd::from)
+            .map_err(|e| format!("opening /proc/self/ns/net: {e}"))
+    };
+    let orig = open()?;
+    // SAFETY: unshare with a constant flag; the keeper is single-threaded
+    // here, so the whole process moves.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(format!(
+            "creating the container's network namespace: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok((orig, open()?))
 }
 
 fn backend_text(e: BackendError) -> String {
@@ -555,6 +595,7 @@ impl Keeper {
 
     /// Tears the sandbox down, records the end and exits as the init did.
     fn finish(&self, status: u32) -> ! {
+        let _quiet = self.busy.write().unwrap_or_else(|p| p.into_inner());
         let _ = self.pod.delete(&self.id, "");
         {
             let mut r = self.rec();
@@ -618,8 +659,12 @@ impl Keeper {
         let Ok(Some((req, fds))) = wire::recv::<Request>(&conn) else {
             return;
         };
+        let _busy = self.busy.read().unwrap_or_else(|p| p.into_inner());
         let reply = match req {
-            Request::Exec { process } => return self.exec(&conn, process, fds),
+            Request::Exec { process } => {
+                drop(_busy);
+                return self.exec(&conn, process, fds);
+            }
             other => self.handle(other),
         };
         let _ = wire::send(&conn, &reply, &[]);
