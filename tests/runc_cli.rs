@@ -515,6 +515,34 @@ fn console_socket_gets_the_terminal_and_its_size_reaches_the_program() {
     assert!(text.contains("got:typed\n"), "{text}");
     env.wait_stopped("t1");
     assert!(env.g(&["delete", "t1"]).status.success());
+    // exec -d -t with a console socket, as conmon: the size set on the
+    // master reaches the program, typed input too, and the waiter exits
+    // with the program's code.
+    let sleeper = env.bundle("sleeper", &["sleep", "1000"], |c| {
+        c["mounts"] = serde_json::json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}
+        ]);
+    });
+    let out = env.base.join("s.out");
+    assert!(env.create(&sleeper, "t4", &out, &[]).status.success());
+    assert!(env.g(&["start", "t4"]).status.success());
+    let esock = env.base.join("exec.sock");
+    let mut c = Command::new("python3");
+    c.arg(workspace_root().join("tests/scripts/runc_exec_tty.py"))
+        .arg(gvisor_bin())
+        .arg(&env.root)
+        .arg("t4")
+        .arg(&esock)
+        .arg("test -t 0 && echo exec-tty; while [ \"$(stty size)\" != \"40 120\" ]; do sleep 0.1; done; echo size-ok; read line; echo got:$line; echo END; exit 6");
+    let o = run_command(c);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains("exec 0"), "{}", describe(&o));
+    assert!(text.contains("exec-tty\n"), "{text}");
+    assert!(text.contains("size-ok\n"), "{text}");
+    assert!(text.contains("got:typed\n"), "{text}");
+    assert!(text.contains("waiter exited 6"), "{text}");
+    assert!(env.g(&["delete", "-f", "t4"]).status.success());
     // A terminal without a console socket, and a console socket that is
     // not a socket: errors, nothing left.
     let out = env.base.join("x.out");

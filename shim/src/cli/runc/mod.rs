@@ -1118,7 +1118,6 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
     let Some((_, conn)) = call_live(g, &a.id, &Request::Exec { process }, &fds)? else {
         return Err(Fail("cannot exec in a stopped state".into(), 1));
     };
-    drop(slave);
     if a.detach {
         // SAFETY: single-threaded here; the child only waits and exits.
         let pid = unsafe { libc::fork() };
@@ -1133,7 +1132,9 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
         }
         if pid == 0 {
             // The waiter: holds the connection, exits with the process.
-            keeper::close_other_fds(&[conn.as_raw_fd()]);
+            let mut keep = vec![conn.as_raw_fd()];
+            keep.extend(slave.as_ref().map(|s| s.as_raw_fd()));
+            keeper::close_other_fds(&keep);
             if let Ok(null) = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -1144,19 +1145,103 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
                     unsafe { libc::dup2(null.as_raw_fd(), t) };
                 }
             }
+            if let Some(t) = slave {
+                follow_winsize(t, &conn);
+            }
             let status = wait_exit(&conn);
             exit_like(status);
         }
+        drop(slave);
         if let Some(p) = &a.pid_file {
             write_pid_file(p, pid)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
+    drop(slave);
     if let Some(p) = &a.pid_file {
         write_pid_file(p, std::process::id() as i32)?;
     }
     let status = wait_exit(&conn);
     Ok(ExitCode::from((status & 0xff) as u8))
+}
+
+static WINCH_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_winch(_: libc::c_int) {
+    let fd = WINCH_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; one byte from a constant.
+        unsafe { libc::write(fd, b"w".as_ptr().cast(), 1) };
+    }
+}
+
+/// The exec waiter with a terminal: a session of its own with the
+/// terminal's slave as controlling tty, so size changes made on the master
+/// (by conmon, the docker shim) arrive as SIGWINCH; each (and the size
+/// now) goes to the keeper as a Resize on the exec's connection.
+fn follow_winsize(slave: OwnedFd, conn: &OwnedFd) {
+    // SAFETY: setsid and TIOCSCTTY in the (single-threaded) waiter on its
+    // own terminal descriptor; failures leave the size unfollowed.
+    unsafe {
+        libc::setsid();
+        libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0);
+    }
+    let send_size = move |conn: &OwnedFd| {
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ fills a local winsize.
+        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } == 0
+            && ws.ws_col > 0
+        {
+            let _ = wire::send(
+                conn,
+                &Request::Resize {
+                    cols: u32::from(ws.ws_col),
+                    rows: u32::from(ws.ws_row),
+                },
+                &[],
+            );
+        }
+    };
+    send_size(conn);
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array; checked.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return;
+    }
+    // SAFETY: the read end is fresh and owned here; the write end lives as
+    // long as the process (the handler uses it).
+    let r = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    WINCH_PIPE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: a zeroed sigaction with an async-signal-safe handler.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = on_winch as extern "C" fn(libc::c_int) as usize;
+        act.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaction(libc::SIGWINCH, &act, std::ptr::null_mut());
+    }
+    let Ok(conn2) = conn.try_clone() else { return };
+    let _ = std::thread::Builder::new()
+        .name("winch".into())
+        .spawn(move || {
+            let mut b = [0u8; 16];
+            loop {
+                // SAFETY: read into a local buffer from our pipe.
+                let n = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
+                if n <= 0 {
+                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                        continue;
+                    }
+                    return;
+                }
+                send_size(&conn2);
+            }
+        });
 }
 
 /// The exec's exit status from its connection (137 if the keeper vanished).
