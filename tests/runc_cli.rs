@@ -901,3 +901,36 @@ fn a_prestart_hook_sets_up_the_new_network_namespace_as_docker_does() {
     assert!(text.contains(&format!("10.211.{octet}.2")), "{text}");
     env.assert_no_processes();
 }
+
+#[test]
+fn update_changes_the_sandbox_cgroup() {
+    let env = Env::new("update");
+    let cg = format!("/gvisor-runc-test-{}", std::process::id());
+    let b = env.bundle("b", &["sleep", "1000"], |c| {
+        c["linux"]["cgroupsPath"] = cg.clone().into();
+    });
+    let out = env.base.join("c.out");
+    let o = env.create(&b, "u1", &out, &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(env.g(&["start", "u1"]).status.success());
+    let o = env.g(&["update", "--pids-limit", "77", "--memory", "256M", "u1"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let res = env.base.join("res.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 88}}"#).unwrap();
+    let o = env.g(&["update", "--resources", res.to_str().unwrap(), "u1"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = env.g(&["events", "--stats", "u1"]);
+    let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ev["data"]["pids"]["limit"], 88, "{ev}");
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 256u64 << 20, "{ev}");
+    let o = env.g(&["update", "--memory", "lots", "u1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(env.g(&["delete", "-f", "u1"]).status.success());
+    for base in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"] {
+        assert!(
+            !Path::new(&format!("{base}{cg}")).exists(),
+            "{base}{cg} left"
+        );
+    }
+    env.assert_no_processes();
+}
