@@ -451,6 +451,28 @@ fn exec_with_and_without_detach() {
     }
     let o = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "piped-in\n");
+    // A signal to a (foreground) exec reaches the process.
+    let mut c = Command::new(gvisor_bin());
+    c.arg("--root").arg(&env.root).args([
+        "exec",
+        "e1",
+        "sh",
+        "-c",
+        "trap 'exit 4' TERM; : > /tmp/r2; while true; do sleep 0.1; done",
+    ]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let ready = (0..3000).any(|_| {
+        env.g(&["exec", "e1", "sh", "-c", "test -e /tmp/r2"])
+            .status
+            .success()
+    });
+    assert!(ready, "the trapping exec never started");
+    // SAFETY: SIGTERM to the exec this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(4));
     let o = env.g(&["exec", "-t", "e1", "true"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--console-socket"), "{}", describe(&o));
@@ -466,11 +488,13 @@ fn exec_with_and_without_detach() {
             ["start", "e2"],
             ["exec-d", "e2", "sh", "-c", "echo detached; exit 3"],
             ["exec-d", "e2", "sh", "-c", "kill -TERM $$"],
+            ["exec-d-term", "e2"],
             ["kill", "e2", "KILL"]
         ]),
     );
     assert!(report.contains("exec-waiter exited 3"), "{report}");
     assert!(report.contains("exec-waiter signaled 15"), "{report}");
+    assert!(report.contains("term-waiter exited 4"), "{report}");
     assert!(report.contains("container signaled 9"), "{report}");
     let _ = out;
     let o = env.g(&["exec", "e2", "true"]);

@@ -53,6 +53,25 @@ for s in steps:
             _, st = os.waitpid(e, 0)
             print("exec-waiter", how(st), flush=True)
         continue
+    if s[0] == "exec-d-term":
+        # A detached exec that traps SIGTERM: the signal sent to the
+        # waiter must reach it (it then exits 4).
+        epid = out + ".term.pid"
+        prog = 'trap "exit 4" TERM; : > /tmp/ready; while true; do sleep 0.1; done'
+        r = subprocess.run([G, "--root", root, "exec", "-d", "--pid-file", epid, s[1],
+                            "sh", "-c", prog],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        print("exec-d-term", r.returncode, flush=True)
+        for _ in range(3000):
+            q = subprocess.run([G, "--root", root, "exec", s[1], "sh", "-c",
+                                "test -e /tmp/ready"], stdin=subprocess.DEVNULL)
+            if q.returncode == 0:
+                break
+        e = int(open(epid).read())
+        os.kill(e, 15)
+        _, st = os.waitpid(e, 0)
+        print("term-waiter", how(st), flush=True)
+        continue
     r = subprocess.run([G, "--root", root] + s, capture_output=True)
     print("step", s[0], r.returncode, r.stderr.decode().strip(), flush=True)
 _, st = os.waitpid(pid, 0)

@@ -92,8 +92,13 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
+/// The write end of the signal pipe, once installed.
+pub fn signal_pipe_writer() -> Option<RawFd> {
+    Some(SIGNAL_PIPE.load(Ordering::Relaxed)).filter(|&f| f >= 0)
+}
+
 /// Installs the forwarding handlers; returns the read end of their pipe.
-fn install_signals() -> std::io::Result<OwnedFd> {
+pub fn install_signals() -> std::io::Result<OwnedFd> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two descriptors into the array; checked.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
@@ -742,7 +747,9 @@ impl Keeper {
                     .map(|()| Reply::default())
                     .map_err(backend_text)
             }
-            Request::Resize { .. } => Err("resize: not an exec connection".into()),
+            Request::Resize { .. } | Request::Signal { .. } => {
+                Err("resize and signal go on an exec's connection".into())
+            }
             Request::Exec { .. } => Err("exec: unexpected".into()),
             Request::Delete { force } => match status.as_str() {
                 "created" => {
@@ -822,16 +829,15 @@ impl Keeper {
             }
         };
         let _ = wire::send(conn, &Reply::default(), &[]);
-        // Resize requests come on the same connection while it runs.
+        // Resize and Signal requests come on the same connection while it
+        // runs.
         if let Ok(c2) = conn.try_clone() {
-            let (rtx, rrx) = mpsc::channel::<(u32, u32)>();
+            let (rtx, rrx) = mpsc::channel::<Request>();
             let _ = std::thread::Builder::new()
                 .name("exec-conn".into())
                 .spawn(move || {
-                    while let Ok(Some((Request::Resize { cols, rows }, _))) =
-                        wire::recv::<Request>(&c2)
-                    {
-                        if rtx.send((cols, rows)).is_err() {
+                    while let Ok(Some((req, _))) = wire::recv::<Request>(&c2) {
+                        if rtx.send(req).is_err() {
                             break;
                         }
                     }
@@ -850,8 +856,16 @@ impl Keeper {
                         break;
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        while let Ok((cols, rows)) = rrx.try_recv() {
-                            let _ = self.pod.resize(&self.id, &exec_id, cols, rows);
+                        while let Ok(req) = rrx.try_recv() {
+                            match req {
+                                Request::Resize { cols, rows } => {
+                                    let _ = self.pod.resize(&self.id, &exec_id, cols, rows);
+                                }
+                                Request::Signal { signal } => {
+                                    let _ = self.pod.kill(&self.id, &exec_id, signal, false);
+                                }
+                                _ => {}
+                            }
                         }
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,

@@ -1115,6 +1115,9 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
         Some(s) => [s.as_raw_fd(); 3],
         None => [0, 1, 2],
     };
+    // Signals are caught from now on (the waiter inherits the handlers,
+    // so none is lost between its birth and its forwarding thread).
+    let sigpipe = keeper::install_signals().ok();
     let Some((_, conn)) = call_live(g, &a.id, &Request::Exec { process }, &fds)? else {
         return Err(Fail("cannot exec in a stopped state".into(), 1));
     };
@@ -1134,6 +1137,8 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
             // The waiter: holds the connection, exits with the process.
             let mut keep = vec![conn.as_raw_fd()];
             keep.extend(slave.as_ref().map(|s| s.as_raw_fd()));
+            keep.extend(sigpipe.as_ref().map(|p| p.as_raw_fd()));
+            keep.extend(keeper::signal_pipe_writer());
             keeper::close_other_fds(&keep);
             if let Ok(null) = std::fs::OpenOptions::new()
                 .read(true)
@@ -1145,6 +1150,7 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
                     unsafe { libc::dup2(null.as_raw_fd(), t) };
                 }
             }
+            forward_signals(&conn, sigpipe);
             if let Some(t) = slave {
                 follow_winsize(t, &conn);
             }
@@ -1161,8 +1167,40 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
     if let Some(p) = &a.pid_file {
         write_pid_file(p, std::process::id() as i32)?;
     }
+    forward_signals(&conn, sigpipe);
     let status = wait_exit(&conn);
     Ok(ExitCode::from((status & 0xff) as u8))
+}
+
+/// Sends the signals this exec process (or waiter) gets to the exec'd
+/// process (the ones the keeper forwards to an init).
+fn forward_signals(conn: &OwnedFd, pipe: Option<OwnedFd>) {
+    let Some(pipe) = pipe else {
+        return;
+    };
+    let Ok(conn2) = conn.try_clone() else { return };
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut b = [0u8; 1];
+            loop {
+                // SAFETY: read one byte into a local buffer from our pipe.
+                let n = unsafe { libc::read(pipe.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+                if n <= 0 {
+                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                        continue;
+                    }
+                    return;
+                }
+                let _ = wire::send(
+                    &conn2,
+                    &Request::Signal {
+                        signal: u32::from(b[0]),
+                    },
+                    &[],
+                );
+            }
+        });
 }
 
 static WINCH_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);

@@ -50,6 +50,11 @@ pub enum Request {
         /// Rows.
         rows: u32,
     },
+    /// Signal an exec's process (sent on its connection).
+    Signal {
+        /// Signal number.
+        signal: u32,
+    },
     /// End the container (killing it when `force`) and exit.
     Delete {
         /// Kill a running container.
