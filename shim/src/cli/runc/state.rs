@@ -92,7 +92,13 @@ impl Record {
     /// else stopped.
     pub fn live_status(&self) -> &str {
         if self.status != "stopped" && keeper_alive(self.pid, self.keeper_start) {
-            &self.status
+            // The keeper's step between created and running is not an OCI
+            // status.
+            if self.status == "starting" {
+                "created"
+            } else {
+                &self.status
+            }
         } else {
             "stopped"
         }
@@ -165,7 +171,7 @@ pub fn make_dir(root: &Path, id: &str) -> Result<PathBuf, StateError> {
 
 /// Reads container `id`'s record.
 pub fn load(root: &Path, id: &str) -> Result<Record, StateError> {
-    if crate::oci::check_id(id).is_err() {
+    if id == "." || id == ".." || crate::oci::check_id(id).is_err() {
         return Err(StateError::NotExist);
     }
     let p = dir(root, id).join("state.json");
@@ -224,4 +230,51 @@ pub fn list(root: &Path) -> Vec<Record> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str) -> Record {
+        Record {
+            id: id.into(),
+            pid: std::process::id() as i32,
+            status: "running".into(),
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            owner: String::new(),
+            annotations: BTreeMap::new(),
+            keeper_start: start_time(std::process::id() as i32).unwrap(),
+            exit_status: None,
+            hooks: None,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_a_gone_keeper_means_stopped() {
+        let root = std::env::temp_dir().join(format!("runc-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let d = make_dir(&root, "a").unwrap();
+        assert!(matches!(make_dir(&root, "a"), Err(StateError::Exists(_))));
+        let mut r = rec("a");
+        save(&d, &r).unwrap();
+        assert_eq!(load(&root, "a").unwrap().live_status(), "running");
+        let text = serde_json::to_string(&load(&root, "a").unwrap().oci()).unwrap();
+        assert!(
+            text.starts_with(r#"{"ociVersion":"1.0.2","id":"a","pid":"#),
+            "{text}"
+        );
+        assert!(!text.contains("annotations"), "{text}");
+        r.keeper_start += 1;
+        save(&d, &r).unwrap();
+        let back = load(&root, "a").unwrap();
+        assert_eq!(back.live_status(), "stopped");
+        assert_eq!(back.oci().pid_value(), 0);
+        assert!(matches!(load(&root, "nope"), Err(StateError::NotExist)));
+        assert!(matches!(load(&root, ".."), Err(StateError::NotExist)));
+        assert_eq!(list(&root).len(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
