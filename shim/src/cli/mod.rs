@@ -6,6 +6,7 @@
 pub mod debug_flags;
 pub mod launch;
 pub mod profile_flags;
+pub mod runc;
 pub mod strace_flags;
 
 use std::ffi::OsString;
@@ -29,6 +30,9 @@ use strace_flags::StraceFlags;
     about = "gvisor-rs: run programs in a KVM-hosted sandbox kernel"
 )]
 struct Cli {
+    /// runc's global flags and the runtime flags (before the subcommand).
+    #[command(flatten)]
+    global: runc::GlobalFlags,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -112,11 +116,30 @@ enum Cmd {
         command: Vec<OsString>,
     },
     /// Run the container of the OCI bundle in DIR (its config.json) in a new
-    /// sandbox, as `runsc run`; exits with the container's status.
+    /// sandbox, as `runsc run`; exits with the container's status. With
+    /// -d, create and start it as `create` + `start` do.
     Run {
         /// The bundle directory.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, short = 'b', value_name = "DIR", default_value = ".")]
         bundle: PathBuf,
+        /// Create and start the container, and return (see `create`).
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// With -d: write the container's pid here.
+        #[arg(long, value_name = "PATH")]
+        pid_file: Option<PathBuf>,
+        /// With -d: send the terminal's master to this unix socket.
+        #[arg(long, value_name = "PATH")]
+        console_socket: Option<PathBuf>,
+        /// Accepted (no pivot_root of the container's own).
+        #[arg(long)]
+        no_pivot: bool,
+        /// Accepted (no host keyring).
+        #[arg(long)]
+        no_new_keyring: bool,
+        /// Extra descriptors (only 0 is supported).
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: u32,
         #[command(flatten)]
         strace: StraceFlags,
         #[command(flatten)]
@@ -132,8 +155,8 @@ enum Cmd {
         /// The sandbox's network: "none" (loopback only), "sandbox" (the
         /// sentry's stack on a network namespace's interfaces) or "host"
         /// (host sockets in the network namespace: weaker isolation).
-        #[arg(long, value_name = "MODE", default_value = "sandbox", value_parser = parse_network)]
-        network: sentry_core::net::NetMode,
+        #[arg(long, value_name = "MODE", value_parser = parse_network)]
+        network: Option<sentry_core::net::NetMode>,
         /// The container id.
         id: String,
     },
@@ -176,6 +199,8 @@ enum Cmd {
         #[arg(long)]
         host: bool,
     },
+    #[command(flatten)]
+    Runc(runc::RuncCmd),
 }
 
 /// Where strace lines go.
@@ -301,9 +326,49 @@ fn print_out(text: &str) -> ExitCode {
     }
 }
 
+/// A command-line error as runc reports it (exit 1; 3 for an unknown
+/// command, as runc's "No help topic").
+fn parse_cli() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(c) => Ok(c),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                Err(ExitCode::SUCCESS)
+            }
+            ErrorKind::InvalidSubcommand => {
+                let name = e
+                    .get(clap::error::ContextKind::InvalidSubcommand)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                runc::report::error(&format!("No help topic for '{name}'\n"));
+                Err(ExitCode::from(3))
+            }
+            _ => {
+                let text = e.render().to_string();
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or("bad arguments")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                runc::report::error(&format!("Incorrect Usage: {first}"));
+                Err(ExitCode::from(1))
+            }
+        },
+    }
+}
+
 /// The `gvisor` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let global = cli.global;
     match cli.cmd {
         Cmd::Boot { .. } => crate::panic::install("sentry"),
         Cmd::Gofer { .. } => crate::panic::install("gofer"),
@@ -477,16 +542,63 @@ pub fn main() -> ExitCode {
             drop(do_net);
             code
         }
+        Cmd::Runc(c) => runc::main(&global, c),
         Cmd::Run {
             bundle,
-            strace,
-            debug,
+            detach: true,
+            pid_file,
+            console_socket,
+            no_pivot,
+            no_new_keyring,
+            preserve_fds,
+            id,
+            ..
+        } => runc::run_detached(
+            &global,
+            &runc::CreateArgs {
+                bundle,
+                pid_file,
+                console_socket,
+                no_pivot,
+                no_new_keyring,
+                preserve_fds,
+                id,
+            },
+        ),
+        Cmd::Run {
+            bundle,
+            mut strace,
+            mut debug,
             profile,
             stats,
             limits,
             network,
             id,
+            ..
         } => {
+            // The global runtime flags apply too (the subcommand's win).
+            strace.strace |= global.strace;
+            if strace.strace_syscalls.is_none() {
+                strace.strace_syscalls.clone_from(&global.strace_syscalls);
+            }
+            if strace.strace_log_size.is_none() {
+                strace.strace_log_size = global.strace_log_size;
+            }
+            if debug.debug_log.is_none() {
+                debug.debug_log = global.debug_log.as_ref().map(PathBuf::from);
+            }
+            debug.log_packets |= global.log_packets;
+            let network = match (network, global.network.as_deref()) {
+                (Some(n), _) => n,
+                (None, Some(g)) => match parse_network(g) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        eprintln!("gvisor: --network: {e}");
+                        return ExitCode::from(125);
+                    }
+                },
+                (None, None) => sentry_core::net::NetMode::Sandbox,
+            };
             if let Err(e) = crate::oci::check_id(&id).and_then(|()| {
                 crate::logging::init_launcher(
                     debug.debug_log.as_deref(),

@@ -22,7 +22,9 @@ pub enum BackendError {
     Failed(String),
 }
 
-/// Where a process's stdio goes (containerd's FIFO paths; empty: none).
+/// Where a process's stdio goes: containerd's FIFO paths (empty: none), or
+/// descriptors already open (`open`, the runc CLI's: its caller's pipes,
+/// sockets or a terminal), which win over the paths.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stdio {
     /// stdin FIFO.
@@ -33,7 +35,22 @@ pub struct Stdio {
     pub stderr: String,
     /// A terminal was asked for.
     pub terminal: bool,
+    /// stdin, stdout and stderr already open (duplicated for the sentry).
+    pub open: Option<OpenStdio>,
 }
+
+/// Three open descriptors (stdin, stdout, stderr) shared by clones of a
+/// [`Stdio`]; equal when they are the same three.
+#[derive(Clone, Debug)]
+pub struct OpenStdio(pub std::sync::Arc<[std::os::fd::OwnedFd; 3]>);
+
+impl PartialEq for OpenStdio {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for OpenStdio {}
 
 /// Called once by the backend when a started process exits, with its
 /// status as containerd reports it (code, or 128 + signal).

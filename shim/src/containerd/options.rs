@@ -14,7 +14,7 @@ use serde::Deserialize;
 pub const DEFAULT_PATH: &str = "/etc/containerd/gvisor.toml";
 
 /// Options of one shim (one pod).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RuntimeOptions {
     /// Platform: "kvm" (the only one).

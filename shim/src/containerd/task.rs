@@ -176,6 +176,7 @@ impl<B: Backend> TaskService<B> {
             stdout: req.stdout.clone(),
             stderr: req.stderr.clone(),
             terminal: req.terminal,
+            open: None,
         };
         self.backend.create(req).map_err(backend_error)?;
         self.lock().insert(
@@ -238,6 +239,7 @@ impl<B: Backend> TaskService<B> {
             stdout: req.stdout.clone(),
             stderr: req.stderr.clone(),
             terminal: req.terminal,
+            open: None,
         };
         self.backend
             .exec(&req.id, &req.exec_id, &spec, &stdio)

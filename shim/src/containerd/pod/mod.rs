@@ -44,6 +44,18 @@ pub const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
 /// ("sandbox") or one of its containers ("container").
 pub const CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
 
+/// What the runc CLI's keeper sets itself when it creates a container.
+pub struct CreateWith<'a> {
+    /// The init's stdio (open descriptors, not the request's FIFOs).
+    pub stdio: Stdio,
+    /// Applied to the config.json the sentry gets (rlimit clamping).
+    pub adjust: &'a dyn Fn(&mut serde_json::Value),
+    /// The network namespace to use instead of config.json's (a
+    /// namespace made for an entry without a path, so that hooks could
+    /// set it up first).
+    pub network_ns: Option<PathBuf>,
+}
+
 struct ProcEntry {
     /// pid inside the sandbox.
     pid: i32,
@@ -167,7 +179,29 @@ impl Pod {
             .ok_or_else(|| BackendError::NotFound(format!("process {exec_id:?} of container {id}")))
     }
 
-    fn do_create(&self, req: &CreateTaskRequest) -> Result<(), BackendError> {
+    /// Creates container `req.id` as [`Backend::create`] does, with what
+    /// the runc CLI's keeper sets itself (see [`CreateWith`]).
+    pub fn create_with(
+        &self,
+        req: &CreateTaskRequest,
+        with: CreateWith<'_>,
+    ) -> Result<(), BackendError> {
+        self.do_create(req, with)
+    }
+
+    /// The host pids of container `id`'s sandbox: its sentry and its gofer.
+    pub fn host_pids(&self, id: &str) -> Result<Vec<i32>, BackendError> {
+        let st = self.lock();
+        let c = st
+            .containers
+            .get(id)
+            .ok_or_else(|| BackendError::NotFound(format!("container {id}")))?;
+        let mut pids: Vec<i32> = st.sandbox.iter().map(|s| s.sentry_pid).collect();
+        pids.push(c.gofer_pid);
+        Ok(pids)
+    }
+
+    fn do_create(&self, req: &CreateTaskRequest, with: CreateWith<'_>) -> Result<(), BackendError> {
         crate::oci::check_id(&req.id).map_err(|e| BackendError::Invalid(format!("{e:#}")))?;
         let bundle = PathBuf::from(&req.bundle);
         let spec = crate::oci::load_spec(&bundle.join("config.json"))
@@ -235,7 +269,7 @@ impl Pod {
             })?;
             mounted = Some(target);
         }
-        let r = self.create_mounted(req, &bundle, &spec, options, is_member);
+        let r = self.create_mounted(req, &bundle, &spec, options, is_member, with);
         if r.is_err() {
             if let Some(t) = &mounted {
                 unmount(t);
@@ -253,7 +287,13 @@ impl Pod {
         spec: &oci_spec::runtime::Spec,
         options: RuntimeOptions,
         is_member: bool,
+        with: CreateWith<'_>,
     ) -> Result<(), BackendError> {
+        let CreateWith {
+            stdio,
+            adjust,
+            network_ns,
+        } = with;
         let b = crate::oci::load(bundle).map_err(|e| BackendError::Invalid(format!("{e:#}")))?;
         let mut config: serde_json::Value = serde_json::from_slice(
             &std::fs::read(bundle.join("config.json"))
@@ -287,14 +327,9 @@ impl Pod {
                 }
             }
         }
+        adjust(&mut config);
         let config = serde_json::to_vec(&config)
             .map_err(|e| BackendError::Failed(format!("encoding config.json: {e}")))?;
-        let stdio = Stdio {
-            stdin: req.stdin.clone(),
-            stdout: req.stdout.clone(),
-            stderr: req.stderr.clone(),
-            terminal: req.terminal,
-        };
         let (mut fds, stdin) = open_stdio(&stdio).map_err(failed)?;
         let env: Vec<OsString> = if options.debug {
             vec!["GVISOR_LOG=debug".into()]
@@ -320,7 +355,10 @@ impl Pod {
             None
         } else {
             let mode = options.network_mode();
-            let source = crate::netns::source_of(mode, b.network_ns.as_ref());
+            let source = match network_ns {
+                Some(p) if mode != sentry_core::net::NetMode::None => crate::netns::Source::Path(p),
+                _ => crate::netns::source_of(mode, b.network_ns.as_ref()),
+            };
             Some(
                 crate::netns::prepare(mode, &source)
                     .map_err(|e| BackendError::Invalid(format!("{e:#}")))?,
@@ -512,7 +550,21 @@ fn unmount(target: &Path) {
 
 impl Backend for Pod {
     fn create(&self, req: &CreateTaskRequest) -> Result<(), BackendError> {
-        self.do_create(req)
+        let stdio = Stdio {
+            stdin: req.stdin.clone(),
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            terminal: req.terminal,
+            open: None,
+        };
+        self.do_create(
+            req,
+            CreateWith {
+                stdio,
+                adjust: &|_| {},
+                network_ns: None,
+            },
+        )
     }
 
     fn exec(

@@ -93,6 +93,16 @@ fn open_input(path: &str) -> Result<(OwnedFd, Option<StdinWriter>)> {
 
 /// Opens a process's three stdio descriptors for the sentry.
 pub(super) fn open_stdio(s: &Stdio) -> Result<(Vec<OwnedFd>, Option<StdinWriter>)> {
+    if let Some(open) = &s.open {
+        let mut fds = Vec::with_capacity(3);
+        for (i, f) in open.0.iter().enumerate() {
+            fds.push(
+                f.try_clone()
+                    .with_context(|| format!("duplicating stdio descriptor {i}"))?,
+            );
+        }
+        return Ok((fds, None));
+    }
     let (stdin, writer) = open_input(&s.stdin)?;
     let stdout = open_output(&s.stdout)?;
     let stderr = if s.terminal {
