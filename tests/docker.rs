@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use gvisor_tests::e2e::{
     busybox_rootfs, curl, del_link, free_port, iptables_sweep, kill_matching, must, need,
-    nginx_archive, rootfs_tarball, run_on_pty, stdout, unmount_under, wait_for, Runtime,
+    nginx_archive, quiet, rootfs_tarball, run_on_pty, stdout, unmount_under, wait_for, Runtime,
     CMD_TIMEOUT,
 };
 use gvisor_tests::{describe, run_command_timeout, shell_code};
@@ -44,6 +44,8 @@ struct Docker {
     dir: PathBuf,
     namespace: String,
     bridge: String,
+    /// The bridge's /24, as "A.B.C".
+    subnet: String,
     /// The name the runtime has in daemon.json (`--runtime NAME`).
     runtime_name: String,
     daemon: Mutex<Option<Child>>,
@@ -119,6 +121,7 @@ impl Docker {
             dir,
             namespace,
             bridge,
+            subnet,
             runtime_name,
             daemon: Mutex::new(Some(child)),
             busybox: String::new(),
@@ -269,9 +272,9 @@ impl Docker {
 
 impl Drop for Docker {
     fn drop(&mut self) {
-        let ids = stdout(&self.docker(&["ps", "-aq"]));
+        let ids = quiet(self.cmd(&["ps", "-aq"]), CMD_TIMEOUT).unwrap_or_default();
         for id in ids.lines() {
-            let _ = self.docker(&["rm", "-f", id]);
+            let _ = quiet(self.cmd(&["rm", "-f", id]), CMD_TIMEOUT);
         }
         let child = self.daemon.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut child) = child {
@@ -287,8 +290,9 @@ impl Drop for Docker {
         }
         // Its containerd, shims and docker-proxies name the directory or
         // the namespace on their command lines.
-        kill_matching(&self.dir.display().to_string());
+        kill_matching(&format!("{}/", self.dir.display()));
         kill_matching(&format!("-namespace {} ", self.namespace));
+        kill_matching(&format!("-container-ip {}.", self.subnet));
         unmount_under(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
         iptables_sweep(&self.bridge);

@@ -9,6 +9,7 @@
 //! runc-compatible command line) or `runc` (Debian's /usr/sbin/runc, which
 //! proves the tests themselves right).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -109,6 +110,53 @@ pub fn must(script: &str) {
         "{script}: {}",
         String::from_utf8_lossy(&out.stderr).trim()
     );
+}
+
+/// Runs `cmd` for clean-up code (Drop): never panics. stdin and stderr
+/// are /dev/null; on timeout its process group is killed and `None` is
+/// returned; else its stdout (lossy UTF-8), whatever its exit status.
+pub fn quiet(mut cmd: Command, timeout: Duration) -> Option<String> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "gvisor-e2e-quiet-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let out = std::fs::File::create(&file).ok()?;
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(Stdio::null())
+        .process_group(0);
+    let mut child = cmd.spawn().ok()?;
+    let end = Instant::now() + timeout;
+    let done = loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break true,
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+            _ => break false,
+        }
+    };
+    if !done {
+        // SAFETY: killpg of the process group made for this child above.
+        unsafe {
+            libc::killpg(child.id() as libc::pid_t, libc::SIGKILL);
+        }
+        let _ = child.wait();
+    }
+    let text = std::fs::read(&file).ok();
+    let _ = std::fs::remove_file(&file);
+    if done {
+        text.map(|t| String::from_utf8_lossy(&t).into_owned())
+    } else {
+        None
+    }
+}
+
+/// `sh -c script` for clean-up code: never panics (see [`quiet`]).
+pub fn sh_quiet(script: &str) -> Option<String> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    quiet(cmd, Duration::from_secs(60))
 }
 
 /// A TCP port nobody listens on now.
@@ -272,7 +320,7 @@ pub fn unmount_under(dir: &Path) {
         .collect();
     points.sort_by(|a, b| b.cmp(a));
     for m in points {
-        let _ = sh(&format!("umount -l '{m}'"));
+        let _ = sh_quiet(&format!("umount -l '{m}'"));
     }
 }
 
@@ -281,14 +329,13 @@ pub fn unmount_under(dir: &Path) {
 /// nothing jumps to any more.
 pub fn iptables_sweep(needle: &str) {
     for table in ["filter", "nat"] {
-        let out = sh(&format!("iptables-save -t {table}"));
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let text = sh_quiet(&format!("iptables-save -t {table}")).unwrap_or_default();
         let mut chains = Vec::new();
         for line in text
             .lines()
             .filter(|l| l.starts_with("-A ") && l.contains(needle))
         {
-            let _ = sh(&format!("iptables -t {table} -D {}", &line[3..]));
+            let _ = sh_quiet(&format!("iptables -t {table} -D {}", &line[3..]));
             if let Some(c) = line.split_whitespace().nth(1) {
                 if c.starts_with("CNI-") && !chains.contains(&c.to_string()) {
                     chains.push(c.to_string());
@@ -304,15 +351,14 @@ pub fn iptables_sweep(needle: &str) {
                 }
             }
         }
-        let now =
-            String::from_utf8_lossy(&sh(&format!("iptables-save -t {table}")).stdout).into_owned();
+        let now = sh_quiet(&format!("iptables-save -t {table}")).unwrap_or_default();
         for c in chains {
             let used = now.lines().any(|l| {
                 l.starts_with("-A ")
                     && (l.starts_with(&format!("-A {c} ")) || l.contains(&format!("-j {c}")))
             });
             if !used {
-                let _ = sh(&format!("iptables -t {table} -X {c}"));
+                let _ = sh_quiet(&format!("iptables -t {table} -X {c}"));
             }
         }
     }
@@ -320,7 +366,7 @@ pub fn iptables_sweep(needle: &str) {
 
 /// Removes the network device `name` if it exists.
 pub fn del_link(name: &str) {
-    let _ = sh(&format!("ip link del {name} 2>/dev/null"));
+    let _ = sh_quiet(&format!("ip link del {name} 2>/dev/null"));
 }
 
 /// The host's hard limit on open files (podman's default ulimits exceed it).

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use gvisor_tests::e2e::{
     busybox_layout, curl, del_link, free_port, hard_nofile, iptables_sweep, kill_matching, need,
-    nginx_archive, run_on_pty, stdout, unmount_under, wait_for, Runtime, CMD_TIMEOUT,
+    nginx_archive, quiet, run_on_pty, stdout, unmount_under, wait_for, Runtime, CMD_TIMEOUT,
 };
 use gvisor_tests::{describe, run_command_timeout};
 
@@ -241,9 +241,9 @@ impl Podman {
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let _ = run_command_timeout(self.cmd(&["rm", "-a", "-f", "-t", "0"]), CMD_TIMEOUT);
+        let _ = quiet(self.cmd(&["rm", "-a", "-f", "-t", "0"]), CMD_TIMEOUT);
         // conmon and podman's clean-up processes of this environment.
-        kill_matching(&self.dir.display().to_string());
+        kill_matching(&format!("{}/", self.dir.display()));
         unmount_under(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
         iptables_sweep(&self.network);
