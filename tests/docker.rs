@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use gvisor_tests::e2e::{
     busybox_rootfs, curl, del_link, free_port, iptables_sweep, kill_matching, must, need,
-    nginx_archive, quiet, rootfs_tarball, run_on_pty, stdout, unmount_under, wait_for, Runtime,
-    CMD_TIMEOUT,
+    nginx_archive, quiet, rootfs_tarball, run_on_pty, run_with_stdin, stdout, unmount_under,
+    wait_for, Runtime, CMD_TIMEOUT,
 };
 use gvisor_tests::{describe, run_command_timeout, shell_code};
 
@@ -446,6 +446,16 @@ fn detached_logs_exec_inspect_top_pause_kill_rm() {
         describe(&out)
     );
     assert_eq!(code(&out), 6, "exec -it: {}", describe(&out));
+    // exec -i and run -i: stdin is a pipe the program reads to its end.
+    let out = run_with_stdin(
+        &d.argv(&["exec", "-i", "det", "sh", "-c", "cat; echo eof"]),
+        "piped-in\n",
+    );
+    assert_eq!(stdout(&out), "piped-in\neof", "exec -i: {}", describe(&out));
+    let image = d.busybox.clone();
+    let args = d.run_args(&["--rm", "-i", &image, "sh", "-c", "cat; echo eof"]);
+    let out = run_with_stdin(&d.argv(&args), "piped-in\n");
+    assert_eq!(stdout(&out), "piped-in\neof", "run -i: {}", describe(&out));
     let top = d.ok(&["top", "det"]);
     assert!(top.contains("echo started"), "top: {top}");
     let ticks = || std::fs::read_to_string(data.join("ticks")).unwrap_or_default();

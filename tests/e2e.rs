@@ -277,6 +277,21 @@ pub fn rootfs_tarball(oci_tar: &Path, out: &Path, work: &Path) {
     let _ = std::fs::remove_dir_all(&bundle);
 }
 
+/// Runs `argv` with `input` on its stdin (a pipe, as `echo ... | podman
+/// run -i` gives it).
+pub fn run_with_stdin(argv: &[String], input: &str) -> Output {
+    let quoted: Vec<String> = argv
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("printf '%s' \"$1\" | {}", quoted.join(" ")))
+        .arg("sh")
+        .arg(input);
+    run_command_timeout(cmd, CMD_TIMEOUT)
+}
+
 /// Runs `argv` on a new pseudo-terminal (tests/scripts/e2e_pty.py), typing
 /// each `(expect, send)` pair's text once `expect` appeared.
 pub fn run_on_pty(argv: &[String], dialog: &[(&str, &str)]) -> Output {

@@ -32,7 +32,8 @@ use std::time::Duration;
 
 use gvisor_tests::e2e::{
     busybox_layout, curl, del_link, free_port, hard_nofile, iptables_sweep, kill_matching, need,
-    nginx_archive, quiet, run_on_pty, stdout, unmount_under, wait_for, Runtime, CMD_TIMEOUT,
+    nginx_archive, quiet, run_on_pty, run_with_stdin, stdout, unmount_under, wait_for, Runtime,
+    CMD_TIMEOUT,
 };
 use gvisor_tests::{describe, run_command_timeout};
 
@@ -418,6 +419,16 @@ fn detached_logs_exec_inspect_top_pause_kill_rm() {
     );
     assert_eq!(code(&out), 6, "exec -it: {}", describe(&out));
     // top lists the container's processes.
+    // exec -i and run -i: stdin is a pipe the program reads to its end.
+    let out = run_with_stdin(
+        &p.argv(&["exec", "-i", "det", "sh", "-c", "cat; echo eof"]),
+        "piped-in\n",
+    );
+    assert_eq!(stdout(&out), "piped-in\neof", "exec -i: {}", describe(&out));
+    let image = p.busybox.clone();
+    let args = p.run_args(&["--rm", "-i", &image, "sh", "-c", "cat; echo eof"]);
+    let out = run_with_stdin(&p.argv(&args), "piped-in\n");
+    assert_eq!(stdout(&out), "piped-in\neof", "run -i: {}", describe(&out));
     let top = p.ok(&["top", "det"]);
     assert!(top.contains("echo started"), "top: {top}");
     // pause: nothing runs; unpause: it goes on.
