@@ -596,14 +596,13 @@ fn volumes_read_write_and_read_only() {
 
 /// The study's experiment: curl on the host gets the bound host file
 /// through the published port; changing the file changes the response.
-fn serves_host_file(p: &Podman, what: &str, port: u16, file: &Path) {
+fn serves_host_file(what: &str, port: u16, file: &Path) {
     let url = format!("http://127.0.0.1:{port}/index.html");
     let body = curl(&url, T).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(body, "first version\n", "{what}: the host file");
     std::fs::write(file, "second version\n").unwrap();
     let body = curl(&url, T).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(body, "second version\n", "{what}: the changed host file");
-    let _ = p;
 }
 
 #[test]
@@ -627,7 +626,7 @@ fn publish_busybox_httpd() {
         "-h",
         "/www",
     ]));
-    serves_host_file(&p, "busybox httpd", port, &html.join("index.html"));
+    serves_host_file("busybox httpd", port, &html.join("index.html"));
     p.ok(&["rm", "-f", "-t", "0", "httpd"]);
 }
 
@@ -647,7 +646,7 @@ fn publish_nginx_the_study() {
         &format!("{}:/usr/share/nginx/html:ro", html.display()),
         &image,
     ]));
-    serves_host_file(&p, "nginx", port, &html.join("index.html"));
+    serves_host_file("nginx", port, &html.join("index.html"));
     // nginx's access log (its stderr) shows both requests.
     let logs = wait_for(T, || {
         let o = p.podman(&["logs", "nginx"]);
