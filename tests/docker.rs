@@ -551,6 +551,40 @@ fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
 }
 
 #[test]
+fn volumes_read_write_and_read_only() {
+    let d = docker();
+    let bb = d.busybox.as_str();
+    let rw = d.dir.join("vol-rw");
+    let ro = d.dir.join("vol-ro");
+    std::fs::create_dir_all(&rw).unwrap();
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::write(ro.join("host-file"), "from the host\n").unwrap();
+    let out = d.run(&[
+        "--rm",
+        "-v",
+        &format!("{}:/rw", rw.display()),
+        "-v",
+        &format!("{}:/ro:ro", ro.display()),
+        bb,
+        "sh",
+        "-c",
+        "echo written-inside > /rw/new; cat /ro/host-file; \
+         if touch /ro/nope 2>/dev/null; then echo ro-writable; else echo ro-refused; fi",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        "from the host\nro-refused",
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(rw.join("new")).unwrap_or_default(),
+        "written-inside\n"
+    );
+    assert!(!ro.join("nope").exists());
+}
+
+#[test]
 fn run_it_gives_an_interactive_terminal() {
     let d = docker();
     let bb = d.busybox.clone();
