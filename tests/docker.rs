@@ -1,8 +1,9 @@
 //! Docker end to end (Debian's docker.io 20.10: dockerd → containerd →
 //! containerd-shim-runc-v2 → the OCI runtime named in daemon.json): `run`
-//! (`--rm`, `-e`, `-w`, `-u`, exit statuses), `-d`, `-it`, `exec` (with and
-//! without a terminal), `logs`, `inspect`, `top`, `pause`/`unpause`, `kill`,
-//! `stop` (SIGTERM, then SIGKILL after the timeout), `rm`, and the study's
+//! (`--rm`, `-e`, `-w`, `-u`, exit statuses, `-v` and `:ro`), `-d`, `-i`,
+//! `-it`, `exec` (with and without a terminal or stdin), `logs`, `inspect`,
+//! `top`, `pause`/`unpause`, `kill`, `stop` (SIGTERM, then SIGKILL after the
+//! timeout), `rm`, and the study's
 //! `docker run --runtime gvisor -p PORT:80 -v DIR:/usr/share/nginx/html:ro
 //! nginx` with an image made by `docker import`. The runtime comes from
 //! `GVISOR_E2E_RUNTIME` (`gvisor`, the default, or `runc`; tests/e2e.rs).

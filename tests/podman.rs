@@ -1,6 +1,6 @@
 //! podman end to end (Debian's podman 4.3 with conmon and CNI): the user's
-//! commands — `run --rm`, `-d`, `-it`, `--name`, `-e`, `-w`, `-u`, `exec`
-//! (with and without a terminal), `logs`, `stop` (SIGTERM, then SIGKILL
+//! commands — `run --rm`, `-d`, `-i`, `-it`, `--name`, `-e`, `-w`, `-u`,
+//! `exec` (with and without a terminal or stdin), `logs`, `stop` (SIGTERM, then SIGKILL
 //! after the timeout), `kill`, `pause`/`unpause`, `top`, `inspect`, `rm`,
 //! `-v host:ctr` and `:ro`, `-p` with busybox httpd and with nginx (the
 //! study's experiment) — driving the OCI runtime chosen by
