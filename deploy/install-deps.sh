@@ -50,7 +50,7 @@ podman            podman                              test          tests/podman
 docker.io         /usr/sbin/dockerd                   test          tests/docker.rs: a private dockerd (containerd-shim-runc-v2 calls the runtime named in daemon.json)
 make              make                                test          make test
 coreutils         /usr/bin/sha256sum                  test          dynamically linked programs the tests run (/bin/true, sha256sum, ...)
-python3           /usr/bin/python3                    test          tests/process.rs and tests/containerd.rs run Python
+python3           /usr/bin/python3                    test          tests/process.rs and tests/containerd.rs run Python; tests/scripts/e2e_pty.py gives podman and docker -it a terminal
 tar               tar                                 test          tests/scripts/coreutils.sh
 gzip              gzip                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs
 findutils         find                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs
