@@ -39,16 +39,18 @@ busybox-static    dpkg:busybox-static                 sandbox,hwkvm /bin/busybox
 containerd        containerd                          run           containerd and ctr: make run, tests/containerd.rs, tests/cri.rs
 runc              runc                                run           the runc runtime of that containerd (the benchmark compares with it)
 umoci             umoci                               run           builds the busybox, pause and nginx images (tests/containerd/env.sh, tests/images/nginx.sh)
-containernetworking-plugins /usr/lib/cni/bridge        run           the CNI plugins of the private containerd (bridge, host-local, portmap, loopback)
+containernetworking-plugins /usr/lib/cni/bridge        run           the CNI plugins of the private containerd (bridge, host-local, portmap, loopback) and of tests/podman.rs (its own CNI network, firewall)
 iptables          iptables                            run           CNI portmap and ipMasq rules; the DNAT of the nginx study and make bench
 nginx             /usr/sbin/nginx                     run           the nginx of the study image (tests/images/nginx.sh) and of make bench; tests/sockets_apps.rs
 wrk               wrk                                 run           make bench: the nginx comparison
 strace            strace                              run           make bench: system calls per nginx request (strace -c -f); tests/profile.rs, make study
 jq                jq                                  run           make study: reads the --profile JSON
-curl              curl                                test          tests/nginx_study.rs: curl from the host to nginx in a container
+curl              curl                                test          tests/nginx_study.rs: curl from the host to nginx in a container; tests/podman.rs, tests/docker.rs
+podman            podman                              test          tests/podman.rs: podman 4.3 (with conmon, CNI) runs containers with runc or gvisor as the OCI runtime
+docker.io         /usr/sbin/dockerd                   test          tests/docker.rs: a private dockerd (containerd-shim-runc-v2 calls the runtime named in daemon.json)
 make              make                                test          make test
 coreutils         /usr/bin/sha256sum                  test          dynamically linked programs the tests run (/bin/true, sha256sum, ...)
-python3           /usr/bin/python3                    test          tests/process.rs and tests/containerd.rs run Python
+python3           /usr/bin/python3                    test          tests/process.rs and tests/containerd.rs run Python; tests/scripts/e2e_pty.py gives podman and docker -it a terminal
 tar               tar                                 test          tests/scripts/coreutils.sh
 gzip              gzip                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs
 findutils         find                                test,hwkvm    tests/scripts/coreutils.sh; the hardware-KVM initramfs

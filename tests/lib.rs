@@ -9,6 +9,7 @@
 //! - [`ElfInfo`]: a tiny ELF64 header / program-header reader.
 
 pub mod ctrd;
+pub mod e2e;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;

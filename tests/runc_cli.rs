@@ -958,3 +958,27 @@ fn update_changes_the_sandbox_cgroup() {
     }
     env.assert_no_processes();
 }
+
+/// Docker's default root (/var/run/docker/runtime-runc/moby) with a 64-digit
+/// id makes the keeper's socket path longer than a sockaddr_un holds: the
+/// container still works.
+#[test]
+fn a_socket_path_longer_than_sun_path_works() {
+    let env = Env::new(&format!("long-{}", "r".repeat(40)));
+    let id = "0123456789abcdef".repeat(4);
+    let sock = env.root.join(&id).join("keeper.sock");
+    assert!(sock.as_os_str().len() > 107, "{}", sock.display());
+    let b = env.bundle("b", &["sh", "-c", "echo long-root-ok"], |_| {});
+    let out = env.base.join("l.out");
+    let o = env.create(&b, &id, &out, &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(env.state(&id)["status"], "created");
+    let o = env.g(&["start", &id]);
+    assert!(o.status.success(), "{}", describe(&o));
+    env.wait_stopped(&id);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "long-root-ok\n");
+    let o = env.g(&["delete", &id]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(env.entries().is_empty());
+    env.assert_no_processes();
+}

@@ -124,10 +124,42 @@ fn socket(kind: libc::c_int) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Longest path a sockaddr_un holds (without its NUL).
+const SUN_PATH_MAX: usize = 107;
+
+/// Calls `f` with a name of `path` that fits in a sockaddr_un: the path
+/// itself, or, when it is longer (Docker's default --root with a 64-digit
+/// id is 110 bytes), its file name under `/proc/self/fd/N` of its directory
+/// opened with O_PATH for the call.
+fn short_path<T>(path: &Path, f: impl FnOnce(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
+    if path.as_os_str().len() <= SUN_PATH_MAX {
+        return f(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return f(path);
+    };
+    use std::os::unix::fs::OpenOptionsExt;
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+    let short = Path::new("/proc/self/fd")
+        .join(d.as_raw_fd().to_string())
+        .join(name);
+    let r = f(&short);
+    drop(d);
+    r
+}
+
 /// Listens on `path` (SOCK_SEQPACKET, mode 0600).
 pub fn listen(path: &Path) -> std::io::Result<OwnedFd> {
+    short_path(path, |p| listen_short(p, path))
+}
+
+fn listen_short(short: &Path, path: &Path) -> std::io::Result<OwnedFd> {
     let s = socket(libc::SOCK_SEQPACKET)?;
-    let (a, len) = sockaddr(path)?;
+    let (a, len) = sockaddr(short)?;
     // SAFETY: bind with a valid, initialised address of `len` bytes.
     if unsafe { libc::bind(s.as_raw_fd(), (&a as *const libc::sockaddr_un).cast(), len) } != 0 {
         return Err(std::io::Error::last_os_error());
@@ -164,6 +196,10 @@ pub fn accept(l: &OwnedFd) -> std::io::Result<OwnedFd> {
 }
 
 fn connect_kind(path: &Path, kind: libc::c_int) -> std::io::Result<OwnedFd> {
+    short_path(path, |p| connect_short(p, kind))
+}
+
+fn connect_short(path: &Path, kind: libc::c_int) -> std::io::Result<OwnedFd> {
     let s = socket(kind)?;
     let (a, len) = sockaddr(path)?;
     // SAFETY: connect with a valid, initialised address of `len` bytes.
