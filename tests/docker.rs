@@ -605,6 +605,15 @@ fn run_it_gives_an_interactive_terminal() {
 /// response, and `docker logs` shows nginx's access log.
 #[test]
 fn nginx_the_study() {
+    // Docker's prestart hook configures the namespace of the state's pid:
+    // it must be the container's, never the host's.
+    let host_v6 = || {
+        ["all", "default"].map(|c| {
+            std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{c}/disable_ipv6"))
+                .unwrap_or_default()
+        })
+    };
+    let before = host_v6();
     let d = docker();
     let image = d.nginx();
     let html = d.dir.join("html-nginx");
@@ -633,4 +642,5 @@ fn nginx_the_study() {
     assert!(logs.is_some(), "nginx's access log: {}", d.logs("nginx"));
     d.ok(&["stop", "-t", "5", "nginx"]);
     d.ok(&["rm", "nginx"]);
+    assert_eq!(host_v6(), before, "the host's IPv6 settings changed");
 }
