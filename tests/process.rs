@@ -410,3 +410,24 @@ fn c_signals_futex_misc_battery() {
     assert_same(&native, &sandboxed);
     assert!(!String::from_utf8_lossy(&native.stdout).contains("FAIL"));
 }
+
+/// prctl(PR_SET_NAME) shows in /proc/PID/comm, stat and status at once:
+/// busybox re-executes its applets through /proc/self/exe and renames the
+/// child from "exe" to the applet (ps shows `{exe}` otherwise).
+#[test]
+fn pr_set_name_shows_in_proc() {
+    let args = [
+        "sh",
+        "-c",
+        "cat /proc/self/comm; grep Name: /proc/self/status; cut -d' ' -f2 /proc/self/stat",
+    ];
+    let bb = busybox();
+    let bb = bb.to_str().unwrap();
+    let native = run_native(bb, &args);
+    let sandboxed = run_sandboxed(bb, &args, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert_eq!(
+        String::from_utf8_lossy(&sandboxed.stdout),
+        "cat\nName:\tgrep\n(cut)\n"
+    );
+}

@@ -163,6 +163,8 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             let n = s.len().min(15);
             b[..n].copy_from_slice(&s[..n]);
             t.comm = b;
+            // /proc/PID/comm, stat and status show it at once.
+            t.publish_info(None);
             Ok(0)
         }
         libc::PR_GET_NAME => {
