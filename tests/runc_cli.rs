@@ -982,3 +982,28 @@ fn a_socket_path_longer_than_sun_path_works() {
     assert!(env.entries().is_empty());
     env.assert_no_processes();
 }
+
+/// A terminal's last output reaches the host before the exit is reported:
+/// containerd's runc shim (Docker) closes the console once it has reaped
+/// the exec waiter, so output still being copied would be lost.
+#[test]
+fn exec_terminal_output_is_out_before_the_exit() {
+    let env = Env::new("drain");
+    let b = env.bundle("b", &["sleep", "1000"], |_| {});
+    let out = env.base.join("init.out");
+    let o = env.create(&b, "dr", &out, &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(env.g(&["start", "dr"]).status.success());
+    let mut c = Command::new("python3");
+    c.arg(workspace_root().join("tests/scripts/runc_exec_drain.py"))
+        .arg(gvisor_bin())
+        .arg(&env.root)
+        .arg("dr")
+        .arg("20")
+        .arg(&env.base);
+    let o = run_command(c);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "lost 0 of 20\n");
+    assert!(env.g(&["delete", "-f", "dr"]).status.success());
+    env.assert_no_processes();
+}

@@ -370,12 +370,22 @@ pub fn open_console(
             }
         })
         .context("starting the console input thread")?;
+    let copying = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = copying.clone();
     let out = std::thread::Builder::new()
         .name("console-out".into())
         .spawn(move || {
+            use std::sync::atomic::Ordering;
             let mut buf = [0u8; 4096];
             while let Ok(n) = master.read(&Detached, &mut buf) {
-                if n == 0 || write_all(output.as_raw_fd(), &buf[..n]).is_err() {
+                busy.store(true, Ordering::SeqCst);
+                let r = if n == 0 {
+                    Ok(())
+                } else {
+                    write_all(output.as_raw_fd(), &buf[..n])
+                };
+                busy.store(false, Ordering::SeqCst);
+                if n == 0 || r.is_err() {
                     break;
                 }
             }
@@ -384,8 +394,37 @@ pub fn open_console(
     Ok(Console {
         output: out,
         slave,
-        pty,
+        pty: pty.clone(),
+        drain: ConsoleDrain { pty, copying },
     })
+}
+
+/// Tells when a console's output has reached the host: a process's exit is
+/// reported only after what it wrote to its terminal was copied out (else
+/// the caller, seeing the exit, may close its side first and lose it).
+#[derive(Clone)]
+pub struct ConsoleDrain {
+    pty: Arc<sentry_core::fsimpl::tty::Pty>,
+    copying: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ConsoleDrain {
+    /// Waits (at most `limit`) until nothing is queued on the terminal nor
+    /// being copied, seen twice in a row a millisecond apart.
+    pub fn wait(&self, limit: std::time::Duration) {
+        use std::sync::atomic::Ordering;
+        let deadline = std::time::Instant::now() + limit;
+        let idle = || self.pty.output_pending() == 0 && !self.copying.load(Ordering::SeqCst);
+        while std::time::Instant::now() < deadline {
+            if idle() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                if idle() {
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
 }
 
 /// A console made by [`open_console`].
@@ -397,6 +436,8 @@ pub struct Console {
     pub slave: Arc<dyn FileDescription>,
     /// The terminal.
     pub pty: Arc<sentry_core::fsimpl::tty::Pty>,
+    /// Waits for its output to be copied out.
+    pub drain: ConsoleDrain,
 }
 
 fn write_all(fd: i32, mut b: &[u8]) -> std::io::Result<()> {

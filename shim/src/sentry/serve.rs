@@ -126,7 +126,9 @@ impl Server {
         let files: [Arc<dyn FileDescription>; 3] = if terminal {
             // The console's session is the process's own (it leads one);
             // its pid is known only once made, so the session is set below.
-            let boot::Console { slave, pty, .. } = boot::open_console(
+            let boot::Console {
+                slave, pty, drain, ..
+            } = boot::open_console(
                 &self.kernel,
                 &self.ptys,
                 spec.creds.uid[0],
@@ -137,7 +139,7 @@ impl Server {
             )
             .map_err(|e| Failure(libc::EIO, format!("{e:#}")))?;
             drop(stderr);
-            console = Some(pty);
+            console = Some((pty, drain));
             [slave.clone(), slave.clone(), slave]
         } else {
             [
@@ -158,7 +160,8 @@ impl Server {
         )
         .map_err(|e| Failure::from(boot::task_error(&path, e)))?;
         let pid = task.pid;
-        if let Some(pty) = console {
+        let drain = console.as_ref().map(|(_, d)| d.clone());
+        if let Some((pty, _)) = console {
             pty.set_session(pid, pid);
             self.consoles.insert(pid, pty);
         }
@@ -169,6 +172,10 @@ impl Server {
         self.kernel.watch_exit(
             pid,
             Box::new(move |st| {
+                // What it wrote to its terminal reaches the host first.
+                if let Some(d) = &drain {
+                    d.wait(std::time::Duration::from_secs(1));
+                }
                 let _ = exited.send(pid);
                 send(
                     &sock,

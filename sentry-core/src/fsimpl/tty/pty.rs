@@ -145,6 +145,11 @@ impl Pty {
         self.uid
     }
 
+    /// Bytes the slave side wrote that the master has not read yet.
+    pub fn output_pending(&self) -> usize {
+        self.lock().output.len()
+    }
+
     /// Makes it the controlling terminal of session `sid` with foreground
     /// group `fg` (the console of the sandbox's init).
     pub fn set_session(&self, sid: i32, fg: i32) {
