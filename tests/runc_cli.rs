@@ -1007,3 +1007,68 @@ fn exec_terminal_output_is_out_before_the_exit() {
     assert!(env.g(&["delete", "-f", "dr"]).status.success());
     env.assert_no_processes();
 }
+
+/// runc's --preserve-fds: the caller's descriptors 3.. reach the init (at
+/// create) and an exec'd process, as the same numbers; one that is not open
+/// is an error.
+#[test]
+fn preserve_fds_pass_descriptors_3_and_up() {
+    let env = Env::new("preserve");
+    let b = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "echo init-wrote >&3; cat <&4 >&3; ls /proc/self/fd >&3; sleep 1000",
+        ],
+        |_| {},
+    );
+    let (input, output) = (env.base.join("in"), env.base.join("out"));
+    std::fs::write(&input, "from-the-host\n").unwrap();
+    let sh = |script: String| {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(script).stdin(Stdio::null());
+        run_command(c)
+    };
+    let g = format!(
+        "{} --root {} --network none",
+        gvisor_bin().display(),
+        env.root.display()
+    );
+    let o = sh(format!(
+        "{g} create --preserve-fds 2 --bundle {} pf 3>{} 4<{} >/dev/null 2>{}",
+        b.display(),
+        output.display(),
+        input.display(),
+        env.base.join("create.err").display()
+    ));
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(env.g(&["start", "pf"]).status.success());
+    let want = "init-wrote\nfrom-the-host\n0\n1\n2\n3\n4\n";
+    for _ in 0..500 {
+        if std::fs::read_to_string(&output).unwrap_or_default() == want {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), want);
+    let o = sh(format!(
+        "{g} exec --preserve-fds 1 pf sh -c 'cat <&3; ls /proc/self/fd' 3<{}",
+        input.display()
+    ));
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "from-the-host\n0\n1\n2\n3\n"
+    );
+    let o = sh(format!("{g} exec --preserve-fds 3 pf true"));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        stderr(&o).contains("descriptor 3 is not open"),
+        "{}",
+        describe(&o)
+    );
+    assert!(env.g(&["delete", "-f", "pf"]).status.success());
+    assert!(env.entries().is_empty());
+    env.assert_no_processes();
+}

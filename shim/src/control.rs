@@ -112,6 +112,10 @@ pub struct Create {
     /// The bundle's config.json.
     #[prost(bytes = "vec", tag = "2")]
     pub config: Vec<u8>,
+    /// Descriptors after the others, given to the init as 3, 4, ...
+    /// (runc's --preserve-fds).
+    #[prost(uint32, tag = "3")]
+    pub extra_fds: u32,
 }
 
 /// Start the prepared process `pid`.
@@ -132,6 +136,9 @@ pub struct Exec {
     /// An OCI process, as JSON.
     #[prost(bytes = "vec", tag = "2")]
     pub config: Vec<u8>,
+    /// Descriptors after stdio, given to the process as 3, 4, ...
+    #[prost(uint32, tag = "3")]
+    pub extra_fds: u32,
 }
 
 /// Send `signal` to `pid`, or with `all` to every process of `container`.
@@ -536,6 +543,7 @@ mod tests {
                 Some(Op::Exec(Exec {
                     container: "c".into(),
                     config: b"{}".to_vec(),
+                    extra_fds: 0,
                 }))
             );
             let ex = Exited {
@@ -581,6 +589,7 @@ mod tests {
                 Exec {
                     container: "c".into(),
                     config: b"{}".to_vec(),
+                    extra_fds: 0,
                 },
                 &[0, 1],
             )
@@ -617,11 +626,13 @@ mod tests {
             Op::Create(Create {
                 container: "c".into(),
                 config: b"{}".to_vec(),
+                extra_fds: 2,
             }),
             Op::Start(Start { pid: 2 }),
             Op::Exec(Exec {
                 container: "c".into(),
                 config: vec![1],
+                extra_fds: 1,
             }),
             Op::Kill(Kill {
                 container: "c".into(),

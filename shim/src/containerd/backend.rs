@@ -37,7 +37,22 @@ pub struct Stdio {
     pub terminal: bool,
     /// stdin, stdout and stderr already open (duplicated for the sentry).
     pub open: Option<OpenStdio>,
+    /// Open descriptors the process gets as 3, 4, ... (runc's
+    /// --preserve-fds; duplicated for the sentry).
+    pub extra: Option<ExtraFds>,
 }
+
+/// Descriptors passed on as 3, 4, ...; equal when they are the same ones.
+#[derive(Clone, Debug)]
+pub struct ExtraFds(pub std::sync::Arc<Vec<std::os::fd::OwnedFd>>);
+
+impl PartialEq for ExtraFds {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ExtraFds {}
 
 /// Three open descriptors (stdin, stdout, stderr) shared by clones of a
 /// [`Stdio`]; equal when they are the same three.

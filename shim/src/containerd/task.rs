@@ -177,6 +177,7 @@ impl<B: Backend> TaskService<B> {
             stderr: req.stderr.clone(),
             terminal: req.terminal,
             open: None,
+            extra: None,
         };
         self.backend.create(req).map_err(backend_error)?;
         self.lock().insert(
@@ -240,6 +241,7 @@ impl<B: Backend> TaskService<B> {
             stderr: req.stderr.clone(),
             terminal: req.terminal,
             open: None,
+            extra: None,
         };
         self.backend
             .exec(&req.id, &req.exec_id, &spec, &stdio)

@@ -102,6 +102,7 @@ impl Server {
         spec: &ProcessSpec,
         p: &crate::oci::Process,
         mut stdio: Vec<OwnedFd>,
+        extra: Vec<OwnedFd>,
         init: bool,
     ) -> std::result::Result<Created, Failure> {
         let (args, env, cwd, terminal) = (&p.args, &p.env, p.cwd.as_str(), p.terminal);
@@ -159,6 +160,19 @@ impl Server {
             files,
         )
         .map_err(|e| Failure::from(boot::task_error(&path, e)))?;
+        // runc's --preserve-fds: 3, 4, ... as they came (host files, pipes
+        // and sockets read and written through the host descriptor).
+        for (i, fd) in extra.into_iter().enumerate() {
+            let entry = sentry_core::vfs::FdEntry {
+                file: Arc::new(HostStdio::from_owned(fd)),
+                cloexec: false,
+            };
+            task.fds
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .install_at(3 + i, entry)
+                .map_err(|e| Failure(e.0, format!("installing preserved descriptor {}", 3 + i)))?;
+        }
         let pid = task.pid;
         let drain = console.as_ref().map(|(_, d)| d.clone());
         if let Some((pty, _)) = console {
@@ -214,17 +228,19 @@ impl Server {
         id: &str,
         b: &crate::oci::Bundle,
         mut fds: Vec<OwnedFd>,
+        extra: u32,
     ) -> std::result::Result<Created, Failure> {
         if self.containers.contains_key(id) {
             return Err(Failure(libc::EEXIST, format!("container {id} exists")));
         }
-        let want = 4 + b.binds.len() + b.files.len();
+        let want = 4 + b.binds.len() + b.files.len() + extra as usize;
         if fds.len() != want {
             return Err(Failure(
                 libc::EINVAL,
                 format!("{} descriptors instead of {want}", fds.len()),
             ));
         }
+        let extra = fds.split_off(want - extra as usize);
         let mut channels = fds.split_off(3);
         let files = channels.split_off(1 + b.binds.len());
         let mut channels = channels.into_iter();
@@ -255,7 +271,7 @@ impl Server {
             rlimits,
             no_new_privs: b.process.no_new_privs,
         };
-        let r = self.prepare(id, &spec, &b.process, fds, true)?;
+        let r = self.prepare(id, &spec, &b.process, fds, extra, true)?;
         self.containers
             .insert(id.to_string(), ContainerState { spec });
         Ok(r)
@@ -278,7 +294,8 @@ impl Server {
             Op::Create(c) => {
                 let b = crate::oci::parse(&c.config)
                     .map_err(|e| Failure(libc::EINVAL, format!("{e:#}")))?;
-                self.add_container(&c.container, &b, fds).map(Reply::Create)
+                self.add_container(&c.container, &b, fds, c.extra_fds)
+                    .map(Reply::Create)
             }
             Op::Exec(x) => {
                 let p = crate::oci::parse_process(&x.config)
@@ -293,7 +310,19 @@ impl Server {
                     no_new_privs: p.no_new_privs || base.no_new_privs,
                     ..base.clone()
                 };
-                self.prepare(&x.container, &spec, &p, fds, false)
+                let mut fds = fds;
+                if fds.len() != 3 + x.extra_fds as usize {
+                    return Err(Failure(
+                        libc::EINVAL,
+                        format!(
+                            "{} descriptors instead of {}",
+                            fds.len(),
+                            3 + x.extra_fds as usize
+                        ),
+                    ));
+                }
+                let extra = fds.split_off(3);
+                self.prepare(&x.container, &spec, &p, fds, extra, false)
                     .map(Reply::Exec)
             }
             Op::Start(st) => {
@@ -535,7 +564,7 @@ pub fn serve(opts: &ServeOptions, strace_out: Option<Box<dyn Write + Send>>) -> 
     keep.extend(&opts.log_fds);
     keep.extend(super::stacks::serve_stacks(&server.kernel)?);
     let answer = server
-        .add_container(&create.container, &bundle, fds)
+        .add_container(&create.container, &bundle, fds, create.extra_fds)
         .map(Reply::Create);
     // Every descriptor the sentry needs from now on is open (or arrives on
     // the control socket): confine.

@@ -20,7 +20,7 @@ use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use super::hooks;
 use super::state::{self, Record};
 use super::wire::{self, Reply, Request};
-use crate::containerd::backend::{Backend, BackendError, NoEvents, OpenStdio, Stdio};
+use crate::containerd::backend::{Backend, BackendError, ExtraFds, NoEvents, OpenStdio, Stdio};
 use crate::containerd::options::RuntimeOptions;
 use crate::containerd::pod::{CreateWith, Pod};
 
@@ -44,6 +44,8 @@ pub struct KeeperArgs {
     /// container's veth into /proc/PID/ns/net) before the sandbox takes
     /// its interfaces.
     pub new_netns: bool,
+    /// runc's --preserve-fds: descriptors 3 .. 3+N go to the init.
+    pub preserve_fds: u32,
 }
 
 enum Event {
@@ -258,7 +260,19 @@ pub fn run(args: KeeperArgs) -> ! {
     // reservations, the docker shim's socket) are not the keeper's to keep.
     let mut keep = vec![ready.as_raw_fd()];
     keep.extend(args.terminal.as_ref().map(|t| t.as_raw_fd()));
+    let preserved: Vec<i32> = (3..3 + args.preserve_fds as i32).collect();
+    keep.extend(&preserved);
     close_other_fds(&keep);
+    // The preserved ones, moved out of the way (close-on-exec duplicates).
+    let mut extra = Vec::with_capacity(preserved.len());
+    for fd in preserved {
+        match dup_cloexec(fd) {
+            Ok(f) => extra.push(f),
+            Err(e) => fail(format!("--preserve-fds: descriptor {fd}: {e}")),
+        }
+        // SAFETY: closing an inherited descriptor now held as a duplicate.
+        unsafe { libc::close(fd) };
+    }
     // SAFETY: PR_SET_NAME with a NUL-terminated name of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"gvisor-keeper".as_ptr(), 0, 0, 0) };
     match setup(&args.dir, args.terminal.as_ref()) {
@@ -346,6 +360,7 @@ pub fn run(args: KeeperArgs) -> ! {
     let stdio = Stdio {
         terminal: args.terminal.is_some(),
         open: Some(OpenStdio(Arc::new(arr))),
+        extra: Some(ExtraFds(Arc::new(extra))),
         ..Default::default()
     };
     let with = CreateWith {
@@ -885,6 +900,14 @@ impl Keeper {
             "paused" => return Err("cannot exec in a paused state".into()),
             _ => {}
         }
+        let mut fds = fds;
+        if fds.len() < 3 {
+            return Err(format!(
+                "exec: {} stdio descriptors instead of 3",
+                fds.len()
+            ));
+        }
+        let extra = fds.split_off(3);
         let arr: [OwnedFd; 3] = fds.try_into().map_err(|v: Vec<OwnedFd>| {
             format!("exec: {} stdio descriptors instead of 3", v.len())
         })?;
@@ -896,6 +919,7 @@ impl Keeper {
         let stdio = Stdio {
             terminal,
             open: Some(OpenStdio(Arc::new(arr))),
+            extra: Some(ExtraFds(Arc::new(extra))),
             ..Default::default()
         };
         let mut wrapped = serde_json::json!({ "process": process });

@@ -438,18 +438,34 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
     state::write_atomic(&abs, pid.to_string().as_bytes()).map_err(|e| e.to_string())
 }
 
-/// The bundle, checked: absolute path, spec, record (pid 0).
-fn prepare(a: &CreateArgs) -> Res<(PathBuf, serde_json::Value, Record)> {
-    check_id(&a.id)?;
-    if a.preserve_fds > 0 {
+/// runc's --preserve-fds N: descriptors 3 .. 3+N must be open (the sandbox
+/// holds at most 1024).
+fn check_preserved(n: u32) -> Res<()> {
+    if n as usize > sentry_core::vfs::MAX_FDS - 3 {
         return Err(Fail(
             format!(
-                "--preserve-fds {}: passing extra descriptors is not supported by gvisor-rs",
-                a.preserve_fds
+                "--preserve-fds {n}: at most {} descriptors",
+                sentry_core::vfs::MAX_FDS - 3
             ),
             1,
         ));
     }
+    for fd in 3..3 + n as i32 {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(Fail(
+                format!("--preserve-fds {n}: descriptor {fd} is not open"),
+                1,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The bundle, checked: absolute path, spec, record (pid 0).
+fn prepare(a: &CreateArgs) -> Res<(PathBuf, serde_json::Value, Record)> {
+    check_id(&a.id)?;
+    check_preserved(a.preserve_fds)?;
     let bundle = a
         .bundle
         .canonicalize()
@@ -591,6 +607,7 @@ fn create(g: &GlobalFlags, a: &CreateArgs) -> Res<i32> {
             terminal: slave,
             ready: w,
             new_netns,
+            preserve_fds: a.preserve_fds,
         });
     }
     drop(w);
@@ -1073,15 +1090,7 @@ fn exec_process(rec: &Record, a: &ExecArgs) -> Res<serde_json::Value> {
 }
 
 fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
-    if a.preserve_fds > 0 {
-        return Err(Fail(
-            format!(
-                "--preserve-fds {}: passing extra descriptors is not supported by gvisor-rs",
-                a.preserve_fds
-            ),
-            1,
-        ));
-    }
+    check_preserved(a.preserve_fds)?;
     let rec = state::load(&g.root, &a.id)?;
     if rec.live_status() == "stopped" {
         return Err(Fail("cannot exec in a stopped state".into(), 1));
@@ -1111,10 +1120,11 @@ fn exec(g: &GlobalFlags, a: &ExecArgs) -> Res<ExitCode> {
         }
         None
     };
-    let fds = match &slave {
-        Some(s) => [s.as_raw_fd(); 3],
-        None => [0, 1, 2],
+    let mut fds = match &slave {
+        Some(s) => vec![s.as_raw_fd(); 3],
+        None => vec![0, 1, 2],
     };
+    fds.extend(3..3 + a.preserve_fds as i32);
     // Signals are caught from now on (the waiter inherits the handlers,
     // so none is lost between its birth and its forwarding thread).
     let sigpipe = keeper::install_signals().ok();

@@ -36,7 +36,7 @@ use oom::OomWatch;
 pub use reaper::start_reaper;
 use reaper::{kill_and_forget, zombie};
 use spawn::Spawner;
-use stdio::{open_stdio, StdinWriter};
+use stdio::{extra_fds, open_stdio, StdinWriter};
 
 /// The CRI annotation naming a container's pod sandbox.
 pub const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
@@ -331,6 +331,7 @@ impl Pod {
         let config = serde_json::to_vec(&config)
             .map_err(|e| BackendError::Failed(format!("encoding config.json: {e}")))?;
         let (mut fds, stdin) = open_stdio(&stdio).map_err(failed)?;
+        let extra = extra_fds(&stdio).map_err(failed)?;
         let env: Vec<OsString> = if options.debug {
             vec!["GVISOR_LOG=debug".into()]
         } else {
@@ -374,6 +375,8 @@ impl Pod {
             .map_err(failed)?;
         fds.extend(channels);
         fds.extend(files);
+        let extra_count = extra.len() as u32;
+        fds.extend(extra);
         if let Some(mut net) = net {
             // Given back when dropped: on a failed start, at once.
             let give_back: GiveBackSlot = Arc::new(Mutex::new(net.give_back.take()));
@@ -433,6 +436,7 @@ impl Pod {
             control::Create {
                 container: req.id.clone(),
                 config,
+                extra_fds: extra_count,
             },
             &raw,
         );
@@ -556,6 +560,7 @@ impl Backend for Pod {
             stderr: req.stderr.clone(),
             terminal: req.terminal,
             open: None,
+            extra: None,
         };
         self.do_create(
             req,
@@ -578,13 +583,17 @@ impl Backend for Pod {
             return Err(BackendError::NotFound(format!("container {id}")));
         }
         let client = self.client()?;
-        let (fds, stdin) = open_stdio(stdio).map_err(failed)?;
+        let (mut fds, stdin) = open_stdio(stdio).map_err(failed)?;
+        let extra = extra_fds(stdio).map_err(failed)?;
+        let extra_count = extra.len() as u32;
+        fds.extend(extra);
         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         let pid = client
             .exec(
                 control::Exec {
                     container: id.to_string(),
                     config: spec.to_vec(),
+                    extra_fds: extra_count,
                 },
                 &raw,
             )

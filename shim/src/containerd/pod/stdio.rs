@@ -112,3 +112,19 @@ pub(super) fn open_stdio(s: &Stdio) -> Result<(Vec<OwnedFd>, Option<StdinWriter>
     };
     Ok((vec![stdin, stdout, stderr], writer))
 }
+
+/// Duplicates a process's extra descriptors (given to it as 3, 4, ...).
+pub(super) fn extra_fds(s: &Stdio) -> Result<Vec<OwnedFd>> {
+    let Some(extra) = &s.extra else {
+        return Ok(Vec::new());
+    };
+    extra
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            f.try_clone()
+                .with_context(|| format!("duplicating preserved descriptor {}", i + 3))
+        })
+        .collect()
+}
