@@ -421,3 +421,33 @@ fn dynamic_elf_runs_like_native() {
         &run_sandboxed(path, &args, NO_FLAGS),
     );
 }
+
+/// clock_settime, settimeofday, adjtimex and clock_adjtime answer as Linux
+/// answers a process without CAP_SYS_TIME (the native run drops it, so the
+/// host's clock is never set).
+#[test]
+fn c_clock_setting_is_refused_as_without_cap_sys_time() {
+    let prog = compile_c("clockset");
+    let sandboxed = run_sandboxed(&prog, NO_FLAGS, NO_FLAGS);
+    assert_eq!(sandboxed.status.code(), Some(0), "{}", describe(&sandboxed));
+    let text = stdout_str(&sandboxed);
+    for want in [
+        "clock_settime -1 Operation not permitted\n",
+        "clock_settime(bad ns) -1 Invalid argument\n",
+        "clock_settime(monotonic) -1 Invalid argument\n",
+        "settimeofday -1 Operation not permitted\n",
+        "adjtimex(read) ok\n",
+        "adjtimex(set) -1 Operation not permitted\n",
+        "adjtimex(ss read) ok\n",
+        "clock_adjtime(read) ok\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing: {text}");
+    }
+    let capsh = std::path::Path::new("/usr/sbin/capsh");
+    if capsh.exists() {
+        let mut c = std::process::Command::new(capsh);
+        c.arg("--drop=cap_sys_time").arg("--").arg("-c").arg(&prog);
+        let native = run_command(c);
+        assert_eq!(stdout_str(&native), text, "{}", describe(&native));
+    }
+}

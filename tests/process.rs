@@ -431,3 +431,22 @@ fn pr_set_name_shows_in_proc() {
         "cat\nName:\tgrep\n(cut)\n"
     );
 }
+
+/// /proc/PID/status's State line has Linux's letter and word: sleeping in
+/// a system call, stopped by SIGSTOP, running for the reader itself.
+#[test]
+fn proc_status_state_words_match_native() {
+    let args = [
+        "-c",
+        "sleep 30 & p=$!; sleep 1; grep State /proc/$p/status; cut -d' ' -f3 /proc/$p/stat; \
+         kill -STOP $p; sleep 0.5; grep State /proc/$p/status; grep State /proc/self/status; \
+         kill -9 $p; wait",
+    ];
+    let native = run_native("/bin/sh", &args);
+    let sandboxed = run_sandboxed("/bin/sh", &args, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert_eq!(
+        String::from_utf8_lossy(&sandboxed.stdout),
+        "State:\tS (sleeping)\nS\nState:\tT (stopped)\nState:\tR (running)\n"
+    );
+}

@@ -274,7 +274,7 @@ impl ProcFs {
             ["sys", "vm", "overcommit_memory"] => Ok(Node::File(b"0\n".to_vec())),
             [pid, rest @ ..] => {
                 let h = self.task(&k, pid)?;
-                pid_node(&k, &h, rest)
+                pid_node(&k, &h, rest, ctx.ucred().pid)
             }
         }
     }
@@ -435,12 +435,14 @@ fn root_of(k: &Kernel, info: &crate::kernel::task::TaskInfo) -> Arc<crate::vfs::
         .unwrap_or_else(|| k.fs.clone())
 }
 
-fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
+/// A process's (or thread's) node; `reader` is the reading process's pid
+/// (it is running while it reads).
+fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysResult<Node> {
     let info = h.info.lock().unwrap_or_else(|p| p.into_inner());
     let comm =
         String::from_utf8_lossy(&info.comm[..info.comm.iter().position(|&b| b == 0).unwrap_or(16)])
             .into_owned();
-    let (ppid, pgid, sid, nthreads, zombie) = {
+    let (ppid, pgid, sid, nthreads, zombie, stopped) = {
         let st = h.tg.lock();
         (
             st.ppid,
@@ -448,6 +450,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
             st.sid,
             st.threads.len(),
             st.zombie.is_some(),
+            st.stopped,
         )
     };
     let pid = h.tg.pid;
@@ -523,7 +526,17 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                 }
                 None => (0, 0, String::new()),
             };
-            let state = if zombie { 'Z' } else { 'S' };
+            // Linux's letters and words: a task in a system call (other
+            // than the reader's own read) sleeps in the sentry.
+            let (state, word) = if zombie {
+                ('Z', "zombie")
+            } else if stopped {
+                ('T', "stopped")
+            } else if h.tg.pid != reader && h.debug.syscall().is_some() {
+                ('S', "sleeping")
+            } else {
+                ('R', "running")
+            };
             let seccomp_mode = if h.tg.container.seccomp.is_some() {
                 2
             } else {
@@ -535,7 +548,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                 ),
                 "statm" => format!("{} {rss} 0 0 0 0 0\n", vsz / 4096),
                 "status" => format!(
-                    "Name:\t{comm}\nState:\t{state}\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{nthreads}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nSeccomp:\t{}\n",
+                    "Name:\t{comm}\nState:\t{state} ({word})\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{nthreads}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nSeccomp:\t{}\n",
                     h.tid,
                     creds.uid[0],
                     creds.uid[1],
@@ -626,7 +639,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str]) -> SysResult<Node> {
                     .cloned()
                     .ok_or(Errno::ENOENT)?;
             drop(info);
-            pid_node(k, &t, more)
+            pid_node(k, &t, more, reader)
         }
         _ => Err(Errno::ENOENT),
     }

@@ -473,6 +473,8 @@ table! {
     152 munlockall => sys_mmap::munlockall, Partial("accepted"), [];
     157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [PrctlOption, Hex, Hex, Hex, Hex];
     158 arch_prctl => sys_thread::arch_prctl, Full, [ArchPrctlCode, Hex];
+    159 adjtimex => sys_time::adjtimex, Partial("reads an unsynchronised clock (TIME_ERROR); changes are EPERM (no CAP_SYS_TIME in the sandbox)"), [Ptr];
+    164 settimeofday => sys_time::settimeofday, Partial("EPERM after Linux's argument checks: the sandbox never sets the host clock"), [Ptr, Ptr];
     170 sethostname => sys_uts::sethostname, Full, [InBuf(1), Long];
     186 gettid => sys_thread::gettid, Full, [];
     188 setxattr => sys_xattr::setxattr, Partial("user.* (and trusted./security. for root) on files the sandbox created or copied up; host attributes are not shown"), [Path, Path, InBuf(3), Long, Hex];
@@ -501,6 +503,7 @@ table! {
     224 timer_gettime => sys_time::timer_gettime, Full, [Int, Ptr];
     225 timer_getoverrun => sys_time::timer_getoverrun, Full, [Int];
     226 timer_delete => sys_time::timer_delete, Full, [Int];
+    227 clock_settime => sys_time::clock_settime, Partial("EPERM after Linux's argument checks: the sandbox never sets the host clock"), [ClockId, Ptr];
     228 clock_gettime => sys_time::clock_gettime, Full, [ClockId, TimespecOut];
     229 clock_getres => sys_time::clock_getres, Full, [ClockId, TimespecOut];
     230 clock_nanosleep => sys_time::clock_nanosleep, Full, [ClockId, TimerFlags, Timespec, TimespecOut];
@@ -544,6 +547,7 @@ table! {
     297 rt_tgsigqueueinfo => sys_signal::rt_tgsigqueueinfo, Full, [Int, Int, Signal, Ptr];
     299 recvmmsg => sys_socket::recvmmsg, Partial("as recvmsg"), [Fd, Ptr, Int, MsgFlags, Timespec];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Rlimit, Ptr, Ptr];
+    305 clock_adjtime => sys_time::clock_adjtime, Partial("CLOCK_REALTIME as adjtimex; other clocks EOPNOTSUPP"), [ClockId, Ptr];
     307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
     316 renameat2 => sys_link::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];
