@@ -451,3 +451,17 @@ fn c_clock_setting_is_refused_as_without_cap_sys_time() {
         assert_eq!(stdout_str(&native), text, "{}", describe(&native));
     }
 }
+
+/// sync, syncfs, sync_file_range, readahead and setdomainname with good and
+/// bad arguments, as Linux answers them (natively in a new UTS namespace).
+#[test]
+fn c_sync_readahead_domainname_match_native() {
+    let prog = compile_c("syncmisc");
+    let mut c = std::process::Command::new("unshare");
+    c.arg("-u").arg(&prog);
+    let native = run_command(c);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&prog, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(stdout_str(&sandboxed).contains("domainname sandbox.example\n"));
+}

@@ -186,6 +186,8 @@ pub struct Kernel {
     pub timers: Arc<timers::Timers>,
     /// The UTS host name (sethostname).
     pub hostname: Mutex<String>,
+    /// The UTS (NIS) domain name (setdomainname).
+    pub domainname: Mutex<String>,
     /// Advisory file locks.
     pub locks: crate::vfs::locks::Locks,
     /// The container of a sandbox started with one program (config's
@@ -255,6 +257,7 @@ impl Kernel {
             futexes: Arc::new(futex::Futexes::default()),
             timers: Arc::new(timers::Timers::default()),
             hostname: Mutex::new(hostname),
+            domainname: Mutex::new("(none)".into()),
             locks: Default::default(),
             default_container: container::Container::new("", config_seccomp),
             exit_watchers: Mutex::new(HashMap::new()),

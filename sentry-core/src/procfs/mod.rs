@@ -252,16 +252,29 @@ impl ProcFs {
                 ("vm".into(), S_IFDIR),
             ])),
             ["sys", "kernel"] => Ok(Node::Dir(
-                ["hostname", "ostype", "osrelease", "pid_max", "version"]
-                    .iter()
-                    .map(|n| (n.to_string(), S_IFREG))
-                    .collect(),
+                [
+                    "domainname",
+                    "hostname",
+                    "ostype",
+                    "osrelease",
+                    "pid_max",
+                    "version",
+                ]
+                .iter()
+                .map(|n| (n.to_string(), S_IFREG))
+                .collect(),
             )),
             ["sys", "vm"] => Ok(Node::Dir(vec![("overcommit_memory".into(), S_IFREG)])),
             ["sys", "kernel", f] => Ok(Node::File(
                 match *f {
                     "hostname" => {
                         format!("{}\n", k.hostname.lock().unwrap_or_else(|p| p.into_inner()))
+                    }
+                    "domainname" => {
+                        format!(
+                            "{}\n",
+                            k.domainname.lock().unwrap_or_else(|p| p.into_inner())
+                        )
                     }
                     "ostype" => "Linux\n".into(),
                     "osrelease" => format!("{}\n", crate::abi::RELEASE),

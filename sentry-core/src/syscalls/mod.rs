@@ -474,9 +474,12 @@ table! {
     157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [PrctlOption, Hex, Hex, Hex, Hex];
     158 arch_prctl => sys_thread::arch_prctl, Full, [ArchPrctlCode, Hex];
     159 adjtimex => sys_time::adjtimex, Partial("reads an unsynchronised clock (TIME_ERROR); changes are EPERM (no CAP_SYS_TIME in the sandbox)"), [Ptr];
+    162 sync => sys_sync::sync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [];
     164 settimeofday => sys_time::settimeofday, Partial("EPERM after Linux's argument checks: the sandbox never sets the host clock"), [Ptr, Ptr];
     170 sethostname => sys_uts::sethostname, Full, [InBuf(1), Long];
+    171 setdomainname => sys_uts::setdomainname, Full, [InBuf(1), Long];
     186 gettid => sys_thread::gettid, Full, [];
+    187 readahead => sys_sync::readahead, Partial("argument checks; no effect (data is read when the program reads it)"), [Fd, Long, Long];
     188 setxattr => sys_xattr::setxattr, Partial("user.* (and trusted./security. for root) on files the sandbox created or copied up; host attributes are not shown"), [Path, Path, InBuf(3), Long, Hex];
     189 lsetxattr => sys_xattr::lsetxattr, Partial("as setxattr"), [Path, Path, InBuf(3), Long, Hex];
     190 fsetxattr => sys_xattr::fsetxattr, Partial("as setxattr"), [Fd, Path, InBuf(3), Long, Hex];
@@ -529,6 +532,7 @@ table! {
     273 set_robust_list => sys_thread::set_robust_list, Full, [Ptr, Long];
     275 splice => sys_read::splice, Partial("a copy through the sentry; SPLICE_F_* flags ignored"), [Fd, Ptr, Fd, Ptr, Long, Hex];
     276 tee => sys_read::tee, Full, [Fd, Fd, Long, Hex];
+    277 sync_file_range => sys_sync::sync_file_range, Partial("argument checks, then as fsync"), [Fd, Long, Long, Hex];
     278 vmsplice => sys_read::vmsplice, Partial("a copy, as writev/readv on the pipe; SPLICE_F_NONBLOCK follows the pipe's O_NONBLOCK"), [Fd, Iovec(2), Long, Hex];
     280 utimensat => sys_attr::utimensat, Full, [Fd, Path, Ptr, AtFlags];
     281 epoll_pwait => sys_poll::epoll_pwait, Partial("as epoll_wait"), [Fd, EpollEventsOut, Int, Int, SigSet, Long];
@@ -548,6 +552,7 @@ table! {
     299 recvmmsg => sys_socket::recvmmsg, Partial("as recvmsg"), [Fd, Ptr, Int, MsgFlags, Timespec];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Rlimit, Ptr, Ptr];
     305 clock_adjtime => sys_time::clock_adjtime, Partial("CLOCK_REALTIME as adjtimex; other clocks EOPNOTSUPP"), [ClockId, Ptr];
+    306 syncfs => sys_sync::syncfs, Partial("as sync"), [Fd];
     307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
     316 renameat2 => sys_link::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];

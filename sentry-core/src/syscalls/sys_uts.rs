@@ -1,4 +1,4 @@
-//! The UTS names: uname, sethostname.
+//! The UTS names: uname, sethostname, setdomainname.
 
 use crate::abi::{MACHINE, RELEASE, SYSNAME, VERSION};
 use crate::errno::{Errno, SysResult};
@@ -14,7 +14,20 @@ pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let fields = [SYSNAME, host.as_str(), RELEASE, VERSION, MACHINE, "(none)"];
+    let domain = t
+        .kernel
+        .domainname
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let fields = [
+        SYSNAME,
+        host.as_str(),
+        RELEASE,
+        VERSION,
+        MACHINE,
+        domain.as_str(),
+    ];
     for (i, f) in fields.iter().enumerate() {
         let n = f.len().min(64);
         b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
@@ -36,5 +49,23 @@ pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().copy_in(a.ptr(0), &mut b)?;
     *t.kernel.hostname.lock().unwrap_or_else(|p| p.into_inner()) =
         String::from_utf8_lossy(&b).into_owned();
+    Ok(0)
+}
+
+/// As sethostname, for the domain name uname reports.
+pub(crate) fn setdomainname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let len = usize::try_from(a.int(1)).map_err(|_| Errno::EINVAL)?;
+    if len > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if !t.creds().privileged() {
+        return Err(Errno::EPERM);
+    }
+    let mut b = vec![0u8; len];
+    t.mm().copy_in(a.ptr(0), &mut b)?;
+    *t.kernel
+        .domainname
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = String::from_utf8_lossy(&b).into_owned();
     Ok(0)
 }
