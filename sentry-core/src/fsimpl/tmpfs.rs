@@ -1007,7 +1007,9 @@ mod tests {
         assert!(!mem.decref(p));
         // Another memory file (a second platform in one process): the data
         // moves there, still one cache for read and mappings.
-        let other = Arc::new(MemoryFile::new(2 << 20).unwrap());
+        // Large enough that the process-wide tmpfs cap (half a memory file)
+        // is not reached by other tests' files held at the same time.
+        let other = Arc::new(MemoryFile::new(256 << 20).unwrap());
         let c2 = f.page_cache(&other).unwrap().unwrap();
         assert!(Arc::ptr_eq(c2.memory(), &other));
         f.pread(&mut b, 10).unwrap();
