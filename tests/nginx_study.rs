@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use gvisor_tests::ctrd::cri::{connect, Pod, PodSpec};
 use gvisor_tests::ctrd::{Containerd, RUNTIME};
+use gvisor_tests::e2e::curl;
 use gvisor_tests::{run_command_timeout, workspace_root};
 
 const IMAGE: &str = "docker.io/library/nginx:latest";
@@ -76,23 +77,6 @@ fn html_dir(c: &Containerd, name: &str, text: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("index.html"), text).unwrap();
     d
-}
-
-/// `curl -s URL`, retried until it succeeds or `timeout` passes.
-fn curl(url: &str, timeout: Duration) -> Result<String, String> {
-    let end = Instant::now() + timeout;
-    let mut last = String::new();
-    while Instant::now() < end {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "--max-time", "5", url]);
-        let out = run_command_timeout(cmd, Duration::from_secs(10));
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-        last = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Err(format!("curl {url}: {last}"))
 }
 
 fn wait_file(path: &Path, needle: &str, timeout: Duration) -> String {

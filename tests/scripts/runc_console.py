@@ -7,7 +7,10 @@ the terminal until it exits.
 
 usage: runc_console.py GVISOR ROOT BUNDLE ID SOCK
 """
-import array
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
+from console_socket import receive_master  # noqa: E402
 import fcntl
 import os
 import socket
@@ -25,14 +28,7 @@ got = {}
 
 
 def receive():
-    conn, _ = srv.accept()
-    fds = array.array("i")
-    msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_LEN(4 * fds.itemsize))
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-    got["name"] = msg.decode()
-    got["fd"] = fds[0] if fds else -1
+    got["name"], got["fd"], got["conn"] = receive_master(srv)
 
 
 t = threading.Thread(target=receive)

@@ -7,7 +7,11 @@ the exit was seen.
 
 usage: runc_exec_drain.py GVISOR ROOT ID N DIR
 """
-import array, os, socket, subprocess, sys, ctypes, fcntl
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
+from console_socket import receive_master  # noqa: E402
+import os, socket, subprocess, sys, ctypes, fcntl
 G, root, cid, n, wd = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 libc = ctypes.CDLL(None, use_errno=True); libc.prctl(36, 1, 0, 0, 0)
 lost = 0
@@ -18,12 +22,7 @@ for i in range(n):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(path); srv.listen(1)
     pf = os.path.join(wd, "drain.pid")
     p = subprocess.Popen([G, "--root", root, "exec", "-d", "-t", "--console-socket", path, "--pid-file", pf, cid, "sh", "-c", "echo out-%d" % i])
-    conn, _ = srv.accept()
-    fds = array.array("i")
-    msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_LEN(4 * fds.itemsize))
-    for level, kind, data in anc:
-        fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-    m = fds[0]
+    _, m, conn = receive_master(srv)
     p.wait()
     pid = int(open(pf).read())
     os.waitpid(pid, 0)

@@ -7,7 +7,10 @@ a subreaper) and prints how it ended.
 
 usage: runc_exec_tty.py GVISOR ROOT ID SOCK PROGRAM
 """
-import array
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
+from console_socket import receive_master  # noqa: E402
 import ctypes
 import fcntl
 import os
@@ -28,13 +31,7 @@ got = {}
 
 
 def receive():
-    conn, _ = srv.accept()
-    fds = array.array("i")
-    msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_LEN(4 * fds.itemsize))
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-    got["fd"] = fds[0] if fds else -1
+    _, got["fd"], got["conn"] = receive_master(srv)
 
 
 t = threading.Thread(target=receive)

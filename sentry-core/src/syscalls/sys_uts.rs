@@ -36,8 +36,10 @@ pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
-    // len is an int: negative or longer than a UTS field is EINVAL.
+/// Reads a UTS name of `a[1]` bytes at `a[0]` (sethostname,
+/// setdomainname): a length that is negative or longer than a UTS field is
+/// EINVAL, a caller without privilege EPERM.
+fn read_uts_name(t: &mut Task, a: &Args) -> SysResult<String> {
     let len = usize::try_from(a.int(1)).map_err(|_| Errno::EINVAL)?;
     if len > 64 {
         return Err(Errno::EINVAL);
@@ -47,25 +49,21 @@ pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let mut b = vec![0u8; len];
     t.mm().copy_in(a.ptr(0), &mut b)?;
-    *t.kernel.hostname.lock().unwrap_or_else(|p| p.into_inner()) =
-        String::from_utf8_lossy(&b).into_owned();
+    Ok(String::from_utf8_lossy(&b).into_owned())
+}
+
+pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let name = read_uts_name(t, a)?;
+    *t.kernel.hostname.lock().unwrap_or_else(|p| p.into_inner()) = name;
     Ok(0)
 }
 
 /// As sethostname, for the domain name uname reports.
 pub(crate) fn setdomainname(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let len = usize::try_from(a.int(1)).map_err(|_| Errno::EINVAL)?;
-    if len > 64 {
-        return Err(Errno::EINVAL);
-    }
-    if !t.creds().privileged() {
-        return Err(Errno::EPERM);
-    }
-    let mut b = vec![0u8; len];
-    t.mm().copy_in(a.ptr(0), &mut b)?;
+    let name = read_uts_name(t, a)?;
     *t.kernel
         .domainname
         .lock()
-        .unwrap_or_else(|p| p.into_inner()) = String::from_utf8_lossy(&b).into_owned();
+        .unwrap_or_else(|p| p.into_inner()) = name;
     Ok(0)
 }

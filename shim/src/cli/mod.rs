@@ -577,12 +577,14 @@ pub fn main() -> ExitCode {
             ..
         } => {
             // The global runtime flags apply too (the subcommand's win).
-            strace.strace |= global.strace;
+            strace.strace |= global.strace.strace;
             if strace.strace_syscalls.is_none() {
-                strace.strace_syscalls.clone_from(&global.strace_syscalls);
+                strace
+                    .strace_syscalls
+                    .clone_from(&global.strace.strace_syscalls);
             }
             if strace.strace_log_size.is_none() {
-                strace.strace_log_size = global.strace_log_size;
+                strace.strace_log_size = global.strace.strace_log_size;
             }
             if debug.debug_log.is_none() {
                 debug.debug_log = global.debug_log.as_ref().map(PathBuf::from);

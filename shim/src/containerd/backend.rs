@@ -42,6 +42,19 @@ pub struct Stdio {
     pub extra: Option<ExtraFds>,
 }
 
+impl Stdio {
+    /// containerd's FIFO paths (nothing already open).
+    pub fn fifos(stdin: &str, stdout: &str, stderr: &str, terminal: bool) -> Stdio {
+        Stdio {
+            stdin: stdin.to_string(),
+            stdout: stdout.to_string(),
+            stderr: stderr.to_string(),
+            terminal,
+            ..Default::default()
+        }
+    }
+}
+
 /// Descriptors passed on as 3, 4, ...; equal when they are the same ones.
 #[derive(Clone, Debug)]
 pub struct ExtraFds(pub std::sync::Arc<Vec<std::os::fd::OwnedFd>>);

@@ -171,14 +171,7 @@ impl<B: Backend> TaskService<B> {
                 format!("container {} already exists", req.id),
             ));
         }
-        let stdio = Stdio {
-            stdin: req.stdin.clone(),
-            stdout: req.stdout.clone(),
-            stderr: req.stderr.clone(),
-            terminal: req.terminal,
-            open: None,
-            extra: None,
-        };
+        let stdio = Stdio::fifos(&req.stdin, &req.stdout, &req.stderr, req.terminal);
         self.backend.create(req).map_err(backend_error)?;
         self.lock().insert(
             req.id.clone(),
@@ -235,14 +228,7 @@ impl<B: Backend> TaskService<B> {
             .as_ref()
             .map(|a| a.value.clone())
             .ok_or_else(|| rpc_error(Code::INVALID_ARGUMENT, "exec: no process spec"))?;
-        let stdio = Stdio {
-            stdin: req.stdin.clone(),
-            stdout: req.stdout.clone(),
-            stderr: req.stderr.clone(),
-            terminal: req.terminal,
-            open: None,
-            extra: None,
-        };
+        let stdio = Stdio::fifos(&req.stdin, &req.stdout, &req.stderr, req.terminal);
         self.backend
             .exec(&req.id, &req.exec_id, &spec, &stdio)
             .map_err(backend_error)?;

@@ -246,6 +246,23 @@ fn say(ready: &OwnedFd, msg: &str) {
     let _ = f.write_all(msg.as_bytes());
 }
 
+/// The next signal number the handlers wrote to `pipe` (waiting for it);
+/// None once the pipe is closed or broken.
+pub fn next_signal(pipe: &OwnedFd) -> Option<i32> {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: read one byte into a local buffer from our pipe.
+        let n = unsafe { libc::read(pipe.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            return Some(i32::from(b[0]));
+        }
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return None;
+    }
+}
+
 /// The keeper's life (in the child `create` forked); never returns.
 pub fn run(args: KeeperArgs) -> ! {
     let ready = args.ready;
@@ -628,17 +645,7 @@ impl Keeper {
     }
 
     fn signals(&self, pipe: OwnedFd) {
-        let mut b = [0u8; 1];
-        loop {
-            // SAFETY: read one byte into a local buffer from our pipe.
-            let n = unsafe { libc::read(pipe.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-            if n <= 0 {
-                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return;
-            }
-            let sig = b[0] as i32;
+        while let Some(sig) = next_signal(&pipe) {
             if sig == libc::SIGWINCH {
                 if let Some(t) = &self.terminal {
                     self.resize_from(t.as_raw_fd());

@@ -59,15 +59,9 @@ pub struct GlobalFlags {
     /// The debug logs' format: text or json.
     #[arg(long, value_name = "FORMAT")]
     pub debug_log_format: Option<String>,
-    /// Trace the sandbox's system calls into the debug log.
-    #[arg(long)]
-    pub strace: bool,
-    /// Trace only these system calls (comma-separated).
-    #[arg(long, value_name = "LIST")]
-    pub strace_syscalls: Option<String>,
-    /// Bytes of a string or buffer shown per argument.
-    #[arg(long, value_name = "N")]
-    pub strace_log_size: Option<usize>,
+    /// `--strace` and its options (into the debug log).
+    #[command(flatten)]
+    pub strace: crate::cli::strace_flags::StraceFlags,
     /// Write a profile at the init's exit into the debug-log directory.
     #[arg(long)]
     pub profile: bool,
@@ -398,7 +392,7 @@ fn out(text: &str) -> ExitCode {
 pub fn runtime_options(g: &GlobalFlags) -> Result<RuntimeOptions, String> {
     let mut o = crate::containerd::options::resolve(None).map_err(|e| format!("{e:#}"))?;
     o.debug |= g.debug;
-    o.strace |= g.strace;
+    o.strace |= g.strace.strace;
     o.profile |= g.profile;
     o.log_packets |= g.log_packets;
     let set = |slot: &mut Option<String>, v: &Option<String>| {
@@ -409,11 +403,11 @@ pub fn runtime_options(g: &GlobalFlags) -> Result<RuntimeOptions, String> {
     set(&mut o.network, &g.network);
     set(&mut o.debug_log, &g.debug_log);
     set(&mut o.debug_log_format, &g.debug_log_format);
-    set(&mut o.strace_syscalls, &g.strace_syscalls);
+    set(&mut o.strace_syscalls, &g.strace.strace_syscalls);
     set(&mut o.platform, &g.platform);
     set(&mut o.overlay, &g.overlay);
-    if g.strace_log_size.is_some() {
-        o.strace_log_size = g.strace_log_size;
+    if g.strace.strace_log_size.is_some() {
+        o.strace_log_size = g.strace.strace_log_size;
     }
     let text = toml::to_string(&o).map_err(|e| format!("runtime options: {e}"))?;
     RuntimeOptions::parse(&text, "runtime flags").map_err(|e| format!("{e:#}"))
@@ -1192,23 +1186,8 @@ fn forward_signals(conn: &OwnedFd, pipe: Option<OwnedFd>) {
     let _ = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            let mut b = [0u8; 1];
-            loop {
-                // SAFETY: read one byte into a local buffer from our pipe.
-                let n = unsafe { libc::read(pipe.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-                if n <= 0 {
-                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                        continue;
-                    }
-                    return;
-                }
-                let _ = wire::send(
-                    &conn2,
-                    &Request::Signal {
-                        signal: u32::from(b[0]),
-                    },
-                    &[],
-                );
+            while let Some(sig) = keeper::next_signal(&pipe) {
+                let _ = wire::send(&conn2, &Request::Signal { signal: sig as u32 }, &[]);
             }
         });
 }

@@ -554,14 +554,7 @@ fn unmount(target: &Path) {
 
 impl Backend for Pod {
     fn create(&self, req: &CreateTaskRequest) -> Result<(), BackendError> {
-        let stdio = Stdio {
-            stdin: req.stdin.clone(),
-            stdout: req.stdout.clone(),
-            stderr: req.stderr.clone(),
-            terminal: req.terminal,
-            open: None,
-            extra: None,
-        };
+        let stdio = Stdio::fifos(&req.stdin, &req.stdout, &req.stderr, req.terminal);
         self.do_create(
             req,
             CreateWith {
