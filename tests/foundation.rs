@@ -465,3 +465,32 @@ fn c_sync_readahead_domainname_match_native() {
     assert_same(&native, &sandboxed);
     assert!(stdout_str(&sandboxed).contains("domainname sandbox.example\n"));
 }
+
+/// sched_* (policies, priorities, sched_attr sizes and flags, reset-on-fork),
+/// ioprio_get/set, get_robust_list and membarrier (with threads spinning in app
+/// code while barriers run) as Linux answers them.
+#[test]
+fn c_sched_ioprio_robust_membarrier_match_native() {
+    let prog = compile_c_with("schedprio", &["-pthread"]);
+    let native = run_native(&prog, NO_FLAGS);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&prog, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(stdout_str(&sandboxed).contains("barriers with spinning threads: 0 failed\n"));
+}
+
+/// preadv, pwritev, preadv2, pwritev2 (offsets, -1, RWF_* flags, pipes,
+/// O_APPEND), the legacy getdents and utime, utimes, futimesat, natively in a
+/// scratch directory and sandboxed in the sandbox's /tmp.
+#[test]
+fn c_vectored_io_getdents_utimes_match_native() {
+    let prog = compile_c("vecio");
+    let dir = scratch_dir().join("vecio-scratch");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let native = run_native(&prog, &[dir.to_str().expect("utf-8 path")]);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&prog, &["/tmp"], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(stdout_str(&sandboxed).contains("entry link type 10 reclen 24\n"));
+}

@@ -710,6 +710,12 @@ impl FileDescription for TmpFile {
         let (_, n) = self.write_at(buf, (!self.append()).then_some(offset))?;
         Ok(n)
     }
+    fn pwrite_rwf(&self, buf: &[u8], offset: u64, append: bool) -> SysResult<(u64, usize)> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        self.write_at(buf, (!append).then_some(offset))
+    }
     fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
         let mut p = self.pos();
         let base = match whence {

@@ -309,6 +309,7 @@ impl Kernel {
                 vfork_released: false,
                 pdeath_signal: 0,
                 nice: 0,
+                membarrier: 0,
                 exited_cpu_ns: 0,
                 children_cpu_ns: 0,
                 stopped: false,
@@ -348,6 +349,9 @@ impl Kernel {
             info: Mutex::new(task::TaskInfo::default()),
             host_tid: Default::default(),
             debug: Default::default(),
+            guest_entries: Default::default(),
+            sched: Default::default(),
+            robust_list: Default::default(),
         });
         tg.lock().threads.push(h.clone());
         procs.tasks.insert(tid, h.clone());

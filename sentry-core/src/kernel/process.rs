@@ -215,7 +215,17 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
         t.pid
     };
     let (tg, handle) = kernel.new_process(parent_pid, pgid, sid, t.handle.tg.container.clone());
-    tg.lock().nice = t.handle.tg.lock().nice;
+    {
+        // The nice value and membarrier registrations (they belong to the memory, which
+        // the child copies) carry over.
+        let (nice, mb) = {
+            let p = t.handle.tg.lock();
+            (p.nice, p.membarrier)
+        };
+        let mut c = tg.lock();
+        c.nice = nice;
+        c.membarrier = mb;
+    }
     {
         let creds = t.creds();
         *tg.creds.lock().unwrap_or_else(|p| p.into_inner()) = creds;
@@ -236,6 +246,7 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
         tg.lock().exit_signal = (fl & CSIGNAL) as u32;
     }
     handle.sig().blocked = t.handle.sig().blocked;
+    *handle.sched.lock().unwrap_or_else(|p| p.into_inner()) = t.handle.sched_state().for_child();
     let child_pid = tg.pid;
     if let Some(parent) = kernel.procs().tgs.get(&parent_pid) {
         parent.lock().children.push(child_pid);
@@ -285,6 +296,7 @@ fn clone_thread(
     }
     let handle = kernel.new_thread(&tg);
     handle.sig().blocked = t.handle.sig().blocked;
+    *handle.sched.lock().unwrap_or_else(|p| p.into_inner()) = t.handle.sched_state().for_child();
     let tid = handle.tid;
     let child = child_task(t, handle, t.mm.clone(), fl, stack, tls, ctx);
     start_child(t, child, fl, ptid, ctid)?;
@@ -369,6 +381,10 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
     t.set_comm(path);
     t.clear_child_tid = 0;
     t.robust_list = 0;
+    t.handle
+        .robust_list
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    t.handle.tg.lock().membarrier = 0;
     t.altstack = Default::default();
     // The fd table is no longer shared, and close-on-exec fds go.
     let table = t.fds().clone();

@@ -91,6 +91,8 @@ pub struct TgState {
     pub pdeath_signal: u32,
     /// Nice value (-20..=19), inherited by children.
     pub nice: i32,
+    /// membarrier registrations (MEMBARRIER_CMD_REGISTER_* bits); cleared at exec.
+    pub membarrier: u32,
     /// Stopped by a job-control signal.
     pub stopped: bool,
     /// A stop not yet reported to wait(WUNTRACED): the signal.
@@ -237,6 +239,51 @@ pub struct TaskHandle {
     pub in_guest: AtomicBool,
     /// The system call it is in and its user rip/rsp (`gvisor debug --stacks`).
     pub debug: crate::kernel::debug::TaskDebug,
+    /// Counts entries into app code (membarrier waits for it to move).
+    pub guest_entries: std::sync::atomic::AtomicU64,
+    /// Scheduling policy, priority and I/O priority as sched_setattr/ioprio_set left them.
+    pub sched: Mutex<SchedState>,
+    /// The set_robust_list head, as get_robust_list reports it to other threads.
+    pub robust_list: std::sync::atomic::AtomicU64,
+}
+
+/// What the scheduler calls of a thread record. The sandbox's threads run on host threads
+/// the host schedules: these values are kept and reported, not enforced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedState {
+    /// SCHED_OTHER (0), SCHED_FIFO (1), SCHED_RR (2), SCHED_BATCH (3), SCHED_IDLE (5).
+    pub policy: u32,
+    /// The real-time priority (1..=99 for FIFO and RR, else 0).
+    pub priority: u32,
+    /// SCHED_RESET_ON_FORK.
+    pub reset_on_fork: bool,
+    /// The ioprio_set value (class << 13 | data); 0: none set.
+    pub ioprio: u32,
+    /// A fair task's slice from sched_setattr's runtime, ns; 0: the default.
+    pub slice: u64,
+}
+
+impl SchedState {
+    /// What a child (fork or clone) starts with: the same, or the defaults for a real-time or
+    /// negative-nice policy with SCHED_RESET_ON_FORK, as Linux.
+    pub fn for_child(&self) -> SchedState {
+        if self.reset_on_fork {
+            let policy = if matches!(self.policy, 1 | 2) {
+                0
+            } else {
+                self.policy
+            };
+            SchedState {
+                policy,
+                priority: 0,
+                reset_on_fork: false,
+                ioprio: self.ioprio,
+                slice: self.slice,
+            }
+        } else {
+            *self
+        }
+    }
 }
 
 impl TaskHandle {
@@ -272,6 +319,11 @@ impl TaskHandle {
         let s = self.sig();
         let tgp = self.tg.lock().pending;
         (s.pending | tgp) & !s.blocked != 0
+    }
+
+    /// Its scheduling record.
+    pub fn sched_state(&self) -> SchedState {
+        *self.sched.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Interrupts app code, leaving a sentry-side wait alone.
@@ -660,6 +712,7 @@ impl Task {
             }
             let space = {
                 let mm = self.mm();
+                self.handle.guest_entries.fetch_add(1, Ordering::SeqCst);
                 self.handle.in_guest.store(true, Ordering::SeqCst);
                 mm.address_space().clone()
             };

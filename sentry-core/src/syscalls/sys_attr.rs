@@ -9,6 +9,33 @@ use crate::vfs::SetAttr;
 use super::at::{at, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::Args;
 
+/// fchmod/fchown/futimens on an open file. A directory's open description may not carry the
+/// inode (an overlay's merged listing answers EROFS): then the change goes through the path
+/// it was opened by, not following a final symlink.
+fn fd_setattr(
+    t: &mut Task,
+    f: &std::sync::Arc<dyn crate::vfs::FileDescription>,
+    attr: SetAttr,
+) -> SysResult<u64> {
+    match f.setattr(&attr) {
+        Err(Errno::EROFS)
+            if f.stat()
+                .is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFDIR) =>
+        {
+            let Some(path) = f.path() else {
+                return Err(Errno::EROFS);
+            };
+            let path = path.into_bytes();
+            at(t, AT_FDCWD, &path, |fs, s| {
+                fs.setattr(s, &path, false, &attr)
+            })?;
+            Ok(0)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(0),
+    }
+}
+
 fn setattr_path(t: &mut Task, dirfd: i32, pa: u64, follow: bool, attr: SetAttr) -> SysResult<u64> {
     let path = t.read_path(pa)?;
     at(t, dirfd, &path, |fs, s| fs.setattr(s, &path, follow, &attr))?;
@@ -43,11 +70,14 @@ pub(crate) fn fchmodat(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn fchmod(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().file(a.fd(0).into())?;
-    f.setattr(&SetAttr {
-        mode: Some(a.uint(1) & 0o7777),
-        ..Default::default()
-    })?;
-    Ok(0)
+    fd_setattr(
+        t,
+        &f,
+        SetAttr {
+            mode: Some(a.uint(1) & 0o7777),
+            ..Default::default()
+        },
+    )
 }
 
 fn owner(uid: u32, gid: u32) -> SetAttr {
@@ -69,7 +99,7 @@ pub(crate) fn lchown(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub(crate) fn fchownat(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a.uint(4) & AT_EMPTY_PATH != 0 && t.mm().read_cstring(a.ptr(1), 1)?.is_empty() {
         let f = t.fds().file(a.fd(0).into())?;
-        f.setattr(&owner(a.uint(2), a.uint(3)))?;
+        fd_setattr(t, &f, owner(a.uint(2), a.uint(3)))?;
         return Ok(0);
     }
     setattr_path(
@@ -83,7 +113,7 @@ pub(crate) fn fchownat(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn fchown(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().file(a.fd(0).into())?;
-    f.setattr(&owner(a.uint(1), a.uint(2)))?;
+    fd_setattr(t, &f, owner(a.uint(1), a.uint(2)))?;
     Ok(0)
 }
 
@@ -127,8 +157,8 @@ pub(crate) fn utimensat(t: &mut Task, a: &Args) -> SysResult<u64> {
         ..Default::default()
     };
     if a.ptr(1) == 0 {
-        t.fds().file(a.fd(0).into())?.setattr(&attr)?;
-        return Ok(0);
+        let f = t.fds().file(a.fd(0).into())?;
+        return fd_setattr(t, &f, attr);
     }
     setattr_path(
         t,
@@ -137,6 +167,63 @@ pub(crate) fn utimensat(t: &mut Task, a: &Args) -> SysResult<u64> {
         a.uint(3) & AT_SYMLINK_NOFOLLOW == 0,
         attr,
     )
+}
+
+/// The times of utime/utimes/futimesat: None (NULL: now), or atime and mtime.
+/// `usec`: two `struct timeval` (microseconds must be 0..1e6, else EINVAL);
+/// otherwise a `struct utimbuf` (two whole seconds).
+fn old_times(t: &mut Task, p: u64, usec: bool) -> SysResult<SetAttr> {
+    if p == 0 {
+        let now = now_ts();
+        return Ok(SetAttr {
+            atime: Some(now),
+            mtime: Some(now),
+            ..Default::default()
+        });
+    }
+    let mut b = [0u8; 32];
+    let n = if usec { 32 } else { 16 };
+    t.mm().copy_in(p, &mut b[..n])?;
+    let word = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let times = if usec {
+        let mut v = [(0i64, 0i64); 2];
+        for (i, slot) in v.iter_mut().enumerate() {
+            let (s, us) = (word(i * 2), word(i * 2 + 1));
+            if !(0..1_000_000).contains(&us) {
+                return Err(Errno::EINVAL);
+            }
+            *slot = (s, us * 1000);
+        }
+        v
+    } else {
+        [(word(0), 0), (word(1), 0)]
+    };
+    Ok(SetAttr {
+        atime: Some(times[0]),
+        mtime: Some(times[1]),
+        ..Default::default()
+    })
+}
+
+pub(crate) fn utime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let attr = old_times(t, a.ptr(1), false)?;
+    setattr_path(t, AT_FDCWD, a.ptr(0), true, attr)
+}
+
+pub(crate) fn utimes(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let attr = old_times(t, a.ptr(1), true)?;
+    setattr_path(t, AT_FDCWD, a.ptr(0), true, attr)
+}
+
+/// futimesat(dirfd, path, times): as utimes relative to `dirfd`; a NULL path
+/// changes `dirfd` itself.
+pub(crate) fn futimesat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let attr = old_times(t, a.ptr(2), true)?;
+    if a.ptr(1) == 0 {
+        let f = t.fds().file(a.fd(0).into())?;
+        return fd_setattr(t, &f, attr);
+    }
+    setattr_path(t, a.fd(0), a.ptr(1), true, attr)
 }
 
 pub(crate) fn truncate(t: &mut Task, a: &Args) -> SysResult<u64> {

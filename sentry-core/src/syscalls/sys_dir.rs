@@ -41,6 +41,40 @@ pub(crate) fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// The legacy getdents: `linux_dirent` records (d_ino, d_off, d_reclen, the name with its
+/// NUL, then d_type in the record's last byte). On x86-64 a record has the same length as
+/// its `linux_dirent64` twin (both align 20 + name length to 8), so the entries are read as
+/// getdents64 and rewritten in place.
+pub(crate) fn getdents(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let file = t.fds().file(a.fd(0).into())?;
+    let count = a.uint(2) as usize;
+    let len = count.min(1 << 16);
+    let len = t
+        .mm()
+        .accessible_len(a.ptr(1), len, crate::platform::Access::Write)?;
+    let mut buf = vec![0u8; len];
+    let n = file.getdents64(&mut buf)?;
+    let mut at = 0usize;
+    while at + 19 <= n {
+        let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
+        if reclen < 20 || at + reclen > n {
+            return Err(Errno::EIO);
+        }
+        let rec = &mut buf[at..at + reclen];
+        let d_type = rec[18];
+        let name_len = rec[19..]
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(reclen - 19);
+        rec.copy_within(19..19 + name_len, 18);
+        rec[18 + name_len] = 0;
+        rec[reclen - 1] = d_type;
+        at += reclen;
+    }
+    t.mm().copy_out(a.ptr(1), &buf[..n])?;
+    Ok(n as u64)
+}
+
 pub(crate) fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a.fd(0).into())?;
     // The count is an int in Linux: "negative" ones fit no entry. Only

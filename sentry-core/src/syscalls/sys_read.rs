@@ -73,21 +73,48 @@ pub(crate) fn pread64(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(n as u64)
 }
 
+/// Reads an iovec array as Linux's `import_iovec`: more than 1024 segments or a negative
+/// length is EINVAL; a segment that runs past user space is EFAULT; the total is capped at
+/// MAX_RW_COUNT by shortening the segment that crosses it (and dropping those after).
 fn iovecs(t: &mut Task, addr: u64, cnt: u64) -> SysResult<Vec<(u64, usize)>> {
+    /// INT_MAX rounded down to a page, Linux's limit on one transfer.
+    const MAX_RW_COUNT: u64 = 0x7fff_f000;
+    /// The top of user space (TASK_SIZE_MAX with 4-level paging).
+    const TASK_SIZE_MAX: u64 = 0x7fff_ffff_f000;
     if cnt > 1024 {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; cnt as usize * 16];
     t.mm().copy_in(addr, &mut raw)?;
-    let mut v = Vec::with_capacity(cnt as usize);
+    let segs: Vec<(u64, u64)> = raw
+        .chunks_exact(16)
+        .map(|c| {
+            let word = |i: usize| {
+                u64::from_le_bytes([
+                    c[i],
+                    c[i + 1],
+                    c[i + 2],
+                    c[i + 3],
+                    c[i + 4],
+                    c[i + 5],
+                    c[i + 6],
+                    c[i + 7],
+                ])
+            };
+            (word(0), word(8))
+        })
+        .collect();
+    if segs.iter().any(|&(_, len)| (len as i64) < 0) {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = Vec::with_capacity(segs.len());
     let mut total: u64 = 0;
-    for c in raw.chunks_exact(16) {
-        let base = u64::from_le_bytes(c[..8].try_into().map_err(|_| Errno::EFAULT)?);
-        let len = u64::from_le_bytes(c[8..].try_into().map_err(|_| Errno::EFAULT)?);
-        total = total.checked_add(len).ok_or(Errno::EINVAL)?;
-        if total > isize::MAX as u64 {
-            return Err(Errno::EINVAL);
+    for (base, len) in segs {
+        if len > TASK_SIZE_MAX || base > TASK_SIZE_MAX - len {
+            return Err(Errno::EFAULT);
         }
+        let len = len.min(MAX_RW_COUNT - total);
+        total += len;
         v.push((base, len as usize));
     }
     Ok(v)
@@ -99,6 +126,18 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
         return super::sys_socket::readv_socket(t, &file, a[1], a[2]);
     }
     let iov = iovecs(t, a[1], a[2])?;
+    read_vectored(t, &file, iov, None, false)
+}
+
+/// Reads into the segments `iov` at `pos` (None: at the file offset, moving it). `nowait`
+/// (RWF_NOWAIT): a pipe or socket with nothing to read gives EAGAIN instead of waiting.
+fn read_vectored(
+    t: &mut Task,
+    file: &std::sync::Arc<dyn crate::vfs::FileDescription>,
+    iov: Vec<(u64, usize)>,
+    pos: Option<u64>,
+    nowait: bool,
+) -> SysResult<u64> {
     let mut total = 0usize;
     for (base, len) in iov {
         if len == 0 {
@@ -106,7 +145,12 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         let len = t.mm().accessible_len(base, len.min(CHUNK), Access::Write)?;
         let mut buf = vec![0u8; len];
-        let n = match file.read(t, &mut buf) {
+        let r = match pos {
+            Some(p) => file.pread(&mut buf, p + total as u64),
+            None if nowait => read_nowait(t, file, &mut buf),
+            None => file.read(t, &mut buf),
+        };
+        let n = match r {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
@@ -120,14 +164,38 @@ pub(crate) fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(total as u64)
 }
 
+/// A read that does not wait: EAGAIN from a pipe, socket or device with nothing ready.
+fn read_nowait(
+    t: &mut Task,
+    file: &std::sync::Arc<dyn crate::vfs::FileDescription>,
+    buf: &mut [u8],
+) -> SysResult<usize> {
+    if let Some(p) = file.as_any().downcast_ref::<crate::fsimpl::pipe::PipeEnd>() {
+        return p.read_with(t, buf, true);
+    }
+    if !file.always_ready() && file.readiness_for(t) & libc::POLLIN as u32 == 0 {
+        return Err(Errno::EAGAIN);
+    }
+    file.read(t, buf)
+}
+
 pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = t.fds().file(a[0] as i64)?;
     if file.socket().is_some() {
         return super::sys_socket::writev_socket(t, &file, a[1], a[2]);
     }
     let iov = iovecs(t, a[1], a[2])?;
-    // Gather up to CHUNK bytes into one buffer so a terminal or pipe sees one write; larger
-    // vectors go out in CHUNK-sized writes until one is short (as `write_chunked`).
+    write_vectored(t, iov, |t, b, _| file.write(t, b))
+}
+
+/// Writes the segments `iov` through `put(task, bytes, written so far)`: up to [`CHUNK`]
+/// bytes are gathered into one buffer so a terminal or pipe sees one write; larger vectors go
+/// out in CHUNK-sized writes until one is short (as `write_chunked`).
+fn write_vectored(
+    t: &mut Task,
+    iov: Vec<(u64, usize)>,
+    mut put: impl FnMut(&Task, &[u8], u64) -> SysResult<usize>,
+) -> SysResult<u64> {
     let mut buf = Vec::with_capacity(CHUNK.min(iov.iter().map(|v| v.1).sum()));
     let mut done = 0u64;
     let mut segs = iov.into_iter().filter(|v| v.1 > 0).peekable();
@@ -158,7 +226,7 @@ pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
                 _ => Ok(done),
             };
         }
-        let w = match file.write(t, &buf) {
+        let w = match put(t, &buf, done) {
             Ok(w) => w,
             Err(_) if done > 0 => return Ok(done),
             Err(e) => return Err(e),
@@ -173,6 +241,130 @@ pub(crate) fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         buf.clear();
     }
+}
+
+/// preadv2/pwritev2 flags (RWF_*): Linux's known set; others are EOPNOTSUPP.
+const RWF_HIPRI: u64 = 0x01;
+const RWF_DSYNC: u64 = 0x02;
+const RWF_SYNC: u64 = 0x04;
+const RWF_NOWAIT: u64 = 0x08;
+const RWF_APPEND: u64 = 0x10;
+const RWF_NOAPPEND: u64 = 0x20;
+const RWF_ATOMIC: u64 = 0x40;
+const RWF_DONTCACHE: u64 = 0x80;
+
+/// Checks RWF_* `flags` as Linux does once the fd and vector are good: unknown flags, and
+/// RWF_ATOMIC and RWF_DONTCACHE (which need direct I/O or a page cache the sandbox's files do
+/// not have) are EOPNOTSUPP; RWF_APPEND with RWF_NOAPPEND is EINVAL.
+fn check_rwf(flags: u64) -> SysResult<()> {
+    let known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND;
+    if flags & !(known | RWF_ATOMIC | RWF_DONTCACHE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if flags & (RWF_ATOMIC | RWF_DONTCACHE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if flags & RWF_APPEND != 0 && flags & RWF_NOAPPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+fn is_pipe(f: &std::sync::Arc<dyn crate::vfs::FileDescription>) -> bool {
+    f.as_any()
+        .downcast_ref::<crate::fsimpl::pipe::PipeEnd>()
+        .is_some()
+}
+
+/// The offset argument of preadv/pwritev (pos_l; on 64-bit Linux pos_h adds nothing).
+/// `allow_current`: preadv2/pwritev2, where -1 means the file offset.
+fn vec_offset(raw: u64, allow_current: bool) -> SysResult<Option<u64>> {
+    let pos = raw as i64;
+    if allow_current && pos == -1 {
+        return Ok(None);
+    }
+    if pos < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(pos as u64))
+}
+
+fn preadv_common(t: &mut Task, a: &Args, pos: Option<u64>, flags: u64) -> SysResult<u64> {
+    let file = t.fds().file(a[0] as i64)?;
+    if file.status_flags() & libc::O_ACCMODE as u32 == libc::O_WRONLY as u32 {
+        return Err(Errno::EBADF);
+    }
+    if pos.is_some() && (file.socket().is_some() || is_pipe(&file)) {
+        return Err(Errno::ESPIPE);
+    }
+    let iov = iovecs(t, a[1], a[2])?;
+    check_rwf(flags)?;
+    if pos.is_none() && file.socket().is_some() && flags & RWF_NOWAIT == 0 {
+        return super::sys_socket::readv_socket(t, &file, a[1], a[2]);
+    }
+    read_vectored(t, &file, iov, pos, flags & RWF_NOWAIT != 0)
+}
+
+pub(crate) fn preadv(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pos = vec_offset(a[3], false)?;
+    preadv_common(t, a, pos, 0)
+}
+
+pub(crate) fn preadv2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pos = vec_offset(a[3], true)?;
+    preadv_common(t, a, pos, a[5])
+}
+
+fn pwritev_common(t: &mut Task, a: &Args, pos: Option<u64>, flags: u64) -> SysResult<u64> {
+    let file = t.fds().file(a[0] as i64)?;
+    if file.status_flags() & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32 {
+        return Err(Errno::EBADF);
+    }
+    if pos.is_some() && (file.socket().is_some() || is_pipe(&file)) {
+        return Err(Errno::ESPIPE);
+    }
+    let iov = iovecs(t, a[1], a[2])?;
+    check_rwf(flags)?;
+    if flags & RWF_NOWAIT != 0
+        && !file.always_ready()
+        && file.readiness_for(t) & libc::POLLOUT as u32 == 0
+    {
+        return Err(Errno::EAGAIN);
+    }
+    if pos.is_none() && file.socket().is_some() {
+        return super::sys_socket::writev_socket(t, &file, a[1], a[2]);
+    }
+    let append = if flags & RWF_APPEND != 0 {
+        Some(true)
+    } else if flags & RWF_NOAPPEND != 0 {
+        Some(false)
+    } else {
+        None
+    };
+    match (pos, append) {
+        (Some(p), None) => write_vectored(t, iov, |_, b, done| file.pwrite(b, p + done)),
+        (None, None) => write_vectored(t, iov, |t, b, _| file.write(t, b)),
+        (Some(p), Some(app)) => write_vectored(t, iov, |_, b, done| {
+            file.pwrite_rwf(b, p + done, app).map(|(_, n)| n)
+        }),
+        (None, Some(app)) => write_vectored(t, iov, |_, b, _| {
+            // At the file offset (or the end), moving the offset past what was written.
+            let at = file.seek(0, Whence::Cur)?;
+            let (start, n) = file.pwrite_rwf(b, at, app)?;
+            file.seek((start + n as u64) as i64, Whence::Set)?;
+            Ok(n)
+        }),
+    }
+}
+
+pub(crate) fn pwritev(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pos = vec_offset(a[3], false)?;
+    pwritev_common(t, a, pos, 0)
+}
+
+pub(crate) fn pwritev2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pos = vec_offset(a[3], true)?;
+    pwritev_common(t, a, pos, a[5])
 }
 
 pub(crate) fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {

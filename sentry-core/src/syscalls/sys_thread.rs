@@ -118,7 +118,142 @@ pub(crate) fn set_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     t.robust_list = a[0];
+    t.handle
+        .robust_list
+        .store(a[0], std::sync::atomic::Ordering::Relaxed);
     Ok(0)
+}
+
+/// get_robust_list(pid, head_ptr, len_ptr): the head a thread registered (0:
+/// the caller) and the size of `struct robust_list_head`.
+pub(crate) fn get_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pid = a.int(0);
+    let head = if pid == 0 || pid == t.tid {
+        t.robust_list
+    } else {
+        let h = t
+            .kernel
+            .procs()
+            .tasks
+            .get(&pid)
+            .cloned()
+            .ok_or(Errno::ESRCH)?;
+        // Reading another process's list needs ptrace access: root or the same user.
+        let me = t.creds();
+        let them = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid;
+        if !me.privileged() && !std::sync::Arc::ptr_eq(&h.tg, &t.handle.tg) && them[0] != me.uid[0]
+        {
+            return Err(Errno::EPERM);
+        }
+        h.robust_list.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    t.mm().copy_out(a[2], &24u64.to_le_bytes())?;
+    t.mm().copy_out(a[1], &head.to_le_bytes())?;
+    Ok(0)
+}
+
+// membarrier(2) commands.
+const MEMBARRIER_CMD_QUERY: u32 = 0;
+const MEMBARRIER_CMD_GLOBAL: u32 = 1 << 0;
+const MEMBARRIER_CMD_GLOBAL_EXPEDITED: u32 = 1 << 1;
+const MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED: u32 = 1 << 2;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: u32 = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: u32 = 1 << 4;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE: u32 = 1 << 5;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: u32 = 1 << 6;
+const MEMBARRIER_CMD_GET_REGISTRATIONS: u32 = 1 << 9;
+
+/// The commands served (restartable-sequence ones are not: there is no rseq).
+const MEMBARRIER_SUPPORTED: u32 = MEMBARRIER_CMD_GLOBAL
+    | MEMBARRIER_CMD_GLOBAL_EXPEDITED
+    | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+    | MEMBARRIER_CMD_PRIVATE_EXPEDITED
+    | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+    | MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE
+    | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+    | MEMBARRIER_CMD_GET_REGISTRATIONS;
+
+/// membarrier(cmd, flags, cpu_id). A barrier makes every other thread concerned that is
+/// running app code leave it (a VM exit serializes the CPU, which is what both the memory
+/// barrier and SYNC_CORE ask for) and waits until it has; threads in the sentry pass its
+/// locks, which are barriers. Registrations belong to the process and end at exec.
+pub(crate) fn membarrier(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (cmd, flags) = (a.uint(0), a.uint(1));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tg = t.handle.tg.clone();
+    let registered = |bit: u32| tg.lock().membarrier & bit != 0;
+    match cmd {
+        MEMBARRIER_CMD_QUERY => Ok(MEMBARRIER_SUPPORTED as u64),
+        MEMBARRIER_CMD_GLOBAL => {
+            barrier(t, true, |_| true);
+            Ok(0)
+        }
+        MEMBARRIER_CMD_GLOBAL_EXPEDITED => {
+            barrier(t, true, |tg| {
+                tg.lock().membarrier & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED != 0
+            });
+            Ok(0)
+        }
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE => {
+            if !registered(cmd << 1) {
+                return Err(Errno::EPERM);
+            }
+            barrier(t, false, |_| true);
+            Ok(0)
+        }
+        MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE => {
+            tg.lock().membarrier |= cmd;
+            Ok(0)
+        }
+        MEMBARRIER_CMD_GET_REGISTRATIONS => Ok(tg.lock().membarrier as u64),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Makes the other threads of the caller's process (or, `global`, of every process `pick`
+/// selects) that are in app code leave it, and waits until each has (it is out, or has
+/// entered again since).
+fn barrier(t: &Task, global: bool, pick: impl Fn(&crate::kernel::task::ThreadGroup) -> bool) {
+    use std::sync::atomic::Ordering;
+    let threads: Vec<_> = if global {
+        let tgs: Vec<_> = t.kernel.procs().tgs.values().cloned().collect();
+        tgs.iter()
+            .filter(|tg| pick(tg))
+            .flat_map(|tg| tg.lock().threads.clone())
+            .collect()
+    } else {
+        t.handle.tg.lock().threads.clone()
+    };
+    let running: Vec<_> = threads
+        .into_iter()
+        .filter(|h| h.tid != t.tid)
+        .filter_map(|h| {
+            let entries = h.guest_entries.load(Ordering::SeqCst);
+            h.in_guest.load(Ordering::SeqCst).then_some((h, entries))
+        })
+        .collect();
+    for (h, _) in &running {
+        h.interrupt_guest();
+    }
+    for (h, entries) in running {
+        let mut spins = 0u32;
+        while h.in_guest.load(Ordering::SeqCst)
+            && h.guest_entries.load(Ordering::SeqCst) == entries
+            && !h.killed.load(Ordering::SeqCst)
+        {
+            spins += 1;
+            if spins.is_multiple_of(1024) {
+                // A kick that landed before the thread reached app code is consumed there;
+                // kick again until it is seen out.
+                h.interrupt_guest();
+            }
+            std::thread::yield_now();
+        }
+    }
 }
 
 pub(crate) fn rseq(_t: &mut Task, _: &Args) -> SysResult<u64> {

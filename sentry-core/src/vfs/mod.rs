@@ -43,6 +43,25 @@ pub trait FileDescription: Send + Sync + Any {
     fn pwrite(&self, _buf: &[u8], _offset: u64) -> SysResult<usize> {
         Err(Errno::ESPIPE)
     }
+    /// pwritev2 with RWF_APPEND (`append`: at the end of the file, whatever `offset`) or
+    /// RWF_NOAPPEND (`!append`: at `offset` even on an O_APPEND file); returns where it
+    /// wrote and how much. Files without positions: ESPIPE; others without it: EOPNOTSUPP.
+    fn pwrite_rwf(&self, buf: &[u8], offset: u64, append: bool) -> SysResult<(u64, usize)> {
+        let flags = self.status_flags();
+        if self.seek(0, Whence::Cur).is_err() {
+            return Err(Errno::ESPIPE);
+        }
+        if append == (flags & libc::O_APPEND as u32 != 0) {
+            // What pwrite does anyway: appends on an O_APPEND file, else writes at `offset`.
+            let at = if append {
+                self.stat()?.size.max(0) as u64
+            } else {
+                offset
+            };
+            return Ok((at, self.pwrite(buf, offset)?));
+        }
+        Err(Errno::EOPNOTSUPP)
+    }
     /// Moves the offset.
     fn seek(&self, _offset: i64, _whence: Whence) -> SysResult<u64> {
         Err(Errno::ESPIPE)
