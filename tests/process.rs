@@ -450,3 +450,16 @@ fn proc_status_state_words_match_native() {
         "State:\tS (sleeping)\nS\nState:\tT (stopped)\nState:\tR (running)\n"
     );
 }
+
+/// pidfd_open, pidfd_send_signal, pidfd_getfd, waitid(P_PIDFD) (blocking and
+/// non-blocking), CLONE_PIDFD through clone3, poll on pidfds (exit, reap) and
+/// kcmp, as Linux answers them.
+#[test]
+fn c_pidfd_and_kcmp_match_native() {
+    let prog = compile_c_with("pidfd", &["-pthread"]);
+    let native = run_native(&prog, NO_FLAGS);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&prog, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(String::from_utf8_lossy(&sandboxed.stdout).contains("waitid clone3 pidfd 0\n"));
+}

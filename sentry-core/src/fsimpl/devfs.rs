@@ -209,6 +209,7 @@ impl Fs for DevFs {
             dev,
             stat: st,
             flags,
+            path: Default::default(),
         }))
     }
 
@@ -225,6 +226,8 @@ struct DevFile {
     dev: Dev,
     stat: Stat,
     flags: u32,
+    /// The path it was opened by (/proc/PID/fd shows it).
+    path: std::sync::OnceLock<String>,
 }
 
 impl FileDescription for DevFile {
@@ -261,6 +264,12 @@ impl FileDescription for DevFile {
     }
     fn status_flags(&self) -> u32 {
         self.flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_CLOEXEC) as u32
+    }
+    fn path(&self) -> Option<String> {
+        self.path.get().cloned()
+    }
+    fn set_path(&self, p: &str) {
+        let _ = self.path.set(p.to_string());
     }
     fn as_any(&self) -> &dyn Any {
         self

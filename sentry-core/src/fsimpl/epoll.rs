@@ -55,6 +55,13 @@ impl Epoll {
         self.interests.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The file registered as `fd` (kcmp's KCMP_EPOLL_TFD), if it is still open.
+    pub fn target_file(&self, fd: i32) -> Option<std::sync::Arc<dyn FileDescription>> {
+        self.lock()
+            .get(&i64::from(fd))
+            .and_then(|i| i.file.upgrade())
+    }
+
     /// epoll_ctl.
     pub fn ctl(
         &self,

@@ -11,6 +11,7 @@ pub mod filemount;
 pub mod gofer;
 pub mod host;
 pub mod overlay;
+pub mod pidfd;
 pub mod pipe;
 pub mod synthetic;
 pub mod sysfs;

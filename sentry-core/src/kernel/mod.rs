@@ -318,6 +318,7 @@ impl Kernel {
             }),
             actions: Mutex::new([signal::SigAction::default(); 64]),
             child_wq: crate::waiter::WaitQueue::default(),
+            exit_wq: crate::waiter::WaitQueue::default(),
             infos: Mutex::new(Default::default()),
             real_timer: Mutex::new(timers::RealTimer::default()),
             creds: Mutex::new(task::Creds {

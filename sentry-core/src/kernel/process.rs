@@ -158,8 +158,54 @@ fn start_child(t: &Task, mut child: Task, fl: u64, ptid: u64, ctid: u64) -> SysR
     t.kernel.spawn(child).map_err(|_| Errno::EAGAIN)
 }
 
+/// Reserves a close-on-exec descriptor for CLONE_PIDFD (a pidfd of the caller until
+/// [`fill_pidfd`] points it at the child).
+fn reserve_pidfd(t: &Task) -> SysResult<i64> {
+    let placeholder = Arc::new(crate::fsimpl::pidfd::PidFd::new(
+        t.handle.tg.clone(),
+        t.pid,
+        false,
+        false,
+    ));
+    t.fds().install(
+        crate::vfs::FdEntry {
+            file: placeholder,
+            cloexec: true,
+        },
+        0,
+    )
+}
+
+/// Points the reserved descriptor `fd` at the new child and stores it at `addr`.
+fn fill_pidfd(t: &Task, fd: i64, tg: Arc<ThreadGroup>, tid: i32, thread: bool, addr: u64) {
+    let file = Arc::new(crate::fsimpl::pidfd::PidFd::new(tg, tid, thread, false));
+    let _ = t.fds().install_at(
+        fd as usize,
+        crate::vfs::FdEntry {
+            file,
+            cloexec: true,
+        },
+    );
+    let _ = t.mm().copy_out(addr, &(fd as i32).to_le_bytes());
+}
+
 /// clone(2) for new processes (fork, vfork, and clone without CLONE_THREAD).
 pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> SysResult<u64> {
+    clone_with_pidfd(t, fl, stack, ptid, ctid, tls, 0)
+}
+
+/// clone with CLONE_PIDFD: a pidfd for the child is installed in the caller and stored as
+/// an int at `pidfd` (checked writable before anything is made, as Linux fails the clone
+/// with EFAULT then).
+pub fn clone_with_pidfd(
+    t: &mut Task,
+    fl: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+    pidfd: u64,
+) -> SysResult<u64> {
     // Linux's copy_process checks, before anything is made.
     if fl & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
         || fl & (CLONE_NEWUSER | CLONE_FS) == CLONE_NEWUSER | CLONE_FS
@@ -175,8 +221,24 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
     if fl & CLONE_PARENT != 0 && t.handle.tg.lock().ppid == 0 {
         return Err(Errno::EINVAL);
     }
+    if fl & CLONE_PIDFD != 0 {
+        t.mm().copy_out(pidfd, &(-1i32).to_le_bytes())?;
+    }
     if fl & CLONE_THREAD != 0 {
-        return clone_thread(t, fl, stack, ptid, ctid, tls);
+        if fl & CLONE_PIDFD == 0 {
+            return clone_thread(t, fl, stack, ptid, ctid, tls);
+        }
+        // A pidfd for the new thread (PIDFD_THREAD), reserved before it starts.
+        let slot = reserve_pidfd(t)?;
+        let tid = match clone_thread(t, fl, stack, ptid, ctid, tls) {
+            Ok(tid) => tid,
+            Err(e) => {
+                let _ = t.fds().close(slot);
+                return Err(e);
+            }
+        };
+        fill_pidfd(t, slot, t.handle.tg.clone(), tid as i32, true, pidfd);
+        return Ok(tid);
     }
     let namespaces = CLONE_NEWNS
         | CLONE_NEWUTS
@@ -213,6 +275,12 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
         t.handle.tg.lock().ppid
     } else {
         t.pid
+    };
+    // CLONE_PIDFD: a descriptor is reserved (EMFILE fails the clone before anything is made).
+    let pidfd_slot = if fl & CLONE_PIDFD != 0 {
+        Some(reserve_pidfd(t)?)
+    } else {
+        None
     };
     let (tg, handle) = kernel.new_process(parent_pid, pgid, sid, t.handle.tg.container.clone());
     {
@@ -260,6 +328,9 @@ pub fn clone(t: &mut Task, fl: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) 
         tls,
         ctx,
     );
+    if let Some(fd) = pidfd_slot {
+        fill_pidfd(t, fd, tg.clone(), child_pid, false, pidfd);
+    }
     start_child(t, child, fl, ptid, ctid)?;
     if fl & CLONE_VFORK != 0 {
         // The parent waits until the child has exec'd or exited.
@@ -535,6 +606,9 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
         )
     };
     if !last {
+        // Notified without the process table held: a waiter's hook (O_ASYNC) may take it.
+        drop(procs);
+        tg.exit_wq.notify_all();
         return;
     }
     // Children with a parent-death signal get it.
@@ -568,6 +642,7 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
     }
     let parent = procs.tgs.get(&ppid).cloned();
     drop(procs);
+    tg.exit_wq.notify_all();
     if tg.pid == 1 {
         kernel.init_exited(final_status);
     }

@@ -112,6 +112,8 @@ pub struct ThreadGroup {
     pub actions: Mutex<[SigAction; 64]>,
     /// Notified when a child changes state (wait4) or a vfork child releases us.
     pub child_wq: WaitQueue,
+    /// Notified when one of its threads exits (pidfd readiness).
+    pub exit_wq: WaitQueue,
     /// siginfo of process-directed pending signals.
     pub infos: Mutex<signal::PendingInfos>,
     /// Credentials.

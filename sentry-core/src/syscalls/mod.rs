@@ -23,6 +23,7 @@ pub mod sys_ioctl;
 pub mod sys_link;
 pub mod sys_mmap;
 pub mod sys_open;
+pub mod sys_pidfd;
 pub mod sys_pipe;
 pub mod sys_poll;
 pub mod sys_process;
@@ -572,6 +573,7 @@ table! {
     306 syncfs => sys_sync::syncfs, Partial("as sync"), [Fd];
     307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
+    312 kcmp => sys_pidfd::kcmp, Full, [Int, Int, Int, Long, Long];
     314 sched_setattr => sys_sched::sched_setattr, Partial("SCHED_DEADLINE fails admission (EBUSY); no utilization clamping (EOPNOTSUPP); kept, not enforced"), [Int, Ptr, Hex];
     315 sched_getattr => sys_sched::sched_getattr, Full, [Int, Ptr, Int, Hex];
     316 renameat2 => sys_link::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];
@@ -587,8 +589,11 @@ table! {
     334 rseq => sys_thread::rseq, Refuses(Errno::ENOSYS, "restartable sequences are not supported; glibc falls back"), [Ptr, Int, Hex, Hex];
     #[cfg(feature = "example-syscall")]
     400 square => sys_example::square, Full, [Long];
+    424 pidfd_send_signal => sys_pidfd::pidfd_send_signal, Full, [Fd, Signal, Ptr, Hex];
+    434 pidfd_open => sys_pidfd::pidfd_open, Full, [Int, Hex];
     435 clone3 => sys_process::clone3, Partial("as clone"), [CloneArgs, Long];
     436 close_range => sys_open::close_range, Full, [Int, Int, Hex];
+    438 pidfd_getfd => sys_pidfd::pidfd_getfd, Full, [Fd, Int, Hex];
     439 faccessat2 => sys_stat::faccessat2, Full, [Fd, Path, AccessMode, AtFlags];
     441 epoll_pwait2 => sys_poll::epoll_pwait2, Partial("as epoll_wait"), [Fd, EpollEventsOut, Int, Timespec, SigSet, Long];
 }

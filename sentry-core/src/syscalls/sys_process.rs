@@ -10,7 +10,18 @@ pub(crate) fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
     // x86-64 argument order: flags, stack, parent_tid, child_tid, tls. As
     // Linux, clone(2) takes only the low 32 bits of the flags (the flags that
     // need more exist only in clone3).
-    process::clone(t, a[0] & 0xffff_ffff, a[1], a[2], a[3], a[4])
+    use process::flags::*;
+    let fl = a[0] & 0xffff_ffff;
+    // CLONE_PIDFD stores the pidfd where CLONE_PARENT_SETTID would store the tid.
+    let pidfd = if fl & CLONE_PIDFD != 0 {
+        if fl & CLONE_PARENT_SETTID != 0 {
+            return Err(Errno::EINVAL);
+        }
+        a[2]
+    } else {
+        0
+    };
+    process::clone_with_pidfd(t, fl, a[1], a[2], a[3], a[4], pidfd)
 }
 
 pub(crate) fn fork(t: &mut Task, _: &Args) -> SysResult<u64> {
@@ -88,7 +99,16 @@ pub(crate) fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
     } else {
         0
     };
-    process::clone(t, flags | exit_signal, top, parent_tid, child_tid, tls)
+    let pidfd = if flags & CLONE_PIDFD != 0 { w(1) } else { 0 };
+    process::clone_with_pidfd(
+        t,
+        flags | exit_signal,
+        top,
+        parent_tid,
+        child_tid,
+        tls,
+        pidfd,
+    )
 }
 
 fn read_strings(t: &mut Task, mut addr: u64) -> SysResult<Vec<Vec<u8>>> {
@@ -197,17 +217,31 @@ pub(crate) fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
     if options & !known != 0 || options & (WEXITED | WSTOPPED | process::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
+    const P_PIDFD: u64 = 3;
+    let mut pidfd_nonblock = false;
     let w = match idtype {
         P_ALL => WaitFor::Any,
         P_PID => WaitFor::Pid(id),
         P_PGID => WaitFor::Pgid(if id == 0 { t.handle.tg.lock().pgid } else { id }),
+        P_PIDFD => {
+            let (f, tg, _, _) = super::sys_pidfd::pidfd_of(t, id)?;
+            pidfd_nonblock = f.status_flags() & libc::O_NONBLOCK as u32 != 0;
+            WaitFor::Pid(tg.pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     let mut opts = options & (WNOHANG | WNOWAIT | process::WCONTINUED);
     if options & WSTOPPED != 0 {
         opts |= process::WUNTRACED;
     }
+    if pidfd_nonblock {
+        opts |= WNOHANG;
+    }
     let r = process::wait_child(t, w, opts)?;
+    if r.is_none() && pidfd_nonblock && options & WNOHANG == 0 {
+        // A non-blocking pidfd's child that has not changed state yet.
+        return Err(Errno::EAGAIN);
+    }
     if infop != 0 {
         let uid = t.creds().uid[0];
         let info = match r {

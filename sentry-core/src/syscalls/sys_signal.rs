@@ -151,7 +151,7 @@ pub(crate) fn tkill(t: &mut Task, a: &Args) -> SysResult<u64> {
     signal_thread(t, None, tid, sig)
 }
 
-fn signal_thread(t: &mut Task, tgid: Option<i32>, tid: i32, sig: u32) -> SysResult<u64> {
+pub(crate) fn signal_thread(t: &mut Task, tgid: Option<i32>, tid: i32, sig: u32) -> SysResult<u64> {
     use crate::kernel::signal::{SigInfo, Signal};
     let target = t
         .kernel
@@ -196,7 +196,11 @@ fn signal_thread(t: &mut Task, tgid: Option<i32>, tid: i32, sig: u32) -> SysResu
     Ok(0)
 }
 
-fn read_siginfo(t: &Task, addr: u64, sig: u32) -> SysResult<crate::kernel::signal::SigInfo> {
+pub(crate) fn read_siginfo(
+    t: &Task,
+    addr: u64,
+    sig: u32,
+) -> SysResult<crate::kernel::signal::SigInfo> {
     let mut b = [0u8; 128];
     t.mm().copy_in(addr, &mut b)?;
     let code = i32::from_le_bytes(b[8..12].try_into().map_err(|_| Errno::EFAULT)?);
