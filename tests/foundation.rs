@@ -494,3 +494,29 @@ fn c_vectored_io_getdents_utimes_match_native() {
     assert_same(&native, &sandboxed);
     assert!(stdout_str(&sandboxed).contains("entry link type 10 reclen 24\n"));
 }
+
+/// Calls a process without capabilities is refused (swap, reboot, accounting, vhangup),
+/// calls Linux removed (ENOSYS), setrlimit, restart_syscall and protection keys, after the
+/// program dropped every capability, as Linux answers them; then the answers that depend on
+/// how a kernel is built (I/O ports, modules, kexec, secret memory) as the sandbox gives them.
+#[test]
+fn c_privileged_and_removed_calls_match_native() {
+    let prog = compile_c("privcalls");
+    let native = run_native(&prog, NO_FLAGS);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&prog, &["all"], NO_FLAGS);
+    assert!(sandboxed.status.success(), "{}", describe(&sandboxed));
+    let text = stdout_str(&sandboxed);
+    let (common, own) = text
+        .split_once("--- sandbox only ---\n")
+        .unwrap_or_else(|| panic!("no sandbox-only section: {text}"));
+    assert_eq!(common, stdout_str(&native), "{}", describe(&sandboxed));
+    let want = "iopl 0 0\niopl 3 -1 Operation not permitted\niopl 4 -1 Invalid argument\n\
+        ioperm off 0\nioperm on -1 Operation not permitted\n\
+        ioperm past end -1 Invalid argument\nioperm wrap -1 Invalid argument\n\
+        init_module -1 Operation not permitted\nfinit_module -1 Operation not permitted\n\
+        finit_module bad flags -1 Operation not permitted\n\
+        delete_module -1 Operation not permitted\nkexec_load -1 Operation not permitted\n\
+        kexec_file_load -1 Operation not permitted\nmemfd_secret -1 Function not implemented\n";
+    assert_eq!(own, want);
+}

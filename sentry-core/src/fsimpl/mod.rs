@@ -11,7 +11,6 @@ pub mod filemount;
 pub mod gofer;
 pub mod host;
 pub mod overlay;
-pub mod pidfd;
 pub mod pipe;
 pub mod synthetic;
 pub mod sysfs;

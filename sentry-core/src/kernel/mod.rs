@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fasync;
 pub mod futex;
 pub mod hostinfo;
+pub mod pidfd;
 pub mod process;
 pub mod profile;
 pub mod seccomp;

@@ -161,7 +161,7 @@ fn start_child(t: &Task, mut child: Task, fl: u64, ptid: u64, ctid: u64) -> SysR
 /// Reserves a close-on-exec descriptor for CLONE_PIDFD (a pidfd of the caller until
 /// [`fill_pidfd`] points it at the child).
 fn reserve_pidfd(t: &Task) -> SysResult<i64> {
-    let placeholder = Arc::new(crate::fsimpl::pidfd::PidFd::new(
+    let placeholder = Arc::new(crate::kernel::pidfd::PidFd::new(
         t.handle.tg.clone(),
         t.pid,
         false,
@@ -178,7 +178,7 @@ fn reserve_pidfd(t: &Task) -> SysResult<i64> {
 
 /// Points the reserved descriptor `fd` at the new child and stores it at `addr`.
 fn fill_pidfd(t: &Task, fd: i64, tg: Arc<ThreadGroup>, tid: i32, thread: bool, addr: u64) {
-    let file = Arc::new(crate::fsimpl::pidfd::PidFd::new(tg, tid, thread, false));
+    let file = Arc::new(crate::kernel::pidfd::PidFd::new(tg, tid, thread, false));
     let _ = t.fds().install_at(
         fd as usize,
         crate::vfs::FdEntry {

@@ -26,6 +26,7 @@ pub mod sys_open;
 pub mod sys_pidfd;
 pub mod sys_pipe;
 pub mod sys_poll;
+pub mod sys_priv;
 pub mod sys_process;
 pub mod sys_read;
 pub mod sys_sched;
@@ -466,6 +467,7 @@ table! {
     131 sigaltstack => sys_signal::sigaltstack, Partial("recorded"), [Ptr, Ptr];
     132 utime => sys_attr::utime, Full, [Path, Ptr];
     133 mknod => sys_link::mknod, Partial("FIFOs and regular files; device nodes are EPERM"), [Path, Oct, Hex];
+    134 uselib => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
     135 personality => sys_info::personality, Partial("PER_LINUX only"), [Hex];
     137 statfs => sys_stat::statfs, Partial("generic figures (tmpfs-like)"), [Path, Ptr];
     138 fstatfs => sys_stat::fstatfs, Partial("generic figures (tmpfs-like)"), [Fd, Ptr];
@@ -482,13 +484,33 @@ table! {
     150 munlock => sys_mmap::mlock, Partial("accepted"), [Ptr, Long];
     151 mlockall => sys_mmap::mlockall, Partial("accepted"), [Hex];
     152 munlockall => sys_mmap::munlockall, Partial("accepted"), [];
+    153 vhangup => sys_priv::vhangup, Refuses(Errno::EPERM, "EPERM as without CAP_SYS_TTY_CONFIG"), [];
+    156 _sysctl => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
     157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [PrctlOption, Hex, Hex, Hex, Hex];
     158 arch_prctl => sys_thread::arch_prctl, Full, [ArchPrctlCode, Hex];
     159 adjtimex => sys_time::adjtimex, Partial("reads an unsynchronised clock (TIME_ERROR); changes are EPERM (no CAP_SYS_TIME in the sandbox)"), [Ptr];
+    160 setrlimit => sys_info::setrlimit, Partial("as prlimit64"), [Int, Rlimit];
     162 sync => sys_sync::sync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [];
+    163 acct => sys_priv::acct, Refuses(Errno::EPERM, "no process accounting (EPERM as without CAP_SYS_PACCT)"), [Path];
     164 settimeofday => sys_time::settimeofday, Partial("EPERM after Linux's argument checks: the sandbox never sets the host clock"), [Ptr, Ptr];
+    167 swapon => sys_priv::swapon, Refuses(Errno::EPERM, "no swap (EPERM as without CAP_SYS_ADMIN, after the flags check)"), [Path, Hex];
+    168 swapoff => sys_priv::swapoff, Refuses(Errno::EPERM, "no swap (EPERM as without CAP_SYS_ADMIN)"), [Path];
+    169 reboot => sys_priv::reboot, Refuses(Errno::EPERM, "EPERM as without CAP_SYS_BOOT; with it, bad magic is EINVAL and the rest EPERM"), [Hex, Hex, Hex, Ptr];
     170 sethostname => sys_uts::sethostname, Full, [InBuf(1), Long];
     171 setdomainname => sys_uts::setdomainname, Full, [InBuf(1), Long];
+    172 iopl => sys_priv::iopl, Partial("level 0 only: higher levels EPERM (no I/O ports)"), [Int];
+    173 ioperm => sys_priv::ioperm, Partial("turning access off only: granting EPERM (no I/O ports)"), [Hex, Long, Int];
+    174 create_module => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    175 init_module => sys_priv::modules, Refuses(Errno::EPERM, "no kernel modules (EPERM as without CAP_SYS_MODULE)"), [Ptr, Long, Path];
+    176 delete_module => sys_priv::modules, Refuses(Errno::EPERM, "no kernel modules (EPERM as without CAP_SYS_MODULE)"), [Path, Hex];
+    177 get_kernel_syms => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    178 query_module => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    180 nfsservctl => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    181 getpmsg => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    182 putpmsg => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    183 afs_syscall => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    184 tuxcall => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    185 security => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
     186 gettid => sys_thread::gettid, Full, [];
     187 readahead => sys_sync::readahead, Partial("argument checks; no effect (data is read when the program reads it)"), [Fd, Long, Long];
     188 setxattr => sys_xattr::setxattr, Partial("user.* (and trusted./security. for root) on files the sandbox created or copied up; host attributes are not shown"), [Path, Path, InBuf(3), Long, Hex];
@@ -508,9 +530,13 @@ table! {
     202 futex => sys_thread::futex, Full, [Ptr, FutexOp, Int, FutexTimeout(1), Ptr, Hex];
     203 sched_setaffinity => sys_info::sched_setaffinity, Partial("accepted, no effect"), [Int, Long, Ptr];
     204 sched_getaffinity => sys_thread::sched_getaffinity, Full, [Int, Long, Ptr];
+    212 lookup_dcookie => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
     213 epoll_create => sys_poll::epoll_create, Full, [Int];
+    214 epoll_ctl_old => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    215 epoll_wait_old => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
     217 getdents64 => sys_dir::getdents64, Full, [Fd, Ptr, Long];
     218 set_tid_address => sys_thread::set_tid_address, Full, [Ptr];
+    219 restart_syscall => sys_priv::restart_syscall, Full, [];
     221 fadvise64 => sys_sync::fadvise64, Partial("accepted, no effect"), [Fd, Long, Long, Int];
     222 timer_create => sys_time::timer_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME; SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE"), [ClockId, Ptr, Ptr];
     223 timer_settime => sys_time::timer_settime, Full, [Int, TimerFlags, Ptr, Ptr];
@@ -526,6 +552,8 @@ table! {
     233 epoll_ctl => sys_poll::epoll_ctl, Full, [Fd, EpollOp, Fd, EpollEvent];
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Signal];
     235 utimes => sys_attr::utimes, Full, [Path, Ptr];
+    236 vserver => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    246 kexec_load => sys_priv::kexec, Refuses(Errno::EPERM, "no kexec (EPERM as without CAP_SYS_BOOT)"), [Hex, Long, Ptr, Hex];
     247 waitid => sys_process::waitid, Full, [Int, Int, Ptr, WaitOptions];
     251 ioprio_set => sys_sched::ioprio_set, Partial("kept and reported with Linux's checks; the host does the I/O"), [Int, Int, Hex];
     252 ioprio_get => sys_sched::ioprio_get, Full, [Int, Int];
@@ -574,17 +602,22 @@ table! {
     307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
     312 kcmp => sys_pidfd::kcmp, Full, [Int, Int, Int, Long, Long];
+    313 finit_module => sys_priv::modules, Refuses(Errno::EPERM, "no kernel modules (EPERM as without CAP_SYS_MODULE)"), [Fd, Path, Hex];
     314 sched_setattr => sys_sched::sched_setattr, Partial("SCHED_DEADLINE fails admission (EBUSY); no utilization clamping (EOPNOTSUPP); kept, not enforced"), [Int, Ptr, Hex];
     315 sched_getattr => sys_sched::sched_getattr, Full, [Int, Ptr, Int, Hex];
     316 renameat2 => sys_link::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];
     318 getrandom => sys_info::getrandom, Full, [OutBuf(1), Long, Hex];
     319 memfd_create => sys_mmap::memfd_create, Partial("no sealing"), [Path, Hex];
+    320 kexec_file_load => sys_priv::kexec, Refuses(Errno::EPERM, "no kexec (EPERM as without CAP_SYS_BOOT)"), [Fd, Fd, Long, Path, Hex];
     322 execveat => sys_process::execveat, Partial("absolute paths or AT_FDCWD"), [Fd, Path, Argv, Argv, AtFlags];
     324 membarrier => sys_thread::membarrier, Partial("no MEMBARRIER_CMD_*_RSEQ (there is no rseq)"), [Hex, Hex, Int];
     325 mlock2 => sys_mmap::mlock2, Partial("accepted"), [Ptr, Long, Hex];
     326 copy_file_range => sys_read::copy_file_range, Full, [Fd, Ptr, Fd, Ptr, Long, Hex];
     327 preadv2 => sys_read::preadv2, Partial("RWF_ATOMIC and RWF_DONTCACHE are EOPNOTSUPP (no direct I/O, no page cache); RWF_NOWAIT checks readiness first"), [Fd, Iovec(2), Int, Long, Long, Hex];
     328 pwritev2 => sys_read::pwritev2, Partial("RWF_ATOMIC and RWF_DONTCACHE are EOPNOTSUPP (no direct I/O, no page cache); RWF_NOWAIT checks readiness first"), [Fd, Iovec(2), Int, Long, Long, Hex];
+    329 pkey_mprotect => sys_priv::pkey_mprotect, Partial("keys -1 and 0 only (no protection keys to allocate)"), [Ptr, Long, Prot, Int], flags: FLUSH_MM;
+    330 pkey_alloc => sys_priv::pkey_alloc, Refuses(Errno::ENOSPC, "no protection keys (ENOSPC after the argument checks)"), [Hex, Hex];
+    331 pkey_free => sys_priv::pkey_free, Refuses(Errno::EINVAL, "no key is ever allocated"), [Int];
     332 statx => sys_stat::statx, Partial("basic fields"), [Fd, Path, AtFlags, Hex, StatxOut];
     334 rseq => sys_thread::rseq, Refuses(Errno::ENOSYS, "restartable sequences are not supported; glibc falls back"), [Ptr, Int, Hex, Hex];
     #[cfg(feature = "example-syscall")]
@@ -596,6 +629,7 @@ table! {
     438 pidfd_getfd => sys_pidfd::pidfd_getfd, Full, [Fd, Int, Hex];
     439 faccessat2 => sys_stat::faccessat2, Full, [Fd, Path, AccessMode, AtFlags];
     441 epoll_pwait2 => sys_poll::epoll_pwait2, Partial("as epoll_wait"), [Fd, EpollEventsOut, Int, Timespec, SigSet, Long];
+    447 memfd_secret => sys_priv::removed, Refuses(Errno::ENOSYS, "as Linux booted without secretmem.enable"), [Hex];
 }
 
 fn index() -> &'static [Option<&'static Syscall>] {
@@ -808,7 +842,7 @@ mod tests {
             .filter(|s| s.flags.contains(Flags::FLUSH_MM))
             .map(|s| s.nr)
             .collect();
-        assert_eq!(flushing, [9, 10, 11, 12, 25, 28]);
+        assert_eq!(flushing, [9, 10, 11, 12, 25, 28, 329]);
         assert!(lookup(12).is_some_and(|s| s.flags.contains(Flags::RET_ADDR)));
         assert!(lookup(0).is_some_and(|s| s.flags == Flags::NONE));
     }

@@ -54,7 +54,8 @@ pub(crate) fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
         if cur > max {
             return Err(Errno::EINVAL);
         }
-        if max > old.1 && !t.creds().privileged() {
+        if max > old.1 && !super::sys_priv::capable(t, 24) {
+            // Raising a hard limit needs CAP_SYS_RESOURCE.
             return Err(Errno::EPERM);
         }
         if r == libc::RLIMIT_NOFILE as usize && max > crate::vfs::MAX_FDS as u64 {
@@ -73,6 +74,14 @@ pub(crate) fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
         t.mm().copy_out(a[3], &b)?;
     }
     Ok(0)
+}
+
+/// setrlimit(resource, rlim): prlimit64 on the caller (the struct is read first: EFAULT
+/// before a bad resource, as Linux).
+pub(crate) fn setrlimit(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mut b = [0u8; 16];
+    t.mm().copy_in(a[1], &mut b)?;
+    prlimit64(t, &Args([0, a[0] & 0xffff_ffff, a[1], 0, 0, 0]))
 }
 
 pub(crate) fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::errno::{Errno, SysResult};
-use crate::fsimpl::pidfd::PidFd;
+use crate::kernel::pidfd::PidFd;
 use crate::kernel::task::{TaskHandle, ThreadGroup};
 use crate::kernel::Task;
 
