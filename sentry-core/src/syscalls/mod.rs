@@ -19,6 +19,7 @@ pub mod sys_dir;
 pub mod sys_example;
 pub mod sys_fcntl;
 pub mod sys_info;
+pub mod sys_inotify;
 pub mod sys_ioctl;
 pub mod sys_link;
 pub mod sys_mmap;
@@ -515,6 +516,9 @@ table! {
     233 epoll_ctl => sys_poll::epoll_ctl, Full, [Fd, EpollOp, Fd, EpollEvent];
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Signal];
     247 waitid => sys_process::waitid, Full, [Int, Int, Ptr, WaitOptions];
+    253 inotify_init => sys_inotify::inotify_init, Full, [];
+    254 inotify_add_watch => sys_inotify::inotify_add_watch, Partial("events of changes made in the sandbox (not of the host behind a gofer mount); watches see one container's mount table; IN_DELETE_SELF comes at the last unlink even while the file is open; an overlay file copied up after the watch was added is not followed; O_TMPFILE shows IN_CREATE and IN_DELETE"), [Fd, Path, Hex];
+    255 inotify_rm_watch => sys_inotify::inotify_rm_watch, Full, [Fd, Int];
     257 openat => sys_open::openat, Full, [Fd, Path, OpenFlags, OpenMode(2)];
     258 mkdirat => sys_link::mkdirat, Full, [Fd, Path, Oct];
     259 mknodat => sys_link::mknodat, Partial("FIFOs and regular files; device nodes are EPERM"), [Fd, Path, Oct, Hex];
@@ -548,6 +552,7 @@ table! {
     291 epoll_create1 => sys_poll::epoll_create1, Full, [Hex];
     292 dup3 => sys_open::dup3, Full, [Fd, Fd, FdFlags];
     293 pipe2 => sys_pipe::pipe2, Full, [PipeFds, FdFlags];
+    294 inotify_init1 => sys_inotify::inotify_init1, Full, [Hex];
     297 rt_tgsigqueueinfo => sys_signal::rt_tgsigqueueinfo, Full, [Int, Int, Signal, Ptr];
     299 recvmmsg => sys_socket::recvmmsg, Partial("as recvmsg"), [Fd, Ptr, Int, MsgFlags, Timespec];
     302 prlimit64 => sys_info::prlimit64, Partial("own process only"), [Int, Rlimit, Ptr, Ptr];

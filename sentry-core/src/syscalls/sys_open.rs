@@ -13,7 +13,7 @@ use super::Args;
 /// Whether the task's credentials allow `want` (4 read, 2 write, 1
 /// search) on a file with `st`: by the file-system ids and groups; the
 /// file-system root with CAP_DAC_OVERRIDE passes.
-fn permitted(st: &Stat, want: u32, c: &crate::kernel::task::Creds) -> SysResult<()> {
+pub(crate) fn permitted(st: &Stat, want: u32, c: &crate::kernel::task::Creds) -> SysResult<()> {
     const CAP_DAC_OVERRIDE: u64 = 1 << 1;
     if want == 0 || (c.uid[3] == 0 && c.caps.effective & CAP_DAC_OVERRIDE != 0) {
         return Ok(());
