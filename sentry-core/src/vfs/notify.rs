@@ -325,7 +325,7 @@ impl Notify {
         // Linux hands out the lowest wd above the last one (cyclically).
         let mut wd = st.last_wd;
         loop {
-            wd = if wd >= i32::MAX { 1 } else { wd + 1 };
+            wd = if wd == i32::MAX { 1 } else { wd + 1 };
             if !st.watches.contains_key(&wd) {
                 break;
             }

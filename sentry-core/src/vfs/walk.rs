@@ -802,4 +802,73 @@ mod tests {
         v.unlink(&cwd, b"/a/b", true).unwrap();
         assert_eq!(v.stat(&cwd, b"/a/b", true).err(), Some(Errno::ENOENT));
     }
+
+    #[test]
+    fn events_of_name_and_file_operations() {
+        use crate::vfs::notify::*;
+        let v = vfs();
+        let cwd = Start::cwd(&Detached, "/");
+        let n = v.notify().clone();
+        let inst = Arc::new(Instance::default());
+        let id = n.new_instance(0).unwrap();
+        let dir = v.stat(&cwd, b"/a", true).unwrap();
+        let t = Target {
+            key: key_of(&dir),
+            dir: true,
+        };
+        let wd = n.add_watch(id, &inst, &t, IN_ALL_EVENTS).unwrap();
+        let f = v
+            .open(&cwd, b"/a/f", (libc::O_CREAT | libc::O_RDWR) as u32, 0o644)
+            .unwrap();
+        f.write(&Detached, b"x").unwrap();
+        drop(f);
+        v.rename(&cwd, b"/a/f", &cwd, b"/a/g", 0).unwrap();
+        v.unlink(&cwd, b"/a/g", false).unwrap();
+        v.mkdir(&cwd, b"/a/d", 0o755).unwrap();
+        let got: Vec<(u32, String)> = inst
+            .lock()
+            .queue
+            .iter()
+            .map(|e| {
+                assert_eq!(e.wd, wd);
+                (e.mask, String::from_utf8_lossy(&e.name).into_owned())
+            })
+            .collect();
+        let want: Vec<(u32, String)> = [
+            (IN_CREATE, "f"),
+            (IN_OPEN, "f"),
+            (IN_MODIFY, "f"),
+            (IN_CLOSE_WRITE, "f"),
+            (IN_MOVED_FROM, "f"),
+            (IN_MOVED_TO, "g"),
+            (IN_DELETE, "g"),
+            (IN_CREATE | IN_ISDIR, "d"),
+        ]
+        .iter()
+        .map(|(m, s)| (*m, s.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        let q = inst.lock().queue.clone();
+        assert_eq!(q[4].cookie, q[5].cookie);
+        assert_ne!(q[4].cookie, 0);
+        // rmdir of the watched directory: IN_DELETE_SELF, IN_IGNORED.
+        inst.lock().queue.clear();
+        v.unlink(&cwd, b"/a/d", true).unwrap();
+        v.unlink(&cwd, b"/a/b", true).unwrap();
+        v.unlink(&cwd, b"/lnk", false).unwrap();
+        v.unlink(&cwd, b"/abs", false).unwrap();
+        v.unlink(&cwd, b"/a", true).unwrap();
+        let masks: Vec<u32> = inst.lock().queue.iter().map(|e| e.mask).collect();
+        assert_eq!(
+            masks,
+            vec![
+                IN_DELETE | IN_ISDIR,
+                IN_DELETE | IN_ISDIR,
+                IN_DELETE_SELF,
+                IN_IGNORED
+            ]
+        );
+        assert!(!n.active());
+        n.drop_instance(id, &inst);
+    }
 }
