@@ -49,3 +49,34 @@ fn inotify_calls_are_named_in_strace() {
         assert!(err.contains(name), "no {name} in the strace output");
     }
 }
+
+/// A fresh directory with a file `pre` and a subdirectory `sub`, made
+/// before the program runs (sandboxed: in the overlay's host layer).
+fn image_dir(name: &str) -> std::path::PathBuf {
+    let d = scratch_dir().join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::write(d.join("pre"), "pre\n").unwrap();
+    d
+}
+
+#[test]
+fn c_inotify_on_a_directory_of_the_image_matches_native() {
+    let prog = compile_c("inotify");
+    let nd = image_dir("inotify-image-native");
+    let native = run_native(&prog, &[&nd]);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sd = image_dir("inotify-image-sandboxed");
+    let sandboxed = run_sandboxed(&prog, &[&sd], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    let out = stdout_str(&sandboxed);
+    for line in [
+        "  1 CREATE 0 new\n",
+        "  1 MODIFY 0 pre\n  2 MODIFY 0 -\n",
+        "  3 DELETE_SELF 0 -\n  3 IGNORED 0 -\n  1 DELETE|ISDIR 0 sub\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // The host directory is untouched by the sandboxed run.
+    assert!(sd.join("pre").exists() && sd.join("sub").exists());
+}

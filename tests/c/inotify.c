@@ -537,6 +537,42 @@ static void sharing(void) {
     printf("no crash after close\n");
 }
 
+// A directory that existed before the program (in the sandbox: a host
+// directory under the overlay, copied up by the first change).
+static void image_dir(const char *d) {
+    printf("== directory made before the program\n");
+    char pre[512], sub[512], nw[512], x[512];
+    snprintf(pre, sizeof pre, "%s/pre", d);
+    snprintf(sub, sizeof sub, "%s/sub", d);
+    snprintf(nw, sizeof nw, "%s/new", d);
+    snprintf(x, sizeof x, "%s/sub/x", d);
+    int fd = inotify_init1(IN_NONBLOCK);
+    R("watch dir", inotify_add_watch(fd, d, IN_ALL_EVENTS));
+    R("watch pre", inotify_add_watch(fd, pre, IN_ALL_EVENTS));
+    R("watch sub", inotify_add_watch(fd, sub, IN_ALL_EVENTS));
+    int f = open(pre, O_RDONLY);
+    char b[8];
+    read(f, b, sizeof b);
+    close(f);
+    drain(fd, "read pre");
+    writefile(nw, "n");
+    drain(fd, "create new");
+    f = open(pre, O_WRONLY | O_APPEND);
+    write(f, "more\n", 5);
+    close(f);
+    drain(fd, "append to pre");
+    chmod(sub, 0700);
+    writefile(x, "x");
+    drain(fd, "chmod sub, create sub/x");
+    unlink(x);
+    rmdir(sub);
+    drain(fd, "unlink sub/x, rmdir sub");
+    unlink(nw);
+    unlink(pre);
+    drain(fd, "unlink new, pre");
+    close(fd);
+}
+
 static void permissions(void) {
     printf("== permissions\n");
     writefile("secret", "s");
@@ -558,8 +594,12 @@ static void permissions(void) {
     unlink("secret");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc > 1) {
+        image_dir(argv[1]);
+        return 0;
+    }
     char dir[] = "/tmp/inotify-test-XXXXXX";
     if (!mkdtemp(dir) || chdir(dir) != 0) {
         perror("mkdtemp");

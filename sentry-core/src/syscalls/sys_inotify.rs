@@ -8,7 +8,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fsimpl::inotify::Inotify;
 use crate::kernel::Task;
 use crate::vfs::notify::{
-    key_of, Target, ALL_INOTIFY_BITS, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR,
+    Target, ALL_INOTIFY_BITS, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR,
 };
 use crate::vfs::{FdEntry, FileDescription, S_IFDIR, S_IFMT};
 
@@ -58,25 +58,19 @@ pub(crate) fn inotify_add_watch(t: &mut Task, a: &Args) -> SysResult<u64> {
     let ino = f.as_any().downcast_ref::<Inotify>().ok_or(Errno::EINVAL)?;
     let path = t.read_path(a.ptr(1))?;
     let follow = mask & IN_DONT_FOLLOW == 0;
-    let st = at(t, AT_FDCWD, &path, |fs, s| {
+    let (st, key) = at(t, AT_FDCWD, &path, |fs, s| {
         if !Arc::ptr_eq(fs.notify(), ino.registry()) {
             // A file of another container's mount table.
             return Err(Errno::EXDEV);
         }
-        fs.stat(s, &path, follow)
+        fs.watch_target(s, &path, follow)
     })?;
     let dir = st.mode & S_IFMT == S_IFDIR;
     if mask & IN_ONLYDIR != 0 && !dir {
         return Err(Errno::ENOTDIR);
     }
     super::sys_open::permitted(&st, 4, &t.creds())?;
-    let wd = ino.add_watch(
-        &Target {
-            key: key_of(&st),
-            dir,
-        },
-        mask,
-    )?;
+    let wd = ino.add_watch(&Target { key, dir }, mask)?;
     Ok(wd as u64)
 }
 

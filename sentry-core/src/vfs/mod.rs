@@ -303,6 +303,12 @@ pub trait Fs: Send + Sync + Any {
     ) -> SysResult<Option<Arc<dyn FileDescription>>> {
         Ok(None)
     }
+    /// The identity (st_dev, st_ino) inotify watches know the file at
+    /// `path` (status `st`) by: its own by default; the overlay gives a
+    /// copied-up file its host file's, so a watch survives the copy-up.
+    fn notify_key(&self, _path: &str, st: &Stat) -> (u64, u64) {
+        (st.dev, st.ino)
+    }
     /// statfs f_type.
     fn fs_type(&self) -> u64;
     /// For downcasts.

@@ -530,11 +530,19 @@ impl Watched {
 
     fn ident(&self) -> Option<(Key, bool)> {
         *self.id.get_or_init(|| {
-            self.inner
-                .stat()
-                .ok()
-                .map(|s| (key_of(&s), s.mode & S_IFMT == S_IFDIR))
+            self.inner.stat().ok().map(|s| {
+                (
+                    self.fs.notify_key(&self.rel, &s),
+                    s.mode & S_IFMT == S_IFDIR,
+                )
+            })
         })
+    }
+
+    /// The identity of what `path` of its file system names now.
+    fn key_at(&self, path: &str) -> Option<Key> {
+        let st = self.fs.lstat(&Detached, path).ok()?;
+        Some(self.fs.notify_key(path, &st))
     }
 
     /// Raises `mask` on the file and its directory.
@@ -549,16 +557,10 @@ impl Watched {
         let parent_entry = if self.rel.is_empty() {
             None
         } else {
-            self.fs
-                .lstat(&Detached, parent)
-                .ok()
-                .map(|p| (key_of(&p), name.as_bytes()))
+            self.key_at(parent).map(|p| (p, name.as_bytes()))
         };
         let parent = parent_entry.map(|(p, n)| {
-            let linked = self
-                .fs
-                .lstat(&Detached, &self.rel)
-                .is_ok_and(|s| key_of(&s) == key);
+            let linked = self.key_at(&self.rel) == Some(key);
             (p, n, linked)
         });
         self.notify.file_event(parent, key, mask, dir);

@@ -57,13 +57,22 @@ impl Vfs {
         &self.notify
     }
 
-    /// The status of a canonical absolute path, for events (only looked
-    /// at while watches exist).
+    /// The status of a canonical absolute path for events (only looked at
+    /// while watches exist), its st_dev and st_ino the identity watches
+    /// know it by ([`Fs::notify_key`]).
     fn ident(&self, ctx: &dyn TaskContext, abs: &str) -> Option<Stat> {
         if !self.notify.active() {
             return None;
         }
-        self.lstat_abs(ctx, abs).ok()
+        let st = self.lstat_abs(ctx, abs).ok()?;
+        Some(self.keyed(abs, st))
+    }
+
+    /// `st` of `abs` with the identity watches know it by.
+    fn keyed(&self, abs: &str, mut st: Stat) -> Stat {
+        let (fs, rel) = self.locate(abs);
+        (st.dev, st.ino) = fs.notify_key(rel, &st);
+        st
     }
 
     /// The directory holding `abs` (None for a file system's root, which
@@ -73,10 +82,25 @@ impl Vfs {
             return None;
         }
         let (parent, name) = split_parent(abs);
-        let p = self
-            .lstat_abs(ctx, if parent.is_empty() { "/" } else { parent })
-            .ok()?;
+        let p = self.ident(ctx, if parent.is_empty() { "/" } else { parent })?;
         Some((p, name))
+    }
+
+    /// The status of the file `path` names and the identity a watch on it
+    /// has (inotify_add_watch).
+    pub fn watch_target(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        follow: bool,
+    ) -> SysResult<(Stat, notify::Key)> {
+        let r = self.resolve(start, path, follow)?;
+        let st = self.lstat_abs(start.ctx, &r.abs)?;
+        if r.trailing_slash && st.mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let k = key_of(&self.keyed(&r.abs, st));
+        Ok((st, k))
     }
 
     /// IN_CREATE for the new entry `abs`.
@@ -557,9 +581,10 @@ impl Vfs {
             return Err(Errno::EINVAL);
         }
         let parent = self.parent_ident(start.ctx, &abs);
+        let ist = self.ident(start.ctx, &abs);
         fs.unlink(&rel, dir)?;
-        if self.notify.active() {
-            self.removed(&st, parent);
+        if let Some(ist) = ist {
+            self.removed(&ist, parent);
         }
         Ok(())
     }
