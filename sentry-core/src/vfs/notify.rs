@@ -218,6 +218,9 @@ pub struct Notify {
     active: AtomicUsize,
     reg: Mutex<Registry>,
     cookie: AtomicU32,
+    /// Inodes with open files whose identity is known: (files, whether
+    /// the last link is gone). IN_DELETE_SELF waits for the last close.
+    open: Mutex<HashMap<Key, (usize, bool)>>,
 }
 
 /// Where [`Notify::add_watch`] found the inode.
@@ -466,6 +469,47 @@ impl Notify {
         }
     }
 
+    fn open_files(&self) -> MutexGuard<'_, HashMap<Key, (usize, bool)>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A file of `key` is open.
+    fn opened(&self, key: Key) {
+        self.open_files().entry(key).or_default().0 += 1;
+    }
+
+    /// A file of `key` was closed for the last time: IN_DELETE_SELF then,
+    /// if its last link went while it was open.
+    fn closed(&self, key: Key) {
+        let gone = {
+            let mut o = self.open_files();
+            match o.get_mut(&key) {
+                Some(e) if e.0 > 1 => {
+                    e.0 -= 1;
+                    false
+                }
+                Some(_) => o.remove(&key).is_some_and(|e| e.1),
+                None => false,
+            }
+        };
+        if gone {
+            self.inode_gone(key);
+        }
+    }
+
+    /// The last link of `key` is gone: IN_DELETE_SELF now, or at the last
+    /// close of its open files, as Linux.
+    pub fn unlinked(&self, key: Key) {
+        if !self.active() {
+            return;
+        }
+        if let Some(e) = self.open_files().get_mut(&key) {
+            e.1 = true;
+            return;
+        }
+        self.inode_gone(key);
+    }
+
     /// Watches in place on `key` (tests).
     pub fn watched(&self, key: Key) -> usize {
         self.reg().by_key.get(&key).map_or(0, Vec::len)
@@ -530,12 +574,10 @@ impl Watched {
 
     fn ident(&self) -> Option<(Key, bool)> {
         *self.id.get_or_init(|| {
-            self.inner.stat().ok().map(|s| {
-                (
-                    self.fs.notify_key(&self.rel, &s),
-                    s.mode & S_IFMT == S_IFDIR,
-                )
-            })
+            let s = self.inner.stat().ok()?;
+            let key = self.fs.notify_key(&self.rel, &s);
+            self.notify.opened(key);
+            Some((key, s.mode & S_IFMT == S_IFDIR))
         })
     }
 
@@ -579,6 +621,9 @@ impl Drop for Watched {
         } else {
             IN_CLOSE_NOWRITE
         });
+        if let Some(Some((key, _))) = self.id.get() {
+            self.notify.closed(*key);
+        }
     }
 }
 
@@ -759,6 +804,27 @@ mod tests {
         assert!(!n.active());
         assert_eq!(n.rm_watch(id, &inst, wd), Err(Errno::EINVAL));
         n.drop_instance(id, &inst);
+    }
+
+    #[test]
+    fn delete_self_waits_for_the_last_close() {
+        let n = Notify::default();
+        let inst = Arc::new(Instance::default());
+        let id = n.new_instance(0).unwrap();
+        let t = Target {
+            key: (1, 9),
+            dir: false,
+        };
+        n.add_watch(id, &inst, &t, IN_DELETE_SELF).unwrap();
+        n.opened((1, 9));
+        n.opened((1, 9));
+        n.unlinked((1, 9));
+        n.closed((1, 9));
+        assert!(inst.lock().queue.is_empty());
+        n.closed((1, 9));
+        let q: Vec<u32> = inst.lock().queue.iter().map(|e| e.mask).collect();
+        assert_eq!(q, vec![IN_DELETE_SELF, IN_IGNORED]);
+        assert!(n.open_files().is_empty());
     }
 
     #[test]

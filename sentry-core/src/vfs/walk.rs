@@ -141,7 +141,7 @@ impl Vfs {
                 .inode_event(key_of(st), notify::IN_ATTRIB, false);
         }
         if dir || st.nlink <= 1 {
-            self.notify.inode_gone(key_of(st));
+            self.notify.unlinked(key_of(st));
         }
         if let Some((p, name)) = parent {
             self.notify
@@ -662,7 +662,7 @@ impl Vfs {
             .inode_event(key_of(src), notify::IN_MOVE_SELF, false);
         if let Some(t) = target {
             if tdir || t.nlink <= 1 {
-                self.notify.inode_gone(key_of(t));
+                self.notify.unlinked(key_of(t));
             }
         }
     }
