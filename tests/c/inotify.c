@@ -81,7 +81,9 @@ static void print_event(const struct inotify_event *e) {
         if (k == ncookies && ncookies < 64) cookies[ncookies++] = e->cookie;
         snprintf(c, sizeof c, "c%d", k + 1);
     }
-    printf("  %d %s %s %s\n", e->wd, m, c, e->len ? e->name : "-");
+    // An O_TMPFILE file is named "#INODE": the number differs.
+    const char *name = !e->len ? "-" : e->name[0] == '#' ? "#INO" : e->name;
+    printf("  %d %s %s %s\n", e->wd, m, c, name);
 }
 
 // Reads and prints every queued event (fd is non-blocking).
@@ -238,6 +240,10 @@ static void file_events(void) {
     f = open("f", O_PATH);
     close(f);
     drain(fd, "O_PATH");
+    f = open(".", O_TMPFILE | O_RDWR, 0600);
+    write(f, "t", 1);
+    close(f);
+    drain(fd, "O_TMPFILE");
     unlink("f");
     drain(fd, "unlink");
     close(fd);

@@ -517,7 +517,7 @@ table! {
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Signal];
     247 waitid => sys_process::waitid, Full, [Int, Int, Ptr, WaitOptions];
     253 inotify_init => sys_inotify::inotify_init, Full, [];
-    254 inotify_add_watch => sys_inotify::inotify_add_watch, Partial("events of changes made in the sandbox (not of the host behind a gofer mount); watches see one container's mount table; IN_DELETE_SELF waits for the last close only of files opened while a watch existed, not for an mmap or a working directory; a host file renamed in the overlay loses its watches; O_TMPFILE shows IN_CREATE and IN_DELETE"), [Fd, Path, Hex];
+    254 inotify_add_watch => sys_inotify::inotify_add_watch, Partial("events of changes made in the sandbox (not of the host behind a gofer mount); watches see one container's mount table; IN_DELETE_SELF waits for the last close only of files opened while a watch existed, not for an mmap or a working directory; a host file renamed in the overlay loses its watches"), [Fd, Path, Hex];
     255 inotify_rm_watch => sys_inotify::inotify_rm_watch, Full, [Fd, Int];
     257 openat => sys_open::openat, Full, [Fd, Path, OpenFlags, OpenMode(2)];
     258 mkdirat => sys_link::mkdirat, Full, [Fd, Path, Oct];

@@ -169,11 +169,8 @@ fn open_tmpfile(
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut path = dir.to_vec();
         path.extend_from_slice(format!("/.#tmpfile.{}.{n}", t.tid).as_bytes());
-        match at(t, dirfd, &path, |fs, s| fs.open(s, &path, fl, mode)) {
-            Ok(file) => {
-                at(t, dirfd, &path, |fs, s| fs.unlink(s, &path, false))?;
-                return Ok(file);
-            }
+        match at(t, dirfd, &path, |fs, s| fs.open_tmpfile(s, &path, fl, mode)) {
+            Ok(file) => return Ok(file),
             Err(Errno::EEXIST) => continue,
             Err(e) => return Err(e),
         }

@@ -414,6 +414,31 @@ impl Vfs {
         Ok(w)
     }
 
+    /// O_TMPFILE's file: made at `path` (a fresh name; `flags` has
+    /// O_CREAT | O_EXCL) and unlinked at once, without the events of
+    /// either: Linux's file never has a name, its events reach the
+    /// directory's watches as "#INO".
+    pub fn open_tmpfile(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
+        let (fs, rel, abs) = self.parent_op(start, path)?;
+        let f = fs.clone().open(start.ctx, &rel, flags, mode)?;
+        f.set_path(&abs);
+        fs.unlink(&rel, false)?;
+        let ino = f.stat()?.ino;
+        let name = match split_parent(&rel) {
+            ("", _) => format!("#{ino}"),
+            (dir, _) => format!("{dir}/#{ino}"),
+        };
+        let w = notify::Watched::new(f, self.notify.clone(), fs, &name, flags);
+        w.event(notify::IN_OPEN);
+        Ok(w)
+    }
+
     /// access/faccessat (root passes every check but X on non-executables).
     pub fn access(
         &self,
