@@ -2,7 +2,8 @@
 //! /tmp, watches it and its files, changes them and prints every event
 //! ("wd mask-names cookie name"), the errors of hostile arguments, read
 //! sizes, readiness and the queue overflow; run natively and sandboxed,
-//! the outputs must be the same.
+//! the outputs must be the same. A Python script does the same through
+//! ctypes (tests/scripts/python-inotify.py).
 //!
 //! Requires: a built `gvisor` (`cargo build -p shim`, or `GVISOR_BIN`),
 //! /dev/kvm, gcc + libc6-dev (static libc).
@@ -79,4 +80,18 @@ fn c_inotify_on_a_directory_of_the_image_matches_native() {
     }
     // The host directory is untouched by the sandboxed run.
     assert!(sd.join("pre").exists() && sd.join("sub").exists());
+}
+
+#[test]
+fn python_inotify_through_ctypes_matches_native() {
+    let s = workspace_root()
+        .join("tests/scripts/python-inotify.py")
+        .to_string_lossy()
+        .into_owned();
+    let native = run_native("/usr/bin/python3", &[&s]);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed("/usr/bin/python3", &[&s], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(stdout_str(&sandboxed)
+        .contains("  1 MOVED_FROM c1 data.txt\n  1 MOVED_TO c1 data.txt.old\n"));
 }
