@@ -95,3 +95,11 @@ fn python_inotify_through_ctypes_matches_native() {
     assert!(stdout_str(&sandboxed)
         .contains("  1 MOVED_FROM c1 data.txt\n  1 MOVED_TO c1 data.txt.old\n"));
 }
+
+#[test]
+fn inotify_instances_are_limited_to_max_user_instances() {
+    let prog = compile_c("inotify");
+    let out = run_sandboxed(&prog, &["limits"], NO_FLAGS);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(stdout_str(&out), "instances 128 EMFILE\nafter close OK\n");
+}
