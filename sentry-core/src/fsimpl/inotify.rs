@@ -59,9 +59,15 @@ impl Inotify {
         wds.sort_by_key(|(wd, _)| **wd);
         wds.iter()
             .map(|(wd, w)| {
+                // sdev is the kernel's dev_t: major << 20 | minor.
+                let dev = w.key.0;
+                let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+                let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
                 format!(
-                    "inotify wd:{wd} ino:{:x} sdev:{:x} mask:{:x} ignored_mask:0\n",
-                    w.key.1, w.key.0, w.mask
+                    "inotify wd:{wd:x} ino:{:x} sdev:{:x} mask:{:x} ignored_mask:0\n",
+                    w.key.1,
+                    (major << 20) | minor,
+                    w.mask
                 )
             })
             .collect()
