@@ -10,6 +10,7 @@ pub mod eventfd;
 pub mod filemount;
 pub mod gofer;
 pub mod host;
+pub mod inotify;
 pub mod overlay;
 pub mod pipe;
 pub mod synthetic;

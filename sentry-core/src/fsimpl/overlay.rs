@@ -206,6 +206,17 @@ impl Fs for OverlayFs {
         }
     }
 
+    fn notify_key(&self, path: &str, st: &Stat) -> (u64, u64) {
+        if self.in_upper(path) {
+            if let Ok(l) = self.lower_lstat(path) {
+                if l.mode & S_IFMT == st.mode & S_IFMT {
+                    return (l.dev, l.ino);
+                }
+            }
+        }
+        (st.dev, st.ino)
+    }
+
     fn readlink(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Vec<u8>> {
         if self.in_upper(path) {
             self.upper.readlink(ctx, path)

@@ -248,9 +248,22 @@ impl ProcFs {
             }
             [f] if TOP_FILES.contains(f) => Ok(Node::File(top_file(&k, f))),
             ["sys"] => Ok(Node::Dir(vec![
+                ("fs".into(), S_IFDIR),
                 ("kernel".into(), S_IFDIR),
                 ("vm".into(), S_IFDIR),
             ])),
+            ["sys", "fs"] => Ok(Node::Dir(vec![("inotify".into(), S_IFDIR)])),
+            ["sys", "fs", "inotify"] => Ok(Node::Dir(
+                INOTIFY_LIMITS
+                    .iter()
+                    .map(|(n, _)| (n.to_string(), S_IFREG))
+                    .collect(),
+            )),
+            ["sys", "fs", "inotify", f] => INOTIFY_LIMITS
+                .iter()
+                .find(|(n, _)| n == f)
+                .map(|(_, v)| Node::File(format!("{v}\n").into_bytes()))
+                .ok_or(Errno::ENOENT),
             ["sys", "kernel"] => Ok(Node::Dir(
                 [
                     "domainname",
@@ -600,6 +613,9 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
                 None if f.socket().is_some() => {
                     format!("socket:[{}]", f.stat().map(|s| s.ino).unwrap_or(0))
                 }
+                None if f.as_any().is::<crate::fsimpl::inotify::Inotify>() => {
+                    "anon_inode:inotify".into()
+                }
                 None => format!("pipe:[{}]", f.stat().map(|s| s.ino).unwrap_or(0)),
             };
             Ok(Node::Link(target.into_bytes()))
@@ -629,9 +645,15 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
                 flags |= libc::O_CLOEXEC as u64;
             }
             let ino = e.file.stat().map(|s| s.ino).unwrap_or(0);
-            Ok(Node::File(
-                format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t1\nino:\t{ino}\n").into_bytes(),
-            ))
+            let mut text = format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t1\nino:\t{ino}\n");
+            if let Some(i) = e
+                .file
+                .as_any()
+                .downcast_ref::<crate::fsimpl::inotify::Inotify>()
+            {
+                text.push_str(&i.fdinfo());
+            }
+            Ok(Node::File(text.into_bytes()))
         }
         ["task"] => {
             let st = h.tg.lock();
@@ -657,6 +679,13 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
         _ => Err(Errno::ENOENT),
     }
 }
+
+/// /proc/sys/fs/inotify.
+const INOTIFY_LIMITS: [(&str, usize); 3] = [
+    ("max_queued_events", crate::vfs::notify::MAX_QUEUED_EVENTS),
+    ("max_user_instances", crate::vfs::notify::MAX_USER_INSTANCES),
+    ("max_user_watches", crate::vfs::notify::MAX_USER_WATCHES),
+];
 
 fn stat_of(path: &str, n: &Node) -> Stat {
     let ino = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

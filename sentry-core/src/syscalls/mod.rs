@@ -19,6 +19,7 @@ pub mod sys_dir;
 pub mod sys_example;
 pub mod sys_fcntl;
 pub mod sys_info;
+pub mod sys_inotify;
 pub mod sys_ioctl;
 pub mod sys_link;
 pub mod sys_mmap;
@@ -557,6 +558,9 @@ table! {
     247 waitid => sys_process::waitid, Full, [Int, Int, Ptr, WaitOptions];
     251 ioprio_set => sys_sched::ioprio_set, Partial("kept and reported with Linux's checks; the host does the I/O"), [Int, Int, Hex];
     252 ioprio_get => sys_sched::ioprio_get, Full, [Int, Int];
+    253 inotify_init => sys_inotify::inotify_init, Full, [];
+    254 inotify_add_watch => sys_inotify::inotify_add_watch, Partial("events of changes made in the sandbox (not of the host behind a gofer mount); watches see one container's mount table; IN_DELETE_SELF waits for the last close only of files opened while a watch existed, not for an mmap or a working directory; a host file renamed in the overlay loses its watches"), [Fd, Path, Hex];
+    255 inotify_rm_watch => sys_inotify::inotify_rm_watch, Full, [Fd, Int];
     257 openat => sys_open::openat, Full, [Fd, Path, OpenFlags, OpenMode(2)];
     258 mkdirat => sys_link::mkdirat, Full, [Fd, Path, Oct];
     259 mknodat => sys_link::mknodat, Partial("FIFOs and regular files; device nodes are EPERM"), [Fd, Path, Oct, Hex];
@@ -592,6 +596,7 @@ table! {
     291 epoll_create1 => sys_poll::epoll_create1, Full, [Hex];
     292 dup3 => sys_open::dup3, Full, [Fd, Fd, FdFlags];
     293 pipe2 => sys_pipe::pipe2, Full, [PipeFds, FdFlags];
+    294 inotify_init1 => sys_inotify::inotify_init1, Full, [Hex];
     295 preadv => sys_read::preadv, Full, [Fd, Iovec(2), Int, Long, Long];
     296 pwritev => sys_read::pwritev, Full, [Fd, Iovec(2), Int, Long, Long];
     297 rt_tgsigqueueinfo => sys_signal::rt_tgsigqueueinfo, Full, [Int, Int, Signal, Ptr];

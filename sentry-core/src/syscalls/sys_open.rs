@@ -13,7 +13,7 @@ use super::Args;
 /// Whether the task's credentials allow `want` (4 read, 2 write, 1
 /// search) on a file with `st`: by the file-system ids and groups; the
 /// file-system root with CAP_DAC_OVERRIDE passes.
-fn permitted(st: &Stat, want: u32, c: &crate::kernel::task::Creds) -> SysResult<()> {
+pub(crate) fn permitted(st: &Stat, want: u32, c: &crate::kernel::task::Creds) -> SysResult<()> {
     const CAP_DAC_OVERRIDE: u64 = 1 << 1;
     if want == 0 || (c.uid[3] == 0 && c.caps.effective & CAP_DAC_OVERRIDE != 0) {
         return Ok(());
@@ -169,11 +169,8 @@ fn open_tmpfile(
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut path = dir.to_vec();
         path.extend_from_slice(format!("/.#tmpfile.{}.{n}", t.tid).as_bytes());
-        match at(t, dirfd, &path, |fs, s| fs.open(s, &path, fl, mode)) {
-            Ok(file) => {
-                at(t, dirfd, &path, |fs, s| fs.unlink(s, &path, false))?;
-                return Ok(file);
-            }
+        match at(t, dirfd, &path, |fs, s| fs.open_tmpfile(s, &path, fl, mode)) {
+            Ok(file) => return Ok(file),
             Err(Errno::EEXIST) => continue,
             Err(e) => return Err(e),
         }

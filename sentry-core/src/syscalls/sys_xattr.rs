@@ -20,7 +20,7 @@ fn xattr_fs(
     t: &mut Task,
     which: XTarget,
     a: &Args,
-) -> SysResult<(Arc<dyn crate::vfs::Fs>, String)> {
+) -> SysResult<(Arc<dyn crate::vfs::Fs>, String, String)> {
     let (path, follow) = match which {
         XTarget::Fd => {
             let f = t.fds().file(a.fd(0).into())?;
@@ -31,6 +31,12 @@ fn xattr_fs(
     let fs = t.root();
     let cwd = t.cwd();
     fs.xattr_target(&Start::cwd(t, &cwd), &path, follow)
+}
+
+/// IN_ATTRIB for a changed extended attribute of `abs`.
+fn attrib(t: &mut Task, abs: &str) {
+    let root = t.root();
+    root.file_event_abs(t, abs, crate::vfs::notify::IN_ATTRIB);
 }
 
 fn xattr_name(t: &mut Task, addr: u64) -> SysResult<String> {
@@ -54,7 +60,7 @@ fn xattr_name(t: &mut Task, addr: u64) -> SysResult<String> {
 }
 
 fn do_getxattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
-    let (fs, rel) = xattr_fs(t, which, a)?;
+    let (fs, rel, _) = xattr_fs(t, which, a)?;
     let name = xattr_name(t, a.ptr(1))?;
     let v = fs.getxattr(&rel, &name)?;
     let size = a.len(3);
@@ -77,16 +83,17 @@ fn do_setxattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
             Errno::EINVAL
         });
     }
-    let (fs, rel) = xattr_fs(t, which, a)?;
+    let (fs, rel, abs) = xattr_fs(t, which, a)?;
     let name = xattr_name(t, a.ptr(1))?;
     let mut v = vec![0u8; size];
     t.mm().copy_in(a.ptr(2), &mut v)?;
     fs.setxattr(&rel, &name, &v, flags as u32)?;
+    attrib(t, &abs);
     Ok(0)
 }
 
 fn do_listxattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
-    let (fs, rel) = xattr_fs(t, which, a)?;
+    let (fs, rel, _) = xattr_fs(t, which, a)?;
     let names = fs.listxattr(&rel)?;
     let mut b = Vec::new();
     for n in names {
@@ -105,9 +112,10 @@ fn do_listxattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
 }
 
 fn do_removexattr(t: &mut Task, which: XTarget, a: &Args) -> SysResult<u64> {
-    let (fs, rel) = xattr_fs(t, which, a)?;
+    let (fs, rel, abs) = xattr_fs(t, which, a)?;
     let name = xattr_name(t, a.ptr(1))?;
     fs.removexattr(&rel, &name)?;
+    attrib(t, &abs);
     Ok(0)
 }
 

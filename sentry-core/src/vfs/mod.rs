@@ -10,6 +10,7 @@ use crate::errno::{Errno, SysResult};
 
 pub mod context;
 pub mod locks;
+pub mod notify;
 pub mod socket;
 pub mod walk;
 
@@ -320,6 +321,12 @@ pub trait Fs: Send + Sync + Any {
         _path: &str,
     ) -> SysResult<Option<Arc<dyn FileDescription>>> {
         Ok(None)
+    }
+    /// The identity (st_dev, st_ino) inotify watches know the file at
+    /// `path` (status `st`) by: its own by default; the overlay gives a
+    /// copied-up file its host file's, so a watch survives the copy-up.
+    fn notify_key(&self, _path: &str, st: &Stat) -> (u64, u64) {
+        (st.dev, st.ino)
     }
     /// statfs f_type.
     fn fs_type(&self) -> u64;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::notify::{self, key_of, Notify};
 use super::{
     split_parent, At, FileDescription, Fs, SetAttr, Start, Stat, TaskContext, S_IFDIR, S_IFLNK,
     S_IFMT,
@@ -21,6 +22,8 @@ pub struct Vfs {
     /// (mount point without trailing slash, "" for the root; file system),
     /// longest first.
     mounts: Vec<(String, Arc<dyn Fs>)>,
+    /// inotify watches on the inodes of these file systems.
+    notify: Arc<Notify>,
 }
 
 /// A resolved path: absolute, canonical.
@@ -37,6 +40,7 @@ impl Vfs {
     pub fn new(root: Arc<dyn Fs>) -> Self {
         Vfs {
             mounts: vec![(String::new(), root)],
+            notify: Arc::default(),
         }
     }
 
@@ -46,6 +50,103 @@ impl Vfs {
         self.mounts.retain(|(m, _)| *m != at);
         self.mounts.push((at, fs));
         self.mounts.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
+    }
+
+    /// The inotify watches of this mount table.
+    pub fn notify(&self) -> &Arc<Notify> {
+        &self.notify
+    }
+
+    /// The status of a canonical absolute path for events (only looked at
+    /// while watches exist), its st_dev and st_ino the identity watches
+    /// know it by ([`Fs::notify_key`]).
+    fn ident(&self, ctx: &dyn TaskContext, abs: &str) -> Option<Stat> {
+        if !self.notify.active() {
+            return None;
+        }
+        let st = self.lstat_abs(ctx, abs).ok()?;
+        Some(self.keyed(abs, st))
+    }
+
+    /// `st` of `abs` with the identity watches know it by.
+    fn keyed(&self, abs: &str, mut st: Stat) -> Stat {
+        let (fs, rel) = self.locate(abs);
+        (st.dev, st.ino) = fs.notify_key(rel, &st);
+        st
+    }
+
+    /// The directory holding `abs` (None for a file system's root, which
+    /// has no parent for inotify) and the entry's name.
+    fn parent_ident<'p>(&self, ctx: &dyn TaskContext, abs: &'p str) -> Option<(Stat, &'p str)> {
+        if !self.notify.active() || self.locate(abs).1.is_empty() {
+            return None;
+        }
+        let (parent, name) = split_parent(abs);
+        let p = self.ident(ctx, if parent.is_empty() { "/" } else { parent })?;
+        Some((p, name))
+    }
+
+    /// The status of the file `path` names and the identity a watch on it
+    /// has (inotify_add_watch).
+    pub fn watch_target(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        follow: bool,
+    ) -> SysResult<(Stat, notify::Key)> {
+        let r = self.resolve(start, path, follow)?;
+        let st = self.lstat_abs(start.ctx, &r.abs)?;
+        if r.trailing_slash && st.mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let k = key_of(&self.keyed(&r.abs, st));
+        Ok((st, k))
+    }
+
+    /// IN_CREATE for the new entry `abs`.
+    fn created(&self, ctx: &dyn TaskContext, abs: &str) {
+        if let Some((p, name)) = self.parent_ident(ctx, abs) {
+            let dir = self
+                .ident(ctx, abs)
+                .is_some_and(|s| s.mode & S_IFMT == S_IFDIR);
+            self.notify
+                .dir_event(key_of(&p), notify::IN_CREATE, name.as_bytes(), dir, 0);
+        }
+    }
+
+    /// An event of the file at `abs` to its own watches and its
+    /// directory's.
+    pub fn file_event_abs(&self, ctx: &dyn TaskContext, abs: &str, mask: u32) {
+        let Some(st) = self.ident(ctx, abs) else {
+            return;
+        };
+        let parent = self.parent_ident(ctx, abs);
+        self.notify.file_event(
+            parent
+                .as_ref()
+                .map(|(p, n)| (key_of(p), n.as_bytes(), true)),
+            key_of(&st),
+            mask,
+            st.mode & S_IFMT == S_IFDIR,
+        );
+    }
+
+    /// The entry `abs` (status `st`) was removed from its directory
+    /// (`parent`): IN_ATTRIB for the link count, IN_DELETE_SELF and
+    /// IN_IGNORED when that was its last link, IN_DELETE in the directory.
+    fn removed(&self, st: &Stat, parent: Option<(Stat, &str)>) {
+        let dir = st.mode & S_IFMT == S_IFDIR;
+        if !dir {
+            self.notify
+                .inode_event(key_of(st), notify::IN_ATTRIB, false);
+        }
+        if dir || st.nlink <= 1 {
+            self.notify.unlinked(key_of(st));
+        }
+        if let Some((p, name)) = parent {
+            self.notify
+                .dir_event(key_of(&p), notify::IN_DELETE, name.as_bytes(), dir, 0);
+        }
     }
 
     /// The mounted file systems (the kernel connects its network view to
@@ -270,7 +371,8 @@ impl Vfs {
         let fl = flags as i32;
         let follow = fl & libc::O_NOFOLLOW == 0;
         let r = self.resolve(start, path, follow)?;
-        match self.lstat_abs(start.ctx, &r.abs) {
+        let existing = self.lstat_abs(start.ctx, &r.abs);
+        match &existing {
             Ok(st) => {
                 if st.mode & S_IFMT == S_IFLNK {
                     return Err(Errno::ELOOP);
@@ -288,12 +390,53 @@ impl Vfs {
                     return Err(Errno::EISDIR);
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(*e),
         }
         let (fs, rel) = self.locate(&r.abs);
         let f = fs.clone().open(start.ctx, rel, flags, mode)?;
         f.set_path(&r.abs);
-        Ok(f)
+        // Events: not for O_PATH, nor in procfs and sysfs (their lookups
+        // may need the locks held while a file is dropped).
+        const PROC: u64 = 0x9fa0;
+        const SYSFS: u64 = 0x6265_6572;
+        if fl & libc::O_PATH != 0 || matches!(fs.fs_type(), PROC | SYSFS) {
+            return Ok(f);
+        }
+        if existing.is_err() {
+            self.created(start.ctx, &r.abs);
+        }
+        let w = notify::Watched::new(f, self.notify.clone(), fs.clone(), rel, flags);
+        w.event(notify::IN_OPEN);
+        // O_TRUNC of an existing regular file: IN_MODIFY after IN_OPEN.
+        if existing.is_ok_and(|st| fl & libc::O_TRUNC != 0 && st.mode & S_IFMT == super::S_IFREG) {
+            w.event(notify::IN_MODIFY);
+        }
+        Ok(w)
+    }
+
+    /// O_TMPFILE's file: made at `path` (a fresh name; `flags` has
+    /// O_CREAT | O_EXCL) and unlinked at once, without the events of
+    /// either: Linux's file never has a name, its events reach the
+    /// directory's watches as "#INO".
+    pub fn open_tmpfile(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+    ) -> SysResult<Arc<dyn FileDescription>> {
+        let (fs, rel, abs) = self.parent_op(start, path)?;
+        let f = fs.clone().open(start.ctx, &rel, flags, mode)?;
+        f.set_path(&abs);
+        fs.unlink(&rel, false)?;
+        let ino = f.stat()?.ino;
+        let name = match split_parent(&rel) {
+            ("", _) => format!("#{ino}"),
+            (dir, _) => format!("{dir}/#{ino}"),
+        };
+        let w = notify::Watched::new(f, self.notify.clone(), fs, &name, flags);
+        w.event(notify::IN_OPEN);
+        Ok(w)
     }
 
     /// access/faccessat (root passes every check but X on non-executables).
@@ -371,7 +514,9 @@ impl Vfs {
         if rel.is_empty() {
             return Err(Errno::EEXIST);
         }
-        fs.mkdir(&rel, mode)
+        fs.mkdir(&rel, mode)?;
+        self.created(start.ctx, &abs);
+        Ok(())
     }
 
     /// mknod (FIFOs only).
@@ -380,7 +525,9 @@ impl Vfs {
         if self.lstat_abs(start.ctx, &abs).is_ok() || rel.is_empty() {
             return Err(Errno::EEXIST);
         }
-        fs.mknod_fifo(&rel, mode)
+        fs.mknod_fifo(&rel, mode)?;
+        self.created(start.ctx, &abs);
+        Ok(())
     }
 
     /// bind(2) of a unix socket to `path`: the parent must exist (ENOENT)
@@ -403,7 +550,11 @@ impl Vfs {
         }
         match fs.bind_socket(&rel, mode, owner.0, owner.1, endpoint) {
             Err(Errno::EEXIST) => Err(Errno::EADDRINUSE),
-            r => r,
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.created(start.ctx, &abs);
+                Ok(())
+            }
         }
     }
 
@@ -433,7 +584,9 @@ impl Vfs {
         if self.lstat_abs(start.ctx, &abs).is_ok() || rel.is_empty() {
             return Err(Errno::EEXIST);
         }
-        fs.symlink(target, &rel)
+        fs.symlink(target, &rel)?;
+        self.created(start.ctx, &abs);
+        Ok(())
     }
 
     /// unlink / rmdir.
@@ -452,7 +605,13 @@ impl Vfs {
         if dir && path.split(|&b| b == b'/').rfind(|c| !c.is_empty()) == Some(b".") {
             return Err(Errno::EINVAL);
         }
-        fs.unlink(&rel, dir)
+        let parent = self.parent_ident(start.ctx, &abs);
+        let ist = self.ident(start.ctx, &abs);
+        fs.unlink(&rel, dir)?;
+        if let Some(ist) = ist {
+            self.removed(&ist, parent);
+        }
+        Ok(())
     }
 
     /// rename / renameat2.
@@ -473,7 +632,64 @@ impl Vfs {
         if abs1 == abs2 {
             return Ok(());
         }
-        fs1.rename(&rel1, &rel2, flags)
+        let src = self.ident(s1.ctx, &abs1);
+        let dst = self.ident(s2.ctx, &abs2);
+        let from = self.parent_ident(s1.ctx, &abs1);
+        let to = self.parent_ident(s2.ctx, &abs2);
+        fs1.rename(&rel1, &rel2, flags)?;
+        let Some(src) = src else {
+            return Ok(());
+        };
+        if dst.as_ref().is_some_and(|d| key_of(d) == key_of(&src)) {
+            return Ok(());
+        }
+        const RENAME_EXCHANGE: u32 = 2;
+        let exchange = flags & RENAME_EXCHANGE != 0;
+        self.moved(
+            &src,
+            from.as_ref(),
+            to.as_ref(),
+            dst.as_ref().filter(|_| !exchange),
+        );
+        if let (true, Some(dst)) = (exchange, &dst) {
+            self.moved(dst, to.as_ref(), from.as_ref(), None);
+        }
+        Ok(())
+    }
+
+    /// Events of a rename of `src` from the entry `from` to `to`,
+    /// replacing `target`: IN_MOVED_FROM and IN_MOVED_TO with one cookie,
+    /// IN_ATTRIB of the replaced file, IN_MOVE_SELF, then the replaced
+    /// file's IN_DELETE_SELF when that was its last link.
+    fn moved(
+        &self,
+        src: &Stat,
+        from: Option<&(Stat, &str)>,
+        to: Option<&(Stat, &str)>,
+        target: Option<&Stat>,
+    ) {
+        let dir = src.mode & S_IFMT == S_IFDIR;
+        let cookie = self.notify.cookie();
+        if let Some((p, n)) = from {
+            self.notify
+                .dir_event(key_of(p), notify::IN_MOVED_FROM, n.as_bytes(), dir, cookie);
+        }
+        if let Some((p, n)) = to {
+            self.notify
+                .dir_event(key_of(p), notify::IN_MOVED_TO, n.as_bytes(), dir, cookie);
+        }
+        let tdir = target.is_some_and(|t| t.mode & S_IFMT == S_IFDIR);
+        if let Some(t) = target.filter(|_| !tdir) {
+            self.notify.inode_event(key_of(t), notify::IN_ATTRIB, false);
+        }
+        // IN_MOVE_SELF goes without IN_ISDIR, as Linux.
+        self.notify
+            .inode_event(key_of(src), notify::IN_MOVE_SELF, false);
+        if let Some(t) = target {
+            if tdir || t.nlink <= 1 {
+                self.notify.unlinked(key_of(t));
+            }
+        }
     }
 
     /// link.
@@ -495,7 +711,13 @@ impl Vfs {
         if !Arc::ptr_eq(fs1, &fs2) {
             return Err(Errno::EXDEV);
         }
-        fs2.link(rel1, &rel2)
+        fs2.link(rel1, &rel2)?;
+        if let Some(st) = self.ident(s2.ctx, &abs2) {
+            self.notify
+                .inode_event(key_of(&st), notify::IN_ATTRIB, false);
+            self.created(s2.ctx, &abs2);
+        }
+        Ok(())
     }
 
     /// chmod/chown/truncate/utimensat by path.
@@ -509,20 +731,26 @@ impl Vfs {
         let r = self.resolve(start, path, follow)?;
         self.lstat_abs(start.ctx, &r.abs)?;
         let (fs, rel) = self.locate(&r.abs);
-        fs.setattr(rel, a)
+        fs.setattr(rel, a)?;
+        let m = notify::setattr_mask(a);
+        if m != 0 {
+            self.file_event_abs(start.ctx, &r.abs, m);
+        }
+        Ok(())
     }
 
-    /// The file system and path an xattr call works on.
+    /// The file system and path an xattr call works on, and its absolute
+    /// path (for [`Self::file_event_abs`]).
     pub fn xattr_target(
         &self,
         start: &Start<'_>,
         path: &[u8],
         follow: bool,
-    ) -> SysResult<(Arc<dyn Fs>, String)> {
+    ) -> SysResult<(Arc<dyn Fs>, String, String)> {
         let r = self.resolve(start, path, follow)?;
         self.lstat_abs(start.ctx, &r.abs)?;
         let (fs, rel) = self.locate(&r.abs);
-        Ok((fs.clone(), rel.to_string()))
+        Ok((fs.clone(), rel.to_string(), r.abs.clone()))
     }
 
     /// statfs f_type of the file system holding `path`.
@@ -623,5 +851,74 @@ mod tests {
         v.unlink(&cwd, b"/a/b/g", false).unwrap();
         v.unlink(&cwd, b"/a/b", true).unwrap();
         assert_eq!(v.stat(&cwd, b"/a/b", true).err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn events_of_name_and_file_operations() {
+        use crate::vfs::notify::*;
+        let v = vfs();
+        let cwd = Start::cwd(&Detached, "/");
+        let n = v.notify().clone();
+        let inst = Arc::new(Instance::default());
+        let id = n.new_instance(0).unwrap();
+        let dir = v.stat(&cwd, b"/a", true).unwrap();
+        let t = Target {
+            key: key_of(&dir),
+            dir: true,
+        };
+        let wd = n.add_watch(id, &inst, &t, IN_ALL_EVENTS).unwrap();
+        let f = v
+            .open(&cwd, b"/a/f", (libc::O_CREAT | libc::O_RDWR) as u32, 0o644)
+            .unwrap();
+        f.write(&Detached, b"x").unwrap();
+        drop(f);
+        v.rename(&cwd, b"/a/f", &cwd, b"/a/g", 0).unwrap();
+        v.unlink(&cwd, b"/a/g", false).unwrap();
+        v.mkdir(&cwd, b"/a/d", 0o755).unwrap();
+        let got: Vec<(u32, String)> = inst
+            .lock()
+            .queue
+            .iter()
+            .map(|e| {
+                assert_eq!(e.wd, wd);
+                (e.mask, String::from_utf8_lossy(&e.name).into_owned())
+            })
+            .collect();
+        let want: Vec<(u32, String)> = [
+            (IN_CREATE, "f"),
+            (IN_OPEN, "f"),
+            (IN_MODIFY, "f"),
+            (IN_CLOSE_WRITE, "f"),
+            (IN_MOVED_FROM, "f"),
+            (IN_MOVED_TO, "g"),
+            (IN_DELETE, "g"),
+            (IN_CREATE | IN_ISDIR, "d"),
+        ]
+        .iter()
+        .map(|(m, s)| (*m, s.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        let q = inst.lock().queue.clone();
+        assert_eq!(q[4].cookie, q[5].cookie);
+        assert_ne!(q[4].cookie, 0);
+        // rmdir of the watched directory: IN_DELETE_SELF, IN_IGNORED.
+        inst.lock().queue.clear();
+        v.unlink(&cwd, b"/a/d", true).unwrap();
+        v.unlink(&cwd, b"/a/b", true).unwrap();
+        v.unlink(&cwd, b"/lnk", false).unwrap();
+        v.unlink(&cwd, b"/abs", false).unwrap();
+        v.unlink(&cwd, b"/a", true).unwrap();
+        let masks: Vec<u32> = inst.lock().queue.iter().map(|e| e.mask).collect();
+        assert_eq!(
+            masks,
+            vec![
+                IN_DELETE | IN_ISDIR,
+                IN_DELETE | IN_ISDIR,
+                IN_DELETE_SELF,
+                IN_IGNORED
+            ]
+        );
+        assert!(!n.active());
+        n.drop_instance(id, &inst);
     }
 }
