@@ -23,9 +23,7 @@ fn methods(block: &str) -> BTreeSet<String> {
 /// The text of the block that starts at the line containing `head`, up to its closing brace
 /// at column 0.
 fn block<'a>(src: &'a str, head: &str) -> &'a str {
-    let start = src
-        .find(head)
-        .unwrap_or_else(|| panic!("{head:?} not found"));
+    let start = src.find(head).expect("block head not found");
     let rest = &src[start..];
     let end = rest.find("\n}\n").unwrap_or(rest.len());
     &rest[..end]
