@@ -3,6 +3,8 @@
 //! for every file opened through the VFS. This checks the wrapper's impl names each method
 //! the trait declares.
 
+#![allow(clippy::expect_used)] // a test: a missing source file should stop it loudly
+
 use std::collections::BTreeSet;
 
 fn methods(block: &str) -> BTreeSet<String> {
