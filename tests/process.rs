@@ -463,3 +463,19 @@ fn c_pidfd_and_kcmp_match_native() {
     assert_same(&native, &sandboxed);
     assert!(String::from_utf8_lossy(&sandboxed.stdout).contains("waitid clone3 pidfd 0\n"));
 }
+
+/// chroot (capability, errors, absolute and relative lookups, "..", symlinks, getcwd,
+/// exec and fork inside the new root, nesting) and process_vm_readv/writev between a
+/// parent and its child, natively in a scratch directory and sandboxed in /tmp.
+#[test]
+fn c_chroot_and_process_vm_match_native() {
+    let prog = compile_c("chrootvm");
+    let dir = scratch_dir().join("chrootvm-scratch");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let native = run_native(&prog, &[dir.to_str().expect("utf-8 path")]);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&prog, &["/tmp"], NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(String::from_utf8_lossy(&sandboxed.stdout).contains("exec inside the root\n"));
+}

@@ -71,6 +71,13 @@ impl TaskContext for Task {
     fn umask(&self) -> u32 {
         self.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask
     }
+    fn chroot(&self) -> Option<String> {
+        self.fsctx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .chroot
+            .clone()
+    }
     fn fs_root(&self) -> Option<Arc<crate::vfs::Vfs>> {
         Some(self.root())
     }

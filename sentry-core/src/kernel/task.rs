@@ -378,6 +378,8 @@ pub struct FsContext {
     pub cwd: String,
     /// umask.
     pub umask: u32,
+    /// The real path of the root directory set by chroot(2); None: "/".
+    pub chroot: Option<String>,
 }
 
 /// What a process started from outside the sandbox's programs gets.
@@ -496,6 +498,7 @@ impl Task {
             root: spec.root.clone(),
             cwd: cwd.clone(),
             umask: 0o022,
+            chroot: None,
         };
         let loaded = exec::load_program(
             &crate::vfs::Detached,

@@ -38,6 +38,7 @@ pub mod sys_sync;
 pub mod sys_thread;
 pub mod sys_time;
 pub mod sys_uts;
+pub mod sys_vm;
 pub mod sys_xattr;
 
 pub use names::{NAMES, NR_SYSCALLS};
@@ -491,6 +492,7 @@ table! {
     158 arch_prctl => sys_thread::arch_prctl, Full, [ArchPrctlCode, Hex];
     159 adjtimex => sys_time::adjtimex, Partial("reads an unsynchronised clock (TIME_ERROR); changes are EPERM (no CAP_SYS_TIME in the sandbox)"), [Ptr];
     160 setrlimit => sys_info::setrlimit, Partial("as prlimit64"), [Int, Rlimit];
+    161 chroot => sys_dir::chroot, Partial("/proc/PID/root, /proc/PID/cwd and /proc/self/exe still show paths from the sandbox's root"), [Path];
     162 sync => sys_sync::sync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [];
     163 acct => sys_priv::acct, Refuses(Errno::EPERM, "no process accounting (EPERM as without CAP_SYS_PACCT)"), [Path];
     164 settimeofday => sys_time::settimeofday, Partial("EPERM after Linux's argument checks: the sandbox never sets the host clock"), [Ptr, Ptr];
@@ -606,6 +608,8 @@ table! {
     306 syncfs => sys_sync::syncfs, Partial("as sync"), [Fd];
     307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
+    310 process_vm_readv => sys_vm::process_vm_readv, Full, [Int, Iovec(2), Long, Ptr, Long, Hex];
+    311 process_vm_writev => sys_vm::process_vm_writev, Full, [Int, Iovec(2), Long, Ptr, Long, Hex];
     312 kcmp => sys_pidfd::kcmp, Full, [Int, Int, Int, Long, Long];
     313 finit_module => sys_priv::modules, Refuses(Errno::EPERM, "no kernel modules (EPERM as without CAP_SYS_MODULE)"), [Fd, Path, Hex];
     314 sched_setattr => sys_sched::sched_setattr, Partial("SCHED_DEADLINE fails admission (EBUSY); no utilization clamping (EOPNOTSUPP); kept, not enforced"), [Int, Ptr, Hex];

@@ -8,7 +8,7 @@ use super::at::{at, AT_FDCWD};
 use super::Args;
 
 pub(crate) fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let mut b = t.cwd().into_bytes();
+    let mut b = task_path(t, &t.cwd()).into_bytes();
     b.push(0);
     if a.len(1) < b.len() {
         return Err(Errno::ERANGE);
@@ -17,11 +17,45 @@ pub(crate) fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(b.len() as u64)
 }
 
+/// A real path as the task sees it from its root (chroot): inside it, the path below it;
+/// outside, Linux's "(unreachable)" prefix.
+pub(crate) fn task_path(t: &Task, real: &str) -> String {
+    let Some(root) = crate::vfs::TaskContext::chroot(t) else {
+        return real.to_string();
+    };
+    if real == root {
+        return "/".to_string();
+    }
+    match real.strip_prefix(root.as_str()) {
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ => format!("(unreachable){real}"),
+    }
+}
+
+/// chroot(2): needs CAP_SYS_CHROOT; the directory is found (and searched) as chdir finds it.
+pub(crate) fn chroot(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const CAP_SYS_CHROOT: u32 = 18;
+    let path = t.read_path(a.ptr(0))?;
+    let dir = at(t, AT_FDCWD, &path, |fs, s| fs.resolve_dir(s, &path))?;
+    t.root().access(
+        &Start::real(t, "/"),
+        dir.as_bytes(),
+        1,
+        t.creds().uid[3],
+        t.creds().gid[3],
+    )?;
+    if !super::sys_priv::capable(t, CAP_SYS_CHROOT) {
+        return Err(Errno::EPERM);
+    }
+    t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).chroot = (dir != "/").then_some(dir);
+    Ok(0)
+}
+
 pub(crate) fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = t.read_path(a.ptr(0))?;
     let dir = at(t, AT_FDCWD, &path, |fs, s| fs.resolve_dir(s, &path))?;
     t.root().access(
-        &Start::cwd(t, "/"),
+        &Start::real(t, "/"),
         dir.as_bytes(),
         1,
         t.creds().uid[3],

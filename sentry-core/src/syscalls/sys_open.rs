@@ -67,7 +67,7 @@ fn reopen(
     let flags = flags & !((libc::O_CREAT | libc::O_EXCL) as u32);
     if let Some(p) = target.path() {
         let root = t.root();
-        if let Ok(f) = root.open(&Start::cwd(t, "/"), p.as_bytes(), flags, 0) {
+        if let Ok(f) = root.open(&Start::real(t, "/"), p.as_bytes(), flags, 0) {
             if f.stat().is_ok_and(|s| s.dev == st.dev && s.ino == st.ino) {
                 return Ok(f);
             }

@@ -125,7 +125,7 @@ pub(crate) fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
         Some(p) => t
             .kernel
             .fs
-            .fs_type(&crate::vfs::Start::cwd(t, "/"), p.as_bytes())
+            .fs_type(&crate::vfs::Start::real(t, "/"), p.as_bytes())
             .unwrap_or(TMPFS_MAGIC),
         None => 0x5049_5045, // pipefs
     };

@@ -135,6 +135,7 @@ impl Harness {
                 root: vfs,
                 cwd: "/".into(),
                 umask: 0o022,
+                chroot: None,
             })),
             clear_child_tid: 0,
             robust_list: 0,

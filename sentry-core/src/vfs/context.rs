@@ -54,6 +54,11 @@ pub trait TaskContext: Waiter {
     /// The task's working directory, absolute (where a relative unix
     /// socket path starts).
     fn cwd(&self) -> String;
+    /// The real path of the task's root directory after chroot(2): absolute paths, ".." at
+    /// it and absolute symlink targets resolve within it. None: the mount table's root.
+    fn chroot(&self) -> Option<String> {
+        None
+    }
     /// The task's umask (the mode of a unix socket's node at bind).
     fn umask(&self) -> u32 {
         0o022

@@ -200,6 +200,9 @@ pub struct Start<'a> {
     pub at: At<'a>,
     /// The task the lookup is made for (/proc/self, terminals, FIFOs).
     pub ctx: &'a dyn TaskContext,
+    /// The path is a real one (the sentry's own, from an open file or a resolved path), not
+    /// the task's: the task's chroot does not apply.
+    pub real: bool,
 }
 
 /// The directory a relative path starts at.
@@ -217,6 +220,16 @@ impl<'a> Start<'a> {
         Start {
             at: At::Cwd(cwd),
             ctx,
+            real: false,
+        }
+    }
+    /// At `cwd`, for a real path the sentry already resolved (the task's chroot is not
+    /// applied again).
+    pub fn real(ctx: &'a dyn TaskContext, cwd: &'a str) -> Self {
+        Start {
+            at: At::Cwd(cwd),
+            ctx,
+            real: true,
         }
     }
     /// At an open directory.
@@ -224,6 +237,7 @@ impl<'a> Start<'a> {
         Start {
             at: At::Dir(dir),
             ctx,
+            real: false,
         }
     }
 }

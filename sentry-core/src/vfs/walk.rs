@@ -240,10 +240,27 @@ impl Vfs {
         }
         let text = std::str::from_utf8(path).map_err(|_| Errno::EINVAL)?;
         let trailing_slash = text.ends_with('/');
+        // The task's root (chroot): absolute paths and symlinks start there, ".." stops there.
+        let root: Vec<String> = if start.real {
+            Vec::new()
+        } else {
+            start
+                .ctx
+                .chroot()
+                .map(|r| {
+                    r.split('/')
+                        .filter(|c| !c.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let mut out: Vec<String> = Vec::new();
         if !text.starts_with('/') {
             let base = Self::start_dir(start)?;
             out.extend(base.split('/').filter(|c| !c.is_empty()).map(String::from));
+        } else {
+            out.clone_from(&root);
         }
         let mut pending: std::collections::VecDeque<String> = text
             .split('/')
@@ -258,7 +275,9 @@ impl Vfs {
             match c.as_str() {
                 "." => continue,
                 ".." => {
-                    out.pop();
+                    if out != root {
+                        out.pop();
+                    }
                     continue;
                 }
                 _ => {}
@@ -285,7 +304,7 @@ impl Vfs {
                 let target = self.readlink_abs(start.ctx, &candidate)?;
                 let target = String::from_utf8(target).map_err(|_| Errno::ENOENT)?;
                 if target.starts_with('/') {
-                    out.clear();
+                    out.clone_from(&root);
                 }
                 for t in target.split('/').filter(|x| !x.is_empty()).rev() {
                     pending.push_front(t.to_string());
