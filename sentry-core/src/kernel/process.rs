@@ -494,6 +494,14 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
         .unwrap_or_else(|p| p.into_inner()) = None;
     let tg = t.handle.tg.clone();
     kernel.locks.release_all(tg.pid);
+    if tg.lock().threads.len() == 1 {
+        // The last thread: as Linux's exit_sem and exit_mm before the
+        // parent can see the zombie, the SEM_UNDO adjustments are applied
+        // and the System V shared memory detached (the address space itself
+        // goes when the task is dropped, after the parent was told).
+        crate::kernel::ipc::sem::exit_undo(&mut kernel.ipc.sem(), tg.pid);
+        t.mm().detach_shm();
+    }
     let mut procs = kernel.procs();
     procs.tasks.remove(&t.tid);
     let cpu = t.handle.cpu_ns();

@@ -228,6 +228,7 @@ impl ProcFs {
                     ("self".into(), S_IFLNK),
                     ("net".into(), S_IFLNK),
                     ("sys".into(), S_IFDIR),
+                    ("sysvipc".into(), S_IFDIR),
                 ];
                 v.extend(TOP_FILES.iter().map(|f| (f.to_string(), S_IFREG)));
                 let mut pids: Vec<i32> = k.procs().tgs.keys().copied().collect();
@@ -261,9 +262,19 @@ impl ProcFs {
                     "version",
                 ]
                 .iter()
+                .chain(crate::kernel::ipc::SYSCTLS.iter())
                 .map(|n| (n.to_string(), S_IFREG))
                 .collect(),
             )),
+            ["sysvipc"] => Ok(Node::Dir(
+                ["msg", "sem", "shm"]
+                    .iter()
+                    .map(|n| (n.to_string(), S_IFREG))
+                    .collect(),
+            )),
+            ["sysvipc", f] => crate::kernel::ipc::proc_file(&k.ipc, f)
+                .map(|s| Node::File(s.into_bytes()))
+                .ok_or(Errno::ENOENT),
             ["sys", "vm"] => Ok(Node::Dir(vec![("overcommit_memory".into(), S_IFREG)])),
             ["sys", "kernel", f] => Ok(Node::File(
                 match *f {
@@ -280,7 +291,10 @@ impl ProcFs {
                     "osrelease" => format!("{}\n", crate::abi::RELEASE),
                     "version" => format!("{}\n", crate::abi::VERSION),
                     "pid_max" => "4194304\n".into(),
-                    _ => return Err(Errno::ENOENT),
+                    f => match crate::kernel::ipc::sysctl(f) {
+                        Some(v) => format!("{v}\n"),
+                        None => return Err(Errno::ENOENT),
+                    },
                 }
                 .into_bytes(),
             )),
