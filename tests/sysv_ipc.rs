@@ -74,3 +74,15 @@ fn sysv_msg_matches_native() {
         "{out}"
     );
 }
+
+#[test]
+fn posix_mqueue_matches_native() {
+    let out = stdout_str(&compare("mqueue"));
+    assert!(out.contains("receive: 2 'bb' prio 5\n"), "{out}");
+    assert!(out.contains("signal 10 code -3 value 1234\n"), "{out}");
+    assert!(
+        out.contains("child blocking receive: 4 'wake' prio 2\n"),
+        "{out}"
+    );
+    assert!(out.contains("full: poll 1 revents=0x1\n"), "{out}");
+}

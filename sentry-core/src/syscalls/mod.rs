@@ -527,6 +527,12 @@ table! {
     232 epoll_wait => sys_poll::epoll_wait, Partial("EPOLLET may report an extra event (any notification of the file counts), never misses one"), [Fd, EpollEventsOut, Int, Int];
     233 epoll_ctl => sys_poll::epoll_ctl, Full, [Fd, EpollOp, Fd, EpollEvent];
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Signal];
+    240 mq_open => sys_ipc::mq_open, Full, [Path, OpenFlags, Oct, Ptr];
+    241 mq_unlink => sys_ipc::mq_unlink, Full, [Path];
+    242 mq_timedsend => sys_ipc::mq_timedsend, Full, [Fd, Ptr, Long, Int, Timespec];
+    243 mq_timedreceive => sys_ipc::mq_timedreceive, Full, [Fd, Ptr, Long, Ptr, Timespec];
+    244 mq_notify => sys_ipc::mq_notify, Partial("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (glibc's netlink notification) answers ENOSYS; a registration ends when its process exits, not when it closes the descriptor"), [Fd, Ptr];
+    245 mq_getsetattr => sys_ipc::mq_getsetattr, Full, [Fd, Ptr, Ptr];
     247 waitid => sys_process::waitid, Full, [Int, Int, Ptr, WaitOptions];
     257 openat => sys_open::openat, Full, [Fd, Path, OpenFlags, OpenMode(2)];
     258 mkdirat => sys_link::mkdirat, Full, [Fd, Path, Oct];
@@ -794,7 +800,7 @@ mod tests {
             .filter(|s| s.flags.contains(Flags::FLUSH_MM))
             .map(|s| s.nr)
             .collect();
-        assert_eq!(flushing, [9, 10, 11, 12, 25, 28]);
+        assert_eq!(flushing, [9, 10, 11, 12, 25, 28, 30, 67]);
         assert!(lookup(12).is_some_and(|s| s.flags.contains(Flags::RET_ADDR)));
         assert!(lookup(0).is_some_and(|s| s.flags == Flags::NONE));
     }

@@ -7,6 +7,7 @@
 //! hands out ids as Linux does (`seq * 32768 + index`, indexes allocated
 //! cyclically).
 
+pub mod mqueue;
 pub mod msg;
 pub mod sem;
 pub mod shm;
@@ -314,6 +315,8 @@ pub struct Ipc {
     pub sem: Mutex<sem::SemNs>,
     /// Message queues.
     pub msg: Mutex<Ids<msg::Queue>>,
+    /// POSIX message queues by name.
+    pub mq: Mutex<mqueue::MqNs>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -329,6 +332,11 @@ impl Ipc {
     /// The sandbox's message queues.
     pub fn msg(&self) -> MutexGuard<'_, Ids<msg::Queue>> {
         lock(&self.msg)
+    }
+
+    /// The sandbox's POSIX message queues.
+    pub fn mq(&self) -> MutexGuard<'_, mqueue::MqNs> {
+        lock(&self.mq)
     }
 
     /// The sandbox's shared memory segments.
