@@ -305,6 +305,38 @@ pub fn lookup_key<T: IpcObject>(
     }
 }
 
+/// Sentry memory held by the texts of queued messages (System V and POSIX
+/// queues, with a fixed bookkeeping cost per message), bounded so that a
+/// program cannot exhaust the sentry through queues it fills: past it a
+/// send fails with ENOMEM, Linux's answer when the kernel cannot allocate a
+/// message.
+static MSG_HEAP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The bound of [`MSG_HEAP`].
+pub const MSG_HEAP_MAX: u64 = 256 << 20;
+/// Bookkeeping per message counted in [`MSG_HEAP`].
+const MSG_OVERHEAD: u64 = 64;
+
+/// Accounts a message of `len` bytes (ENOMEM past [`MSG_HEAP_MAX`]).
+pub(crate) fn charge_msg(len: u64) -> SysResult<()> {
+    use std::sync::atomic::Ordering;
+    let cost = len.saturating_add(MSG_OVERHEAD);
+    MSG_HEAP
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+            cur.checked_add(cost).filter(|&n| n <= MSG_HEAP_MAX)
+        })
+        .map(|_| ())
+        .map_err(|_| Errno::ENOMEM)
+}
+
+/// Releases what [`charge_msg`] accounted for a message of `len` bytes.
+pub(crate) fn uncharge_msg(len: u64) {
+    use std::sync::atomic::Ordering;
+    let cost = len.saturating_add(MSG_OVERHEAD);
+    let _ = MSG_HEAP.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+        Some(cur.saturating_sub(cost))
+    });
+}
+
 /// The sandbox's IPC namespace.
 #[derive(Default)]
 pub struct Ipc {
@@ -425,6 +457,14 @@ mod tests {
             ids.add(O(Perm::new(8, 0, &c)), 2).err(),
             Some(Errno::ENOSPC)
         );
+    }
+
+    #[test]
+    fn message_memory_is_bounded() {
+        assert_eq!(charge_msg(MSG_HEAP_MAX), Err(Errno::ENOMEM));
+        assert_eq!(charge_msg(u64::MAX), Err(Errno::ENOMEM));
+        charge_msg(100).unwrap();
+        uncharge_msg(100);
     }
 
     #[test]

@@ -73,6 +73,15 @@ pub struct Mq {
     wq: WaitQueue,
 }
 
+impl Drop for Mq {
+    fn drop(&mut self) {
+        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for (_, m) in &s.msgs {
+            super::uncharge_msg(m.len() as u64);
+        }
+    }
+}
+
 impl Mq {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -414,6 +423,9 @@ pub fn mq_timedsend(
         if (s.msgs.len() as i64) >= mq.maxmsg {
             return nb.then_some(Err(Errno::EAGAIN));
         }
+        if let Err(e) = super::charge_msg(len) {
+            return Some(Err(e));
+        }
         let m = text.take().unwrap_or_default();
         let was_empty = s.msgs.is_empty();
         s.bytes += m.len() as u64;
@@ -475,6 +487,7 @@ pub fn mq_timedreceive(
         }
         let m = s.msgs.remove(0);
         s.bytes -= m.1.len() as u64;
+        super::uncharge_msg(m.1.len() as u64);
         Some(Ok(m))
     });
     mq.lock().receivers -= 1;

@@ -46,6 +46,14 @@ pub struct Queue {
     wq: Arc<WaitQueue>,
 }
 
+impl Drop for Queue {
+    fn drop(&mut self) {
+        for (_, m) in &self.msgs {
+            super::uncharge_msg(m.len() as u64);
+        }
+    }
+}
+
 impl IpcObject for Queue {
     fn perm(&self) -> &Perm {
         &self.perm
@@ -158,6 +166,9 @@ pub fn msgsnd(t: &mut Task, id: i32, msgp: u64, size: i64, flags: i32) -> SysRes
         };
         let len = size as u64;
         if q.cbytes + len <= q.qbytes && (q.msgs.len() as u64) < q.qbytes {
+            if let Err(e) = super::charge_msg(len) {
+                return Some(Err(e));
+            }
             q.msgs.push_back((typ, text.take().unwrap_or_default()));
             q.cbytes += len;
             q.lspid = pid;
@@ -207,6 +218,7 @@ pub fn msgrcv(t: &mut Task, id: i32, msgp: u64, size: i64, typ: i64, flags: i32)
                 }
                 let m = q.msgs.remove(i)?;
                 q.cbytes -= len as u64;
+                super::uncharge_msg(len as u64);
                 q.lrpid = pid;
                 q.rtime = now();
                 q.wq.notify_all();

@@ -23,6 +23,8 @@ pub const SEMMNS: u64 = 1_024_000_000;
 pub const SEMOPM: usize = 500;
 /// Sets.
 pub const SEMMNI: usize = 32000;
+/// Semaphores the sentry holds at most (16 Mi: 128 MiB).
+const SEM_HEAP_MAX: u64 = 16 << 20;
 /// Largest semaphore value.
 pub const SEMVMX: i32 = 32767;
 /// Largest undo adjustment.
@@ -186,6 +188,11 @@ pub fn semget(t: &Task, key: i32, nsems: i32, flags: i32) -> SysResult<u64> {
     }
     if ns.used_sems + nsems as u64 > SEMMNS {
         return Err(Errno::ENOSPC);
+    }
+    // The sentry's own bound on the memory semaphores take (Linux's
+    // SEMMNS would allow gigabytes): ENOMEM, as a failed allocation.
+    if ns.used_sems + nsems as u64 > SEM_HEAP_MAX {
+        return Err(Errno::ENOMEM);
     }
     let serial = ns.sets.next_serial();
     let set = SemSet {
