@@ -90,6 +90,8 @@ int main(void) {
     b.type = -3;
     SHOW("msgsnd type -3", msgsnd(id, &b, 1, 0));
     SHOW("msgsnd bad pointer", msgsnd(id, (void *)8, 1, 0));
+    SHOW("msgsnd bad pointer and size", msgsnd(id, (void *)8, 99999, 0));
+    SHOW("msgsnd bad pointer and id", msgsnd(-1, (void *)8, 1, 0));
     SHOW("msgsnd bad id", snd(id + 1, 1, "a", 0));
     SHOW("msgsnd negative id", snd(-1, 1, "a", 0));
     rcv("drain big", id, 9000, 0, IPC_NOWAIT);

@@ -118,6 +118,9 @@ int main(void) {
     struct timespec bad = {0, 1000000000};
     SHOW("semtimedop bad timeout", semtimedop(id, &w, 1, &bad));
     SHOW("semtimedop timeout pointer", semtimedop(id, &w, 1, (struct timespec *)8));
+    SHOW("semtimedop timeout pointer, nsops 0", semtimedop(id, &w, 0, (struct timespec *)8));
+    SHOW("semtimedop bad timeout, nsops 0", semtimedop(id, &w, 0, &bad));
+    SHOW("semtimedop bad timeout, bad sops", semtimedop(id, (struct sembuf *)8, 1, &bad));
     // Atomic arrays: nothing is applied when one operation would block.
     struct sembuf two[2] = {{0, 1, 0}, {1, -1, IPC_NOWAIT}};
     SHOW("semop array blocks", semop(id, two, 2));

@@ -136,12 +136,13 @@ fn restart(e: Errno) -> Errno {
 
 /// msgsnd(2).
 pub fn msgsnd(t: &mut Task, id: i32, msgp: u64, size: i64, flags: i32) -> SysResult<u64> {
-    if size < 0 || size as usize > MSGMAX || id < 0 {
-        return Err(Errno::EINVAL);
-    }
+    // Linux's order: the type is read before anything is checked.
     let mut b = [0u8; 8];
     t.mm().copy_in(msgp, &mut b)?;
     let typ = i64::from_le_bytes(b);
+    if size < 0 || size as usize > MSGMAX || id < 0 {
+        return Err(Errno::EINVAL);
+    }
     if typ < 1 {
         return Err(Errno::EINVAL);
     }

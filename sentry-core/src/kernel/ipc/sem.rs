@@ -209,16 +209,21 @@ pub fn semget(t: &Task, key: i32, nsems: i32, flags: i32) -> SysResult<u64> {
     Ok(id as u64)
 }
 
-/// Reads a relative `struct timespec` timeout: the deadline (EINVAL for a
-/// bad one, EFAULT for a bad pointer).
-pub fn read_timeout(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
-    if addr == 0 {
-        return Ok(None);
-    }
+/// Reads a `struct timespec` (EFAULT for a bad pointer): (seconds,
+/// nanoseconds).
+fn read_timespec(t: &Task, addr: u64) -> SysResult<(i64, i64)> {
     let mut b = [0u8; 16];
     t.mm().copy_in(addr, &mut b)?;
     let s = i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     let ns = i64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    Ok((s, ns))
+}
+
+/// The deadline of a relative timeout (EINVAL for a bad one).
+fn deadline_of(ts: Option<(i64, i64)>) -> SysResult<Option<Instant>> {
+    let Some((s, ns)) = ts else {
+        return Ok(None);
+    };
     if s < 0 || !(0..1_000_000_000).contains(&ns) {
         return Err(Errno::EINVAL);
     }
@@ -229,6 +234,12 @@ pub fn read_timeout(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
 
 /// semop(2) and semtimedop(2).
 pub fn semtimedop(t: &mut Task, id: i32, sops: u64, nsops: u32, timeout: u64) -> SysResult<u64> {
+    // Linux's order: the timeout is read first, checked after the array.
+    let ts = if timeout != 0 {
+        Some(read_timespec(t, timeout)?)
+    } else {
+        None
+    };
     if nsops < 1 || id < 0 {
         return Err(Errno::EINVAL);
     }
@@ -245,7 +256,7 @@ pub fn semtimedop(t: &mut Task, id: i32, sops: u64, nsops: u32, timeout: u64) ->
             flg: i16::from_le_bytes([c[4], c[5]]),
         })
         .collect();
-    let deadline = read_timeout(t, timeout)?;
+    let deadline = deadline_of(ts)?;
     let undo = sops.iter().any(|s| s.flg & SEM_UNDO != 0);
     let alter = sops.iter().any(|s| s.op != 0);
     let max = sops.iter().map(|s| usize::from(s.num)).max().unwrap_or(0);
