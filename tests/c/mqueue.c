@@ -96,6 +96,16 @@ static struct timespec in_ms(int ms) {
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     umask(022);
+    const char *lim[] = {"msg_default", "msg_max", "msgsize_default", "msgsize_max", "queues_max"};
+    for (int i = 0; i < 5; i++) {
+        char p[80], v[32] = "";
+        snprintf(p, sizeof p, "/proc/sys/fs/mqueue/%s", lim[i]);
+        FILE *f = fopen(p, "r");
+        if (f && fgets(v, sizeof v, f))
+            printf("%s: %s", lim[i], v);
+        if (f)
+            fclose(f);
+    }
     struct mq_attr a = {0, 4, 64, 0};
     char longname[300];
     longname[0] = '/';

@@ -529,6 +529,8 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
     if !last {
         return;
     }
+    // (Already done above unless another thread exited at the same time.)
+    crate::kernel::ipc::sem::exit_undo(&mut kernel.ipc.sem(), tg.pid);
     // Children with a parent-death signal get it.
     for c in &children {
         if let Some(ctg) = procs.tgs.get(c) {

@@ -216,7 +216,8 @@ impl ProcFs {
                     })
                     .collect();
                 children.dedup();
-                let builtin = matches!(rest, ["kernel"] | ["vm"] | ["kernel", _] | ["vm", _]);
+                let builtin = matches!(rest, ["kernel"] | ["vm"] | ["kernel", _] | ["vm", _])
+                    || matches!(rest, ["fs"] | ["fs", "mqueue"]);
                 if !children.is_empty() && !builtin {
                     return Ok(Node::Dir(children));
                 }
@@ -249,9 +250,22 @@ impl ProcFs {
             }
             [f] if TOP_FILES.contains(f) => Ok(Node::File(top_file(&k, f))),
             ["sys"] => Ok(Node::Dir(vec![
+                ("fs".into(), S_IFDIR),
                 ("kernel".into(), S_IFDIR),
                 ("vm".into(), S_IFDIR),
             ])),
+            ["sys", "fs"] => Ok(Node::Dir(vec![("mqueue".into(), S_IFDIR)])),
+            ["sys", "fs", "mqueue"] => Ok(Node::Dir(
+                crate::kernel::ipc::mqueue::SYSCTLS
+                    .iter()
+                    .map(|(n, _)| (n.to_string(), S_IFREG))
+                    .collect(),
+            )),
+            ["sys", "fs", "mqueue", f] => crate::kernel::ipc::mqueue::SYSCTLS
+                .iter()
+                .find(|(n, _)| n == f)
+                .map(|(_, v)| Node::File(format!("{v}\n").into_bytes()))
+                .ok_or(Errno::ENOENT),
             ["sys", "kernel"] => Ok(Node::Dir(
                 [
                     "domainname",

@@ -40,6 +40,15 @@ const SIGEV_NONE: i32 = 1;
 const SIGEV_THREAD: i32 = 2;
 const SI_MESGQ: i32 = -3;
 
+/// /proc/sys/fs/mqueue: the limits (read-only here).
+pub const SYSCTLS: [(&str, i64); 5] = [
+    ("msg_default", MSG_DEFAULT),
+    ("msg_max", MSG_MAX),
+    ("msgsize_default", MSGSIZE_DEFAULT),
+    ("msgsize_max", MSGSIZE_MAX),
+    ("queues_max", QUEUES_MAX as i64),
+];
+
 /// A registered notification: the process and its sigevent.
 #[derive(Debug)]
 struct Notify {
