@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fasync;
 pub mod futex;
 pub mod hostinfo;
+pub mod ipc;
 pub mod pidfd;
 pub mod process;
 pub mod profile;
@@ -203,6 +204,8 @@ pub struct Kernel {
     pub net: Arc<crate::net::Stack>,
     /// Owners and O_ASYNC of open files (signal-driven I/O).
     pub fasync: fasync::Fasync,
+    /// System V IPC objects (one IPC namespace for the whole sandbox).
+    pub ipc: Arc<ipc::Ipc>,
 }
 
 /// Connects the network devices of `net` to the sysfs mounted in `vfs`
@@ -247,6 +250,7 @@ impl Kernel {
             fs,
             net,
             fasync: Default::default(),
+            ipc: Default::default(),
             config,
             strace: strace.map(Mutex::new),
             unimplemented_seen: Mutex::new(HashSet::new()),

@@ -581,6 +581,14 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
         .unwrap_or_else(|p| p.into_inner()) = None;
     let tg = t.handle.tg.clone();
     kernel.locks.release_all(tg.pid);
+    if tg.lock().threads.len() == 1 {
+        // The last thread: as Linux's exit_sem and exit_mm before the
+        // parent can see the zombie, the SEM_UNDO adjustments are applied
+        // and the System V shared memory detached (the address space itself
+        // goes when the task is dropped, after the parent was told).
+        crate::kernel::ipc::sem::exit_undo(&mut kernel.ipc.sem(), tg.pid);
+        t.mm().detach_shm();
+    }
     let mut procs = kernel.procs();
     procs.tasks.remove(&t.tid);
     let cpu = t.handle.cpu_ns();
@@ -611,6 +619,8 @@ pub fn exit_task(t: &mut Task, status: ExitStatus) {
         tg.exit_wq.notify_all();
         return;
     }
+    // (Already done above unless another thread exited at the same time.)
+    crate::kernel::ipc::sem::exit_undo(&mut kernel.ipc.sem(), tg.pid);
     // Children with a parent-death signal get it.
     for c in &children {
         if let Some(ctg) = procs.tgs.get(c) {

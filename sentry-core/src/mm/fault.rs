@@ -229,6 +229,7 @@ mod tests {
             offset: 0,
             shared,
             name: "/f".into(),
+            shm: None,
         })
     }
 

@@ -123,6 +123,20 @@ impl MemoryManager {
         }
     }
 
+    /// Unmaps every System V shared memory attachment (a process that
+    /// exits detaches them before its parent is told).
+    pub fn detach_shm(&mut self) {
+        let ranges: Vec<(u64, u64)> = self
+            .vmas
+            .values()
+            .filter(|v| matches!(&v.kind, VmaKind::File(f) if f.shm.is_some()))
+            .map(|v| (v.start, v.end))
+            .collect();
+        for (s, e) in ranges {
+            let _ = self.unmap(s, e - s);
+        }
+    }
+
     /// Changes protection; the whole range must be mapped.
     pub fn protect(&mut self, addr: u64, len: u64, perms: Perms) -> SysResult<()> {
         if !addr.is_multiple_of(PAGE) {

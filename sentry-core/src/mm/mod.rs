@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 pub use fault::FaultError;
 pub use pagecache::PageCache;
-pub use vma::{FileMap, Vma, VmaKind};
+pub use vma::{FileMap, ShmAttach, ShmHooks, Vma, VmaKind};
 
 use crate::platform::{AddressSpace, MemoryFile, PlatformError};
 

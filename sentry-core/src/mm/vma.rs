@@ -36,6 +36,56 @@ pub struct FileMap {
     pub shared: bool,
     /// Path shown in /proc/self/maps.
     pub name: String,
+    /// The System V shared memory segment this VMA attaches (shmat), if
+    /// any: every VMA (copies made by fork and splits included) holds one
+    /// attachment, as Linux's shm_open/shm_close count them.
+    pub shm: Option<ShmAttach>,
+}
+
+/// What a System V shared memory segment is told when a VMA attaching it
+/// appears or goes (the kernel's IPC registry implements it; the memory
+/// manager knows nothing else of IPC).
+pub trait ShmHooks: Send + Sync + std::fmt::Debug {
+    /// A VMA now attaches the segment.
+    fn attach(&self);
+    /// A VMA attaching it is gone.
+    fn detach(&self);
+}
+
+/// One attachment of a System V shared memory segment: counted while it
+/// lives (cloning counts another, dropping uncounts).
+#[derive(Debug)]
+pub struct ShmAttach(Arc<dyn ShmHooks>);
+
+impl ShmAttach {
+    /// A new attachment of `seg`.
+    pub fn new(seg: Arc<dyn ShmHooks>) -> ShmAttach {
+        seg.attach();
+        ShmAttach(seg)
+    }
+
+    /// The segment attached.
+    pub fn segment(&self) -> &Arc<dyn ShmHooks> {
+        &self.0
+    }
+}
+
+impl Clone for ShmAttach {
+    fn clone(&self) -> Self {
+        ShmAttach::new(self.0.clone())
+    }
+}
+
+impl Drop for ShmAttach {
+    fn drop(&mut self) {
+        self.0.detach();
+    }
+}
+
+impl PartialEq for ShmAttach {
+    fn eq(&self, o: &Self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&o.0))
+    }
 }
 
 impl PartialEq for FileMap {
@@ -44,6 +94,7 @@ impl PartialEq for FileMap {
             && self.offset == o.offset
             && self.shared == o.shared
             && self.name == o.name
+            && self.shm == o.shm
     }
 }
 impl Eq for FileMap {}
@@ -97,6 +148,8 @@ impl Vma {
                 Arc::ptr_eq(&a.cache, &b.cache)
                     && a.shared == b.shared
                     && a.name == b.name
+                    && a.shm.is_none()
+                    && b.shm.is_none()
                     && a.offset.checked_add(self.end - self.start) == Some(b.offset)
             }
             (a, b) => a == b,
@@ -221,6 +274,7 @@ mod tests {
             offset,
             shared: false,
             name: "/f".into(),
+            shm: None,
         })
     }
 

@@ -216,7 +216,8 @@ impl ProcFs {
                     })
                     .collect();
                 children.dedup();
-                let builtin = matches!(rest, ["kernel"] | ["vm"] | ["kernel", _] | ["vm", _]);
+                let builtin = matches!(rest, ["kernel"] | ["vm"] | ["kernel", _] | ["vm", _])
+                    || matches!(rest, ["fs"] | ["fs", "mqueue"]);
                 if !children.is_empty() && !builtin {
                     return Ok(Node::Dir(children));
                 }
@@ -228,6 +229,7 @@ impl ProcFs {
                     ("self".into(), S_IFLNK),
                     ("net".into(), S_IFLNK),
                     ("sys".into(), S_IFDIR),
+                    ("sysvipc".into(), S_IFDIR),
                 ];
                 v.extend(TOP_FILES.iter().map(|f| (f.to_string(), S_IFREG)));
                 let mut pids: Vec<i32> = k.procs().tgs.keys().copied().collect();
@@ -252,7 +254,10 @@ impl ProcFs {
                 ("kernel".into(), S_IFDIR),
                 ("vm".into(), S_IFDIR),
             ])),
-            ["sys", "fs"] => Ok(Node::Dir(vec![("inotify".into(), S_IFDIR)])),
+            ["sys", "fs"] => Ok(Node::Dir(vec![
+                ("inotify".into(), S_IFDIR),
+                ("mqueue".into(), S_IFDIR),
+            ])),
             ["sys", "fs", "inotify"] => Ok(Node::Dir(
                 INOTIFY_LIMITS
                     .iter()
@@ -260,6 +265,17 @@ impl ProcFs {
                     .collect(),
             )),
             ["sys", "fs", "inotify", f] => INOTIFY_LIMITS
+                .iter()
+                .find(|(n, _)| n == f)
+                .map(|(_, v)| Node::File(format!("{v}\n").into_bytes()))
+                .ok_or(Errno::ENOENT),
+            ["sys", "fs", "mqueue"] => Ok(Node::Dir(
+                crate::kernel::ipc::mqueue::SYSCTLS
+                    .iter()
+                    .map(|(n, _)| (n.to_string(), S_IFREG))
+                    .collect(),
+            )),
+            ["sys", "fs", "mqueue", f] => crate::kernel::ipc::mqueue::SYSCTLS
                 .iter()
                 .find(|(n, _)| n == f)
                 .map(|(_, v)| Node::File(format!("{v}\n").into_bytes()))
@@ -274,9 +290,19 @@ impl ProcFs {
                     "version",
                 ]
                 .iter()
+                .chain(crate::kernel::ipc::SYSCTLS.iter())
                 .map(|n| (n.to_string(), S_IFREG))
                 .collect(),
             )),
+            ["sysvipc"] => Ok(Node::Dir(
+                ["msg", "sem", "shm"]
+                    .iter()
+                    .map(|n| (n.to_string(), S_IFREG))
+                    .collect(),
+            )),
+            ["sysvipc", f] => crate::kernel::ipc::proc_file(&k.ipc, f)
+                .map(|s| Node::File(s.into_bytes()))
+                .ok_or(Errno::ENOENT),
             ["sys", "vm"] => Ok(Node::Dir(vec![("overcommit_memory".into(), S_IFREG)])),
             ["sys", "kernel", f] => Ok(Node::File(
                 match *f {
@@ -293,7 +319,10 @@ impl ProcFs {
                     "osrelease" => format!("{}\n", crate::abi::RELEASE),
                     "version" => format!("{}\n", crate::abi::VERSION),
                     "pid_max" => "4194304\n".into(),
-                    _ => return Err(Errno::ENOENT),
+                    f => match crate::kernel::ipc::sysctl(f) {
+                        Some(v) => format!("{v}\n"),
+                        None => return Err(Errno::ENOENT),
+                    },
                 }
                 .into_bytes(),
             )),

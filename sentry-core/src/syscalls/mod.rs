@@ -21,6 +21,7 @@ pub mod sys_fcntl;
 pub mod sys_info;
 pub mod sys_inotify;
 pub mod sys_ioctl;
+pub mod sys_ipc;
 pub mod sys_link;
 pub mod sys_mmap;
 pub mod sys_open;
@@ -377,6 +378,9 @@ table! {
     26 msync => sys_mmap::msync, Full, [Ptr, Long, Hex];
     27 mincore => sys_mmap::mincore, Full, [Ptr, Long, Ptr];
     28 madvise => sys_mmap::madvise, Partial("MADV_DONTNEED zero-fills; other advice is accepted and ignored"), [Ptr, Long, Advice], flags: FLUSH_MM;
+    29 shmget => sys_ipc::shmget, Full, [Int, Long, Oct];
+    30 shmat => sys_ipc::shmat, Full, [Int, Ptr, Hex], flags: FLUSH_MM | RET_ADDR;
+    31 shmctl => sys_ipc::shmctl, Full, [Int, Int, Ptr];
     32 dup => sys_open::dup, Full, [Fd];
     33 dup2 => sys_open::dup2, Full, [Fd, Fd];
     34 pause => sys_signal::pause, Full, [];
@@ -409,6 +413,14 @@ table! {
     61 wait4 => sys_process::wait4, Partial("rusage zeroed"), [Int, WaitStatus, WaitOptions, Ptr];
     62 kill => sys_signal::kill, Full, [Int, Signal];
     63 uname => sys_uts::uname, Full, [Ptr];
+    64 semget => sys_ipc::semget, Full, [Int, Int, Oct];
+    65 semop => sys_ipc::semop, Full, [Int, Ptr, Int];
+    66 semctl => sys_ipc::semctl, Full, [Int, Int, Int, Hex];
+    67 shmdt => sys_ipc::shmdt, Full, [Ptr], flags: FLUSH_MM;
+    68 msgget => sys_ipc::msgget, Full, [Int, Oct];
+    69 msgsnd => sys_ipc::msgsnd, Full, [Int, Ptr, Long, Hex];
+    70 msgrcv => sys_ipc::msgrcv, Full, [Int, Ptr, Long, Long, Hex];
+    71 msgctl => sys_ipc::msgctl, Full, [Int, Int, Ptr];
     72 fcntl => sys_fcntl::fcntl, Partial("no leases or notifications"), [Fd, FcntlCmd, FcntlArg(1)];
     73 flock => sys_fcntl::flock, Full, [Fd, Hex];
     74 fsync => sys_sync::fsync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [Fd];
@@ -540,6 +552,7 @@ table! {
     217 getdents64 => sys_dir::getdents64, Full, [Fd, Ptr, Long];
     218 set_tid_address => sys_thread::set_tid_address, Full, [Ptr];
     219 restart_syscall => sys_priv::restart_syscall, Full, [];
+    220 semtimedop => sys_ipc::semtimedop, Full, [Int, Ptr, Int, Timespec];
     221 fadvise64 => sys_sync::fadvise64, Partial("accepted, no effect"), [Fd, Long, Long, Int];
     222 timer_create => sys_time::timer_create, Partial("CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME; SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE"), [ClockId, Ptr, Ptr];
     223 timer_settime => sys_time::timer_settime, Full, [Int, TimerFlags, Ptr, Ptr];
@@ -556,6 +569,12 @@ table! {
     234 tgkill => sys_signal::tgkill, Full, [Int, Int, Signal];
     235 utimes => sys_attr::utimes, Full, [Path, Ptr];
     236 vserver => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
+    240 mq_open => sys_ipc::mq_open, Full, [Path, OpenFlags, Oct, Ptr];
+    241 mq_unlink => sys_ipc::mq_unlink, Full, [Path];
+    242 mq_timedsend => sys_ipc::mq_timedsend, Full, [Fd, Ptr, Long, Int, Timespec];
+    243 mq_timedreceive => sys_ipc::mq_timedreceive, Full, [Fd, Ptr, Long, Ptr, Timespec];
+    244 mq_notify => sys_ipc::mq_notify, Partial("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (glibc's netlink notification) answers ENOSYS; a registration ends when its process exits, not when it closes the descriptor"), [Fd, Ptr];
+    245 mq_getsetattr => sys_ipc::mq_getsetattr, Full, [Fd, Ptr, Ptr];
     246 kexec_load => sys_priv::kexec, Refuses(Errno::EPERM, "no kexec (EPERM as without CAP_SYS_BOOT)"), [Hex, Long, Ptr, Hex];
     247 waitid => sys_process::waitid, Full, [Int, Int, Ptr, WaitOptions];
     251 ioprio_set => sys_sched::ioprio_set, Partial("kept and reported with Linux's checks; the host does the I/O"), [Int, Int, Hex];
@@ -851,7 +870,7 @@ mod tests {
             .filter(|s| s.flags.contains(Flags::FLUSH_MM))
             .map(|s| s.nr)
             .collect();
-        assert_eq!(flushing, [9, 10, 11, 12, 25, 28, 329]);
+        assert_eq!(flushing, [9, 10, 11, 12, 25, 28, 30, 67, 329]);
         assert!(lookup(12).is_some_and(|s| s.flags.contains(Flags::RET_ADDR)));
         assert!(lookup(0).is_some_and(|s| s.flags == Flags::NONE));
     }

@@ -107,6 +107,7 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
             offset: off,
             shared,
             name: file.path().unwrap_or_default(),
+            shm: None,
         });
         return t.mm().map(addr, len, perms, fixed, vk, may_write);
     }
