@@ -141,7 +141,6 @@ impl Harness {
             comm: [0; 16],
             rlimits: default_rlimits(),
             exe: b"/harness".to_vec(),
-            no_new_privs: false,
             dumpable: true,
             exit: None,
             altstack: Default::default(),
