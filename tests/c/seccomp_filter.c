@@ -259,10 +259,12 @@ static void errno_action(void) {
     report("deny getgid 5000", deny(SYS_getgid, SECCOMP_RET_ERRNO | 5000, 0));
     report("deny getpgrp 0", deny(SYS_getpgrp, SECCOMP_RET_ERRNO | 0, 0));
     report("deny nr 1000", deny(1000, SECCOMP_RET_ERRNO | EPERM, 0));
+    report("deny getsid 512", deny(SYS_getsid, SECCOMP_RET_ERRNO | 512, 0));
     report("getppid", syscall(SYS_getppid));
     report("getgid", syscall(SYS_getgid));
     report("getpgrp", syscall(SYS_getpgrp));
     report("syscall 1000", syscall(1000));
+    report("getsid (ERRNO 512, no signal pending)", syscall(SYS_getsid, 0));
     report("syscall 1001", syscall(1001));
     printf("getpid ok %d\n", syscall(SYS_getpid) > 0);
     report("PR_GET_SECCOMP", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));

@@ -427,6 +427,19 @@ impl Filter {
     }
 }
 
+impl Drop for Filter {
+    /// Drops a long chain without recursing once per filter.
+    fn drop(&mut self) {
+        let mut next = self.prev.take();
+        while let Some(f) = next {
+            match Arc::try_unwrap(f) {
+                Ok(mut only) => next = only.prev.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 /// A thread's seccomp state, in its [`super::TaskHandle`] so that TSYNC and
 /// /proc reach it.
 #[derive(Debug, Default)]
@@ -661,5 +674,20 @@ mod tests {
         assert!(precedence(ret::USER_NOTIF) < precedence(ret::TRACE));
         assert!(precedence(ret::TRACE) < precedence(ret::LOG));
         assert!(action_known(ret::ALLOW) && !action_known(0x0001_0000));
+    }
+
+    #[test]
+    fn a_long_chain_drops_without_deep_recursion() {
+        let mut f: Option<Arc<Filter>> = None;
+        for _ in 0..200_000 {
+            f = Some(Arc::new(Filter::new(
+                vec![i(RET_K, 0, 0, ret::ALLOW)],
+                false,
+                f.take(),
+            )));
+        }
+        let shared = f.as_ref().and_then(|x| x.prev.clone());
+        drop(f);
+        assert_eq!(shared.map(|s| s.count), Some(199_999));
     }
 }

@@ -640,6 +640,7 @@ pub fn dispatch(task: &mut Task) {
     let profiled = task.kernel.profile().start();
     let res = match sys_seccomp::enforce(task, nr, &args) {
         sys_seccomp::Outcome::Skip(rax) => Ok(rax),
+        sys_seccomp::Outcome::Fail(e) => Err(e),
         sys_seccomp::Outcome::Run { log } => match entry {
             Some(s) => {
                 if log {

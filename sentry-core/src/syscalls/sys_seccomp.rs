@@ -222,6 +222,8 @@ pub enum Outcome {
     },
     /// Do not run it; RAX gets this value.
     Skip(u64),
+    /// Do not run it; it fails with this errno.
+    Fail(Errno),
 }
 
 /// Applies the program's filters (when the thread has any: one atomic load
@@ -274,8 +276,13 @@ pub fn enforce(t: &mut Task, nr: u64, args: &Args) -> Outcome {
             if log {
                 tracing::info!(nr, errno = data, "seccomp: system call failed by filter");
             }
-            // At most MAX_ERRNO; stored directly, never read as a restart.
-            Outcome::Skip((-i64::from(data.min(4095))) as u64)
+            // At most MAX_ERRNO. The restart codes (512..=516) are stored
+            // as they are: with no signal to deliver the program sees them.
+            match data.min(4095) {
+                0 => Outcome::Skip(0),
+                n @ 512..=516 => Outcome::Skip((-i64::from(n)) as u64),
+                n => Outcome::Fail(Errno(n as i32)),
+            }
         }
         ret::TRAP => {
             if log {
@@ -286,7 +293,7 @@ pub fn enforce(t: &mut Task, nr: u64, args: &Args) -> Outcome {
             Outcome::Skip(nr)
         }
         // No tracer (there is no ptrace) and no listener: ENOSYS, as Linux.
-        ret::TRACE | ret::USER_NOTIF => Outcome::Skip((-i64::from(Errno::ENOSYS.0)) as u64),
+        ret::TRACE | ret::USER_NOTIF => Outcome::Fail(Errno::ENOSYS),
         action => {
             // KILL_THREAD, KILL_PROCESS and unknown actions.
             tracing::info!(
