@@ -84,3 +84,44 @@ fn own_filters_stack_on_the_oci_profile() {
         describe(&out)
     );
 }
+
+/// man-db sandboxes its formatting pipeline with libseccomp (probing the
+/// flags, then a filter under no_new_privs): the page still formats.
+#[test]
+fn man_db_formats_a_page_under_its_own_filter() {
+    let man = std::path::Path::new("/usr/bin/man");
+    if !man.exists() || std::env::var_os("MAN_DISABLE_SECCOMP").is_some() {
+        eprintln!("man-db not installed (or its sandbox disabled); skipped");
+        return;
+    }
+    let page = scratch_dir().join("seccomp-hello.1");
+    std::fs::write(
+        &page,
+        ".TH HELLO 1\n.SH NAME\nhello \\- say hello\n.SH DESCRIPTION\nHello from a man page.\n",
+    )
+    .unwrap();
+    let mut c = Command::new(gvisor_bin());
+    c.args([
+        "do",
+        "--strace",
+        "--",
+        "/usr/bin/env",
+        "MANPAGER=cat",
+        "/usr/bin/man",
+        "-l",
+    ])
+    .arg(&page);
+    let out = run_command(c);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        stdout_str(&out).contains("Hello from a man page."),
+        "{}",
+        describe(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.contains(" seccomp(1, 0x0, ") && l.contains(") = 0 ")),
+        "no filter installed:\n{err}"
+    );
+}
