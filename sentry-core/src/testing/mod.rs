@@ -36,6 +36,7 @@ mod link;
 mod mm;
 mod namespace;
 mod pipe;
+mod seccomp;
 mod signal;
 mod stat;
 mod unix;
