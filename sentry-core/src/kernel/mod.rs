@@ -21,6 +21,7 @@ pub mod pidfd;
 pub mod process;
 pub mod profile;
 pub mod seccomp;
+pub mod seccomp_filter;
 pub mod signal;
 pub mod strace_config;
 pub mod task;
@@ -358,6 +359,8 @@ impl Kernel {
             guest_entries: Default::default(),
             sched: Default::default(),
             robust_list: Default::default(),
+            no_new_privs: Default::default(),
+            seccomp: Default::default(),
         });
         tg.lock().threads.push(h.clone());
         procs.tasks.insert(tid, h.clone());

@@ -81,6 +81,16 @@ fn child_task(
     }
     let tid = handle.tid;
     let pid = if fl & CLONE_THREAD != 0 { t.pid } else { tid };
+    // no_new_privs and the seccomp filters are inherited (under the process's
+    // lock, so that a TSYNC of another thread is not half seen).
+    {
+        let _tg = t.handle.tg.lock();
+        handle.no_new_privs.store(
+            t.handle.no_new_privs.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
+        handle.seccomp.copy_from(&t.handle.seccomp);
+    }
     Task {
         kernel: t.kernel.clone(),
         handle,
@@ -97,7 +107,6 @@ fn child_task(
         comm: t.comm,
         rlimits: t.rlimits,
         exe: t.exe.clone(),
-        no_new_privs: t.no_new_privs,
         dumpable: t.dumpable,
         exit: None,
         altstack: if fl & CLONE_THREAD != 0 {

@@ -192,6 +192,12 @@ pub struct SigInfo {
     pub addr: u64,
     /// si_value (sigqueue, timers).
     pub value: u64,
+    /// si_errno (a seccomp filter's data for SIGSYS).
+    pub errno: i32,
+    /// SIGSYS/SYS_SECCOMP: the system call number.
+    pub syscall: i32,
+    /// SIGSYS/SYS_SECCOMP: its AUDIT_ARCH_*.
+    pub arch: u32,
 }
 
 impl SigInfo {
@@ -235,7 +241,15 @@ impl SigInfo {
     pub fn to_bytes(&self) -> [u8; 128] {
         let mut b = [0u8; 128];
         b[0..4].copy_from_slice(&self.signo.to_le_bytes());
+        b[4..8].copy_from_slice(&self.errno.to_le_bytes());
         b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if self.signo == 31 && self.code == SYS_SECCOMP {
+            // _sigsys: call address, syscall, arch.
+            b[16..24].copy_from_slice(&self.addr.to_le_bytes());
+            b[24..28].copy_from_slice(&self.syscall.to_le_bytes());
+            b[28..32].copy_from_slice(&self.arch.to_le_bytes());
+            return b;
+        }
         match self.signo {
             4 | 5 | 7 | 8 | 11 => b[16..24].copy_from_slice(&self.addr.to_le_bytes()),
             _ => {
@@ -422,6 +436,37 @@ pub fn force_fault_signal(t: &mut Task, sig: Signal, code: i32, addr: u64) {
             signo: sig.0,
             code,
             addr,
+            ..Default::default()
+        },
+    );
+}
+
+/// SIGSYS's si_code for a seccomp trap.
+pub const SYS_SECCOMP: i32 = 1;
+
+/// The SIGSYS a seccomp TRAP action (of a program's filter or the OCI
+/// profile) forces: si_code SYS_SECCOMP, si_call_addr the address after the
+/// `syscall` instruction, si_syscall, si_arch, si_errno the filter's data.
+/// Blocked or ignored, it kills the process as a fault signal does.
+pub fn force_sigsys(t: &mut Task, nr: i32, arch: u32, data: i32) {
+    let sig = Signal(31);
+    let act = t.handle.tg.action(sig.0);
+    let blocked = t.handle.sig().blocked & sig.mask() != 0;
+    if act.handler <= 1 || blocked {
+        t.die(sig, &format!("seccomp trap of system call {nr}"));
+        return;
+    }
+    let mut ts = t.handle.sig();
+    ts.pending |= sig.mask();
+    ts.infos.insert(
+        sig.0,
+        SigInfo {
+            signo: sig.0,
+            code: SYS_SECCOMP,
+            addr: t.regs.rip,
+            errno: data,
+            syscall: nr,
+            arch,
             ..Default::default()
         },
     );

@@ -247,6 +247,10 @@ pub struct TaskHandle {
     pub sched: Mutex<SchedState>,
     /// The set_robust_list head, as get_robust_list reports it to other threads.
     pub robust_list: std::sync::atomic::AtomicU64,
+    /// PR_SET_NO_NEW_PRIVS (per thread; TSYNC sets it on the others).
+    pub no_new_privs: AtomicBool,
+    /// The program's own seccomp mode and filters.
+    pub seccomp: crate::kernel::seccomp_filter::ThreadSeccomp,
 }
 
 /// What the scheduler calls of a thread record. The sandbox's threads run on host threads
@@ -429,8 +433,6 @@ pub struct Task {
     pub rlimits: Rlimits,
     /// Path of the running program (/proc/self/exe).
     pub exe: Vec<u8>,
-    /// PR_SET_NO_NEW_PRIVS.
-    pub no_new_privs: bool,
     /// PR_SET_DUMPABLE.
     pub dumpable: bool,
     /// Set when this task has finished (the run loop stops).
@@ -550,7 +552,6 @@ impl Task {
             comm: [0; 16],
             rlimits: kernel_rlimits,
             exe: loaded.exe.clone(),
-            no_new_privs: kernel_nnp,
             dumpable: true,
             exit: None,
             altstack: Default::default(),
@@ -559,6 +560,7 @@ impl Task {
             repeat_fault: (u64::MAX, 0),
             ctx,
         };
+        t.handle.no_new_privs.store(kernel_nnp, Ordering::SeqCst);
         t.set_comm(execfn);
         t.publish_info(Some(argv.join(&0u8)));
         t.publish_environ(envp);

@@ -592,18 +592,16 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
             } else {
                 ('R', "running")
             };
-            let seccomp_mode = if h.tg.container.seccomp.is_some() {
-                2
-            } else {
-                0
-            };
+            let seccomp_mode = crate::kernel::seccomp_filter::effective_mode(h);
+            let seccomp_filters = crate::kernel::seccomp_filter::filter_count(h);
+            let nnp = u8::from(h.no_new_privs.load(std::sync::atomic::Ordering::SeqCst));
             let text = match rest[0] {
                 "stat" => format!(
                     "{pid} ({comm}) {state} {ppid} {pgid} {sid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {nthreads} 0 0 {vsz} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
                 ),
                 "statm" => format!("{} {rss} 0 0 0 0 0\n", vsz / 4096),
                 "status" => format!(
-                    "Name:\t{comm}\nState:\t{state} ({word})\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{nthreads}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nSeccomp:\t{}\n",
+                    "Name:\t{comm}\nState:\t{state} ({word})\nTgid:\t{pid}\nPid:\t{}\nPPid:\t{ppid}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{nthreads}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nNoNewPrivs:\t{nnp}\nSeccomp:\t{}\nSeccomp_filters:\t{seccomp_filters}\n",
                     h.tid,
                     creds.uid[0],
                     creds.uid[1],

@@ -32,6 +32,7 @@ pub mod sys_priv;
 pub mod sys_process;
 pub mod sys_read;
 pub mod sys_sched;
+pub mod sys_seccomp;
 pub mod sys_signal;
 pub mod sys_socket;
 pub mod sys_stat;
@@ -500,7 +501,7 @@ table! {
     152 munlockall => sys_mmap::munlockall, Partial("accepted"), [];
     153 vhangup => sys_priv::vhangup, Refuses(Errno::EPERM, "EPERM as without CAP_SYS_TTY_CONFIG"), [];
     156 _sysctl => sys_priv::removed, Refuses(Errno::ENOSYS, "removed from Linux, which answers ENOSYS"), [];
-    157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, CAPBSET_READ"), [PrctlOption, Hex, Hex, Hex, Hex];
+    157 prctl => sys_thread::prctl, Partial("PR_SET/GET_NAME, DUMPABLE, PDEATHSIG, NO_NEW_PRIVS, SECCOMP, CAPBSET_READ"), [PrctlOption, Hex, Hex, Hex, Hex];
     158 arch_prctl => sys_thread::arch_prctl, Full, [ArchPrctlCode, Hex];
     159 adjtimex => sys_time::adjtimex, Partial("reads an unsynchronised clock (TIME_ERROR); changes are EPERM (no CAP_SYS_TIME in the sandbox)"), [Ptr];
     160 setrlimit => sys_info::setrlimit, Partial("as prlimit64"), [Int, Rlimit];
@@ -634,6 +635,7 @@ table! {
     314 sched_setattr => sys_sched::sched_setattr, Partial("SCHED_DEADLINE fails admission (EBUSY); no utilization clamping (EOPNOTSUPP); kept, not enforced"), [Int, Ptr, Hex];
     315 sched_getattr => sys_sched::sched_getattr, Full, [Int, Ptr, Int, Hex];
     316 renameat2 => sys_link::renameat2, Partial("RENAME_NOREPLACE; RENAME_EXCHANGE within the writable layer"), [Fd, Path, Fd, Path, Hex];
+    317 seccomp => sys_seccomp::seccomp, Partial("strict mode and classic-BPF filters (TSYNC, TSYNC_ESRCH, LOG, SPEC_ALLOW; every action; run in the sentry beside the OCI profile); user-space notification (NEW_LISTENER, WAIT_KILLABLE_RECV) answers EINVAL, as a kernel without it; RET_TRACE answers ENOSYS (no ptrace)"), [Int, Hex, Ptr];
     318 getrandom => sys_info::getrandom, Full, [OutBuf(1), Long, Hex];
     319 memfd_create => sys_mmap::memfd_create, Partial("no sealing"), [Path, Hex];
     320 kexec_file_load => sys_priv::kexec, Refuses(Errno::EPERM, "no kexec (EPERM as without CAP_SYS_BOOT)"), [Fd, Fd, Long, Path, Hex];
@@ -698,44 +700,21 @@ pub fn dispatch(task: &mut Task) {
     let entry = lookup(nr);
     let traced = strace::enter(task, nr, &args);
     let profiled = task.kernel.profile().start();
-    let verdict = task
-        .handle
-        .tg
-        .container
-        .seccomp
-        .as_ref()
-        .map_or(crate::kernel::seccomp::Action::Allow, |f| {
-            f.decide(nr, &args)
-        });
-    let res = match (verdict, entry) {
-        (crate::kernel::seccomp::Action::Errno(e), _) => Err(Errno(e as i32)),
-        (crate::kernel::seccomp::Action::Kill, _) => {
-            task.die(
-                crate::kernel::signal::Signal(31),
-                "system call denied by the container's seccomp profile",
-            );
-            Err(Errno::ENOSYS)
-        }
-        (crate::kernel::seccomp::Action::Trap, _) => {
-            // SYS_SECCOMP (1), as the kernel reports a trapped call.
-            crate::kernel::signal::force_fault_signal(
-                task,
-                crate::kernel::signal::Signal(31),
-                1,
-                task.regs.rip,
-            );
-            Err(Errno::ENOSYS)
-        }
-        (action, Some(s)) => {
-            if action == crate::kernel::seccomp::Action::Log {
-                tracing::info!(nr, name = s.name, "seccomp profile: logged system call");
+    let res = match sys_seccomp::enforce(task, nr, &args) {
+        sys_seccomp::Outcome::Skip(rax) => Ok(rax),
+        sys_seccomp::Outcome::Fail(e) => Err(e),
+        sys_seccomp::Outcome::Run { log } => match entry {
+            Some(s) => {
+                if log {
+                    tracing::info!(nr, name = s.name, "seccomp: logged system call");
+                }
+                (s.handler)(task, &args)
             }
-            (s.handler)(task, &args)
-        }
-        (_, None) => {
-            task.kernel.note_unimplemented(nr, name_of(nr));
-            Err(Errno::ENOSYS)
-        }
+            None => {
+                task.kernel.note_unimplemented(nr, name_of(nr));
+                Err(Errno::ENOSYS)
+            }
+        },
     };
     if let Some(t0) = profiled {
         let tg = &task.handle.tg;

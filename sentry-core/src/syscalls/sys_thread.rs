@@ -331,10 +331,18 @@ pub(crate) fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             if a[1] != 1 {
                 return Err(Errno::EINVAL);
             }
-            t.no_new_privs = true;
+            t.handle
+                .no_new_privs
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             Ok(0)
         }
-        libc::PR_GET_NO_NEW_PRIVS => Ok(t.no_new_privs as u64),
+        libc::PR_GET_NO_NEW_PRIVS => {
+            Ok(t.handle
+                .no_new_privs
+                .load(std::sync::atomic::Ordering::SeqCst) as u64)
+        }
+        libc::PR_GET_SECCOMP => super::sys_seccomp::prctl_get(t),
+        libc::PR_SET_SECCOMP => super::sys_seccomp::prctl_set(t, a[1], a[2]),
         libc::PR_CAPBSET_READ => {
             if a[1] > 40 {
                 return Err(Errno::EINVAL);

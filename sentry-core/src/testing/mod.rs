@@ -36,6 +36,7 @@ mod link;
 mod mm;
 mod namespace;
 mod pipe;
+mod seccomp;
 mod signal;
 mod stat;
 mod unix;
@@ -142,7 +143,6 @@ impl Harness {
             comm: [0; 16],
             rlimits: default_rlimits(),
             exe: b"/harness".to_vec(),
-            no_new_privs: false,
             dumpable: true,
             exit: None,
             altstack: Default::default(),
