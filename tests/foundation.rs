@@ -520,3 +520,15 @@ fn c_privileged_and_removed_calls_match_native() {
         kexec_file_load -1 Operation not permitted\nmemfd_secret -1 Function not implemented\n";
     assert_eq!(own, want);
 }
+
+/// /proc/self/fd links of descriptors without a path: Linux's anon_inode names for eventfd,
+/// epoll, timerfd, signalfd, inotify and pidfd; pipe:[N] and socket:[N]; a device's path.
+#[test]
+fn c_anonymous_fd_links_match_native() {
+    let prog = compile_c("anonfd");
+    let native = run_native(&prog, NO_FLAGS);
+    assert!(native.status.success(), "{}", describe(&native));
+    let sandboxed = run_sandboxed(&prog, NO_FLAGS, NO_FLAGS);
+    assert_same(&native, &sandboxed);
+    assert!(stdout_str(&sandboxed).contains("epoll: anon_inode:[eventpoll]\n"));
+}

@@ -76,7 +76,7 @@ fn kill(pid: u32, sig: i32) {
 #[test]
 fn sentry_and_gofer_are_confined() {
     let mut child = Command::new(gvisor_bin())
-        .args(["do", "--", "/bin/sleep", "30"])
+        .args(["do", "--", "/bin/sleep", "300"])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();

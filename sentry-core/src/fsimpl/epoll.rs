@@ -226,6 +226,9 @@ impl Epoll {
 }
 
 impl FileDescription for Epoll {
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[eventpoll]")
+    }
     fn read(&self, _ctx: &dyn TaskContext, _buf: &mut [u8]) -> SysResult<usize> {
         Err(Errno::EINVAL)
     }

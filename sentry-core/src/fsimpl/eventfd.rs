@@ -32,6 +32,9 @@ impl EventFd {
 }
 
 impl FileDescription for EventFd {
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[eventfd]")
+    }
     fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);

@@ -81,6 +81,9 @@ impl Drop for Inotify {
 }
 
 impl FileDescription for Inotify {
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("inotify")
+    }
     fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         let nb = self.nonblock.load(Ordering::Relaxed);
         let out = block_until(ctx, &[&self.inst.wq], None, Errno::EAGAIN, || {

@@ -104,8 +104,8 @@ impl FileDescription for PidFd {
         self.nonblock
             .store(f & libc::O_NONBLOCK as u32 != 0, Ordering::Relaxed);
     }
-    fn path(&self) -> Option<String> {
-        Some("anon_inode:[pidfd]".to_string())
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[pidfd]")
     }
     fn as_any(&self) -> &dyn Any {
         self

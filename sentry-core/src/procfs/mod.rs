@@ -640,10 +640,10 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
                 None if f.socket().is_some() => {
                     format!("socket:[{}]", f.stat().map(|s| s.ino).unwrap_or(0))
                 }
-                None if f.as_any().is::<crate::fsimpl::inotify::Inotify>() => {
-                    "anon_inode:inotify".into()
-                }
-                None => format!("pipe:[{}]", f.stat().map(|s| s.ino).unwrap_or(0)),
+                None => match f.anon_name() {
+                    Some(n) => format!("anon_inode:{n}"),
+                    None => format!("pipe:[{}]", f.stat().map(|s| s.ino).unwrap_or(0)),
+                },
             };
             Ok(Node::Link(target.into_bytes()))
         }

@@ -309,6 +309,9 @@ pub struct SignalFd {
 }
 
 impl crate::vfs::FileDescription for SignalFd {
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[signalfd]")
+    }
     fn read(&self, ctx: &dyn crate::vfs::TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if buf.len() < 128 {
             return Err(Errno::EINVAL);

@@ -356,6 +356,9 @@ pub struct TimerFd {
 }
 
 impl crate::vfs::FileDescription for TimerFd {
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[timerfd]")
+    }
     fn read(&self, ctx: &dyn TaskContext, buf: &mut [u8]) -> SysResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);

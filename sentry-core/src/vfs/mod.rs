@@ -118,6 +118,11 @@ pub trait FileDescription: Send + Sync + Any {
     fn path(&self) -> Option<String> {
         None
     }
+    /// For a file with no path (eventfd, epoll, timerfd, signalfd, inotify, pidfd): the
+    /// name /proc/PID/fd shows after "anon_inode:", as Linux names its anonymous inodes.
+    fn anon_name(&self) -> Option<&'static str> {
+        None
+    }
     /// Records the path (set once by the VFS at open).
     fn set_path(&self, _path: &str) {}
     /// open(2) through a /proc/[pid]/fd/N link to this file when its path

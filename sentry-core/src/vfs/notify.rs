@@ -663,6 +663,9 @@ impl FileDescription for Watched {
         }
         Ok(r)
     }
+    fn anon_name(&self) -> Option<&'static str> {
+        self.inner.anon_name()
+    }
     fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
         self.inner.seek(offset, whence)
     }
