@@ -174,7 +174,14 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<[i32; 2]> {
             let mut b = [0u8; 1];
             while f.read_exact(&mut b).is_ok() {
                 let Some(k) = k.upgrade() else { break };
-                let init = k.procs().tgs.get(&1).cloned();
+                // A signal that arrives while the program is still being loaded waits for
+                // init to exist (at most a minute: a sandbox that never starts it ends).
+                let mut init = k.procs().tgs.get(&1).cloned();
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while init.is_none() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    init = k.procs().tgs.get(&1).cloned();
+                }
                 if let Some(tg) = init {
                     let sig = sentry_core::kernel::signal::Signal(b[0] as u32);
                     tracing::info!(signal = %sig.name(), "host signal forwarded to init");
