@@ -11,6 +11,7 @@
 #include <sys/auxv.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -255,6 +256,22 @@ static void mem(void) {
     off_t o = lseek(fd, (off_t)(unsigned long)&target, SEEK_SET);
     r = read(fd, &v, 8);
     printf("lseek+read: %d %zd %d\n", o == (off_t)(unsigned long)&target, r, v == target);
+    /* Forced writes: a read-only private page is copied and written; a
+     * read-only shared file mapping is not written through. */
+    char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    r = pwrite(fd, "xy", 2, (off_t)(unsigned long)ro);
+    printf("force private: %zd %c\n", r, ro[1]);
+    int tf = open("/tmp/procfs_more_file", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    write(tf, "abcd", 4);
+    close(tf);
+    tf = open("/tmp/procfs_more_file", O_RDONLY);
+    char *sh = mmap(NULL, 4096, PROT_READ, MAP_SHARED, tf, 0);
+    errno = 0;
+    r = pwrite(fd, "zz", 2, (off_t)(unsigned long)sh);
+    printf("force shared ro: %zd %s %c\n", r, en(errno), sh[0]);
+    munmap(sh, 4096);
+    close(tf);
+    unlink("/tmp/procfs_more_file");
     close(fd);
     fd = open("/proc/self/mem", O_RDONLY);
     errno = 0;

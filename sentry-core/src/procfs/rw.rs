@@ -47,6 +47,7 @@ impl ProcMem {
         len: usize,
         mut f: impl FnMut(&mut MemoryManager, u64, usize, usize) -> SysResult<()>,
         access: Access,
+        write: bool,
     ) -> SysResult<usize> {
         let Some(mm) = self.mm.upgrade() else {
             return Ok(0);
@@ -56,7 +57,10 @@ impl ProcMem {
             let n = (len - done).min(CHUNK);
             let a = addr.checked_add(done as u64).ok_or(Errno::EIO)?;
             let mut m = mm.lock().unwrap_or_else(|p| p.into_inner());
-            let ok = m.accessible_len(a, n, access).unwrap_or(0);
+            let mut ok = m.accessible_len(a, n, access).unwrap_or(0);
+            if write {
+                ok = ok.min(forceable_len(&m, a, ok));
+            }
             if ok == 0 || f(&mut m, a, done, ok).is_err() {
                 break;
             }
@@ -70,6 +74,21 @@ impl ProcMem {
         }
         Ok(done)
     }
+}
+
+/// How much of `len` bytes at `addr` a forced write may change: private
+/// mappings (copied on write) and writable shared ones; a read-only shared
+/// mapping (a file opened read-only) is never written through.
+fn forceable_len(m: &MemoryManager, addr: u64, len: usize) -> usize {
+    let end = addr.saturating_add(len as u64);
+    let mut at = addr;
+    while at < end {
+        match m.find_vma(at) {
+            Some(v) if !v.is_shared() || v.perms.write => at = v.end.min(end),
+            _ => break,
+        }
+    }
+    (at - addr) as usize
 }
 
 impl FileDescription for ProcMem {
@@ -95,6 +114,7 @@ impl FileDescription for ProcMem {
             len,
             |m, a, at, n| m.copy_in(a, &mut buf[at..at + n]),
             Access::Read,
+            false,
         )
     }
     fn pwrite(&self, buf: &[u8], off: u64) -> SysResult<usize> {
@@ -108,6 +128,7 @@ impl FileDescription for ProcMem {
             buf.len(),
             |m, a, at, n| m.write_force(a, &buf[at..at + n]),
             Access::Read,
+            true,
         )
     }
     fn seek(&self, offset: i64, whence: Whence) -> SysResult<u64> {
