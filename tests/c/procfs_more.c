@@ -311,6 +311,29 @@ static void mem(void) {
     printf("parent keeps: %d\n", target == 0xdeadbeefcafef00dUL);
 }
 
+/* Another user's process: mem, environ and auxv need ptrace access. */
+static void foreign(void) {
+    pid_t parent = getpid();
+    pid_t c = fork();
+    if (c == 0) {
+        if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) _exit(1);
+        const char *f[] = {"mem", "environ", "auxv", "oom_score_adj", "status", NULL};
+        for (int i = 0; f[i]; i++) {
+            char p[64];
+            snprintf(p, sizeof p, "/proc/%d/%s", parent, f[i]);
+            int fd = open(p, O_RDONLY);
+            printf("user 1000 open root's %s: %s\n", f[i], fd < 0 ? en(errno) : "OK");
+            if (fd >= 0) close(fd);
+        }
+        int fd = open("/proc/self/mem", O_RDWR);
+        printf("user 1000 open own mem: %s\n", fd < 0 ? en(errno) : "OK");
+        fflush(stdout);
+        _exit(0);
+    }
+    int st;
+    waitpid(c, &st, 0);
+}
+
 static void sys(void) {
     exact("/proc/sys/kernel/ngroups_max");
     exact("/proc/sys/kernel/cap_last_cap");
@@ -346,6 +369,7 @@ int main(void) {
     top();
     perproc();
     mem();
+    foreign();
     sys();
     return 0;
 }

@@ -1006,6 +1006,8 @@ impl Fs for ProcFs {
         let st = stat_of(path, &n);
         if let Some((h, name)) = self.pid_file(path) {
             match name {
+                // The memory and what exec put in it need ptrace access.
+                "auxv" | "environ" => self.may_attach(ctx, &h)?,
                 "mem" => {
                     self.may_attach(ctx, &h)?;
                     let mm = h.info.lock().unwrap_or_else(|p| p.into_inner()).mm.clone();
