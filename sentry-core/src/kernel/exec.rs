@@ -36,6 +36,9 @@ pub struct Loaded {
     pub regs: Registers,
     /// The path of the executable (for /proc/self/exe).
     pub exe: Vec<u8>,
+    /// The auxiliary vector as laid out on the stack, AT_NULL pair included
+    /// (/proc/[pid]/auxv).
+    pub auxv: Vec<u8>,
 }
 
 fn setup(what: &'static str) -> impl Fn(Errno) -> KernelError {
@@ -244,7 +247,9 @@ pub fn load_program(
     mm.write_force(stack.sp, &stack.bytes)
         .map_err(setup("writing the initial stack"))?;
     mm.map_populated(stack.sp & !(PAGE - 1), mm::STACK_TOP);
+    let auxv = saved_auxv(&stack);
     Ok(Loaded {
+        auxv,
         regs: Registers {
             rip: start,
             rsp: stack.sp,
@@ -257,6 +262,22 @@ pub fn load_program(
             .map(|r| r.abs.into_bytes())
             .unwrap_or(path),
     })
+}
+
+/// The auxiliary vector's bytes in `stack`, up to and including AT_NULL.
+fn saved_auxv(stack: &loader::stack::InitialStack) -> Vec<u8> {
+    let start = (stack.auxv_ptr.wrapping_sub(stack.sp)) as usize;
+    let mut out = Vec::new();
+    let Some(bytes) = stack.bytes.get(start..) else {
+        return out;
+    };
+    for pair in bytes.chunks_exact(16) {
+        out.extend_from_slice(pair);
+        if pair[..8] == [0u8; 8] {
+            break;
+        }
+    }
+    out
 }
 
 /// Like [`read_exec_file`] without the execute-permission check (the loader

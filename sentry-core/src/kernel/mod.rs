@@ -321,6 +321,8 @@ impl Kernel {
                 stopped: false,
                 stop_report: None,
                 cont_report: false,
+                oom_score_adj: 0,
+                oom_score_adj_min: 0,
             }),
             actions: Mutex::new([signal::SigAction::default(); 64]),
             child_wq: crate::waiter::WaitQueue::default(),

@@ -153,17 +153,16 @@ fn start_child(t: &Task, mut child: Task, fl: u64, ptid: u64, ctid: u64) -> SysR
     if fl & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
     }
-    let (cmdline, environ) = {
+    let (cmdline, environ, auxv) = {
         let i = t.handle.info.lock().unwrap_or_else(|p| p.into_inner());
-        (i.cmdline.clone(), i.environ.clone())
+        (i.cmdline.clone(), i.environ.clone(), i.auxv.clone())
     };
     child.publish_info(Some(cmdline));
-    child
-        .handle
-        .info
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .environ = environ;
+    {
+        let mut i = child.handle.info.lock().unwrap_or_else(|p| p.into_inner());
+        i.environ = environ;
+        i.auxv = auxv;
+    }
     t.kernel.spawn(child).map_err(|_| Errno::EAGAIN)
 }
 
@@ -295,12 +294,14 @@ pub fn clone_with_pidfd(
     {
         // The nice value and membarrier registrations (they belong to the memory, which
         // the child copies) carry over.
-        let (nice, mb) = {
+        let (nice, mb, oom, oom_min) = {
             let p = t.handle.tg.lock();
-            (p.nice, p.membarrier)
+            (p.nice, p.membarrier, p.oom_score_adj, p.oom_score_adj_min)
         };
         let mut c = tg.lock();
         c.nice = nice;
+        c.oom_score_adj = oom;
+        c.oom_score_adj_min = oom_min;
         c.membarrier = mb;
     }
     {
@@ -489,6 +490,7 @@ pub fn execve(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>)
     }
     t.publish_info(Some(argv.join(&0u8)));
     t.publish_environ(&envp);
+    t.handle.info.lock().unwrap_or_else(|p| p.into_inner()).auxv = loaded.auxv;
     release_vfork_parent(t);
     Ok(0)
 }

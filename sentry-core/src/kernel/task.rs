@@ -99,6 +99,10 @@ pub struct TgState {
     pub stop_report: Option<u32>,
     /// A continue not yet reported to wait(WCONTINUED).
     pub cont_report: bool,
+    /// /proc/[pid]/oom_score_adj (-1000..=1000), inherited by children.
+    pub oom_score_adj: i32,
+    /// The lowest oom_score_adj a privileged writer set (inherited).
+    pub oom_score_adj_min: i32,
 }
 
 /// A process: what its threads share.
@@ -363,6 +367,8 @@ pub struct TaskInfo {
     pub cmdline: Vec<u8>,
     /// envp, each NUL-terminated (/proc/[pid]/environ).
     pub environ: Vec<u8>,
+    /// The auxiliary vector exec gave the program (/proc/[pid]/auxv).
+    pub auxv: Vec<u8>,
     /// Resource limits (/proc/[pid]/limits).
     pub rlimits: Rlimits,
     /// Memory.
@@ -564,6 +570,7 @@ impl Task {
         t.set_comm(execfn);
         t.publish_info(Some(argv.join(&0u8)));
         t.publish_environ(envp);
+        t.handle.info.lock().unwrap_or_else(|p| p.into_inner()).auxv = loaded.auxv.clone();
         *t.handle
             .interrupter
             .lock()

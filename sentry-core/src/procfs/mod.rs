@@ -11,6 +11,7 @@ use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 
 pub mod net;
+pub mod rw;
 
 /// The task asking (for /proc/self and permission checks), if a task is.
 fn caller(ctx: &dyn TaskContext) -> Option<&crate::kernel::Task> {
@@ -94,7 +95,56 @@ fn loadavg(k: &Kernel) -> Vec<u8> {
 #[derive(Default)]
 pub struct ProcFs {
     kernel: OnceLock<Weak<Kernel>>,
+    /// /proc/sys/kernel/random/boot_id: one per boot.
+    boot_id: OnceLock<String>,
 }
+
+/// A random (version 4) UUID as Linux prints it.
+fn uuid() -> String {
+    let mut b = [0u8; 16];
+    crate::platform::getrandom(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}\n",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// /proc/[pid]/ns: the namespaces (one of each kind, the initial ones'
+/// inode numbers).
+const NAMESPACES: [(&str, &str, u64); 10] = [
+    ("cgroup", "cgroup", 4026531835),
+    ("ipc", "ipc", 4026531839),
+    ("mnt", "mnt", 4026531841),
+    ("net", "net", 4026531840),
+    ("pid", "pid", 4026531836),
+    ("pid_for_children", "pid", 4026531836),
+    ("time", "time", 4026531834),
+    ("time_for_children", "time", 4026531834),
+    ("user", "user", 4026531837),
+    ("uts", "uts", 4026531838),
+];
+
+/// Top-level /proc/sys files that are constants of the sentry:
+/// (path under /proc/sys, value).
+const SYS_CONSTS: [(&str, &str); 10] = [
+    ("kernel/ngroups_max", "65536"),
+    ("kernel/cap_last_cap", "40"),
+    ("kernel/yama/ptrace_scope", "1"),
+    ("fs/nr_open", "1048576"),
+    ("fs/pipe-max-size", "1048576"),
+    ("fs/file-max", "9223372036854775807"),
+    ("vm/overcommit_memory", "0"),
+    ("vm/max_map_count", "65530"),
+    ("vm/mmap_min_addr", "65536"),
+    ("net/core/somaxconn", "4096"),
+];
 
 enum Node {
     Dir(Vec<(String, u32)>),
@@ -102,18 +152,17 @@ enum Node {
     Link(Vec<u8>),
 }
 
-const TOP_FILES: [&str; 9] = [
+const TOP_FILES: [&str; 8] = [
     "cpuinfo",
     "meminfo",
     "uptime",
     "loadavg",
     "version",
     "filesystems",
-    "mounts",
     "stat",
     "cmdline",
 ];
-const PID_FILES: [&str; 10] = [
+const PID_FILES: [&str; 24] = [
     "stat",
     "statm",
     "status",
@@ -124,6 +173,20 @@ const PID_FILES: [&str; 10] = [
     "mountinfo",
     "environ",
     "limits",
+    "mem",
+    "uid_map",
+    "gid_map",
+    "setgroups",
+    "oom_score",
+    "oom_score_adj",
+    "oom_adj",
+    "io",
+    "auxv",
+    "personality",
+    "wchan",
+    "cgroup",
+    "loginuid",
+    "sessionid",
 ];
 const PID_LINKS: [&str; 3] = ["exe", "cwd", "root"];
 
@@ -194,6 +257,40 @@ impl ProcFs {
         open_fd(&fds, n).map(Some)
     }
 
+    /// The task and file name of `[pid]/f` or `[pid]/task/[tid]/f`.
+    fn pid_file<'a>(&self, path: &'a str) -> Option<(Arc<TaskHandle>, &'a str)> {
+        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let k = self.kernel().ok()?;
+        match parts.as_slice() {
+            [pid, f] => Some((self.task(&k, pid).ok()?, f)),
+            [pid, "task", tid, f] => {
+                let h = self.task(&k, pid).ok()?;
+                let tid: i32 = tid.parse().ok()?;
+                let t = h.tg.lock().threads.iter().find(|t| t.tid == tid).cloned()?;
+                Some((t, f))
+            }
+            _ => None,
+        }
+    }
+
+    /// Linux's ptrace-attach check for /proc/[pid]/mem and writes: the
+    /// caller's own process, root, or a process all of whose user ids are
+    /// the caller's real uid.
+    fn may_attach(&self, ctx: &dyn TaskContext, h: &Arc<TaskHandle>) -> SysResult<()> {
+        let Some(cur) = caller(ctx) else {
+            return Ok(());
+        };
+        if Arc::ptr_eq(&cur.handle.tg, &h.tg) {
+            return Ok(());
+        }
+        let me = cur.creds();
+        let them = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid;
+        if !me.privileged() && !them[..3].iter().all(|&u| u == me.uid[0]) {
+            return Err(Errno::EACCES);
+        }
+        Ok(())
+    }
+
     fn node(&self, ctx: &dyn TaskContext, path: &str) -> SysResult<Node> {
         let k = self.kernel()?;
         let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
@@ -217,7 +314,7 @@ impl ProcFs {
                     .collect();
                 children.dedup();
                 let builtin = matches!(rest, ["kernel"] | ["vm"] | ["kernel", _] | ["vm", _])
-                    || matches!(rest, ["fs"] | ["fs", "mqueue"]);
+                    || matches!(rest, ["fs"] | ["fs", _] | ["net"] | ["net", "core"]);
                 if !children.is_empty() && !builtin {
                     return Ok(Node::Dir(children));
                 }
@@ -227,6 +324,8 @@ impl ProcFs {
             [] => {
                 let mut v: Vec<(String, u32)> = vec![
                     ("self".into(), S_IFLNK),
+                    ("thread-self".into(), S_IFLNK),
+                    ("mounts".into(), S_IFLNK),
                     ("net".into(), S_IFLNK),
                     ("sys".into(), S_IFDIR),
                     ("sysvipc".into(), S_IFDIR),
@@ -242,6 +341,30 @@ impl ProcFs {
                 Ok(Node::Link(cur.handle.tg.pid.to_string().into_bytes()))
             }
             ["net"] => Ok(Node::Link(b"self/net".to_vec())),
+            ["mounts"] => Ok(Node::Link(b"self/mounts".to_vec())),
+            ["sys", "kernel", "random"] => Ok(Node::Dir(vec![
+                ("boot_id".into(), S_IFREG),
+                ("uuid".into(), S_IFREG),
+            ])),
+            ["sys", "kernel", "random", "boot_id"] => Ok(Node::File(
+                self.boot_id.get_or_init(uuid).clone().into_bytes(),
+            )),
+            ["sys", "kernel", "random", "uuid"] => Ok(Node::File(uuid().into_bytes())),
+            ["sys", "kernel", "yama"] => Ok(Node::Dir(vec![("ptrace_scope".into(), S_IFREG)])),
+            ["sys", "net"] => Ok(Node::Dir(vec![("core".into(), S_IFDIR)])),
+            ["sys", "net", "core"] => Ok(Node::Dir(vec![("somaxconn".into(), S_IFREG)])),
+            ["sys", a, b] | ["sys", a, _, b]
+                if SYS_CONSTS.iter().any(|(p, _)| {
+                    *p == parts[1..].join("/") && p.ends_with(b) && p.starts_with(a)
+                }) =>
+            {
+                let key = parts[1..].join("/");
+                let v = SYS_CONSTS
+                    .iter()
+                    .find(|(p, _)| *p == key)
+                    .map_or("", |c| c.1);
+                Ok(Node::File(format!("{v}\n").into_bytes()))
+            }
             ["thread-self"] => {
                 let cur = caller(ctx).ok_or(Errno::ENOENT)?;
                 Ok(Node::Link(
@@ -252,11 +375,15 @@ impl ProcFs {
             ["sys"] => Ok(Node::Dir(vec![
                 ("fs".into(), S_IFDIR),
                 ("kernel".into(), S_IFDIR),
+                ("net".into(), S_IFDIR),
                 ("vm".into(), S_IFDIR),
             ])),
             ["sys", "fs"] => Ok(Node::Dir(vec![
+                ("file-max".into(), S_IFREG),
                 ("inotify".into(), S_IFDIR),
                 ("mqueue".into(), S_IFDIR),
+                ("nr_open".into(), S_IFREG),
+                ("pipe-max-size".into(), S_IFREG),
             ])),
             ["sys", "fs", "inotify"] => Ok(Node::Dir(
                 INOTIFY_LIMITS
@@ -280,10 +407,12 @@ impl ProcFs {
                 .find(|(n, _)| n == f)
                 .map(|(_, v)| Node::File(format!("{v}\n").into_bytes()))
                 .ok_or(Errno::ENOENT),
-            ["sys", "kernel"] => Ok(Node::Dir(
-                [
+            ["sys", "kernel"] => {
+                let mut v: Vec<(String, u32)> = [
+                    "cap_last_cap",
                     "domainname",
                     "hostname",
+                    "ngroups_max",
                     "ostype",
                     "osrelease",
                     "pid_max",
@@ -292,8 +421,11 @@ impl ProcFs {
                 .iter()
                 .chain(crate::kernel::ipc::SYSCTLS.iter())
                 .map(|n| (n.to_string(), S_IFREG))
-                .collect(),
-            )),
+                .collect();
+                v.push(("random".into(), S_IFDIR));
+                v.push(("yama".into(), S_IFDIR));
+                Ok(Node::Dir(v))
+            }
             ["sysvipc"] => Ok(Node::Dir(
                 ["msg", "sem", "shm"]
                     .iter()
@@ -303,7 +435,12 @@ impl ProcFs {
             ["sysvipc", f] => crate::kernel::ipc::proc_file(&k.ipc, f)
                 .map(|s| Node::File(s.into_bytes()))
                 .ok_or(Errno::ENOENT),
-            ["sys", "vm"] => Ok(Node::Dir(vec![("overcommit_memory".into(), S_IFREG)])),
+            ["sys", "vm"] => Ok(Node::Dir(
+                ["max_map_count", "mmap_min_addr", "overcommit_memory"]
+                    .iter()
+                    .map(|n| (n.to_string(), S_IFREG))
+                    .collect(),
+            )),
             ["sys", "kernel", f] => Ok(Node::File(
                 match *f {
                     "hostname" => {
@@ -326,10 +463,9 @@ impl ProcFs {
                 }
                 .into_bytes(),
             )),
-            ["sys", "vm", "overcommit_memory"] => Ok(Node::File(b"0\n".to_vec())),
             [pid, rest @ ..] => {
                 let h = self.task(&k, pid)?;
-                pid_node(&k, &h, rest, ctx.ucred().pid)
+                pid_node(&k, &h, rest, ctx.ucred().pid, None)
             }
         }
     }
@@ -366,22 +502,43 @@ fn top_file(k: &Kernel, name: &str) -> Vec<u8> {
             crate::abi::VERSION
         )
         .into_bytes(),
-        "filesystems" => b"nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\toverlay\n".to_vec(),
-        "mounts" => mounts(&k.fs),
+        "filesystems" => b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\tmqueue\nnodev\tpipefs\nnodev\tsockfs\nnodev\toverlay\n".to_vec(),
         "stat" => {
-            let cpus = k.config.cpus;
-            let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
+            let cpus = k.config.cpus.max(1);
+            // Time in USER_HZ (100/s): the sandbox's uptime is idle time on
+            // each CPU but what the processes' CPU time accounts for.
+            let up = k.boot.elapsed().as_millis() as u64 / 10;
+            let procs = k.procs();
+            let busy_ns: u64 = procs
+                .tgs
+                .values()
+                .map(|tg| {
+                    let st = tg.lock();
+                    st.exited_cpu_ns.saturating_add(st.children_cpu_ns)
+                })
+                .fold(0, u64::saturating_add);
+            let user = (busy_ns / 10_000_000).min(up * cpus as u64);
+            let idle = (up * cpus as u64).saturating_sub(user);
+            let mut s = format!("cpu  {user} 0 0 {idle} 0 0 0 0 0 0\n");
             for i in 0..cpus {
-                s.push_str(&format!("cpu{i} 0 0 0 0 0 0 0 0 0 0\n"));
+                let (u, id) = (user / cpus as u64, idle / cpus as u64);
+                s.push_str(&format!("cpu{i} {u} 0 0 {id} 0 0 0 0 0 0\n"));
             }
+            let running = procs
+                .tasks
+                .values()
+                .filter(|h| h.debug.syscall().is_none())
+                .count()
+                .max(1);
+            let last = procs.last_pid();
+            drop(procs);
             let boot = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs()
                 .saturating_sub(k.boot.elapsed().as_secs());
             s.push_str(&format!(
-                "btime {boot}\nprocesses {}\n",
-                k.procs().tgs.len()
+                "intr 0\nctxt 0\nbtime {boot}\nprocesses {last}\nprocs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n"
             ));
             s.into_bytes()
         }
@@ -492,12 +649,18 @@ fn root_of(k: &Kernel, info: &crate::kernel::task::TaskInfo) -> Arc<crate::vfs::
 
 /// A process's (or thread's) node; `reader` is the reading process's pid
 /// (it is running while it reads).
-fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysResult<Node> {
+fn pid_node(
+    k: &Kernel,
+    h: &Arc<TaskHandle>,
+    rest: &[&str],
+    reader: i32,
+    thread_view: Option<i32>,
+) -> SysResult<Node> {
     let info = h.info.lock().unwrap_or_else(|p| p.into_inner());
     let comm =
         String::from_utf8_lossy(&info.comm[..info.comm.iter().position(|&b| b == 0).unwrap_or(16)])
             .into_owned();
-    let (ppid, pgid, sid, nthreads, zombie, stopped) = {
+    let (ppid, pgid, sid, nthreads, zombie, stopped, oom_adj) = {
         let st = h.tg.lock();
         (
             st.ppid,
@@ -506,6 +669,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
             st.threads.len(),
             st.zombie.is_some(),
             st.stopped,
+            st.oom_score_adj,
         )
     };
     let pid = h.tg.pid;
@@ -519,9 +683,60 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
             v.push(("fd".into(), S_IFDIR));
             v.push(("fdinfo".into(), S_IFDIR));
             v.push(("net".into(), S_IFDIR));
-            v.push(("task".into(), S_IFDIR));
+            v.push(("ns".into(), S_IFDIR));
+            // A thread's directory has no task/ of its own.
+            if thread_view.is_none() {
+                v.push(("task".into(), S_IFDIR));
+            }
             Ok(Node::Dir(v))
         }
+        ["ns"] => Ok(Node::Dir(
+            NAMESPACES
+                .iter()
+                .map(|(n, _, _)| (n.to_string(), S_IFLNK))
+                .collect(),
+        )),
+        ["ns", n] => NAMESPACES
+            .iter()
+            .find(|(name, _, _)| name == n)
+            .map(|(_, kind, ino)| Node::Link(format!("{kind}:[{ino}]").into_bytes()))
+            .ok_or(Errno::ENOENT),
+        ["uid_map"] | ["gid_map"] => Ok(Node::File(
+            format!("{:>10} {:>10} {:>10}\n", 0, 0, u32::MAX).into_bytes(),
+        )),
+        ["setgroups"] => Ok(Node::File(b"allow\n".to_vec())),
+        ["oom_score_adj"] => Ok(Node::File(format!("{oom_adj}\n").into_bytes())),
+        ["oom_adj"] => Ok(Node::File(
+            format!("{}\n", rw::legacy_of(oom_adj)).into_bytes(),
+        )),
+        ["oom_score"] => {
+            // Linux: (1000 + badness * 1000 / totalpages) * 2 / 3, badness
+            // being the resident pages plus oom_score_adj's share.
+            let rss = info.mm.upgrade().map_or(0, |mm| {
+                mm.lock().unwrap_or_else(|p| p.into_inner()).resident_pages() as i64
+            });
+            let total = (k.memory_kb().0 / 4).max(1) as i64;
+            let points = if oom_adj == rw::OOM_SCORE_ADJ_MIN {
+                0
+            } else {
+                let badness = rss + oom_adj as i64 * (total / 1000);
+                ((1000 + badness * 1000 / total) * 2 / 3).max(0)
+            };
+            Ok(Node::File(format!("{points}\n").into_bytes()))
+        }
+        ["io"] => Ok(Node::File(
+            b"rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
+                .to_vec(),
+        )),
+        ["auxv"] => Ok(Node::File(info.auxv.clone())),
+        ["personality"] => Ok(Node::File(b"00000000\n".to_vec())),
+        // No kernel symbols: Linux shows "0" for a task not blocked (and
+        // when symbols are hidden).
+        ["wchan"] => Ok(Node::File(b"0".to_vec())),
+        ["cgroup"] => Ok(Node::File(b"0::/\n".to_vec())),
+        ["loginuid"] | ["sessionid"] => Ok(Node::File(u32::MAX.to_string().into_bytes())),
+        // Opened through ProcFs::open (reads and writes of the memory).
+        ["mem"] => Ok(Node::File(Vec::new())),
         ["exe"] => Ok(Node::Link(info.exe.clone())),
         ["net"] => Ok(Node::Dir(
             net::FILES
@@ -682,7 +897,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
             }
             Ok(Node::File(text.into_bytes()))
         }
-        ["task"] => {
+        ["task"] if thread_view.is_none() => {
             let st = h.tg.lock();
             Ok(Node::Dir(
                 st.threads
@@ -691,7 +906,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
                     .collect(),
             ))
         }
-        ["task", tid, more @ ..] => {
+        ["task", tid, more @ ..] if thread_view.is_none() => {
             let tid: i32 = tid.parse().map_err(|_| Errno::ENOENT)?;
             let t =
                 h.tg.lock()
@@ -701,7 +916,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
                     .cloned()
                     .ok_or(Errno::ENOENT)?;
             drop(info);
-            pid_node(k, &t, more, reader)
+            pid_node(k, &t, more, reader, Some(tid))
         }
         _ => Err(Errno::ENOENT),
     }
@@ -715,11 +930,28 @@ const INOTIFY_LIMITS: [(&str, usize); 3] = [
 ];
 
 fn stat_of(path: &str, n: &Node) -> Stat {
+    let name = path.rsplit('/').next().unwrap_or("");
+    let in_pid = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .is_some_and(|c| c.parse::<i32>().is_ok());
     let ino = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     });
     let (mode, size, nlink) = match n {
         Node::Dir(_) => (S_IFDIR | 0o555, 0, 2),
+        Node::File(_) if in_pid && name == "mem" => (S_IFREG | 0o600, 0, 1),
+        Node::File(_) if in_pid && matches!(name, "oom_score_adj" | "oom_adj" | "loginuid") => {
+            (S_IFREG | 0o644, 0, 1)
+        }
+        Node::File(_) if in_pid && matches!(name, "uid_map" | "gid_map" | "setgroups") => {
+            (S_IFREG | 0o644, 0, 1)
+        }
+        Node::File(_) if in_pid && matches!(name, "auxv" | "environ") => (S_IFREG | 0o400, 0, 1),
+        Node::File(_) if path.starts_with("/sys/") || path.starts_with("sys/") => {
+            (S_IFREG | 0o644, 0, 1)
+        }
         Node::File(_) => (S_IFREG | 0o444, 0, 1),
         Node::Link(l) => (S_IFLNK | 0o777, l.len() as i64, 1),
     };
@@ -762,11 +994,53 @@ impl Fs for ProcFs {
         flags: u32,
         _mode: u32,
     ) -> SysResult<Arc<dyn FileDescription>> {
-        if flags as i32 & libc::O_ACCMODE != libc::O_RDONLY || flags as i32 & libc::O_CREAT != 0 {
+        let acc = flags as i32 & libc::O_ACCMODE;
+        if acc == libc::O_ACCMODE {
             return Err(Errno::EACCES);
         }
         let n = self.node(ctx, path)?;
+        // O_CREAT of an existing file opens it (O_EXCL: EEXIST).
+        if flags as i32 & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+            return Err(Errno::EEXIST);
+        }
         let st = stat_of(path, &n);
+        if let Some((h, name)) = self.pid_file(path) {
+            match name {
+                // The memory and what exec put in it need ptrace access.
+                "auxv" | "environ" => self.may_attach(ctx, &h)?,
+                "mem" => {
+                    self.may_attach(ctx, &h)?;
+                    let mm = h.info.lock().unwrap_or_else(|p| p.into_inner()).mm.clone();
+                    return Ok(rw::ProcMem::new(mm, flags, st));
+                }
+                "oom_score_adj" | "oom_adj" if acc != libc::O_RDONLY => {
+                    self.may_attach(ctx, &h)?;
+                    let Node::File(data) = n else {
+                        return Err(Errno::EISDIR);
+                    };
+                    let can_lower = ctx.capable(24); // CAP_SYS_RESOURCE
+                    return Ok(rw::OomAdj::new(
+                        SyntheticFile::file(data, st),
+                        h.tg.clone(),
+                        name == "oom_adj",
+                        can_lower,
+                        flags,
+                    ));
+                }
+                // Root (CAP_DAC_OVERRIDE) opens a read-only file for
+                // writing; writes then fail.
+                _ if acc != libc::O_RDONLY && ctx.capable(1) => {
+                    if let Node::File(data) = n {
+                        return Ok(rw::NoWrite::new(SyntheticFile::file(data, st), flags));
+                    }
+                    return Err(Errno::EISDIR);
+                }
+                _ => {}
+            }
+        }
+        if acc != libc::O_RDONLY {
+            return Err(Errno::EACCES);
+        }
         match n {
             Node::File(data) => Ok(SyntheticFile::file(data, st)),
             Node::Dir(entries) => Ok(SyntheticFile::dir(entries, st)),
