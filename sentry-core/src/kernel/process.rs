@@ -102,6 +102,7 @@ fn child_task(
         mm,
         fds,
         fsctx,
+        uts: t.uts.clone(),
         clear_child_tid: 0,
         robust_list: 0,
         comm: t.comm,

@@ -386,6 +386,16 @@ pub struct FsContext {
     pub chroot: Option<String>,
 }
 
+/// A UTS namespace made by unshare(CLONE_NEWUTS): its host and domain
+/// names (the initial namespace's are the kernel's).
+#[derive(Debug, Default)]
+pub struct UtsNs {
+    /// sethostname.
+    pub hostname: Mutex<String>,
+    /// setdomainname.
+    pub domainname: Mutex<String>,
+}
+
 /// What a process started from outside the sandbox's programs gets.
 #[derive(Clone, Debug)]
 pub struct ProcessSpec {
@@ -423,6 +433,8 @@ pub struct Task {
     pub fds: Arc<Mutex<FdTable>>,
     /// cwd and umask.
     pub fsctx: Arc<Mutex<FsContext>>,
+    /// The UTS namespace (None: the kernel's, the initial one).
+    pub uts: Option<Arc<UtsNs>>,
     /// set_tid_address.
     pub clear_child_tid: u64,
     /// set_robust_list head.
@@ -547,6 +559,7 @@ impl Task {
             mm: Arc::new(Mutex::new(mm)),
             fds: Arc::new(Mutex::new(fds)),
             fsctx: Arc::new(Mutex::new(fsctx)),
+            uts: None,
             clear_child_tid: 0,
             robust_list: 0,
             comm: [0; 16],

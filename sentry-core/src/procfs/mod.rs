@@ -402,11 +402,11 @@ fn fs_name(ty: u64) -> &'static str {
 
 fn mounts(fs: &crate::vfs::Vfs) -> Vec<u8> {
     let mut s = String::new();
-    let mut mp = fs.mount_points();
-    mp.sort();
-    for (m, ty) in mp {
-        let name = fs_name(ty);
-        s.push_str(&format!("{name} {m} {name} rw 0 0\n"));
+    for m in fs.mount_list() {
+        let ty = m.fstype.clone().unwrap_or_else(|| fs_name(m.magic).into());
+        let src = m.source.clone().unwrap_or_else(|| ty.clone());
+        let rw = if m.ro { "ro" } else { "rw" };
+        s.push_str(&format!("{src} {} {ty} {rw} 0 0\n", m.point));
     }
     s.into_bytes()
 }
@@ -415,26 +415,17 @@ fn mounts(fs: &crate::vfs::Vfs) -> Vec<u8> {
 /// separator, type, source, super options.
 fn mountinfo(fs: &crate::vfs::Vfs) -> Vec<u8> {
     let mut s = String::new();
-    let mut mp = fs.mount_points();
-    mp.sort();
-    let ids: Vec<String> = mp.iter().map(|(m, _)| m.clone()).collect();
-    for (i, (m, ty)) in mp.iter().enumerate() {
-        // The parent is the longest other mount point that contains this one.
-        let parent = ids
-            .iter()
-            .enumerate()
-            .filter(|(j, p)| {
-                *j != i
-                    && (p.as_str() == "/" || m.starts_with(&format!("{p}/")))
-                    && m.as_str() != "/"
-            })
-            .max_by_key(|(_, p)| p.len())
-            .map_or(1, |(j, _)| j + 2);
-        let name = fs_name(*ty);
+    for m in fs.mount_list() {
+        let ty = m.fstype.clone().unwrap_or_else(|| fs_name(m.magic).into());
+        let src = m.source.clone().unwrap_or_else(|| ty.clone());
+        let rw = if m.ro { "ro" } else { "rw" };
         s.push_str(&format!(
-            "{} {parent} 0:{} / {m} rw,relatime - {name} {name} rw\n",
-            i + 2,
-            i + 20
+            "{} {} 0:{} {} {} {rw},relatime - {ty} {src} rw\n",
+            m.id,
+            m.parent,
+            m.id + 18,
+            m.root,
+            m.point
         ));
     }
     s.into_bytes()

@@ -24,6 +24,7 @@ pub mod sys_ioctl;
 pub mod sys_ipc;
 pub mod sys_link;
 pub mod sys_mmap;
+pub mod sys_mount;
 pub mod sys_open;
 pub mod sys_pidfd;
 pub mod sys_pipe;
@@ -509,6 +510,8 @@ table! {
     162 sync => sys_sync::sync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [];
     163 acct => sys_priv::acct, Refuses(Errno::EPERM, "no process accounting (EPERM as without CAP_SYS_PACCT)"), [Path];
     164 settimeofday => sys_time::settimeofday, Partial("EPERM after Linux's argument checks: the sandbox never sets the host clock"), [Ptr, Ptr];
+    165 mount => sys_mount::mount, Partial("tmpfs (mode=; size=, nr_inodes= checked, not enforced), proc, sysfs, bind mounts (MS_BIND, MS_REC) of a directory or file, MS_REMOUNT with or without MS_BIND changing only read-only; propagation flags accepted (mounts never propagate: every mount table is private); MS_MOVE EINVAL; other file system types ENODEV; the other MS_* flags (nosuid, noexec...) accepted and ignored"), [Path, Path, Path, Hex, Ptr];
+    166 umount2 => sys_mount::umount2, Partial("EBUSY for a mount with mounts below it or holding the caller's working directory, not for one holding open files"), [Path, Hex];
     167 swapon => sys_priv::swapon, Refuses(Errno::EPERM, "no swap (EPERM as without CAP_SYS_ADMIN, after the flags check)"), [Path, Hex];
     168 swapoff => sys_priv::swapoff, Refuses(Errno::EPERM, "no swap (EPERM as without CAP_SYS_ADMIN)"), [Path];
     169 reboot => sys_priv::reboot, Refuses(Errno::EPERM, "EPERM as without CAP_SYS_BOOT; with it, bad magic is EINVAL and the rest EPERM"), [Hex, Hex, Hex, Ptr];
@@ -598,6 +601,7 @@ table! {
     269 faccessat => sys_stat::faccessat, Full, [Fd, Path, AccessMode];
     270 pselect6 => sys_poll::pselect6, Full, [Int, Ptr, Ptr, Ptr, Timespec, Ptr];
     271 ppoll => sys_poll::ppoll, Full, [PollFds(1), Long, Timespec, SigSet, Long];
+    272 unshare => sys_mount::unshare, Partial("CLONE_FILES, CLONE_FS, CLONE_SYSVSEM, CLONE_NEWNS (a copy of the mount table), CLONE_NEWUTS; CLONE_NEWUSER, NEWIPC, NEWNET, NEWPID, NEWCGROUP and NEWTIME are EINVAL (one such namespace for the whole sandbox)"), [CloneFlags];
     273 set_robust_list => sys_thread::set_robust_list, Full, [Ptr, Long];
     274 get_robust_list => sys_thread::get_robust_list, Full, [Int, Ptr, Ptr];
     275 splice => sys_read::splice, Partial("a copy through the sentry; SPLICE_F_* flags ignored"), [Fd, Ptr, Fd, Ptr, Long, Hex];
