@@ -75,13 +75,13 @@ static void exists(const char *p) {
 
 /* Our mounts (below the working directory) as /proc/self/mounts and
  * mountinfo show them: point, type, ro/rw, and mountinfo's root. */
-static void show_mounts(const char *when) {
+static void show_mounts_in(const char *file, const char *when) {
     char line[1024];
     size_t n = strlen(cwd);
-    printf("mounts %s:\n", when);
-    FILE *f = fopen("/proc/self/mounts", "r");
+    printf("mounts %s (%s):\n", when, file);
+    FILE *f = fopen(file, "r");
     if (!f) {
-        printf("  /proc/self/mounts: %s\n", en(errno));
+        printf("  %s: %s\n", file, en(errno));
         return;
     }
     while (fgets(line, sizeof line, f)) {
@@ -114,6 +114,50 @@ static void show_mounts(const char *when) {
         printf("  info %s root %s %s\n", pt + n + 1, root, opt);
     }
     fclose(f);
+}
+
+static void show_mounts(const char *when) {
+    show_mounts_in("/proc/self/mounts", when);
+}
+
+static void cat_line(const char *p) {
+    char b[128] = {0};
+    FILE *f = fopen(p, "r");
+    if (!f) {
+        printf("%s: %s\n", p, en(errno));
+        return;
+    }
+    if (!fgets(b, sizeof b, f))
+        b[0] = 0;
+    fclose(f);
+    printf("%s: %s", p, b);
+}
+
+/* clone(2) with new mount and UTS namespaces: the child's mount and host
+ * name stay its own. */
+static void clone_namespaces(void) {
+    struct utsname u;
+    fflush(stdout);
+    long p = syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
+    if (p == 0) {
+        R("cloned child mount tmpfs on a", mount("none", "a", "tmpfs", 0, NULL));
+        touch("a/cloned", "c");
+        R("cloned child sethostname", sethostname("cloned", 6));
+        uname(&u);
+        printf("cloned child nodename %s\n", u.nodename);
+        fflush(stdout);
+        _exit(0);
+    }
+    if (p < 0) {
+        printf("clone: %s\n", en(errno));
+        return;
+    }
+    int st;
+    waitpid(p, &st, 0);
+    exists("a/cloned");
+    uname(&u);
+    printf("parent nodename after clone %s\n", u.nodename);
+    R("clone NEWNS|FS", syscall(SYS_clone, CLONE_NEWNS | CLONE_FS | SIGCHLD, 0, 0, 0, 0));
 }
 
 static int child(void (*fn)(void)) {
@@ -176,6 +220,12 @@ static void child_unprivileged(void) {
     R("unpriv unshare(NEWNS)", unshare(CLONE_NEWNS));
     R("unpriv unshare(NEWUTS)", unshare(CLONE_NEWUTS));
     R("unpriv unshare(FILES|FS)", unshare(CLONE_FILES | CLONE_FS));
+    long p = syscall(SYS_clone, CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
+    if (p == 0)
+        _exit(0);
+    if (p > 0)
+        waitpid(p, NULL, 0);
+    printf("unpriv clone(NEWUTS) %s\n", p < 0 ? en(errno) : "OK");
 }
 
 int main(int argc, char **argv) {
@@ -296,7 +346,7 @@ int main(int argc, char **argv) {
     touch("a/one", "1");
     R("mount tmpfs on a (2)", mount("two", "a", "tmpfs", 0, NULL));
     exists("a/one");
-    show_mounts("stacked");
+    show_mounts_in("/proc/mounts", "stacked");
     R("umount2 a (top)", umount2("a", 0));
     exists("a/one");
     R("umount2 a EXPIRE (1)", umount2("a", MNT_EXPIRE));
@@ -353,6 +403,9 @@ int main(int argc, char **argv) {
     uname(&after);
     printf("nodename %s domain %s\n", after.nodename, after.domainname);
     child(child_inherits_uts);
+    cat_line("/proc/sys/kernel/hostname");
+    cat_line("/proc/sys/kernel/domainname");
+    clone_namespaces();
 
     child(child_unprivileged);
     printf("done\n");

@@ -248,6 +248,10 @@ impl ProcFs {
                     format!("{}/task/{}", cur.handle.tg.pid, cur.tid).into_bytes(),
                 ))
             }
+            // /proc/mounts: the reader's mount table, as /proc/self/mounts.
+            ["mounts"] => Ok(Node::File(mounts(
+                &caller(ctx).map_or_else(|| k.fs.clone(), |t| t.root()),
+            ))),
             [f] if TOP_FILES.contains(f) => Ok(Node::File(top_file(&k, f))),
             ["sys"] => Ok(Node::Dir(vec![
                 ("fs".into(), S_IFDIR),
@@ -306,14 +310,16 @@ impl ProcFs {
             ["sys", "vm"] => Ok(Node::Dir(vec![("overcommit_memory".into(), S_IFREG)])),
             ["sys", "kernel", f] => Ok(Node::File(
                 match *f {
-                    "hostname" => {
-                        format!("{}\n", k.hostname.lock().unwrap_or_else(|p| p.into_inner()))
-                    }
-                    "domainname" => {
-                        format!(
-                            "{}\n",
-                            k.domainname.lock().unwrap_or_else(|p| p.into_inner())
-                        )
+                    // The reader's UTS namespace's names.
+                    "hostname" | "domainname" => {
+                        let uts = caller(ctx).and_then(|t| t.uts.clone());
+                        let name = match (&uts, *f == "domainname") {
+                            (Some(u), false) => &u.hostname,
+                            (Some(u), true) => &u.domainname,
+                            (None, false) => &k.hostname,
+                            (None, true) => &k.domainname,
+                        };
+                        format!("{}\n", name.lock().unwrap_or_else(|p| p.into_inner()))
                     }
                     "ostype" => "Linux\n".into(),
                     "osrelease" => format!("{}\n", crate::abi::RELEASE),

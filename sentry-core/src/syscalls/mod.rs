@@ -407,7 +407,7 @@ table! {
     53 socketpair => sys_socket::socketpair, Partial("AF_UNIX only (EOPNOTSUPP for inet, as Linux)"), [SockFamily, SockType, SockProto(0), PipeFds];
     54 setsockopt => sys_socket::setsockopt, Partial("the options each family lists in docs/ARCHITECTURE.md; others ENOPROTOOPT"), [Fd, SockLevel, SockOpt(1), InBuf(4), Int];
     55 getsockopt => sys_socket::getsockopt, Partial("as setsockopt"), [Fd, SockLevel, SockOpt(1), Ptr, IntOut];
-    56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK, and namespaces, are not supported"), [CloneFlags, Ptr, Ptr, Ptr, Hex];
+    56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK is not supported; of the namespaces only CLONE_NEWNS and CLONE_NEWUTS (the others EPERM)"), [CloneFlags, Ptr, Ptr, Ptr, Hex];
     57 fork => sys_process::fork, Full, [];
     58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
     59 execve => sys_process::execve, Full, [Path, Argv, Argv];
