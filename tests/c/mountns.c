@@ -44,6 +44,7 @@ static const char *en(int e) {
     } while (0)
 
 static char cwd[4096];
+static int uts0 = -1;
 
 static void touch(const char *p, const char *data) {
     int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
@@ -160,6 +161,21 @@ static void clone_namespaces(void) {
     R("clone NEWNS|FS", syscall(SYS_clone, CLONE_NEWNS | CLONE_FS | SIGCHLD, 0, 0, 0, 0));
 }
 
+static void child_setns_mnt(void) {
+    int m = open("/proc/self/ns/mnt", O_RDONLY);
+    R("child open ns/mnt", m);
+    R("child unshare(NEWNS)", unshare(CLONE_NEWNS));
+    R("child umount2 a", umount2("a", 0));
+    exists("a/ours");
+    R("child setns(mnt, NEWUTS)", setns(m, CLONE_NEWUTS));
+    R("child setns(mnt, NEWNS)", setns(m, CLONE_NEWNS));
+    char here[4096];
+    printf("child cwd after setns: %s\n", getcwd(here, sizeof here) ? here : "?");
+    if (chdir(cwd) < 0)
+        printf("chdir: %s\n", en(errno));
+    exists("a/ours");
+}
+
 static int child(void (*fn)(void)) {
     fflush(stdout);
     pid_t p = fork();
@@ -220,6 +236,7 @@ static void child_unprivileged(void) {
     R("unpriv unshare(NEWNS)", unshare(CLONE_NEWNS));
     R("unpriv unshare(NEWUTS)", unshare(CLONE_NEWUTS));
     R("unpriv unshare(FILES|FS)", unshare(CLONE_FILES | CLONE_FS));
+    R("unpriv setns(uts)", setns(uts0, CLONE_NEWUTS));
     long p = syscall(SYS_clone, CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
     if (p == 0)
         _exit(0);
@@ -236,6 +253,9 @@ int main(int argc, char **argv) {
     if (!getcwd(cwd, sizeof cwd))
         return 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
+
+    uts0 = open("/proc/self/ns/uts", O_RDONLY);
+    R("open /proc/self/ns/uts", uts0);
 
     /* unshare: flags that are not namespaces, bad flags. */
     int keep = open(".", O_RDONLY | O_DIRECTORY);
@@ -406,6 +426,22 @@ int main(int argc, char **argv) {
     cat_line("/proc/sys/kernel/hostname");
     cat_line("/proc/sys/kernel/domainname");
     clone_namespaces();
+
+    /* setns back to the first UTS namespace; errors. */
+    R("setns(uts, NEWNS)", setns(uts0, CLONE_NEWNS));
+    R("setns(uts, NEWIPC)", setns(uts0, CLONE_NEWIPC));
+    R("setns(regular file)", setns(open("f", O_RDONLY), 0));
+    R("setns(-1)", setns(-1, 0));
+    R("setns(uts, NEWUTS)", setns(uts0, CLONE_NEWUTS));
+    uname(&after);
+    printf("back in the first UTS namespace: %d\n", strcmp(before.nodename, after.nodename) == 0);
+    R("setns(uts, 0)", setns(uts0, 0));
+
+    /* setns into a mount namespace: a child leaves ours, then comes back. */
+    R("mount tmpfs on a", mount("none", "a", "tmpfs", 0, NULL));
+    touch("a/ours", "o");
+    child(child_setns_mnt);
+    R("umount2 a", umount2("a", 0));
 
     child(child_unprivileged);
     printf("done\n");

@@ -371,6 +371,8 @@ pub struct TaskInfo {
     pub fds: std::sync::Weak<Mutex<FdTable>>,
     /// cwd.
     pub fsctx: std::sync::Weak<Mutex<FsContext>>,
+    /// The UTS namespace (None: the initial one), for /proc/[pid]/ns/uts.
+    pub uts: Option<Arc<UtsNs>>,
 }
 
 /// The working directory and umask (shared by CLONE_FS).
@@ -610,6 +612,7 @@ impl Task {
         i.mm = Arc::downgrade(&self.mm);
         i.fds = Arc::downgrade(&self.fds);
         i.fsctx = Arc::downgrade(&self.fsctx);
+        i.uts = self.uts.clone();
     }
 
     /// Sets comm from a path's last component.

@@ -11,6 +11,7 @@ use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 
 pub mod net;
+pub mod ns;
 
 /// The task asking (for /proc/self and permission checks), if a task is.
 fn caller(ctx: &dyn TaskContext) -> Option<&crate::kernel::Task> {
@@ -168,6 +169,12 @@ impl ProcFs {
         let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         let (pid, n) = match parts.as_slice() {
             [pid, "fd", n] | [pid, "task", _, "fd", n] => (*pid, *n),
+            [pid, "ns", kind] | [pid, "task", _, "ns", kind] => {
+                let k = self.kernel()?;
+                let h = self.task(&k, pid)?;
+                let info = h.info.lock().unwrap_or_else(|p| p.into_inner());
+                return Ok(Some(Arc::new(ns::NsFile(ns_of(&k, &info, kind)?))));
+            }
             _ => return Ok(None),
         };
         let k = self.kernel()?;
@@ -480,6 +487,15 @@ fn limits(r: &crate::kernel::task::Rlimits) -> Vec<u8> {
 }
 
 /// The mount table a process sees: its container's.
+/// The namespace /proc/[pid]/ns/`kind` names.
+fn ns_of(k: &Kernel, info: &crate::kernel::task::TaskInfo, kind: &str) -> SysResult<ns::Ns> {
+    match kind {
+        "uts" => Ok(ns::Ns::Uts(info.uts.clone())),
+        "mnt" => Ok(ns::Ns::Mnt(root_of(k, info))),
+        _ => Err(Errno::ENOENT),
+    }
+}
+
 fn root_of(k: &Kernel, info: &crate::kernel::task::TaskInfo) -> Arc<crate::vfs::Vfs> {
     info.fsctx
         .upgrade()
@@ -516,6 +532,7 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
             v.push(("fd".into(), S_IFDIR));
             v.push(("fdinfo".into(), S_IFDIR));
             v.push(("net".into(), S_IFDIR));
+            v.push(("ns".into(), S_IFDIR));
             v.push(("task".into(), S_IFDIR));
             Ok(Node::Dir(v))
         }
@@ -620,6 +637,11 @@ fn pid_node(k: &Kernel, h: &Arc<TaskHandle>, rest: &[&str], reader: i32) -> SysR
             };
             Ok(Node::File(text.into_bytes()))
         }
+        ["ns"] => Ok(Node::Dir(vec![
+            ("mnt".into(), S_IFLNK),
+            ("uts".into(), S_IFLNK),
+        ])),
+        ["ns", kind] => Ok(Node::Link(ns_of(k, &info, kind)?.link().into_bytes())),
         ["fd"] => {
             let fds = info.fds.upgrade().ok_or(Errno::ENOENT)?;
             let t = fds.lock().unwrap_or_else(|p| p.into_inner());

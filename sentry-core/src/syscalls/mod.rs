@@ -631,6 +631,7 @@ table! {
     305 clock_adjtime => sys_time::clock_adjtime, Partial("CLOCK_REALTIME as adjtimex; other clocks EOPNOTSUPP"), [ClockId, Ptr];
     306 syncfs => sys_sync::syncfs, Partial("as sync"), [Fd];
     307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
+    308 setns => sys_mount::setns, Partial("/proc/PID/ns/uts and /proc/PID/ns/mnt files only (the sandbox makes no other namespace); pidfds are EINVAL"), [Fd, CloneFlags];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
     310 process_vm_readv => sys_vm::process_vm_readv, Full, [Int, Iovec(2), Long, Ptr, Long, Hex];
     311 process_vm_writev => sys_vm::process_vm_writev, Full, [Int, Iovec(2), Long, Ptr, Long, Hex];

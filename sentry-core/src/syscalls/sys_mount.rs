@@ -283,6 +283,51 @@ pub(crate) fn umount2(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// setns(2) with a /proc/[pid]/ns/uts or mnt file: the caller joins that
+/// UTS or mount namespace (`nstype` 0 or the matching CLONE_NEW* flag).
+pub(crate) fn setns(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::procfs::ns::{Ns, NsFile};
+    let f = t.fds().file(a.fd(0).into())?;
+    let nstype = a.long(1) as u64;
+    let Some(ns) = f.as_any().downcast_ref::<NsFile>().map(|n| n.0.clone()) else {
+        // pidfds and other files name no namespace the sandbox makes.
+        return Err(Errno::EINVAL);
+    };
+    let want = match ns {
+        Ns::Uts(_) => CLONE_NEWUTS,
+        Ns::Mnt(_) => CLONE_NEWNS,
+    };
+    if nstype != 0 && nstype != want {
+        return Err(Errno::EINVAL);
+    }
+    if !super::sys_priv::capable(t, CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    match ns {
+        Ns::Uts(u) => t.uts = u,
+        Ns::Mnt(vfs) => {
+            const CAP_SYS_CHROOT: u32 = 18;
+            if !super::sys_priv::capable(t, CAP_SYS_CHROOT) {
+                return Err(Errno::EPERM);
+            }
+            // The fs context must not be shared (CLONE_FS): as Linux.
+            if Arc::strong_count(&t.fsctx) > 1 {
+                return Err(Errno::EINVAL);
+            }
+            // Root and working directory go to the namespace's root.
+            let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
+            t.fsctx = Arc::new(Mutex::new(FsContext {
+                root: vfs,
+                cwd: "/".into(),
+                umask,
+                chroot: None,
+            }));
+        }
+    }
+    t.publish_info(None);
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
