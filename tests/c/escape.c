@@ -120,7 +120,14 @@ int main(int argc, char **argv) {
     /* Mounts. */
     mkdir("/tmp/m", 0755);
     report("mount a host device", mount("/dev/sda", "/tmp/m", "ext4", 0, NULL) == 0);
-    report("bind mount", mount("/", "/tmp/m", NULL, MS_BIND, NULL) == 0);
+    /* A bind mount of the sandbox's own root is allowed (CAP_SYS_ADMIN in the sandbox); it
+     * must show only the sandbox's files, never the host's. */
+    {
+        char bp[4200];
+        snprintf(bp, sizeof bp, "/tmp/m%s", secret_path);
+        report("bind mount of / shows the host", mount("/", "/tmp/m", NULL, MS_BIND | MS_REC, NULL) == 0 && reads_secret(bp));
+        umount2("/tmp/m", MNT_DETACH);
+    }
     report("pivot_root", syscall(SYS_pivot_root, "/tmp", "/tmp/m") == 0);
     report("chroot then ..", chroot("/tmp") == 0 && reads_secret(secret_path));
     report("unshare a mount namespace", unshare(CLONE_NEWNS) == 0 && mount("none", "/tmp/m", "tmpfs", 0, NULL) == 0 && access("/dev/sda", F_OK) == 0);
@@ -177,6 +184,10 @@ int main(int argc, char **argv) {
         report("chmod in a read-only bind", chmod("/ro/file", 0777) == 0);
         int rw = open("/ro/file", O_RDWR);
         report("open for writing in a read-only bind", rw >= 0);
+        mount(NULL, "/ro", NULL, MS_REMOUNT | MS_BIND, NULL);
+        mount(NULL, "/ro", NULL, MS_REMOUNT, NULL);
+        report("create in a read-only bind remounted read-write", open("/ro/new2", O_WRONLY | O_CREAT, 0644) >= 0);
+        report("unlink in a read-only bind remounted read-write", unlink("/ro/file") == 0);
     }
 
     /* Writes toward the host file (the test checks it is untouched). */

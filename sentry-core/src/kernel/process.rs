@@ -68,8 +68,27 @@ fn child_task(
     let fsctx = if fl & CLONE_FS != 0 {
         t.fsctx.clone()
     } else {
-        let c: FsContext = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut c: FsContext = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if fl & CLONE_NEWNS != 0 {
+            c.root = Arc::new(c.root.copy_table());
+        }
         Arc::new(Mutex::new(c))
+    };
+    let uts = if fl & CLONE_NEWUTS != 0 {
+        let names =
+            |m: &Mutex<String>| Mutex::new(m.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        Some(Arc::new(match &t.uts {
+            Some(u) => crate::kernel::task::UtsNs {
+                hostname: names(&u.hostname),
+                domainname: names(&u.domainname),
+            },
+            None => crate::kernel::task::UtsNs {
+                hostname: names(&t.kernel.hostname),
+                domainname: names(&t.kernel.domainname),
+            },
+        }))
+    } else {
+        t.uts.clone()
     };
     let mut regs = t.regs;
     regs.rax = 0;
@@ -102,6 +121,7 @@ fn child_task(
         mm,
         fds,
         fsctx,
+        uts,
         clear_child_tid: 0,
         robust_list: 0,
         comm: t.comm,
@@ -232,6 +252,15 @@ pub fn clone_with_pidfd(
     if fl & CLONE_PIDFD != 0 {
         t.mm().copy_out(pidfd, &(-1i32).to_le_bytes())?;
     }
+    // New mount and UTS namespaces need CAP_SYS_ADMIN; the sandbox makes
+    // no other kind (EPERM, as for a caller without the capability).
+    let unsupported = CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    if fl & unsupported != 0
+        || (fl & (CLONE_NEWNS | CLONE_NEWUTS) != 0 && t.creds().caps.effective & CAP_SYS_ADMIN == 0)
+    {
+        return Err(Errno::EPERM);
+    }
     if fl & CLONE_THREAD != 0 {
         if fl & CLONE_PIDFD == 0 {
             return clone_thread(t, fl, stack, ptid, ctid, tls);
@@ -247,16 +276,6 @@ pub fn clone_with_pidfd(
         };
         fill_pidfd(t, slot, t.handle.tg.clone(), tid as i32, true, pidfd);
         return Ok(tid);
-    }
-    let namespaces = CLONE_NEWNS
-        | CLONE_NEWUTS
-        | CLONE_NEWIPC
-        | CLONE_NEWUSER
-        | CLONE_NEWPID
-        | CLONE_NEWNET
-        | CLONE_NEWCGROUP;
-    if fl & namespaces != 0 {
-        return Err(Errno::EPERM);
     }
     if fl & CLONE_VM != 0 && fl & CLONE_VFORK == 0 {
         // A process sharing memory with its parent (not vfork) needs a shared

@@ -377,6 +377,8 @@ pub struct TaskInfo {
     pub fds: std::sync::Weak<Mutex<FdTable>>,
     /// cwd.
     pub fsctx: std::sync::Weak<Mutex<FsContext>>,
+    /// The UTS namespace (None: the initial one), for /proc/[pid]/ns/uts.
+    pub uts: Option<Arc<UtsNs>>,
 }
 
 /// The working directory and umask (shared by CLONE_FS).
@@ -390,6 +392,16 @@ pub struct FsContext {
     pub umask: u32,
     /// The real path of the root directory set by chroot(2); None: "/".
     pub chroot: Option<String>,
+}
+
+/// A UTS namespace made by unshare(CLONE_NEWUTS): its host and domain
+/// names (the initial namespace's are the kernel's).
+#[derive(Debug, Default)]
+pub struct UtsNs {
+    /// sethostname.
+    pub hostname: Mutex<String>,
+    /// setdomainname.
+    pub domainname: Mutex<String>,
 }
 
 /// What a process started from outside the sandbox's programs gets.
@@ -429,6 +441,8 @@ pub struct Task {
     pub fds: Arc<Mutex<FdTable>>,
     /// cwd and umask.
     pub fsctx: Arc<Mutex<FsContext>>,
+    /// The UTS namespace (None: the kernel's, the initial one).
+    pub uts: Option<Arc<UtsNs>>,
     /// set_tid_address.
     pub clear_child_tid: u64,
     /// set_robust_list head.
@@ -553,6 +567,7 @@ impl Task {
             mm: Arc::new(Mutex::new(mm)),
             fds: Arc::new(Mutex::new(fds)),
             fsctx: Arc::new(Mutex::new(fsctx)),
+            uts: None,
             clear_child_tid: 0,
             robust_list: 0,
             comm: [0; 16],
@@ -604,6 +619,7 @@ impl Task {
         i.mm = Arc::downgrade(&self.mm);
         i.fds = Arc::downgrade(&self.fds);
         i.fsctx = Arc::downgrade(&self.fsctx);
+        i.uts = self.uts.clone();
     }
 
     /// Sets comm from a path's last component.

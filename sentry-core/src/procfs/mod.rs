@@ -11,6 +11,7 @@ use crate::vfs::TaskContext;
 use crate::vfs::{FileDescription, Fs, Stat, S_IFDIR, S_IFLNK, S_IFREG};
 
 pub mod net;
+pub mod ns;
 pub mod rw;
 
 /// The task asking (for /proc/self and permission checks), if a task is.
@@ -231,6 +232,12 @@ impl ProcFs {
         let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         let (pid, n) = match parts.as_slice() {
             [pid, "fd", n] | [pid, "task", _, "fd", n] => (*pid, *n),
+            [pid, "ns", kind] | [pid, "task", _, "ns", kind] => {
+                let k = self.kernel()?;
+                let h = self.task(&k, pid)?;
+                let info = h.info.lock().unwrap_or_else(|p| p.into_inner());
+                return Ok(Some(Arc::new(ns::NsFile(ns_of(&k, &info, kind)?))));
+            }
             _ => return Ok(None),
         };
         let k = self.kernel()?;
@@ -341,6 +348,7 @@ impl ProcFs {
                 Ok(Node::Link(cur.handle.tg.pid.to_string().into_bytes()))
             }
             ["net"] => Ok(Node::Link(b"self/net".to_vec())),
+            // /proc/mounts: the reader's own mount table.
             ["mounts"] => Ok(Node::Link(b"self/mounts".to_vec())),
             ["sys", "kernel", "random"] => Ok(Node::Dir(vec![
                 ("boot_id".into(), S_IFREG),
@@ -443,14 +451,16 @@ impl ProcFs {
             )),
             ["sys", "kernel", f] => Ok(Node::File(
                 match *f {
-                    "hostname" => {
-                        format!("{}\n", k.hostname.lock().unwrap_or_else(|p| p.into_inner()))
-                    }
-                    "domainname" => {
-                        format!(
-                            "{}\n",
-                            k.domainname.lock().unwrap_or_else(|p| p.into_inner())
-                        )
+                    // The reader's UTS namespace's names.
+                    "hostname" | "domainname" => {
+                        let uts = caller(ctx).and_then(|t| t.uts.clone());
+                        let name = match (&uts, *f == "domainname") {
+                            (Some(u), false) => &u.hostname,
+                            (Some(u), true) => &u.domainname,
+                            (None, false) => &k.hostname,
+                            (None, true) => &k.domainname,
+                        };
+                        format!("{}\n", name.lock().unwrap_or_else(|p| p.into_inner()))
                     }
                     "ostype" => "Linux\n".into(),
                     "osrelease" => format!("{}\n", crate::abi::RELEASE),
@@ -559,11 +569,11 @@ fn fs_name(ty: u64) -> &'static str {
 
 fn mounts(fs: &crate::vfs::Vfs) -> Vec<u8> {
     let mut s = String::new();
-    let mut mp = fs.mount_points();
-    mp.sort();
-    for (m, ty) in mp {
-        let name = fs_name(ty);
-        s.push_str(&format!("{name} {m} {name} rw 0 0\n"));
+    for m in fs.mount_list() {
+        let ty = m.fstype.clone().unwrap_or_else(|| fs_name(m.magic).into());
+        let src = m.source.clone().unwrap_or_else(|| ty.clone());
+        let rw = if m.ro { "ro" } else { "rw" };
+        s.push_str(&format!("{src} {} {ty} {rw} 0 0\n", m.point));
     }
     s.into_bytes()
 }
@@ -572,26 +582,17 @@ fn mounts(fs: &crate::vfs::Vfs) -> Vec<u8> {
 /// separator, type, source, super options.
 fn mountinfo(fs: &crate::vfs::Vfs) -> Vec<u8> {
     let mut s = String::new();
-    let mut mp = fs.mount_points();
-    mp.sort();
-    let ids: Vec<String> = mp.iter().map(|(m, _)| m.clone()).collect();
-    for (i, (m, ty)) in mp.iter().enumerate() {
-        // The parent is the longest other mount point that contains this one.
-        let parent = ids
-            .iter()
-            .enumerate()
-            .filter(|(j, p)| {
-                *j != i
-                    && (p.as_str() == "/" || m.starts_with(&format!("{p}/")))
-                    && m.as_str() != "/"
-            })
-            .max_by_key(|(_, p)| p.len())
-            .map_or(1, |(j, _)| j + 2);
-        let name = fs_name(*ty);
+    for m in fs.mount_list() {
+        let ty = m.fstype.clone().unwrap_or_else(|| fs_name(m.magic).into());
+        let src = m.source.clone().unwrap_or_else(|| ty.clone());
+        let rw = if m.ro { "ro" } else { "rw" };
         s.push_str(&format!(
-            "{} {parent} 0:{} / {m} rw,relatime - {name} {name} rw\n",
-            i + 2,
-            i + 20
+            "{} {} 0:{} {} {} {rw},relatime - {ty} {src} rw\n",
+            m.id,
+            m.parent,
+            m.id + 18,
+            m.root,
+            m.point
         ));
     }
     s.into_bytes()
@@ -640,6 +641,15 @@ fn limits(r: &crate::kernel::task::Rlimits) -> Vec<u8> {
 }
 
 /// The mount table a process sees: its container's.
+/// The namespace /proc/[pid]/ns/`kind` names.
+fn ns_of(k: &Kernel, info: &crate::kernel::task::TaskInfo, kind: &str) -> SysResult<ns::Ns> {
+    match kind {
+        "uts" => Ok(ns::Ns::Uts(info.uts.clone())),
+        "mnt" => Ok(ns::Ns::Mnt(root_of(k, info))),
+        _ => Err(Errno::ENOENT),
+    }
+}
+
 fn root_of(k: &Kernel, info: &crate::kernel::task::TaskInfo) -> Arc<crate::vfs::Vfs> {
     info.fsctx
         .upgrade()
@@ -696,6 +706,10 @@ fn pid_node(
                 .map(|(n, _, _)| (n.to_string(), S_IFLNK))
                 .collect(),
         )),
+        // The namespaces the sentry models (setns can join them) by their own identity.
+        ["ns", kind @ ("uts" | "mnt")] => {
+            Ok(Node::Link(ns_of(k, &info, kind)?.link().into_bytes()))
+        }
         ["ns", n] => NAMESPACES
             .iter()
             .find(|(name, _, _)| name == n)

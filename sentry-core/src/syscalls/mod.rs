@@ -24,6 +24,7 @@ pub mod sys_ioctl;
 pub mod sys_ipc;
 pub mod sys_link;
 pub mod sys_mmap;
+pub mod sys_mount;
 pub mod sys_open;
 pub mod sys_pidfd;
 pub mod sys_pipe;
@@ -406,7 +407,7 @@ table! {
     53 socketpair => sys_socket::socketpair, Partial("AF_UNIX only (EOPNOTSUPP for inet, as Linux)"), [SockFamily, SockType, SockProto(0), PipeFds];
     54 setsockopt => sys_socket::setsockopt, Partial("the options each family lists in docs/ARCHITECTURE.md; others ENOPROTOOPT"), [Fd, SockLevel, SockOpt(1), InBuf(4), Int];
     55 getsockopt => sys_socket::getsockopt, Partial("as setsockopt"), [Fd, SockLevel, SockOpt(1), Ptr, IntOut];
-    56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK, and namespaces, are not supported"), [CloneFlags, Ptr, Ptr, Ptr, Hex];
+    56 clone => sys_process::clone, Partial("CLONE_VM without CLONE_THREAD or CLONE_VFORK is not supported; of the namespaces only CLONE_NEWNS and CLONE_NEWUTS (the others EPERM)"), [CloneFlags, Ptr, Ptr, Ptr, Hex];
     57 fork => sys_process::fork, Full, [];
     58 vfork => sys_process::vfork, Partial("the child gets a copy-on-write copy, the parent waits for its exec or exit"), [];
     59 execve => sys_process::execve, Full, [Path, Argv, Argv];
@@ -509,6 +510,8 @@ table! {
     162 sync => sys_sync::sync, Partial("no-op: sandbox files live in memory; files of read-write bind mounts are left to the host kernel's writeback"), [];
     163 acct => sys_priv::acct, Refuses(Errno::EPERM, "no process accounting (EPERM as without CAP_SYS_PACCT)"), [Path];
     164 settimeofday => sys_time::settimeofday, Partial("EPERM after Linux's argument checks: the sandbox never sets the host clock"), [Ptr, Ptr];
+    165 mount => sys_mount::mount, Partial("tmpfs (mode=; size=, nr_inodes= checked, not enforced), proc, sysfs, bind mounts (MS_BIND, MS_REC) of a directory or file, MS_REMOUNT with or without MS_BIND changing only read-only; propagation flags accepted (mounts never propagate: every mount table is private); MS_MOVE EINVAL; other file system types ENODEV; the other MS_* flags (nosuid, noexec...) accepted and ignored"), [Path, Path, Path, Hex, Ptr];
+    166 umount2 => sys_mount::umount2, Partial("EBUSY for a mount with mounts below it or holding the caller's working directory, not for one holding open files"), [Path, Hex];
     167 swapon => sys_priv::swapon, Refuses(Errno::EPERM, "no swap (EPERM as without CAP_SYS_ADMIN, after the flags check)"), [Path, Hex];
     168 swapoff => sys_priv::swapoff, Refuses(Errno::EPERM, "no swap (EPERM as without CAP_SYS_ADMIN)"), [Path];
     169 reboot => sys_priv::reboot, Refuses(Errno::EPERM, "EPERM as without CAP_SYS_BOOT; with it, bad magic is EINVAL and the rest EPERM"), [Hex, Hex, Hex, Ptr];
@@ -598,6 +601,7 @@ table! {
     269 faccessat => sys_stat::faccessat, Full, [Fd, Path, AccessMode];
     270 pselect6 => sys_poll::pselect6, Full, [Int, Ptr, Ptr, Ptr, Timespec, Ptr];
     271 ppoll => sys_poll::ppoll, Full, [PollFds(1), Long, Timespec, SigSet, Long];
+    272 unshare => sys_mount::unshare, Partial("CLONE_FILES, CLONE_FS, CLONE_SYSVSEM, CLONE_NEWNS (a copy of the mount table), CLONE_NEWUTS; CLONE_NEWUSER, NEWIPC, NEWNET, NEWPID, NEWCGROUP and NEWTIME are EINVAL (one such namespace for the whole sandbox)"), [CloneFlags];
     273 set_robust_list => sys_thread::set_robust_list, Full, [Ptr, Long];
     274 get_robust_list => sys_thread::get_robust_list, Full, [Int, Ptr, Ptr];
     275 splice => sys_read::splice, Partial("a copy through the sentry; SPLICE_F_* flags ignored"), [Fd, Ptr, Fd, Ptr, Long, Hex];
@@ -627,6 +631,7 @@ table! {
     305 clock_adjtime => sys_time::clock_adjtime, Partial("CLOCK_REALTIME as adjtimex; other clocks EOPNOTSUPP"), [ClockId, Ptr];
     306 syncfs => sys_sync::syncfs, Partial("as sync"), [Fd];
     307 sendmmsg => sys_socket::sendmmsg, Partial("as sendmsg"), [Fd, Ptr, Int, MsgFlags];
+    308 setns => sys_mount::setns, Partial("/proc/PID/ns/uts and /proc/PID/ns/mnt files only (the sandbox makes no other namespace); pidfds are EINVAL"), [Fd, CloneFlags];
     309 getcpu => sys_info::getcpu, Partial("always CPU 0, node 0"), [Ptr, Ptr, Ptr];
     310 process_vm_readv => sys_vm::process_vm_readv, Full, [Int, Iovec(2), Long, Ptr, Long, Hex];
     311 process_vm_writev => sys_vm::process_vm_writev, Full, [Int, Iovec(2), Long, Ptr, Long, Hex];

@@ -6,17 +6,24 @@ use crate::kernel::Task;
 
 use super::Args;
 
+/// The host name (or with `domain` the domain name) of the task's UTS
+/// namespace.
+fn names(t: &Task, domain: bool) -> &std::sync::Mutex<String> {
+    match (&t.uts, domain) {
+        (Some(u), false) => &u.hostname,
+        (Some(u), true) => &u.domainname,
+        (None, false) => &t.kernel.hostname,
+        (None, true) => &t.kernel.domainname,
+    }
+}
+
 pub(crate) fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut b = [0u8; 65 * 6];
-    let host = t
-        .kernel
-        .hostname
+    let host = names(t, false)
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let domain = t
-        .kernel
-        .domainname
+    let domain = names(t, true)
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
@@ -54,16 +61,30 @@ fn read_uts_name(t: &mut Task, a: &Args) -> SysResult<String> {
 
 pub(crate) fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
     let name = read_uts_name(t, a)?;
-    *t.kernel.hostname.lock().unwrap_or_else(|p| p.into_inner()) = name;
+    *names(t, false).lock().unwrap_or_else(|p| p.into_inner()) = name;
     Ok(0)
 }
 
 /// As sethostname, for the domain name uname reports.
 pub(crate) fn setdomainname(t: &mut Task, a: &Args) -> SysResult<u64> {
     let name = read_uts_name(t, a)?;
-    *t.kernel
-        .domainname
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = name;
+    *names(t, true).lock().unwrap_or_else(|p| p.into_inner()) = name;
     Ok(0)
+}
+
+/// A new UTS namespace for the task (unshare CLONE_NEWUTS), starting with
+/// the names of its current one.
+pub(crate) fn unshare_uts(t: &mut Task) {
+    let host = names(t, false)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let domain = names(t, true)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    t.uts = Some(std::sync::Arc::new(crate::kernel::task::UtsNs {
+        hostname: std::sync::Mutex::new(host),
+        domainname: std::sync::Mutex::new(domain),
+    }));
 }

@@ -138,6 +138,7 @@ impl Harness {
                 umask: 0o022,
                 chroot: None,
             })),
+            uts: None,
             clear_child_tid: 0,
             robust_list: 0,
             comm: [0; 16],

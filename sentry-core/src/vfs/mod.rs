@@ -10,6 +10,7 @@ use crate::errno::{Errno, SysResult};
 
 pub mod context;
 pub mod locks;
+pub mod mounts;
 pub mod notify;
 pub mod socket;
 pub mod walk;

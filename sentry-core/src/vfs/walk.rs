@@ -3,8 +3,9 @@
 //! ELOOP), mount points, trailing slashes, ENAMETOOLONG. File systems below
 //! only ever see canonical paths.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::mounts::Mount;
 use super::notify::{self, key_of, Notify};
 use super::{
     split_parent, At, FileDescription, Fs, SetAttr, Start, Stat, TaskContext, S_IFDIR, S_IFLNK,
@@ -19,9 +20,9 @@ const PATH_MAX: usize = 4096;
 
 /// The mount table.
 pub struct Vfs {
-    /// (mount point without trailing slash, "" for the root; file system),
-    /// longest first.
-    mounts: Vec<(String, Arc<dyn Fs>)>,
+    /// The mounts, longest mount point first, the newest first among
+    /// mounts stacked on one point (the one lookups see).
+    mounts: RwLock<Vec<Mount>>,
     /// inotify watches on the inodes of these file systems.
     notify: Arc<Notify>,
 }
@@ -39,17 +40,36 @@ impl Vfs {
     /// A VFS with `root` mounted at "/".
     pub fn new(root: Arc<dyn Fs>) -> Self {
         Vfs {
-            mounts: vec![(String::new(), root)],
+            mounts: RwLock::new(vec![Mount::new(String::new(), root)]),
             notify: Arc::default(),
         }
     }
 
-    /// Mounts `fs` at the absolute path `at` (which need not exist below).
-    pub fn mount(&mut self, at: &str, fs: Arc<dyn Fs>) {
+    /// Mounts `fs` at the absolute path `at` (which need not exist below),
+    /// replacing what was mounted there (the runtime's set-up).
+    pub fn mount(&self, at: &str, fs: Arc<dyn Fs>) {
         let at = at.trim_end_matches('/').to_string();
-        self.mounts.retain(|(m, _)| *m != at);
-        self.mounts.push((at, fs));
-        self.mounts.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
+        let mut m = self.table_mut();
+        m.retain(|e| e.point != at);
+        m.push(Mount::new(at, fs));
+        m.sort_by_key(|e| std::cmp::Reverse(e.point.len()));
+    }
+
+    /// A copy of this mount table (unshare/clone CLONE_NEWNS): the same
+    /// file systems, mounted and unmounted independently from now on.
+    pub fn copy_table(&self) -> Vfs {
+        Vfs {
+            mounts: RwLock::new(self.table().clone()),
+            notify: self.notify.clone(),
+        }
+    }
+
+    pub(super) fn table(&self) -> RwLockReadGuard<'_, Vec<Mount>> {
+        self.mounts.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn table_mut(&self) -> RwLockWriteGuard<'_, Vec<Mount>> {
+        self.mounts.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The inotify watches of this mount table.
@@ -151,38 +171,33 @@ impl Vfs {
 
     /// The mounted file systems (the kernel connects its network view to
     /// the sysfs among them).
-    pub fn file_systems(&self) -> impl Iterator<Item = &Arc<dyn Fs>> {
-        self.mounts.iter().map(|(_, f)| f)
-    }
-
-    /// The mount points, for /proc/mounts.
-    pub fn mount_points(&self) -> Vec<(String, u64)> {
-        self.mounts
-            .iter()
-            .map(|(m, f)| {
-                (
-                    if m.is_empty() { "/".into() } else { m.clone() },
-                    f.fs_type(),
-                )
-            })
-            .collect()
+    pub fn file_systems(&self) -> Vec<Arc<dyn Fs>> {
+        self.table().iter().map(|e| e.base.clone()).collect()
     }
 
     /// The file system holding `abs` and the path inside it.
-    fn locate<'a>(&self, abs: &'a str) -> (&Arc<dyn Fs>, &'a str) {
-        for (m, fs) in &self.mounts {
+    pub(super) fn locate<'a>(&self, abs: &'a str) -> (Arc<dyn Fs>, &'a str) {
+        let table = self.table();
+        let i = Self::mount_index(&table, abs);
+        let rel = abs[table[i].point.len().min(abs.len())..].trim_start_matches('/');
+        (table[i].fs.clone(), rel)
+    }
+
+    /// The index of the mount holding `abs` in `table`.
+    pub(super) fn mount_index(table: &[Mount], abs: &str) -> usize {
+        for (i, e) in table.iter().enumerate() {
+            let m = &e.point;
             if m.is_empty() {
-                return (fs, abs.trim_start_matches('/'));
+                return i;
             }
             if let Some(rest) = abs.strip_prefix(m.as_str()) {
                 if rest.is_empty() || rest.starts_with('/') {
-                    return (fs, rest.trim_start_matches('/'));
+                    return i;
                 }
             }
         }
         // The root mount always matches.
-        let (_, fs) = &self.mounts[self.mounts.len() - 1];
-        (fs, abs.trim_start_matches('/'))
+        table.len() - 1
     }
 
     /// lstat of a canonical absolute path. A missing directory on the way
@@ -205,7 +220,8 @@ impl Vfs {
     /// Whether a mount point lies strictly below `abs`.
     fn leads_to_mount(&self, abs: &str) -> bool {
         let abs = abs.trim_end_matches('/');
-        self.mounts.iter().any(|(m, _)| {
+        self.table().iter().any(|e| {
+            let m = &e.point;
             m.len() > abs.len() && m.starts_with(abs) && m.as_bytes()[abs.len()] == b'/'
         })
     }
@@ -727,7 +743,7 @@ impl Vfs {
             return Err(Errno::EEXIST);
         }
         let (fs1, rel1) = self.locate(&r1.abs);
-        if !Arc::ptr_eq(fs1, &fs2) {
+        if !Arc::ptr_eq(&fs1, &fs2) {
             return Err(Errno::EXDEV);
         }
         fs2.link(rel1, &rel2)?;
@@ -769,7 +785,7 @@ impl Vfs {
         let r = self.resolve(start, path, follow)?;
         self.lstat_abs(start.ctx, &r.abs)?;
         let (fs, rel) = self.locate(&r.abs);
-        Ok((fs.clone(), rel.to_string(), r.abs.clone()))
+        Ok((fs, rel.to_string(), r.abs.clone()))
     }
 
     /// statfs f_type of the file system holding `path`.
@@ -783,7 +799,7 @@ impl Vfs {
 impl std::fmt::Debug for Vfs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vfs")
-            .field("mounts", &self.mount_points())
+            .field("mounts", &self.mount_list())
             .finish()
     }
 }
@@ -796,7 +812,7 @@ mod tests {
 
     #[test]
     fn missing_directories_above_a_mount_point_are_walked() {
-        let mut vfs = Vfs::new(TmpFs::new(0o755, 1));
+        let vfs = Vfs::new(TmpFs::new(0o755, 1));
         vfs.mount("/a/b/c", TmpFs::new(0o700, 2));
         assert_eq!(
             vfs.lstat_abs(&Detached, "/a").unwrap().mode & S_IFMT,

@@ -119,7 +119,7 @@ fn hostname() -> String {
 /// /sys, devfs at /dev with a tmpfs at /dev/shm.
 pub fn build_vfs(gofer: OwnedFd, procfs: Arc<ProcFs>) -> Result<Arc<Vfs>> {
     let lower = GoferFs::new(vfs_gofer::client::Client::new(gofer));
-    let mut vfs = Vfs::new(OverlayFs::new(lower));
+    let vfs = Vfs::new(OverlayFs::new(lower));
     vfs.mount("/proc", procfs);
     vfs.mount("/sys", SysFs::new(host_cpus()));
     vfs.mount("/dev", Arc::new(DevFs::default()));
@@ -269,7 +269,7 @@ fn mount_bundle(
     use crate::oci::SentryMount;
     let mut bind_channels: Vec<Option<OwnedFd>> = bind_channels.into_iter().map(Some).collect();
     let lower = GoferFs::new(vfs_gofer::client::Client::new(gofer));
-    let mut vfs = if b.root_readonly {
+    let vfs = if b.root_readonly {
         Vfs::new(lower)
     } else {
         Vfs::new(OverlayFs::new(lower))
@@ -323,7 +323,7 @@ fn mount_bundle(
     if masked.is_empty() {
         return Ok(vfs);
     }
-    let mut vfs = Arc::try_unwrap(vfs).map_err(|_| anyhow!("the file systems are shared early"))?;
+    let vfs = Arc::try_unwrap(vfs).map_err(|_| anyhow!("the file systems are shared early"))?;
     for p in masked {
         vfs.mount(&p, TmpFs::new(0o555, 0x2f));
     }
