@@ -162,6 +162,15 @@ TOML
         fi
         sleep 0.1
     done
+    # The CRI plugin learns of images from containerd's events once it has recovered its
+    # state: an image imported before that ("Start event monitor" in the log) can stay
+    # unknown to it, and a pod then tries to pull the pause image from the network.
+    i=0
+    until grep -q "Start event monitor" "$dir/containerd.log" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 150 ] && break
+        sleep 0.1
+    done
     for ns in default k8s.io; do
         for img in busybox pause; do
             ctr -a "$dir/containerd.sock" -n $ns images import \
