@@ -29,3 +29,12 @@ fn c_memfd_seals_match_native() {
     let out = same_as_native("memfd_seals");
     assert!(out.contains("add WRITE with mapping                   -1 EBUSY\n"));
 }
+
+/// openat2: open_how sizes (EINVAL, E2BIG, EFAULT), Linux's flag and mode
+/// checks, RESOLVE_CACHED, NO_SYMLINKS, BENEATH, IN_ROOT, NO_XDEV and
+/// magic links under each restriction.
+#[test]
+fn c_openat2_matches_native() {
+    let out = same_as_native("openat2");
+    assert!(out.contains("IN_ROOT abs/file                     ok =file"));
+}
