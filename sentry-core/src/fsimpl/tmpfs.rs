@@ -93,6 +93,24 @@ pub struct TmpFs {
     /// The memory file holding file data (the kernel's, found at the first
     /// file creation unless given).
     mem: Mutex<Option<Arc<MemoryFile>>>,
+    /// The seals of a memfd (its file system holds only that file); None
+    /// for every other tmpfs.
+    memfd: Option<Memfd>,
+}
+
+/// fcntl(F_ADD_SEALS) seals (linux/fcntl.h).
+pub const F_SEAL_SEAL: u32 = 0x01;
+pub const F_SEAL_SHRINK: u32 = 0x02;
+pub const F_SEAL_GROW: u32 = 0x04;
+pub const F_SEAL_WRITE: u32 = 0x08;
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+pub const F_SEAL_EXEC: u32 = 0x20;
+const F_ALL_SEALS: u32 = 0x3f;
+
+/// A memfd's seals and its count of shared mappings that may write.
+struct Memfd {
+    seals: Mutex<u32>,
+    writers: Arc<()>,
 }
 
 const ROOT: u64 = 1;
@@ -101,15 +119,40 @@ impl TmpFs {
     /// An empty tmpfs whose root has `mode`; file data goes to the kernel's
     /// memory file.
     pub fn new(mode: u32, dev: u64) -> Arc<TmpFs> {
-        Self::build(mode, dev, None)
+        Self::build(mode, dev, None, None)
+    }
+
+    /// The private file system of one memfd, which starts with `seals`.
+    pub fn memfd(dev: u64, seals: u32) -> Arc<TmpFs> {
+        Self::build(
+            0o755,
+            dev,
+            None,
+            Some(Memfd {
+                seals: Mutex::new(seals),
+                writers: Arc::new(()),
+            }),
+        )
+    }
+
+    /// The seals now (0 for a file that is not a memfd).
+    fn seals(&self) -> u32 {
+        self.memfd
+            .as_ref()
+            .map_or(0, |m| *m.seals.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// An empty tmpfs whose file data lives in `mem`.
     pub fn with_memory(mode: u32, dev: u64, mem: Arc<MemoryFile>) -> Arc<TmpFs> {
-        Self::build(mode, dev, Some(mem))
+        Self::build(mode, dev, Some(mem), None)
     }
 
-    fn build(mode: u32, dev: u64, mem: Option<Arc<MemoryFile>>) -> Arc<TmpFs> {
+    fn build(
+        mode: u32,
+        dev: u64,
+        mem: Option<Arc<MemoryFile>>,
+        memfd: Option<Memfd>,
+    ) -> Arc<TmpFs> {
         let t = now();
         let mut nodes = HashMap::new();
         nodes.insert(
@@ -138,6 +181,7 @@ impl TmpFs {
             }),
             dev,
             mem: Mutex::new(mem),
+            memfd,
         })
     }
 
@@ -509,7 +553,8 @@ impl Fs for TmpFs {
     fn setattr(&self, path: &str, a: &SetAttr) -> SysResult<()> {
         let mut i = self.lock();
         let ino = i.lookup(path)?;
-        set_node(i.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?, a)
+        let seals = self.seals();
+        set_node(i.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?, a, seals)
     }
 
     fn getxattr(&self, path: &str, name: &str) -> SysResult<Vec<u8>> {
@@ -563,7 +608,21 @@ impl Fs for TmpFs {
     }
 }
 
-fn set_node(n: &mut Node, a: &SetAttr) -> SysResult<()> {
+/// Applies `a` to `n`; `seals` are the file's memfd seals (Linux's
+/// shmem_setattr: a size change against F_SEAL_SHRINK/GROW and a change of
+/// execute bits against F_SEAL_EXEC are EPERM).
+fn set_node(n: &mut Node, a: &SetAttr, seals: u32) -> SysResult<()> {
+    if let (Some(size), Data::File(d)) = (a.size, &n.data) {
+        let old = d.size();
+        if (size < old && seals & F_SEAL_SHRINK != 0) || (size > old && seals & F_SEAL_GROW != 0) {
+            return Err(Errno::EPERM);
+        }
+    }
+    if let Some(m) = a.mode {
+        if seals & F_SEAL_EXEC != 0 && (n.stat.mode ^ m) & 0o111 != 0 {
+            return Err(Errno::EPERM);
+        }
+    }
     if let Some(size) = a.size {
         match &mut n.data {
             Data::File(d) => {
@@ -658,6 +717,26 @@ impl TmpFile {
             Errno::EINVAL => Errno::EISDIR,
             e => e,
         })?;
+        let seals = self.fs.seals();
+        let mut buf = buf;
+        if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(Errno::EPERM);
+        }
+        if seals & F_SEAL_GROW != 0 && !buf.is_empty() {
+            // Linux writes page by page and stops at the first page whose
+            // part of the write ends past the size: short, or EPERM.
+            let size = d.size();
+            let pos = off.unwrap_or(size);
+            let end = pos.saturating_add(buf.len() as u64);
+            if end > size {
+                let page = crate::abi::PAGE_SIZE as u64;
+                let upto = size / page * page;
+                if upto <= pos {
+                    return Err(Errno::EPERM);
+                }
+                buf = &buf[..(upto - pos) as usize];
+            }
+        }
         let done = d.write_limited(buf, off, MAX_FILE)?;
         if let Some(n) = self.fs.lock().nodes.get_mut(&self.ino) {
             let t = now();
@@ -674,6 +753,67 @@ impl TmpFile {
     }
     fn append(&self) -> bool {
         self.flags() as i32 & libc::O_APPEND != 0
+    }
+}
+
+impl TmpFile {
+    /// A memfd's seals (F_GET_SEALS); EINVAL for any other file.
+    pub fn get_seals(&self) -> SysResult<u32> {
+        let m = self.fs.memfd.as_ref().ok_or(Errno::EINVAL)?;
+        Ok(*m.seals.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// F_ADD_SEALS, in Linux's order of checks (memfd_add_seals).
+    pub fn add_seals(&self, add: u64) -> SysResult<()> {
+        if !self.writable() {
+            return Err(Errno::EPERM);
+        }
+        if add & !u64::from(F_ALL_SEALS) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut add = add as u32;
+        let m = self.fs.memfd.as_ref().ok_or(Errno::EINVAL)?;
+        let mut seals = m.seals.lock().unwrap_or_else(|p| p.into_inner());
+        if *seals & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        // The count includes the file's own reference.
+        if add & F_SEAL_WRITE != 0
+            && *seals & F_SEAL_WRITE == 0
+            && Arc::strong_count(&m.writers) > 1
+        {
+            return Err(Errno::EBUSY);
+        }
+        // F_SEAL_EXEC on an executable file seals it against writes too.
+        if add & F_SEAL_EXEC != 0 {
+            let i = self.fs.lock();
+            if i.nodes
+                .get(&self.ino)
+                .is_some_and(|n| n.stat.mode & 0o111 != 0)
+            {
+                add |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+            }
+        }
+        *seals |= add;
+        Ok(())
+    }
+
+    /// The check of a shared mapping against the seals (Linux's
+    /// seal_check_write): EPERM for a writable one of a file sealed against
+    /// writes, which also may never become writable. Returns whether the
+    /// mapping may write and the token it holds while it does.
+    pub fn map_shared(&self, write: bool, may_write: bool) -> SysResult<(bool, Option<Arc<()>>)> {
+        let Some(m) = self.fs.memfd.as_ref() else {
+            return Ok((may_write, None));
+        };
+        let seals = *m.seals.lock().unwrap_or_else(|p| p.into_inner());
+        if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            if write {
+                return Err(Errno::EPERM);
+            }
+            return Ok((false, None));
+        }
+        Ok((may_write, may_write.then(|| m.writers.clone())))
     }
 }
 
@@ -768,6 +908,7 @@ impl FileDescription for TmpFile {
         if !self.writable() {
             return Err(Errno::EINVAL);
         }
+        let seals = self.fs.seals();
         let mut i = self.fs.lock();
         set_node(
             i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?,
@@ -775,11 +916,13 @@ impl FileDescription for TmpFile {
                 size: Some(size),
                 ..Default::default()
             },
+            seals,
         )
     }
     fn setattr(&self, a: &SetAttr) -> SysResult<()> {
+        let seals = self.fs.seals();
         let mut i = self.fs.lock();
-        set_node(i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?, a)
+        set_node(i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?, a, seals)
     }
     fn allocate(&self, mode: u32, offset: u64, len: u64) -> SysResult<()> {
         const KEEP_SIZE: u32 = 0x01;
@@ -788,11 +931,22 @@ impl FileDescription for TmpFile {
         if end > MAX_FILE {
             return Err(Errno::EFBIG);
         }
+        let seals = self.fs.seals();
         let mut i = self.fs.lock();
         let n = i.nodes.get_mut(&self.ino).ok_or(Errno::EIO)?;
         let Data::File(d) = &n.data else {
             return Err(Errno::ENODEV);
         };
+        // Linux's shmem_fallocate: a hole may not be punched in a file
+        // sealed against writes, nor may it be allocated past its size
+        // under F_SEAL_GROW.
+        if mode & PUNCH_HOLE != 0 {
+            if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+                return Err(Errno::EPERM);
+            }
+        } else if seals & F_SEAL_GROW != 0 && end > d.size() {
+            return Err(Errno::EPERM);
+        }
         match mode {
             0 | KEEP_SIZE => d.allocate(offset, len, mode == 0)?,
             m if m == PUNCH_HOLE | KEEP_SIZE => d.punch_hole(offset, len)?,

@@ -230,6 +230,7 @@ mod tests {
             shared,
             name: "/f".into(),
             shm: None,
+            writers: None,
         })
     }
 

@@ -40,6 +40,11 @@ pub struct FileMap {
     /// any: every VMA (copies made by fork and splits included) holds one
     /// attachment, as Linux's shm_open/shm_close count them.
     pub shm: Option<ShmAttach>,
+    /// A token of the file's count of shared mappings that may write
+    /// (Linux's i_mmap_writable): every VMA, copies by fork and splits
+    /// included, holds a clone while it lives. Set for sealable memfds,
+    /// whose F_SEAL_WRITE is refused while any exists.
+    pub writers: Option<Arc<()>>,
 }
 
 /// What a System V shared memory segment is told when a VMA attaching it
@@ -95,6 +100,10 @@ impl PartialEq for FileMap {
             && self.shared == o.shared
             && self.name == o.name
             && self.shm == o.shm
+            && match (&self.writers, &o.writers) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
     }
 }
 impl Eq for FileMap {}
@@ -275,6 +284,7 @@ mod tests {
             shared: false,
             name: "/f".into(),
             shm: None,
+            writers: None,
         })
     }
 

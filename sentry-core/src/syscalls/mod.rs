@@ -661,6 +661,7 @@ table! {
     434 pidfd_open => sys_pidfd::pidfd_open, Full, [Int, Hex];
     435 clone3 => sys_process::clone3, Partial("as clone"), [CloneArgs, Long];
     436 close_range => sys_open::close_range, Full, [Int, Int, Hex];
+    437 openat2 => sys_open::openat2, Full, [Fd, Path, Hex, Long];
     438 pidfd_getfd => sys_pidfd::pidfd_getfd, Full, [Fd, Int, Hex];
     439 faccessat2 => sys_stat::faccessat2, Full, [Fd, Path, AccessMode, AtFlags];
     441 epoll_pwait2 => sys_poll::epoll_pwait2, Partial("as epoll_wait"), [Fd, EpollEventsOut, Int, Timespec, SigSet, Long];

@@ -15,6 +15,15 @@ const F_SETSIG: i32 = 10;
 const F_GETSIG: i32 = 11;
 const F_SETOWN_EX: i32 = 15;
 const F_GETOWN_EX: i32 = 16;
+const F_ADD_SEALS: i32 = 1033;
+const F_GET_SEALS: i32 = 1034;
+
+/// The memfd behind `f`, if it is a tmpfs file.
+fn tmp_file(f: &Arc<dyn FileDescription>) -> SysResult<&crate::fsimpl::tmpfs::TmpFile> {
+    f.as_any()
+        .downcast_ref::<crate::fsimpl::tmpfs::TmpFile>()
+        .ok_or(Errno::EINVAL)
+}
 
 pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fd = i64::from(a.fd(0));
@@ -118,6 +127,19 @@ pub(crate) fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             Some(p) => Ok(p.set_capacity(a.uint(2) as usize)? as u64),
             None => Err(Errno::EBADF),
         },
+        F_ADD_SEALS => {
+            // A read-only file is EPERM before anything else (Linux).
+            let acc = entry.file.status_flags() as i32 & libc::O_ACCMODE;
+            if acc == libc::O_RDONLY {
+                return Err(Errno::EPERM);
+            }
+            if a.uint(2) & !0x3f != 0 {
+                return Err(Errno::EINVAL);
+            }
+            tmp_file(&entry.file)?.add_seals(u64::from(a.uint(2)))?;
+            Ok(0)
+        }
+        F_GET_SEALS => Ok(u64::from(tmp_file(&entry.file)?.get_seals()?)),
         _ => Err(Errno::EINVAL),
     }
 }

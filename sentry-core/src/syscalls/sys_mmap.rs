@@ -99,7 +99,18 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
             return Err(Errno::ENODEV);
         }
         // Nor may a shared mapping of one become writable later.
-        let may_write = may_write && !(shared && cache.is_host());
+        let mut may_write = may_write && !(shared && cache.is_host());
+        // A memfd's seals (a shared mapping of a file sealed against
+        // writes is read-only for good; the others are counted).
+        let mut writers = None;
+        if shared {
+            if let Some(tf) = file
+                .as_any()
+                .downcast_ref::<crate::fsimpl::tmpfs::TmpFile>()
+            {
+                (may_write, writers) = tf.map_shared(perms.write, may_write)?;
+            }
+        }
         // Mapped through the page cache: nothing is copied now; faults map
         // the file's pages (copy-on-write for a private mapping).
         let vk = VmaKind::File(FileMap {
@@ -108,6 +119,7 @@ pub(crate) fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
             shared,
             name: file.path().unwrap_or_default(),
             shm: None,
+            writers,
         });
         return t.mm().map(addr, len, perms, fixed, vk, may_write);
     }
@@ -277,16 +289,38 @@ pub(crate) fn munlockall(_t: &mut Task, _a: &Args) -> SysResult<u64> {
 }
 
 pub(crate) fn memfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::fsimpl::tmpfs::{F_SEAL_EXEC, F_SEAL_SEAL};
     const MFD_CLOEXEC: u64 = 1;
     const MFD_ALLOW_SEALING: u64 = 2;
-    if a[1] & !(MFD_CLOEXEC | MFD_ALLOW_SEALING) != 0 {
+    const MFD_NOEXEC_SEAL: u64 = 8;
+    const MFD_EXEC: u64 = 0x10;
+    // MFD_HUGETLB (4) is refused: the sandbox has no huge page pool, as a
+    // kernel without hugetlbfs answers.
+    if a[1] & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    let name = t.mm().read_cstring(a[0], 249)?;
-    let fs = crate::fsimpl::tmpfs::TmpFs::new(0o755, 0x2c);
+    if a[1] & MFD_EXEC != 0 && a[1] & MFD_NOEXEC_SEAL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Linux: at most 249 bytes (NAME_MAX less "memfd:"), else EINVAL.
+    let name = t.mm().read_cstring(a[0], 249).map_err(|e| match e {
+        Errno::ENAMETOOLONG => Errno::EINVAL,
+        e => e,
+    })?;
+    // vm.memfd_noexec is 0: without either flag the file is executable (as
+    // MFD_EXEC). MFD_NOEXEC_SEAL: mode 0666 sealed with F_SEAL_EXEC, and
+    // sealable; otherwise F_SEAL_SEAL unless MFD_ALLOW_SEALING.
+    let (mode, seals) = if a[1] & MFD_NOEXEC_SEAL != 0 {
+        (0o666, F_SEAL_EXEC)
+    } else if a[1] & MFD_ALLOW_SEALING != 0 {
+        (0o777, 0)
+    } else {
+        (0o777, F_SEAL_SEAL)
+    };
+    let fs = crate::fsimpl::tmpfs::TmpFs::memfd(0x2c, seals);
     let f = fs
         .clone()
-        .open(t, "memfd", (libc::O_CREAT | libc::O_RDWR) as u32, 0o777)?;
+        .open(t, "memfd", (libc::O_CREAT | libc::O_RDWR) as u32, mode)?;
     f.set_path(&format!("/memfd:{}", String::from_utf8_lossy(&name)));
     let fd = t.fds().install(
         crate::vfs::FdEntry {

@@ -80,13 +80,39 @@ fn reopen(
     }
 }
 
+/// Where an open's lookups start: the `dirfd` convention, or (openat2
+/// after its restricted resolution) a real path resolved already.
+#[derive(Clone, Copy)]
+enum Lookup {
+    At(i32),
+    Real,
+}
+
+impl Lookup {
+    fn at<T>(
+        self,
+        t: &Task,
+        path: &[u8],
+        f: impl FnOnce(&crate::vfs::Vfs, &Start<'_>) -> SysResult<T>,
+    ) -> SysResult<T> {
+        match self {
+            Lookup::At(dirfd) => at(t, dirfd, path, f),
+            Lookup::Real => f(&t.root(), &Start::real(t, "/")),
+        }
+    }
+}
+
 fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult<u64> {
     let path = t.read_path(path_addr)?;
+    open_path(t, Lookup::At(dirfd), path, flags, mode)
+}
+
+fn open_path(t: &mut Task, lk: Lookup, path: Vec<u8>, flags: u32, mode: u32) -> SysResult<u64> {
     let umask = t.fsctx.lock().unwrap_or_else(|p| p.into_inner()).umask;
     let mode = mode & 0o7777 & !umask;
     let fl = flags as i32;
     let follow = fl & libc::O_NOFOLLOW == 0;
-    let stat = at(t, dirfd, &path, |fs, s| fs.stat(s, &path, follow));
+    let stat = lk.at(t, &path, |fs, s| fs.stat(s, &path, follow));
     // A /proc/[pid]/fd/N link (also behind /dev/std*, /dev/fd or a link of
     // the app's) is looked for only where one can be: a path naming one,
     // or one that does not resolve as a plain path (a pipe's link target
@@ -95,12 +121,12 @@ fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> S
         || path.windows(2).any(|w| w == b"fd")
         || path.windows(3).any(|w| w == b"std");
     let magic = if follow && maybe_magic {
-        at(t, dirfd, &path, |fs, s| fs.fd_link(s, &path))?
+        lk.at(t, &path, |fs, s| fs.fd_link(s, &path))?
     } else {
         None
     };
     let file = match magic {
-        _ if flags & O_TMPFILE == O_TMPFILE => open_tmpfile(t, dirfd, &path, flags, mode)?,
+        _ if flags & O_TMPFILE == O_TMPFILE => open_tmpfile(t, lk, &path, flags, mode)?,
         Some(target) => reopen(t, target, flags)?,
         None => {
             // The file's mode bits against the caller's ids (the parent
@@ -118,13 +144,13 @@ fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> S
                         Some(i) => path[..i].to_vec(),
                         None => b".".to_vec(),
                     };
-                    if let Ok(st) = at(t, dirfd, &parent, |fs, s| fs.stat(s, &parent, true)) {
+                    if let Ok(st) = lk.at(t, &parent, |fs, s| fs.stat(s, &parent, true)) {
                         permitted(&st, 3, &creds)?;
                     }
                 }
                 Err(_) => {}
             }
-            at(t, dirfd, &path, |fs, s| fs.open(s, &path, flags, mode))?
+            lk.at(t, &path, |fs, s| fs.open(s, &path, flags, mode))?
         }
     };
     let fd = t.fds().install(
@@ -146,7 +172,7 @@ const O_TMPFILE: u32 = 0o20200000;
 /// a name later with linkat(AT_EMPTY_PATH).
 fn open_tmpfile(
     t: &mut Task,
-    dirfd: i32,
+    lk: Lookup,
     dir: &[u8],
     flags: u32,
     mode: u32,
@@ -157,7 +183,7 @@ fn open_tmpfile(
     {
         return Err(Errno::EINVAL);
     }
-    let st = at(t, dirfd, dir, |fs, s| fs.stat(s, dir, true))?;
+    let st = lk.at(t, dir, |fs, s| fs.stat(s, dir, true))?;
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
@@ -169,7 +195,7 @@ fn open_tmpfile(
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut path = dir.to_vec();
         path.extend_from_slice(format!("/.#tmpfile.{}.{n}", t.tid).as_bytes());
-        match at(t, dirfd, &path, |fs, s| fs.open_tmpfile(s, &path, fl, mode)) {
+        match lk.at(t, &path, |fs, s| fs.open_tmpfile(s, &path, fl, mode)) {
             Ok(file) => return Ok(file),
             Err(Errno::EEXIST) => continue,
             Err(e) => return Err(e),
@@ -189,6 +215,113 @@ pub(crate) fn creat(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn openat(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_open(t, a.fd(0), a.ptr(1), a.uint(2), a.uint(3))
+}
+
+/// openat2(2): openat with `struct open_how` {flags, mode, resolve} (its
+/// size `a[3]`: at least 24 bytes, a larger one only with a zero tail),
+/// every flag checked as Linux's build_open_flags does, and the RESOLVE_*
+/// restrictions on the lookup.
+pub(crate) fn openat2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const VER0: u64 = 24;
+    const RESOLVE_CACHED: u64 = 0x20;
+    let size = a.raw(3);
+    if size < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > crate::mm::PAGE {
+        return Err(Errno::E2BIG);
+    }
+    let mut b = vec![0u8; size as usize];
+    t.mm().copy_in(a.ptr(2), &mut b)?;
+    if b[VER0 as usize..].iter().any(|&x| x != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+    let (mut flags, mode, how) = (word(0), word(8), word(16));
+    if flags & libc::O_PATH as u64 == 0 {
+        flags |= O_LARGEFILE;
+    }
+    check_open_how(flags, mode, how)?;
+    let flags = flags as u32;
+    let path = t.read_path(a.ptr(1))?;
+    let dirfd = a.fd(0);
+    // RESOLVE_CACHED: every lookup here is served from memory.
+    if how & !RESOLVE_CACHED == 0 {
+        return open_path(t, Lookup::At(dirfd), path, flags, mode as u32);
+    }
+    let follow = flags as i32 & libc::O_NOFOLLOW == 0;
+    // The start is `dirfd` even for an absolute path (IN_ROOT's root).
+    let vfs = t.root();
+    let r = if dirfd == AT_FDCWD {
+        let cwd = t.cwd();
+        vfs.resolve_with(&Start::cwd(t, &cwd), &path, follow, how)?
+    } else {
+        let dir = t.fds().file(dirfd.into())?;
+        vfs.resolve_with(&Start::dir(t, &dir), &path, follow, how)?
+    };
+    let mut abs = r.abs.into_bytes();
+    if r.trailing_slash && abs.last() != Some(&b'/') {
+        abs.push(b'/');
+    }
+    open_path(t, Lookup::Real, abs, flags, mode as u32)
+}
+
+/// Linux's O_LARGEFILE on x86-64 (the libc crate's is 0).
+const O_LARGEFILE: u64 = 0o100000;
+
+/// Linux's build_open_flags checks of an open_how.
+fn check_open_how(flags: u64, mode: u64, how: u64) -> SysResult<()> {
+    const O_TMPFILE_BITS: u64 = 0o20000000;
+    const VALID: u64 = (libc::O_ACCMODE
+        | libc::O_CREAT
+        | libc::O_EXCL
+        | libc::O_NOCTTY
+        | libc::O_TRUNC
+        | libc::O_APPEND
+        | libc::O_NONBLOCK
+        | libc::O_SYNC
+        | libc::O_DSYNC
+        | libc::O_ASYNC
+        | libc::O_DIRECT
+        | libc::O_DIRECTORY
+        | libc::O_NOFOLLOW
+        | libc::O_NOATIME
+        | libc::O_CLOEXEC
+        | libc::O_PATH) as u64
+        | O_LARGEFILE
+        | O_TMPFILE_BITS;
+    const O_PATH_FLAGS: u64 =
+        (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC) as u64;
+    let f = flags & !(libc::O_CLOEXEC as u64);
+    if f & !VALID != 0 || how & !0x3f != 0 || how & 0x18 == 0x18 {
+        return Err(Errno::EINVAL);
+    }
+    let creat = libc::O_CREAT as u64;
+    if f & (creat | O_TMPFILE_BITS) != 0 {
+        if mode & !0o7777 != 0 {
+            return Err(Errno::EINVAL);
+        }
+    } else if mode != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & libc::O_DIRECTORY as u64 != 0 && f & creat != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & O_TMPFILE_BITS != 0 {
+        if f & u64::from(O_TMPFILE) != u64::from(O_TMPFILE) || f & creat != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if f & libc::O_ACCMODE as u64 == 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if f & libc::O_PATH as u64 != 0 && f & !O_PATH_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if how & 0x20 != 0 && f & (libc::O_TRUNC as u64 | creat | O_TMPFILE_BITS) != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
 }
 
 pub(crate) fn close(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -248,6 +248,58 @@ impl Vfs {
     /// Resolves `path` from `start`. Every component but the last must
     /// exist; the last is followed when it is a symlink and `follow`.
     pub fn resolve(&self, start: &Start<'_>, path: &[u8], follow: bool) -> SysResult<Resolved> {
+        self.resolve_with(start, path, follow, 0)
+    }
+
+    /// Which mount holds canonical absolute path `abs` (its mountinfo id).
+    fn mount_id_of(&self, abs: &str) -> u32 {
+        let table = self.table();
+        table[Self::mount_index(&table, abs)].id
+    }
+
+    /// Whether the symlink at canonical `abs` is a procfs "magic" link
+    /// (/proc/PID[/task/TID]/{fd/N,exe,cwd,root,ns/*,map_files/*}), which
+    /// jumps to a file rather than naming a path.
+    fn is_magic_link(&self, abs: &str) -> bool {
+        const PROC: u64 = 0x9fa0;
+        let (fs, rel) = self.locate(abs);
+        if fs.fs_type() != PROC {
+            return false;
+        }
+        let c: Vec<&str> = rel.split('/').collect();
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let rest = match c.as_slice() {
+            [p, "task", t, rest @ ..] if digits(p) && digits(t) => rest,
+            [p, rest @ ..] if digits(p) => rest,
+            _ => return false,
+        };
+        matches!(
+            rest,
+            ["exe"] | ["cwd"] | ["root"] | ["fd", _] | ["ns", _] | ["map_files", _]
+        )
+    }
+
+    /// [`Vfs::resolve`] under openat2's RESOLVE_* restrictions (`how`):
+    /// NO_XDEV (1) no mount crossed, NO_MAGICLINKS (2) and NO_SYMLINKS (4)
+    /// ELOOP for links followed, BENEATH (8) EXDEV for anything leaving the
+    /// start directory (an absolute path or link, ".." above it, a magic
+    /// link), IN_ROOT (0x10) the start directory is the root. A magic link
+    /// that is allowed is EXDEV under any restriction other than the two
+    /// NO_*LINKS ones (its jump cannot be checked); callers without
+    /// restrictions follow it as open(2) does.
+    pub fn resolve_with(
+        &self,
+        start: &Start<'_>,
+        path: &[u8],
+        follow: bool,
+        how: u64,
+    ) -> SysResult<Resolved> {
+        const NO_XDEV: u64 = 1;
+        const NO_MAGICLINKS: u64 = 2;
+        const NO_SYMLINKS: u64 = 4;
+        const BENEATH: u64 = 8;
+        const IN_ROOT: u64 = 0x10;
+        let scoped = how & (BENEATH | IN_ROOT) != 0;
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -272,12 +324,27 @@ impl Vfs {
                 .unwrap_or_default()
         };
         let mut out: Vec<String> = Vec::new();
-        if !text.starts_with('/') {
+        // BENEATH and IN_ROOT: the start directory is the root, which
+        // BENEATH may not leave and IN_ROOT cannot.
+        let base: Vec<String> = if !text.starts_with('/') || scoped {
             let base = Self::start_dir(start)?;
-            out.extend(base.split('/').filter(|c| !c.is_empty()).map(String::from));
+            base.split('/')
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect()
         } else {
+            Vec::new()
+        };
+        let root = if scoped { base.clone() } else { root };
+        if text.starts_with('/') {
+            if how & BENEATH != 0 {
+                return Err(Errno::EXDEV);
+            }
             out.clone_from(&root);
+        } else {
+            out = base;
         }
+        let mount = self.mount_id_of(&format!("/{}", out.join("/")));
         let mut pending: std::collections::VecDeque<String> = text
             .split('/')
             .filter(|c| !c.is_empty())
@@ -293,6 +360,13 @@ impl Vfs {
                 ".." => {
                     if out != root {
                         out.pop();
+                    } else if how & BENEATH != 0 {
+                        return Err(Errno::EXDEV);
+                    }
+                    if how & NO_XDEV != 0
+                        && self.mount_id_of(&format!("/{}", out.join("/"))) != mount
+                    {
+                        return Err(Errno::EXDEV);
                     }
                     continue;
                 }
@@ -312,7 +386,21 @@ impl Vfs {
                 }
                 Err(e) => return Err(e),
             };
+            if how & NO_XDEV != 0 && self.mount_id_of(&candidate) != mount {
+                return Err(Errno::EXDEV);
+            }
             if st.mode & S_IFMT == S_IFLNK && (!last || follow || trailing_slash) {
+                if how & NO_SYMLINKS != 0 {
+                    return Err(Errno::ELOOP);
+                }
+                if how != 0 && self.is_magic_link(&candidate) {
+                    // Linux's nd_jump_link: ELOOP, then EXDEV.
+                    return Err(if how & NO_MAGICLINKS != 0 {
+                        Errno::ELOOP
+                    } else {
+                        Errno::EXDEV
+                    });
+                }
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(Errno::ELOOP);
@@ -320,6 +408,9 @@ impl Vfs {
                 let target = self.readlink_abs(start.ctx, &candidate)?;
                 let target = String::from_utf8(target).map_err(|_| Errno::ENOENT)?;
                 if target.starts_with('/') {
+                    if how & BENEATH != 0 {
+                        return Err(Errno::EXDEV);
+                    }
                     out.clone_from(&root);
                 }
                 for t in target.split('/').filter(|x| !x.is_empty()).rev() {

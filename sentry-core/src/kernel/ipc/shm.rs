@@ -238,6 +238,7 @@ pub fn shmat(t: &mut Task, id: i32, addr: u64, flags: i32) -> SysResult<u64> {
             shared: true,
             name: format!("/SYSV{:08x} (deleted)", key as u32),
             shm: Some(attach),
+            writers: None,
         });
         mm.map(addr, len, perms, fixed, kind, flags & SHM_RDONLY == 0)
     })();
