@@ -729,7 +729,7 @@ impl TmpFile {
             let pos = off.unwrap_or(size);
             let end = pos.saturating_add(buf.len() as u64);
             if end > size {
-                let page = crate::abi::PAGE_SIZE as u64;
+                let page = crate::abi::PAGE_SIZE;
                 let upto = size / page * page;
                 if upto <= pos {
                     return Err(Errno::EPERM);
