@@ -57,6 +57,7 @@ findutils         find                                test,hwkvm    tests/script
 iproute2          /usr/sbin/ip                        test          native runs of the socket tests (unshare -n, then ip link set lo up); tests/sockets_netlink.rs compares ip
 procps            free                                test          tests/robust_mm.rs compares free with busybox free
 libcap2-bin       /usr/sbin/capsh                     test          tests/foundation.rs: the native run of the clock-setting test drops CAP_SYS_TIME with capsh
+man-db            /usr/bin/man                        test          tests/seccomp_filter.rs: man formats a page under its own libseccomp filter in the sandbox
 binutils          strip                               hwkvm         the hardware-KVM initramfs carries stripped binaries
 qemu-system-x86   qemu-system-x86_64                  hwkvm         make test-hw-kvm boots an emulated AMD machine
 cpio              cpio                                hwkvm         the hardware-KVM initramfs

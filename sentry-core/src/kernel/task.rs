@@ -136,6 +136,18 @@ pub struct ThreadGroup {
 }
 
 impl ThreadGroup {
+    /// Whether a task of process `me_tg` with credentials `me` may inspect this process as
+    /// ptrace's PTRACE_MODE_ATTACH_REALCREDS allows (/proc/PID/mem, process_vm_*,
+    /// pidfd_getfd, kcmp, get_robust_list): its own process, root, or this process's real,
+    /// effective and saved uids all equal to the caller's real uid.
+    pub fn ptrace_access_by(&self, me_tg: &ThreadGroup, me: &Creds) -> bool {
+        if std::ptr::eq(self, me_tg) || me.privileged() {
+            return true;
+        }
+        let them = self.creds.lock().unwrap_or_else(|p| p.into_inner()).uid;
+        them[..3].iter().all(|&u| u == me.uid[0])
+    }
+
     /// Locks the state.
     pub fn lock(&self) -> MutexGuard<'_, TgState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())

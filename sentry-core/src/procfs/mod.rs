@@ -290,9 +290,7 @@ impl ProcFs {
         if Arc::ptr_eq(&cur.handle.tg, &h.tg) {
             return Ok(());
         }
-        let me = cur.creds();
-        let them = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid;
-        if !me.privileged() && !them[..3].iter().all(|&u| u == me.uid[0]) {
+        if !h.tg.ptrace_access_by(&cur.handle.tg, &cur.creds()) {
             return Err(Errno::EACCES);
         }
         Ok(())

@@ -150,15 +150,9 @@ pub(crate) fn pidfd_send_signal(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
 }
 
-/// Whether the caller may take another process's files or compare its state
-/// (ptrace's PTRACE_MODE_ATTACH_REALCREDS): root, its own process, or the same real uid.
+/// Whether the caller may take another process's files or compare its state.
 fn may_inspect(t: &Task, tg: &ThreadGroup) -> bool {
-    let me = t.creds();
-    if me.privileged() || tg.pid == t.pid {
-        return true;
-    }
-    let them = tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid;
-    them.iter().all(|&u| u == me.uid[0])
+    tg.ptrace_access_by(&t.handle.tg, &t.creds())
 }
 
 /// A live thread of `tg` (its descriptor table, memory and fs context are the process's).

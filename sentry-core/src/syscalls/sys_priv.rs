@@ -17,7 +17,7 @@ const CAP_SYS_TTY_CONFIG: u32 = 26;
 
 /// Whether the caller's effective set holds `cap`.
 pub(crate) fn capable(t: &Task, cap: u32) -> bool {
-    cap < 64 && t.creds().caps.effective & (1u64 << cap) != 0
+    crate::vfs::TaskContext::capable(t, cap)
 }
 
 /// EPERM: without `_cap` as Linux; with it too, because the sandbox has no such device or

@@ -48,7 +48,7 @@ fn valid_policy(p: u32) -> bool {
 }
 
 fn can_nice(t: &Task) -> bool {
-    t.creds().caps.effective & (1u64 << CAP_SYS_NICE) != 0
+    super::sys_priv::capable(t, CAP_SYS_NICE)
 }
 
 /// The thread `pid` names (0: the caller); EINVAL for a negative pid, ESRCH

@@ -139,10 +139,7 @@ pub(crate) fn get_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
             .cloned()
             .ok_or(Errno::ESRCH)?;
         // Reading another process's list needs ptrace access: root or the same user.
-        let me = t.creds();
-        let them = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid;
-        if !me.privileged() && !std::sync::Arc::ptr_eq(&h.tg, &t.handle.tg) && them[0] != me.uid[0]
-        {
+        if !h.tg.ptrace_access_by(&t.handle.tg, &t.creds()) {
             return Err(Errno::EPERM);
         }
         h.robust_list.load(std::sync::atomic::Ordering::Relaxed)

@@ -54,9 +54,7 @@ fn remote_mm(t: &Task, pid: i32) -> SysResult<Arc<Mutex<MemoryManager>>> {
         .get(&pid)
         .cloned()
         .ok_or(Errno::ESRCH)?;
-    let me = t.creds();
-    let them = h.tg.creds.lock().unwrap_or_else(|p| p.into_inner()).uid;
-    if !me.privileged() && !them.iter().all(|&u| u == me.uid[0]) {
+    if !h.tg.ptrace_access_by(&t.handle.tg, &t.creds()) {
         return Err(Errno::EPERM);
     }
     let mm = h
@@ -68,10 +66,17 @@ fn remote_mm(t: &Task, pid: i32) -> SysResult<Arc<Mutex<MemoryManager>>> {
     mm.ok_or(Errno::ESRCH)
 }
 
-/// Flattens `iov` into (address, length) pieces of at most [`CHUNK`] bytes.
+/// Linux's limit on one transfer (INT_MAX rounded down to a page).
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// Flattens `iov` into (address, length) pieces of at most [`CHUNK`] bytes, the whole
+/// capped at [`MAX_RW_COUNT`] (so at most 32768 pieces, whatever lengths the program gave).
 fn pieces(iov: &[(u64, u64)]) -> Vec<(u64, usize)> {
     let mut v = Vec::new();
+    let mut total = 0u64;
     for &(base, len) in iov {
+        let len = len.min(MAX_RW_COUNT - total);
+        total += len;
         let mut done = 0u64;
         while done < len {
             let n = (len - done).min(CHUNK as u64);
@@ -170,4 +175,18 @@ pub(crate) fn process_vm_readv(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub(crate) fn process_vm_writev(t: &mut Task, a: &Args) -> SysResult<u64> {
     transfer(t, a, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_stay_bounded_whatever_the_lengths() {
+        let huge = (i64::MAX as u64, i64::MAX as u64);
+        let v = pieces(&[(0x1000, huge.0), (0x2000, huge.1)]);
+        assert_eq!(v.len(), (MAX_RW_COUNT as usize).div_ceil(CHUNK));
+        assert_eq!(v.iter().map(|p| p.1 as u64).sum::<u64>(), MAX_RW_COUNT);
+        assert_eq!(pieces(&[(0x1000, 10), (0x9000, 0)]), vec![(0x1000, 10)]);
+    }
 }
